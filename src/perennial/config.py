@@ -1,0 +1,298 @@
+"""The project config: YAML loaded once into frozen, strict pydantic models.
+
+An unknown key or a wrong type is an error that names the file and the key path;
+``${VAR}`` and ``${VAR:-default}`` are read from the environment so that secrets
+(database URLs, tokens) never live in committed files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from perennial.errors import ConfigError
+
+
+class Frozen(BaseModel):
+    """Every config model: immutable, and an unknown key is an error, not a silence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+class FileSource(Frozen):
+    kind: Literal["csv", "parquet"]
+    path: str
+
+
+class SqlSource(Frozen):
+    kind: Literal["sql"]
+    url: str = Field(description="SQLAlchemy URL; put credentials in ${ENV} references")
+    query: str
+
+
+Source = Annotated[FileSource | SqlSource, Field(discriminator="kind")]
+
+
+class DatetimeFeature(Frozen):
+    column: str
+    parts: tuple[Literal["hour", "dayofweek", "month", "dayofyear", "is_weekend"], ...] = (
+        "hour",
+        "dayofweek",
+    )
+
+
+class Features(Frozen):
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    datetime: tuple[DatetimeFeature, ...] = ()
+    # Categories rarer than this share are folded into one bucket: keeps one-hot small
+    min_category_share: float = Field(default=0.001, ge=0, lt=1)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The raw input columns the model reads, in a stable order."""
+        return (*self.numeric, *self.categorical, *(d.column for d in self.datetime))
+
+    @model_validator(mode="after")
+    def _no_repeats(self) -> Features:
+        cols = self.columns
+        repeated = sorted({c for c in cols if cols.count(c) > 1})
+        if repeated:
+            raise ValueError(f"feature columns listed more than once: {repeated}")
+        if not cols:
+            raise ValueError("at least one feature column is needed")
+        return self
+
+
+class Data(Frozen):
+    source: Source
+    id_column: str
+    time_column: str
+    target: str = Field(description="binary label column: values 0/1 (or False/True)")
+    features: Features
+
+    @model_validator(mode="after")
+    def _roles_apart(self) -> Data:
+        if self.target in self.features.columns:
+            raise ValueError(f"target '{self.target}' is also listed as a feature (leakage)")
+        if self.id_column in self.features.columns:
+            raise ValueError(f"id column '{self.id_column}' is also listed as a feature")
+        return self
+
+
+class Split(Frozen):
+    """Time-based split: train on [train_start, train_end), hold out [train_end, holdout_end)."""
+
+    train_start: dt.date | None = None
+    train_end: dt.date
+    holdout_end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Split:
+        if self.train_start and self.train_start >= self.train_end:
+            raise ValueError("train_start must be before train_end")
+        if self.train_end >= self.holdout_end:
+            raise ValueError("train_end must be before holdout_end")
+        return self
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+class Freshness(Frozen):
+    max_age_hours: float = Field(gt=0)
+
+
+class Volume(Frozen):
+    """Rows per day of the new data, as a ratio of the reference's rows per day."""
+
+    min_ratio: float = Field(default=0.5, gt=0)
+    max_ratio: float = Field(default=2.0, gt=0)
+
+
+class Validation(Frozen):
+    # a column may have at most the reference's null share plus this margin
+    null_margin: float = Field(default=0.05, ge=0, le=1)
+    # share of values outside the reference's categories a column may carry (new routes...)
+    max_unseen_category_share: float = Field(default=0.01, ge=0, le=1)
+    # physical bounds: numeric ranges are declared, never guessed from a season of data
+    ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    freshness: Freshness | None = None
+    volume: Volume | None = Volume()
+
+
+# --- training ---------------------------------------------------------------------------
+
+Family = Literal["hist_gradient_boosting", "logistic_regression", "random_forest"]
+
+
+class Search(Frozen):
+    """Hyper-parameter search with time-ordered CV (sklearn's TimeSeriesSplit)."""
+
+    grid: dict[str, tuple[Any, ...]]
+    folds: int = Field(default=3, ge=2)
+    n_iter: int | None = Field(default=None, ge=1, description="random search size; None = full grid")
+
+
+class Candidate(Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    family: Family
+    params: dict[str, Any] = Field(default_factory=dict)
+    search: Search | None = None
+
+
+class Training(Frozen):
+    seed: int = 42
+    baseline: Literal["prior", "stratified"] = "prior"
+    candidates: tuple[Candidate, ...] = Field(min_length=1)
+    # Cap on training rows (most recent kept): bounds cost on large sources
+    max_train_rows: int | None = Field(default=None, ge=100)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Training:
+        names = [c.name for c in self.candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique: {names}")
+        return self
+
+
+# --- evaluation and gates ---------------------------------------------------------------
+
+Metric = Literal["roc_auc", "average_precision", "log_loss", "brier", "f1", "accuracy"]
+
+
+class Bootstrap(Frozen):
+    resamples: int = Field(default=300, ge=50)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = 7
+
+
+class Evaluation(Frozen):
+    primary_metric: Metric = "roc_auc"
+    secondary_metrics: tuple[Metric, ...] = ("average_precision", "log_loss", "brier")
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    bootstrap: Bootstrap = Bootstrap()
+    slices: tuple[str, ...] = ()
+    min_slice_rows: int = Field(default=200, ge=1)
+    latency_rows: int = Field(default=1000, ge=1)
+
+
+class Gate(Frozen):
+    mode: Literal["off", "dry-run", "enforced"] = "enforced"
+    min_primary: float | None = None
+    min_lift_over_baseline: float | None = Field(default=0.0)
+    # candidate may trail the champion by at most this, judged on the paired bootstrap's upper bound
+    max_regression_vs_champion: float | None = Field(default=0.0, ge=0)
+    min_slice_primary: float | None = None
+    max_slice_regression_vs_champion: float | None = Field(default=None, ge=0)
+    max_latency_ms_per_row: float | None = Field(default=None, gt=0)
+    max_model_size_mb: float | None = Field(default=None, gt=0)
+
+
+class Tracking(Frozen):
+    experiment: str
+    registered_model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class Config(Frozen):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    data: Data
+    split: Split
+    validation: Validation = Validation()
+    training: Training
+    evaluation: Evaluation = Evaluation()
+    gate: Gate = Gate()
+    tracking: Tracking
+
+    @model_validator(mode="after")
+    def _columns_known(self) -> Config:
+        known = set(self.data.features.columns) | {self.data.target, self.data.time_column}
+        unknown_slices = [s for s in self.evaluation.slices if s not in known]
+        if unknown_slices:
+            raise ValueError(f"evaluation.slices names columns that are not features: {unknown_slices}")
+        unknown_ranges = [c for c in self.validation.ranges if c not in self.data.features.numeric]
+        if unknown_ranges:
+            raise ValueError(f"validation.ranges names columns that are not numeric features: {unknown_ranges}")
+        return self
+
+    def fingerprint(self) -> str:
+        """A short hash of the resolved config: tags every model with what produced it."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_split(self, train_end: dt.date | None = None, holdout_end: dt.date | None = None) -> Config:
+        """The same config with the split moved (schedules and retrains pass a window)."""
+        split = self.split.model_dump()
+        split.update({k: v for k, v in {"train_end": train_end, "holdout_end": holdout_end}.items() if v})
+        try:
+            return self.model_copy(update={"split": Split(**split)})
+        except ValidationError as exc:
+            raise ConfigError(f"split override is invalid: {_describe(exc)}") from exc
+
+
+# --- loading ----------------------------------------------------------------------------
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any, path: str = "") -> Any:
+    """Replace ${VAR} / ${VAR:-default} in every string; a missing variable is an error."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable ${{{name}}} is not set")
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_config(raw: Any, source: str = "<config>") -> Config:
+    """Validate an already-loaded mapping; errors name the source and each key path."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(raw).__name__}")
+    try:
+        return Config.model_validate(expand_env(raw))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a YAML config file into a frozen Config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, str(path))

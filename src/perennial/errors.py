@@ -1,0 +1,45 @@
+"""Typed errors. Each one says which file, column, field or rule was broken."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported for types only: errors must stay import-light
+    from perennial.core.gates import GateReport
+    from perennial.core.validation import ValidationReport
+
+
+class PerennialError(Exception):
+    """Base of every error Perennial raises on purpose."""
+
+
+class ConfigError(PerennialError):
+    """A config file is missing, unreadable, or breaks the schema (key path in the message)."""
+
+
+class DataSourceError(PerennialError):
+    """A data source cannot be read: missing file, corrupt bytes, unreachable database."""
+
+
+class DataValidationFailed(PerennialError):
+    """The data broke its expectation suite; carries the full report."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(report.summary())
+
+
+class GateFailed(PerennialError):
+    """A candidate failed an enforced gate; carries the full report."""
+
+    def __init__(self, report: GateReport) -> None:
+        self.report = report
+        super().__init__(report.summary())
+
+
+class RegistryError(PerennialError):
+    """The model registry cannot do what was asked (unknown version, no champion...)."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        self.context = context
+        super().__init__(message)

@@ -1,0 +1,1 @@
+"""The edges: files, databases and MLflow. The only modules with side effects."""

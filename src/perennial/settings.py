@@ -1,0 +1,82 @@
+"""Where Perennial keeps its state, and the embedded defaults for Prefect and MLflow.
+
+Everything lives under one project-local state folder (``.perennial/`` beside
+``pyproject.toml``, or ``$PERENNIAL_STATE_DIR``). A real MLflow or Prefect server is one
+environment variable away (``MLFLOW_TRACKING_URI``, ``PREFECT_API_URL``).
+Nothing here runs at import time: entry points call ``apply_defaults()`` first.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder upwards holding a pyproject.toml with a [tool.perennial] table."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                if "perennial" in tomllib.loads(candidate.read_text()).get("tool", {}):
+                    return folder
+            except tomllib.TOMLDecodeError:
+                continue
+    return here
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    root: Path
+    state_dir: Path
+    tracking_uri: str
+    artifact_root: str
+    ledger_url: str
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.state_dir / "prefect"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+
+def load_settings(root: Path | None = None) -> Settings:
+    """Resolve settings from the environment, defaulting everything under the state folder."""
+    root = root or find_project_root()
+    state = Path(os.environ.get("PERENNIAL_STATE_DIR", root / ".perennial")).resolve()
+    return Settings(
+        root=root,
+        state_dir=state,
+        tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{state / 'mlflow.db'}"),
+        artifact_root=os.environ.get("PERENNIAL_ARTIFACT_ROOT", (state / "mlartifacts").as_uri()),
+        ledger_url=os.environ.get("PERENNIAL_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}"),
+    )
+
+
+def apply_defaults(settings: Settings | None = None) -> Settings:
+    """Export the embedded defaults to the environment before Prefect or MLflow is imported.
+
+    Prefect reads its settings when first imported, so this must run first; values a user
+    already set win.
+    """
+    settings = settings or load_settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "PERENNIAL_STATE_DIR": str(settings.state_dir),
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        # Great Expectations and others draw tqdm bars: keep logs readable
+        "TQDM_DISABLE": "1",
+        "GIT_PYTHON_REFRESH": "quiet",
+        "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    return settings
