@@ -18,7 +18,15 @@ class ConfigError(PerennialError):
 
 
 class DataSourceError(PerennialError):
-    """A data source cannot be read: missing file, corrupt bytes, unreachable database."""
+    """A data source cannot be read: missing file, corrupt bytes, unreachable database.
+
+    ``transient`` marks failures worth retrying (a database that did not answer), as
+    opposed to ones a retry cannot fix (a missing file, a corrupt Parquet footer).
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class DataValidationFailed(PerennialError):

@@ -35,6 +35,7 @@ class Settings:
     tracking_uri: str
     artifact_root: str
     ledger_url: str
+    mlflow_ui_url: str
 
     @property
     def prefect_home(self) -> Path:
@@ -43,6 +44,12 @@ class Settings:
     @property
     def data_dir(self) -> Path:
         return self.state_dir / "data"
+
+
+def _default_ui_url() -> str:
+    # A tracking server is its own UI; for the embedded store `perennial ui` serves one here
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    return uri.rstrip("/") if uri.startswith("http") else "http://127.0.0.1:5000"
 
 
 def load_settings(root: Path | None = None) -> Settings:
@@ -55,6 +62,7 @@ def load_settings(root: Path | None = None) -> Settings:
         tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{state / 'mlflow.db'}"),
         artifact_root=os.environ.get("PERENNIAL_ARTIFACT_ROOT", (state / "mlartifacts").as_uri()),
         ledger_url=os.environ.get("PERENNIAL_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}"),
+        mlflow_ui_url=os.environ.get("PERENNIAL_MLFLOW_UI_URL", _default_ui_url()),
     )
 
 

@@ -1,0 +1,74 @@
+"""The training lifecycle: validate → split → train candidates → evaluate → gate → register.
+
+Run alone:  python -m flows.training --config configs/flights.yaml
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from perennial.config import load_config
+from perennial.core.lifecycle import TrainingOutcome
+from perennial.settings import load_settings
+from tasks.data import load_data_task, split_task
+from tasks.evaluation import evaluate_task, load_champion_task
+from tasks.gate import enforce_gate_task, gate_task
+from tasks.promotion import register_task
+from tasks.runs import end_run_task, log_datasets_task, start_run_task
+from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
+from tasks.validation import reference_suite_task, validate_task
+
+DEFAULT_CONFIG = "configs/flights.yaml"
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    window = params.get("holdout_end") or "configured-window"
+    return f"train-{params.get('config_path', DEFAULT_CONFIG).rsplit('/', 1)[-1].removesuffix('.yaml')}-{window}"
+
+
+@flow(name="training", flow_run_name=_run_name, log_prints=True)
+def training_flow(
+    config_path: str = DEFAULT_CONFIG,
+    train_end: dt.date | None = None,
+    holdout_end: dt.date | None = None,
+    reason: str = "manual",
+) -> TrainingOutcome:
+    settings = load_settings()
+    config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
+    experiment_id, run_id = start_run_task(config, settings, f"train {config.split.holdout_end}", "training", reason)
+    try:
+        frame, source = load_data_task(config, settings.root)
+        suite = reference_suite_task(config, frame, run_id)
+        validate_task(frame, suite, config, source, run_id)
+        train, holdout = split_task(frame, config)
+        prints = log_datasets_task(train, holdout, config, source, run_id)
+        futures = [train_candidate_task.submit(c, train, config, experiment_id, run_id) for c in config.training.candidates]
+        baseline = train_baseline_task(train, config)
+        best, best_run_id, model_uri = select_candidate_task([f.result() for f in futures], run_id)
+        champion = load_champion_task(config)
+        comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
+        report = gate_task(comparison, config, run_id)
+        lineage = {"perennial.data_fingerprint": prints["train"], "perennial.holdout_fingerprint": prints["holdout"]}
+        outcome = register_task(model_uri, best_run_id, report, config, settings, run_id, lineage)
+        print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
+        enforce_gate_task(report, config)
+    except BaseException:
+        end_run_task(run_id, failed=True)
+        raise
+    end_run_task(run_id, failed=False)
+    return outcome
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument("--train-end", type=dt.date.fromisoformat)
+    parser.add_argument("--holdout-end", type=dt.date.fromisoformat)
+    args = parser.parse_args()
+    training_flow(args.config, args.train_end, args.holdout_end)

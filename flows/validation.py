@@ -1,0 +1,46 @@
+"""Validate the configured window against the data contract, without training.
+
+Run alone:  python -m flows.validation --config configs/flights.yaml
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from perennial.config import load_config
+from perennial.core.validation import ValidationReport
+from perennial.settings import load_settings
+from tasks.data import load_data_task
+from tasks.runs import end_run_task, start_run_task
+from tasks.validation import reference_suite_task, validate_task
+
+DEFAULT_CONFIG = "configs/flights.yaml"
+
+
+@flow(name="validation", log_prints=True)
+def validation_flow(
+    config_path: str = DEFAULT_CONFIG, train_end: dt.date | None = None, holdout_end: dt.date | None = None
+) -> ValidationReport:
+    settings = load_settings()
+    config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
+    _, run_id = start_run_task(config, settings, f"validate {config.split.holdout_end}", "validation", "manual")
+    try:
+        frame, source = load_data_task(config, settings.root)
+        report = validate_task(frame, reference_suite_task(config, frame, run_id), config, source, run_id)
+    except BaseException:
+        end_run_task(run_id, failed=True)
+        raise
+    end_run_task(run_id, failed=False)
+    print(report.summary())
+    return report
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    args = parser.parse_args()
+    validation_flow(args.config)

@@ -1,0 +1,211 @@
+"""The `perennial` command.
+
+Flows live in the project's ``flows/`` folder (project code, not installed), so commands
+find the project root from ``pyproject.toml`` and import them from there, after the
+embedded defaults are exported: nothing here imports Prefect at module load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from perennial.settings import Settings, apply_defaults
+
+app = typer.Typer(help="Perennial: the production lifecycle of a tabular model on Prefect and MLflow.", no_args_is_help=True)
+console = Console()
+
+ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config file, relative to the project root")]
+DEFAULT_CONFIG = "configs/flights.yaml"
+
+
+def _project() -> Settings:
+    settings = apply_defaults()
+    root = str(settings.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)  # flows/ and tasks/ are project code run from the checkout
+    return settings
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+def _run_flow(flow: Any, **params: Any) -> Any:
+    """Run a flow; a FAILED run prints its message and exits 1 (the state stays in Prefect)."""
+    state = flow(**params, return_state=True)
+    if state.is_failed() or state.is_crashed():
+        return None, state.message or "flow failed"
+    return state.result(), None
+
+
+@app.command()
+def demo() -> None:
+    """The whole training lifecycle on the bundled 2013 NYC flights data, twice.
+
+    Run 1 trains on January–May and holds out June; run 2 trains on January–June, holds out
+    July and must compete with the champion run 1 made, on the same holdout.
+    """
+    settings = _project()
+    from perennial.io.demo_data import ensure_demo_data
+
+    started = time.perf_counter()
+    path = ensure_demo_data(settings.data_dir / "flights.parquet")
+    console.print(f"demo data: {path}")
+    from flows.training import training_flow
+
+    windows = [(dt.date(2013, 6, 1), dt.date(2013, 7, 1)), (dt.date(2013, 7, 1), dt.date(2013, 8, 1))]
+    for number, (train_end, holdout_end) in enumerate(windows, 1):
+        console.rule(f"run {number}: train until {train_end}, hold out until {holdout_end}")
+        outcome, error = _run_flow(
+            training_flow, config_path=DEFAULT_CONFIG, train_end=train_end, holdout_end=holdout_end, reason="demo"
+        )
+        if error and "gate FAILED" not in error:
+            _fail(error)
+        console.print(f"[bold]{'gate verdict: ' + error if error else outcome.summary}[/]")
+    console.rule(f"done in {time.perf_counter() - started:.0f} s")
+    _print_status(settings, DEFAULT_CONFIG)
+    _print_where_to_look(settings)
+
+
+@app.command()
+def validate(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    holdout_end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="end of the window")] = None,
+) -> None:
+    """Validate the configured data window against the data contract (no training)."""
+    _project()
+    from flows.validation import validation_flow
+
+    report, error = _run_flow(validation_flow, config_path=config, holdout_end=holdout_end.date() if holdout_end else None)
+    if error:
+        _fail(error)
+    console.print(f"[green]{report.summary()}[/]")
+
+
+@app.command()
+def train(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    train_end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    holdout_end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    reason: str = "manual",
+) -> None:
+    """Run the training flow once: validate, train, evaluate, gate, register."""
+    _project()
+    from flows.training import training_flow
+
+    outcome, error = _run_flow(
+        training_flow,
+        config_path=config,
+        train_end=train_end.date() if train_end else None,
+        holdout_end=holdout_end.date() if holdout_end else None,
+        reason=reason,
+    )
+    if error:
+        _fail(error)
+    console.print(f"[green]{outcome.summary}[/] → version {outcome.version}, champion v{outcome.champion_version}")
+
+
+@app.command()
+def status(config: ConfigOpt = DEFAULT_CONFIG, runs: int = 5) -> None:
+    """Champion, challenger, the last gate verdict, recent runs and the promotion ledger."""
+    settings = _project()
+    _print_status(settings, config, runs)
+
+
+def _print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
+    from perennial.config import load_config
+    from perennial.io import tracking
+    from perennial.io.ledger import Ledger
+    from perennial.io.registry import CHALLENGER, CHAMPION, Registry
+
+    config = load_config(settings.root / config_path)
+    tracking.configure(settings)
+    registry = Registry(config.tracking.registered_model)
+    models = Table(title=f"model {registry.name}")
+    for column in ("alias", "version", "gate", "trained by run", "data fingerprint"):
+        models.add_column(column)
+    for alias in (CHAMPION, CHALLENGER):
+        version = registry.alias_version(alias)
+        tags = registry.info(version).tags if version else {}
+        models.add_row(alias, version or "-", tags.get("perennial.gate", "-"),
+                       tags.get("perennial.training_run_id", "-"), tags.get("perennial.data_fingerprint", "-"))
+    console.print(models)
+    recent = tracking.client().search_runs(
+        [e.experiment_id for e in [tracking.client().get_experiment_by_name(config.tracking.experiment)] if e],
+        filter_string="tags.`perennial.kind` = 'training'", order_by=["attributes.start_time DESC"], max_results=runs,
+    )
+    table = Table(title="last training runs")
+    for column in ("run", "started", "status", "validation", "gate", "reason"):
+        table.add_column(column)
+    for run in recent:
+        started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        tags = run.data.tags
+        table.add_row(run.info.run_name, started, run.info.status, tags.get("perennial.validation", "-"),
+                      tags.get("perennial.gate", "-"), tags.get("perennial.reason", "-"))
+    console.print(table)
+    ledger = Ledger(settings.ledger_url)
+    history = Table(title="promotion ledger (newest first)")
+    for column in ("when", "alias", "version", "from", "action", "gate", "who", "why"):
+        history.add_column(column)
+    for entry in ledger.history(registry.name, limit=10):
+        history.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.alias, entry.version, entry.previous_version or "-",
+                        entry.action, entry.gate or "-", entry.actor, entry.reason)
+    ledger.close()
+    console.print(history)
+
+
+def _print_where_to_look(settings: Settings) -> None:
+    console.print(
+        "\nWhere to look:\n"
+        f"  MLflow store:     {settings.tracking_uri}  (artifacts in {settings.artifact_root})\n"
+        f"  Prefect database: {settings.prefect_home}\n"
+        "  Both UIs:         perennial ui   → Prefect http://127.0.0.1:4200, MLflow http://127.0.0.1:5000\n"
+        "  Gate report:      MLflow run artifacts gate/report.md, and the Prefect artifact '<config>-gate-report'\n"
+        "  Summary:          perennial status"
+    )
+
+
+@app.command()
+def ui(
+    prefect_port: int = 4200,
+    mlflow_port: int = 5000,
+    host: Annotated[str, typer.Option(help="bind address; localhost unless you mean otherwise")] = "127.0.0.1",
+) -> None:
+    """Start the Prefect server and the MLflow UI on this machine's state; Ctrl-C stops both."""
+    settings = _project()
+    bin_dir = Path(sys.executable).parent
+    commands = {
+        "Prefect": [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
+        "MLflow": [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri,
+                   "--default-artifact-root", settings.artifact_root, "--host", host, "--port", str(mlflow_port)],
+    }
+    processes = {name: subprocess.Popen(cmd, cwd=settings.root) for name, cmd in commands.items()}
+    console.print(f"Prefect UI: http://{host}:{prefect_port}\nMLflow UI:  http://{host}:{mlflow_port}\nCtrl-C to stop.")
+    try:
+        while all(p.poll() is None for p in processes.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(timeout=20)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

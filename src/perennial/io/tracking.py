@@ -1,0 +1,140 @@
+"""MLflow tracking: runs, params, metrics, datasets, artifacts and models, by explicit run id.
+
+Tasks pass run ids around instead of relying on MLflow's implicit active run, so parallel
+candidate tasks (threads) never log into each other's runs.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.entities import RunStatus
+from mlflow.tracking import MlflowClient
+
+from perennial.settings import Settings
+
+MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
+
+
+def client() -> MlflowClient:
+    return MlflowClient()
+
+
+def configure(settings: Settings) -> None:
+    mlflow.set_tracking_uri(settings.tracking_uri)
+
+
+def ensure_experiment(name: str, artifact_root: str) -> str:
+    """The experiment's id, creating it with its artifacts under the state folder."""
+    existing = client().get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    return client().create_experiment(name, artifact_location=f"{artifact_root.rstrip('/')}/{name}")
+
+
+def start_run(experiment_id: str, name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
+    all_tags = dict(tags)
+    if parent_run_id:
+        all_tags["mlflow.parentRunId"] = parent_run_id  # shows as nested in the UI
+    return client().create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
+
+
+def end_run(run_id: str, failed: bool = False) -> None:
+    status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
+    client().set_terminated(run_id, status=status)
+
+
+def set_tags(run_id: str, tags: Mapping[str, Any]) -> None:
+    for key, value in tags.items():
+        client().set_tag(run_id, key, str(value))
+
+
+def log_params(run_id: str, params: Mapping[str, Any], prefix: str = "") -> None:
+    flat = {f"{prefix}{k}": str(v)[:6000] for k, v in params.items()}
+    for key, value in flat.items():
+        client().log_param(run_id, key, value)
+
+
+def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
+    from mlflow.entities import Metric
+    import time
+
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+    for start in range(0, len(batch), 500):  # the REST API caps a batch at 1000 entries
+        client().log_batch(run_id, metrics=batch[start : start + 500])
+
+
+def log_json(run_id: str, payload: Any, artifact_file: str) -> None:
+    client().log_dict(run_id, payload, artifact_file)
+
+
+def log_text(run_id: str, text: str, artifact_file: str) -> None:
+    client().log_text(run_id, text, artifact_file)
+
+
+def log_figure(run_id: str, figure: Any, artifact_file: str) -> None:
+    client().log_figure(run_id, figure, artifact_file)
+
+
+def log_frame(run_id: str, frame: pd.DataFrame, artifact_file: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        frame.to_parquet(path, index=False) if path.suffix == ".parquet" else frame.to_csv(path, index=False)
+        client().log_artifact(run_id, str(path), str(Path(artifact_file).parent) if "/" in artifact_file else None)
+
+
+@contextmanager
+def _in_run(run_id: str) -> Iterator[None]:
+    # Fluent APIs (datasets, models) need an active run; the stack is thread-local
+    with mlflow.start_run(run_id=run_id, nested=True):
+        yield
+
+
+def log_dataset(run_id: str, frame: pd.DataFrame, name: str, source: str, context: str, digest: str, target: str) -> None:
+    """Log a frame as an MLflow dataset input; its digest is our full-content fingerprint."""
+    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target, digest=digest)
+    with _in_run(run_id):
+        mlflow.log_input(dataset, context=context)
+
+
+def log_model(run_id: str, model: Any, example: pd.DataFrame) -> str:
+    """Log a scikit-learn pipeline with its signature and input example; returns its model URI."""
+    from mlflow.models import infer_signature
+
+    sample = example.head(5)
+    signature = infer_signature(sample, model.predict_proba(sample)[:, 1])
+    requirements = [f"{p}=={package_version(p)}" for p in MODEL_REQUIREMENTS]
+    with _in_run(run_id):
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=sample,
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=requirements,
+        )
+    return info.model_uri
+
+
+def load_json(run_id: str, artifact_file: str) -> Any | None:
+    """A JSON artifact of a run, or None when the run has none by that name."""
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact_file}")
+    except Exception:  # MLflow raises several types for a missing artifact
+        return None
+    return json.loads(text)
+
+
+def run_url(run_id: str) -> str:
+    """Where to look at a run: the MLflow UI path (when served by `perennial ui`)."""
+    run = client().get_run(run_id)
+    return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"

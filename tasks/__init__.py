@@ -1,0 +1,1 @@
+"""Thin Prefect tasks around the core: retries only on I/O, no caching of side effects."""

@@ -1,0 +1,35 @@
+"""The promotion gate: decide (pure), record (MLflow + Prefect artifact), enforce (raise)."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.gates import GateReport, check_promotion
+from perennial.core.lifecycle import Comparison
+from perennial.io import tracking
+from tasks.common import publish_markdown
+
+
+@task(name="promotion-gate", cache_policy=NO_CACHE)
+def gate_task(comparison: Comparison, config: Config, run_id: str) -> GateReport:
+    report = check_promotion(
+        comparison.candidate,
+        comparison.baseline,
+        comparison.champion,
+        comparison.versus_champion,
+        config.gate,
+        config.evaluation.primary_metric,
+    )
+    tracking.log_json(run_id, report.to_dict(), "gate/report.json")
+    tracking.log_text(run_id, report.to_markdown(), "gate/report.md")
+    tracking.set_tags(run_id, {"perennial.gate": "passed" if report.passed else "failed"})
+    publish_markdown(f"{config.name}-gate-report", report.to_markdown(), f"Gate for {comparison.candidate.label}")
+    return report
+
+
+@task(name="enforce-gate", cache_policy=NO_CACHE)
+def enforce_gate_task(report: GateReport, config: Config) -> GateReport:
+    """Only an enforced gate stops the flow; dry-run and off leave it as a report."""
+    return report.raise_if_failed() if config.gate.mode == "enforced" else report

@@ -1,0 +1,56 @@
+"""Register the gated candidate and move aliases; every move lands in the ledger."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.gates import GateReport
+from perennial.core.lifecycle import TrainingOutcome
+from perennial.io.ledger import Ledger
+from perennial.io.registry import CHALLENGER, CHAMPION, Registry, move_alias
+from perennial.settings import Settings
+from tasks.common import IO_RETRIES, flow_run_id
+
+
+@task(name="register-and-promote", cache_policy=NO_CACHE, **IO_RETRIES)
+def register_task(
+    model_uri: str, candidate_run_id: str, report: GateReport, config: Config,
+    settings: Settings, run_id: str, lineage: dict[str, str],
+) -> TrainingOutcome:
+    """New version → `challenger`; → `champion` only when the gate allows it.
+
+    An enforced gate that fails leaves the version registered (for inspection) but never
+    champion. dry-run and off promote regardless: the report is advice there.
+    """
+    registry = Registry(config.tracking.registered_model)
+    verdict = "passed" if report.passed else "failed"
+    tags = {
+        **lineage,
+        "perennial.training_run_id": run_id,
+        "perennial.candidate_run_id": candidate_run_id,
+        "perennial.prefect_flow_run_id": flow_run_id(),
+        "perennial.config_hash": config.fingerprint(),
+        "perennial.gate": verdict,
+        "perennial.gate_mode": config.gate.mode,
+    }
+    version = registry.register(model_uri, candidate_run_id, tags)
+    ledger = Ledger(settings.ledger_url)
+    try:
+        move_alias(registry, ledger, CHALLENGER, version, "challenger", f"trained by run {run_id}", run_id, verdict)
+        promote = report.passed or config.gate.mode != "enforced"
+        if promote:
+            reason = "gate passed" if report.passed else f"gate {verdict} in {config.gate.mode} mode"
+            move_alias(registry, ledger, CHAMPION, version, "promote", reason, run_id, verdict)
+    finally:
+        ledger.close()
+    return TrainingOutcome(
+        run_id=run_id,
+        candidate=report.candidate,
+        version=version,
+        gate_passed=report.passed,
+        promoted=promote,
+        champion_version=registry.alias_version(CHAMPION),
+        summary=report.summary(),
+    )

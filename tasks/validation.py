@@ -1,0 +1,55 @@
+"""Validate a window against the data contract; record the result, then enforce it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.data import split_by_time
+from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
+from perennial.io import tracking
+from perennial.io.registry import CHAMPION, Registry
+from tasks.common import publish_markdown
+
+SUITE_ARTIFACT = "validation/suite.json"
+
+
+@task(name="reference-suite", cache_policy=NO_CACHE)
+def reference_suite_task(config: Config, frame: pd.DataFrame, run_id: str) -> SuiteSpec:
+    """The champion's data contract when there is one, else one derived from this training window.
+
+    New data is judged against what the serving model was trained on, not against itself.
+    """
+    # This window's own contract is stored with the run: it becomes the contract of the model trained here
+    train, _ = split_by_time(frame, config)
+    own = derive_suite(config, train)
+    tracking.log_json(run_id, own.to_dict(), SUITE_ARTIFACT)
+    registry = Registry(config.tracking.registered_model)
+    version = registry.alias_version(CHAMPION)
+    training_run = registry.info(version).tags.get("perennial.training_run_id") if version else None
+    stored = tracking.load_json(training_run, SUITE_ARTIFACT) if training_run else None
+    tracking.set_tags(run_id, {"perennial.suite_from": f"champion v{version}" if stored else "this window"})
+    return SuiteSpec.from_dict(stored) if stored else own
+
+
+@task(name="validate-data", cache_policy=NO_CACHE)
+def validate_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, run_id: str) -> ValidationReport:
+    """Decide (GX suite), record (MLflow + Prefect artifact), then enforce (raise on failure)."""
+    as_of = dt.datetime.combine(config.split.holdout_end, dt.time(), tzinfo=dt.UTC)
+    freshness = config.validation.freshness
+    report = validate_frame(
+        frame,
+        suite,
+        source=source,
+        as_of=as_of,
+        freshness_hours=freshness.max_age_hours if freshness else None,
+        volume=config.validation.volume,
+    )
+    tracking.log_json(run_id, report.to_dict(), "validation/report.json")
+    tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
+    publish_markdown(f"{config.name}-validation", report.to_markdown(), f"Data validation of {source}")
+    return report.raise_if_failed()

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from perennial.config import FileSource, SqlSource
+from perennial.errors import DataSourceError
+from perennial.io.sources import describe_source, read_source
+
+
+def test_parquet_csv_and_sql_sources_read_the_same_rows(tmp_path: Path, flights: pd.DataFrame) -> None:
+    # given the same frame as Parquet, CSV and a SQLite table
+    flights.to_parquet(tmp_path / "f.parquet", index=False)
+    flights.to_csv(tmp_path / "f.csv", index=False)
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    flights.assign(time_hour=flights["time_hour"].astype(str)).to_sql("flights", create_engine(url), index=False)
+    # when each is read
+    frames = [
+        read_source(FileSource(kind="parquet", path="f.parquet"), tmp_path),
+        read_source(FileSource(kind="csv", path=str(tmp_path / "f.csv"))),
+        read_source(SqlSource(kind="sql", url=url, query="select * from flights where temp > -1000")),
+    ]
+    # then they hold the same rows
+    assert [len(f) for f in frames] == [len(flights)] * 3
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind", "message"),
+    [
+        ("missing.csv", None, "csv", "file does not exist"),
+        ("empty.csv", b"", "csv", "file is empty"),
+        ("header.csv", b"a,b,c\n", "csv", "no rows"),
+        ("latin1.csv", "a,b\ncaf\xe9,1\n".encode("latin-1"), "csv", "not UTF-8"),
+        ("ragged.csv", b"a,b\n1,2\n3,4,5,6\n", "csv", "malformed CSV"),
+        ("corrupt.parquet", b"PAR1 this is not parquet", "parquet", "cannot be read as parquet"),
+    ],
+)
+def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, name: str, content: bytes | None, kind: str, message: str) -> None:
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataSourceError, match=message) as raised:
+        read_source(FileSource(kind=kind, path=name), tmp_path)  # type: ignore[arg-type]
+    assert name in str(raised.value)
+
+
+def test_an_unreachable_database_is_transient_and_hides_the_password() -> None:
+    source = SqlSource(kind="sql", url="postgresql+psycopg://user:s3cret@127.0.0.1:1/db", query="select 1")
+    with pytest.raises(DataSourceError) as raised:
+        read_source(source)
+    assert "s3cret" not in str(raised.value) and "127.0.0.1" in str(raised.value)
+    assert "***" in describe_source(source)
+
+
+def test_an_unreachable_sqlite_file_is_a_transient_error(tmp_path: Path) -> None:
+    source = SqlSource(kind="sql", url=f"sqlite:///{tmp_path}/no/such/dir/x.db", query="select 1")
+    with pytest.raises(DataSourceError, match="cannot connect") as raised:
+        read_source(source)
+    assert raised.value.transient

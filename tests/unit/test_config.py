@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from perennial.config import load_config, parse_config
+from perennial.errors import ConfigError
+from tests.conftest import config_dict
+
+
+def test_the_shipped_demo_config_loads() -> None:
+    # given the bundled config / when it is loaded / then its sections are typed
+    config = load_config(Path(__file__).parents[2] / "configs" / "flights.yaml")
+    assert config.data.target == "delayed"
+    assert config.split.train_end.isoformat() == "2013-06-01"
+    assert len(config.fingerprint()) == 16
+
+
+def test_an_unknown_key_is_an_error_naming_its_path() -> None:
+    # given a typo nested two levels deep
+    raw = config_dict()
+    raw["gate"]["min_primry"] = 0.7
+    # when / then
+    with pytest.raises(ConfigError, match=r"tiny.yaml: gate\.min_primry: Extra inputs are not permitted"):
+        parse_config(raw, "tiny.yaml")
+
+
+def test_a_wrong_type_names_the_key_path() -> None:
+    raw = config_dict()
+    raw["evaluation"]["bootstrap"]["resamples"] = "many"
+    with pytest.raises(ConfigError, match=r"evaluation\.bootstrap\.resamples"):
+        parse_config(raw, "tiny.yaml")
+
+
+def test_config_is_frozen(tiny_config) -> None:
+    with pytest.raises(Exception, match="frozen"):
+        tiny_config.name = "other"  # type: ignore[misc]
+
+
+def test_environment_references_are_expanded_and_a_missing_one_is_named(monkeypatch) -> None:
+    raw = config_dict(path="${DATA_DIR}/f.parquet")
+    monkeypatch.setenv("DATA_DIR", "/data")
+    assert parse_config(raw).data.source.path == "/data/f.parquet"
+    monkeypatch.delenv("DATA_DIR")
+    with pytest.raises(ConfigError, match=r"data\.source\.path: environment variable \$\{DATA_DIR\} is not set"):
+        parse_config(copy.deepcopy(raw))
+    raw["data"]["source"]["path"] = "${DATA_DIR:-/fallback}/f.parquet"
+    assert parse_config(raw).data.source.path == "/fallback/f.parquet"
+
+
+def test_split_must_be_ordered_and_overrides_are_checked(tiny_config) -> None:
+    raw = config_dict()
+    raw["split"]["train_end"] = "2013-05-01"
+    with pytest.raises(ConfigError, match="train_end must be before holdout_end"):
+        parse_config(raw)
+    import datetime as dt
+
+    moved = tiny_config.with_split(dt.date(2013, 3, 15), dt.date(2013, 4, 1))
+    assert moved.split.train_end == dt.date(2013, 3, 15) and tiny_config.split.train_end == dt.date(2013, 3, 1)
+    with pytest.raises(ConfigError, match="split override"):
+        tiny_config.with_split(dt.date(2013, 5, 1), None)
+
+
+def test_target_listed_as_feature_is_rejected_as_leakage() -> None:
+    raw = config_dict()
+    raw["data"]["features"]["numeric"].append("delayed")
+    with pytest.raises(ConfigError, match="leakage"):
+        parse_config(raw)
+
+
+def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.yaml: config file does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
+
+
+def test_slices_must_be_known_columns() -> None:
+    raw = config_dict()
+    raw["evaluation"]["slices"] = ["airline"]
+    with pytest.raises(ConfigError, match=r"slices.*airline"):
+        parse_config(raw)
