@@ -205,6 +205,45 @@ class Tracking(Frozen):
     registered_model: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+# --- serving and the prediction store -------------------------------------------------------
+
+
+class ParquetStore(Frozen):
+    """Predictions as Parquet partitioned by date; a window's partition is replaced atomically."""
+
+    kind: Literal["parquet"] = "parquet"
+    path: str = "${PERENNIAL_STATE_DIR:-.perennial}/predictions"
+
+
+class SqlStore(Frozen):
+    kind: Literal["sql"]
+    url: str
+    table: str = "predictions"
+
+
+class Canary(Frozen):
+    """A sticky share of traffic (by id hash) to the challenger, ramped in steps."""
+
+    ramp: tuple[float, ...] = (0.05, 0.25, 0.5)
+    step_requests: int = Field(default=500, ge=1, description="requests per step before moving up the ramp")
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    max_p99_ms: float = Field(default=100.0, gt=0)
+
+
+class Serving(Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    alias: str = "champion"
+    reload_interval_seconds: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    max_batch_rows: int = Field(default=1000, ge=1)
+    # Concurrent requests are coalesced into one predict call within this wait
+    batch_wait_ms: float = Field(default=2.0, ge=0)
+    batch_max_rows: int = Field(default=512, ge=1)
+    mode: Literal["champion", "shadow", "canary"] = "champion"
+    canary: Canary = Canary()
+
+
 class Config(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     data: Data
@@ -214,6 +253,8 @@ class Config(Frozen):
     evaluation: Evaluation = Evaluation()
     gate: Gate = Gate()
     tracking: Tracking
+    serving: Serving = Serving()
+    predictions: Annotated[ParquetStore | SqlStore, Field(discriminator="kind")] = ParquetStore()
 
     @model_validator(mode="after")
     def _columns_known(self) -> Config:

@@ -44,12 +44,15 @@ class TrainingOutcome:
     summary: str
 
 
-def _proba(model: Any, X: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(X))[:, 1]
+def model_inputs(model: Any, frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The columns this model was fitted on: a champion may predate a change of feature list."""
+    names = getattr(model, "feature_names_in_", None)
+    return frame.loc[:, list(names)] if names is not None else features_of(frame, config)
 
 
-def _score(label: str, model: Any, X: pd.DataFrame, y: np.ndarray, slices: pd.DataFrame, config: Config) -> tuple[Scores, np.ndarray]:
-    proba = _proba(model, X)
+def _score(label: str, model: Any, frame: pd.DataFrame, y: np.ndarray, slices: pd.DataFrame | None, config: Config) -> tuple[Scores, np.ndarray]:
+    X = model_inputs(model, frame, config)
+    proba = np.asarray(model.predict_proba(X))[:, 1]
     scores = score_predictions(label, y, proba, slices, config.evaluation)
     per_row, single = measure_latency(lambda frame: model.predict_proba(frame), X, config.evaluation.latency_rows)
     sized = replace(scores, latency_ms_per_row=per_row, latency_ms_single=single, size_mb=model_size_mb(model))
@@ -64,12 +67,12 @@ def compare_on_holdout(
     config: Config,
 ) -> Comparison:
     """Score every model on the same rows; the champion comparison is a paired bootstrap."""
-    X, y = features_of(holdout, config), labels_of(holdout, config)
+    y = labels_of(holdout, config)
     slices = holdout.loc[:, list(config.evaluation.slices)] if config.evaluation.slices else None
-    cand_scores, cand_proba = _score(candidate[0], candidate[1], X, y, slices, config)
-    base_scores, _ = _score("baseline", baseline, X, y, slices, config)
+    cand_scores, cand_proba = _score(candidate[0], candidate[1], holdout, y, slices, config)
+    base_scores, _ = _score("baseline", baseline, holdout, y, slices, config)
     champ_scores, versus = None, None
     if champion is not None:
-        champ_scores, champ_proba = _score(champion[0], champion[1], X, y, slices, config)
+        champ_scores, champ_proba = _score(champion[0], champion[1], holdout, y, slices, config)
         versus = paired_difference(y, cand_proba, champ_proba, config.evaluation.primary_metric, config.evaluation.bootstrap)
     return Comparison(cand_scores, base_scores, champ_scores, versus)

@@ -1,0 +1,66 @@
+"""Flows run for real: a session-wide Prefect test harness and a per-test MLflow on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import yaml
+
+from perennial.settings import load_settings
+from tests.conftest import config_dict, make_flights
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # one xdist worker runs them all: the harness starts once (~7 s), not once per worker
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("prefect-harness"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state folder: MLflow store, artifacts and ledger for this test only."""
+    folder = tmp_path / "state"
+    folder.mkdir()
+    monkeypatch.setenv("PERENNIAL_STATE_DIR", str(folder))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    monkeypatch.setenv("PERENNIAL_ARTIFACT_ROOT", (folder / "mlartifacts").as_uri())
+    monkeypatch.setenv("PERENNIAL_LEDGER_URL", f"sqlite:///{folder / 'ledger.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path: Path, state: Path) -> Any:
+    """Writes data and a config for it; returns a helper to write variants."""
+
+    class Project:
+        settings = load_settings()
+        data = tmp_path / "flights.parquet"
+
+        def write_config(self, name: str = "tiny.yaml", **overrides: Any) -> str:
+            raw = config_dict(str(self.data))
+            for dotted, value in overrides.items():
+                target = raw
+                *parents, leaf = dotted.split(".")
+                for key in parents:
+                    target = target[key]
+                target[leaf] = value
+            path = tmp_path / name
+            path.write_text(yaml.safe_dump(raw))
+            return str(path)
+
+    make_flights(rows=4000, days=120).to_parquet(Project.data, index=False)
+    return Project()

@@ -1,0 +1,107 @@
+"""The training flow end to end: Prefect harness, real MLflow on SQLite, real GX and sklearn."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from flows.training import training_flow
+from perennial.io.ledger import Ledger
+from perennial.io.registry import Registry
+
+
+def _artifacts(run_id: str, folder: str) -> set[str]:
+    return {a.path for a in MlflowClient().list_artifacts(run_id, folder)}
+
+
+def test_first_run_promotes_with_lineage_and_the_second_competes_with_it(project) -> None:
+    # given an empty registry / when the flow runs on the first window
+    config = project.write_config()
+    first = training_flow(config_path=config)
+    # then the winner is registered, gated and champion, and the MLflow run holds everything
+    registry = Registry("tiny-delay")
+    assert first.promoted and first.version == "1" and registry.alias_version("champion") == "1"
+    assert registry.alias_version("challenger") == "1"
+    tags = registry.info("1").tags
+    for key in ("perennial.training_run_id", "perennial.prefect_flow_run_id", "perennial.data_fingerprint",
+                "perennial.config_hash", "perennial.gate", "perennial.git_commit"):
+        assert tags.get(key), key
+    assert tags["perennial.gate"] == "passed"
+    run = MlflowClient().get_run(first.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["perennial.validation"] == "passed"
+    assert {i.dataset.name for i in run.inputs.dataset_inputs} == {"tiny-train", "tiny-holdout"}
+    assert {"gate/report.md", "gate/report.json"} <= _artifacts(first.run_id, "gate")
+    assert {"evaluation/confusion_matrix.png", "evaluation/calibration.png"} <= _artifacts(first.run_id, "evaluation")
+    assert "candidate.roc_auc_low" in run.data.metrics and "baseline.roc_auc" in run.data.metrics
+
+    # when a second run trains on a later window
+    second = training_flow(config_path=config, train_end=dt.date(2013, 3, 15), holdout_end=dt.date(2013, 4, 30))
+    # then it was scored against champion v1 on the same holdout, paired
+    metrics = MlflowClient().get_run(second.run_id).data.metrics
+    assert "champion.roc_auc" in metrics and "roc_auc_diff" in metrics
+    assert metrics["roc_auc_diff_low"] <= metrics["roc_auc_diff"] <= metrics["roc_auc_diff_high"]
+    assert second.version == "2"
+    report = mlflow.artifacts.load_text(f"runs:/{second.run_id}/gate/report.md")
+    assert "champion:v1" in report
+    # and every alias move is in the ledger
+    moves = Ledger(project.settings.ledger_url).history("tiny-delay")
+    assert [(m.alias, m.version) for m in reversed(moves)][:2] == [("challenger", "1"), ("champion", "1")]
+
+
+def test_a_worse_candidate_is_registered_but_not_promoted(project) -> None:
+    # given a champion from the normal config
+    training_flow(config_path=project.write_config())
+    # when the next candidate only sees a feature with no signal
+    weak = project.write_config(
+        "weak.yaml",
+        **{"data.features": {"numeric": ["distance"]},
+           "validation.ranges": {"distance": [0, 6000]},
+           "training.candidates": [{"name": "weak", "family": "logistic_regression"}],
+           "evaluation.slices": []},
+    )
+    state = training_flow(config_path=weak, return_state=True)
+    # then the flow fails with the gate's verdict naming the failed checks
+    assert state.is_failed()
+    assert "gate FAILED" in state.message and "champion" in state.message
+    # and the champion did not move; the weak version is only the challenger
+    registry = Registry("tiny-delay")
+    assert registry.alias_version("champion") == "1"
+    assert registry.alias_version("challenger") == "2"
+    assert registry.info("2").tags["perennial.gate"] == "failed"
+    runs = MlflowClient().search_runs(
+        [MlflowClient().get_experiment_by_name("tiny").experiment_id], "tags.`perennial.gate` = 'failed'"
+    )
+    assert len(runs) == 1 and runs[0].info.status == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (lambda f: f.drop(columns=["temp"]), "temp"),
+        (lambda f: f.assign(distance=f["distance"].map(lambda v: f"{v:.0f} miles")), "distance"),
+        (lambda f: f.assign(temp=f["temp"].where(f.index % 3 == 0)), "temp"),
+    ],
+    ids=["missing-column", "type-flip", "null-heavy"],
+)
+def test_bad_data_fails_validation_and_leaves_the_champion(project, corrupt, expected: str) -> None:
+    # given a champion trained on good data
+    config = project.write_config()
+    training_flow(config_path=config)
+    # when the source is corrupted and the flow runs again
+    corrupt(pd.read_parquet(project.data)).to_parquet(project.data, index=False)
+    state = training_flow(config_path=config, return_state=True)
+    # then it ends FAILED naming the column, nothing new is registered, the champion stays
+    assert state.is_failed()
+    assert expected in state.message and "flights.parquet" in state.message
+    registry = Registry("tiny-delay")
+    assert [v.version for v in registry.versions()] == ["1"]
+    assert registry.alias_version("champion") == "1"
+    failed = MlflowClient().search_runs(
+        [MlflowClient().get_experiment_by_name("tiny").experiment_id], "tags.`perennial.validation` = 'failed'"
+    )
+    assert len(failed) == 1 and failed[0].info.status == "FAILED"
+    assert "validation/report.json" in _artifacts(failed[0].info.run_id, "validation")
