@@ -54,3 +54,28 @@ def register_task(
         champion_version=registry.alias_version(CHAMPION),
         summary=report.summary(),
     )
+
+
+@task(name="load-version", cache_policy=NO_CACHE, **IO_RETRIES)
+def load_version_task(config: Config, version: str) -> tuple[str, object]:
+    registry = Registry(config.tracking.registered_model)
+    return f"candidate:v{registry.info(version).version}", registry.load(version)
+
+
+@task(name="promote-version", cache_policy=NO_CACHE, **IO_RETRIES)
+def promote_version_task(
+    version: str, report: GateReport | None, config: Config, settings: Settings, run_id: str, force_reason: str | None
+) -> str:
+    """Move `champion` to ``version``: through a passing gate, or forced with a recorded reason."""
+    if force_reason is None and report is not None:
+        report.raise_if_failed()
+    registry = Registry(config.tracking.registered_model)
+    ledger = Ledger(settings.ledger_url)
+    try:
+        action = "force" if force_reason else "promote"
+        gate = None if report is None else ("passed" if report.passed else "failed")
+        reason = force_reason or f"gate passed (run {run_id})"
+        move_alias(registry, ledger, CHAMPION, version, action, reason, run_id, gate)
+    finally:
+        ledger.close()
+    return version

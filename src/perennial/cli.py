@@ -116,6 +116,50 @@ def train(
 
 
 @app.command()
+def promote(
+    version: str,
+    config: ConfigOpt = DEFAULT_CONFIG,
+    force: Annotated[bool, typer.Option(help="skip the gate; needs --reason")] = False,
+    reason: Annotated[str | None, typer.Option(help="why (recorded in the ledger)")] = None,
+) -> None:
+    """Make VERSION the champion: the gate runs against the current champion first."""
+    if force and not reason:
+        _fail("--force needs --reason: the ledger records why the gate was skipped")
+    _project()
+    from flows.promotion import promotion_flow
+
+    _, error = _run_flow(promotion_flow, version=version, config_path=config, force_reason=reason if force else None)
+    if error:
+        _fail(error)
+    console.print(f"[green]v{version} is champion[/]")
+
+
+@app.command()
+def rollback(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    reason: Annotated[str, typer.Option(help="why (recorded in the ledger)")] = "manual rollback",
+) -> None:
+    """Move `champion` back to the version it held before, in one command."""
+    settings = _project()
+    from perennial.config import load_config
+    from perennial.errors import RegistryError
+    from perennial.io import tracking
+    from perennial.io.ledger import Ledger
+    from perennial.io.registry import Registry
+    from perennial.io.registry import rollback as roll_back
+
+    tracking.configure(settings)
+    ledger = Ledger(settings.ledger_url)
+    try:
+        entry = roll_back(Registry(load_config(settings.root / config).tracking.registered_model), ledger, reason)
+    except RegistryError as exc:
+        _fail(str(exc))
+    finally:
+        ledger.close()
+    console.print(f"[green]champion rolled back: v{entry.previous_version} → v{entry.version}[/] ({entry.actor}: {reason})")
+
+
+@app.command()
 def status(config: ConfigOpt = DEFAULT_CONFIG, runs: int = 5) -> None:
     """Champion, challenger, the last gate verdict, recent runs and the promotion ledger."""
     settings = _project()

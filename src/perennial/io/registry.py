@@ -12,6 +12,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from perennial.core.promotion import rollback_target
 from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger, LedgerEntry
 
@@ -95,3 +96,12 @@ def move_alias(
     previous = registry.alias_version(alias)
     registry._set_alias(alias, version)
     return ledger.record(registry.name, alias, version, previous, action, reason, run_id=run_id, gate=gate)
+
+
+def rollback(registry: Registry, ledger: Ledger, reason: str, alias: str = CHAMPION) -> LedgerEntry:
+    """Move ``alias`` back to the version it held before, as the ledger tells it."""
+    current = registry.alias_version(alias)
+    target = rollback_target(ledger.history(registry.name, alias=alias, limit=1000), current, alias)
+    if target is None:
+        raise RegistryError(f"model '{registry.name}': no earlier {alias} to roll back to (current v{current})")
+    return move_alias(registry, ledger, alias, target, "rollback", reason)

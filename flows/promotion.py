@@ -1,0 +1,57 @@
+"""Promote a registered version: gate it against the champion on the configured holdout first.
+
+Run alone:  python -m flows.promotion 3 [--force --reason "why"]
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from perennial.config import load_config
+from perennial.settings import load_settings
+from tasks.data import load_data_task, split_task
+from tasks.evaluation import evaluate_task, load_champion_task
+from tasks.gate import gate_task
+from tasks.promotion import load_version_task, promote_version_task
+from tasks.runs import end_run_task, start_run_task
+from tasks.training import train_baseline_task
+
+DEFAULT_CONFIG = "configs/flights.yaml"
+
+
+@flow(name="promotion", flow_run_name="promote-v{version}", log_prints=True)
+def promotion_flow(version: str, config_path: str = DEFAULT_CONFIG, force_reason: str | None = None) -> str:
+    settings = load_settings()
+    config = load_config(settings.root / config_path)
+    _, run_id = start_run_task(config, settings, f"promote v{version}", "promotion", force_reason or "manual")
+    try:
+        report = None
+        if force_reason is None:
+            frame, _ = load_data_task(config, settings.root)
+            train, holdout = split_task(frame, config)
+            candidate = load_version_task(config, version)
+            comparison = evaluate_task(
+                candidate, train_baseline_task(train, config).model, load_champion_task(config), holdout, config, run_id
+            )
+            report = gate_task(comparison, config, run_id)
+        promote_version_task(version, report, config, settings, run_id, force_reason)
+    except BaseException:
+        end_run_task(run_id, failed=True)
+        raise
+    end_run_task(run_id, failed=False)
+    print(f"v{version} is now champion" + (f" (forced: {force_reason})" if force_reason else ""))
+    return version
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("version")
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument("--reason", help="with --force: why the gate is skipped (recorded in the ledger)")
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args()
+    if args.force and not args.reason:
+        parser.error("--force needs --reason")
+    promotion_flow(args.version, args.config, args.reason if args.force else None)

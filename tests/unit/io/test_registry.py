@@ -1,0 +1,69 @@
+"""The registry against a real MLflow on SQLite: versions, aliases, ledger, rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from perennial.core.data import features_of, labels_of
+from perennial.core.training import train_baseline
+from perennial.errors import RegistryError
+from perennial.io import tracking
+from perennial.io.ledger import Ledger
+from perennial.io.registry import CHAMPION, Registry, move_alias, rollback
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights, tiny_config) -> tuple[Registry, Ledger, list[str]]:
+    """Three registered versions of a small model, none aliased yet."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    experiment = tracking.ensure_experiment("reg", (tmp_path / "artifacts").as_uri())
+    model = train_baseline(features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config).model
+    registry, versions = Registry("reg-model"), []
+    for i in range(3):
+        run_id = tracking.start_run(experiment, f"r{i}", {})
+        uri_ = tracking.log_model(run_id, model, features_of(flights, tiny_config))
+        versions.append(registry.register(uri_, run_id, {"perennial.gate": "passed", "i": i}))
+        tracking.end_run(run_id)
+    return registry, Ledger(f"sqlite:///{tmp_path / 'ledger.db'}"), versions
+
+
+def test_aliases_move_with_a_ledger_entry_and_models_load_by_alias(registry, flights, tiny_config) -> None:
+    reg, ledger, versions = registry
+    # when v1 then v2 become champion
+    move_alias(reg, ledger, CHAMPION, versions[0], "promote", "first")
+    entry = move_alias(reg, ledger, CHAMPION, versions[1], "promote", "better")
+    # then the alias points at v2, the ledger knows it came from v1, and the model loads by alias
+    assert reg.alias_version(CHAMPION) == "2" and entry.previous_version == "1"
+    assert reg.load(CHAMPION).predict_proba(features_of(flights, tiny_config).head(2)).shape == (2, 2)
+    assert reg.info("2").tags["i"] == "1"
+
+
+def test_rollback_goes_back_through_the_ledger(registry) -> None:
+    reg, ledger, versions = registry
+    for v in versions:
+        move_alias(reg, ledger, CHAMPION, v, "promote", "gate passed")
+    # when rolled back twice
+    first = rollback(reg, ledger, "bad canary")
+    second = rollback(reg, ledger, "still bad")
+    # then champion walks v3 → v2 → v1 and each step is recorded with its reason
+    assert (first.version, second.version) == ("2", "1") and reg.alias_version(CHAMPION) == "1"
+    assert [e.reason for e in ledger.history("reg-model", limit=2)] == ["still bad", "bad canary"]
+    # and a third has nowhere to go: a clear error, nothing moves
+    with pytest.raises(RegistryError, match="no earlier champion"):
+        rollback(reg, ledger, "again")
+    assert reg.alias_version(CHAMPION) == "1"
+
+
+def test_unknown_versions_and_missing_aliases_are_clear(registry) -> None:
+    reg, ledger, _ = registry
+    assert reg.alias_version(CHAMPION) is None
+    with pytest.raises(RegistryError, match="has no version 9"):
+        move_alias(reg, ledger, CHAMPION, "9", "promote", "typo")
+    with pytest.raises(RegistryError, match="cannot load"):
+        reg.load(CHAMPION)
+    assert ledger.history("reg-model") == []
