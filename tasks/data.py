@@ -1,7 +1,8 @@
-"""Load the configured source and cut the run's time window."""
+"""Load the configured source and cut a time window from it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -15,15 +16,21 @@ from tasks.common import IO_RETRIES
 
 
 @task(name="load-data", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_data_task(config: Config, root: Path) -> tuple[pd.DataFrame, str]:
-    """The rows of the run's window [train_start, holdout_end), times parsed to UTC."""
+def load_data_task(
+    config: Config, root: Path, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Rows with start <= time < end (default: the training window through the holdout), UTC, time-ordered."""
     name = sources.describe_source(config.data.source, root)
     frame = sources.read_source(config.data.source, root)
     times = parse_times(frame, config.data.time_column, name)
     frame = frame.assign(**{config.data.time_column: times})
-    start = pd.Timestamp(config.split.train_start, tz="UTC") if config.split.train_start else times.min()
-    in_window = (times >= start) & (times < pd.Timestamp(config.split.holdout_end, tz="UTC"))
-    return frame.loc[in_window].sort_values(config.data.time_column, kind="stable").reset_index(drop=True), name
+    start = start or config.split.train_start
+    end = end or config.split.holdout_end
+    in_window = times < pd.Timestamp(end, tz="UTC")
+    if start is not None:
+        in_window &= times >= pd.Timestamp(start, tz="UTC")
+    window = frame.loc[in_window].sort_values(config.data.time_column, kind="stable").reset_index(drop=True)
+    return window, name
 
 
 @task(name="split-by-time", cache_policy=NO_CACHE)

@@ -116,6 +116,39 @@ def train(
 
 
 @app.command()
+def score(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: holdout start)")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the last")] = None,
+    alias: str = "champion",
+) -> None:
+    """Batch-score a window with a model alias into the prediction store."""
+    _project()
+    from flows.batch_scoring import batch_scoring_flow
+
+    rows, error = _run_flow(
+        batch_scoring_flow, config_path=config, start=start.date() if start else None,
+        end=end.date() if end else None, alias=alias,
+    )
+    if error:
+        _fail(error)
+    console.print(f"[green]scored {rows:,} rows[/]")
+
+
+@app.command()
+def serve(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    host: Annotated[str | None, typer.Option(help="bind address (default from config: 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from config)")] = None,
+) -> None:
+    """Serve the champion over HTTP (FastAPI + uvicorn), with hot reload, shadow and canary."""
+    settings = _project()
+    from perennial.serving.run import serve as run_service
+
+    run_service(str(settings.root / config), host, port)
+
+
+@app.command()
 def promote(
     version: str,
     config: ConfigOpt = DEFAULT_CONFIG,

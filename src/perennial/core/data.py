@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,3 +70,9 @@ def features_of(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 def labels_of(frame: pd.DataFrame, config: Config) -> np.ndarray:
     return frame[config.data.target].astype("int64").to_numpy()
+
+
+def model_inputs(model: Any, frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The columns this model was fitted on: a champion may predate a change of feature list."""
+    names = getattr(model, "feature_names_in_", None)
+    return frame.loc[:, list(names)] if names is not None else features_of(frame, config)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import Config
-from perennial.core.data import features_of, labels_of
+from perennial.core.data import labels_of, model_inputs
 from perennial.core.evaluation import (
     MetricEstimate,
     Scores,
@@ -42,12 +42,6 @@ class TrainingOutcome:
     promoted: bool
     champion_version: str | None
     summary: str
-
-
-def model_inputs(model: Any, frame: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """The columns this model was fitted on: a champion may predate a change of feature list."""
-    names = getattr(model, "feature_names_in_", None)
-    return frame.loc[:, list(names)] if names is not None else features_of(frame, config)
 
 
 def _score(label: str, model: Any, frame: pd.DataFrame, y: np.ndarray, slices: pd.DataFrame | None, config: Config) -> tuple[Scores, np.ndarray]:

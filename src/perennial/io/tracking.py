@@ -110,7 +110,10 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame) -> str:
     """Log a scikit-learn pipeline with its signature and input example; returns its model URI."""
     from mlflow.models import infer_signature
 
-    sample = example.head(5)
+    # MLflow's schema has no time zones: describe timestamps as naive UTC (the model reads both)
+    sample = example.head(5).apply(
+        lambda col: col.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(col.dtype, pd.DatetimeTZDtype) else col
+    )
     signature = infer_signature(sample, model.predict_proba(sample)[:, 1])
     requirements = [f"{p}=={package_version(p)}" for p in MODEL_REQUIREMENTS]
     with _in_run(run_id):
@@ -120,6 +123,8 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame) -> str:
             signature=signature,
             input_example=sample,
             pyfunc_predict_fn="predict_proba",
+            # our feature transformers are project classes, which skops would refuse to load
+            serialization_format="cloudpickle",
             pip_requirements=requirements,
         )
     return info.model_uri

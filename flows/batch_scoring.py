@@ -1,0 +1,62 @@
+"""Batch scoring: the `champion` (or another alias) scores a window into the prediction store.
+
+Run alone:  python -m flows.batch_scoring --start 2013-07-01 --end 2013-07-02
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from perennial.config import load_config
+from perennial.settings import load_settings
+from tasks.data import load_data_task
+from tasks.runs import end_run_task, start_run_task
+from tasks.scoring import load_model_task, score_task, validate_scoring_input_task, write_predictions_task
+
+DEFAULT_CONFIG = "configs/flights.yaml"
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    return f"score-{params.get('alias', 'champion')}-{params.get('start') or 'holdout'}"
+
+
+@flow(name="batch-scoring", flow_run_name=_run_name, log_prints=True)
+def batch_scoring_flow(
+    config_path: str = DEFAULT_CONFIG,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    alias: str = "champion",
+) -> int:
+    """Score rows with start <= time < end (default: the config's holdout window)."""
+    settings = load_settings()
+    config = load_config(settings.root / config_path)
+    start, end = start or config.split.train_end, end or config.split.holdout_end
+    _, run_id = start_run_task(config, settings, f"score {start}..{end}", "scoring", f"alias {alias}")
+    try:
+        version, model, suite = load_model_task(config, alias)
+        frame, source = load_data_task(config, settings.root, start, end)
+        validate_scoring_input_task(frame, suite, source, run_id)
+        predictions = score_task(model, frame, config, version, run_id)
+        days = write_predictions_task(predictions, config, settings.root, run_id)
+    except BaseException:
+        end_run_task(run_id, failed=True)
+        raise
+    end_run_task(run_id, failed=False)
+    print(f"v{version} scored {len(predictions):,} rows into {len(days)} daily partitions")
+    return len(predictions)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument("--start", type=dt.date.fromisoformat)
+    parser.add_argument("--end", type=dt.date.fromisoformat)
+    parser.add_argument("--alias", default="champion")
+    args = parser.parse_args()
+    batch_scoring_flow(args.config, args.start, args.end, args.alias)

@@ -1,0 +1,77 @@
+"""Batch scoring: load a model by alias, check the window, score it, write its partitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.scoring import by_day, score_frame
+from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
+from perennial.errors import RegistryError
+from perennial.io import tracking
+from perennial.io.prediction_store import open_store
+from perennial.io.registry import Registry
+from tasks.common import IO_RETRIES, publish_markdown, publish_table
+from tasks.validation import SUITE_ARTIFACT
+
+
+@task(name="load-model", cache_policy=NO_CACHE, **IO_RETRIES)
+def load_model_task(config: Config, alias: str) -> tuple[str, Any, SuiteSpec]:
+    """(version, model, the data contract it was trained under) for a registry alias."""
+    registry = Registry(config.tracking.registered_model)
+    version = registry.alias_version(alias)
+    if version is None:
+        raise RegistryError(f"model '{registry.name}' has no '{alias}' alias: train and promote a model first")
+    stored = tracking.load_json(registry.info(version).tags.get("perennial.training_run_id", ""), SUITE_ARTIFACT)
+    if stored is None:
+        raise RegistryError(f"model '{registry.name}' v{version} has no data contract ({SUITE_ARTIFACT})")
+    return version, registry.load(version), SuiteSpec.from_dict(stored)
+
+
+@task(name="validate-scoring-input", cache_policy=NO_CACHE)
+def validate_scoring_input_task(frame: pd.DataFrame, suite: SuiteSpec, source: str, run_id: str) -> ValidationReport:
+    """Serving-side checks with the training suite: schema, types, categories (no labels yet)."""
+    report = validate_frame(frame, suite, source=source, require_target=False)
+    tracking.log_json(run_id, report.to_dict(), "validation/report.json")
+    tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
+    publish_markdown("scoring-validation", report.to_markdown(), f"Scoring input check of {source}")
+    return report.raise_if_failed()
+
+
+@task(name="score-window", cache_policy=NO_CACHE)
+def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str) -> pd.DataFrame:
+    started = time.perf_counter()
+    predictions = score_frame(model, frame, config, config.tracking.registered_model, version)
+    seconds = time.perf_counter() - started
+    quantiles = predictions["prediction"].quantile([0.1, 0.5, 0.9])
+    summary = {
+        "rows": len(predictions),
+        "score_seconds": seconds,
+        "rows_per_second": len(predictions) / seconds if seconds else 0.0,
+        "prediction_mean": float(predictions["prediction"].mean()),
+        "prediction_p10": float(quantiles[0.1]),
+        "prediction_p50": float(quantiles[0.5]),
+        "prediction_p90": float(quantiles[0.9]),
+        "positive_rate": float(predictions["predicted_label"].mean()),
+    }
+    tracking.log_metrics(run_id, summary)
+    publish_table("batch-scoring-summary", [{k: round(v, 4) for k, v in summary.items()}], f"Scored by v{version}")
+    return predictions
+
+
+@task(name="write-predictions", cache_policy=NO_CACHE, **IO_RETRIES)
+def write_predictions_task(predictions: pd.DataFrame, config: Config, root: Path, run_id: str) -> list[dt.date]:
+    """Replace each date's batch partition atomically: a re-run never duplicates rows."""
+    store = open_store(config, root)
+    days = by_day(predictions)
+    for day, part in days.items():
+        store.write_partition("batch", day, part)
+    tracking.log_params(run_id, {"partitions": ",".join(d.isoformat() for d in days)})
+    return list(days)
