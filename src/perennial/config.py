@@ -244,6 +244,33 @@ class Serving(Frozen):
     canary: Canary = Canary()
 
 
+# --- monitoring and retraining ---------------------------------------------------------------
+
+
+class Retraining(Frozen):
+    """When monitoring asks for a retrain: k bad windows of the last n, then a cooldown."""
+
+    drift_share: float = Field(default=0.5, gt=0, le=1, description="share of drifted columns that counts as drift")
+    performance_tolerance: float = Field(default=0.03, ge=0, description="drop below the champion's holdout figure")
+    k: int = Field(default=2, ge=1)
+    n: int = Field(default=3, ge=1)
+    cooldown_days: float = Field(default=14, ge=0)
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> Retraining:
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) cannot exceed n ({self.n})")
+        return self
+
+
+class Monitoring(Frozen):
+    window: Literal["day", "week", "month"] = "week"
+    labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
+    min_labelled_rows: int = Field(default=200, ge=1)
+    report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
+    retraining: Retraining = Retraining()
+
+
 class Config(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     data: Data
@@ -254,6 +281,7 @@ class Config(Frozen):
     gate: Gate = Gate()
     tracking: Tracking
     serving: Serving = Serving()
+    monitoring: Monitoring = Monitoring()
     predictions: Annotated[ParquetStore | SqlStore, Field(discriminator="kind")] = ParquetStore()
 
     @model_validator(mode="after")

@@ -1,0 +1,76 @@
+"""Typed events of the closed loop: `perennial.<noun>.<past-verb>` with a validated payload.
+
+The core defines what an event says; emitting it (Prefect events) happens in tasks/.
+The resource id names the dataset, and ``perennial.window`` sits on the resource so
+a Prefect trigger can group (``for_each``) by window — Prefect matches on resource labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PerennialEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: ClassVar[str]
+
+    dataset: str
+    window: str  # e.g. "2013-07-01" (day) or "2013-07" (month)
+
+    @property
+    def dedupe_key(self) -> str:
+        """One episode, one action: the same dataset, window and kind of event."""
+        return f"{self.name}:{self.dataset}:{self.window}"
+
+    def resource(self) -> dict[str, str]:
+        return {"prefect.resource.id": f"perennial.dataset.{self.dataset}", "perennial.window": self.window}
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class DriftDetected(PerennialEvent):
+    name: ClassVar[str] = "perennial.drift.detected"
+    drift_share: float
+    drifted_columns: tuple[str, ...]
+    prediction_drift: bool
+    train_end: str  # the retrain's new training cutoff (the window's start)
+    holdout_end: str
+
+
+class PerformanceDegraded(PerennialEvent):
+    name: ClassVar[str] = "perennial.performance.degraded"
+    metric: str
+    value: float
+    low: float
+    high: float
+    reference: float
+    tolerance: float
+    train_end: str
+    holdout_end: str
+
+
+class DataInvalid(PerennialEvent):
+    name: ClassVar[str] = "perennial.data.invalid"
+    summary: str
+
+
+class GateFailedEvent(PerennialEvent):
+    name: ClassVar[str] = "perennial.gate.failed"
+    version: str | None
+    summary: str
+
+
+class ModelPromoted(PerennialEvent):
+    name: ClassVar[str] = "perennial.model.promoted"
+    version: str
+    previous_version: str | None
+
+
+class ModelRolledBack(PerennialEvent):
+    name: ClassVar[str] = "perennial.model.rolled_back"
+    version: str
+    previous_version: str | None
+    reason: str

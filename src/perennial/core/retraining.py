@@ -1,0 +1,74 @@
+"""The retraining policy: k bad windows of the last n, a dedupe key, a cooldown, valid data only.
+
+Pure: the monitoring flow passes in the window history and the record of past retrains;
+this decides, and says why, so that the decision can be shown and tested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from perennial.config import Retraining
+
+Reason = Literal["drift", "performance"]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowVerdict:
+    window: str
+    drift_share: float
+    performance_drop: float | None  # champion's holdout figure minus the window's (None: no labels yet)
+    data_valid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainDecision:
+    retrain: bool
+    reason: Reason | None
+    dedupe_key: str | None
+    why: str
+
+
+def _bad(verdict: WindowVerdict, policy: Retraining) -> set[Reason]:
+    reasons: set[Reason] = set()
+    if verdict.drift_share >= policy.drift_share:
+        reasons.add("drift")
+    if verdict.performance_drop is not None and verdict.performance_drop > policy.performance_tolerance:
+        reasons.add("performance")
+    return reasons
+
+
+def decide_retrain(
+    dataset: str,
+    history: list[WindowVerdict],
+    policy: Retraining,
+    now: dt.datetime,
+    last_retrain_at: dt.datetime | None,
+    seen_keys: set[str],
+) -> RetrainDecision:
+    """Decide on the latest window (``history`` is oldest first and ends with it)."""
+    if not history:
+        return RetrainDecision(False, None, None, "no windows yet")
+    latest = history[-1]
+    if not latest.data_valid:
+        return RetrainDecision(False, None, None, f"window {latest.window} failed validation: never retrain on it")
+    recent = [v for v in history[-policy.n :] if v.data_valid]
+    latest_bad = _bad(latest, policy)
+    if not latest_bad:
+        return RetrainDecision(False, None, None, f"window {latest.window} is within policy")
+    for reason in ("performance", "drift"):  # performance first: it is what users feel
+        if reason not in latest_bad:
+            continue
+        count = sum(reason in _bad(v, policy) for v in recent)
+        if count < policy.k:
+            continue
+        key = f"{dataset}:{reason}:{latest.window}"
+        if key in seen_keys:
+            return RetrainDecision(False, reason, key, f"{reason} in {latest.window} already handled (dedupe)")
+        if last_retrain_at is not None and now - last_retrain_at < dt.timedelta(days=policy.cooldown_days):
+            until = last_retrain_at + dt.timedelta(days=policy.cooldown_days)
+            return RetrainDecision(False, reason, key, f"{reason} in {count} of {len(recent)} windows, but cooling down until {until:%Y-%m-%d}")
+        return RetrainDecision(True, reason, key, f"{reason} in {count} of the last {len(recent)} windows (k={policy.k})")
+    return RetrainDecision(False, None, None, f"window {latest.window} is bad, but fewer than k={policy.k} of the last {policy.n}")

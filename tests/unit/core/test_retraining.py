@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from perennial.config import Retraining
+from perennial.core.retraining import WindowVerdict, decide_retrain
+
+POLICY = Retraining(drift_share=0.5, performance_tolerance=0.03, k=2, n=3, cooldown_days=14)
+NOW = dt.datetime(2013, 8, 1, tzinfo=dt.UTC)
+
+
+def w(name: str, drift: float = 0.0, drop: float | None = None, valid: bool = True) -> WindowVerdict:
+    return WindowVerdict(name, drift, drop, valid)
+
+
+def test_k_of_n_bad_windows_including_the_latest_trigger_one_retrain() -> None:
+    # given drift in two of the last three windows, the latest among them
+    history = [w("07-01", 0.6), w("07-08"), w("07-15", 0.7)]
+    decision = decide_retrain("flights", history, POLICY, NOW, None, set())
+    assert decision.retrain and decision.reason == "drift" and decision.dedupe_key == "flights:drift:07-15"
+
+
+def test_one_bad_window_is_not_enough_and_an_old_episode_does_not_count() -> None:
+    assert not decide_retrain("f", [w("a"), w("b"), w("c", 0.9)], POLICY, NOW, None, set()).retrain
+    # two bad windows but the latest is fine: no retrain
+    assert not decide_retrain("f", [w("a", 0.9), w("b", 0.9), w("c")], POLICY, NOW, None, set()).retrain
+    # bad windows outside the last n do not count
+    assert not decide_retrain("f", [w("a", 0.9), w("b"), w("c"), w("d", 0.9)], POLICY, NOW, None, set()).retrain
+
+
+def test_performance_drop_beyond_tolerance_wins_over_drift() -> None:
+    history = [w("a", 0.9, 0.05), w("b", 0.9, 0.04)]
+    decision = decide_retrain("f", history, POLICY, NOW, None, set())
+    assert decision.retrain and decision.reason == "performance"
+    # within tolerance is not a drop
+    assert decide_retrain("f", [w("a", 0, 0.02), w("b", 0, 0.03)], POLICY, NOW, None, set()).retrain is False
+
+
+def test_dedupe_and_cooldown_suppress_repeats_and_say_so() -> None:
+    history = [w("a", 0.9), w("b", 0.9)]
+    seen = decide_retrain("f", history, POLICY, NOW, None, {"f:drift:b"})
+    assert not seen.retrain and "dedupe" in seen.why
+    cooling = decide_retrain("f", history, POLICY, NOW, NOW - dt.timedelta(days=3), set())
+    assert not cooling.retrain and "cooling down until 2013-08-12" in cooling.why
+    after = decide_retrain("f", history, POLICY, NOW, NOW - dt.timedelta(days=15), set())
+    assert after.retrain
+
+
+def test_never_retrain_on_a_window_that_failed_validation() -> None:
+    decision = decide_retrain("f", [w("a", 0.9), w("b", 0.9, valid=False)], POLICY, NOW, None, set())
+    assert not decision.retrain and "failed validation" in decision.why
+    # and an invalid window does not count towards k either
+    assert not decide_retrain("f", [w("a", 0.9, valid=False), w("b", 0.9)], POLICY, NOW, None, set()).retrain
