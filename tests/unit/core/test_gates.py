@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.config import Bootstrap, Evaluation, Gate
+from perennial.core.evaluation import MetricEstimate, Scores, SliceScore, paired_difference, score_predictions
+from perennial.core.gates import GateReport, check_promotion
+from perennial.errors import GateFailed
+
+STRICT = Gate(
+    mode="enforced",
+    min_primary=0.62,
+    min_lift_over_baseline=0.05,
+    max_regression_vs_champion=0.01,
+    min_slice_primary=0.55,
+    max_slice_regression_vs_champion=0.03,
+    max_latency_ms_per_row=2.0,
+    max_model_size_mb=50,
+)
+
+
+def est(value: float, spread: float = 0.01, name: str = "roc_auc") -> MetricEstimate:
+    return MetricEstimate(name, value, value - spread, value + spread)
+
+
+def scores(label: str, primary: float, slices: dict[str, float] | None = None, metric: str = "roc_auc",
+           latency: float | None = 0.1, size: float | None = 5.0) -> Scores:
+    """Hand-made scores: slices are carrier=value with the given primary."""
+    return Scores(
+        label=label,
+        rows=1000,
+        primary=est(primary, name=metric),
+        secondary=(),
+        slices=tuple(SliceScore("carrier", k, 300, 60, est(v, name=metric)) for k, v in (slices or {}).items()),
+        calibration=((0.2, 0.2, 500), (0.6, 0.6, 500)),
+        confusion=((400, 100), (100, 400)),
+        latency_ms_per_row=latency,
+        size_mb=size,
+    )
+
+
+def good_case() -> tuple[Scores, Scores, Scores, MetricEstimate]:
+    candidate = scores("candidate:hgb", 0.72, {"UA": 0.70, "F9": 0.66})
+    baseline = scores("baseline", 0.50, {"UA": 0.5, "F9": 0.5})
+    champion = scores("champion:v1", 0.71, {"UA": 0.69, "F9": 0.67})
+    return candidate, baseline, champion, MetricEstimate("roc_auc_diff", 0.01, -0.002, 0.022)
+
+
+def test_a_good_candidate_passes_every_check() -> None:
+    # given a candidate above every floor and level with the champion
+    candidate, baseline, champion, versus = good_case()
+    # when gated
+    report = check_promotion(candidate, baseline, champion, versus, STRICT, "roc_auc")
+    # then every configured check ran and passed
+    names = [c.name for c in report.checks]
+    assert names == ["primary floor", "beats baseline", "beats champion", "slice carrier=UA", "slice carrier=F9",
+                     "slice carrier=UA vs champion", "slice carrier=F9 vs champion", "latency", "model size"]
+    assert report.passed and report.failures == ()
+    assert report.summary() == "gate passed for candidate:hgb vs champion:v1: all 9 checks passed"
+    assert report.raise_if_failed() is report
+
+
+def _slice(value: str, primary: float) -> tuple[SliceScore, ...]:
+    return (SliceScore("carrier", value, 300, 60, est(primary)),)
+
+
+@pytest.mark.parametrize(
+    ("change", "failed", "words"),
+    [
+        ({"candidate": {"primary": est(0.60)}}, "primary floor", "roc_auc 0.6 < 0.62"),
+        ({"baseline": {"primary": est(0.70)}}, "beats baseline", "lift 0.02 < 0.05"),
+        ({"versus": MetricEstimate("roc_auc_diff", -0.03, -0.04, -0.02)}, "beats champion",
+         "roc_auc diff -0.0300 [-0.0400, -0.0200]; may trail by <=0.01"),
+        ({"candidate": {"slices": _slice("F9", 0.51)}, "champion": {"slices": _slice("F9", 0.52)}},
+         "slice carrier=F9", "roc_auc 0.51 < 0.55"),
+        ({"candidate": {"slices": _slice("UA", 0.62)}}, "slice carrier=UA vs champion",
+         "0.62 vs champion 0.69 (-0.0700)"),
+        ({"candidate": {"latency_ms_per_row": 2.5}}, "latency", "2.5 > 2 ms/row"),
+        ({"candidate": {"size_mb": 80.0}}, "model size", "80 > 50 MB"),
+    ],
+    ids=["floor", "baseline", "champion", "slice-floor", "slice-vs-champion", "latency", "size"],
+)
+def test_each_check_failing_alone_names_itself_with_value_and_threshold(change: dict, failed: str, words: str) -> None:
+    # given a good case with exactly one thing changed
+    candidate, baseline, champion, versus = good_case()
+    candidate = replace(candidate, **change.get("candidate", {}))
+    baseline = replace(baseline, **change.get("baseline", {}))
+    champion = replace(champion, **change.get("champion", {}))
+    versus = change.get("versus", versus)
+    # when gated
+    report = check_promotion(candidate, baseline, champion, versus, STRICT, "roc_auc")
+    # then that check alone fails and the summary names it with its numbers
+    assert [c.name for c in report.failures] == [failed]
+    assert report.summary().startswith("gate FAILED for candidate:hgb vs champion:v1: ")
+    assert f"{failed} (" in report.summary() and words in report.summary()
+
+
+def test_lower_is_better_metrics_flip_every_comparison() -> None:
+    # given log loss as the primary: the candidate's loss 0.40, the baseline's 0.60, the champion's 0.41
+    candidate = scores("candidate:lr", 0.40, {"UA": 0.45}, metric="log_loss")
+    baseline = scores("baseline", 0.60, {"UA": 0.6}, metric="log_loss")
+    champion = scores("champion:v2", 0.41, {"UA": 0.44}, metric="log_loss")
+    policy = Gate(min_primary=0.5, min_lift_over_baseline=0.1, max_regression_vs_champion=0.01,
+                  min_slice_primary=0.5, max_slice_regression_vs_champion=0.02)
+    better = MetricEstimate("log_loss_diff", -0.01, -0.02, 0.0)
+    # when gated
+    report = check_promotion(candidate, baseline, champion, better, policy, "log_loss")
+    # then a lower loss passes the "floor" (a ceiling), counts as lift, and does not regress
+    assert report.passed, report.summary()
+    assert {c.name: c.value for c in report.checks}["beats baseline"] == pytest.approx(0.2)
+    # and a loss confidently higher than the champion's by more than the tolerance fails
+    worse = MetricEstimate("log_loss_diff", 0.05, 0.03, 0.07)
+    failed = check_promotion(candidate, baseline, champion, worse, policy, "log_loss")
+    assert [c.name for c in failed.failures] == ["beats champion"]
+    assert "(lower is better)" in failed.summary()
+    # and a loss above the ceiling (so also too little lift), or a slice loss up by more than 0.02, fails
+    high = replace(candidate, primary=est(0.55, name="log_loss"),
+                   slices=(SliceScore("carrier", "UA", 300, 60, est(0.47, name="log_loss")),))
+    names = [c.name for c in check_promotion(high, baseline, champion, better, policy, "log_loss").failures]
+    assert names == ["primary floor", "beats baseline", "slice carrier=UA vs champion"]
+
+
+def test_trailing_within_tolerance_passes_but_confidently_worse_fails() -> None:
+    candidate, baseline, champion, _ = good_case()
+    # upper bound -0.005 >= -0.01: we cannot say it is worse by more than the tolerance
+    near = MetricEstimate("roc_auc_diff", -0.012, -0.02, -0.005)
+    assert check_promotion(candidate, baseline, champion, near, STRICT, "roc_auc").passed
+    # upper bound -0.011 < -0.01: confidently worse beyond the tolerance
+    far = MetricEstimate("roc_auc_diff", -0.02, -0.03, -0.011)
+    assert not check_promotion(candidate, baseline, champion, far, STRICT, "roc_auc").passed
+
+
+def test_without_a_champion_the_champion_checks_pass_and_say_so() -> None:
+    candidate, baseline, _, _ = good_case()
+    report = check_promotion(candidate, baseline, None, None, STRICT, "roc_auc")
+    by_name = {c.name: c for c in report.checks}
+    assert report.passed and report.champion is None
+    assert by_name["beats champion"].detail == "no champion yet"
+    assert by_name["slices vs champion"].detail == "no champion yet"
+    assert "no champion yet" in report.summary()
+
+
+def test_slices_are_matched_by_column_and_value_and_one_class_slices_are_skipped() -> None:
+    # given a candidate slice the champion lacks, and a one-class slice
+    candidate, baseline, champion, versus = good_case()
+    extra = (SliceScore("carrier", "ZZ", 300, 0, None), SliceScore("origin", "UA", 300, 60, est(0.4)))
+    candidate = replace(candidate, slices=candidate.slices + extra)
+    policy = STRICT.model_copy(update={"min_slice_primary": None})
+    # when gated: origin=UA is not carrier=UA, so it has no champion counterpart
+    report = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc")
+    assert report.passed
+    assert [c.name for c in report.checks if c.name.startswith("slice")] == [
+        "slice carrier=UA vs champion", "slice carrier=F9 vs champion"]
+
+
+def test_unmeasured_latency_fails_a_latency_limit() -> None:
+    candidate, baseline, champion, versus = good_case()
+    report = check_promotion(replace(candidate, latency_ms_per_row=None), baseline, champion, versus, STRICT, "roc_auc")
+    assert [c.name for c in report.failures] == ["latency"] and "not measured" in report.summary()
+
+
+def test_mode_off_passes_with_no_checks_and_dry_run_reports_without_raising_itself() -> None:
+    candidate, baseline, champion, _ = good_case()
+    bad = replace(candidate, primary=est(0.1))
+    off = check_promotion(bad, baseline, champion, None, STRICT.model_copy(update={"mode": "off"}), "roc_auc")
+    assert off.passed and off.checks == () and off.summary().startswith("gate off")
+    assert off.raise_if_failed() is off
+    dry = check_promotion(bad, baseline, champion, None, STRICT.model_copy(update={"mode": "dry-run"}), "roc_auc")
+    assert not dry.passed and dry.summary().startswith("gate FAILED (dry-run) for")
+
+
+def test_a_policy_without_limits_has_no_checks() -> None:
+    candidate, baseline, champion, versus = good_case()
+    empty = Gate(min_lift_over_baseline=None, max_regression_vs_champion=None)
+    assert check_promotion(candidate, baseline, champion, versus, empty, "roc_auc").checks == ()
+
+
+def test_raise_if_failed_raises_gate_failed_carrying_the_report() -> None:
+    candidate, baseline, champion, versus = good_case()
+    report = check_promotion(replace(candidate, size_mb=99.0), baseline, champion, versus, STRICT, "roc_auc")
+    with pytest.raises(GateFailed, match="gate FAILED.*model size") as caught:
+        report.raise_if_failed()
+    assert caught.value.report is report
+
+
+def test_markdown_and_dict_show_every_check() -> None:
+    candidate, baseline, champion, versus = good_case()
+    report = check_promotion(replace(candidate, size_mb=99.0), baseline, champion, versus, STRICT, "roc_auc")
+    markdown = report.to_markdown()
+    assert markdown.startswith("## Gate FAILED: candidate:hgb vs champion:v1")
+    assert "| check | value | threshold | result | detail |" in markdown
+    assert "| model size | 99 | 50 | **FAIL** | 99 > 50 MB |" in markdown
+    assert markdown.count("| pass |") == 8
+    payload = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert payload["passed"] is False and len(payload["checks"]) == 9 and payload["champion"] == "champion:v1"
+
+
+def test_a_worse_candidate_scored_for_real_fails_beats_champion() -> None:
+    # given real scores: the champion is sharp, the candidate is the champion plus noise
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=3000)
+    y = (rng.uniform(size=3000) < 1 / (1 + np.exp(-x))).astype(np.int64)
+    sharp = 1 / (1 + np.exp(-x))
+    noisy = np.clip(sharp + np.random.default_rng(12).normal(0, 0.3, len(y)), 0, 1)
+    ev = Evaluation(bootstrap=Bootstrap(resamples=200), slices=("carrier",), min_slice_rows=100)
+    frame = pd.DataFrame({"carrier": rng.choice(["AA", "UA"], len(y))})
+    candidate = score_predictions("candidate:noisy", y, noisy, frame, ev)
+    champion = score_predictions("champion:v1", y, sharp, frame, ev)
+    baseline = score_predictions("baseline", y, np.full(len(y), y.mean()), frame, ev)
+    versus = paired_difference(y, noisy, sharp, "roc_auc", ev.bootstrap)
+    # when gated with the flights policy (minus latency and size, which are not measured here)
+    policy = STRICT.model_copy(update={"max_latency_ms_per_row": None, "max_model_size_mb": None})
+    report: GateReport = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc")
+    # then it fails on the champion comparison, and the summary says so
+    assert "beats champion" in [c.name for c in report.failures]
+    assert "gate FAILED" in report.summary() and "champion" in report.summary()

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from perennial.config import Bootstrap
+from perennial.core.metrics import (
+    METRICS,
+    WeightedRows,
+    estimate_difference,
+    estimate_metrics,
+    higher_is_better,
+    metric_value,
+)
+
+FAST = Bootstrap(resamples=200, seed=7)
+
+
+def synthetic(rows: int, seed: int = 0, signal: float = 1.0, decimals: int | None = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with real signal in the score; rounded scores give ties, as trees do."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=rows)
+    y = (rng.uniform(size=rows) < 1 / (1 + np.exp(-x))).astype(np.int64)
+    proba = 1 / (1 + np.exp(-signal * x))
+    return y, (np.round(proba, decimals) if decimals is not None else proba)
+
+
+def sklearn_value(name: str, y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> float:
+    predicted = (p >= threshold).astype(int)
+    return {
+        "roc_auc": lambda: skm.roc_auc_score(y, p),
+        "average_precision": lambda: skm.average_precision_score(y, p),
+        "log_loss": lambda: skm.log_loss(y, p),
+        "brier": lambda: skm.brier_score_loss(y, p),
+        "f1": lambda: skm.f1_score(y, predicted),
+        "accuracy": lambda: skm.accuracy_score(y, predicted),
+    }[name]()
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_point_values_are_sklearns(name: str) -> None:
+    # given predictions with signal / when a metric is computed by name
+    y, p = synthetic(500)
+    # then it is sklearn's value, f1 and accuracy at the given threshold
+    assert metric_value(name, y, p, threshold=0.4) == pytest.approx(sklearn_value(name, y, p, 0.4), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_resampled_values_equal_sklearn_on_the_resampled_rows(name: str) -> None:
+    # given tied scores and three bootstrap resamples expressed as row counts
+    y, p = synthetic(400, seed=1, decimals=2)
+    index = np.random.default_rng(2).integers(0, len(y), (3, len(y)))
+    counts = np.stack([np.bincount(i, minlength=len(y)) for i in index]).astype(float)
+    # when the fast path scores the counts
+    fast = WeightedRows(y, p, threshold=0.5).values([name], counts)[0]
+    # then each equals sklearn on the rows actually drawn
+    expected = [sklearn_value(name, y[i], p[i]) for i in index]
+    assert fast == pytest.approx(expected, abs=1e-12)
+
+
+def test_losses_are_lower_is_better_and_unknown_names_fail() -> None:
+    assert [higher_is_better(n) for n in METRICS] == [True, True, False, False, True, True]
+    with pytest.raises(ValueError, match="unknown metric 'auc'"):
+        higher_is_better("auc")
+
+
+def test_undefined_metrics_are_nan_not_errors() -> None:
+    # given labels of one class only
+    y, p = np.zeros(20, dtype=int), np.linspace(0.1, 0.9, 20)
+    # then ranking metrics are NaN, losses are still defined
+    assert np.isnan(metric_value("roc_auc", y, p)) and np.isnan(metric_value("average_precision", y, p))
+    assert np.isfinite(metric_value("log_loss", y, p)) and np.isfinite(metric_value("brier", y, p))
+
+
+def test_bad_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="3 labels but 2 predictions"):
+        metric_value("roc_auc", [0, 1, 1], [0.2, 0.8])
+    with pytest.raises(ValueError, match="0/1"):
+        metric_value("roc_auc", [0, 2], [0.2, 0.8])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        metric_value("roc_auc", [0, 1], [0.2, 1.8])
+
+
+def test_interval_contains_the_estimate_and_narrows_with_more_rows() -> None:
+    # given the same kind of predictions on 300 and on 5000 rows
+    names = ["roc_auc", "average_precision", "log_loss", "brier", "f1", "accuracy"]
+    small = estimate_metrics(*synthetic(300, seed=3), names, FAST)
+    large = estimate_metrics(*synthetic(5000, seed=3), names, FAST)
+    # then every interval holds its estimate, and the larger sample's is narrower
+    for name in names:
+        for est in (small[name], large[name]):
+            assert est.low <= est.value <= est.high, (name, est)
+        assert large[name].high - large[name].low < small[name].high - small[name].low, name
+
+
+def test_same_seed_draws_the_same_resamples() -> None:
+    y, p = synthetic(300, seed=4)
+    first = estimate_metrics(y, p, ["roc_auc"], FAST)
+    assert estimate_metrics(y, p, ["roc_auc"], FAST) == first
+    assert estimate_metrics(y, p, ["roc_auc"], Bootstrap(resamples=200, seed=8)) != first
+
+
+def test_a_model_against_itself_differs_by_exactly_zero() -> None:
+    y, p = synthetic(1000, seed=5)
+    for name in METRICS:
+        assert tuple(estimate_difference(y, p, p.copy(), name, FAST)) == (0.0, 0.0, 0.0), name
+
+
+def test_a_clearly_better_model_has_an_interval_on_the_right_side() -> None:
+    # given a sharp model and a blurred one on the same rows
+    y, sharp = synthetic(2000, seed=6, signal=1.0)
+    blurred = np.clip(sharp + np.random.default_rng(66).normal(0, 0.25, len(y)), 0, 1)
+    # when compared, paired
+    auc = estimate_difference(y, sharp, blurred, "roc_auc", FAST)
+    loss = estimate_difference(y, sharp, blurred, "brier", FAST)
+    # then AUC is confidently higher and the Brier loss confidently lower
+    assert 0 < auc.low <= auc.value <= auc.high
+    assert loss.low <= loss.value <= loss.high < 0
+
+
+def test_resamples_with_one_class_do_not_crash_the_interval() -> None:
+    # given 40 rows with 2 positives: many resamples hold no positive at all
+    y = np.zeros(40, dtype=int)
+    y[[3, 30]] = 1
+    p = np.random.default_rng(9).uniform(size=40)
+    # when bootstrapped
+    est = estimate_metrics(y, p, ["roc_auc", "average_precision"], FAST)
+    # then the intervals come from the resamples that define the metric
+    for e in est.values():
+        assert np.isfinite([e.value, e.low, e.high]).all() and e.low <= e.value <= e.high
