@@ -1,0 +1,282 @@
+"""The data contract: derived once from the config and reference data, then checked on new data.
+
+``derive_suite`` turns the config's declared rules and the reference window's observed facts
+(null shares, categories, rows per day) into a JSON-serialisable ``SuiteSpec``.
+``validate_frame`` checks a frame against it and returns a ``ValidationReport``; it never
+raises for bad data (``report.raise_if_failed()`` does). Column checks run as one Great
+Expectations suite (``validation_gx``); types, freshness and volume are read with pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from perennial.config import Config, Volume
+from perennial.core.validation_gx import ColumnCheck, run_checks, share_text
+from perennial.core.validation_report import RuleResult, ValidationReport
+
+__all__ = ["ColumnSpec", "RuleResult", "SuiteSpec", "ValidationReport", "derive_suite", "validate_frame"]
+
+Kind = Literal["id", "datetime", "numeric", "categorical", "target"]
+SUITE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    name: str
+    kind: Kind
+    max_null_share: float
+    range: tuple[float | None, float | None] | None = None  # declared in config, never learned
+    categories: tuple[Any, ...] | None = None  # the reference's values, for categorical columns
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteSpec:
+    """The data contract of one reference window (usually a model's training data)."""
+
+    columns: tuple[ColumnSpec, ...]
+    id_column: str
+    time_column: str
+    target: str
+    target_values: tuple[int, ...]
+    max_unseen_category_share: float
+    reference_rows: int
+    reference_rows_per_day: float
+    reference_start: str | None  # ISO-8601 UTC, for the record (None: no timestamps)
+    reference_end: str | None
+
+    def column(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"column '{name}' is not in the data contract")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only: the contract is stored as an MLflow artifact with the model."""
+        return json.loads(json.dumps({"format": SUITE_FORMAT, **asdict(self)}))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SuiteSpec:
+        if d.get("format") != SUITE_FORMAT:
+            raise ValueError(f"data contract format {d.get('format')!r} is not supported (expected {SUITE_FORMAT})")
+        fields = {k: v for k, v in d.items() if k != "format"}
+        try:
+            columns = tuple(
+                ColumnSpec(**{**c, **{k: tuple(c[k]) for k in ("range", "categories") if c.get(k) is not None}})
+                for c in fields.pop("columns")
+            )
+            return cls(columns=columns, **{**fields, "target_values": tuple(fields["target_values"])})
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"data contract is malformed: {exc}") from None
+
+
+# --- deriving the contract ----------------------------------------------------------------
+
+
+def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
+    """The contract of ``reference``: config's declared rules plus the reference's own facts.
+
+    Never raises for bad reference data: a column the reference lacks keeps its declared
+    rules (its facts unknown), so validating that same data reports it missing by name.
+    """
+    data = config.data
+    roles: dict[str, Kind] = {data.id_column: "id", data.time_column: "datetime"}
+    roles.update({c: "numeric" for c in data.features.numeric})
+    roles.update({c: "categorical" for c in data.features.categorical})
+    roles.update({d.column: "datetime" for d in data.features.datetime})
+    roles[data.target] = "target"
+    has_times = data.time_column in reference.columns
+    times = _times(reference[data.time_column]).dropna() if has_times else pd.Series(dtype="datetime64[ns, UTC]")
+    return SuiteSpec(
+        columns=tuple(_column_spec(reference, name, kind, config) for name, kind in roles.items()),
+        id_column=data.id_column,
+        time_column=data.time_column,
+        target=data.target,
+        target_values=(0, 1),
+        max_unseen_category_share=config.validation.max_unseen_category_share,
+        reference_rows=len(reference),
+        reference_rows_per_day=len(reference) / _days(times) if len(times) else 0.0,
+        reference_start=times.min().isoformat() if len(times) else None,
+        reference_end=times.max().isoformat() if len(times) else None,
+    )
+
+
+def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config) -> ColumnSpec:
+    if kind == "target":
+        return ColumnSpec(name, kind, max_null_share=0.0)  # every training row needs its label
+    present = name in reference.columns and len(reference) > 0
+    null_share = float(reference[name].isna().mean()) if present else 0.0
+    bound = min(1.0, round(null_share + config.validation.null_margin, 6))
+    declared = config.validation.ranges.get(name)
+    categories = None
+    if kind == "categorical" and present:
+        known = pd.unique(reference[name].dropna().to_numpy(dtype=object))
+        categories = tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
+    return ColumnSpec(name, kind, bound, tuple(declared) if declared else None, categories)
+
+
+def _native(value: Any) -> Any:
+    """A JSON-friendly scalar (numpy scalars become Python ones)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+# --- checking a frame -----------------------------------------------------------------------
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    suite: SuiteSpec,
+    *,
+    source: str,
+    as_of: dt.datetime | None = None,
+    freshness_hours: float | None = None,
+    volume: Volume | None = None,
+    require_target: bool = True,
+) -> ValidationReport:
+    """Every rule of ``suite`` checked on ``frame``; a broken rule is a failed result, never a crash."""
+    specs = [c for c in suite.columns if require_target or c.kind != "target"]
+    times = _times(frame[suite.time_column]) if suite.time_column in frame.columns else None
+    parsed = {suite.time_column: times} if times is not None else {}  # text timestamps are parsed once
+    planned = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
+    planned += [item for spec in specs for item in _plan_column(frame, spec, suite, parsed.get(spec.name))]
+    outcomes = iter(run_checks(frame, [p for p in planned if isinstance(p, ColumnCheck)]))
+    results = [RuleResult(p.column, p.rule, *next(outcomes)) if isinstance(p, ColumnCheck) else p for p in planned]
+    if freshness_hours is not None:
+        results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
+    if volume is not None:
+        results.append(_volume(times, len(frame), suite, volume))
+    extra = [str(c) for c in frame.columns if c not in {s.name for s in suite.columns}]
+    if extra:
+        shown = ", ".join(repr(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
+        results.append(RuleResult(None, "extra columns allowed", True, f"{len(extra)} not in the contract: {shown}"))
+    return ValidationReport(source=source, rows=len(frame), results=tuple(results))
+
+
+def _plan_column(
+    frame: pd.DataFrame, spec: ColumnSpec, suite: SuiteSpec, times: pd.Series | None
+) -> list[RuleResult | ColumnCheck]:
+    """The checks of one column: GX checks with their readable rule, or results read from the dtype."""
+    name = spec.name
+    plan: list[RuleResult | ColumnCheck] = [ColumnCheck(name, "exists", "exists")]
+    if name not in frame.columns:
+        return plan  # the failed 'exists' says it all; other checks would only repeat it
+    typed = _type_result(frame[name], spec, times)
+    if typed is not None:
+        plan.append(typed)
+    null_rule = "not null" if spec.max_null_share == 0 else f"null share <= {share_text(spec.max_null_share)}"
+    plan.append(ColumnCheck(name, null_rule, "not_null", mostly=1 - spec.max_null_share))
+    if typed is not None and not typed.passed:
+        return plan  # values of the wrong type cannot be compared to ranges or categories
+    if spec.kind == "numeric" and spec.range is not None:
+        low, high = spec.range
+        plan.append(ColumnCheck(name, _range_rule(low, high), "between", {"min_value": low, "max_value": high}))
+    elif spec.kind == "categorical" and spec.categories is not None:
+        unseen = suite.max_unseen_category_share
+        rule = f"in set of {len(spec.categories):,} known categories (<={share_text(unseen)} unseen)"
+        plan.append(ColumnCheck(name, rule, "in_set", {"value_set": list(spec.categories)}, mostly=1 - unseen))
+    elif spec.kind == "id":
+        plan.append(ColumnCheck(name, "unique", "unique"))
+    elif spec.kind == "target":
+        values = ", ".join(str(v) for v in suite.target_values)
+        plan.append(ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)}))
+    return plan
+
+
+def _type_result(values: pd.Series, spec: ColumnSpec, times: pd.Series | None = None) -> RuleResult | None:
+    """The column's type, read from its dtype (GX 1.x's type expectation misreads pandas
+    extension dtypes such as Int64, category, string[pyarrow] and tz-aware datetimes)."""
+    dtype = values.dtype
+    if spec.kind == "numeric":
+        ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
+    if spec.kind == "categorical":
+        ok = isinstance(dtype, pd.CategoricalDtype | pd.StringDtype) or (
+            dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+        )
+        return RuleResult(spec.name, "type text/categorical", ok, str(dtype) if ok else _wrong_type(values))
+    if spec.kind == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return RuleResult(spec.name, "type datetime", True, str(dtype))
+        bad = (times if times is not None else _times(values)).isna() & values.notna()
+        if not bad.any():
+            return RuleResult(spec.name, "type datetime", True, f"{dtype}, all values parse as timestamps")
+        observed = f"{int(bad.sum()):,} values are not timestamps{_examples(values[bad])}"
+        return RuleResult(spec.name, "type datetime", False, observed)
+    return None  # ids may be of any type; the target's type is its value set
+
+
+def _wrong_type(values: pd.Series) -> str:
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    return f"dtype {values.dtype} of {inferred} values{_examples(values.dropna())}"
+
+
+def _examples(values: pd.Series, limit: int = 3) -> str:
+    shown = [repr(_native(v)) for v in pd.unique(values.head(1000).to_numpy(dtype=object))[:limit]]
+    return f", e.g. {', '.join(shown)}" if shown else ""
+
+
+def _range_rule(low: float | None, high: float | None) -> str:
+    def num(value: float) -> str:
+        return f"{value:g}"
+
+    if low is not None and high is not None:
+        return f"values in range [{num(low)}, {num(high)}]"
+    if low is not None:
+        return f"values >= {num(low)}"
+    if high is not None:
+        return f"values <= {num(high)}"
+    return "values in range (unbounded)"
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """UTC timestamps; naive ones are taken as UTC, unparseable ones become NaT."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC")
+    # ISO-8601 parses fast; only what it rejects goes through the slow per-value parser
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & values.notna()
+    if retry.any():
+        parsed[retry] = pd.to_datetime(values[retry], utc=True, errors="coerce", format="mixed")
+    return parsed
+
+
+def _days(times: pd.Series) -> int:
+    """Calendar days from the first to the last timestamp, both included: gaps count as days."""
+    return (times.max().normalize() - times.min().normalize()).days + 1
+
+
+def _freshness(times: pd.Series | None, column: str, as_of: dt.datetime | None, hours: float) -> RuleResult:
+    rule = f"freshness <= {hours:g}h"
+    newest = times.max() if times is not None else pd.NaT
+    if pd.isna(newest):
+        return RuleResult(None, rule, False, f"no timestamps in '{column}'")
+    now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    age = (now - newest) / pd.Timedelta(hours=1)
+    when = f"{age:,.1f}h before" if age >= 0 else f"{-age:,.1f}h after"
+    observed = f"newest {newest:%Y-%m-%d %H:%M} UTC is {when} {now:%Y-%m-%d %H:%M} UTC"
+    return RuleResult(None, rule, bool(age <= hours), observed)
+
+
+def _volume(times: pd.Series | None, rows: int, suite: SuiteSpec, volume: Volume) -> RuleResult:
+    rule = f"volume {volume.min_ratio:g}x-{volume.max_ratio:g}x reference"
+    valid = times.dropna() if times is not None else None
+    if valid is None or valid.empty:
+        return RuleResult(None, rule, False, f"no timestamps in '{suite.time_column}' to count days")
+    if suite.reference_rows_per_day <= 0:
+        return RuleResult(None, rule, False, "the reference had no timestamped rows to compare with")
+    days = _days(valid)
+    ratio = rows / days / suite.reference_rows_per_day
+    passed = volume.min_ratio <= ratio <= volume.max_ratio
+    observed = (
+        f"{rows / days:,.0f} rows/day over {days:,} day(s) = {ratio:.2f}x reference "
+        f"({suite.reference_rows_per_day:,.0f}/day)"
+    )
+    return RuleResult(None, rule, passed, observed)

@@ -1,0 +1,335 @@
+"""The data contract on tiny frames: each rule fails alone, names its column, and never crashes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.config import Config, Volume, parse_config
+from perennial.core.validation import RuleResult, SuiteSpec, ValidationReport, derive_suite, validate_frame
+from perennial.core.validation_gx import ColumnCheck, run_checks
+from perennial.errors import DataValidationFailed
+from tests.conftest import config_dict
+
+START = pd.Timestamp("2013-01-01", tz="UTC")
+LAST_DAY = dt.datetime(2013, 1, 5, tzinfo=dt.UTC)  # the frames below span Jan 1-4
+
+
+def frame(rows: int = 40, days: int = 4) -> pd.DataFrame:
+    """Flights-like rows spread evenly over ``days``; every value valid."""
+    i = np.arange(rows)
+    return pd.DataFrame(
+        {
+            "flight_id": [f"f{k}" for k in i],
+            "time_hour": START + pd.to_timedelta(i * days * 24 // rows, unit="h"),
+            "carrier": np.array(["AA", "B6", "DL", "UA"])[i % 4],
+            "origin": np.array(["EWR", "JFK", "LGA"])[i % 3],
+            "distance": 200.0 + 10 * i,
+            "temp": 40.0 + i % 20,
+            "delayed": i % 2,
+        }
+    )
+
+
+def config(**validation: Any) -> Config:
+    raw = config_dict()
+    raw["validation"].update(validation)
+    return parse_config(raw, "tiny.yaml")
+
+
+@pytest.fixture
+def suite() -> SuiteSpec:
+    return derive_suite(config(), frame())
+
+
+def failed(report: ValidationReport) -> dict[tuple[str | None, str], str]:
+    return {(r.column, r.rule): r.observed for r in report.failures}
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+def test_the_suite_takes_rules_from_config_and_facts_from_the_reference() -> None:
+    # given a reference where a tenth of temp is missing
+    reference = frame().assign(temp=lambda f: f["temp"].where(f.index % 10 != 0))
+    # when the contract is derived
+    suite = derive_suite(config(null_margin=0.05), reference)
+    # then null bounds are the reference's share plus the margin; ranges are the declared ones
+    assert suite.column("temp").max_null_share == pytest.approx(0.15)
+    assert suite.column("distance").max_null_share == pytest.approx(0.05)
+    assert suite.column("temp").range == (-40, 130)
+    assert suite.column("carrier").categories == ("AA", "B6", "DL", "UA")
+    assert suite.column("delayed").kind == "target" and suite.column("delayed").max_null_share == 0
+    assert suite.reference_rows_per_day == 10
+
+
+def test_a_reference_missing_a_column_still_yields_a_contract_that_names_it() -> None:
+    # given a broken window without temp and without any timestamps (the task derives its own contract)
+    broken = frame().drop(columns=["temp"]).assign(time_hour=None)
+    # when a contract is derived from it: no error
+    suite = derive_suite(config(), broken)
+    # then temp keeps its declared rules, and validating the same data reports what is wrong
+    assert suite.column("temp").range == (-40, 130) and suite.reference_start is None
+    report = validate_frame(broken, suite, source="broken.parquet", volume=Volume())
+    assert failed(report)[("temp", "exists")] == "missing"
+    assert failed(report)[(None, "volume 0.5x-2x reference")] == "no timestamps in 'time_hour' to count days"
+
+
+def test_suite_round_trips_through_json(suite: SuiteSpec) -> None:
+    # given a derived suite / when written as JSON text and read back
+    again = SuiteSpec.from_dict(json.loads(json.dumps(suite.to_dict())))
+    # then nothing is lost
+    assert again == suite
+    assert again.to_dict() == suite.to_dict()
+
+
+def test_a_malformed_suite_dict_is_a_clear_error(suite: SuiteSpec) -> None:
+    broken = suite.to_dict()
+    del broken["time_column"]
+    with pytest.raises(ValueError, match="time_column"):
+        SuiteSpec.from_dict(broken)
+    with pytest.raises(ValueError, match="format"):
+        SuiteSpec.from_dict({**suite.to_dict(), "format": 99})
+
+
+# --- column rules ---------------------------------------------------------------------------
+
+
+def test_valid_data_passes_every_check(suite: SuiteSpec) -> None:
+    # given new data like the reference / when validated with every rule on
+    report = validate_frame(frame(), suite, source="new.parquet", as_of=LAST_DAY, freshness_hours=72, volume=Volume())
+    # then it passes, and each column got its checks
+    assert report.passed, report.summary()
+    assert report.failures == ()
+    assert report.rows == 40
+    assert {r.rule for r in report.results if r.column == "distance"} == {
+        "exists", "type numeric", "null share <= 5.0%", "values in range [0, 6000]"
+    }
+    assert report.summary() == f"new.parquet: all {len(report.results)} checks passed on 40 rows"
+
+
+def test_a_missing_column_is_named_and_the_other_checks_still_run(suite: SuiteSpec) -> None:
+    # given data without temp
+    report = validate_frame(frame().drop(columns=["temp"]), suite, source="new.parquet")
+    # then the only failure is temp's existence, and distance was still checked
+    assert failed(report) == {("temp", "exists"): "missing"}
+    assert any(r.column == "distance" and r.rule.startswith("values in range") for r in report.results)
+    assert "column 'temp' missing" in report.summary()
+
+
+def test_numbers_arriving_as_text_are_a_type_failure(suite: SuiteSpec) -> None:
+    # given distance as text such as "1000 miles"
+    flipped = frame().assign(distance=lambda f: f["distance"].map(lambda v: f"{v:.0f} miles"))
+    # when validated: no crash
+    report = validate_frame(flipped, suite, source="new.parquet")
+    # then the type rule of distance fails, showing what arrived
+    observed = failed(report)[("distance", "type numeric")]
+    assert "object" in observed and "'200 miles'" in observed
+    assert "column 'distance' type numeric" in report.summary()
+    assert len(report.failures) == 1  # its range check is skipped, not failed a second time
+
+
+def test_a_null_heavy_column_fails_with_its_null_share(suite: SuiteSpec) -> None:
+    # given half of temp missing (the bound is 0% + 5%)
+    holey = frame().assign(temp=lambda f: f["temp"].where(f.index % 2 == 0))
+    report = validate_frame(holey, suite, source="new.parquet")
+    assert failed(report) == {("temp", "null share <= 5.0%"): "50.0% null (20 of 40 rows)"}
+
+
+def test_values_outside_a_declared_range_fail(suite: SuiteSpec) -> None:
+    # given three temperatures far above the declared maximum
+    hot = frame()
+    hot.loc[[3, 4, 5], "temp"] = 500.0
+    report = validate_frame(hot, suite, source="new.parquet")
+    assert failed(report) == {("temp", "values in range [-40, 130]"): "3 of 40 rows outside, e.g. 500.0"}
+
+
+def test_nulls_are_not_counted_as_out_of_range(suite: SuiteSpec) -> None:
+    one_null = frame()
+    one_null.loc[0, "temp"] = np.nan
+    assert validate_frame(one_null, suite, source="new.parquet").passed
+
+
+def test_many_unseen_categories_fail_but_a_few_new_ones_pass() -> None:
+    # given a contract allowing 1% unseen carriers, derived from 400 rows
+    suite = derive_suite(config(max_unseen_category_share=0.01), frame(400, days=4))
+    few, many = frame(400, days=4), frame(400, days=4)
+    few.loc[[7, 8], "carrier"] = "ZZ"  # 0.5%
+    many.loc[:39, "carrier"] = "ZZ"  # 10%
+    # when both are validated
+    few_report = validate_frame(few, suite, source="few.csv")
+    many_report = validate_frame(many, suite, source="many.csv")
+    # then a new route or two passes (and is still shown), a flood of them fails
+    assert few_report.passed
+    carrier_rule = "in set of 4 known categories (<=1.0% unseen)"
+    assert "'ZZ'" in next(r.observed for r in few_report.results if r.rule == carrier_rule)
+    assert failed(many_report) == {("carrier", carrier_rule): "40 of 400 rows (10.0%) not in the set, e.g. 'ZZ'"}
+
+
+def test_duplicate_ids_fail(suite: SuiteSpec) -> None:
+    doubled = frame()
+    doubled.loc[1, "flight_id"] = "f0"
+    report = validate_frame(doubled, suite, source="new.parquet")
+    assert failed(report) == {("flight_id", "unique"): "2 rows share a duplicated value, e.g. 'f0'"}
+
+
+def test_a_target_outside_zero_and_one_fails(suite: SuiteSpec) -> None:
+    labelled = frame()
+    labelled.loc[2, "delayed"] = 2
+    report = validate_frame(labelled, suite, source="new.parquet")
+    assert failed(report) == {("delayed", "values in {0, 1}"): "1 of 40 rows (2.5%) not in the set, e.g. 2"}
+
+
+def test_a_missing_label_fails(suite: SuiteSpec) -> None:
+    unlabelled = frame().assign(delayed=lambda f: f["delayed"].astype(float).where(f.index != 3))
+    report = validate_frame(unlabelled, suite, source="new.parquet")
+    assert list(failed(report)) == [("delayed", "not null")]
+
+
+def test_serving_data_is_checked_without_a_target(suite: SuiteSpec) -> None:
+    # given scoring input: no label column at all, or a label column holding junk
+    no_label = frame().drop(columns=["delayed"])
+    junk_label = frame().assign(delayed=7)
+    # when validated with require_target=False / then the target is not part of the checks
+    for data in (no_label, junk_label):
+        report = validate_frame(data, suite, source="requests", require_target=False)
+        assert report.passed, report.summary()
+        assert all(r.column != "delayed" for r in report.results)
+    # while training data without labels fails naming the target
+    assert failed(validate_frame(no_label, suite, source="train.parquet")) == {("delayed", "exists"): "missing"}
+
+
+def test_pandas_extension_dtypes_and_text_timestamps_are_accepted(suite: SuiteSpec) -> None:
+    # given the same data as nullable ints, categoricals, strings, booleans and ISO text times
+    other_dtypes = frame().assign(
+        temp=lambda f: f["temp"].astype("Int64"),
+        carrier=lambda f: f["carrier"].astype("category"),
+        origin=lambda f: f["origin"].astype("string"),
+        delayed=lambda f: f["delayed"].astype(bool),
+        time_hour=lambda f: f["time_hour"].astype(str),
+    )
+    report = validate_frame(other_dtypes, suite, source="new.csv", as_of=LAST_DAY, freshness_hours=72)
+    assert report.passed, report.summary()
+
+
+def test_unparseable_timestamps_are_a_type_failure(suite: SuiteSpec) -> None:
+    bad_times = frame().assign(time_hour=lambda f: f["time_hour"].astype(str).where(f.index > 1, "yesterday"))
+    report = validate_frame(bad_times, suite, source="new.csv")
+    assert failed(report) == {("time_hour", "type datetime"): "2 values are not timestamps, e.g. 'yesterday'"}
+
+
+def test_extra_columns_are_allowed_and_noted(suite: SuiteSpec) -> None:
+    report = validate_frame(frame().assign(gate="B12"), suite, source="new.parquet")
+    assert report.passed
+    assert RuleResult(None, "extra columns allowed", True, "1 not in the contract: 'gate'") in report.results
+
+
+def test_an_empty_frame_fails_without_crashing(suite: SuiteSpec) -> None:
+    report = validate_frame(frame().iloc[:0], suite, source="empty.parquet", freshness_hours=72, volume=Volume())
+    assert set(failed(report)) == {(None, "rows > 0"), (None, "freshness <= 72h"), (None, "volume 0.5x-2x reference")}
+
+
+# --- table rules ----------------------------------------------------------------------------
+
+
+def test_freshness_judges_the_newest_timestamp_against_as_of(suite: SuiteSpec) -> None:
+    # given data whose newest row is Jan 4 21:00
+    data = frame()
+    # when judged a day later, and ten days later, with a 72h limit
+    fresh = validate_frame(data, suite, source="new.parquet", as_of=LAST_DAY, freshness_hours=72)
+    later = LAST_DAY + dt.timedelta(days=10)
+    stale = validate_frame(data, suite, source="new.parquet", as_of=later, freshness_hours=72)
+    # then only the late judgement fails, saying how old the data is
+    assert fresh.passed
+    assert failed(stale) == {
+        (None, "freshness <= 72h"): "newest 2013-01-04 21:00 UTC is 243.0h before 2013-01-15 00:00 UTC"
+    }
+    # and without as_of, "now" is used: 2013 data is stale today
+    assert not validate_frame(data, suite, source="new.parquet", freshness_hours=72).passed
+    # and without a limit nothing is judged
+    assert all("freshness" not in r.rule for r in validate_frame(data, suite, source="new.parquet").results)
+
+
+def test_too_little_volume_fails(suite: SuiteSpec) -> None:
+    # given a quarter of the reference's rows per day (10 rows over 4 days vs 40)
+    thin = frame().iloc[::4]
+    report = validate_frame(thin, suite, source="new.parquet", volume=Volume(min_ratio=0.5, max_ratio=2.0))
+    assert failed(report) == {
+        (None, "volume 0.5x-2x reference"): "2 rows/day over 4 day(s) = 0.25x reference (10/day)"
+    }
+    # and the same rows per day over fewer days passes
+    assert validate_frame(frame(20, days=2), suite, source="new.parquet", volume=Volume()).passed
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def test_summary_names_source_column_and_rule(suite: SuiteSpec) -> None:
+    hot = frame().drop(columns=["carrier"])
+    hot.loc[0, "temp"] = 999.0
+    summary = validate_frame(hot, suite, source="flights.parquet").summary()
+    assert summary.startswith("flights.parquet: 2 of ")
+    assert "column 'temp' values in range [-40, 130] (1 of 40 rows outside, e.g. 999.0)" in summary
+    assert "column 'carrier' missing" in summary
+
+
+def test_markdown_and_dict_lead_with_the_verdict(suite: SuiteSpec) -> None:
+    report = validate_frame(frame().drop(columns=["origin"]), suite, source="new.parquet")
+    markdown = report.to_markdown()
+    assert markdown.startswith("# Data validation FAILED: `new.parquet`")
+    assert markdown.index("## Failures") < markdown.index("## All checks")
+    as_dict = json.loads(json.dumps(report.to_dict()))
+    assert as_dict["passed"] is False and as_dict["failed"] == 1 and as_dict["source"] == "new.parquet"
+    assert {"column": "origin", "rule": "exists", "passed": False, "observed": "missing"} in as_dict["results"]
+
+
+def test_raise_if_failed_carries_the_report(suite: SuiteSpec) -> None:
+    bad = validate_frame(frame().drop(columns=["temp"]), suite, source="new.parquet")
+    good = validate_frame(frame(), suite, source="new.parquet")
+    with pytest.raises(DataValidationFailed, match="new.parquet: .*column 'temp' missing") as caught:
+        bad.raise_if_failed()
+    assert caught.value.report is bad
+    assert good.raise_if_failed() is good
+
+
+# --- quiet and in memory --------------------------------------------------------------------
+
+
+def test_validation_writes_nothing_and_prints_nothing(
+    suite: SuiteSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given an empty working folder
+    monkeypatch.chdir(tmp_path)
+    # when data is validated
+    with caplog.at_level(logging.INFO):
+        validate_frame(frame(), suite, source="new.parquet")
+    # then GX left no gx/ folder, drew no progress bar and logged nothing
+    assert list(tmp_path.iterdir()) == []
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("great_expectations")] == []
+
+
+def test_a_check_gx_cannot_compute_is_a_failure_not_a_crash() -> None:
+    # given a range check on text (the planner never sends one, but GX must not take the flow down)
+    check = ColumnCheck("a", "values in range [0, 1]", "between", {"min_value": 0, "max_value": 1})
+    outcomes = run_checks(pd.DataFrame({"a": ["x", "y"]}), [check])
+    # then it is reported as failed, with GX's reason
+    [(passed, observed)] = outcomes
+    assert not passed and observed.startswith("could not be checked: ")
+
+
+def test_importing_the_module_does_not_import_great_expectations() -> None:
+    script = "import sys, perennial.core.validation; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
