@@ -1,0 +1,157 @@
+"""The prediction store on real files and a real SQLite: replace, append, read, concurrent writers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from perennial.config import parse_config
+from perennial.io.prediction_store import (
+    ParquetPredictionStore,
+    PredictionStore,
+    SqlPredictionStore,
+    open_store,
+)
+from tests.conftest import config_dict
+
+DAY = dt.date(2013, 7, 1)
+
+
+def rows(ids: list[str], day: dt.date = DAY, version: str = "1", hour: int = 9) -> pd.DataFrame:
+    """Prediction rows as the scorers write them: identity, score, label and two raw features."""
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "event_time": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=hour),
+            "scored_at": pd.Timestamp("2013-07-02", tz="UTC"),
+            "model_name": "m",
+            "model_version": version,
+            "prediction": [0.1 * (i % 10) for i in range(n)],
+            "predicted_label": [int(i % 10 >= 5) for i in range(n)],
+            "carrier": ["AA"] * n,
+            "temp": [float(i) for i in range(n)],
+        }
+    )
+
+
+@pytest.fixture(params=["parquet", "sql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> PredictionStore:
+    if request.param == "parquet":
+        return ParquetPredictionStore(tmp_path / "predictions")
+    return SqlPredictionStore(f"sqlite:///{tmp_path / 'predictions.db'}")
+
+
+def test_replacing_a_partition_never_duplicates_and_keeps_other_sources(store: PredictionStore) -> None:
+    # given a day scored by batch (twice: a re-run) and logged by the service
+    store.write_partition("batch", DAY, rows(["a", "b", "c"], version="1"))
+    store.append("service", rows(["s1", "s2"], version="1"))
+    store.write_partition("batch", DAY, rows(["a", "b"], version="2"))
+    # when it is read back
+    batch, service = store.read("batch"), store.read("service")
+    # then the batch partition holds only the re-run, and the service rows are untouched
+    assert sorted(batch["id"]) == ["a", "b"] and set(batch["model_version"]) == {"2"}
+    assert sorted(service["id"]) == ["s1", "s2"] and set(service["source"]) == {"service"}
+    assert len(store.read()) == 4
+
+
+def test_rows_come_back_with_the_row_schema_in_utc(store: PredictionStore) -> None:
+    store.write_partition("batch", DAY, rows(["a", "b"]))
+    frame = store.read("batch")
+    assert list(frame.columns[:8]) == [
+        "id", "event_time", "scored_at", "model_name", "model_version", "prediction", "predicted_label", "source"
+    ]
+    assert str(frame["event_time"].dt.tz) == "UTC" and frame["event_time"].iloc[0].hour == 9
+    assert set(frame.columns[8:]) == {"carrier", "temp"}
+    assert frame["prediction"].tolist() == [0.0, 0.1]
+
+
+def test_appends_accumulate_and_split_by_event_day(store: PredictionStore) -> None:
+    # given two appends, the second spanning two days
+    store.append("service", rows(["a"]))
+    two_days = pd.concat([rows(["b"]), rows(["c"], day=DAY + dt.timedelta(days=1))], ignore_index=True)
+    assert store.append("service", two_days) == 2
+    # then reads filter by day (start inclusive, end exclusive)
+    assert sorted(store.read("service")["id"]) == ["a", "b", "c"]
+    assert sorted(store.read("service", start=DAY, end=DAY + dt.timedelta(days=1))["id"]) == ["a", "b"]
+    assert store.read("service", start=DAY + dt.timedelta(days=1))["id"].tolist() == ["c"]
+    assert store.read("shadow").empty
+
+
+def test_bad_rows_are_refused_with_the_reason(store: PredictionStore) -> None:
+    with pytest.raises(ValueError, match="other days"):
+        store.write_partition("batch", DAY + dt.timedelta(days=3), rows(["a"]))
+    with pytest.raises(ValueError, match="lack the columns"):
+        store.append("service", rows(["a"]).drop(columns=["prediction"]))
+    with pytest.raises(ValueError, match="source must be one of"):
+        store.append("somewhere", rows(["a"]))
+
+
+def test_parquet_layout_is_a_plain_hive_dataset_with_nothing_half_written(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    store = ParquetPredictionStore(root)
+    store.write_partition("batch", DAY, rows(["a"]))
+    store.write_partition("batch", DAY, rows(["a", "b"]))
+    store.append("service", rows(["s"]))
+    # then one file per write in its partition, and nothing hidden left but the lock files
+    parts = sorted(str(p.parent.relative_to(root)) for p in root.rglob("part-*.parquet"))
+    assert parts == ["source=batch/date=2013-07-01", "source=service/date=2013-07-01"]
+    assert [p.name for p in root.rglob(".*") if not p.name.endswith(".lock")] == []
+    # and pandas reads the whole folder as one dataset (source and date from the path)
+    whole = pd.read_parquet(tmp_path / "p")
+    assert sorted(whole["id"]) == ["a", "b", "s"] and set(whole["source"].astype(str)) == {"batch", "service"}
+
+
+def test_concurrent_writers_of_one_partition_end_with_one_consistent_partition(tmp_path: Path) -> None:
+    # given four writers, each replacing the same partition with its own rows, and a reader
+    store = ParquetPredictionStore(tmp_path / "p")
+    store.write_partition("batch", DAY, rows([f"w0-{i}" for i in range(50)], version="0"))
+    seen, errors, stop = [], [], threading.Event()
+
+    def write(writer: int) -> None:
+        for _ in range(8):
+            store.write_partition("batch", DAY, rows([f"w{writer}-{i}" for i in range(50)], version=str(writer)))
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(ParquetPredictionStore(tmp_path / "p").read("batch"))
+            except Exception as exc:  # a reader must never fail mid-swap
+                errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(1, 5)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    reader.join()
+    # then every read saw exactly one writer's complete partition, and so does the end state
+    assert errors == []
+    for frame in [*seen, store.read("batch")]:
+        assert len(frame) == 50 and frame["id"].is_unique and frame["model_version"].nunique() == 1
+    assert not [p for p in (tmp_path / "p" / "source=batch").iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_open_store_follows_the_config(tmp_path: Path) -> None:
+    raw = config_dict()
+    parquet = open_store(parse_config({**raw, "predictions": {"kind": "parquet", "path": "preds"}}), tmp_path)
+    assert isinstance(parquet, ParquetPredictionStore) and parquet.path == tmp_path / "preds"
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    sql = open_store(parse_config({**raw, "predictions": {"kind": "sql", "url": url, "table": "preds"}}), tmp_path)
+    sql.append("service", rows(["a"]))
+    assert isinstance(sql, SqlPredictionStore) and sql.read()["id"].tolist() == ["a"]
+
+
+def test_sql_store_adds_a_new_feature_column(tmp_path: Path) -> None:
+    store = SqlPredictionStore(f"sqlite:///{tmp_path / 'p.db'}")
+    store.append("service", rows(["a"]))
+    store.append("service", rows(["b"]).assign(dest="BOS"))
+    frame = store.read("service")
+    assert frame.set_index("id")["dest"].to_dict() == {"a": None, "b": "BOS"}
