@@ -5,13 +5,14 @@ from the stored reference statistics and the window exactly as Evidently decides
 numeric column with at most 5 distinct values (reference and window together) is tested as categories.
 The window is read once per column: a sort for numeric columns, a hash count for categorical ones.
 
-Differences from Evidently, on purpose: none in the verdicts. Like Evidently, a column with no usable value
-in the window (all null or +-inf) is an error, not a verdict: the validation gate reports null shares.
+Like Evidently, nulls and +-inf are dropped before testing, and a column with no usable value in the window is
+an error, not a verdict (the validation gate reports null shares). One case where Evidently disagrees with
+itself: its drifted-columns count keeps +-inf in a column that has no null, gets NaN and does not count the
+column, while its per-column verdict drops them. The engine's share always counts its per-column verdicts.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -116,8 +117,22 @@ def _numeric_drifts(references: Mapping[str, NumericReference], current: pd.Data
     # Columns with the same sample sizes share a quantile plan (tens of MB at 1M rows): visit them grouped
     # by sizes and keep only the latest plan
     sizes = {name: (ref.rows, finite_count(name, current[name], WINDOW)) for name, ref in references.items()}
-    plan = functools.lru_cache(maxsize=1)(stattests.quantile_plan)
+    plan = _LatestPlan()
     return {name: _numeric_drift(name, references[name], current[name], plan) for name in sorted(sizes, key=sizes.get)}
+
+
+class _LatestPlan:
+    """The quantile plan for the latest sample sizes; the previous one is freed before the next is built."""
+
+    def __init__(self) -> None:
+        self._sizes: tuple[int, int] | None = None
+        self._plan: stattests.QuantilePlan | None = None
+
+    def __call__(self, n: int, m: int) -> stattests.QuantilePlan:
+        if self._plan is None or self._sizes != (n, m):
+            self._plan = None
+            self._plan, self._sizes = stattests.quantile_plan(n, m), (n, m)
+        return self._plan
 
 
 def _numeric_drift(name: str, reference: NumericReference, series: pd.Series, plan: PlanFor) -> ColumnDrift:

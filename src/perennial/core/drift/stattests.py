@@ -63,9 +63,14 @@ def quantile_plan(n: int, m: int) -> QuantilePlan:
     steps = np.arange(1, m + 1, dtype=np.int64)
     is_current = np.zeros(n + m, dtype=bool)
     is_current[(steps - 1) + (steps * n) // m] = True  # before window step l come the floor(l*n/m) reference ones
+    del steps
     current_seen = np.cumsum(is_current, dtype=np.int64)
-    reference_seen = np.arange(1, n + m + 1, dtype=np.int64) - current_seen
-    widths = np.diff(np.where(is_current, current_seen * n, reference_seen * m), prepend=0)
+    reference_seen = np.arange(1, n + m + 1, dtype=np.int64)
+    reference_seen -= current_seen
+    # the breakpoints in merged order, then the interval widths (in place: this runs on 2 x window-size arrays)
+    widths = reference_seen * m
+    np.copyto(widths, current_seen * n, where=is_current)
+    np.subtract(widths[1:], widths[:-1], out=widths[1:])
     keep = np.flatnonzero(widths)
     return QuantilePlan(
         reference_index=reference_seen[keep] - ~is_current[keep],

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from perennial.core.drift import DriftReport, ReferenceStats, build_reference, detect_drift
-from perennial.core.drift.evidently_report import run_preset, summarise
+from perennial.core.drift.evidently_report import render_report, run_preset, summarise
 
 NUMERIC = ["x", "y", "r", "k", "flag"]
 CATEGORICAL = ["color", "code", "member"]
@@ -99,7 +99,7 @@ CASES = {
 
 
 def assert_parity(reference: pd.DataFrame, current: pd.DataFrame, numeric=NUMERIC, categorical=CATEGORICAL,
-                  share_threshold: float = 0.5) -> DriftReport:
+                  share_threshold: float = 0.5, dataset_level: bool = True) -> DriftReport:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Evidently's own divide-by-zero on new categories
         evidently = summarise(run_preset(reference, current, numeric, categorical, drift_share=share_threshold))
@@ -111,8 +111,9 @@ def assert_parity(reference: pd.DataFrame, current: pd.DataFrame, numeric=NUMERI
         assert (column.column, column.test, column.drifted) == (column.column, theirs["test"], theirs["drifted"])
         assert column.threshold == theirs["threshold"]
         assert column.statistic == pytest.approx(theirs["statistic"], abs=1e-6, nan_ok=True), column
-    assert ours.drift_share == pytest.approx(evidently["drift_share"], abs=1e-12)
-    assert ours.dataset_drift == evidently["dataset_drift"]
+    if dataset_level:
+        assert ours.drift_share == pytest.approx(evidently["drift_share"], abs=1e-12)
+        assert ours.dataset_drift == evidently["dataset_drift"]
     return ours
 
 
@@ -163,3 +164,35 @@ def test_a_larger_window_than_reference_and_a_categorical_dtype() -> None:
     current = make(50_000, seed=2, variance=variance_change)
     current["color"] = current["color"].astype("category")
     assert_parity(reference, current)
+
+
+def test_infinities_in_a_column_without_nulls_count_as_evidentlys_column_verdict_says() -> None:
+    # given a window whose drifted column holds +inf but no null
+    reference, current = make(3000, seed=1), make(1500, seed=2, shift=mean_shift)
+    current.loc[current.index[:5], "x"] = np.inf
+    # when
+    report = assert_parity(reference, current, numeric=["x", "y"], categorical=[], dataset_level=False)
+    # then every column verdict matches Evidently's (it drops +-inf, as the engine does), and the share counts
+    # them. Evidently's own DriftedColumnsCount keeps +-inf in a column without nulls, gets NaN and does not
+    # count the column: its share (0.0 here) disagrees with its own column verdicts.
+    assert report.drifted_columns == ("x",) and report.drift_share == 0.5
+
+
+def test_evidentlys_preset_defaults_are_the_engines() -> None:
+    from evidently.presets import DataDriftPreset
+
+    assert DataDriftPreset().drift_share == 0.5
+
+
+def test_the_sampled_html_report_uses_the_engines_tests() -> None:
+    # given the engine's verdicts on a 3000-row reference
+    reference, current = make(3000, seed=1), make(2000, seed=2, shift=mean_shift)
+    report = detect_drift(build_reference(reference, NUMERIC, CATEGORICAL), current)
+    # when rendering on 500 rows, where Evidently alone would switch to p-value tests
+    html, summary = render_report(reference, current, NUMERIC, CATEGORICAL, max_rows=500,
+                                  tests={c.column: c.test for c in report.columns})
+    # then
+    assert "<html" in html.lower() and summary["sampled"]
+    assert (summary["rows_reference_sampled"], summary["rows_current_sampled"]) == (500, 500)
+    tests = {c: v["test"] for c, v in summary["columns"].items()}
+    assert tests == {c.column: c.test for c in report.columns}
