@@ -215,7 +215,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per worker")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
-    command = "python bench/drift.py " + shlex.join(sys.argv[1:])
+    command = " ".join([".venv/bin/python bench/drift.py", shlex.join(sys.argv[1:])]).strip()
     header = machine()
     print("\n".join(header), flush=True)
     results = []
