@@ -1,0 +1,165 @@
+"""The HTTP face of the service (FastAPI): predict, health, readiness, metadata, metrics, admin.
+
+``POST /predict`` reads the raw body itself (size-capped before parsing), validates it against
+the schema of the model set current at arrival, and answers with orjson: FastAPI's own body
+model would validate twice and could not follow a model whose signature changes on reload.
+Admin routes exist only when ``PERENNIAL_ADMIN_TOKEN`` is set, and compare the bearer token
+in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from perennial.config import Config
+from perennial.errors import RegistryError
+from perennial.io import tracking
+from perennial.serving.metrics import CONTENT_TYPE, MetricsMiddleware
+from perennial.serving.predictor import Outcome
+from perennial.serving.schema import Parsed, RequestError
+from perennial.serving.service import Service
+from perennial.settings import Settings
+
+ADMIN_TOKEN_ENV = "PERENNIAL_ADMIN_TOKEN"
+JSON = "application/json"
+
+log = logging.getLogger("perennial.serving")
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status, media_type=JSON)
+
+
+def _problem(status: int, field: str | None, msg: str, type_: str) -> Response:
+    return _json({"detail": [{"field": field, "loc": [field] if field else [], "msg": msg, "type": type_}]}, status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed ``limit`` bytes (header or stream)."""
+    declared = request.headers.get("content-length", "")
+    too_big = RequestError(413, [{"field": "body", "loc": ["body"], "msg": f"payload exceeds {limit} bytes", "type": "too_large"}])
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_big
+    return bytes(body)
+
+
+def _answer(parsed: Parsed, outcome: Outcome, model_name: str, threshold: float) -> dict[str, Any]:
+    rows = [
+        {"id": i, "prediction": s, "label": int(s >= threshold), "model_version": v, "variant": variant}
+        for i, s, v, variant in zip(parsed.ids, outcome.scores, outcome.versions, outcome.variants, strict=True)
+    ]
+    return {"model_name": model_name, **rows[0]} if parsed.single else {"model_name": model_name, "predictions": rows}
+
+
+def _authorised(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def create_app(config: Config, settings: Settings) -> FastAPI:
+    """The service for ``config``; models, ledger and prediction store come from ``settings``."""
+    tracking.configure(settings)
+    service = Service(config, settings)
+    token = os.environ.get(ADMIN_TOKEN_ENV) or None
+    threshold, limit = config.evaluation.threshold, config.serving.max_body_bytes
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="Perennial model service", lifespan=lifespan, redoc_url=None)
+    app.state.service = service
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+
+    @app.post("/predict", summary="Score one record, or {\"records\": [...]}; see /metadata for the fields")
+    async def predict(request: Request) -> Response:
+        models = service.models
+        if models is None:
+            return _problem(503, None, f"no model loaded yet: {service.last_reload_error or 'loading'}", "not_ready")
+        service.batcher.expect()
+        try:
+            parsed = models.schema.parse(await _read_body(request, limit))
+        except RequestError as exc:
+            service.batcher.withdraw()
+            return _json({"detail": exc.errors}, exc.status)
+        except BaseException:
+            service.batcher.withdraw()
+            raise
+        job = service.job(models, parsed)
+        try:
+            outcome = await service.batcher.submit(job, parsed.rows)
+        except Exception as exc:
+            log.exception("prediction failed")
+            return _problem(500, None, f"prediction failed: {type(exc).__name__}: {exc}", "prediction_failed")
+        service.settle(job, outcome)
+        return _json(_answer(parsed, outcome, models.champion.name, threshold))
+
+    @app.get("/health", summary="Liveness: the process answers")
+    async def health() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/ready", summary="Readiness: a model is loaded and requests are served")
+    async def ready() -> Response:
+        if service.models is None:
+            return _json({"ready": False, "reason": service.last_reload_error or "loading"}, 503)
+        return _json({"ready": True, **service.versions()})
+
+    @app.get("/metadata", summary="Models served, input fields, canary and shadow state")
+    async def metadata() -> Response:
+        return _json(service.metadata())
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    if token is not None:
+        _add_admin_routes(app, service, token)
+    return app
+
+
+def _add_admin_routes(app: FastAPI, service: Service, token: str) -> None:
+    def refused() -> Response:
+        response = _problem(401, "authorization", "a valid bearer token is required", "unauthorized")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.post("/admin/reload", summary="Follow the aliases now (instead of at the next poll)")
+    async def reload(request: Request) -> Response:
+        if not _authorised(request, token):
+            return refused()
+        try:
+            return _json(await service.reload())
+        except Exception as exc:
+            return _problem(502, None, f"reload failed, still serving the loaded models: {exc}", "reload_failed")
+
+    @app.post("/admin/rollback", summary="Move the alias back through the ledger and serve it")
+    async def rollback(request: Request) -> Response:
+        if not _authorised(request, token):
+            return refused()
+        body = await request.body()
+        try:
+            reason = (orjson.loads(body) if body else {}).get("reason") or "rollback through the service"
+        except (orjson.JSONDecodeError, AttributeError):
+            return _problem(400, "body", "expected {\"reason\": \"...\"}", "json_invalid")
+        try:
+            return _json(await service.rollback(str(reason)))
+        except RegistryError as exc:
+            return _problem(409, None, str(exc), "rollback_refused")

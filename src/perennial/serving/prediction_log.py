@@ -1,0 +1,138 @@
+"""The service's prediction log: every served (and shadow) score, appended off the request path.
+
+The predict worker hands over column lists it already has (no frame is built on the request
+path); a background thread turns them into store rows and appends them every
+``flush_seconds``. The rows are those batch scoring writes (id, event time, model, score,
+label, raw features), under source ``service`` or ``shadow``, so monitoring and delayed
+labels join them on id. If the store fails the rows wait for the next flush; past
+``max_pending_rows`` the oldest are dropped and counted, never blocking a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perennial.io.prediction_store import PredictionStore
+
+log = logging.getLogger("perennial.serving")
+
+
+@dataclass(frozen=True, slots=True)
+class LogChunk:
+    source: str  # service | shadow
+    model_version: str
+    ids: list[str]
+    scores: np.ndarray
+    columns: dict[str, list[Any]]  # the request's columns for these rows
+    scored_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+class PredictionLog:
+    def __init__(
+        self,
+        store: PredictionStore,
+        model_name: str,
+        threshold: float,
+        time_column: str,
+        feature_columns: Sequence[str],
+        flush_seconds: float = 1.0,
+        max_pending_rows: int = 200_000,
+    ) -> None:
+        self.store, self.model_name, self.threshold = store, model_name, threshold
+        self.time_column = time_column
+        self.feature_columns = [c for c in feature_columns if c != time_column]
+        self.flush_seconds, self.max_pending_rows = flush_seconds, max_pending_rows
+        self._pending: deque[LogChunk] = deque()
+        self._pending_rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.written = self.dropped = self.failures = 0
+
+    def submit(self, chunk: LogChunk) -> None:
+        with self._lock:
+            self._pending.append(chunk)
+            self._pending_rows += len(chunk.ids)
+            while self._pending_rows > self.max_pending_rows and len(self._pending) > 1:
+                old = self._pending.popleft()
+                self._pending_rows -= len(old.ids)
+                self.dropped += len(old.ids)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="perennial-prediction-log", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush what is pending, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.flush_seconds)
+            self.flush()
+        self.flush()
+
+    def flush(self) -> int:
+        with self._lock:
+            chunks, self._pending, self._pending_rows = list(self._pending), deque(), 0
+        if not chunks:
+            return 0
+        written = 0
+        for source in sorted({c.source for c in chunks}):
+            mine = [c for c in chunks if c.source == source]
+            try:
+                written += self.store.append(source, self.rows(mine))
+            except Exception:
+                self.failures += 1
+                log.exception("writing %d %s predictions failed; they wait for the next flush", len(mine), source)
+                for chunk in mine:
+                    self.submit(chunk)
+        self.written += written
+        return written
+
+    def rows(self, chunks: Sequence[LogChunk]) -> pd.DataFrame:
+        """Store rows for chunks of one source (lists are joined first: one frame, not one per chunk)."""
+        ids: list[str] = []
+        times: list[Any] = []
+        scored: list[dt.datetime] = []
+        versions: list[str] = []
+        features: dict[str, list[Any]] = {c: [] for c in self.feature_columns}
+        for c in chunks:
+            n = len(c.ids)
+            ids += c.ids
+            times += c.columns.get(self.time_column) or [None] * n
+            scored += [c.scored_at] * n
+            versions += [c.model_version] * n
+            for column, values in features.items():
+                values += c.columns.get(column) or [None] * n
+        scores = np.concatenate([np.asarray(c.scores, dtype="float64") for c in chunks])
+        scored_at = pd.Series(pd.to_datetime(scored, utc=True))
+        event_time = pd.Series(pd.to_datetime(times, utc=True))
+        frame = pd.DataFrame(
+            {
+                "id": ids,
+                "event_time": event_time.fillna(scored_at),  # no event time sent: when it was scored
+                "scored_at": scored_at,
+                "model_name": self.model_name,
+                "model_version": versions,
+                "prediction": scores,
+                "predicted_label": (scores >= self.threshold).astype("int64"),
+            }
+        )
+        for column, values in features.items():
+            frame[column] = values
+        return frame

@@ -1,0 +1,46 @@
+"""`perennial serve`: the service under uvicorn, one process, one event loop, one predict worker.
+
+Run alone:  python -m perennial.serving.run --config configs/flights.yaml [--host H] [--port P]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def serve(config_path: str, host: str | None, port: int | None) -> None:
+    """Serve the config's model until interrupted; binds to the config's host (127.0.0.1) by default."""
+    # One OpenMP thread before numpy/sklearn load: with a single predict worker, more threads only
+    # fight the event loop for 2 cores (the worker also limits itself, for in-process apps)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import uvicorn
+
+    from perennial.config import load_config
+    from perennial.serving.app import create_app
+    from perennial.settings import apply_defaults
+
+    settings = apply_defaults()
+    config = load_config(config_path)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(config, settings)
+    app.state.service.freeze_heap = True  # this process only serves: keep full GC passes off the loop
+    uvicorn.run(
+        app,
+        host=host or config.serving.host,
+        port=port or config.serving.port,
+        access_log=False,  # /metrics counts requests; a log line each would cost more than the request
+        log_level="info",
+        timeout_graceful_shutdown=15,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", "-c", default="configs/flights.yaml")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args()
+    serve(args.config, args.host, args.port)

@@ -1,0 +1,140 @@
+"""The models being served: loaded beside the running ones, then swapped in by one assignment.
+
+A ``ModelSet`` (champion, optional challenger, and the request schema they accept) is
+immutable. A request takes the set current when it arrives and is scored by exactly that
+set, even if a reload swaps a new one in meanwhile: an old model stays alive as long as a
+request still holds it, so no request fails during a swap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import numpy as np
+
+from perennial.config import Config
+from perennial.io.registry import Registry
+from perennial.serving.fastpath import probe_frame, verified
+from perennial.serving.schema import (
+    FieldSpec,
+    RequestSchema,
+    build_frame,
+    fields_from_signature,
+    known_categories,
+    merge_fields,
+)
+
+log = logging.getLogger("perennial.serving")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    name: str
+    version: str
+    role: str  # champion | challenger
+    model: Any
+    fields: tuple[FieldSpec, ...]
+    columns: tuple[str, ...]  # what the model reads, in its fitted order
+    categories: dict[str, frozenset[str]]
+    run_id: str | None = None
+    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    kinds: dict[str, str] = field(default_factory=dict)
+    scorer: Callable[[Any], np.ndarray] | None = None  # predict_proba, or its verified direct path
+
+    def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        """Positive-class probabilities for column-wise records."""
+        frame = build_frame(columns, self.columns, self.kinds)
+        scorer = self.scorer or self.model.predict_proba
+        return np.asarray(scorer(frame), dtype="float64")[:, 1]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "role": self.role,
+            "run_id": self.run_id,
+            "loaded_at": self.loaded_at.isoformat(),
+            "columns": list(self.columns),
+            "direct_path": self.scorer is not None and self.scorer != self.model.predict_proba,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSet:
+    champion: LoadedModel
+    challenger: LoadedModel | None
+    schema: RequestSchema
+
+    @property
+    def versions(self) -> tuple[str, str | None]:
+        return self.champion.version, self.challenger.version if self.challenger else None
+
+
+def _signature_inputs(name: str, version: str) -> list[dict[str, Any]] | None:
+    signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    return signature.inputs.to_dict() if signature is not None and signature.inputs is not None else None
+
+
+
+
+def load_version(registry: Registry, version: str, role: str, config: Config) -> LoadedModel:
+    """Load one registered version with its input schema and learned categories, warmed up."""
+    info = registry.info(version)
+    model = registry.load(version)
+    fields = fields_from_signature(_signature_inputs(registry.name, version), config)
+    columns = tuple(str(c) for c in getattr(model, "feature_names_in_", [f.name for f in fields]))
+    missing = [c for c in columns if c not in {f.name for f in fields}]
+    fallback = {f.name: f for f in fields_from_signature(None, config)}
+    fields = (*fields, *(fallback.get(c, FieldSpec(c, "string")) for c in missing))
+    kinds, categories = {f.name: f.kind for f in fields}, known_categories(model)
+    # the probe also warms the model up: the first predict's lazy set-up is paid before any request
+    scorer = verified(model, probe_frame(columns, kinds, categories))
+    return LoadedModel(
+        name=registry.name,
+        version=str(version),
+        role=role,
+        model=model,
+        fields=fields,
+        columns=columns,
+        categories=categories,
+        run_id=info.run_id,
+        kinds=kinds,
+        scorer=scorer,
+    )
+
+
+def build_model_set(champion: LoadedModel, challenger: LoadedModel | None, config: Config) -> ModelSet:
+    fields = merge_fields(champion.fields, challenger.fields if challenger else ())
+    schema = RequestSchema(
+        fields,
+        id_column=config.data.id_column,
+        time_column=config.data.time_column,
+        categories=champion.categories,
+        max_rows=config.serving.max_batch_rows,
+    )
+    return ModelSet(champion, challenger, schema)
+
+
+class ModelSlot:
+    """Holds the current ModelSet; readers take it without a lock, a swap is one assignment."""
+
+    def __init__(self) -> None:
+        self._current: ModelSet | None = None
+        self._swap_lock = threading.Lock()
+        self.listeners: list[Callable[[ModelSet | None, ModelSet], None]] = []
+
+    @property
+    def current(self) -> ModelSet | None:
+        return self._current
+
+    def swap(self, new: ModelSet) -> ModelSet | None:
+        with self._swap_lock:
+            old, self._current = self._current, new
+        for listener in self.listeners:
+            listener(old, new)
+        return old

@@ -1,0 +1,139 @@
+"""Request validation from a signature: shapes, field-level errors, unseen categories, frames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.config import Config
+from perennial.core.data import features_of, labels_of
+from perennial.core.training import train_candidate
+from perennial.serving.fastpath import compile_pipeline, probe_frame, verified
+from perennial.serving.schema import (
+    FieldSpec,
+    RequestError,
+    RequestSchema,
+    build_frame,
+    fields_from_signature,
+    known_categories,
+    merge_fields,
+)
+from tests.conftest import make_flights
+
+SIGNATURE = [
+    {"type": "double", "name": "distance", "required": True},
+    {"type": "double", "name": "temp", "required": True},
+    {"type": "string", "name": "carrier", "required": True},
+    {"type": "string", "name": "origin", "required": True},
+    {"type": "datetime", "name": "time_hour", "required": True},
+]
+GOOD = {"flight_id": "f1", "distance": 1000, "temp": 50.5, "carrier": "AA", "origin": "JFK", "time_hour": "2013-07-01T09:00:00Z"}
+
+
+@pytest.fixture
+def schema(tiny_config: Config) -> RequestSchema:
+    fields = fields_from_signature(SIGNATURE, tiny_config)
+    return RequestSchema(fields, "flight_id", "time_hour", {"carrier": frozenset({"AA", "B6"})}, max_rows=3)
+
+
+def errors_of(schema: RequestSchema, payload: object) -> tuple[int, list[dict]]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    with pytest.raises(RequestError) as caught:
+        schema.parse(body)
+    return caught.value.status, caught.value.errors
+
+
+def test_fields_come_from_the_signature_or_else_the_config(tiny_config: Config) -> None:
+    assert [(f.name, f.kind) for f in fields_from_signature(SIGNATURE, tiny_config)][-1] == ("time_hour", "datetime")
+    from_config = fields_from_signature(None, tiny_config)
+    assert [(f.name, f.kind) for f in from_config] == [
+        ("distance", "double"), ("temp", "double"), ("carrier", "string"), ("origin", "string"), ("time_hour", "datetime")
+    ]
+    with pytest.raises(ValueError, match="cannot take from JSON"):
+        fields_from_signature([{"type": "binary", "name": "blob"}], tiny_config)
+    merged = merge_fields(from_config[:2], [FieldSpec("temp", "double"), FieldSpec("dest", "string")])
+    assert [(f.name, f.required) for f in merged] == [("distance", True), ("temp", True), ("dest", False)]
+
+
+def test_one_record_and_a_batch_parse_into_columns(schema: RequestSchema) -> None:
+    # when one record is sent, then it is one row, its integer distance read as a number
+    one = schema.parse(json.dumps(GOOD).encode())
+    assert one.single and one.ids == ["f1"] and one.columns["distance"] == [1000.0]
+    # when a batch is sent (nulls allowed, integer ids taken as text, naive times as UTC)
+    batch = schema.parse(json.dumps({"records": [GOOD, {**GOOD, "flight_id": 7, "temp": None, "time_hour": "2013-07-01 10:00"}]}).encode())
+    assert not batch.single and batch.ids == ["f1", "7"] and batch.columns["temp"] == [50.5, None]
+    frame = build_frame(batch.columns, ["time_hour", "temp", "carrier"], {"time_hour": "datetime", "temp": "double"})
+    # then the frame has the model's column order and training's dtypes
+    assert list(frame.columns) == ["time_hour", "temp", "carrier"]
+    assert str(frame["time_hour"].dtype) == "datetime64[ns, UTC]" and frame["time_hour"].iloc[1].hour == 10
+    assert frame["temp"].dtype == np.float64 and np.isnan(frame["temp"].iloc[1])
+
+
+def test_missing_extra_and_mistyped_fields_are_named_one_by_one(schema: RequestSchema) -> None:
+    bad = {**GOOD, "temp": "warm", "carrier": 3, "wingspan": 12}
+    del bad["origin"]
+    status, errors = errors_of(schema, {"records": [GOOD, bad]})
+    assert status == 422
+    assert {(e["field"], e["type"]) for e in errors} == {
+        ("records[1].temp", "float_type"),
+        ("records[1].carrier", "string_type"),
+        ("records[1].wingspan", "extra_forbidden"),
+        ("records[1].origin", "missing"),
+    }
+    status, errors = errors_of(schema, {**GOOD, "time_hour": "not a time", "distance": True})
+    assert status == 422 and {e["field"] for e in errors} == {"time_hour", "distance"}
+    assert all(e["msg"] for e in errors)
+
+
+def test_malformed_empty_and_oversized_bodies_are_refused(schema: RequestSchema) -> None:
+    status, errors = errors_of(schema, b'{"flight_id": "f1", ')
+    assert status == 400 and errors[0]["type"] == "json_invalid" and "malformed JSON" in errors[0]["msg"]
+    assert errors_of(schema, {"records": []})[0] == 422
+    assert errors_of(schema, {"records": {"a": 1}})[0] == 422
+    assert errors_of(schema, "just text")[0] == 422
+    assert errors_of(schema, {"records": [GOOD], "extra": 1})[1][0]["field"] == "extra"
+    status, errors = errors_of(schema, {"records": [GOOD] * 4})
+    assert status == 413 and "limit of 3" in errors[0]["msg"]
+
+
+def test_unseen_categories_are_accepted_and_counted(schema: RequestSchema) -> None:
+    parsed = schema.parse(json.dumps([GOOD, {**GOOD, "carrier": "ZZ"}, {**GOOD, "carrier": None}]).encode())
+    assert parsed.rows == 3 and parsed.unseen == {"carrier": 1}
+
+
+def test_the_time_column_is_optional_when_the_model_does_not_read_it() -> None:
+    schema = RequestSchema([FieldSpec("temp", "double")], "flight_id", "time_hour")
+    parsed = schema.parse(b'{"flight_id": "a", "temp": 1}')
+    assert parsed.columns == {"temp": [1.0], "time_hour": [None]}
+
+
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "logistic_regression"])
+def test_the_direct_path_scores_exactly_like_predict_proba(family: str, tiny_config: Config) -> None:
+    # given a fitted pipeline of each family (ordinal codes for trees, sparse one-hot for linear)
+    flights = make_flights(rows=600)
+    candidate = next(c for c in tiny_config.training.candidates if c.family == family).model_copy(update={"search": None})
+    model = train_candidate(candidate, features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config).model
+    categories = known_categories(model)
+    assert categories["carrier"] >= {"AA", "B6", "DL", "UA"}
+    columns = list(model.feature_names_in_)
+    kinds = {"distance": "double", "temp": "double", "time_hour": "datetime"}
+    # when the direct path is compiled and checked on probe rows
+    probe = probe_frame(columns, kinds, categories)
+    direct = verified(model, probe)
+    # then it is used, and agrees with the pipeline on real rows too
+    assert direct is not model.predict_proba and compile_pipeline(model) is not None
+    rows = flights.head(50).loc[:, columns]
+    assert np.array_equal(direct(rows), model.predict_proba(rows))
+
+
+def test_other_pipeline_shapes_keep_predict_proba() -> None:
+    class Bare:
+        def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+            return np.zeros((len(frame), 2))
+
+    bare = Bare()
+    assert compile_pipeline(bare) is None
+    assert verified(bare, pd.DataFrame({"a": [1.0]})) == bare.predict_proba
