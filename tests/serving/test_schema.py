@@ -70,6 +70,8 @@ def test_one_record_and_a_batch_parse_into_columns(schema: RequestSchema) -> Non
     assert list(frame.columns) == ["time_hour", "temp", "carrier"]
     assert str(frame["time_hour"].dtype) == "datetime64[ns, UTC]" and frame["time_hour"].iloc[1].hour == 10
     assert frame["temp"].dtype == np.float64 and np.isnan(frame["temp"].iloc[1])
+    flags = build_frame({"ok": [True, None], "on": [True, False]}, ["ok", "on"], {"ok": "boolean", "on": "boolean"})
+    assert flags["on"].dtype == bool and np.isnan(flags["ok"].iloc[1])
 
 
 def test_missing_extra_and_mistyped_fields_are_named_one_by_one(schema: RequestSchema) -> None:

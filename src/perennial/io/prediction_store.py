@@ -52,6 +52,9 @@ class PredictionStore(Protocol):
     def read(self, source: str | None = None, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
         """Rows with start <= event date < end (both optional), of one source or all."""
 
+    def compact(self, source: str, date: dt.date, min_files: int = 32) -> int:
+        """Merge many small appends of one partition; returns how many were merged (0: nothing to do)."""
+
 
 def open_store(config: Config, root: Path) -> PredictionStore:
     """The configured store; a relative Parquet path is taken from the project root."""
@@ -143,11 +146,11 @@ class ParquetPredictionStore:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     @staticmethod
-    def _write_file(frame: pd.DataFrame, folder: Path) -> Path:
+    def _write_file(table: pa.Table, folder: Path) -> Path:
         # a hidden name until complete, then one rename: no reader sees a half-written file
         name = f"part-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.parquet"
         tmp = folder / f".{name}.tmp"
-        frame.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
         os.replace(tmp, folder / name)
         return folder / name
 
@@ -159,7 +162,7 @@ class ParquetPredictionStore:
         staging.mkdir()
         try:
             if not rows.empty:
-                self._write_file(rows, staging)
+                self._write_file(pa.Table.from_pandas(rows, preserve_index=False), staging)
             with self._locked(source, date):
                 if not final.exists():
                     os.rename(staging, final)
@@ -174,11 +177,31 @@ class ParquetPredictionStore:
 
     def append(self, source: str, frame: pd.DataFrame) -> int:
         rows = prepare_rows(frame)
-        for day, part in rows.groupby(_dates(rows), sort=True):
+        table = pa.Table.from_pandas(rows, preserve_index=False)  # converted once, sliced per day
+        for day, index in rows.groupby(_dates(rows), sort=True).indices.items():
             with self._locked(source, day) as partition:
                 partition.mkdir(exist_ok=True)
-                self._write_file(part.reset_index(drop=True), partition)
+                self._write_file(table.take(pa.array(index)), partition)
         return len(rows)
+
+    def compact(self, source: str, date: dt.date, min_files: int = 32, small_bytes: int = 8 << 20) -> int:
+        """Merge a partition's small files into one once there are ``min_files`` of them.
+
+        Appends make a file per flush; this keeps reads of a day cheap. The lock is held
+        throughout, so readers see either the small files or the merged one, never both.
+        """
+        partition = self._partition(source, date)
+        if len(list(partition.glob("part-*.parquet"))) < min_files:
+            return 0
+        with self._locked(source, date):
+            small = sorted(f for f in partition.glob("part-*.parquet") if f.stat().st_size < small_bytes)
+            if len(small) < min_files:
+                return 0
+            merged = pa.concat_tables([pq.read_table(f) for f in small], promote_options="permissive")
+            self._write_file(merged, partition)
+            for file in small:
+                file.unlink()
+        return len(small)
 
     def _partitions(self, source: str | None, start: dt.date | None, end: dt.date | None) -> list[tuple[str, dt.date]]:
         sources = [_check_source(source)] if source else list(SOURCES)
@@ -309,6 +332,9 @@ class SqlPredictionStore:
         for column in ("event_time", "scored_at"):
             frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC")
         return _ordered(frame)
+
+    def compact(self, source: str, date: dt.date, min_files: int = 32) -> int:
+        return 0  # rows, not files: nothing to merge
 
     def close(self) -> None:
         self._engine.dispose()

@@ -74,8 +74,6 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
     """The service for ``config``; models, ledger and prediction store come from ``settings``."""
     tracking.configure(settings)
     service = Service(config, settings)
-    token = os.environ.get(ADMIN_TOKEN_ENV) or None
-    threshold, limit = config.evaluation.threshold, config.serving.max_body_bytes
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -88,10 +86,20 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
     app = FastAPI(title="Perennial model service", lifespan=lifespan, redoc_url=None)
     app.state.service = service
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    _add_predict_route(app, service, config)
+    _add_status_routes(app, service)
+    token = os.environ.get(ADMIN_TOKEN_ENV) or None
+    if token is not None:
+        _add_admin_routes(app, service, token)
+    return app
+
+
+def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
+    threshold, limit = config.evaluation.threshold, config.serving.max_body_bytes
 
     @app.post("/predict", summary="Score one record, or {\"records\": [...]}; see /metadata for the fields")
     async def predict(request: Request) -> Response:
-        models = service.models
+        models = service.models  # the set this request is validated and scored by, even across a swap
         if models is None:
             return _problem(503, None, f"no model loaded yet: {service.last_reload_error or 'loading'}", "not_ready")
         service.batcher.expect()
@@ -112,6 +120,8 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
         service.settle(job, outcome)
         return _json(_answer(parsed, outcome, models.champion.name, threshold))
 
+
+def _add_status_routes(app: FastAPI, service: Service) -> None:
     @app.get("/health", summary="Liveness: the process answers")
     async def health() -> Response:
         return _json({"status": "ok"})
@@ -129,10 +139,6 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(service.metrics.render(), media_type=CONTENT_TYPE)
-
-    if token is not None:
-        _add_admin_routes(app, service, token)
-    return app
 
 
 def _add_admin_routes(app: FastAPI, service: Service, token: str) -> None:

@@ -2,7 +2,8 @@
 
 The predict worker hands over column lists it already has (no frame is built on the request
 path); a background thread turns them into store rows and appends them every
-``flush_seconds``. The rows are those batch scoring writes (id, event time, model, score,
+``flush_seconds`` (sooner past ``flush_rows``), then merges a partition's small files once it
+has many (the store's ``compact``). The rows are those batch scoring writes (id, event time, model, score,
 label, raw features), under source ``service`` or ``shadow``, so monitoring and delayed
 labels join them on id. If the store fails the rows wait for the next flush; past
 ``max_pending_rows`` the oldest are dropped and counted, never blocking a request.
@@ -36,6 +37,16 @@ class LogChunk:
     scored_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
+def _release_arrow_memory() -> None:
+    # Arrow's allocator keeps freed pages for reuse; between flushes seconds apart that is only RSS
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # pragma: no cover - an allocator without it
+        pass
+
+
 class PredictionLog:
     def __init__(
         self,
@@ -44,13 +55,14 @@ class PredictionLog:
         threshold: float,
         time_column: str,
         feature_columns: Sequence[str],
-        flush_seconds: float = 1.0,
-        max_pending_rows: int = 200_000,
+        flush_seconds: float = 2.0,
+        flush_rows: int = 50_000,
+        max_pending_rows: int = 500_000,
     ) -> None:
         self.store, self.model_name, self.threshold = store, model_name, threshold
         self.time_column = time_column
         self.feature_columns = [c for c in feature_columns if c != time_column]
-        self.flush_seconds, self.max_pending_rows = flush_seconds, max_pending_rows
+        self.flush_seconds, self.flush_rows, self.max_pending_rows = flush_seconds, flush_rows, max_pending_rows
         self._pending: deque[LogChunk] = deque()
         self._pending_rows = 0
         self._lock = threading.Lock()
@@ -67,6 +79,15 @@ class PredictionLog:
                 old = self._pending.popleft()
                 self._pending_rows -= len(old.ids)
                 self.dropped += len(old.ids)
+            full = self._pending_rows >= self.flush_rows
+        if full:
+            self._wake.set()
+
+    def _requeue(self, chunks: list[LogChunk]) -> None:
+        # back in front, without waking the writer: a failing store is retried at the next flush
+        with self._lock:
+            self._pending.extendleft(reversed(chunks))
+            self._pending_rows += sum(len(c.ids) for c in chunks)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="perennial-prediction-log", daemon=True)
@@ -83,6 +104,7 @@ class PredictionLog:
     def _run(self) -> None:
         while not self._stopping:
             self._wake.wait(self.flush_seconds)
+            self._wake.clear()
             self.flush()
         self.flush()
 
@@ -95,13 +117,20 @@ class PredictionLog:
         for source in sorted({c.source for c in chunks}):
             mine = [c for c in chunks if c.source == source]
             try:
-                written += self.store.append(source, self.rows(mine))
+                rows = self.rows(mine)
+                written += self.store.append(source, rows)
             except Exception:
                 self.failures += 1
                 log.exception("writing %d %s predictions failed; they wait for the next flush", len(mine), source)
-                for chunk in mine:
-                    self.submit(chunk)
+                self._requeue(mine)
+                continue
+            try:
+                for day in sorted(set(rows["event_time"].dt.date)):
+                    self.store.compact(source, day)
+            except Exception:  # the rows are written; merging their files can wait
+                log.exception("compacting %s predictions failed", source)
         self.written += written
+        _release_arrow_memory()
         return written
 
     def rows(self, chunks: Sequence[LogChunk]) -> pd.DataFrame:

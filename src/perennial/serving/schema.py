@@ -206,6 +206,9 @@ def build_frame(columns: Mapping[str, Sequence[Any]], names: Sequence[str], kind
             values = [None] * len(next(iter(columns.values()), ()))
         if kind in NUMERIC:
             data[name] = np.array(values, dtype="float64")
+        elif kind == "boolean":  # booleans with a null become 1.0/0.0/NaN, as pandas would read them
+            has_null = any(v is None for v in values)
+            data[name] = np.array([np.nan if v is None else float(v) for v in values]) if has_null else np.array(values, dtype=bool)
         elif kind == "datetime":
             data[name] = pd.to_datetime(values, utc=True)
         else:

@@ -9,7 +9,6 @@ request still holds it, so no request fails during a swap.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,8 +28,6 @@ from perennial.serving.schema import (
     known_categories,
     merge_fields,
 )
-
-log = logging.getLogger("perennial.serving")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +123,6 @@ class ModelSlot:
     def __init__(self) -> None:
         self._current: ModelSet | None = None
         self._swap_lock = threading.Lock()
-        self.listeners: list[Callable[[ModelSet | None, ModelSet], None]] = []
 
     @property
     def current(self) -> ModelSet | None:
@@ -135,6 +131,4 @@ class ModelSlot:
     def swap(self, new: ModelSet) -> ModelSet | None:
         with self._swap_lock:
             old, self._current = self._current, new
-        for listener in self.listeners:
-            listener(old, new)
         return old

@@ -155,3 +155,18 @@ def test_sql_store_adds_a_new_feature_column(tmp_path: Path) -> None:
     store.append("service", rows(["b"]).assign(dest="BOS"))
     frame = store.read("service")
     assert frame.set_index("id")["dest"].to_dict() == {"a": None, "b": "BOS"}
+
+
+def test_compaction_merges_many_small_appends_into_one_file(tmp_path: Path) -> None:
+    # given a partition that got a file per flush
+    store = ParquetPredictionStore(tmp_path / "p")
+    for i in range(5):
+        store.append("service", rows([f"s{i}"]))
+    partition = tmp_path / "p" / "source=service" / "date=2013-07-01"
+    # when compaction is asked below and then at its threshold
+    assert store.compact("service", DAY, min_files=6) == 0
+    merged = store.compact("service", DAY, min_files=5)
+    # then the rows are all there, once, in one file
+    assert merged == 5 and len(list(partition.glob("part-*.parquet"))) == 1
+    assert sorted(store.read("service")["id"]) == [f"s{i}" for i in range(5)]
+    assert SqlPredictionStore(f"sqlite:///{tmp_path / 'p.db'}").compact("service", DAY) == 0
