@@ -1,0 +1,378 @@
+"""Benchmark: `perennial serve` against `mlflow models serve --env-manager local`, same model, one run.
+
+    .venv/bin/python -m bench.serving            # the full run (about 3 minutes on 2 cores)
+    .venv/bin/python -m bench.serving --quick    # fewer requests, a quick look
+
+The model is the demo's kind: HistGradientBoosting in the ColumnTransformer pipeline, trained once
+here on the 2013 flights + weather data of January-June with configs/flights.yaml's features and
+hgb parameters, logged to a throwaway MLflow (SQLite) and registered as champion. Requests are
+July rows (no nulls, so both servers accept them as they are), sent as pre-serialised JSON with
+httpx (async, keep-alive) from this process, one server at a time on 127.0.0.1:
+
+- single: one record per request, sequential, after a warm-up;
+- batch: 100 records per request, sequential;
+- concurrent: 16 clients each sending single-record requests back to back for a fixed time.
+
+Memory is the resident set of the server's whole process tree after the load (/proc). Results go
+to stdout and to a section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+START, END = "<!-- bench/serving.py: start -->", "<!-- bench/serving.py: end -->"
+JSON = {"content-type": "application/json"}
+GOALS = {"single_p50": 4.0, "throughput_ratio": 5.0, "concurrent_p99": 50.0, "rss_mb": 350.0}
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+def train_and_register(state: Path) -> tuple[Path, pd.DataFrame, float]:
+    """Train the demo-kind model, register it as champion; returns (serving config, July rows, fit s)."""
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{state / 'mlflow.db'}"
+    import mlflow
+
+    from perennial.config import load_config
+    from perennial.core.data import features_of, labels_of
+    from perennial.core.training import build_model
+    from perennial.io import tracking
+    from perennial.io.demo_data import load_demo_frame
+    from perennial.io.ledger import Ledger
+    from perennial.io.registry import Registry, move_alias
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    config = load_config(ROOT / "configs" / "flights.yaml")
+    frame = load_demo_frame()
+    train = frame[frame["time_hour"] < pd.Timestamp("2013-07-01", tz="UTC")].tail(config.training.max_train_rows)
+    july = frame[(frame["time_hour"] >= pd.Timestamp("2013-07-01", tz="UTC")) & (frame["time_hour"] < pd.Timestamp("2013-08-01", tz="UTC"))]
+    july = july.dropna(subset=list(config.data.features.columns)).sample(3000, random_state=0)
+    hgb = next(c for c in config.training.candidates if c.family == "hist_gradient_boosting")
+    started = time.perf_counter()
+    model = build_model(hgb, config.data.features, config.training.seed).fit(features_of(train, config), labels_of(train, config))
+    fit_seconds = time.perf_counter() - started
+    experiment = tracking.ensure_experiment("bench-serving", (state / "mlartifacts").as_uri())
+    run_id = tracking.start_run(experiment, "bench-hgb", {})
+    uri = tracking.log_model(run_id, model, features_of(train.tail(1000), config))
+    tracking.end_run(run_id)
+    registry = Registry(config.tracking.registered_model)
+    version = registry.register(uri, run_id, {"bench": "serving"})
+    move_alias(registry, Ledger(f"sqlite:///{state / 'ledger.db'}"), "champion", version, "promote", "bench")
+    raw = yaml.safe_load((ROOT / "configs" / "flights.yaml").read_text())
+    raw["predictions"] = {"kind": "parquet", "path": str(state / "predictions")}
+    path = state / "serving.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path, july, fit_seconds
+
+
+def in_process_predict(rows: pd.DataFrame, state: Path) -> dict[str, float]:
+    """predict_proba of the registered model in this process (the floor under any server), and the
+    direct path through the same fitted pipeline that perennial serve uses once verified."""
+    from perennial.config import load_config
+    from perennial.core.data import features_of
+    from perennial.io.registry import Registry
+    from perennial.serving.fastpath import compile_pipeline
+
+    config = load_config(state / "serving.yaml")
+    model = Registry(config.tracking.registered_model).load("champion")
+    direct = compile_pipeline(model)
+    out = {}
+    for n in (1, 100):
+        X = features_of(rows.head(n), config)
+        for name, call in (("predict", model.predict_proba), ("direct", direct)):
+            call(X)
+            times = []
+            for _ in range(200):
+                started = time.perf_counter()
+                call(X)
+                times.append((time.perf_counter() - started) * 1000)
+            out[f"{name}_{n}"] = statistics.median(times)
+    return out
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    predict_path: str
+    process: subprocess.Popen
+
+    def payload(self, records: list[dict[str, Any]], single: bool) -> bytes:
+        if self.name == "perennial":
+            return json.dumps(records[0] if single else {"records": records}).encode()
+        rows = [{k: v for k, v in r.items() if k != "flight_id"} for r in records]
+        return json.dumps({"dataframe_records": rows}).encode()
+
+
+def start(name: str, state: Path, config: Path, env: dict[str, str]) -> Server:
+    port = free_port()
+    if name == "perennial":
+        command = [sys.executable, "-m", "perennial.cli", "serve", "--config", str(config), "--port", str(port)]
+        ready, predict = "/ready", "/predict"
+    else:
+        mlflow_cli = str(Path(sys.executable).parent / "mlflow")
+        uri = "models:/flights-delay@champion"
+        command = [mlflow_cli, "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+        ready, predict = "/ping", "/invocations"
+    log = open(state / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {(state / f'{name}.log').read_text()[-3000:]}")
+        try:
+            if httpx.get(url + ready, timeout=2).status_code == 200:
+                return Server(name, url, predict, process)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{name} did not become ready in 120 s")
+
+
+def stop(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (/proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+# --- load -------------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+async def sequential(client: httpx.AsyncClient, url: str, bodies: list[bytes], warmup: int) -> list[float]:
+    times = []
+    for i, body in enumerate(bodies):
+        started = time.perf_counter()
+        response = await client.post(url, content=body, headers=JSON)
+        elapsed = (time.perf_counter() - started) * 1000
+        response.raise_for_status()
+        if i >= warmup:
+            times.append(elapsed)
+    return times
+
+
+async def concurrent(client: httpx.AsyncClient, url: str, bodies: list[bytes], clients: int, seconds: float) -> dict[str, float]:
+    times: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one(worker: int) -> None:
+        nonlocal errors
+        i = worker
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            response = await client.post(url, content=bodies[i % len(bodies)], headers=JSON)
+            times.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+            i += clients
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(w) for w in range(clients)))
+    elapsed = time.perf_counter() - started
+    return {"rps": len(times) / elapsed, "p50": pct(times, 50), "p99": pct(times, 99), "requests": len(times), "errors": errors}
+
+
+async def batching(client: httpx.AsyncClient, server: Server) -> dict[str, float]:
+    """perennial's batcher counters (predict calls, requests), to see the coalescing under load."""
+    if server.name != "perennial":
+        return {}
+    return (await client.get(server.url + "/metadata")).json()["batching"]
+
+
+async def measure(server: Server, records: list[dict[str, Any]], quick: bool) -> dict[str, float]:
+    url = server.url + server.predict_path
+    singles = [server.payload([r], single=True) for r in records]
+    batches = [server.payload(records[i : i + 100], single=False) for i in range(0, len(records) - 100, 37)]
+    n_single, n_batch, seconds = (150, 60, 4.0) if quick else (600, 200, 10.0)
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        single = await sequential(client, url, (singles * 2)[: n_single + 50], warmup=50)
+        batch = await sequential(client, url, (batches * 4)[: n_batch + 10], warmup=10)
+        await concurrent(client, url, singles, 16, 1.0)  # warm the 16 connections
+        before = await batching(client, server)
+        load = await concurrent(client, url, singles, 16, seconds)
+        after = await batching(client, server)
+    return {
+        "concurrent_calls": after.get("batches", 0) - before.get("batches", 0),
+        "concurrent_jobs": after.get("jobs", 0) - before.get("jobs", 0),
+        "single_p50": pct(single, 50), "single_p99": pct(single, 99),
+        "batch_p50": pct(batch, 50), "batch_p99": pct(batch, 99),
+        "rps": load["rps"], "concurrent_p50": load["p50"], "concurrent_p99": load["p99"],
+        "concurrent_requests": load["requests"], "concurrent_errors": load["errors"],
+    }
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    mem_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    versions = ", ".join(
+        f"{p} {metadata.version(p)}" for p in ("fastapi", "uvicorn", "mlflow", "scikit-learn", "pandas", "httpx")
+    )
+    return [
+        f"- machine: {os.cpu_count()} cores, {mem_gb:.1f} GB RAM, {platform.platform()}, Python {platform.python_version()}",
+        f"- versions: {versions}",
+    ]
+
+
+def table(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
+    rows = [
+        ("single record p50 (ms)", "single_p50", "lower"),
+        ("single record p99 (ms)", "single_p99", "lower"),
+        ("100 records p50 (ms)", "batch_p50", "lower"),
+        ("100 records p99 (ms)", "batch_p99", "lower"),
+        ("16 clients throughput (req/s)", "rps", "higher"),
+        ("16 clients p50 (ms)", "concurrent_p50", "lower"),
+        ("16 clients p99 (ms)", "concurrent_p99", "lower"),
+        ("resident memory (MB)", "rss_mb", "lower"),
+    ]
+    lines = ["| measure | perennial serve | mlflow models serve | perennial is |", "|---|---:|---:|---:|"]
+    for label, key, better in rows:
+        ratio = theirs[key] / ours[key] if better == "lower" else ours[key] / theirs[key]
+        lines.append(f"| {label} | {ours[key]:.1f} | {theirs[key]:.1f} | {ratio:.2f}x {'better' if ratio >= 1 else 'worse'} |")
+    return lines
+
+
+def goals(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
+    checks = [
+        (f"single-record p50 <= {GOALS['single_p50']} ms", ours["single_p50"] <= GOALS["single_p50"], f"{ours['single_p50']:.2f} ms"),
+        (f"16-client throughput >= {GOALS['throughput_ratio']}x MLflow's", ours["rps"] >= GOALS["throughput_ratio"] * theirs["rps"],
+         f"{ours['rps'] / theirs['rps']:.1f}x"),
+        (f"16-client p99 <= {GOALS['concurrent_p99']} ms", ours["concurrent_p99"] <= GOALS["concurrent_p99"], f"{ours['concurrent_p99']:.1f} ms"),
+        (f"RSS <= {GOALS['rss_mb']} MB", ours["rss_mb"] <= GOALS["rss_mb"], f"{ours['rss_mb']:.0f} MB"),
+    ]
+    return [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
+
+
+def write_results(lines: list[str]) -> None:
+    section = "\n".join([START, *lines, END]) + "\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    if START in text and END in text:
+        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def report(results: dict[str, dict[str, float]], floor: dict[str, float], fit_seconds: float, quick: bool) -> list[str]:
+    ours, command = results["perennial"], "python -m bench.serving" + (" --quick" if quick else "")
+    per_call = ours["concurrent_jobs"] / ours["concurrent_calls"] if ours["concurrent_calls"] else float("nan")
+    return [
+        "## Serving",
+        "",
+        f"`{command}` on {dt.date.today().isoformat()}: `perennial serve` against `mlflow models serve --env-manager local`,",
+        "the same registered model (HistGradientBoosting in the ColumnTransformer pipeline, flights + weather,",
+        f"Jan-Jun 2013, fit in {fit_seconds:.0f} s), July records, httpx async client in one process, one server at a time.",
+        f"In-process `predict_proba` of that model: 1 row {floor['predict_1']:.2f} ms, 100 rows {floor['predict_100']:.2f} ms; "
+        f"perennial's verified direct path through the same fitted pipeline: {floor['direct_1']:.2f} / {floor['direct_100']:.2f} ms.",
+        f"Under the 16 clients, perennial's micro-batcher made {ours['concurrent_calls']:,.0f} predict calls for "
+        f"{ours['concurrent_jobs']:,.0f} requests ({per_call:.1f} requests per call).",
+        "",
+        *machine(),
+        "",
+        *table(results["perennial"], results["mlflow"]),
+        "",
+        *goals(results["perennial"], results["mlflow"]),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer requests and a shorter concurrent run")
+    parser.add_argument("--only", choices=["perennial", "mlflow"], help="measure one server")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="perennial-bench-serving-"))
+    os.environ.update({"PERENNIAL_STATE_DIR": str(state), "PERENNIAL_LEDGER_URL": f"sqlite:///{state / 'ledger.db'}"})
+    print(f"training the demo-kind model (state in {state}) ...", flush=True)
+    config, july, fit_seconds = train_and_register(state)
+    records = json.loads(
+        july.drop(columns=["delayed"]).assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(orient="records")
+    )
+    floor = in_process_predict(july, state)
+    print(", ".join(f"in-process {k} {v:.2f} ms" for k, v in floor.items()))
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn`
+    results: dict[str, dict[str, float]] = {}
+    for name in [n for n in ("perennial", "mlflow") if args.only in (None, n)]:
+        print(f"measuring {name} ...", flush=True)
+        server = start(name, state, config, env)
+        try:
+            results[name] = asyncio.run(measure(server, records, args.quick))
+            results[name]["rss_mb"] = tree_rss_mb(server.process.pid)
+        finally:
+            stop(server)
+        print("  " + ", ".join(f"{k} {v:.1f}" for k, v in results[name].items()), flush=True)
+    if len(results) == 2:
+        lines = report(results, floor, fit_seconds, args.quick)
+        print("\n".join(lines))
+        if not args.no_write:
+            write_results(lines)
+            print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
