@@ -1,6 +1,6 @@
 """Benchmark: `perennial serve` against `mlflow models serve --env-manager local`, same model, one run.
 
-    .venv/bin/python -m bench.serving            # the full run (about 3 minutes on 2 cores)
+    .venv/bin/python -m bench.serving            # the full run (about 70 s on 2 cores)
     .venv/bin/python -m bench.serving --quick    # fewer requests, a quick look
 
 The model is the demo's kind: HistGradientBoosting in the ColumnTransformer pipeline, trained once
