@@ -12,6 +12,7 @@ from prefect.runtime import flow_run
 
 from perennial.config import load_config
 from perennial.core.lifecycle import TrainingOutcome
+from perennial.io.lineage import git_commit
 from perennial.settings import load_settings
 from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
@@ -52,7 +53,11 @@ def training_flow(
         champion = load_champion_task(config)
         comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
         report = gate_task(comparison, config, run_id)
-        lineage = {"perennial.data_fingerprint": prints["train"], "perennial.holdout_fingerprint": prints["holdout"]}
+        lineage = {
+            "perennial.data_fingerprint": prints["train"],
+            "perennial.holdout_fingerprint": prints["holdout"],
+            "perennial.git_commit": git_commit(settings.root),
+        }
         outcome = register_task(model_uri, best_run_id, report, config, settings, run_id, lineage)
         print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
         enforce_gate_task(report, config)

@@ -28,6 +28,9 @@ class DataSourceError(PerennialError):
         self.transient = transient
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.transient))
+
 
 class DataValidationFailed(PerennialError):
     """The data broke its expectation suite; carries the full report."""
@@ -36,6 +39,10 @@ class DataValidationFailed(PerennialError):
         self.report = report
         super().__init__(report.summary())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Prefect and multiprocessing pickle exceptions; rebuild from the report.
+        return (type(self), (self.report,))
+
 
 class GateFailed(PerennialError):
     """A candidate failed an enforced gate; carries the full report."""
@@ -43,6 +50,9 @@ class GateFailed(PerennialError):
     def __init__(self, report: GateReport) -> None:
         self.report = report
         super().__init__(report.summary())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.report,))
 
 
 class RegistryError(PerennialError):

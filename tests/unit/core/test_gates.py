@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import replace
 
 import numpy as np
@@ -219,3 +220,16 @@ def test_a_worse_candidate_scored_for_real_fails_beats_champion() -> None:
     # then it fails on the champion comparison, and the summary says so
     assert "beats champion" in [c.name for c in report.failures]
     assert "gate FAILED" in report.summary() and "champion" in report.summary()
+
+
+def test_a_gate_failure_survives_pickling_with_its_report() -> None:
+    # given a failed gate raised as GateFailed (Prefect pickles exceptions into task states)
+    candidate, baseline, champion, versus = good_case()
+    low = replace(candidate, primary=est(0.40))
+    report = check_promotion(low, baseline, champion, versus, STRICT, "roc_auc")
+    with pytest.raises(GateFailed) as raised:
+        report.raise_if_failed()
+    # when it crosses a process boundary
+    again = pickle.loads(pickle.dumps(raised.value))
+    # then the report and the message come back whole
+    assert again.report == report and str(again) == str(raised.value)
