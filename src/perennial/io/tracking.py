@@ -7,7 +7,9 @@ candidate tasks (threads) never log into each other's runs.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version as package_version
@@ -22,6 +24,35 @@ from mlflow.tracking import MlflowClient
 from perennial.settings import Settings
 
 MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
+
+# MLflow advice that does not apply to how we log, repeated on every run: we choose cloudpickle on
+# purpose (see log_model), pin requirements explicitly (so pip's version is moot in a uv venv), name
+# the dataset source ourselves, and describe integer columns from real rows.
+_KNOWN_ADVICE = (
+    "Saving scikit-learn models in the pickle or cloudpickle format",
+    "Failed to resolve installed pip version",
+)
+
+
+class _DropKnownAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_KNOWN_ADVICE)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    quiet = _DropKnownAdvice()
+    loggers = [logging.getLogger(n) for n in ("mlflow.sklearn", "mlflow.utils.environment")]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer", category=UserWarning)
+            warnings.filterwarnings("ignore", message=r"The specified dataset source can be interpreted", category=UserWarning)
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
 
 
 def client() -> MlflowClient:
@@ -101,7 +132,8 @@ def _in_run(run_id: str) -> Iterator[None]:
 
 def log_dataset(run_id: str, frame: pd.DataFrame, name: str, source: str, context: str, digest: str, target: str) -> None:
     """Log a frame as an MLflow dataset input; its digest is our full-content fingerprint."""
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target, digest=digest)
+    with _quiet():
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target, digest=digest)
     with _in_run(run_id):
         mlflow.log_input(dataset, context=context)
 
@@ -114,9 +146,9 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame) -> str:
     sample = example.head(5).apply(
         lambda col: col.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(col.dtype, pd.DatetimeTZDtype) else col
     )
-    signature = infer_signature(sample, model.predict_proba(sample)[:, 1])
     requirements = [f"{p}=={package_version(p)}" for p in MODEL_REQUIREMENTS]
-    with _in_run(run_id):
+    with _quiet(), _in_run(run_id):
+        signature = infer_signature(sample, model.predict_proba(sample)[:, 1])
         info = mlflow.sklearn.log_model(
             model,
             name="model",
