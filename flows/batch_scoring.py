@@ -39,7 +39,7 @@ def batch_scoring_flow(
     try:
         version, model, suite = load_model_task(config, alias)
         frame, source = load_data_task(config, settings.root, start, end)
-        validate_scoring_input_task(frame, suite, source, run_id)
+        validate_scoring_input_task(frame, suite, source, run_id, config.name)
         predictions = score_task(model, frame, config, version, run_id)
         days = write_predictions_task(predictions, config, settings.root, run_id)
     except BaseException:

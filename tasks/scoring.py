@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -36,34 +37,54 @@ def load_model_task(config: Config, alias: str) -> tuple[str, Any, SuiteSpec]:
 
 
 @task(name="validate-scoring-input", cache_policy=NO_CACHE)
-def validate_scoring_input_task(frame: pd.DataFrame, suite: SuiteSpec, source: str, run_id: str) -> ValidationReport:
+def validate_scoring_input_task(
+    frame: pd.DataFrame, suite: SuiteSpec, source: str, run_id: str, config_name: str = "batch"
+) -> ValidationReport:
     """Serving-side checks with the training suite: schema, types, categories (no labels yet)."""
     report = validate_frame(frame, suite, source=source, require_target=False)
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
     tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
-    publish_markdown("scoring-validation", report.to_markdown(), f"Scoring input check of {source}")
+    publish_markdown(f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {source}")
     return report.raise_if_failed()
 
 
 @task(name="score-window", cache_policy=NO_CACHE)
 def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str) -> pd.DataFrame:
+    """Prediction rows stamped with this scoring run's id; rows, latency and the score distribution go to MLflow."""
     started = time.perf_counter()
     predictions = score_frame(model, frame, config, config.tracking.registered_model, version)
     seconds = time.perf_counter() - started
-    quantiles = predictions["prediction"].quantile([0.1, 0.5, 0.9])
-    summary = {
+    # the MLflow run that wrote a row: its metrics, validation report and model version explain the row
+    predictions.insert(predictions.columns.get_loc("model_version") + 1, "run_id", run_id)
+    summary = scoring_summary(predictions, seconds)
+    tracking.log_metrics(run_id, summary)
+    tracking.log_json(run_id, score_histogram(predictions["prediction"]), "scoring/prediction_histogram.json")
+    tracking.set_tags(run_id, {"perennial.model_version": version, "perennial.rows": len(predictions)})
+    rows = [{k: round(v, 4) for k, v in summary.items()}]
+    publish_table(f"{config.name}-batch-scoring", rows, f"Window scored by {config.tracking.registered_model} v{version}")
+    return predictions
+
+
+def scoring_summary(predictions: pd.DataFrame, seconds: float) -> dict[str, float]:
+    scores = predictions["prediction"]
+    quantiles = scores.quantile([0.1, 0.5, 0.9])
+    return {
         "rows": len(predictions),
         "score_seconds": seconds,
+        "latency_ms_per_row": 1000 * seconds / len(predictions) if len(predictions) else 0.0,
         "rows_per_second": len(predictions) / seconds if seconds else 0.0,
-        "prediction_mean": float(predictions["prediction"].mean()),
+        "prediction_mean": float(scores.mean()),
         "prediction_p10": float(quantiles[0.1]),
         "prediction_p50": float(quantiles[0.5]),
         "prediction_p90": float(quantiles[0.9]),
         "positive_rate": float(predictions["predicted_label"].mean()),
     }
-    tracking.log_metrics(run_id, summary)
-    publish_table("batch-scoring-summary", [{k: round(v, 4) for k, v in summary.items()}], f"Scored by v{version}")
-    return predictions
+
+
+def score_histogram(scores: pd.Series, bins: int = 10) -> dict[str, list[float]]:
+    """Counts of scores in equal-width bins over [0, 1]: the whole distribution, in a few numbers."""
+    counts, edges = np.histogram(scores.to_numpy(dtype="float64"), bins=bins, range=(0.0, 1.0))
+    return {"edges": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
 
 
 @task(name="write-predictions", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from perennial.config import Config, ParquetStore
+from perennial.config import Config, ParquetStore, expand_env
 
 ROW_COLUMNS = ("id", "event_time", "scored_at", "model_name", "model_version", "prediction", "predicted_label", "source")
 SOURCES = ("batch", "service", "shadow")
@@ -60,7 +60,8 @@ def open_store(config: Config, root: Path) -> PredictionStore:
     """The configured store; a relative Parquet path is taken from the project root."""
     spec = config.predictions
     if isinstance(spec, ParquetStore):
-        path = Path(spec.path)
+        # the default path is not from YAML, so ${PERENNIAL_STATE_DIR:-...} is still to expand
+        path = Path(expand_env(spec.path, "predictions.path"))
         return ParquetPredictionStore(path if path.is_absolute() else root / path)
     return SqlPredictionStore(spec.url, spec.table)
 

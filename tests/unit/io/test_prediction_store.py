@@ -149,6 +149,19 @@ def test_open_store_follows_the_config(tmp_path: Path) -> None:
     assert isinstance(sql, SqlPredictionStore) and sql.read()["id"].tolist() == ["a"]
 
 
+def test_the_default_store_lives_in_the_state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a config without a `predictions` section (its default path reads the environment)
+    config = parse_config(config_dict())
+    # when the state folder is set, and then when it is not
+    monkeypatch.setenv("PERENNIAL_STATE_DIR", str(tmp_path / "state"))
+    in_state = open_store(config, tmp_path)
+    monkeypatch.delenv("PERENNIAL_STATE_DIR")
+    fallback = open_store(config, tmp_path)
+    # then the path is expanded, never taken literally
+    assert in_state.path == tmp_path / "state" / "predictions"
+    assert fallback.path == tmp_path / ".perennial" / "predictions"
+
+
 def test_sql_store_adds_a_new_feature_column(tmp_path: Path) -> None:
     store = SqlPredictionStore(f"sqlite:///{tmp_path / 'p.db'}")
     store.append("service", rows(["a"]))
