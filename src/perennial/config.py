@@ -152,12 +152,37 @@ class Candidate(Frozen):
     search: Search | None = None
 
 
+class CandidateRunner(Frozen):
+    """Where candidates (and their searches) train: the flow's own threads, or a Dask cluster.
+
+    ``dask`` with no address starts a LocalCluster for the run; ``address: tcp://host:8786``
+    joins an existing cluster whose workers have this checkout and its environment.
+    """
+
+    kind: Literal["thread", "dask"] = "thread"
+    address: str | None = Field(default=None, description="scheduler of an existing Dask cluster; '' = none")
+    n_workers: int | None = Field(default=None, ge=1, description="LocalCluster workers; None = one per core")
+    threads_per_worker: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _dask_only(self) -> CandidateRunner:
+        # '' comes from `address: ${DASK_ADDRESS:-}`: no cluster given, start a local one
+        if self.address and not self.address.startswith(("tcp://", "tls://")):
+            raise ValueError(f"address must look like tcp://host:8786, got '{self.address}'")
+        if self.kind == "thread" and (self.address or self.n_workers):
+            raise ValueError("address and n_workers apply to kind 'dask' only")
+        if self.address and self.n_workers:
+            raise ValueError("n_workers sizes a local cluster; a cluster at 'address' is sized by its owner")
+        return self
+
+
 class Training(Frozen):
     seed: int = 42
     baseline: Literal["prior", "stratified"] = "prior"
     candidates: tuple[Candidate, ...] = Field(min_length=1)
     # Cap on training rows (most recent kept): bounds cost on large sources
     max_train_rows: int | None = Field(default=None, ge=100)
+    task_runner: CandidateRunner = CandidateRunner()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Training:

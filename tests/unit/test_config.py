@@ -84,3 +84,30 @@ def test_slices_must_be_known_columns() -> None:
     raw["evaluation"]["slices"] = ["airline"]
     with pytest.raises(ConfigError, match=r"slices.*airline"):
         parse_config(raw)
+
+
+def test_candidates_train_on_the_flow_threads_unless_a_dask_runner_is_configured(tiny_config) -> None:
+    # given the tiny config without a task_runner section / then the default is the flow's threads
+    assert tiny_config.training.task_runner.kind == "thread"
+    # when a Dask runner is configured with an address from the environment
+    raw = config_dict()
+    raw["training"]["task_runner"] = {"kind": "dask", "address": "${DASK_ADDRESS:-}"}
+    runner = parse_config(raw).training.task_runner
+    # then an unset variable means a local cluster for the run
+    assert (runner.kind, runner.address) == ("dask", "")
+
+
+@pytest.mark.parametrize(
+    ("runner", "message"),
+    [
+        ({"kind": "thread", "n_workers": 2}, "apply to kind 'dask' only"),
+        ({"kind": "dask", "address": "tcp://h:8786", "n_workers": 2}, "sized by its owner"),
+        ({"kind": "dask", "address": "h:8786"}, "must look like tcp://host:8786"),
+        ({"kind": "ray"}, r"training\.task_runner\.kind"),
+    ],
+)
+def test_a_wrong_task_runner_is_an_error_naming_the_rule(runner, message) -> None:
+    raw = config_dict()
+    raw["training"]["task_runner"] = runner
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, "tiny.yaml")

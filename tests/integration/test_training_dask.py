@@ -1,0 +1,31 @@
+"""Candidate training on a Dask cluster, chosen by config alone (prefect-dask)."""
+
+from __future__ import annotations
+
+from distributed import Client, LocalCluster, get_task_stream
+from mlflow.tracking import MlflowClient
+
+from flows.training import training_flow
+from perennial.io.registry import Registry
+
+
+def test_candidates_train_on_the_dask_cluster_named_in_the_config(project) -> None:
+    # given a running Dask cluster and a config that names its scheduler
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:
+        config = project.write_config(**{"training.task_runner": {"kind": "dask", "address": cluster.scheduler_address}})
+        with Client(cluster, set_as_default=False) as client, get_task_stream(client=client) as stream:
+            # when the training flow runs
+            outcome = training_flow(config_path=config)
+    # then both candidates ran as tasks on that cluster
+    ran = [str(task["key"]) for task in stream.data]
+    assert sum(key.startswith("train_candidate_task-") for key in ran) == 2, ran
+    # and the lifecycle is the same: nested candidate runs, a gated champion
+    assert outcome.promoted and Registry("tiny-delay").alias_version("champion") == outcome.version
+    children = MlflowClient().search_runs(
+        [MlflowClient().get_run(outcome.run_id).info.experiment_id],
+        f"tags.mlflow.parentRunId = '{outcome.run_id}'",
+    )
+    assert sorted(r.data.tags["perennial.candidate"] for r in children) == ["hgb", "logreg"]
+    assert all(r.info.status == "FINISHED" for r in children)
