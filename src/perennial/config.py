@@ -215,6 +215,9 @@ class Evaluation(Frozen):
 
 class Gate(Frozen):
     mode: Literal["off", "dry-run", "enforced"] = "enforced"
+    # auto: a version the gate lets through becomes champion at once; manual: it stays challenger
+    # (for shadow and canary) until `perennial promote` runs the gate again
+    promotion: Literal["auto", "manual"] = "auto"
     min_primary: float | None = None
     min_lift_over_baseline: float | None = Field(default=0.0)
     # candidate may trail the champion by at most this, judged on the paired bootstrap's upper bound
