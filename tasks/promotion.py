@@ -22,7 +22,9 @@ def register_task(
     """New version → `challenger`; → `champion` only when the gate allows it.
 
     An enforced gate that fails leaves the version registered (for inspection) but never
-    champion. dry-run and off promote regardless: the report is advice there.
+    champion. dry-run and off promote regardless: the report is advice there. With
+    ``gate.promotion: manual`` the version stays challenger (shadow, canary, then `perennial promote`).
+    A new challenger starts with no release mode: services use it as their config says.
     """
     registry = Registry(config.tracking.registered_model)
     verdict = "passed" if report.passed else "failed"
@@ -39,7 +41,8 @@ def register_task(
     ledger = Ledger(settings.ledger_url)
     try:
         move_alias(registry, ledger, CHALLENGER, version, "challenger", f"trained by run {run_id}", run_id, verdict)
-        promote = report.passed or config.gate.mode != "enforced"
+        registry.set_release_mode(None)
+        promote = (report.passed or config.gate.mode != "enforced") and config.gate.promotion == "auto"
         if promote:
             reason = "gate passed" if report.passed else f"gate {verdict} in {config.gate.mode} mode"
             move_alias(registry, ledger, CHAMPION, version, "promote", reason, run_id, verdict)
@@ -76,6 +79,8 @@ def promote_version_task(
         gate = None if report is None else ("passed" if report.passed else "failed")
         reason = force_reason or f"gate passed (run {run_id})"
         move_alias(registry, ledger, CHAMPION, version, action, reason, run_id, gate)
+        if registry.release_mode() not in (None, CHAMPION):
+            registry.set_release_mode(CHAMPION)  # the release is done: services serve the new champion alone
     finally:
         ledger.close()
     return version

@@ -8,6 +8,7 @@ embedded defaults are exported: nothing here imports Prefect at module load.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import subprocess
 import sys
 import time
@@ -24,6 +25,15 @@ app = typer.Typer(help="Perennial: the production lifecycle of a tabular model o
 console = Console()
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config file, relative to the project root")]
+
+
+class ReleaseMode(str, enum.Enum):
+    """How running services use the challenger (the values of `serving.mode`)."""
+
+    champion = "champion"
+    shadow = "shadow"
+    canary = "canary"
+
 DEFAULT_CONFIG = "configs/flights.yaml"
 
 
@@ -140,12 +150,41 @@ def serve(
     config: ConfigOpt = DEFAULT_CONFIG,
     host: Annotated[str | None, typer.Option(help="bind address (default from config: 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default from config)")] = None,
+    mode: Annotated[
+        ReleaseMode | None, typer.Option(help="start in this mode instead of the config's; `perennial release` switches it live")
+    ] = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn), with hot reload, shadow and canary."""
     settings = _project()
     from perennial.serving.run import serve as run_service
 
-    run_service(str(settings.root / config), host, port)
+    run_service(str(settings.root / config), host, port, mode.value if mode else None)
+
+
+@app.command()
+def release(
+    mode: Annotated[ReleaseMode, typer.Argument(help="shadow, canary, or champion (the champion alone)")],
+    config: ConfigOpt = DEFAULT_CONFIG,
+    reason: Annotated[str, typer.Option(help="why (recorded in the ledger)")] = "manual release step",
+) -> None:
+    """Put the challenger in shadow or canary in every running service (they follow within a poll)."""
+    settings = _project()
+    from perennial.config import load_config
+    from perennial.errors import RegistryError
+    from perennial.io import tracking
+    from perennial.io.ledger import Ledger
+    from perennial.io.registry import Registry
+    from perennial.io.registry import release as set_release
+
+    tracking.configure(settings)
+    ledger = Ledger(settings.ledger_url)
+    try:
+        entry = set_release(Registry(load_config(settings.root / config).tracking.registered_model), ledger, mode.value, reason)
+    except RegistryError as exc:
+        _fail(str(exc))
+    finally:
+        ledger.close()
+    console.print(f"[green]release mode {mode.value}[/] for challenger v{entry.version} ({entry.actor}: {reason})")
 
 
 @app.command()
@@ -208,7 +247,8 @@ def _print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     config = load_config(settings.root / config_path)
     tracking.configure(settings)
     registry = Registry(config.tracking.registered_model)
-    models = Table(title=f"model {registry.name}")
+    release = registry.release_mode() or f"{config.serving.mode} (from the config)"
+    models = Table(title=f"model {registry.name}, release mode {release}")
     for column in ("alias", "version", "gate", "trained by run", "data fingerprint"):
         models.add_column(column)
     for alias in (CHAMPION, CHALLENGER):

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from perennial.io.prediction_store import open_store
+from perennial.io.registry import release
 from perennial.serving.app import create_app
 from perennial.serving.routing import to_challenger
 from tests.serving.conftest import ServingEnv, records
@@ -103,3 +104,34 @@ def test_a_challenger_equal_to_the_champion_is_no_challenger(serving_env: Servin
     with TestClient(create_app(serving_env.config(mode="shadow"), serving_env.settings)) as client:
         assert client.get("/ready").json() == {"ready": True, "champion": "1", "challenger": None}
         assert client.get("/metadata").json()["shadow"] is None
+
+
+def test_a_release_mode_set_in_the_registry_switches_a_running_service(serving_env: ServingEnv) -> None:
+    sent = records(100)
+    canary = {"ramp": [0.5], "step_requests": 10_000, "max_p99_ms": 10_000}
+    # given a service configured for the champion alone, and v2 as challenger
+    with serving(serving_env, mode="champion", reload_interval_seconds=0.1, canary=canary) as client:
+
+        def meta_when(check: Any) -> dict[str, Any]:
+            deadline = time.monotonic() + 15
+            while not check(meta := client.get("/metadata").json()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return meta
+
+        assert client.get("/metadata").json()["challenger"] is None
+        # when `perennial release shadow` is recorded, then the service loads v2 and shadows it
+        release(serving_env.registry, serving_env.ledger, "shadow", "try v2")
+        shadowing = meta_when(lambda m: m["mode"] == "shadow")
+        answers = client.post("/predict", json={"records": sent}).json()["predictions"]
+        assert shadowing["challenger"]["version"] == "2" and shadowing["shadow"]["challenger_version"] == "2"
+        assert {a["model_version"] for a in answers} == {"1"}
+        # when canary follows, then half the ids (by hash) are answered by v2, with no shadow any more
+        release(serving_env.registry, serving_env.ledger, "canary", "shadow agreed")
+        canarying = meta_when(lambda m: m["mode"] == "canary")
+        answers = client.post("/predict", json={"records": sent}).json()["predictions"]
+        assert canarying["shadow"] is None and canarying["canary"]["share"] == 0.5
+        assert all((a["model_version"] == "2") == to_challenger(a["id"], 0.5) for a in answers)
+        # when the release goes back to the champion alone, then v2 is unloaded
+        release(serving_env.registry, serving_env.ledger, "champion", "enough")
+        alone = meta_when(lambda m: m["mode"] == "champion")
+        assert alone["challenger"] is None and alone["canary"] is None

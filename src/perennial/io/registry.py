@@ -17,6 +17,9 @@ from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger, LedgerEntry
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+# How running services use the challenger: a tag on the registered model, so every replica follows it
+RELEASE_TAG = "perennial.release"
+RELEASE_MODES = ("champion", "shadow", "canary")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,30 @@ class Registry:
         infos = [VersionInfo(self.name, str(v.version), v.run_id, v.source, dict(v.tags), tuple(v.aliases)) for v in found]
         return sorted(infos, key=lambda i: int(i.version))
 
+    def serving_state(self) -> tuple[dict[str, str], str | None]:
+        """Every alias and the release mode, in one registry call (services poll this)."""
+        try:
+            model = self._client.get_registered_model(self.name)
+        except MlflowException:
+            return {}, None
+        mode = model.tags.get(RELEASE_TAG)
+        return {a: str(v) for a, v in model.aliases.items()}, mode if mode in RELEASE_MODES else None
+
+    def release_mode(self) -> str | None:
+        return self.serving_state()[1]
+
+    def set_release_mode(self, mode: str | None) -> None:
+        """Set (or with None, clear) the release mode running services follow."""
+        if mode is None:
+            try:
+                self._client.delete_registered_model_tag(self.name, RELEASE_TAG)
+            except MlflowException:
+                pass  # no model or no tag: nothing to clear
+            return
+        if mode not in RELEASE_MODES:
+            raise RegistryError(f"release mode must be one of {RELEASE_MODES}, got '{mode}'")
+        self._client.set_registered_model_tag(self.name, RELEASE_TAG, mode)
+
     def set_tag(self, version: str, key: str, value: str) -> None:
         self._client.set_model_version_tag(self.name, str(version), key, value)
 
@@ -104,4 +131,27 @@ def rollback(registry: Registry, ledger: Ledger, reason: str, alias: str = CHAMP
     target = rollback_target(ledger.history(registry.name, alias=alias, limit=1000), current, alias)
     if target is None:
         raise RegistryError(f"model '{registry.name}': no earlier {alias} to roll back to (current v{current})")
-    return move_alias(registry, ledger, alias, target, "rollback", reason)
+    entry = move_alias(registry, ledger, alias, target, "rollback", reason)
+    if alias == CHAMPION and registry.release_mode() not in (None, CHAMPION):
+        registry.set_release_mode(CHAMPION)  # the release is over: the challenger gets no more traffic
+    return entry
+
+
+def release(registry: Registry, ledger: Ledger, mode: str, reason: str) -> LedgerEntry:
+    """Switch running services to ``mode`` for the current challenger, and record it.
+
+    ``shadow``: the challenger scores every request, its outputs are logged, never returned.
+    ``canary``: a sticky share of ids is answered by it, ramped by the config.
+    ``champion``: the champion alone.
+    """
+    if mode not in RELEASE_MODES:
+        raise RegistryError(f"release mode must be one of {RELEASE_MODES}, got '{mode}'")
+    challenger, champion = registry.alias_version(CHALLENGER), registry.alias_version(CHAMPION)
+    if mode != CHAMPION and (challenger is None or challenger == champion):
+        raise RegistryError(
+            f"model '{registry.name}' has no challenger apart from the champion (v{champion}): "
+            "train a new version first (with gate.promotion: manual it stays challenger)"
+        )
+    registry.set_release_mode(mode)
+    version = challenger or champion or "-"
+    return ledger.record(registry.name, CHALLENGER, version, version, f"release {mode}", reason)

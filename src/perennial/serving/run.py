@@ -1,6 +1,6 @@
 """`perennial serve`: the service under uvicorn, one process, one event loop, one predict worker.
 
-Run alone:  python -m perennial.serving.run --config configs/flights.yaml [--host H] [--port P]
+Run alone:  python -m perennial.serving.run --config configs/flights.yaml [--host H] [--port P] [--mode M]
 """
 
 from __future__ import annotations
@@ -9,8 +9,12 @@ import logging
 import os
 
 
-def serve(config_path: str, host: str | None, port: int | None) -> None:
-    """Serve the config's model until interrupted; binds to the config's host (127.0.0.1) by default."""
+def serve(config_path: str, host: str | None, port: int | None, mode: str | None = None) -> None:
+    """Serve the config's model until interrupted; binds to the config's host (127.0.0.1) by default.
+
+    ``mode`` (champion, shadow, canary) replaces the config's ``serving.mode``; a mode set later
+    with `perennial release` wins over both, in every running service.
+    """
     # One OpenMP thread before numpy/sklearn load: with a single predict worker, more threads only
     # fight the event loop for 2 cores (the worker also limits itself, for in-process apps)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -22,6 +26,8 @@ def serve(config_path: str, host: str | None, port: int | None) -> None:
 
     settings = apply_defaults()
     config = load_config(config_path)
+    if mode is not None:
+        config = config.model_copy(update={"serving": config.serving.model_copy(update={"mode": mode})})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, settings)
     app.state.service.freeze_heap = True  # this process only serves: keep full GC passes off the loop
@@ -42,5 +48,6 @@ if __name__ == "__main__":  # pragma: no cover
     parser.add_argument("--config", "-c", default="configs/flights.yaml")
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
+    parser.add_argument("--mode", choices=["champion", "shadow", "canary"])
     args = parser.parse_args()
-    serve(args.config, args.host, args.port)
+    serve(args.config, args.host, args.port, args.mode)

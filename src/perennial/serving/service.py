@@ -44,6 +44,8 @@ class Service:
         self.registry = registry or Registry(config.tracking.registered_model)
         self.slot = ModelSlot()
         self.ramp = CanaryRamp(config.serving.canary)
+        # the config's mode until `perennial release` sets one on the registered model
+        self.mode: str = config.serving.mode
         self.shadow: ShadowComparison | None = None
         self.last_reload_error: str | None = None
         self.metrics = ServiceMetrics(self.snapshot)
@@ -127,16 +129,16 @@ class Service:
         assert self._reload_lock is not None, "the service is not started"
         async with self._reload_lock:
             alias, current = self.serving.alias, self.slot.current
-            champion_v = await asyncio.to_thread(self.registry.alias_version, alias)
-            challenger_v = None
-            if self.serving.mode != "champion":
-                challenger_v = await asyncio.to_thread(self.registry.alias_version, CHALLENGER)
+            aliases, released = await asyncio.to_thread(self.registry.serving_state)
+            mode = released or self.serving.mode
+            champion_v = aliases.get(alias)
+            challenger_v = aliases.get(CHALLENGER) if mode != "champion" else None
             if champion_v is None:
                 if current is None:
                     raise RegistryError(f"model '{self.registry.name}' has no '{alias}' alias: train and promote a model first")
                 return {"changed": False, **self.versions()}  # alias gone: keep serving what we have
             challenger_v = None if challenger_v == champion_v else challenger_v
-            if current is not None and current.versions == (champion_v, challenger_v):
+            if current is not None and current.versions == (champion_v, challenger_v) and mode == self.mode:
                 return {"changed": False, **self.versions()}
             champion = await self._load(champion_v, "champion")
             challenger = None
@@ -146,27 +148,27 @@ class Service:
                 except Exception as exc:  # serve the champion alone; the next poll retries
                     self.last_reload_error = f"challenger v{challenger_v}: {exc}"
                     log.error("cannot load challenger v%s: %s", challenger_v, exc)
-            self._swap(build_model_set(champion, challenger, self.config))
+            self._swap(build_model_set(champion, challenger, self.config), mode)
             if self.freeze_heap:
                 gc.freeze()
             self.last_reload_error = None
             self.metrics.reloads.labels("changed").inc()
             return {"changed": True, **self.versions()}
 
-    def _swap(self, new: ModelSet) -> None:
+    def _swap(self, new: ModelSet, mode: str) -> None:
         old = self.slot.swap(new)
-        old_challenger = old.challenger.version if old and old.challenger else None
         new_challenger = new.challenger.version if new.challenger else None
-        if old is None or old_challenger != new_challenger or old.champion.version != new.champion.version:
-            canary = self.serving.mode == "canary" and new_challenger is not None
+        if old is None or old.versions != new.versions or mode != self.mode:
+            self.mode = mode
+            canary = mode == "canary" and new_challenger is not None
             self.ramp.start(new_challenger if canary else None)
-            shadow = self.serving.mode == "shadow" and new.challenger is not None
+            shadow = mode == "shadow" and new.challenger is not None
             self.shadow = (
                 ShadowComparison(new.champion.version, new_challenger, self.config.evaluation.threshold)  # type: ignore[arg-type]
                 if shadow
                 else None
             )
-        log.info("serving %s", self.versions())
+        log.info("serving %s in %s mode", self.versions(), self.mode)
 
     def _shadow_for(self, models: ModelSet) -> ShadowComparison | None:
         shadow = self.shadow
@@ -194,7 +196,7 @@ class Service:
     def job(self, models: ModelSet, parsed: Parsed) -> Job:
         """The request's rows, with the canary's sticky choice per id."""
         canary = None
-        if self.serving.mode == "canary" and models.challenger is not None and self.ramp.version == models.challenger.version:
+        if self.mode == "canary" and models.challenger is not None and self.ramp.version == models.challenger.version:
             share = self.ramp.share
             if share > 0:
                 canary = [to_challenger(i, share) for i in parsed.ids]
@@ -226,7 +228,7 @@ class Service:
             "model": self.registry.name,
             "versions": self.versions(),
             "ready": self.slot.current is not None,
-            "canary_share": self.ramp.share if self.serving.mode == "canary" else 0.0,
+            "canary_share": self.ramp.share if self.mode == "canary" else 0.0,
             "canary_state": self.ramp.status().state,
             "shadow_agreement": shadow.agreement if shadow else None,
             "log_written": self.prediction_log.written,
@@ -238,7 +240,7 @@ class Service:
         return {
             "model_name": self.registry.name,
             "alias": self.serving.alias,
-            "mode": self.serving.mode,
+            "mode": self.mode,
             "ready": current is not None,
             "champion": current.champion.describe() if current else None,
             "challenger": current.challenger.describe() if current and current.challenger else None,
@@ -249,7 +251,7 @@ class Service:
                 **(current.schema.describe() if current else {}),
             },
             "threshold": self.config.evaluation.threshold,
-            "canary": self.ramp.status().to_dict() if self.serving.mode == "canary" else None,
+            "canary": self.ramp.status().to_dict() if self.mode == "canary" else None,
             "shadow": self.shadow.report().to_dict() if self.shadow is not None else None,
             "batching": {
                 **self.batcher.stats.to_dict(),

@@ -12,7 +12,7 @@ from perennial.core.training import train_baseline
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
-from perennial.io.registry import CHAMPION, Registry, move_alias, rollback
+from perennial.io.registry import CHALLENGER, CHAMPION, Registry, move_alias, release, rollback
 
 
 @pytest.fixture
@@ -67,3 +67,26 @@ def test_unknown_versions_and_missing_aliases_are_clear(registry) -> None:
     with pytest.raises(RegistryError, match="cannot load"):
         reg.load(CHAMPION)
     assert ledger.history("reg-model") == []
+
+
+def test_a_release_mode_needs_a_challenger_is_recorded_and_ends_with_a_rollback(registry) -> None:
+    reg, ledger, versions = registry
+    move_alias(reg, ledger, CHAMPION, versions[0], "promote", "first")
+    # given no challenger apart from the champion, then shadow is refused and nothing is set
+    with pytest.raises(RegistryError, match="no challenger"):
+        release(reg, ledger, "shadow", "too early")
+    assert reg.serving_state() == ({"champion": "1"}, None)
+    # when v2 is challenger and goes to canary, then services see it in one call, and the ledger has it
+    move_alias(reg, ledger, CHALLENGER, versions[1], "challenger", "trained")
+    entry = release(reg, ledger, "canary", "v2 looked fine in shadow")
+    assert reg.serving_state() == ({"champion": "1", "challenger": "2"}, "canary")
+    assert (entry.alias, entry.version, entry.action, entry.reason) == ("challenger", "2", "release canary", "v2 looked fine in shadow")
+    with pytest.raises(RegistryError, match="release mode must be one of"):
+        release(reg, ledger, "blue-green", "unknown")
+    # when the champion is rolled back, then the release is over: champion alone
+    move_alias(reg, ledger, CHAMPION, versions[1], "promote", "promoted")
+    rollback(reg, ledger, "bad")
+    assert reg.release_mode() == "champion" and reg.alias_version(CHAMPION) == "1"
+    # and clearing the mode leaves services to their config
+    reg.set_release_mode(None)
+    assert reg.release_mode() is None
