@@ -13,19 +13,37 @@ from perennial.config import Config
 from perennial.errors import DataSourceError
 
 
-def parse_times(frame: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """The time column as UTC timestamps; unparseable values are an error naming the column."""
+# Events stamped after now cannot have happened: a clock or unit bug upstream. Some skew is tolerated.
+FUTURE_TOLERANCE = pd.Timedelta(hours=1)
+
+
+def parse_times(frame: pd.DataFrame, column: str, source: str, now: dt.datetime | None = None) -> pd.Series:
+    """The time column as UTC timestamps; unparseable or future values are an error naming the column.
+
+    Checked on the whole source, before any window is cut: a window filter would drop future
+    rows silently.
+    """
     if column not in frame.columns:
         raise DataSourceError(f"{source}: time column '{column}' is missing")
     values = frame[column]
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+        parsed = values.dt.tz_convert("UTC")
+    else:
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     bad = parsed.isna() & values.notna()
     if bad.any():
         sample = values[bad].astype(str).head(3).tolist()
         raise DataSourceError(
             f"{source}: column '{column}' has {int(bad.sum()):,} values that are not timestamps, e.g. {sample}"
+        )
+    limit = pd.Timestamp(now or dt.datetime.now(dt.UTC))
+    limit = (limit.tz_localize("UTC") if limit.tzinfo is None else limit.tz_convert("UTC")) + FUTURE_TOLERANCE
+    future = parsed > limit
+    if future.any():
+        sample = [f"{t:%Y-%m-%d %H:%M}" for t in parsed[future].head(3)]
+        raise DataSourceError(
+            f"{source}: column '{column}' has {int(future.sum()):,} timestamps in the future "
+            f"(after {limit:%Y-%m-%d %H:%M} UTC), e.g. {sample}: rule 'no events after now'"
         )
     return parsed
 

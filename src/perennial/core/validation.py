@@ -154,6 +154,12 @@ def validate_frame(
     if extra:
         shown = ", ".join(repr(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
         results.append(RuleResult(None, "extra columns allowed", True, f"{len(extra)} not in the contract: {shown}"))
+        # a missing column beside unexpected ones is often a rename: say what is there instead
+        results = [
+            RuleResult(r.column, r.rule, False, f"missing; not in the contract: {shown}")
+            if r.rule == "exists" and not r.passed else r
+            for r in results
+        ]
     return ValidationReport(source=source, rows=len(frame), results=tuple(results))
 
 

@@ -23,7 +23,8 @@ class RuleResult:
         if self.column is None:
             return f"{self.rule} ({self.observed})"
         if self.rule == "exists" and not self.passed:
-            return f"column '{self.column}' missing"
+            hint = self.observed.removeprefix("missing").lstrip("; ")
+            return f"column '{self.column}' missing" + (f" ({hint})" if hint else "")
         return f"column '{self.column}' {self.rule} ({self.observed})"
 
 
