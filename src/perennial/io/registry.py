@@ -43,8 +43,11 @@ class Registry:
             self._client.get_registered_model(self.name)
         except MlflowException:
             self._client.create_registered_model(self.name)
+        # A logged model's URI ("models:/m-…") must travel with its id: a tracking server
+        # (REST store) rejects the source otherwise; the local SQL store does not check
+        model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
         version = self._client.create_model_version(
-            self.name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}
+            self.name, model_uri, run_id=run_id, tags={k: str(v) for k, v in tags.items()}, model_id=model_id
         )
         return str(version.version)
 
