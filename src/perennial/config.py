@@ -203,6 +203,34 @@ class Bootstrap(Frozen):
     seed: int = 7
 
 
+class CostMatrix(Frozen):
+    """What a decision is worth: per false positive, per false negative, and value per true positive.
+
+    The decision threshold is chosen on a validation slice (the latest ``validation_share`` of the
+    training window, scored by a copy of the candidate fitted on the earlier rows) to minimise the
+    expected cost; the holdout only reports it.
+    """
+
+    false_positive: float = Field(default=0.0, ge=0)
+    false_negative: float = Field(default=0.0, ge=0)
+    true_positive_value: float = Field(default=0.0, ge=0)
+    unit: str = "cost units"
+    validation_share: float = Field(default=0.2, gt=0, le=0.5)
+
+    @model_validator(mode="after")
+    def _something_costs(self) -> CostMatrix:
+        if not (self.false_positive or self.false_negative or self.true_positive_value):
+            raise ValueError("a cost matrix needs a non-zero false_positive, false_negative or true_positive_value")
+        return self
+
+
+class Importance(Frozen):
+    """Permutation importance on the holdout, on a bounded sample (cost grows with rows x features x repeats)."""
+
+    max_rows: int = Field(default=5000, ge=50)
+    repeats: int = Field(default=3, ge=1)
+
+
 class Evaluation(Frozen):
     primary_metric: Metric = "roc_auc"
     secondary_metrics: tuple[Metric, ...] = ("average_precision", "log_loss", "brier")
@@ -211,6 +239,9 @@ class Evaluation(Frozen):
     slices: tuple[str, ...] = ()
     min_slice_rows: int = Field(default=200, ge=1)
     latency_rows: int = Field(default=1000, ge=1)
+    cost: CostMatrix | None = None
+    top_loss_rows: int = Field(default=50, ge=1, description="highest-loss holdout rows kept for inspection")
+    importance: Importance = Importance()
 
 
 class Gate(Frozen):
@@ -226,6 +257,8 @@ class Gate(Frozen):
     max_slice_regression_vs_champion: float | None = Field(default=None, ge=0)
     max_latency_ms_per_row: float | None = Field(default=None, gt=0)
     max_model_size_mb: float | None = Field(default=None, gt=0)
+    # expected cost per holdout row at the threshold chosen on validation data (needs evaluation.cost)
+    max_expected_cost: float | None = None
 
 
 class Tracking(Frozen):
@@ -296,6 +329,8 @@ class Monitoring(Frozen):
     labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
     min_labelled_rows: int = Field(default=200, ge=1)
     report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
+    # a feature whose permutation importance fell by more than this share since the champion was trained
+    max_importance_drop: float = Field(default=0.5, gt=0, le=1)
     retraining: Retraining = Retraining()
 
 
@@ -321,6 +356,12 @@ class Config(Frozen):
         unknown_ranges = [c for c in self.validation.ranges if c not in self.data.features.numeric]
         if unknown_ranges:
             raise ValueError(f"validation.ranges names columns that are not numeric features: {unknown_ranges}")
+        return self
+
+    @model_validator(mode="after")
+    def _cost_gate_has_costs(self) -> Config:
+        if self.gate.max_expected_cost is not None and self.evaluation.cost is None:
+            raise ValueError("gate.max_expected_cost needs evaluation.cost (the cost matrix)")
         return self
 
     def fingerprint(self) -> str:
