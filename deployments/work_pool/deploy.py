@@ -13,6 +13,7 @@ runner come from the environment and the config.
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,13 @@ def retrain_trigger(dataset: str, config_path: str) -> DeploymentEventTrigger:
     )
 
 
-def build_deployments(root: Path, config_path: str, image: str | None, only: Sequence[str] = ()) -> list[RunnerDeployment]:
+def build_deployments(
+    root: Path,
+    config_path: str,
+    image: str | None,
+    only: Sequence[str] = (),
+    job_variables: dict[str, Any] | None = None,
+) -> list[RunnerDeployment]:
     """RunnerDeployments for the flows this checkout has (monitoring may not exist yet)."""
     dataset = load_config(root / config_path).name
     built = []
@@ -86,6 +93,7 @@ def build_deployments(root: Path, config_path: str, image: str | None, only: Seq
                 triggers=[retrain_trigger(dataset, config_path)] if plan.retrain_trigger else None,
                 concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
                 tags=["perennial", dataset],
+                job_variables=job_variables or {},
             )
         )
     return built
@@ -97,8 +105,12 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     parser.add_argument("--config", default="configs/flights.yaml", help="config path, relative to the project root")
     parser.add_argument("--image", help="image with this checkout at its WORKDIR (docker/kubernetes pools)")
     parser.add_argument("--only", nargs="*", default=(), help="deployment names to apply (default: all)")
+    parser.add_argument(
+        "--job-variables", type=json.loads, default=None,
+        help='JSON for the pool\'s job template, e.g. \'{"env": {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}}\'',
+    )
     args = parser.parse_args(argv)
-    deployments = build_deployments(find_project_root(), args.config, args.image, args.only)
+    deployments = build_deployments(find_project_root(), args.config, args.image, args.only, args.job_variables)
     ids = deploy(*deployments, work_pool_name=args.pool, image=args.image, build=False, push=False)
     return [str(i) for i in ids]
 
