@@ -207,7 +207,7 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
                 logs, env=client_env, cwd=ROOT))
             deployed = subprocess.run(
                 [sys.executable, "-m", "deployments.work_pool.deploy", "--pool", "perennial-test",
-                 "--config", str(config), "--only", "training-pool"], **cli | {"check": False})
+                 "--config", str(config)], **cli | {"check": False})
             assert deployed.returncode == 0, deployed.stdout.decode() + deployed.stderr.decode()
 
             # when the training deployment is run through the pool
@@ -219,6 +219,10 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
             assert query(prefect_db, "SELECT state_type FROM flow_run WHERE id = :id", id=run["id"]) == [("COMPLETED",)]
             names = {n for (n,) in query(prefect_db, "SELECT name FROM task_run WHERE flow_run_id = :id", id=run["id"])}
             assert {"train-hgb", "train-logreg"} <= names
+            pools = "SELECT d.name, p.name FROM deployment d JOIN work_pool p ON d.work_queue_id IN " \
+                    "(SELECT id FROM work_queue WHERE work_pool_id = p.id)"
+            assert {("training-pool", "perennial-test"), ("batch-scoring-pool", "perennial-test")} <= set(
+                query(prefect_db, pools))
             # and the candidates ran on a Dask LocalCluster started for the run (the flow-run process logs to the worker)
             assert "Creating a new Dask cluster with `distributed.deploy.local.LocalCluster`" in worker.log.read_text()
 
@@ -238,5 +242,16 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
             assert list((tmp_path / "mlartifacts").rglob("MLmodel"))
             moves = query(url.format(driver="psycopg", db="perennial"), "SELECT alias, version FROM promotions")
             assert {(a, str(v)) for a, v in moves} >= {("champion", "1"), ("challenger", "1")}
+
+            # and a kubernetes pool from the shipped job template takes the image variant of the deployment
+            subprocess.run([str(BIN / "prefect"), "work-pool", "create", "perennial-k8s", "--type", "kubernetes",
+                            "--base-job-template", str(ROOT / "deployments/work_pool/kubernetes/base-job-template.json")],
+                           **cli)
+            imaged = subprocess.run(
+                [sys.executable, "-m", "deployments.work_pool.deploy", "--pool", "perennial-k8s", "--config", str(config),
+                 "--image", "perennial:test", "--only", "training-pool"], **cli | {"check": False})
+            assert imaged.returncode == 0, imaged.stdout.decode() + imaged.stderr.decode()
+            moved = query(prefect_db, pools.replace("SELECT d.name", "SELECT d.infra_overrides->>'image', d.name"))
+            assert ("perennial:test", "training-pool", "perennial-k8s") in moved
     finally:
         shutil.rmtree(base, ignore_errors=True)
