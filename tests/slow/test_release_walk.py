@@ -1,8 +1,9 @@
 """A release walked from the command line while a real `perennial serve` answers a steady client.
 
-champion v1 served → v2 trained (challenger only) → `perennial release shadow` → `perennial
-release canary` → `perennial promote 2` → `perennial rollback`; the service follows each step by
-polling the registry, and the client loop running throughout sees no failed request.
+`perennial serve --mode shadow` serves champion v1 → v2 trained (challenger only) is shadowed →
+`perennial release canary` → `perennial promote 2` → `perennial rollback`; the service follows each
+step by polling the registry, and the client loop running throughout sees no failed request.
+(`perennial release shadow` does what `--mode shadow` does here, live: tests/serving/test_modes.py.)
 """
 
 from __future__ import annotations
@@ -65,6 +66,13 @@ class Client:
         self._stop.set()
         self._thread.join(60)
 
+    def next(self, n: int, timeout: float = 60) -> list[dict[str, Any]]:
+        """The next ``n`` answers."""
+        start, deadline = len(self.answers), time.monotonic() + timeout
+        while len(self.answers) - start < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.answers[start : start + n]
+
     def wait_for(self, check: Callable[[list[dict[str, Any]]], bool], what: str, timeout: float = 60) -> None:
         """Until ``check`` holds on the answers given from now on."""
         start, deadline = len(self.answers), time.monotonic() + timeout
@@ -75,9 +83,9 @@ class Client:
         raise AssertionError(f"not seen within {timeout} s: {what}; last answers {self.answers[-3:]}")
 
 
-def _serve(config: str, log: Path) -> tuple[str, subprocess.Popen]:
+def _serve(config: str, log: Path, mode: str) -> tuple[str, subprocess.Popen]:
     port = free_port()
-    command = [sys.executable, "-m", "perennial.cli", "serve", "-c", config, "--port", str(port)]
+    command = [sys.executable, "-m", "perennial.cli", "serve", "-c", config, "--port", str(port), "--mode", mode]
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
@@ -100,20 +108,17 @@ def _metadata(url: str) -> dict[str, Any]:
 def test_shadow_then_canary_then_promote_then_rollback_with_no_failed_request(
     project: Any, perennial: Run, tmp_path: Path  # noqa: F811 (fixtures)
 ) -> None:
-    # given champion v1, served by `perennial serve` under a steady client
+    # given champion v1, served by `perennial serve --mode shadow` under a steady client
     assert perennial("train", "-c", project.write_config()).exit_code == 0
     config = project.write_config("release.yaml", **{"gate.promotion": "manual", "serving": SERVING})
-    url, process = _serve(config, tmp_path / "server.log")
+    url, process = _serve(config, tmp_path / "server.log", "shadow")
     client = Client(url).start()
     try:
         client.wait_for(lambda a: {x["model_version"] for x in a} == {"1"}, "v1 answers")
-        # when v2 is trained: challenger only, the service keeps serving v1 alone
+        assert _metadata(url)["challenger"] is None and _metadata(url)["mode"] == "shadow"
+        # when v2 is trained (challenger only): the service shadows it; v1 still answers every request
         trained = perennial("train", "-c", config, "--train-end", "2013-03-15", "--holdout-end", "2013-04-30")
         assert trained.exit_code == 0, trained.output
-        assert _metadata(url)["challenger"] is None
-
-        # when v2 goes to shadow: it scores every request, v1 still answers every one
-        assert perennial("release", "shadow", "-c", config, "--reason", "see v2 on live traffic").exit_code == 0
         client.wait_for(lambda a: (_metadata(url)["shadow"] or {}).get("rows", 0) > 100, "shadow comparison")
         client.wait_for(lambda a: {x["model_version"] for x in a} == {"1"}, "shadow answers from v1")
         shadow = _metadata(url)["shadow"]
@@ -122,7 +127,8 @@ def test_shadow_then_canary_then_promote_then_rollback_with_no_failed_request(
         # when v2 goes to canary: ids whose hash is in the 50% share are answered by v2, always the same ids
         assert perennial("release", "canary", "-c", config, "--reason", "shadow agreed").exit_code == 0
         client.wait_for(lambda a: {x["model_version"] for x in a} == {"1", "2"}, "canary answers from both")
-        canary = client.answers[-40:]
+        canary = client.next(60)
+        assert len(canary) == 60
         assert all((x["model_version"] == "2") == to_challenger(x["id"], 0.5) for x in canary), canary
         assert _metadata(url)["canary"]["state"] == "ramping"
 
