@@ -180,16 +180,16 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
                 "PREFECT_API_DATABASE_CONNECTION_URL": url.format(driver="asyncpg", db="prefect"),
                 "PREFECT_UI_ENABLED": "false",
             }
-            prefect = stack.enter_context(started(
+            prefect_server = stack.enter_context(started(
                 "prefect-server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
                                    "--port", str(prefect_port)], logs, env=server_env))
-            mlflow = stack.enter_context(started(
+            mlflow_server = stack.enter_context(started(
                 "mlflow-server", [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
                                   "--backend-store-uri", url.format(driver="psycopg", db="mlflow"),
                                   "--artifacts-destination", str(tmp_path / "mlartifacts"), "--workers", "1"],
                 logs, env=env))
-            wait_until(lambda: http_ok(f"{api}/health"), prefect, timeout=180)
-            wait_until(lambda: http_ok(f"{tracking}/health"), mlflow, timeout=180)
+            wait_until(lambda: http_ok(f"{api}/health"), prefect_server, timeout=180)
+            wait_until(lambda: http_ok(f"{tracking}/health"), mlflow_server, timeout=180)
             # and the client side pointed at them by the environment alone
             client_env = env | {
                 "PREFECT_API_URL": api,
