@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,10 +91,21 @@ def _flow_artifact_keys(flow_run_id: Any) -> set[str]:
     return {a.key for a in found if a.key}
 
 
-def _task_attempts(flow_run_id: Any, name: str) -> int:
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    return sum(r.run_count for r in runs if r.task_key.startswith(name.replace("-", "_")) or r.name.startswith(name))
+def _task_attempts(flow_run_id: Any, name: str, wait: float = 15.0) -> int:
+    """Attempts of the named task once its final state has reached the API.
+
+    Prefect 3 records task runs from client events, asynchronously: right after the flow
+    returns, the server may not have them yet (or only an earlier state), so wait for it.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        mine = [r for r in runs if r.task_key.startswith(name.replace("-", "_")) or r.name.startswith(name)]
+        settled = all(r.state is not None and r.state.is_final() for r in mine)
+        if (mine and settled) or time.monotonic() > deadline:
+            return sum(r.run_count for r in mine)
+        time.sleep(0.2)
 
 
 def _runs_for(flow_run_id: Any) -> list[Any]:
@@ -134,4 +146,5 @@ def test_a_bad_input_ends_the_training_flow_failed_and_changes_nothing(world: Wo
         assert "tiny-validation" in _flow_artifact_keys(flow_run_id)
     # and only a transient fault (the database) is retried, a bounded number of times
     expected_attempts = 3 if case.id == "sql-cannot-connect" else (0 if case.error == "ConfigError" else 1)
-    assert _task_attempts(flow_run_id, "load-data") == expected_attempts
+    # (a config that fails to load runs no task: a short wait shows that none arrives)
+    assert _task_attempts(flow_run_id, "load-data", wait=15.0 if expected_attempts else 2.0) == expected_attempts

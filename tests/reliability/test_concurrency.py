@@ -21,7 +21,7 @@ from perennial.io.prediction_store import ParquetPredictionStore, SqlPredictionS
 DAYS = [dt.date(2013, 3, 1), dt.date(2013, 3, 2)]
 ROWS_PER_DAY = 500
 ROUNDS = 8
-CTX = mp.get_context("fork")  # separate processes: nothing shared but the files and the database
+CTX = mp.get_context("spawn")  # fresh processes: nothing shared but the files and the database (a fork would inherit the Prefect harness threads)
 
 
 def _window(writer: str, day: dt.date) -> pd.DataFrame:
