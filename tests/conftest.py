@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,19 @@ def config_dict(path: str = "flights.parquet") -> dict[str, Any]:
         "gate": {"mode": "enforced", "min_primary": 0.6, "min_lift_over_baseline": 0.05, "max_regression_vs_champion": 0.02},
         "tracking": {"experiment": "tiny", "registered_model": "tiny-delay"},
     }
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test harness per test process, shared by every test that asks for it.
+
+    Two harnesses in one process break silently: Prefect's events worker is a process-wide
+    singleton bound to the first server, so task runs of the second are never recorded.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ share one worker, so the harness starts once; the pure tests need neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 
@@ -16,10 +14,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "tests/reliability" in str(item.fspath) and "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("reliability-harness"))
 
-
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
