@@ -22,7 +22,7 @@ import pytest
 from perennial.io.prediction_store import open_store
 from perennial.config import load_config
 from perennial.serving.routing import to_challenger
-from tests.integration.conftest import prefect_harness, project, state  # noqa: F401 (fixtures)
+from tests.integration.conftest import _in_harness, project, state  # noqa: F401 (fixtures; autouse harness)
 from tests.integration.test_release_cli import Run, perennial  # noqa: F401 (fixture)
 from tests.serving.conftest import free_port, records
 
