@@ -11,12 +11,15 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from perennial.config import load_config
+from perennial.core.events import outcome_event
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.io.lineage import git_commit
 from perennial.settings import load_settings
 from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
+from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
+from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
 from tasks.runs import end_run_task, log_datasets_task, start_run_task
 from tasks.runners import candidate_runner
@@ -54,6 +57,7 @@ def training_flow(
             futures = [runner.submit(train_candidate_task, {"candidate": c, **shared}) for c in config.training.candidates]
             baseline = train_baseline_task(train, config)
             best, best_run_id, model_uri = select_candidate_task([f.result() for f in futures], run_id)
+        log_reference_task(best.model, train, config, run_id)  # what monitoring compares windows with
         champion = load_champion_task(config)
         comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
         report = gate_task(comparison, config, run_id)
@@ -64,6 +68,8 @@ def training_flow(
         }
         outcome = register_task(model_uri, best_run_id, report, config, settings, run_id, lineage)
         print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
+        event = outcome_event(outcome, config.name, str(config.split.holdout_end), champion[0] if champion else None)
+        emit(event)
         enforce_gate_task(report, config)
     except BaseException:
         end_run_task(run_id, failed=True)

@@ -16,10 +16,12 @@ import pandas as pd
 
 
 @task(name="start-mlflow-run", cache_policy=NO_CACHE, **IO_RETRIES)
-def start_run_task(config: Config, settings: Settings, run_name: str, kind: str, reason: str) -> tuple[str, str]:
-    """Open the flow's MLflow run; returns (experiment id, run id)."""
+def start_run_task(
+    config: Config, settings: Settings, run_name: str, kind: str, reason: str, experiment: str | None = None
+) -> tuple[str, str]:
+    """Open the flow's MLflow run (in the config's experiment unless named); returns (experiment id, run id)."""
     tracking.configure(settings)
-    experiment_id = tracking.ensure_experiment(config.tracking.experiment, settings.artifact_root)
+    experiment_id = tracking.ensure_experiment(experiment or config.tracking.experiment, settings.artifact_root)
     tags = {
         "perennial.kind": kind,
         "perennial.reason": reason,

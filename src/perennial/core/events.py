@@ -7,9 +7,12 @@ a Prefect trigger can group (``for_each``) by window — Prefect matches on reso
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from perennial.core.lifecycle import TrainingOutcome
 
 
 class PerennialEvent(BaseModel):
@@ -74,3 +77,15 @@ class ModelRolledBack(PerennialEvent):
     version: str
     previous_version: str | None
     reason: str
+
+
+def outcome_event(
+    outcome: TrainingOutcome, dataset: str, window: str, previous_champion: str | None
+) -> ModelPromoted | GateFailedEvent | None:
+    """What a training run tells the loop: a new champion, a failed gate, or nothing (kept as challenger)."""
+    previous = previous_champion.removeprefix("champion:v") if previous_champion else None
+    if outcome.promoted and outcome.version is not None:
+        return ModelPromoted(dataset=dataset, window=window, version=outcome.version, previous_version=previous)
+    if not outcome.gate_passed:
+        return GateFailedEvent(dataset=dataset, window=window, version=outcome.version, summary=outcome.summary)
+    return None

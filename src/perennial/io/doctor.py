@@ -28,12 +28,10 @@ import pyarrow.parquet as pq
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import ParquetPredictionStore
+from perennial.io.reference_store import REFERENCE_STATS_ARTIFACT
 from perennial.io.registry import CHALLENGER, CHAMPION, Registry
 
 SUITE_ARTIFACT = "validation/suite.json"
-# Where the drift reference statistics of a model live: on its training run (an .npz of
-# perennial.core.drift.reference.ReferenceStats.to_bytes). Monitoring reads them for the champion.
-REFERENCE_STATS_ARTIFACT = "drift/reference.npz"
 INTERRUPTED_TAG = "perennial.interrupted"
 ALIASES = (CHAMPION, CHALLENGER)
 

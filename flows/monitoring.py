@@ -1,0 +1,121 @@
+"""Monitoring of one window: data quality, drift, delayed-label performance, then the retrain policy.
+
+Every window is one MLflow run in the ``<experiment>-monitoring`` experiment; the drift table, the
+verdict and the links are Prefect artifacts. When the policy decides a retrain it emits a typed event
+(``perennial.drift.detected`` / ``perennial.performance.degraded``), which the training deployment's
+trigger turns into a training run gated like any other. Invalid data emits ``perennial.data.invalid``,
+never a retrain, and the flow ends FAILED with the validation message.
+
+Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow
+from prefect.runtime import flow_run
+
+from perennial.config import load_config
+from perennial.core.monitoring import WindowResult, event_for, window_bounds
+from perennial.errors import DataValidationFailed
+from perennial.io import tracking
+from perennial.settings import load_settings
+from tasks.common import publish_markdown
+from tasks.data import load_data_task
+from tasks.events import emit
+from tasks.monitoring import (
+    champion_context_task,
+    check_window_task,
+    decide_task,
+    drift_task,
+    labels_task,
+    perf_metrics,
+    window_performance_task,
+    window_predictions_task,
+)
+from tasks.runs import end_run_task, start_run_task
+
+DEFAULT_CONFIG = "configs/flights.yaml"
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    name = params.get("config_path", DEFAULT_CONFIG).rsplit("/", 1)[-1].removesuffix(".yaml")
+    return f"monitor-{name}-{params.get('window_start') or 'latest'}"
+
+
+@flow(name="monitoring", flow_run_name=_run_name, log_prints=True)
+def monitoring_flow(
+    config_path: str = DEFAULT_CONFIG,
+    window_start: dt.date | None = None,
+    window_end: dt.date | None = None,
+) -> dict[str, Any]:
+    """Monitor [window_start, window_end) (default: the last full window of the configured length)."""
+    settings = load_settings()
+    config = load_config(settings.root / config_path)
+    window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
+    experiment = f"{config.tracking.experiment}-monitoring"
+    _, run_id = start_run_task(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment)
+    try:
+        context = champion_context_task(config)
+        frame, source = load_data_task(config, settings.root, window.start, window.end)
+        validation = check_window_task(frame, context["suite"], config, source, window, run_id)
+        drift, performance, rows = None, None, len(frame)
+        if validation.passed:  # invalid data is reported as such, never measured for a retrain
+            predictions = window_predictions_task(config, settings.root, window)
+            drift = drift_task(predictions, context, config, window, run_id)
+            joined = labels_task(config, settings.root, predictions)
+            performance, rows = window_performance_task(joined, config, context["holdout"]), len(predictions)
+        result = decide_task(config, settings.ledger_url, window, validation.passed, drift, performance, rows, context["version"])
+        event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
+        event_id = emit(event) if event is not None else None
+        _record(result, event.name if event else None, event_id, drift.summary() if drift else validation.summary(), run_id, config.name)
+        print(f"{window.label}: {result.decision.why}" + (f" → {event.name}" if event else ""))
+        if not validation.passed:
+            raise DataValidationFailed(validation)
+    except BaseException:
+        end_run_task(run_id, failed=True)
+        raise
+    end_run_task(run_id, failed=False)
+    return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id}
+
+
+def _record(result: WindowResult, event: str | None, event_id: str | None, drift_summary: str, run_id: str, name: str) -> None:
+    """The window's figures, verdict and event on its MLflow run and as the flow's summary artifact."""
+    metrics = perf_metrics(result.performance) | {"rows": float(result.rows)}
+    if result.drift_share is not None:
+        metrics |= {"drift_share": result.drift_share, "drifted_columns": float(len(result.drifted_columns)),
+                    "prediction_drift": float(bool(result.prediction_drift))}
+    tracking.log_metrics(run_id, metrics)
+    tags = {"perennial.window": result.window, "perennial.champion_version": result.champion_version or "",
+            "perennial.retrain": str(result.decision.retrain).lower(), "perennial.decision": result.decision.why[:5000],
+            "perennial.event": event or "", "perennial.event_id": event_id or ""}
+    tracking.set_tags(run_id, tags)
+    tracking.log_json(run_id, {**result.to_dict(), "event": event, "event_id": event_id}, "monitoring/window.json")
+    perf = result.performance
+    lines = [
+        f"## Monitoring {name} {result.window}: {'retrain (' + (result.decision.reason or '') + ')' if result.decision.retrain else 'no retrain'}",
+        "",
+        f"- champion: v{result.champion_version}; rows scored: {result.rows:,}; data valid: {result.data_valid}",
+        f"- drift: {drift_summary}",
+        f"- performance: {perf.metric} {perf.value:.4f} [{perf.low:.4f}, {perf.high:.4f}] on {perf.rows:,} labelled rows"
+        + (f", champion's holdout {perf.reference:.4f} (drop {perf.drop:+.4f})" if perf.reference is not None and perf.drop is not None else "")
+        if perf else "- performance: not enough labelled rows yet",
+        f"- decision: {result.decision.why}",
+        f"- event: {event or 'none'}",
+        f"- MLflow run: `{tracking.run_url(run_id)}` ({run_id})",
+    ]
+    publish_markdown(f"{name}-monitoring-{result.window}", "\n".join(lines), f"Monitoring verdict, {name} {result.window}")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument("--start", type=dt.date.fromisoformat)
+    parser.add_argument("--end", type=dt.date.fromisoformat)
+    args = parser.parse_args()
+    monitoring_flow(args.config, args.start, args.end)

@@ -1,0 +1,171 @@
+"""One monitoring window: its bounds, its labelled rows, its performance and its verdict (pure).
+
+The monitoring flow reads the window's predictions (the rows the model scored, features included)
+from the prediction store, the delayed labels from their source, and the champion's reference
+statistics from MLflow; everything it decides is decided here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from perennial.config import Config
+from perennial.core.drift import DriftReport
+from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
+from perennial.core.metrics import estimate_metrics, higher_is_better
+from perennial.core.retraining import RetrainDecision, WindowVerdict
+from perennial.errors import DataSourceError
+
+WindowKind = Literal["day", "week", "month"]
+PREDICTION = "prediction"  # the score column, drift-tested beside the features
+MONITORED_SOURCES = ("batch", "service")  # shadow rows are the challenger's, never the champion's
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: dt.date
+    end: dt.date  # exclusive
+    label: str  # "2013-07-01" (day, week) or "2013-07" (month)
+
+    @property
+    def end_time(self) -> dt.datetime:
+        return dt.datetime.combine(self.end, dt.time(), tzinfo=dt.UTC)
+
+
+def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months_ahead
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, today: dt.date) -> Window:
+    """The window [start, end): explicit bounds, a start and the configured length, or the last full one."""
+    if start is None and end is not None:
+        raise ValueError("window_end needs window_start")
+    if start is None:
+        if kind == "day":
+            start = today - dt.timedelta(days=1)
+        elif kind == "week":
+            start = today - dt.timedelta(days=today.weekday() + 7)  # last full Monday-to-Sunday
+        else:
+            start = _month_start(today, -1)
+    if end is None:
+        end = {"day": start + dt.timedelta(days=1), "week": start + dt.timedelta(days=7)}.get(kind) or _month_start(start, 1)
+    if end <= start:
+        raise ValueError(f"window end {end} must be after its start {start}")
+    monthly = kind == "month" and start.day == 1 and end == _month_start(start, 1)
+    return Window(start, end, start.strftime("%Y-%m") if monthly else start.isoformat())
+
+
+def latest_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per id: the last scoring of it (a re-scored window or a service retry counts once)."""
+    if predictions.empty:
+        return predictions
+    ordered = predictions.sort_values("scored_at", kind="stable")
+    return ordered.drop_duplicates("id", keep="last").reset_index(drop=True)
+
+
+def drift_frame(predictions: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The columns drift is tested on: the raw numeric and categorical features, and the score."""
+    features = config.data.features
+    wanted = [*features.numeric, *features.categorical]
+    missing = [c for c in wanted if c not in predictions.columns]
+    if missing:
+        raise DataSourceError(f"prediction store rows lack feature columns {missing}: re-score the window")
+    return predictions.loc[:, [*wanted, PREDICTION]]
+
+
+def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, config: Config, where: str) -> pd.DataFrame:
+    """Predictions with their delayed label (inner join on id): id, prediction, label."""
+    id_column, target = config.data.id_column, config.data.target
+    missing = [c for c in (id_column, target) if c not in labels.columns]
+    if missing:
+        raise DataSourceError(f"{where}: labels need columns {missing} (found {sorted(labels.columns)[:12]})")
+    known = labels.loc[labels[target].notna(), [id_column, target]]
+    known = known.assign(id=known[id_column].astype(str)).drop_duplicates("id", keep="last")
+    joined = predictions.loc[:, ["id", PREDICTION]].merge(known[["id", target]], on="id", how="inner")
+    return joined.rename(columns={target: "label"})
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    metric: str
+    value: float
+    low: float
+    high: float
+    rows: int
+    reference: float | None  # the champion's gated holdout figure
+    drop: float | None  # reference minus value, signed so that positive is worse
+
+
+def window_performance(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
+    """The primary metric on the labelled rows with a bootstrap interval; None below the minimum rows."""
+    if len(joined) < config.monitoring.min_labelled_rows or joined["label"].nunique() < 2:
+        return None
+    evaluation = config.evaluation
+    name = evaluation.primary_metric
+    estimate = estimate_metrics(joined["label"], joined[PREDICTION], [name], evaluation.bootstrap, evaluation.threshold)[name]
+    drop = None
+    if reference is not None:
+        drop = reference - estimate.value if higher_is_better(name) else estimate.value - reference
+    return Performance(name, estimate.value, estimate.low, estimate.high, len(joined), reference, drop)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """What one window showed, and what the policy made of it: a row of the loop's table."""
+
+    dataset: str
+    window: str
+    rows: int
+    data_valid: bool
+    drift_share: float | None
+    drifted_columns: tuple[str, ...]
+    prediction_drift: bool | None
+    performance: Performance | None
+    decision: RetrainDecision
+    champion_version: str | None
+
+    def verdict(self) -> WindowVerdict:
+        drop = None if self.performance is None else self.performance.drop
+        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["drifted_columns"] = list(self.drifted_columns)
+        return out
+
+
+def split_drift(report: DriftReport) -> tuple[float, tuple[str, ...], bool | None]:
+    """(feature drift share, drifted features, prediction drifted) from one report over features + score."""
+    features = [c for c in report.columns if c.column != PREDICTION]
+    drifted = tuple(c.column for c in features if c.drifted)
+    share = len(drifted) / len(features) if features else 0.0
+    score = next((c for c in report.columns if c.column == PREDICTION), None)
+    return share, drifted, None if score is None else score.drifted
+
+
+def event_for(result: WindowResult, window: Window, tolerance: float, invalid_summary: str = "") -> PerennialEvent | None:
+    """The event a window calls for: its data is invalid, or the policy decided a retrain; else none.
+
+    A retrain trains up to the window's start and holds the window itself out: its labels are in.
+    """
+    if not result.data_valid:
+        return DataInvalid(dataset=result.dataset, window=result.window, summary=invalid_summary or "validation failed")
+    decision = result.decision
+    if not decision.retrain:
+        return None
+    bounds = {"train_end": window.start.isoformat(), "holdout_end": window.end.isoformat()}
+    p = result.performance
+    if decision.reason == "performance" and p is not None and p.reference is not None:
+        return PerformanceDegraded(
+            dataset=result.dataset, window=result.window, metric=p.metric, value=p.value, low=p.low, high=p.high,
+            reference=p.reference, tolerance=tolerance, **bounds,
+        )
+    return DriftDetected(
+        dataset=result.dataset, window=result.window, drift_share=result.drift_share or 0.0,
+        drifted_columns=result.drifted_columns, prediction_drift=bool(result.prediction_drift), **bounds,
+    )

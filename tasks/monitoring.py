@@ -1,0 +1,167 @@
+"""Monitoring tasks: the champion's reference, a window's predictions and labels, drift, the policy."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.data import model_inputs
+from perennial.core.drift import DriftReport, build_reference, detect_drift
+from perennial.core.drift.evidently_report import render_report
+from perennial.core.monitoring import (
+    MONITORED_SOURCES,
+    PREDICTION,
+    Performance,
+    Window,
+    WindowResult,
+    drift_frame,
+    join_labels,
+    latest_predictions,
+    split_drift,
+    window_performance,
+)
+from perennial.core.retraining import RetrainDecision, decide_retrain
+from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
+from perennial.errors import DataSourceError, RegistryError
+from perennial.io import sources, tracking
+from perennial.io.monitor_store import MonitorStore
+from perennial.io.prediction_store import open_store
+from perennial.io.reference_store import load_reference, log_reference
+from perennial.io.registry import CHAMPION, Registry
+from tasks.common import IO_RETRIES, publish_markdown, publish_table
+from tasks.validation import SUITE_ARTIFACT
+
+
+@task(name="log-drift-reference", cache_policy=NO_CACHE, **IO_RETRIES)
+def log_reference_task(model: Any, train: pd.DataFrame, config: Config, run_id: str) -> None:
+    """The chosen model's training data (features and its own scores) as drift statistics and a sample."""
+    features = config.data.features
+    frame = train.loc[:, [*features.numeric, *features.categorical]].assign(
+        **{PREDICTION: model.predict_proba(model_inputs(model, train, config))[:, 1]}
+    )
+    stats = build_reference(frame, [*features.numeric, PREDICTION], features.categorical)
+    sample_rows = min(len(frame), config.monitoring.report_sample_rows)
+    log_reference(run_id, stats, frame.sample(n=sample_rows, random_state=config.training.seed))
+
+
+@task(name="load-champion-context", cache_policy=NO_CACHE, **IO_RETRIES)
+def champion_context_task(config: Config) -> dict[str, Any]:
+    """The champion's version, its training run, its gated holdout figure and its drift reference."""
+    registry = Registry(config.tracking.registered_model)
+    version = registry.alias_version(CHAMPION)
+    if version is None:
+        raise RegistryError(f"model '{registry.name}' has no champion: train one before monitoring")
+    training_run = registry.info(version).tags.get("perennial.training_run_id", "")
+    if not training_run:
+        raise RegistryError(f"model '{registry.name}' v{version} has no perennial.training_run_id tag")
+    stats, sample = load_reference(training_run, f"model '{registry.name}' v{version}")
+    suite = tracking.load_json(training_run, SUITE_ARTIFACT)
+    if suite is None:
+        raise RegistryError(f"model '{registry.name}' v{version} has no data contract ({SUITE_ARTIFACT})")
+    metric = config.evaluation.primary_metric
+    holdout = tracking.client().get_run(training_run).data.metrics.get(f"candidate.{metric}")
+    return {"version": version, "training_run": training_run, "stats": stats, "sample": sample,
+            "holdout": holdout, "suite": SuiteSpec.from_dict(suite)}
+
+
+@task(name="check-window-data", cache_policy=NO_CACHE)
+def check_window_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str) -> ValidationReport:
+    """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
+    freshness = config.validation.freshness
+    report = validate_frame(
+        frame, suite, source=source, as_of=window.end_time,
+        freshness_hours=freshness.max_age_hours if freshness else None, volume=config.validation.volume,
+        require_target=False,  # labels arrive later
+    )
+    tracking.log_json(run_id, report.to_dict(), "validation/report.json")
+    tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
+    publish_markdown(f"{config.name}-window-validation-{window.label}", report.to_markdown(), f"Data validation of {source}, {window.label}")
+    return report
+
+
+@task(name="read-window-predictions", cache_policy=NO_CACHE, **IO_RETRIES)
+def window_predictions_task(config: Config, root: Path, window: Window) -> pd.DataFrame:
+    """What was scored in the window (batch and service), one row per id."""
+    store = open_store(config, root)
+    frames = [store.read(source, window.start, window.end) for source in MONITORED_SOURCES]
+    predictions = latest_predictions(pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True))
+    if predictions.empty:
+        raise DataSourceError(
+            f"prediction store has no {' or '.join(MONITORED_SOURCES)} rows for {config.name} {window.label} "
+            f"({window.start}..{window.end}): score the window first (perennial score --start {window.start} --end {window.end})"
+        )
+    return predictions
+
+
+@task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)
+def labels_task(config: Config, root: Path, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The delayed labels that have arrived for the window's predictions (id, prediction, label)."""
+    source = config.monitoring.labels or config.data.source
+    where = sources.describe_source(source, root)
+    return join_labels(predictions, sources.read_source(source, root), config, where)
+
+
+@task(name="detect-drift", cache_policy=NO_CACHE)
+def drift_task(
+    predictions: pd.DataFrame, context: dict[str, Any], config: Config, window: Window, run_id: str
+) -> DriftReport:
+    """The engine's verdicts on the whole window; Evidently's page on a sample, both to MLflow and Prefect."""
+    frame = drift_frame(predictions, config)
+    report = detect_drift(context["stats"], frame, config.monitoring.retraining.drift_share)
+    features = config.data.features
+    html, summary = render_report(
+        context["sample"], frame, [*features.numeric, PREDICTION], features.categorical,
+        config.monitoring.report_sample_rows, tests={c.column: c.test for c in report.columns},
+        drift_share=config.monitoring.retraining.drift_share,
+    )
+    tracking.log_text(run_id, html, "drift/evidently_report.html")
+    tracking.log_json(run_id, {"engine": report.to_dict(), "evidently_sample": summary}, "drift/summary.json")
+    publish_table(
+        f"{config.name}-drift-{window.label}", report.to_rows(),
+        f"Drift per column, {config.name} {window.label}: {report.summary()}",
+    )
+    return report
+
+
+def perf_metrics(performance: Performance | None) -> dict[str, float]:
+    if performance is None:
+        return {}
+    out = {performance.metric: performance.value, f"{performance.metric}_low": performance.low,
+           f"{performance.metric}_high": performance.high, "labelled_rows": float(performance.rows)}
+    if performance.drop is not None:
+        out["performance_drop"] = performance.drop
+    return out
+
+
+@task(name="window-performance", cache_policy=NO_CACHE)
+def window_performance_task(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
+    return window_performance(joined, config, reference)
+
+
+@task(name="decide-retrain", cache_policy=NO_CACHE, **IO_RETRIES)
+def decide_task(
+    config: Config, ledger_url: str, window: Window, data_valid: bool, drift: DriftReport | None,
+    performance: Performance | None, rows: int, champion_version: str | None,
+) -> WindowResult:
+    """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
+    share, drifted, prediction_drift = split_drift(drift) if drift is not None else (None, (), None)
+    pending = WindowResult(config.name, window.label, rows, data_valid, share, drifted, prediction_drift,
+                           performance, RetrainDecision(False, None, None, "not decided"), champion_version)
+    store = MonitorStore(ledger_url)
+    try:
+        store.record_window(config.name, pending.verdict(), window.end_time)
+        decision = decide_retrain(
+            config.name, store.history(config.name, until=window.label), config.monitoring.retraining,
+            now=window.end_time, last_retrain_at=store.last_retrain_at(config.name), seen_keys=store.seen_keys(config.name),
+        )
+        if decision.retrain and not store.claim_retrain(decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time):
+            decision = RetrainDecision(False, decision.reason, decision.dedupe_key, f"{decision.why}; already claimed by another monitor (dedupe)")
+    finally:
+        store.close()
+    return replace(pending, decision=decision)

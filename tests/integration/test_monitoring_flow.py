@@ -1,0 +1,158 @@
+"""Monitoring end to end: a trained champion, a scored window, labels in the source, the policy and its events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
+
+from flows.batch_scoring import batch_scoring_flow
+from flows.monitoring import monitoring_flow
+from flows.training import training_flow
+from perennial.io.monitor_store import MonitorStore
+
+WINDOW = {"window_start": dt.date(2013, 4, 1), "window_end": dt.date(2013, 4, 15)}
+EAGER = {"window": "week", "retraining": {"k": 1, "n": 1, "drift_share": 0.5, "cooldown_days": 0}}
+
+
+def _events(name: str, window: str, since: dt.datetime, wait: float = 10.0) -> list[Any]:
+    """The events of one name for the tiny dataset's window since the test began, once they reached the API."""
+    flt = EventFilter(
+        occurred=EventOccurredFilter(since=since),
+        event=EventNameFilter(name=[name]),
+        resource=EventResourceFilter(id=["perennial.dataset.tiny"]),
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        with get_client(sync_client=True) as client:
+            found = [e for e in client.read_events(filter=flt, limit=50).events if e.resource.get("perennial.window") == window]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
+def _monitoring_runs() -> list[Any]:
+    experiment = MlflowClient().get_experiment_by_name("tiny-monitoring")
+    return list(MlflowClient().search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"]))
+
+
+def _artifact_keys(flow_run_id: Any) -> set[str]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {a.key for a in found if a.key}
+
+
+def _alter_window(project: Any, change: Any) -> None:
+    """Rewrite the rows of the monitored window in the source (the world changed there)."""
+    frame = pd.read_parquet(project.data)
+    times = frame["time_hour"]
+    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (times < pd.Timestamp(WINDOW["window_end"], tz="UTC"))
+    frame.loc[inside] = change(frame.loc[inside].copy())
+    frame.to_parquet(project.data, index=False)
+
+
+def _hot_april(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.assign(temp=rows["temp"] + 25.0, distance=rows["distance"] * 1.5)
+
+
+@pytest.fixture
+def since() -> dt.datetime:
+    """The harness is shared by the session: each test reads only the events it caused."""
+    return dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def trained(project: Any, since: dt.datetime) -> str:
+    config = project.write_config(monitoring=EAGER)
+    assert training_flow(config_path=config).version == "1"
+    return config
+
+
+def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(project: Any, trained: str, since: dt.datetime) -> None:
+    # given a champion, and an April whose weather and routes moved far from what it was trained on
+    _alter_window(project, _hot_april)
+    assert batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"]) > 0
+    # when the window is monitored
+    state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
+    # then drift is found on the moved columns and the score, labels give a performance figure
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert set(result["drifted_columns"]) >= {"temp", "distance"} and result["drift_share"] >= 0.5
+    assert result["prediction_drift"] is True
+    perf = result["performance"]
+    assert perf["metric"] == "roc_auc" and perf["low"] <= perf["value"] <= perf["high"] and perf["rows"] == result["rows"]
+    assert perf["reference"] is not None and perf["drop"] == pytest.approx(perf["reference"] - perf["value"])
+    # and the policy (k=1 of n=1) asks for a drift retrain of this window, once, as a typed event
+    assert result["decision"]["retrain"] and result["decision"]["reason"] == "drift"
+    assert result["event"] == "perennial.drift.detected"
+    (event,) = _events("perennial.drift.detected", "2013-04-01", since)
+    assert event.payload["train_end"] == "2013-04-01" and event.payload["holdout_end"] == "2013-04-15"
+    assert set(event.payload["drifted_columns"]) == set(result["drifted_columns"])
+    # and the window is one MLflow run in the monitoring experiment, with the reports and the verdict
+    (run,) = _monitoring_runs()
+    assert run.info.status == "FINISHED" and run.data.tags["perennial.window"] == "2013-04-01"
+    assert run.data.metrics["drift_share"] == result["drift_share"] and run.data.metrics["roc_auc"] == perf["value"]
+    assert run.data.tags["perennial.event"] == "perennial.drift.detected"
+    summary = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/drift/summary.json")
+    assert summary["engine"]["drifted_columns"] == list(result["drifted_columns"]) + (["prediction"] if result["prediction_drift"] else [])
+    html = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/drift/evidently_report.html")
+    assert "<html" in html.lower() and "temp" in html
+    # and Prefect shows the drift table and the verdict
+    keys = _artifact_keys(state.state_details.flow_run_id)
+    assert {"tiny-drift-2013-04-01", "tiny-monitoring-2013-04-01", "tiny-window-validation-2013-04-01"} <= keys
+
+    # when the same window is monitored again (a re-run, a second monitor)
+    again = monitoring_flow(config_path=trained, **WINDOW)
+    # then the episode was already handled: no second retrain, no second event
+    assert not again["decision"]["retrain"] and "dedupe" in again["decision"]["why"]
+    assert again["event"] is None
+    assert len(_events("perennial.drift.detected", "2013-04-01", since, wait=1.0)) == 1
+
+
+def test_a_calm_window_asks_for_nothing(project: Any, trained: str) -> None:
+    # given a champion and an April like the months it learned from
+    batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    # when the window is monitored
+    result = monitoring_flow(config_path=trained, **WINDOW)
+    # then nothing drifted enough, the champion holds its figure, and no event is sent
+    assert result["drift_share"] < 0.5 and not result["decision"]["retrain"] and result["event"] is None
+    assert result["performance"]["drop"] < 0.1
+
+
+def test_invalid_window_data_fails_the_flow_raises_a_data_event_and_never_a_retrain(project: Any, trained: str, since: dt.datetime) -> None:
+    # given a scored window whose source now holds an unknown carrier on a tenth of its rows
+    batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    _alter_window(project, lambda rows: rows.assign(carrier=["ZZ" if i % 10 == 0 else c for i, c in enumerate(rows["carrier"])],
+                                                    temp=rows["temp"] + 25.0, distance=rows["distance"] * 1.5))
+    # when the window is monitored
+    state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
+    # then the flow ends FAILED naming the column and the rule
+    assert state.is_failed()
+    assert "carrier" in state.message and "known categories" in state.message
+    # and a data-quality event is sent, no retrain event, and no retrain is claimed
+    (event,) = _events("perennial.data.invalid", "2013-04-01", since)
+    assert "carrier" in event.payload["summary"]
+    assert _events("perennial.drift.detected", "2013-04-01", since, wait=1.0) == []
+    store = MonitorStore(project.settings.ledger_url)
+    assert store.seen_keys("tiny") == set()
+    assert [v.data_valid for v in store.history("tiny")] == [False]
+    # and the MLflow run is marked failed with the validation report
+    (run,) = _monitoring_runs()
+    assert run.info.status == "FAILED" and run.data.tags["perennial.validation"] == "failed"
+
+
+def test_monitoring_without_predictions_names_the_window_and_the_fix(project: Any, trained: str) -> None:
+    # given a champion but nothing scored in April
+    # when the window is monitored
+    state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
+    # then it fails saying what is missing and how to produce it
+    assert state.is_failed()
+    assert "no batch or service rows for tiny 2013-04-01" in state.message and "perennial score" in state.message

@@ -1,0 +1,122 @@
+"""The window arithmetic, the label join, the window's performance and the event it calls for."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.config import Config
+from perennial.core.drift import ColumnDrift, DriftReport
+from perennial.core.events import DataInvalid, DriftDetected, PerformanceDegraded
+from perennial.core.monitoring import (
+    Performance,
+    Window,
+    WindowResult,
+    event_for,
+    join_labels,
+    latest_predictions,
+    split_drift,
+    window_bounds,
+    window_performance,
+)
+from perennial.core.retraining import RetrainDecision
+from perennial.errors import DataSourceError
+
+TODAY = dt.date(2013, 8, 14)  # a Wednesday
+
+
+@pytest.mark.parametrize(
+    ("kind", "start", "end", "expected"),
+    [
+        ("day", None, None, Window(dt.date(2013, 8, 13), dt.date(2013, 8, 14), "2013-08-13")),
+        ("week", None, None, Window(dt.date(2013, 8, 5), dt.date(2013, 8, 12), "2013-08-05")),
+        ("month", None, None, Window(dt.date(2013, 7, 1), dt.date(2013, 8, 1), "2013-07")),
+        ("month", dt.date(2013, 12, 1), None, Window(dt.date(2013, 12, 1), dt.date(2014, 1, 1), "2013-12")),
+        ("week", dt.date(2013, 7, 3), None, Window(dt.date(2013, 7, 3), dt.date(2013, 7, 10), "2013-07-03")),
+        ("month", dt.date(2013, 7, 1), dt.date(2013, 7, 15), Window(dt.date(2013, 7, 1), dt.date(2013, 7, 15), "2013-07-01")),
+    ],
+)
+def test_window_bounds(kind: str, start: dt.date | None, end: dt.date | None, expected: Window) -> None:
+    assert window_bounds(kind, start, end, TODAY) == expected  # type: ignore[arg-type]
+
+
+def test_window_bounds_refuse_an_end_without_start_or_before_it() -> None:
+    with pytest.raises(ValueError, match="needs window_start"):
+        window_bounds("day", None, dt.date(2013, 7, 1), TODAY)
+    with pytest.raises(ValueError, match="must be after its start"):
+        window_bounds("day", dt.date(2013, 7, 2), dt.date(2013, 7, 1), TODAY)
+
+
+def test_a_rescored_id_counts_once_with_its_latest_score() -> None:
+    # given the same flight scored by batch, then again later
+    rows = pd.DataFrame({"id": ["a", "b", "a"], "prediction": [0.1, 0.5, 0.9],
+                         "scored_at": pd.to_datetime(["2013-07-01", "2013-07-01", "2013-07-02"], utc=True)})
+    # then the later scoring wins
+    latest = latest_predictions(rows)
+    assert dict(zip(latest["id"], latest["prediction"], strict=True)) == {"a": 0.9, "b": 0.5}
+
+
+def test_labels_join_on_id_as_text_and_skip_unlabelled_rows(tiny_config: Config) -> None:
+    predictions = pd.DataFrame({"id": ["1", "2", "3"], "prediction": [0.2, 0.7, 0.4]})
+    labels = pd.DataFrame({"flight_id": [1, 2, 3, 4], "delayed": [0, 1, None, 1]})  # 3 not labelled yet
+    joined = join_labels(predictions, labels, tiny_config, "labels.parquet")
+    assert joined.to_dict("list") == {"id": ["1", "2"], "prediction": [0.2, 0.7], "label": [0.0, 1.0]}
+
+
+def test_labels_without_the_target_name_the_source_and_column(tiny_config: Config) -> None:
+    with pytest.raises(DataSourceError, match=r"labels\.csv: labels need columns \['delayed'\]"):
+        join_labels(pd.DataFrame({"id": ["1"], "prediction": [0.5]}), pd.DataFrame({"flight_id": [1]}), tiny_config, "labels.csv")
+
+
+def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tiny_config: Config) -> None:
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 2, 400)
+    joined = pd.DataFrame({"id": [str(i) for i in range(400)], "prediction": np.clip(label * 0.3 + rng.uniform(0, 0.7, 400), 0, 1), "label": label})
+    perf = window_performance(joined, tiny_config, reference=0.95)
+    assert perf is not None and perf.metric == "roc_auc" and perf.rows == 400
+    assert perf.low <= perf.value <= perf.high and perf.drop == pytest.approx(0.95 - perf.value)
+    assert window_performance(joined.head(150), tiny_config, 0.95) is None  # below min_labelled_rows (200)
+
+
+def _result(**changes: object) -> WindowResult:
+    base = dict(dataset="tiny", window="2013-07", rows=1000, data_valid=True, drift_share=0.6,
+                drifted_columns=("temp", "dewp"), prediction_drift=True, performance=None,
+                decision=RetrainDecision(True, "drift", "tiny:drift:2013-07", "drift in 2 of the last 3 windows"),
+                champion_version="1")
+    return WindowResult(**{**base, **changes})  # type: ignore[arg-type]
+
+
+WINDOW = Window(dt.date(2013, 7, 1), dt.date(2013, 8, 1), "2013-07")
+
+
+def test_a_drift_retrain_is_a_typed_event_carrying_the_retrain_window() -> None:
+    event = event_for(_result(), WINDOW, tolerance=0.03)
+    assert isinstance(event, DriftDetected)
+    assert (event.train_end, event.holdout_end, event.drifted_columns) == ("2013-07-01", "2013-08-01", ("temp", "dewp"))
+    assert event.resource() == {"prefect.resource.id": "perennial.dataset.tiny", "perennial.window": "2013-07"}
+
+
+def test_a_performance_retrain_carries_the_figures() -> None:
+    perf = Performance("roc_auc", 0.64, 0.62, 0.66, 900, 0.71, 0.07)
+    event = event_for(_result(performance=perf, decision=RetrainDecision(True, "performance", "k", "why")), WINDOW, 0.03)
+    assert isinstance(event, PerformanceDegraded)
+    assert (event.value, event.low, event.reference, event.tolerance) == (0.64, 0.62, 0.71, 0.03)
+
+
+def test_invalid_data_is_its_own_event_and_no_retrain_is_no_event() -> None:
+    invalid = event_for(_result(data_valid=False), WINDOW, 0.03, "column 'carrier' ...")
+    assert isinstance(invalid, DataInvalid) and "carrier" in invalid.summary
+    assert event_for(_result(decision=RetrainDecision(False, None, None, "within policy")), WINDOW, 0.03) is None
+
+
+def test_the_score_column_is_prediction_drift_not_a_feature() -> None:
+    columns = (
+        ColumnDrift("temp", "numeric", "wasserstein", 0.3, 0.1, True),
+        ColumnDrift("carrier", "categorical", "jensenshannon", 0.01, 0.1, False),
+        ColumnDrift("prediction", "numeric", "wasserstein", 0.2, 0.1, True),
+    )
+    report = DriftReport(columns, 2 / 3, 0.5, True, 1000, 500)
+    assert split_drift(report) == (0.5, ("temp",), True)
