@@ -46,10 +46,7 @@ def _quiet() -> Iterator[None]:
     for logger in loggers:
         logger.addFilter(quiet)
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer", category=UserWarning)
-            warnings.filterwarnings("ignore", message=r"The specified dataset source can be interpreted", category=UserWarning)
-            yield
+        yield
     finally:
         for logger in loggers:
             logger.removeFilter(quiet)
@@ -59,7 +56,14 @@ def client() -> MlflowClient:
     return MlflowClient()
 
 
+def _ignore_known_warnings() -> None:
+    # Process-wide, set once: warnings.catch_warnings is not thread-safe, and candidates log in threads
+    for message in (r"Hint: Inferred schema contains integer", r"The specified dataset source can be interpreted"):
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
+
+
 def configure(settings: Settings) -> None:
+    _ignore_known_warnings()
     mlflow.set_tracking_uri(settings.tracking_uri)
 
 

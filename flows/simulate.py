@@ -1,0 +1,105 @@
+"""The closed loop, replayed window by window on the demo data: score → labels → monitor → event → retrain.
+
+Each window: the champion scores it (batch scoring), its labels are in the source already (they
+"arrive" when the window is monitored), monitoring measures drift and performance and applies the
+policy, and a retrain event makes the training deployment's trigger start a training run on the
+server (`perennial up` serves it); that run is gated like any other. ``inline=True`` runs the retrain
+in this process instead (no server needed), with the parameters the trigger would have passed.
+
+Run alone:  python -m flows.simulate --start 2013-07-01 --windows 6
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow
+
+from flows.batch_scoring import batch_scoring_flow
+from flows.monitoring import monitoring_flow
+from flows.training import training_flow
+from perennial.config import load_config
+from perennial.core.monitoring import Window, window_bounds
+from perennial.io.registry import CHAMPION, Registry
+from perennial.settings import load_settings
+from tasks.common import publish_table
+from tasks.retrain_watch import training_verdict, wait_for_retrain_task
+
+DEFAULT_CONFIG = "configs/flights.yaml"
+RETRAIN_EVENTS = ("perennial.drift.detected", "perennial.performance.degraded")
+
+
+@flow(name="simulate", flow_run_name="simulate-{start}-x{windows}", log_prints=True)
+def simulate_flow(
+    config_path: str = DEFAULT_CONFIG,
+    start: dt.date = dt.date(2013, 7, 1),
+    windows: int = 6,
+    inline: bool = False,
+    retrain_timeout_s: float = 1800.0,
+) -> list[dict[str, Any]]:
+    """One row per window: drift share, performance, event, retrain run, gate verdict, champion version."""
+    settings = load_settings()
+    config = load_config(settings.root / config_path)
+    rows: list[dict[str, Any]] = []
+    window = window_bounds(config.monitoring.window, start, None, start)
+    for _ in range(windows):
+        rows.append(_one_window(config_path, config, window, inline, retrain_timeout_s))
+        print(" | ".join(f"{k}: {v}" for k, v in rows[-1].items()))
+        window = window_bounds(config.monitoring.window, window.end, None, window.end)
+    publish_table(f"{config.name}-simulation", rows, f"The closed loop over {windows} windows from {start}")
+    return rows
+
+
+def _one_window(config_path: str, config: Any, window: Window, inline: bool, timeout_s: float) -> dict[str, Any]:
+    row: dict[str, Any] = {"window": window.label}
+    scored = batch_scoring_flow(config_path, window.start, window.end, return_state=True)
+    since = dt.datetime.now(dt.UTC)
+    # monitoring runs even when scoring refused the window: it judges the data and reports it
+    state = monitoring_flow(config_path, window.start, window.end, return_state=True)
+    if state.is_failed():
+        invalid = "DataValidationFailed" in (state.message or "")  # monitoring sent perennial.data.invalid
+        scoring = "scoring refused the window too; " if scored.is_failed() else ""
+        return {**row, "decision": f"{scoring}monitoring FAILED: {state.message}",
+                "event": "perennial.data.invalid" if invalid else "-", "champion": f"v{_champion(config)}"}
+    result = state.result()
+    perf = result["performance"]
+    row |= {
+        "drift share": round(result["drift_share"], 2),
+        "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}" if perf else "no labels",
+        "decision": result["decision"]["why"],
+        "event": result["event"] or "-",
+    }
+    if result["event"] in RETRAIN_EVENTS:
+        # a second monitor of the same window (a schedule's re-run) must not ask for a second retrain
+        repeat = monitoring_flow(config_path, window.start, window.end)
+        row["repeat"] = f"{repeat['event'] or 'no event'}: {repeat['decision']['why']}"
+        retrain = _retrain(config_path, config, window.start, window.end, result["event"], since, inline, timeout_s)
+        row |= {"retrain": f"{retrain['run']} ({retrain['state']})", "gate": retrain["gate"]}
+    before, after = result["champion_version"], _champion(config)
+    return {**row, "champion": f"v{before}" if after == before else f"v{before} → v{after}"}
+
+
+def _retrain(config_path: str, config: Any, train_end: dt.date, holdout_end: dt.date, event: str,
+             since: dt.datetime, inline: bool, timeout_s: float) -> dict[str, Any]:
+    if not inline:
+        return wait_for_retrain_task(config, since, holdout_end.isoformat(), timeout_s)
+    state = training_flow(config_path, train_end, holdout_end, reason=event, return_state=True)
+    return {"run": f"train (inline) {holdout_end}", "state": state.name,
+            **training_verdict(config, str(state.state_details.flow_run_id))}
+
+
+def _champion(config: Any) -> str | None:
+    return Registry(config.tracking.registered_model).alias_version(CHAMPION)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2013, 7, 1))
+    parser.add_argument("--windows", type=int, default=6)
+    parser.add_argument("--inline", action="store_true", help="retrain in this process, not through the server's trigger")
+    args = parser.parse_args()
+    simulate_flow(args.config, args.start, args.windows, args.inline)
