@@ -122,9 +122,12 @@ def drift_task(
     )
     tracking.log_text(run_id, html, "drift/evidently_report.html")
     tracking.log_json(run_id, {"engine": report.to_dict(), "evidently_sample": summary}, "drift/summary.json")
+    share, drifted, score_drifted = split_drift(report)
     publish_table(
         f"{config.name}-drift-{window.label}", report.to_rows(),
-        f"Drift per column, {config.name} {window.label}: {report.summary()}",
+        f"Drift per column, {config.name} {window.label} ({report.rows_current:,} rows): features drifted "
+        f"{len(drifted)} of {len(report.columns) - 1} (share {share:.2f}: {', '.join(drifted) or 'none'}); "
+        f"prediction drift: {'yes' if score_drifted else 'no'}",
     )
     return report
 
