@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 from prefect import Task
@@ -50,3 +52,15 @@ def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> Non
 
 def publish_link(key: str, link: str, text: str) -> None:
     create_link_artifact(link=link, link_text=text, key=artifact_key(key))
+
+
+# Test hook, not a feature: tests/slow/test_faults.py sets PERENNIAL_FAULT_AT to a point's name to
+# kill the run there with SIGKILL, exactly as a crash or an OOM kill would. Unset, it does nothing.
+FAULT_ENV = "PERENNIAL_FAULT_AT"
+FAULT_POINTS = ("train", "register", "alias", "champion")
+
+
+def fault_point(name: str) -> None:
+    """Die here (SIGKILL, no cleanup) when ``$PERENNIAL_FAULT_AT`` names this point."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

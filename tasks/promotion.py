@@ -11,7 +11,7 @@ from perennial.core.lifecycle import TrainingOutcome
 from perennial.io.ledger import Ledger
 from perennial.io.registry import CHALLENGER, CHAMPION, Registry, move_alias
 from perennial.settings import Settings
-from tasks.common import IO_RETRIES, flow_run_id
+from tasks.common import IO_RETRIES, fault_point, flow_run_id
 
 
 @task(name="register-and-promote", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -37,12 +37,15 @@ def register_task(
         "perennial.gate": verdict,
         "perennial.gate_mode": config.gate.mode,
     }
+    fault_point("register")  # test hooks (tasks/common.py): killed before, during and after registering
     version = registry.register(model_uri, candidate_run_id, tags)
+    fault_point("alias")
     ledger = Ledger(settings.ledger_url)
     try:
         move_alias(registry, ledger, CHALLENGER, version, "challenger", f"trained by run {run_id}", run_id, verdict)
         registry.set_release_mode(None)
         promote = (report.passed or config.gate.mode != "enforced") and config.gate.promotion == "auto"
+        fault_point("champion")
         if promote:
             reason = "gate passed" if report.passed else f"gate {verdict} in {config.gate.mode} mode"
             move_alias(registry, ledger, CHAMPION, version, "promote", reason, run_id, verdict)

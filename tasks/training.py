@@ -10,6 +10,7 @@ from perennial.config import Candidate, Config
 from perennial.core.data import features_of, labels_of
 from perennial.core.training import TrainedModel, select_best, train_baseline, train_candidate
 from perennial.io import tracking
+from tasks.common import fault_point
 
 
 @task(name="train-candidate", task_run_name="train-{candidate.name}", cache_policy=NO_CACHE)
@@ -22,6 +23,7 @@ def train_candidate_task(
     )
     try:
         X = features_of(train, config)
+        fault_point("train")  # test hook (tasks/common.py)
         trained = train_candidate(candidate, X, labels_of(train, config), config)
         tracking.log_params(run_id, {"family": trained.family, **trained.params})
         tracking.log_metrics(run_id, {"cv_score": trained.cv_score or float("nan"), "fit_seconds": trained.fit_seconds})
