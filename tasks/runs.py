@@ -32,7 +32,7 @@ def start_run_task(
     }
     run_id = tracking.start_run(experiment_id, run_name, tags)
     tracking.log_params(run_id, {"split": config.split.model_dump_json(), "gate_mode": config.gate.mode})
-    tracking.log_json(run_id, config.model_dump(mode="json"), "config/config.json")
+    tracking.log_json(run_id, config.to_record(), "config/config.json")  # passwords masked
     return experiment_id, run_id
 
 

@@ -369,6 +369,10 @@ class Config(Frozen):
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def to_record(self) -> dict[str, Any]:
+        """The resolved config as JSON for MLflow and logs, with passwords in URLs masked."""
+        return _mask_urls(self.model_dump(mode="json"))
+
     def with_split(self, train_end: dt.date | None = None, holdout_end: dt.date | None = None) -> Config:
         """The same config with the split moved (schedules and retrains pass a window)."""
         split = self.split.model_dump()
@@ -380,6 +384,22 @@ class Config(Frozen):
 
 
 # --- loading ----------------------------------------------------------------------------
+
+_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)[^@\s]+@")
+
+
+def mask_password(url: str) -> str:
+    """``dialect://user:secret@host/db`` → ``dialect://user:***@host/db`` (other text unchanged)."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", url)
+
+
+def _mask_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_urls(v) for v in value]
+    return mask_password(value) if isinstance(value, str) else value
+
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

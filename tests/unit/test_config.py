@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from perennial.config import load_config, parse_config
+from perennial.config import Config, SqlStore, load_config, parse_config
 from perennial.errors import ConfigError
 from tests.conftest import config_dict
 
@@ -111,3 +111,16 @@ def test_a_wrong_task_runner_is_an_error_naming_the_rule(runner, message) -> Non
     raw["training"]["task_runner"] = runner
     with pytest.raises(ConfigError, match=message):
         parse_config(raw, "tiny.yaml")
+
+
+def test_the_recorded_config_masks_url_passwords_and_keeps_the_rest(tiny_config: Config) -> None:
+    # given a config whose prediction store is a database with a password
+    config = tiny_config.model_copy(update={"predictions": SqlStore(kind="sql", url="postgresql://u:s3cret@db:5432/p")})
+    # when it is turned into the record logged with every run
+    record = config.to_record()
+    # then the password is masked, the user, host and database stay, and nothing else changes
+    assert record["predictions"]["url"] == "postgresql://u:***@db:5432/p"
+    assert "s3cret" not in str(record)
+    assert {k: v for k, v in record.items() if k != "predictions"} == {
+        k: v for k, v in config.model_dump(mode="json").items() if k != "predictions"
+    }
