@@ -66,6 +66,12 @@ def load_settings(root: Path | None = None) -> Settings:
     )
 
 
+# MLflow's client retries a dead server 7 times with exponential backoff (minutes of silence); Perennial's
+# I/O tasks retry on their own, a bounded number of times, so each attempt gives up sooner
+MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+
+
 def apply_defaults(settings: Settings | None = None) -> Settings:
     """Export the embedded defaults to the environment before Prefect or MLflow is imported.
 
@@ -84,6 +90,7 @@ def apply_defaults(settings: Settings | None = None) -> Settings:
         "TQDM_DISABLE": "1",
         "GIT_PYTHON_REFRESH": "quiet",
         "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
+        **MLFLOW_HTTP_DEFAULTS,
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
