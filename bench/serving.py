@@ -307,11 +307,12 @@ def goals(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
     return [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
 
 
-def write_results(lines: list[str]) -> None:
-    section = "\n".join([START, *lines, END]) + "\n"
+def write_results(lines: list[str], start: str = START, end: str = END) -> None:
+    """Replace (or append) this benchmark's section of bench/RESULTS.md, between its markers."""
+    section = "\n".join([start, *lines, end]) + "\n"
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) + 1 :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     RESULTS.write_text(text)
