@@ -32,6 +32,7 @@ from tasks.monitoring import (
     drift_task,
     labels_task,
     perf_metrics,
+    service_health_task,
     window_performance_task,
     window_predictions_task,
 )
@@ -69,9 +70,11 @@ def monitoring_flow(
             joined = labels_task(config, settings.root, predictions)
             performance, rows = window_performance_task(joined, config, context["holdout"]), len(predictions)
         result = decide_task(config, settings.ledger_url, window, validation.passed, drift, performance, rows, context["version"])
+        url = config.monitoring.service_url
+        health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
         event_id = emit(event) if event is not None else None
-        _record(result, event.name if event else None, event_id, drift.summary() if drift else validation.summary(), run_id, config.name)
+        _record(result, event.name if event else None, event_id, drift.summary() if drift else validation.summary(), run_id, config.name, health)
         print(f"{window.label}: {result.decision.why}" + (f" → {event.name}" if event else ""))
         if not validation.passed:
             raise DataValidationFailed(validation)
@@ -79,12 +82,17 @@ def monitoring_flow(
         end_run_task(run_id, failed=True)
         raise
     end_run_task(run_id, failed=False)
-    return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id}
+    return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id, "service": health}
 
 
-def _record(result: WindowResult, event: str | None, event_id: str | None, drift_summary: str, run_id: str, name: str) -> None:
+def _record(
+    result: WindowResult, event: str | None, event_id: str | None, drift_summary: str, run_id: str, name: str,
+    health: dict[str, Any] | None,
+) -> None:
     """The window's figures, verdict and event on its MLflow run and as the flow's summary artifact."""
     metrics = perf_metrics(result.performance) | {"rows": float(result.rows)}
+    if health is not None:
+        metrics |= {f"service.{k}": float(v) for k, v in health.items() if isinstance(v, int | float)}
     if result.drift_share is not None:
         metrics |= {"drift_share": result.drift_share, "drifted_columns": float(len(result.drifted_columns)),
                     "prediction_drift": float(bool(result.prediction_drift))}
@@ -103,11 +111,22 @@ def _record(result: WindowResult, event: str | None, event_id: str | None, drift
         f"- performance: {perf.metric} {perf.value:.4f} [{perf.low:.4f}, {perf.high:.4f}] on {perf.rows:,} labelled rows"
         + (f", champion's holdout {perf.reference:.4f} (drop {perf.drop:+.4f})" if perf.reference is not None and perf.drop is not None else "")
         if perf else "- performance: not enough labelled rows yet",
+        f"- service: {_health_line(health)}",
         f"- decision: {result.decision.why}",
         f"- event: {event or 'none'}",
         f"- MLflow run: `{tracking.run_url(run_id)}` ({run_id})",
     ]
     publish_markdown(f"{name}-monitoring-{result.window}", "\n".join(lines), f"Monitoring verdict, {name} {result.window}")
+
+
+def _health_line(health: dict[str, Any] | None) -> str:
+    if health is None:
+        return "not monitored (monitoring.service_url unset)"
+    if not health["reachable"]:
+        return f"unreachable ({health['error']})"
+    served = ", ".join(f"{role} v{v}" for role, v in health["versions"].items()) or "no model"
+    return (f"{health['requests']:,.0f} predict requests since start, error rate {health['error_rate']:.2%}, "
+            f"p50 {health['latency_p50_ms']:.1f} ms, p99 {health['latency_p99_ms']:.1f} ms, {served}, {health['rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

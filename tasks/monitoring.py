@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -27,6 +28,7 @@ from perennial.core.monitoring import (
     window_performance,
 )
 from perennial.core.retraining import RetrainDecision, decide_retrain
+from perennial.core.service_health import service_health
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
@@ -140,6 +142,17 @@ def perf_metrics(performance: Performance | None) -> dict[str, float]:
     if performance.drop is not None:
         out["performance_drop"] = performance.drop
     return out
+
+
+@task(name="read-service-health", cache_policy=NO_CACHE, **IO_RETRIES)
+def service_health_task(url: str) -> dict[str, Any]:
+    """The service's request, error and latency figures from its /metrics; unreachable is a finding, not a failure."""
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=5)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return {"reachable": False, "error": f"{url}/metrics: {type(exc).__name__}: {exc}"}
+    return {"reachable": True, **service_health(response.text)}
 
 
 @task(name="window-performance", cache_policy=NO_CACHE)

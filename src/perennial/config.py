@@ -329,6 +329,7 @@ class Monitoring(Frozen):
     labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
     min_labelled_rows: int = Field(default=200, ge=1)
     report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
+    service_url: str | None = Field(default=None, description="the running service, e.g. http://127.0.0.1:8000: its /metrics is read")
     # a feature whose permutation importance fell by more than this share since the champion was trained
     max_importance_drop: float = Field(default=0.5, gt=0, le=1)
     retraining: Retraining = Retraining()

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
 import pandas as pd
 import pytest
@@ -18,6 +23,9 @@ from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.io.monitor_store import MonitorStore
+from tests.serving.conftest import free_port, records
+
+ROOT = Path(__file__).resolve().parents[2]
 
 WINDOW = {"window_start": dt.date(2013, 4, 1), "window_end": dt.date(2013, 4, 15)}
 EAGER = {"window": "week", "retraining": {"k": 1, "n": 1, "drift_share": 0.5, "cooldown_days": 0}}
@@ -156,3 +164,41 @@ def test_monitoring_without_predictions_names_the_window_and_the_fix(project: An
     # then it fails saying what is missing and how to produce it
     assert state.is_failed()
     assert "no batch or service rows for tiny 2013-04-01" in state.message and "perennial score" in state.message
+
+
+def test_a_running_service_reports_its_health_into_the_window(project: Any) -> None:
+    # given a champion served by a real `perennial serve` that answered 20 predictions and refused one
+    port = free_port()
+    config = project.write_config(monitoring={**EAGER, "service_url": f"http://127.0.0.1:{port}"})
+    training_flow(config_path=config)
+    log = project.settings.state_dir / "serve.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "perennial.cli", "serve", "--config", config, "--port", str(port)],
+                                  cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(f"http://127.0.0.1:{port}/ready"):
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        for record in records(20):
+            assert httpx.post(f"http://127.0.0.1:{port}/predict", json=record, timeout=10).status_code == 200
+        assert httpx.post(f"http://127.0.0.1:{port}/predict", json={"flight_id": "x"}, timeout=10).status_code == 422
+        batch_scoring_flow(config_path=config, start=WINDOW["window_start"], end=WINDOW["window_end"])
+        # when the window is monitored
+        result = monitoring_flow(config_path=config, **WINDOW)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # then the service's own counters are part of the window's record
+    service = result["service"]
+    assert service["reachable"] and (service["requests"], service["errors"]) == (21, 1)
+    assert service["versions"] == {"champion": "1"} and service["latency_p99_ms"] > 0
+    (run,) = _monitoring_runs()
+    assert run.data.metrics["service.requests"] == 21 and run.data.metrics["service.error_rate"] == pytest.approx(1 / 21)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
