@@ -9,7 +9,8 @@ never a retrain, and the flow ends FAILED with the validation message.
 Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Prefect builds each flow's parameter model from its
+# annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
 from typing import Any

@@ -9,7 +9,8 @@ in this process instead (no server needed), with the parameters the trigger woul
 Run alone:  python -m flows.simulate --start 2013-07-01 --windows 6
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Prefect builds each flow's parameter model from its
+# annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
 from typing import Any

@@ -3,7 +3,8 @@
 Run alone:  python -m flows.validation --config configs/flights.yaml
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Prefect builds each flow's parameter model from its
+# annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
 
