@@ -11,13 +11,13 @@ import datetime as dt
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.settings import load_settings
 from tasks.data import load_data_task
 from tasks.runs import end_run_task, start_run_task
 from tasks.scoring import load_model_task, score_task, validate_scoring_input_task, write_predictions_task
 
-DEFAULT_CONFIG = "configs/flights.yaml"
 
 
 def _run_name() -> str:
@@ -52,12 +52,7 @@ def batch_scoring_flow(
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", default=DEFAULT_CONFIG)
-    parser.add_argument("--start", type=dt.date.fromisoformat)
-    parser.add_argument("--end", type=dt.date.fromisoformat)
+    parser = command_line(__doc__, "--start", "--end")
     parser.add_argument("--alias", default="champion")
     args = parser.parse_args()
     batch_scoring_flow(args.config, args.start, args.end, args.alias)

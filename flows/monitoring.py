@@ -18,6 +18,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.monitoring import WindowResult, event_for, window_bounds
 from perennial.errors import DataValidationFailed
@@ -39,7 +40,6 @@ from tasks.monitoring import (
 )
 from tasks.runs import end_run_task, start_run_task
 
-DEFAULT_CONFIG = "configs/flights.yaml"
 
 
 def _run_name() -> str:
@@ -131,11 +131,5 @@ def _health_line(health: dict[str, Any] | None) -> str:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", default=DEFAULT_CONFIG)
-    parser.add_argument("--start", type=dt.date.fromisoformat)
-    parser.add_argument("--end", type=dt.date.fromisoformat)
-    args = parser.parse_args()
+    args = command_line(__doc__, "--start", "--end").parse_args()
     monitoring_flow(args.config, args.start, args.end)

@@ -17,6 +17,7 @@ from typing import Any
 
 from prefect import flow
 
+from flows import DEFAULT_CONFIG, command_line
 from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
@@ -27,7 +28,6 @@ from perennial.settings import load_settings
 from tasks.common import publish_table
 from tasks.retrain_watch import training_verdict, wait_for_retrain_task
 
-DEFAULT_CONFIG = "configs/flights.yaml"
 RETRAIN_EVENTS = ("perennial.drift.detected", "perennial.performance.degraded")
 
 
@@ -95,10 +95,7 @@ def _champion(config: Any) -> str | None:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=DEFAULT_CONFIG)
+    parser = command_line(__doc__)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2013, 7, 1))
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--inline", action="store_true", help="retrain in this process, not through the server's trigger")

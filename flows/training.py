@@ -11,6 +11,7 @@ import datetime as dt
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.events import outcome_event
 from perennial.core.lifecycle import TrainingOutcome
@@ -27,7 +28,6 @@ from tasks.runners import candidate_runner
 from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
 from tasks.validation import reference_suite_task, validate_task
 
-DEFAULT_CONFIG = "configs/flights.yaml"
 
 
 def _run_name() -> str:
@@ -80,11 +80,5 @@ def training_flow(
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", default=DEFAULT_CONFIG)
-    parser.add_argument("--train-end", type=dt.date.fromisoformat)
-    parser.add_argument("--holdout-end", type=dt.date.fromisoformat)
-    args = parser.parse_args()
+    args = command_line(__doc__, "--train-end", "--holdout-end").parse_args()
     training_flow(args.config, args.train_end, args.holdout_end)

@@ -10,6 +10,7 @@ import datetime as dt
 
 from prefect import flow
 
+from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.validation import ValidationReport
 from perennial.settings import load_settings
@@ -17,7 +18,6 @@ from tasks.data import load_data_task
 from tasks.runs import end_run_task, start_run_task
 from tasks.validation import reference_suite_task, validate_task
 
-DEFAULT_CONFIG = "configs/flights.yaml"
 
 
 @flow(name="validation", log_prints=True)
@@ -39,9 +39,5 @@ def validation_flow(
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", default=DEFAULT_CONFIG)
-    args = parser.parse_args()
+    args = command_line(__doc__).parse_args()
     validation_flow(args.config)

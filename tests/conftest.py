@@ -97,6 +97,21 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
+def state_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state folder: MLflow store, artifacts and ledger for this test only."""
+    import mlflow
+
+    folder = tmp_path / "state"
+    folder.mkdir()
+    monkeypatch.setenv("PERENNIAL_STATE_DIR", str(folder))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    monkeypatch.setenv("PERENNIAL_ARTIFACT_ROOT", (folder / "mlartifacts").as_uri())
+    monkeypatch.setenv("PERENNIAL_LEDGER_URL", f"sqlite:///{folder / 'ledger.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
+    return folder
+
+
+@pytest.fixture
 def flights() -> pd.DataFrame:
     return make_flights()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 import yaml
 
@@ -26,16 +25,8 @@ def _in_harness(prefect_harness: None) -> None:
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh state folder: MLflow store, artifacts and ledger for this test only."""
-    folder = tmp_path / "state"
-    folder.mkdir()
-    monkeypatch.setenv("PERENNIAL_STATE_DIR", str(folder))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-    monkeypatch.setenv("PERENNIAL_ARTIFACT_ROOT", (folder / "mlartifacts").as_uri())
-    monkeypatch.setenv("PERENNIAL_LEDGER_URL", f"sqlite:///{folder / 'ledger.db'}")
-    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-    return folder
+def state(state_folder: Path) -> Path:
+    return state_folder
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -53,15 +52,8 @@ class State:
 
 
 @pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> State:
-    folder = tmp_path / "state"
-    folder.mkdir()
-    monkeypatch.setenv("PERENNIAL_STATE_DIR", str(folder))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
-    monkeypatch.setenv("PERENNIAL_ARTIFACT_ROOT", (folder / "mlartifacts").as_uri())
-    monkeypatch.setenv("PERENNIAL_LEDGER_URL", f"sqlite:///{folder / 'ledger.db'}")
-    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-    return State(folder)
+def state(state_folder: Path) -> State:
+    return State(state_folder)
 
 
 def _rows(day: dt.date, ids: list[str]) -> pd.DataFrame:
