@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import timedelta
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ def retrain_trigger(dataset: str, config_path: str) -> DeploymentEventTrigger:
         expect=set(RETRAIN_EVENTS),
         match={"prefect.resource.id": f"perennial.dataset.{dataset}"},
         for_each={"perennial.window"},
+        # one run per window however many monitors report it: later events of that window within
+        # the hour are dropped (the monitors' own dedupe key covers restarts and later re-runs)
+        within=timedelta(hours=1),
         parameters={
             "config_path": config_path,
             "train_end": "{{ event.payload.train_end }}",

@@ -320,6 +320,86 @@ def _print_where_to_look(settings: Settings) -> None:
 
 
 @app.command()
+def monitor(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="window start (default: the last full window)")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the window (default: its configured length)")] = None,
+) -> None:
+    """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""
+    _project()
+    from flows.monitoring import monitoring_flow
+
+    result, error = _run_flow(monitoring_flow, config_path=config, window_start=start.date() if start else None,
+                              window_end=end.date() if end else None)
+    if error:
+        _fail(error)
+    perf = result["performance"]
+    console.print(f"window {result['window']}: drift share {result['drift_share']:.2f}"
+                  + (f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]" if perf else ", no labels yet")
+                  + f"\n{result['decision']['why']}" + (f" → event {result['event']}" if result["event"] else ""))
+
+
+@app.command()
+def simulate(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first window's start")] = dt.datetime(2013, 7, 1),
+    windows: int = 6,
+    inline: Annotated[bool, typer.Option(help="retrain in this process instead of through the server's trigger")] = False,
+) -> None:
+    """Replay the data window by window: score, monitor, event, retrain, gate; prints the loop's table."""
+    settings = _project()
+    from perennial.settings import running_stack
+
+    if not inline and running_stack(settings.state_dir) is None:
+        _fail("no server to trigger retrains: run `perennial up` first, or pass --inline")
+    from flows.simulate import simulate_flow
+
+    rows, error = _run_flow(simulate_flow, config_path=config, start=start.date(), windows=windows, inline=inline)
+    if error:
+        _fail(error)
+    table = Table(title="the closed loop, window by window")
+    columns = ("window", "drift share", "performance", "event", "retrain", "gate", "champion", "decision", "repeat")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row.get(c, "-")) for c in columns))
+    Console(width=max(console.width, 220)).print(table)  # a wide table: wrap it only on a wide terminal's terms
+
+
+@app.command()
+def up(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    prefect_port: int = 4200,
+    mlflow_port: int = 5000,
+) -> None:
+    """Start the Prefect server, the MLflow server and the deployments on localhost (stop: `perennial down`)."""
+    settings = _project()
+    from perennial.io.stack import StackError
+    from perennial.io.stack import up as start_stack
+
+    console.print("starting the Prefect server, the MLflow server and the deployments ...")
+    try:
+        record, started = start_stack(settings, config, prefect_port=prefect_port, mlflow_port=mlflow_port)
+    except StackError as exc:
+        _fail(str(exc))
+    console.print(("[green]up[/]" if started else "[yellow]already up[/]") + f" (since {record['started']}, config {record['config']})")
+    console.print(f"  Prefect dashboard: {record['prefect_ui']}\n  MLflow:            {record['mlflow']}")
+    for proc in record["processes"]:
+        console.print(f"  {proc['name']:<15} pid {proc['pid']:<8} log {proc['log']}")
+    console.print("Commands of this project now use these servers; `perennial down` stops them.")
+
+
+@app.command()
+def down() -> None:
+    """Stop what `perennial up` started, by process id."""
+    settings = _project()
+    from perennial.io.stack import down as stop_stack
+
+    stopped = stop_stack(settings)
+    console.print(f"stopped {', '.join(stopped)}" if stopped else "nothing was up")
+
+
+@app.command()
 def ui(
     prefect_port: int = 4200,
     mlflow_port: int = 5000,

@@ -8,6 +8,7 @@ Nothing here runs at import time: entry points call ``apply_defaults()`` first.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -45,6 +46,35 @@ class Settings:
     def data_dir(self) -> Path:
         return self.state_dir / "data"
 
+    @property
+    def local_tracking_uri(self) -> str:
+        """The embedded MLflow store (what `perennial up`'s tracking server serves)."""
+        return f"sqlite:///{self.state_dir / 'mlflow.db'}"
+
+
+# `perennial up` records the servers it started here; while they live, everything uses them
+STACK_FILE = "stack.json"
+
+
+def stack_alive(record: dict) -> bool:
+    """Every process the stack record names is still running."""
+    for proc in record.get("processes", []):
+        try:
+            os.kill(int(proc["pid"]), 0)
+        except (ProcessLookupError, PermissionError, KeyError, ValueError):
+            return False
+    return bool(record.get("processes"))
+
+
+def running_stack(state: Path) -> dict | None:
+    """The record of a live `perennial up` stack in ``state``, or None (none, or its processes died)."""
+    path = state / STACK_FILE
+    try:
+        record = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return record if record and stack_alive(record) else None
+
 
 def _default_ui_url() -> str:
     # A tracking server is its own UI; for the embedded store `perennial ui` serves one here
@@ -56,10 +86,11 @@ def load_settings(root: Path | None = None) -> Settings:
     """Resolve settings from the environment, defaulting everything under the state folder."""
     root = root or find_project_root()
     state = Path(os.environ.get("PERENNIAL_STATE_DIR", root / ".perennial")).resolve()
+    stack = running_stack(state)
     return Settings(
         root=root,
         state_dir=state,
-        tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{state / 'mlflow.db'}"),
+        tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", stack["mlflow"] if stack else f"sqlite:///{state / 'mlflow.db'}"),
         artifact_root=os.environ.get("PERENNIAL_ARTIFACT_ROOT", (state / "mlartifacts").as_uri()),
         ledger_url=os.environ.get("PERENNIAL_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}"),
         mlflow_ui_url=os.environ.get("PERENNIAL_MLFLOW_UI_URL", _default_ui_url()),
@@ -92,6 +123,9 @@ def apply_defaults(settings: Settings | None = None) -> Settings:
         "MLFLOW_ENABLE_ASYNC_LOGGING": "false",
         **MLFLOW_HTTP_DEFAULTS,
     }
+    stack = running_stack(settings.state_dir)
+    if stack:  # `perennial up` is running: flows, events and runs go to its Prefect server
+        defaults["PREFECT_API_URL"] = stack["prefect_api"]
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     return settings

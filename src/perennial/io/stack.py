@@ -1,0 +1,152 @@
+"""`perennial up` / `perennial down`: the real servers on localhost, started and stopped by process id.
+
+Up starts, each in its own process group with its log under ``<state>/logs/``: the Prefect server
+(its SQLite database is the state folder's, the one the ephemeral API used), the MLflow tracking
+server on the state folder's store and artifacts, and ``python -m deployments.serve`` (the
+deployments, their schedules and the retrain trigger) pointed at both. What it started is written
+to ``<state>/stack.json``; while those processes live, every ``perennial`` command and flow of
+this project talks to these servers (see ``perennial.settings``). Down stops exactly those
+process groups and removes the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from perennial.errors import PerennialError
+from perennial.settings import STACK_FILE, Settings, stack_alive
+
+
+class StackError(PerennialError):
+    """The stack cannot start (a port is taken, a server does not come up) or stop."""
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _start(name: str, command: list[str], logs: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    log = logs / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return {"name": name, "pid": process.pid, "log": str(log), "_process": process}
+
+
+def _wait(started: dict[str, Any], ready: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if started["_process"].poll() is not None:
+            tail = Path(started["log"]).read_text(errors="replace")[-2000:]
+            raise StackError(f"{started['name']} exited with {started['_process'].returncode}; its log {started['log']} ends:\n{tail}")
+        if ready():
+            return
+        time.sleep(0.5)
+    raise StackError(f"{started['name']} was not ready after {timeout:.0f} s: see {started['log']}")
+
+
+def read_stack(settings: Settings) -> dict[str, Any] | None:
+    path = settings.state_dir / STACK_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def up(settings: Settings, config_path: str, host: str = "127.0.0.1", prefect_port: int = 4200,
+       mlflow_port: int = 5000, timeout: float = 180) -> tuple[dict[str, Any], bool]:
+    """Start the stack (or find it running): (its record, whether it was started now)."""
+    existing = read_stack(settings)
+    if existing and stack_alive(existing):
+        return existing, False
+    for what, port in (("Prefect", prefect_port), ("MLflow", mlflow_port)):
+        if not _port_free(host, port):
+            raise StackError(f"port {port} on {host} is taken ({what}): stop what uses it, or pass --{what.lower()}-port")
+    logs = settings.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "MLFLOW_TRACKING_URI"))}
+    api, tracking = f"http://{host}:{prefect_port}/api", f"http://{host}:{mlflow_port}"
+    started: list[dict[str, Any]] = []
+    try:
+        started.append(_start("prefect-server", [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
+                              logs, base | {"PREFECT_HOME": str(settings.prefect_home), "PREFECT_UI_API_URL": api,
+                                            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, settings.root))
+        started.append(_start("mlflow-server", [str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.local_tracking_uri,
+                                                "--default-artifact-root", settings.artifact_root, "--host", host,
+                                                "--port", str(mlflow_port), "--workers", "1"], logs, base, settings.root))
+        _wait(started[0], lambda: _ok(f"{api}/health"), timeout)
+        _wait(started[1], lambda: _ok(f"{tracking}/health"), timeout)
+        clients = base | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": tracking, "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+                          "PERENNIAL_STATE_DIR": str(settings.state_dir)}
+        started.append(_start("deployments", [sys.executable, "-m", "deployments.serve", "--config", config_path], logs, clients, settings.root))
+        _wait(started[2], lambda: _ok(f"{api}/deployments/name/training/training"), timeout)
+    except BaseException:
+        _stop([{k: v for k, v in s.items() if k != "_process"} for s in started])
+        raise
+    record = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "config": config_path,
+        "prefect_api": api, "prefect_ui": f"http://{host}:{prefect_port}", "mlflow": tracking,
+        "processes": [{k: v for k, v in s.items() if k != "_process"} for s in started],
+    }
+    (settings.state_dir / STACK_FILE).write_text(json.dumps(record, indent=2))
+    return record, True
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:  # a zombie child of this process counts as gone once reaped
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return False
+
+
+def _stop(processes: list[dict[str, Any]]) -> list[str]:
+    stopped = []
+    for proc in reversed(processes):  # the deployments first: they delete their automations on the way out
+        for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+            try:
+                os.killpg(proc["pid"], sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and not _gone(proc["pid"]):
+                time.sleep(0.2)
+            if _gone(proc["pid"]):
+                break
+        stopped.append(f"{proc['name']} (pid {proc['pid']})")
+    return stopped
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop what `up` started (by process group), remove the record; names what was stopped."""
+    record = read_stack(settings)
+    if record is None:
+        return []
+    stopped = _stop(record["processes"])
+    (settings.state_dir / STACK_FILE).unlink(missing_ok=True)
+    return stopped
