@@ -27,8 +27,12 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
+# Every benchmark, one after another (about 15 min on 2 cores); each prints its ratios and
+# rewrites its own section of bench/RESULTS.md. One alone: .venv/bin/python -m bench.<name> [--quick]
+BENCHES := drift gx_validation flow_overhead batch_scoring serving load dask_training
+
 bench: $(STAMP)
-	$(PY) -m bench.drift
+	for b in $(BENCHES); do $(PY) -m bench.$$b || exit 1; done
 
 # Re-resolve the pinned environment after changing pyproject.toml's dependencies
 lock:
