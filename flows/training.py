@@ -24,7 +24,7 @@ from tasks.gate import enforce_gate_task, gate_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
 from tasks.runs import end_run_task, log_datasets_task, start_run_task
-from tasks.runners import candidate_runner
+from tasks.runners import candidate_runner, train_candidates
 from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
 from tasks.validation import reference_suite_task, validate_task
 
@@ -52,12 +52,12 @@ def training_flow(
         validate_task(frame, suite, config, source, run_id)
         train, holdout = split_task(frame, config)
         prints = log_datasets_task(train, holdout, config, source, run_id)
-        # candidates train in parallel on the configured runner: the flow's threads or a Dask cluster
+        # candidates train on the configured runner: in the flow's thread, or in parallel on a Dask cluster
         with candidate_runner(config.training.task_runner) as runner:
             shared = {"train": train, "config": config, "experiment_id": experiment_id, "parent_run_id": run_id}
-            futures = [runner.submit(train_candidate_task, {"candidate": c, **shared}) for c in config.training.candidates]
+            results = train_candidates(runner, train_candidate_task, config.training.candidates, shared)
             baseline = train_baseline_task(train, config)
-            best, best_run_id, model_uri = select_candidate_task([f.result() for f in futures], run_id)
+            best, best_run_id, model_uri = select_candidate_task(results, run_id)
         log_reference_task(best.model, train, config, run_id)  # what monitoring compares windows with
         champion = load_champion_task(config)
         comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
