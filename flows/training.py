@@ -21,6 +21,7 @@ from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
+from tasks.insights import candidate_insights, profile_task, tag_version_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
 from tasks.runs import end_run_task, log_datasets_task, start_run_task
@@ -59,15 +60,18 @@ def training_flow(
             baseline = train_baseline_task(train, config)
             best, best_run_id, model_uri = select_candidate_task(results, run_id)
         log_reference_task(best.model, train, config, run_id)  # what monitoring compares windows with
+        profile_task(train, config, run_id)  # and its diff against the champion's training data
         champion = load_champion_task(config)
         comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
-        report = gate_task(comparison, config, run_id)
+        insights = candidate_insights(best, train, holdout, config, run_id)
+        report = gate_task(comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id))
         lineage = {
             "perennial.data_fingerprint": prints["train"],
             "perennial.holdout_fingerprint": prints["holdout"],
             "perennial.git_commit": git_commit(settings.root),
         }
         outcome = register_task(model_uri, best_run_id, report, config, settings, run_id, lineage)
+        tag_version_task(config, outcome.version, insights, run_id)
         print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
         event = outcome_event(outcome, config.name, str(config.split.holdout_end), champion[0] if champion else None)
         emit(event)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.gates import GateReport, check_promotion
+from perennial.core.gates import Check, GateReport, check_promotion
 from perennial.core.lifecycle import Comparison
 from perennial.io import tracking
 from tasks.common import publish_markdown
 
 
 @task(name="promotion-gate", cache_policy=NO_CACHE)
-def gate_task(comparison: Comparison, config: Config, run_id: str) -> GateReport:
+def gate_task(
+    comparison: Comparison, config: Config, run_id: str, extra_checks: tuple[Check, ...] = (), appendix: str = ""
+) -> GateReport:
+    """The gate's checks (plus any the insights add, e.g. expected cost), recorded with a readable report."""
     report = check_promotion(
         comparison.candidate,
         comparison.baseline,
@@ -22,10 +27,12 @@ def gate_task(comparison: Comparison, config: Config, run_id: str) -> GateReport
         config.gate,
         config.evaluation.primary_metric,
     )
+    report = replace(report, checks=report.checks + extra_checks)
+    markdown = report.to_markdown() + (f"\n{appendix}" if appendix else "")
     tracking.log_json(run_id, report.to_dict(), "gate/report.json")
-    tracking.log_text(run_id, report.to_markdown(), "gate/report.md")
+    tracking.log_text(run_id, markdown, "gate/report.md")
     tracking.set_tags(run_id, {"perennial.gate": "passed" if report.passed else "failed"})
-    publish_markdown(f"{config.name}-gate-report", report.to_markdown(), f"Gate for {comparison.candidate.label}")
+    publish_markdown(f"{config.name}-gate-report", markdown, f"Gate for {comparison.candidate.label}")
     return report
 
 
