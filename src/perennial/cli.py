@@ -232,10 +232,41 @@ def rollback(
 
 
 @app.command()
-def status(config: ConfigOpt = DEFAULT_CONFIG, runs: int = 5) -> None:
+def status(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    runs: int = 5,
+    features: Annotated[bool, typer.Option("--features", help="permutation importance of each feature across versions")] = False,
+) -> None:
     """Champion, challenger, the last gate verdict, recent runs and the promotion ledger."""
     settings = _project()
+    if features:
+        _print_importance_history(settings, config)
+        return
     _print_status(settings, config, runs)
+
+
+def _print_importance_history(settings: Settings, config_path: str) -> None:
+    """Feature by version: a feature losing its importance shows as a falling row."""
+    import json
+
+    from perennial.config import load_config
+    from perennial.io import tracking
+    from perennial.io.registry import Registry
+
+    loaded = load_config(settings.root / config_path)
+    tracking.configure(settings)
+    versions = sorted(Registry(loaded.tracking.registered_model).versions(), key=lambda v: int(v.version))
+    history = {v.version: json.loads(v.tags["perennial.importance"]) for v in versions if "perennial.importance" in v.tags}
+    if not history:
+        _fail(f"no version of {loaded.tracking.registered_model} has recorded importances yet: train one")
+    table = Table(title=f"permutation importance ({loaded.evaluation.primary_metric} drop) by version of {loaded.tracking.registered_model}")
+    table.add_column("feature")
+    for version in history:
+        table.add_column(f"v{version}", justify="right")
+    features = sorted({f for values in history.values() for f in values}, key=lambda f: -max(h.get(f, 0.0) for h in history.values()))
+    for feature in features:
+        table.add_row(feature, *(f"{h[feature]:.4f}" if feature in h else "-" for h in history.values()))
+    console.print(table)
 
 
 @app.command()

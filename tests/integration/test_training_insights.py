@@ -66,3 +66,21 @@ def test_a_cost_ceiling_that_fails_keeps_the_champion(project: Any) -> None:
     # then the gate fails on the cost, naming it, and the champion does not move
     assert state.is_failed() and "expected cost" in state.message
     assert Registry("tiny-delay").alias_version(CHAMPION) == "1"
+
+
+def test_status_features_shows_each_feature_across_versions(project: Any) -> None:
+    # given two trained versions
+    config = project.write_config()
+    training_flow(config_path=config)
+    training_flow(config_path=config)
+    # when the importance history is asked for
+    from typer.testing import CliRunner
+
+    from perennial.cli import app
+
+    result = CliRunner().invoke(app, ["status", "--features", "--config", config], env={"COLUMNS": "200"})
+    # then each feature is a row with a figure per version
+    assert result.exit_code == 0, result.output
+    assert "v1" in result.output and "v2" in result.output
+    temp = next(line for line in result.output.splitlines() if "temp" in line)
+    assert len([cell for cell in temp.split("│") if cell.strip().replace(".", "").replace("-", "").isdigit()]) == 2
