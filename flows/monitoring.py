@@ -38,6 +38,7 @@ from tasks.monitoring import (
     window_performance_task,
     window_predictions_task,
 )
+from tasks.monitoring_insights import decay_task, skew_task
 from tasks.runs import end_run_task, start_run_task
 
 
@@ -64,12 +65,14 @@ def monitoring_flow(
         context = champion_context_task(config)
         frame, source = load_data_task(config, settings.root, window.start, window.end)
         validation = check_window_task(frame, context["suite"], config, source, window, run_id)
-        drift, performance, rows = None, None, len(frame)
+        drift, performance, rows, skew, decay = None, None, len(frame), None, None
         if validation.passed:  # invalid data is reported as such, never measured for a retrain
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
             joined = labels_task(config, settings.root, predictions)
             performance, rows = window_performance_task(joined, config, context["holdout"]), len(predictions)
+            skew = skew_task(config, settings.root, window, context, run_id)  # served inputs vs training, apart from drift
+            decay = decay_task(config, predictions, joined, context, run_id)
         result = decide_task(config, settings.ledger_url, window, validation.passed, drift, performance, rows, context["version"])
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
@@ -83,7 +86,8 @@ def monitoring_flow(
         end_run_task(run_id, failed=True)
         raise
     end_run_task(run_id, failed=False)
-    return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id, "service": health}
+    return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id, "service": health,
+            "skew": skew, "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None}
 
 
 def _record(

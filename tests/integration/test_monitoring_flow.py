@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,8 @@ from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.io.monitor_store import MonitorStore
-from tests.serving.conftest import free_port, records
+from tests.conftest import make_flights
+from tests.serving.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,6 +111,9 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(proj
     assert run.info.status == "FINISHED" and run.data.tags["perennial.window"] == "2013-04-01"
     assert run.data.metrics["drift_share"] == result["drift_share"] and run.data.metrics["roc_auc"] == perf["value"]
     assert run.data.tags["perennial.event"] == "perennial.drift.detected"
+    # and the champion's features are re-weighed on the labelled window (decay), skew needs served rows (none here)
+    assert isinstance(result["decayed_features"], list) and result["skew"] is None
+    assert run.data.tags["perennial.decayed_features"] == (",".join(result["decayed_features"]) or "none")
     summary = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/drift/summary.json")
     assert summary["engine"]["drifted_columns"] == list(result["drifted_columns"]) + (["prediction"] if result["prediction_drift"] else [])
     html = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/drift/evidently_report.html")
@@ -180,7 +185,9 @@ def test_a_running_service_reports_its_health_into_the_window(project: Any) -> N
         while not _ready(f"http://127.0.0.1:{port}/ready"):
             assert server.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        for record in records(20):
+        april = make_flights(rows=20, seed=9, start="2013-04-02", days=5).drop(columns=["delayed"])
+        served = json.loads(april.assign(time_hour=april["time_hour"].map(pd.Timestamp.isoformat)).to_json(orient="records"))
+        for record in served:
             assert httpx.post(f"http://127.0.0.1:{port}/predict", json=record, timeout=10).status_code == 200
         assert httpx.post(f"http://127.0.0.1:{port}/predict", json={"flight_id": "x"}, timeout=10).status_code == 422
         batch_scoring_flow(config_path=config, start=WINDOW["window_start"], end=WINDOW["window_end"])
@@ -193,6 +200,9 @@ def test_a_running_service_reports_its_health_into_the_window(project: Any) -> N
     service = result["service"]
     assert service["reachable"] and (service["requests"], service["errors"]) == (21, 1)
     assert service["versions"] == {"champion": "1"} and service["latency_p99_ms"] > 0
+    # and what the service received in the window is compared with the training features: skew, apart from drift
+    assert result["skew"]["served_rows"] == 20 and result["skew"]["model_version"] == "1"
+    assert {c["column"] for c in result["skew"]["tests"]["columns"]} == {"distance", "temp", "carrier", "origin"}
     (run,) = _monitoring_runs()
     assert run.data.metrics["service.requests"] == 21 and run.data.metrics["service.error_rate"] == pytest.approx(1 / 21)
 
