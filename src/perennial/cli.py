@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 import subprocess
 import sys
 import time
@@ -168,22 +169,9 @@ def release(
     reason: Annotated[str, typer.Option(help="why (recorded in the ledger)")] = "manual release step",
 ) -> None:
     """Put the challenger in shadow or canary in every running service (they follow within a poll)."""
-    settings = _project()
-    from perennial.config import load_config
-    from perennial.errors import RegistryError
-    from perennial.io import tracking
-    from perennial.io.ledger import Ledger
-    from perennial.io.registry import Registry
     from perennial.io.registry import release as set_release
 
-    tracking.configure(settings)
-    ledger = Ledger(settings.ledger_url)
-    try:
-        entry = set_release(Registry(load_config(settings.root / config).tracking.registered_model), ledger, mode.value, reason)
-    except RegistryError as exc:
-        _fail(str(exc))
-    finally:
-        ledger.close()
+    entry = _ledger_move(config, lambda registry, ledger: set_release(registry, ledger, mode.value, reason))
     console.print(f"[green]release mode {mode.value}[/] for challenger v{entry.version} ({entry.actor}: {reason})")
 
 
@@ -212,23 +200,36 @@ def rollback(
     reason: Annotated[str, typer.Option(help="why (recorded in the ledger)")] = "manual rollback",
 ) -> None:
     """Move `champion` back to the version it held before, in one command."""
+    from perennial.io.registry import rollback as roll_back
+
+    entry = _ledger_move(config, lambda registry, ledger: roll_back(registry, ledger, reason))
+    console.print(f"[green]champion rolled back: v{entry.previous_version} → v{entry.version}[/] ({entry.actor}: {reason})")
+    if os.environ.get("PREFECT_API_URL"):  # a Prefect server is there to hear it (`perennial up`)
+        from perennial.config import load_config
+        from perennial.core.events import ModelRolledBack
+        from tasks.events import emit
+
+        emit(ModelRolledBack(dataset=load_config(_project().root / config).name, window=entry.at.date().isoformat(),
+                             version=entry.version, previous_version=entry.previous_version, reason=reason))
+
+
+def _ledger_move(config: str, move: Any) -> Any:
+    """Run one recorded alias move (``move(registry, ledger)``) for the config's model; a refusal exits 1."""
     settings = _project()
     from perennial.config import load_config
     from perennial.errors import RegistryError
     from perennial.io import tracking
     from perennial.io.ledger import Ledger
     from perennial.io.registry import Registry
-    from perennial.io.registry import rollback as roll_back
 
     tracking.configure(settings)
     ledger = Ledger(settings.ledger_url)
     try:
-        entry = roll_back(Registry(load_config(settings.root / config).tracking.registered_model), ledger, reason)
+        return move(Registry(load_config(settings.root / config).tracking.registered_model), ledger)
     except RegistryError as exc:
         _fail(str(exc))
     finally:
         ledger.close()
-    console.print(f"[green]champion rolled back: v{entry.previous_version} → v{entry.version}[/] ({entry.actor}: {reason})")
 
 
 @app.command()
