@@ -22,13 +22,13 @@ from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.config import load_config
+from perennial.core.events import RETRAIN_EVENTS
 from perennial.core.monitoring import Window, window_bounds
 from perennial.io.registry import CHAMPION, Registry
 from perennial.settings import load_settings
 from tasks.common import publish_table
 from tasks.retrain_watch import training_verdict, wait_for_retrain_task
 
-RETRAIN_EVENTS = ("perennial.drift.detected", "perennial.performance.degraded")
 
 
 @flow(name="simulate", flow_run_name="simulate-{start}-x{windows}", log_prints=True)

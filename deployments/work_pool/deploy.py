@@ -27,9 +27,9 @@ from prefect.events import DeploymentEventTrigger
 from prefect.flows import load_flow_from_entrypoint
 
 from perennial.config import load_config
+from perennial.core.events import RETRAIN_EVENTS
 from perennial.settings import find_project_root
 
-RETRAIN_EVENTS = ("perennial.drift.detected", "perennial.performance.degraded")
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,10 @@ class PerformanceDegraded(PerennialEvent):
     holdout_end: str
 
 
+# the events the training deployment's trigger turns into a retrain
+RETRAIN_EVENTS = (DriftDetected.name, PerformanceDegraded.name)
+
+
 class DataInvalid(PerennialEvent):
     name: ClassVar[str] = "perennial.data.invalid"
     summary: str
