@@ -1,0 +1,93 @@
+"""What `perennial status` and `perennial demo` print: rich tables of the model, its runs and its ledger.
+
+Read-only views of the registry, MLflow and the ledger, kept apart from the commands that act.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.console import Console
+from rich.table import Table
+
+from perennial.settings import Settings
+
+console = Console()
+
+
+def print_importance_history(settings: Settings, config_path: str) -> None:
+    """Feature by version: a feature losing its importance shows as a falling row."""
+    import json
+
+    from perennial.config import load_config
+    from perennial.io import tracking
+    from perennial.io.registry import Registry
+
+    loaded = load_config(settings.root / config_path)
+    tracking.configure(settings)
+    versions = sorted(Registry(loaded.tracking.registered_model).versions(), key=lambda v: int(v.version))
+    history = {v.version: json.loads(v.tags["perennial.importance"]) for v in versions if "perennial.importance" in v.tags}
+    if not history:
+        raise LookupError(f"no version of {loaded.tracking.registered_model} has recorded importances yet: train one")
+    table = Table(title=f"permutation importance ({loaded.evaluation.primary_metric} drop) by version of {loaded.tracking.registered_model}")
+    table.add_column("feature")
+    for version in history:
+        table.add_column(f"v{version}", justify="right")
+    features = sorted({f for values in history.values() for f in values}, key=lambda f: -max(h.get(f, 0.0) for h in history.values()))
+    for feature in features:
+        table.add_row(feature, *(f"{h[feature]:.4f}" if feature in h else "-" for h in history.values()))
+    console.print(table)
+
+
+def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
+    from perennial.config import load_config
+    from perennial.io import tracking
+    from perennial.io.ledger import Ledger
+    from perennial.io.registry import CHALLENGER, CHAMPION, Registry
+
+    config = load_config(settings.root / config_path)
+    tracking.configure(settings)
+    registry = Registry(config.tracking.registered_model)
+    release = registry.release_mode() or f"{config.serving.mode} (from the config)"
+    models = Table(title=f"model {registry.name}, release mode {release}")
+    for column in ("alias", "version", "gate", "trained by run", "data fingerprint"):
+        models.add_column(column)
+    for alias in (CHAMPION, CHALLENGER):
+        version = registry.alias_version(alias)
+        tags = registry.info(version).tags if version else {}
+        models.add_row(alias, version or "-", tags.get("perennial.gate", "-"),
+                       tags.get("perennial.training_run_id", "-"), tags.get("perennial.data_fingerprint", "-"))
+    console.print(models)
+    recent = tracking.client().search_runs(
+        [e.experiment_id for e in [tracking.client().get_experiment_by_name(config.tracking.experiment)] if e],
+        filter_string="tags.`perennial.kind` = 'training'", order_by=["attributes.start_time DESC"], max_results=runs,
+    )
+    table = Table(title="last training runs")
+    for column in ("run", "started", "status", "validation", "gate", "reason"):
+        table.add_column(column)
+    for run in recent:
+        started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        tags = run.data.tags
+        table.add_row(run.info.run_name, started, run.info.status, tags.get("perennial.validation", "-"),
+                      tags.get("perennial.gate", "-"), tags.get("perennial.reason", "-"))
+    console.print(table)
+    ledger = Ledger(settings.ledger_url)
+    history = Table(title="promotion ledger (newest first)")
+    for column in ("when", "alias", "version", "from", "action", "gate", "who", "why"):
+        history.add_column(column)
+    for entry in ledger.history(registry.name, limit=10):
+        history.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.alias, entry.version, entry.previous_version or "-",
+                        entry.action, entry.gate or "-", entry.actor, entry.reason)
+    ledger.close()
+    console.print(history)
+
+
+def print_where_to_look(settings: Settings) -> None:
+    console.print(
+        "\nWhere to look:\n"
+        f"  MLflow store:     {settings.tracking_uri}  (artifacts in {settings.artifact_root})\n"
+        f"  Prefect database: {settings.prefect_home}\n"
+        "  Both UIs:         perennial ui   → Prefect http://127.0.0.1:4200, MLflow http://127.0.0.1:5000\n"
+        "  Gate report:      MLflow run artifacts gate/report.md, and the Prefect artifact '<config>-gate-report'\n"
+        "  Summary:          perennial status"
+    )
