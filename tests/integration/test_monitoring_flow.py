@@ -23,7 +23,9 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFi
 from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
+from perennial.config import load_config
 from perennial.io.monitor_store import MonitorStore
+from perennial.io.prediction_store import open_store
 from tests.conftest import make_flights
 from tests.serving.conftest import free_port
 
@@ -191,6 +193,11 @@ def test_a_running_service_reports_its_health_into_the_window(project: Any) -> N
             assert httpx.post(f"http://127.0.0.1:{port}/predict", json=record, timeout=10).status_code == 200
         assert httpx.post(f"http://127.0.0.1:{port}/predict", json={"flight_id": "x"}, timeout=10).status_code == 422
         batch_scoring_flow(config_path=config, start=WINDOW["window_start"], end=WINDOW["window_end"])
+        # the service logs predictions off the request path, in batches every 2 s: wait for all 20
+        store = open_store(load_config(config), project.settings.root)
+        deadline = time.monotonic() + 30
+        while len(store.read("service")) < 20 and time.monotonic() < deadline:
+            time.sleep(0.25)
         # when the window is monitored
         result = monitoring_flow(config_path=config, **WINDOW)
     finally:
