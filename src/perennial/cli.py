@@ -364,13 +364,19 @@ def ui(
 ) -> None:
     """Start the Prefect server and the MLflow UI on this machine's state; Ctrl-C stops both."""
     settings = _project()
-    bin_dir = Path(sys.executable).parent
-    commands = {
-        "Prefect": [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
-        "MLflow": [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri,
-                   "--default-artifact-root", settings.artifact_root, "--host", host, "--port", str(mlflow_port)],
-    }
-    processes = {name: subprocess.Popen(cmd, cwd=settings.root) for name, cmd in commands.items()}
+    from perennial.io.stack import StackError, check_ports, server_commands
+    from perennial.settings import running_stack
+
+    stack = running_stack(settings.state_dir)
+    if stack:  # `perennial up` already serves both on this state folder
+        console.print(f"[yellow]already up[/] (`perennial up`): Prefect UI {stack['prefect_ui']}, MLflow UI {stack['mlflow']}")
+        return
+    try:
+        check_ports(host, prefect_port, mlflow_port)
+    except StackError as exc:
+        _fail(str(exc))
+    processes = {name: subprocess.Popen(command, cwd=settings.root, env=env)
+                 for name, command, env in server_commands(settings, host, prefect_port, mlflow_port)}
     console.print(f"Prefect UI: http://{host}:{prefect_port}\nMLflow UI:  http://{host}:{mlflow_port}\nCtrl-C to stop.")
     try:
         while all(p.poll() is None for p in processes.values()):

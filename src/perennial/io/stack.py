@@ -69,6 +69,36 @@ def _wait(started: dict[str, Any], ready: Callable[[], bool], timeout: float) ->
     raise StackError(f"{started['name']} was not ready after {timeout:.0f} s: see {started['log']}")
 
 
+def check_ports(host: str, prefect_port: int, mlflow_port: int) -> None:
+    """Fail naming the port (and its option) when something already listens on it."""
+    for what, port in (("Prefect", prefect_port), ("MLflow", mlflow_port)):
+        if not _port_free(host, port):
+            raise StackError(f"port {port} on {host} is taken ({what}): stop what uses it, or pass --{what.lower()}-port")
+
+
+def _client_free_env() -> dict[str, str]:
+    # the servers must not be pointed at another server: they *are* the servers
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "MLFLOW_TRACKING_URI"))}
+
+
+def server_commands(settings: Settings, host: str, prefect_port: int, mlflow_port: int) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(name, command, environment) of the Prefect and MLflow servers on the state folder's stores.
+
+    Shared by `perennial up` (background, with the deployments) and `perennial ui` (foreground).
+    MLflow serves the embedded store and artifact root, so runs made before and after are the same.
+    """
+    bin_dir = Path(sys.executable).parent
+    base = _client_free_env()
+    prefect_env = base | {"PREFECT_HOME": str(settings.prefect_home), "PREFECT_UI_API_URL": f"http://{host}:{prefect_port}/api",
+                          "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return [
+        ("prefect-server", [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)], prefect_env),
+        ("mlflow-server", [str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.local_tracking_uri,
+                           "--default-artifact-root", settings.artifact_root, "--host", host,
+                           "--port", str(mlflow_port), "--workers", "1"], base),
+    ]
+
+
 def read_stack(settings: Settings) -> dict[str, Any] | None:
     path = settings.state_dir / STACK_FILE
     return json.loads(path.read_text()) if path.is_file() else None
@@ -80,22 +110,15 @@ def up(settings: Settings, config_path: str, host: str = "127.0.0.1", prefect_po
     existing = read_stack(settings)
     if existing and stack_alive(existing):
         return existing, False
-    for what, port in (("Prefect", prefect_port), ("MLflow", mlflow_port)):
-        if not _port_free(host, port):
-            raise StackError(f"port {port} on {host} is taken ({what}): stop what uses it, or pass --{what.lower()}-port")
+    check_ports(host, prefect_port, mlflow_port)
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    bin_dir = Path(sys.executable).parent
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "MLFLOW_TRACKING_URI"))}
     api, tracking = f"http://{host}:{prefect_port}/api", f"http://{host}:{mlflow_port}"
+    base = _client_free_env()
     started: list[dict[str, Any]] = []
     try:
-        started.append(_start("prefect-server", [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
-                              logs, base | {"PREFECT_HOME": str(settings.prefect_home), "PREFECT_UI_API_URL": api,
-                                            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, settings.root))
-        started.append(_start("mlflow-server", [str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.local_tracking_uri,
-                                                "--default-artifact-root", settings.artifact_root, "--host", host,
-                                                "--port", str(mlflow_port), "--workers", "1"], logs, base, settings.root))
+        for name, command, env in server_commands(settings, host, prefect_port, mlflow_port):
+            started.append(_start(name, command, logs, env, settings.root))
         _wait(started[0], lambda: _ok(f"{api}/health"), timeout)
         _wait(started[1], lambda: _ok(f"{tracking}/health"), timeout)
         clients = base | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": tracking, "PREFECT_RUNNER_POLL_FREQUENCY": "2",
