@@ -30,7 +30,7 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        stamps = pd.to_datetime(pd.Series(np.asarray(X).ravel()), utc=True, errors="coerce", format="mixed")
+        stamps = _timestamps(X)
         columns = []
         for part in self.parts:
             if part == "is_weekend":
@@ -41,6 +41,15 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(list(self.parts), dtype=object)
+
+
+def _timestamps(X: pd.DataFrame | np.ndarray) -> pd.Series:
+    """The one column as UTC timestamps (unparseable values become NaT)."""
+    if isinstance(X, pd.DataFrame) and pd.api.types.is_datetime64_any_dtype(X.dtypes.iloc[0]):
+        # already datetimes: converted as a whole. `np.asarray` of a tz-aware column would build
+        # one Timestamp object per row (12.6 s of a 13 s transform of 1M rows)
+        return pd.to_datetime(X.iloc[:, 0], utc=True).reset_index(drop=True)
+    return pd.to_datetime(pd.Series(np.asarray(X).ravel()), utc=True, errors="coerce", format="mixed")
 
 
 def _as_text(X: pd.DataFrame) -> pd.DataFrame:

@@ -55,3 +55,21 @@ def test_linear_pipeline_scales_and_one_hot_encodes(flights, tiny_config) -> Non
     matrix = transformer.fit_transform(features_of(flights, tiny_config))
     # 2 numeric + 4 carriers + 3 origins + 2 datetime parts
     assert matrix.shape == (len(flights), 11)
+
+
+def test_datetime_parts_read_aware_naive_and_text_timestamps_alike() -> None:
+    # given the same instants as a UTC column, a naive column, text, and a column in another zone
+    stamps = pd.Series(pd.to_datetime(["2013-01-05 13:00", "2013-01-07 02:00", None], utc=True), index=[7, 8, 9])
+    forms = [
+        pd.DataFrame({"t": stamps}),
+        pd.DataFrame({"t": stamps.dt.tz_localize(None)}),
+        pd.DataFrame({"t": ["2013-01-05 13:00", "2013-01-07T02:00:00Z", "not a time"]}),
+        pd.DataFrame({"t": stamps.dt.tz_convert("America/New_York")}),
+    ]
+    # when each is expanded
+    transformer = DatetimeParts(("hour", "dayofweek", "is_weekend"))
+    results = [transformer.fit(f).transform(f) for f in forms]
+    # then all give the UTC parts, and a missing or unparseable stamp gives NaN
+    expected = np.array([[13.0, 5.0, 1.0], [2.0, 0.0, 0.0], [np.nan, np.nan, np.nan]])
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
