@@ -45,7 +45,8 @@ def decay_task(
 ) -> list[dict[str, Any]] | None:
     """Permutation importance on the window's labelled rows against the champion's at training time."""
     stored = tracking.load_json(context["training_run"], IMPORTANCE_JSON)
-    if stored is None or len(joined) < config.monitoring.min_labelled_rows:
+    # as for the window's performance: too few labels, or one class only (the metric is undefined), measure nothing
+    if stored is None or len(joined) < config.monitoring.min_labelled_rows or joined["label"].nunique() < 2:
         return None
     rows = predictions.merge(joined[["id", "label"]], on="id").rename(columns={"event_time": config.data.time_column})
     model = Registry(config.tracking.registered_model).load(str(context["version"]))
