@@ -23,13 +23,18 @@ def load_data_task(
     name = sources.describe_source(config.data.source, root)
     frame = sources.read_source(config.data.source, root)
     times = parse_times(frame, config.data.time_column, name)
-    frame = frame.assign(**{config.data.time_column: times})
     start = start or config.split.train_start
     end = end or config.split.holdout_end
     in_window = times < pd.Timestamp(end, tz="UTC")
     if start is not None:
         in_window &= times >= pd.Timestamp(start, tz="UTC")
-    window = frame.loc[in_window].sort_values(config.data.time_column, kind="stable").reset_index(drop=True)
+    # the frame is ours (just read): set the column in place and copy the rows once, not three
+    # times (assign, sort, reset_index each copy every column: ~1 s of a 1M-row window)
+    frame[config.data.time_column] = times
+    window = frame.loc[in_window]
+    if not window[config.data.time_column].is_monotonic_increasing:
+        window = window.sort_values(config.data.time_column, kind="stable")
+    window.index = pd.RangeIndex(len(window))
     return window, name
 
 

@@ -13,7 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.scoring import by_day, score_frame
+from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.errors import RegistryError
 from perennial.io import tracking
@@ -90,9 +90,6 @@ def score_histogram(scores: pd.Series, bins: int = 10) -> dict[str, list[float]]
 @task(name="write-predictions", cache_policy=NO_CACHE, **IO_RETRIES)
 def write_predictions_task(predictions: pd.DataFrame, config: Config, root: Path, run_id: str) -> list[dt.date]:
     """Replace each date's batch partition atomically: a re-run never duplicates rows."""
-    store = open_store(config, root)
-    days = by_day(predictions)
-    for day, part in days.items():
-        store.write_partition("batch", day, part)
+    days = open_store(config, root).replace_days("batch", predictions)
     tracking.log_params(run_id, {"partitions": ",".join(d.isoformat() for d in days)})
     return list(days)

@@ -37,9 +37,3 @@ def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str
         ],
         axis=1,
     )
-
-
-def by_day(predictions: pd.DataFrame) -> dict[dt.date, pd.DataFrame]:
-    """Split prediction rows into one frame per event date (the store's partitions)."""
-    days = pd.to_datetime(predictions["event_time"], utc=True).dt.date
-    return {day: part.reset_index(drop=True) for day, part in predictions.groupby(days, sort=True)}

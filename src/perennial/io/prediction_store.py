@@ -40,11 +40,15 @@ from perennial.config import Config, ParquetStore, expand_env
 
 ROW_COLUMNS = ("id", "event_time", "scored_at", "model_name", "model_version", "prediction", "predicted_label", "source")
 SOURCES = ("batch", "service", "shadow")
+_EPOCH = dt.date(1970, 1, 1)
 
 
 class PredictionStore(Protocol):
     def write_partition(self, source: str, date: dt.date, frame: pd.DataFrame) -> None:
         """Replace the rows of ``source`` on ``date`` with ``frame`` (all its events on that day)."""
+
+    def replace_days(self, source: str, frame: pd.DataFrame) -> list[dt.date]:
+        """Replace the partition of every event date in ``frame`` with its rows; the dates, in order."""
 
     def append(self, source: str, frame: pd.DataFrame) -> int:
         """Add rows (never replacing any); returns how many were written."""
@@ -90,13 +94,19 @@ def prepare_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _dates(frame: pd.DataFrame) -> pd.Series:
-    return frame["event_time"].dt.date
+def day_indices(rows: pd.DataFrame) -> dict[dt.date, np.ndarray]:
+    """Row positions of each UTC event date, dates in order (``rows`` as ``prepare_rows`` makes them).
+
+    Grouped on whole days since the epoch: ``.dt.date`` would build a date object per row.
+    """
+    days = rows["event_time"].dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype("int64")
+    groups = pd.Series(days).groupby(days).indices
+    return {_EPOCH + dt.timedelta(days=int(d)): groups[d] for d in sorted(groups)}
 
 
 def _rows_of_day(frame: pd.DataFrame, source: str, day: dt.date) -> pd.DataFrame:
     rows = prepare_rows(frame)
-    strays = sorted({d.isoformat() for d in _dates(rows) if d != day})
+    strays = [d.isoformat() for d in day_indices(rows) if d != day]
     if strays:
         raise ValueError(f"rows for partition {source}/{day} have events on other days: {strays[:3]}")
     return rows
@@ -157,13 +167,25 @@ class ParquetPredictionStore:
 
     def write_partition(self, source: str, date: dt.date, frame: pd.DataFrame) -> None:
         rows = _rows_of_day(frame, _check_source(source), date)
+        self._replace(source, date, pa.Table.from_pandas(rows, preserve_index=False) if len(rows) else None)
+
+    def replace_days(self, source: str, frame: pd.DataFrame) -> list[dt.date]:
+        _check_source(source)
+        rows = prepare_rows(frame)
+        table = pa.Table.from_pandas(rows, preserve_index=False)  # converted once, sliced per day
+        days = day_indices(rows)
+        for day, index in days.items():
+            self._replace(source, day, table.take(pa.array(index)))
+        return list(days)
+
+    def _replace(self, source: str, date: dt.date, table: pa.Table | None) -> None:
         final = self._partition(source, date)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
         staging.mkdir()
         try:
-            if not rows.empty:
-                self._write_file(pa.Table.from_pandas(rows, preserve_index=False), staging)
+            if table is not None:
+                self._write_file(table, staging)
             with self._locked(source, date):
                 if not final.exists():
                     os.rename(staging, final)
@@ -179,7 +201,7 @@ class ParquetPredictionStore:
     def append(self, source: str, frame: pd.DataFrame) -> int:
         rows = prepare_rows(frame)
         table = pa.Table.from_pandas(rows, preserve_index=False)  # converted once, sliced per day
-        for day, index in rows.groupby(_dates(rows), sort=True).indices.items():
+        for day, index in day_indices(rows).items():
             with self._locked(source, day) as partition:
                 partition.mkdir(exist_ok=True)
                 self._write_file(table.take(pa.array(index)), partition)
@@ -309,6 +331,13 @@ class SqlPredictionStore:
                 )
             )
             self._insert(conn, table, rows, source)
+
+    def replace_days(self, source: str, frame: pd.DataFrame) -> list[dt.date]:
+        rows = prepare_rows(frame)
+        days = day_indices(rows)
+        for day, index in days.items():
+            self.write_partition(source, day, rows.take(index))
+        return list(days)
 
     def append(self, source: str, frame: pd.DataFrame) -> int:
         rows, source = prepare_rows(frame), _check_source(source)

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import pandas as pd
-
 from perennial.core.data import features_of, labels_of
-from perennial.core.scoring import by_day, score_frame
+from perennial.core.scoring import score_frame
 from perennial.core.training import train_candidate
 
 
@@ -18,7 +16,3 @@ def test_scored_rows_carry_identity_probability_and_features(flights, tiny_confi
     assert ((rows["prediction"] >= 0.5).astype(int) == rows["predicted_label"]).all()
     assert {"distance", "temp", "carrier", "origin"} <= set(rows.columns)
     assert str(rows["event_time"].dt.tz) == "UTC"
-    # and partitions by event date cover every row exactly once
-    parts = by_day(rows)
-    assert sum(len(p) for p in parts.values()) == len(rows)
-    assert all(pd.to_datetime(p["event_time"]).dt.date.eq(day).all() for day, p in parts.items())

@@ -183,3 +183,23 @@ def test_compaction_merges_many_small_appends_into_one_file(tmp_path: Path) -> N
     assert merged == 5 and len(list(partition.glob("part-*.parquet"))) == 1
     assert sorted(store.read("service")["id"]) == [f"s{i}" for i in range(5)]
     assert SqlPredictionStore(f"sqlite:///{tmp_path / 'p.db'}").compact("service", DAY) == 0
+
+
+def test_replacing_days_splits_rows_by_utc_event_date_and_keeps_other_days(store: PredictionStore) -> None:
+    # given three scored days, one partition of which a re-run will not touch
+    day2, day3 = DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)
+    first = pd.concat([rows(["a", "b"]), rows(["c"], day=day2), rows(["d"], day=day3)], ignore_index=True)
+    assert store.replace_days("batch", first) == [DAY, day2, day3]
+    # when a re-run scores the first two days again, with stamps in New York time (23:30 there is the next UTC day)
+    late = rows(["e"], day=DAY, version="2", hour=3).assign(
+        event_time=pd.Timestamp("2013-07-01 23:30", tz="America/New_York")
+    )
+    written = store.replace_days("batch", pd.concat([rows(["a"], version="2"), late], ignore_index=True))
+    # then each row lands in its UTC date's partition, the re-run days are replaced whole, the third kept
+    assert written == [DAY, day2]
+    batch = store.read("batch").sort_values("id")
+    assert batch["id"].tolist() == ["a", "d", "e"]
+    assert batch["model_version"].tolist() == ["2", "1", "2"]
+    assert [t.date() for t in batch["event_time"]] == [DAY, day3, day2]
+    assert store.read("batch", start=day2, end=day3)["id"].tolist() == ["e"]
+
