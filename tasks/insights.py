@@ -33,6 +33,7 @@ PROFILE_JSON = "profile/profile.json"
 IMPORTANCE_JSON = "importance/importance.json"
 ERRORS_MD, TOP_LOSSES = "error_analysis/report.md", "error_analysis/top_losses.csv"
 IMPORTANCE_TAG = "perennial.importance"  # on the model version: its top features, the JSON holds all
+TOP_TAGGED = 8  # a tag is short: `perennial status --features` reads every feature from the JSON
 
 
 def champion_training_run(config: Config) -> tuple[str, str] | None:
@@ -160,8 +161,10 @@ def tag_version_task(config: Config, version: str | None, insights: CandidateIns
     if version is None:
         return
     registry = Registry(config.tracking.registered_model)
-    top = {f.feature: round(f.mean, 5) for f in insights.importance.features[:8]}
-    registry.set_tag(version, IMPORTANCE_TAG, json.dumps(top)[:4000])
+    top = {f.feature: round(f.mean, 5) for f in insights.importance.features[:TOP_TAGGED]}
+    while len(json.dumps(top)) > 4000:  # fewer features rather than a cut (invalid) JSON
+        top.popitem()
+    registry.set_tag(version, IMPORTANCE_TAG, json.dumps(top))
     registry.set_tag(version, "perennial.importance_artifact", f"runs:/{run_id}/{IMPORTANCE_JSON}")
     if insights.cost is not None:
         registry.set_tag(version, "perennial.decision_threshold", f"{insights.cost.threshold:.6f}")

@@ -17,8 +17,6 @@ console = Console()
 
 def print_importance_history(settings: Settings, config_path: str) -> None:
     """Feature by version: a feature losing its importance shows as a falling row."""
-    import json
-
     from perennial.config import load_config
     from perennial.io import tracking
     from perennial.io.registry import Registry
@@ -26,7 +24,7 @@ def print_importance_history(settings: Settings, config_path: str) -> None:
     loaded = load_config(settings.root / config_path)
     tracking.configure(settings)
     versions = sorted(Registry(loaded.tracking.registered_model).versions(), key=lambda v: int(v.version))
-    history = {v.version: json.loads(v.tags["perennial.importance"]) for v in versions if "perennial.importance" in v.tags}
+    history = {v.version: found for v in versions if (found := _importances(v.tags))}
     if not history:
         raise LookupError(f"no version of {loaded.tracking.registered_model} has recorded importances yet: train one")
     table = Table(title=f"permutation importance ({loaded.evaluation.primary_metric} drop) by version of {loaded.tracking.registered_model}")
@@ -37,6 +35,24 @@ def print_importance_history(settings: Settings, config_path: str) -> None:
     for feature in features:
         table.add_row(feature, *(f"{h[feature]:.4f}" if feature in h else "-" for h in history.values()))
     console.print(table)
+
+
+def _importances(tags: dict[str, str]) -> dict[str, float] | None:
+    """Every feature's importance from the training run's JSON; the version's tag holds only the top ones.
+
+    (A feature falling out of the top is exactly the decay this view is for: it must keep its figure.)
+    """
+    import json
+
+    from perennial.io import tracking
+
+    artifact = tags.get("perennial.importance_artifact", "")
+    if artifact.startswith("runs:/") and "/" in artifact.removeprefix("runs:/"):
+        run_id, path = artifact.removeprefix("runs:/").split("/", 1)
+        stored = tracking.load_json(run_id, path)
+        if stored and stored.get("features"):
+            return {f["feature"]: float(f["mean"]) for f in stored["features"]}
+    return json.loads(tags["perennial.importance"]) if "perennial.importance" in tags else None
 
 
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:

@@ -68,8 +68,9 @@ def test_a_cost_ceiling_that_fails_keeps_the_champion(project: Any) -> None:
     assert Registry("tiny-delay").alias_version(CHAMPION) == "1"
 
 
-def test_status_features_shows_each_feature_across_versions(project: Any) -> None:
-    # given two trained versions
+def test_status_features_shows_each_feature_across_versions(project: Any, monkeypatch: Any) -> None:
+    # given two trained versions whose tags name only their top 2 features (the run's JSON has all 5)
+    monkeypatch.setattr("tasks.insights.TOP_TAGGED", 2)
     config = project.write_config()
     training_flow(config_path=config)
     training_flow(config_path=config)
@@ -82,5 +83,8 @@ def test_status_features_shows_each_feature_across_versions(project: Any) -> Non
     # then each feature is a row with a figure per version
     assert result.exit_code == 0, result.output
     assert "v1" in result.output and "v2" in result.output
-    temp = next(line for line in result.output.splitlines() if "temp" in line)
-    assert len([cell for cell in temp.split("│") if cell.strip().replace(".", "").replace("-", "").isdigit()]) == 2
+    # and every feature keeps a figure in every version, not only those tagged as the top ones
+    for feature in ("temp", "carrier", "distance", "origin", "time_hour"):
+        row = next(line for line in result.output.splitlines() if line.strip("│ ").startswith(feature))
+        assert len([cell for cell in row.split("│") if cell.strip().replace(".", "").replace("-", "").isdigit()]) == 2, row
+    assert len(json.loads(Registry("tiny-delay").info("2").tags["perennial.importance"])) == 2
