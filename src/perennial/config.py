@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from perennial.core.task import BASELINES, DEFAULT_BASELINE, DEFAULT_METRICS, FAMILIES, METRICS_BY_TASK, TASKS, Task
 from perennial.errors import ConfigError
 
 
@@ -134,7 +135,8 @@ class Validation(Frozen):
 
 # --- training ---------------------------------------------------------------------------
 
-Family = Literal["hist_gradient_boosting", "logistic_regression", "random_forest"]
+# which families fit which task: core/task.py FAMILIES (checked on the whole config)
+Family = Literal["hist_gradient_boosting", "logistic_regression", "random_forest", "ridge", "linear_regression"]
 
 
 class Search(Frozen):
@@ -178,7 +180,9 @@ class CandidateRunner(Frozen):
 
 class Training(Frozen):
     seed: int = 42
-    baseline: Literal["prior", "stratified"] = "prior"
+    # binary/multiclass: prior (majority with class priors), stratified; regression: mean, median,
+    # last_value, seasonal_naive (those two read data.time_column). Default: the task's first
+    baseline: Literal["prior", "stratified", "mean", "median", "last_value", "seasonal_naive"] = "prior"
     candidates: tuple[Candidate, ...] = Field(min_length=1)
     # Cap on training rows (most recent kept): bounds cost on large sources
     max_train_rows: int | None = Field(default=None, ge=100)
@@ -194,7 +198,12 @@ class Training(Frozen):
 
 # --- evaluation and gates ---------------------------------------------------------------
 
-Metric = Literal["roc_auc", "average_precision", "log_loss", "brier", "f1", "accuracy"]
+# which metrics fit which task: core/task.py METRICS_BY_TASK (checked on the whole config)
+Metric = Literal[
+    "roc_auc", "average_precision", "log_loss", "brier", "f1", "accuracy",  # binary
+    "macro_f1", "balanced_accuracy", "top_k_accuracy",  # multiclass (with log_loss, accuracy)
+    "mae", "rmse", "r2", "mape", "pinball",  # regression
+]
 
 
 class Bootstrap(Frozen):
@@ -224,6 +233,39 @@ class CostMatrix(Frozen):
         return self
 
 
+class RegressionCost(Frozen):
+    """What an error costs in a regression: per unit predicted too low, per unit predicted too high.
+
+    With ``shift_prediction`` the served value moves by the residual quantile
+    under / (under + over) found on validation rows, the constant shift that minimises this cost.
+    """
+
+    under: float = Field(gt=0, description="cost per unit the prediction falls short of the truth")
+    over: float = Field(gt=0, description="cost per unit the prediction exceeds the truth")
+    unit: str = "cost units"
+    shift_prediction: bool = False
+    validation_share: float = Field(default=0.2, gt=0, le=0.5)
+
+
+class ClassCost(Frozen):
+    """A multiclass cost matrix: ``matrix[true][predicted]``, 0 where unset (a right answer costs 0).
+
+    The served label is then the class of least expected cost under the predicted probabilities.
+    """
+
+    matrix: dict[str, dict[str, float]]
+    unit: str = "cost units"
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> ClassCost:
+        bad = [f"{t}->{p}" for t, row in self.matrix.items() for p, c in row.items() if c < 0]
+        if bad:
+            raise ValueError(f"costs must be >= 0: {bad}")
+        if not any(c for row in self.matrix.values() for c in row.values()):
+            raise ValueError("a class cost matrix needs at least one non-zero cost")
+        return self
+
+
 class Importance(Frozen):
     """Permutation importance on the holdout, on a bounded sample (cost grows with rows x features x repeats)."""
 
@@ -239,7 +281,11 @@ class Evaluation(Frozen):
     slices: tuple[str, ...] = ()
     min_slice_rows: int = Field(default=200, ge=1)
     latency_rows: int = Field(default=1000, ge=1)
-    cost: CostMatrix | None = None
+    cost: CostMatrix | None = None  # binary
+    regression_cost: RegressionCost | None = None
+    class_cost: ClassCost | None = None  # multiclass
+    top_k: int = Field(default=2, ge=1, description="k of top_k_accuracy (multiclass)")
+    quantile: float = Field(default=0.5, gt=0, lt=1, description="quantile of the pinball loss (regression)")
     top_loss_rows: int = Field(default=50, ge=1, description="highest-loss holdout rows kept for inspection")
     importance: Importance = Importance()
 
@@ -259,6 +305,9 @@ class Gate(Frozen):
     max_model_size_mb: float | None = Field(default=None, gt=0)
     # expected cost per holdout row at the threshold chosen on validation data (needs evaluation.cost)
     max_expected_cost: float | None = None
+    # multiclass: no class's recall may fall more than this below the champion's (per class overrides)
+    max_class_recall_drop: float | None = Field(default=None, ge=0)
+    class_recall_drop: dict[str, float] = Field(default_factory=dict)
 
 
 class Tracking(Frozen):
@@ -337,6 +386,7 @@ class Monitoring(Frozen):
 
 class Config(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    task: Task = "binary"
     data: Data
     split: Split
     validation: Validation = Validation()
@@ -359,10 +409,48 @@ class Config(Frozen):
             raise ValueError(f"validation.ranges names columns that are not numeric features: {unknown_ranges}")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, raw: Any) -> Any:
+        # metrics and baseline left unset take the task's defaults (binary's would not apply)
+        if not isinstance(raw, dict) or raw.get("task", "binary") == "binary" or raw.get("task") not in TASKS:
+            return raw
+        task = raw["task"]
+        primary, secondary = DEFAULT_METRICS[task]
+        evaluation = dict(raw.get("evaluation") or {})
+        evaluation.setdefault("primary_metric", primary)
+        evaluation.setdefault("secondary_metrics", [m for m in secondary if m != evaluation["primary_metric"]])
+        training = raw.get("training")
+        if isinstance(training, dict) and "baseline" not in training:
+            training = {**training, "baseline": DEFAULT_BASELINE[task]}
+        return {**raw, "evaluation": evaluation, **({"training": training} if training is not None else {})}
+
+    @model_validator(mode="after")
+    def _fits_task(self) -> Config:
+        task, ev = self.task, self.evaluation
+        wrong = [m for m in (ev.primary_metric, *ev.secondary_metrics) if m not in METRICS_BY_TASK[task]]
+        if wrong:
+            raise ValueError(f"evaluation metrics {wrong} do not apply to task '{task}'; use {list(METRICS_BY_TASK[task])}")
+        if self.training.baseline not in BASELINES[task]:
+            raise ValueError(f"training.baseline '{self.training.baseline}' does not apply to task '{task}'; "
+                             f"use one of {list(BASELINES[task])}")
+        families = [c.name for c in self.training.candidates if c.family not in FAMILIES[task]]
+        if families:
+            raise ValueError(f"candidates {families} use a family that cannot fit a {task} target; "
+                             f"use one of {list(FAMILIES[task])}")
+        costs = {"cost": "binary", "regression_cost": "regression", "class_cost": "multiclass"}
+        misplaced = [k for k, t in costs.items() if getattr(ev, k) is not None and t != task]
+        if misplaced:
+            raise ValueError(f"evaluation.{misplaced[0]} is for a {costs[misplaced[0]]} task, not '{task}'")
+        if (self.gate.max_class_recall_drop is not None or self.gate.class_recall_drop) and task != "multiclass":
+            raise ValueError("gate.max_class_recall_drop and gate.class_recall_drop apply to task 'multiclass' only")
+        return self
+
     @model_validator(mode="after")
     def _cost_gate_has_costs(self) -> Config:
-        if self.gate.max_expected_cost is not None and self.evaluation.cost is None:
-            raise ValueError("gate.max_expected_cost needs evaluation.cost (the cost matrix)")
+        key = {"binary": "cost", "regression": "regression_cost", "multiclass": "class_cost"}[self.task]
+        if self.gate.max_expected_cost is not None and getattr(self.evaluation, key) is None:
+            raise ValueError(f"gate.max_expected_cost needs evaluation.{key} (the {self.task} task's costs)")
         return self
 
     def fingerprint(self) -> str:

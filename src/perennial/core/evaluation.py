@@ -55,6 +55,25 @@ class SliceScore:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassScore:
+    """One class of a multiclass model on the holdout: its support, recall and precision with intervals."""
+
+    name: str
+    support: int
+    recall: MetricEstimate
+    precision: MetricEstimate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "support": self.support, "recall": self.recall.to_dict(),
+                "precision": self.precision.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ClassScore:
+        return cls(raw["name"], int(raw["support"]), MetricEstimate.from_dict(raw["recall"]),
+                   MetricEstimate.from_dict(raw["precision"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Scores:
     label: str  # "candidate:hgb", "baseline", "champion:v3"
     rows: int
@@ -67,6 +86,8 @@ class Scores:
     latency_ms_single: float | None = None
     size_mb: float | None = None
     threshold: float = 0.5
+    task: str = "binary"  # confusion and calibration are binary-only; classes multiclass-only
+    classes: tuple[ClassScore, ...] = ()
 
     def metrics(self) -> dict[str, float]:
         """Flat, MLflow-safe metric names; undefined (NaN) and unmeasured values are left out."""
@@ -77,8 +98,13 @@ class Scores:
             if s.metric is not None:
                 key = f"slice.{_key(s.column)}.{_key(s.value)}.{s.metric.name}"
                 out |= {key: s.metric.value, f"{key}_low": s.metric.low, f"{key}_high": s.metric.high}
-        (tn, fp), (fn, tp) = self.confusion
-        out |= {"confusion.tn": tn, "confusion.fp": fp, "confusion.fn": fn, "confusion.tp": tp}
+        if self.task == "binary":
+            (tn, fp), (fn, tp) = self.confusion
+            out |= {"confusion.tn": tn, "confusion.fp": fp, "confusion.fn": fn, "confusion.tp": tp}
+        for c in self.classes:
+            for est in (c.recall, c.precision):
+                key = f"class.{_key(c.name)}.{est.name}"
+                out |= {key: est.value, f"{key}_low": est.low, f"{key}_high": est.high}
         out |= {"latency_ms_per_row": self.latency_ms_per_row, "latency_ms_single": self.latency_ms_single,
                 "size_mb": self.size_mb}
         return {k: float(v) for k, v in out.items() if _finite(v) is not None}
@@ -101,6 +127,8 @@ class Scores:
             "latency_ms_per_row": _finite(self.latency_ms_per_row),
             "latency_ms_single": _finite(self.latency_ms_single),
             "size_mb": _finite(self.size_mb),
+            "task": self.task,
+            "classes": [c.to_dict() for c in self.classes],
             "metrics": self.metrics(),
         }
 
@@ -123,6 +151,8 @@ class Scores:
             latency_ms_single=raw.get("latency_ms_single"),
             size_mb=raw.get("size_mb"),
             threshold=float(raw.get("threshold", 0.5)),
+            task=raw.get("task", "binary"),
+            classes=tuple(ClassScore.from_dict(c) for c in raw.get("classes", ())),
         )
 
 

@@ -23,9 +23,10 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from perennial.config import Bootstrap
+from perennial.core import task
+from perennial.core.task import METRICS_BY_TASK
 
-METRICS: tuple[str, ...] = ("roc_auc", "average_precision", "log_loss", "brier", "f1", "accuracy")
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+METRICS: tuple[str, ...] = METRICS_BY_TASK["binary"]
 THRESHOLDED = frozenset({"f1", "accuracy"})
 # Bootstrap work is done in batches of about this many (resample, row) cells: bounds memory
 _BATCH_CELLS = 2_000_000
@@ -44,8 +45,8 @@ def _known(name: str) -> str:
 
 
 def higher_is_better(name: str) -> bool:
-    """True for scores (AUC, AP, F1, accuracy), False for losses (log loss, Brier)."""
-    return _known(name) not in LOWER_IS_BETTER
+    """True for scores (AUC, AP, F1, accuracy, R²...), False for losses (log loss, Brier, MAE...), any task."""
+    return task.higher_is_better(name)
 
 
 def as_arrays(y_true: object, proba: object) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,145 @@
+"""Performance estimated before the labels arrive: CBPE per class, and direct loss estimation.
+
+Multiclass (confidence-based performance estimation, as NannyML's CBPE): with calibrated class
+probabilities, a row predicted as class c is right with probability p_c, so expected hits,
+support and predictions per class give each class's expected recall, precision and F1, and
+their macro average. Probabilities are first calibrated per class on the labelled reference
+(the holdout), one isotonic map per class, then renormalised.
+
+Regression (direct loss estimation, as NannyML's DLE): a second model learns, on the labelled
+reference, the absolute and the squared error of the first from its inputs and its prediction;
+on a window without labels, the mean of its estimates is the expected MAE, the root of the mean
+squared one the expected RMSE. Both are estimates whose quality rests on the reference looking
+like the window in how errors relate to inputs; they do not see concept drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.isotonic import IsotonicRegression
+
+from perennial.core.task_metrics import multiclass_arrays, regression_arrays
+
+PREDICTION_FEATURE = "__prediction__"
+
+
+@dataclass(frozen=True, slots=True)
+class ClassEstimate:
+    name: str
+    expected_support: float
+    predicted: int
+    recall: float | None
+    precision: float | None
+    f1: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MulticlassEstimate:
+    rows: int
+    accuracy: float
+    macro_f1: float
+    classes: tuple[ClassEstimate, ...]
+
+    def metrics(self) -> dict[str, float]:
+        out = {"estimated_accuracy": self.accuracy, "estimated_macro_f1": self.macro_f1}
+        for c in self.classes:
+            out |= {f"estimated_recall.{c.name}": c.recall, f"estimated_precision.{c.name}": c.precision}
+        return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
+
+
+class ClassCalibration:
+    """One isotonic map per class from predicted to observed probability, fitted on labelled rows."""
+
+    def __init__(self, maps: Sequence[IsotonicRegression | None]) -> None:
+        self.maps = tuple(maps)
+
+    @classmethod
+    def fit(cls, y: object, proba: object, classes: Sequence[object]) -> ClassCalibration:
+        index, p = multiclass_arrays(y, proba, classes)
+        maps: list[IsotonicRegression | None] = []
+        for c in range(p.shape[1]):
+            hit = (index == c).astype(np.float64)
+            # a class always or never present cannot be calibrated: keep its probabilities
+            maps.append(IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p[:, c], hit)
+                        if 0 < hit.sum() < len(hit) else None)
+        return cls(maps)
+
+    def apply(self, proba: np.ndarray) -> np.ndarray:
+        p = np.column_stack([p_c if m is None else m.predict(p_c) for m, p_c in zip(self.maps, np.asarray(proba, dtype=np.float64).T, strict=True)])
+        total = p.sum(axis=1, keepdims=True)
+        return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
+
+
+def estimate_multiclass(proba: object, classes: Sequence[object], calibration: ClassCalibration | None = None) -> MulticlassEstimate:
+    """Expected accuracy, macro-F1 and each class's recall and precision on unlabelled rows."""
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != len(classes):
+        raise ValueError(f"expected a rows x {len(classes)} probability matrix, got shape {p.shape}")
+    if calibration is not None:
+        p = calibration.apply(p)
+    guess = p.argmax(axis=1)
+    per_class, f1s = [], []
+    for c, name in enumerate(classes):
+        chosen = guess == c
+        hits, support, predicted = float(p[chosen, c].sum()), float(p[:, c].sum()), int(chosen.sum())
+        both = support + predicted
+        f1 = 2 * hits / both if both > 0 else None
+        per_class.append(ClassEstimate(str(name), support, predicted, hits / support if support > 0 else None,
+                                       hits / predicted if predicted else None, f1))
+        f1s.append(0.0 if f1 is None else f1)
+    accuracy = float(p[np.arange(len(p)), guess].mean()) if len(p) else float("nan")
+    return MulticlassEstimate(len(p), accuracy, float(np.mean(f1s)) if len(p) else float("nan"), tuple(per_class))
+
+
+@dataclass(frozen=True, slots=True)
+class LossEstimate:
+    rows: int
+    mae: float
+    rmse: float
+
+    def metrics(self) -> dict[str, float]:
+        return {"estimated_mae": self.mae, "estimated_rmse": self.rmse}
+
+
+class LossEstimator:
+    """Direct loss estimation: models of a regressor's absolute and squared error, from its inputs and output."""
+
+    def __init__(self, seed: int = 0, max_iter: int = 100) -> None:
+        self.seed, self.max_iter = seed, max_iter
+        self.categories: dict[str, pd.Index] = {}
+
+    def _inputs(self, X: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
+        out = X.copy()
+        for column in out.columns:
+            if column in self.categories:  # the reference's categories: a new one becomes missing
+                out[column] = pd.Categorical(out[column].astype("string"), categories=self.categories[column])
+            elif pd.api.types.is_datetime64_any_dtype(out[column]):
+                out[column] = pd.to_datetime(out[column], utc=True).astype("int64") / 1e9
+        return out.assign(**{PREDICTION_FEATURE: predicted})
+
+    def fit(self, X: pd.DataFrame, y: object, predicted: object) -> LossEstimator:
+        target, p = regression_arrays(y, predicted)
+        self.categories = {c: pd.Index(sorted(X[c].dropna().astype(str).unique())) for c in X.columns
+                           if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_datetime64_any_dtype(X[c]))}
+        inputs = self._inputs(X, p)
+        error = target - p
+        self.models = [
+            HistGradientBoostingRegressor(max_iter=self.max_iter, random_state=self.seed, categorical_features="from_dtype")
+            .fit(inputs, loss) for loss in (np.abs(error), error**2)
+        ]
+        return self
+
+    def estimate(self, X: pd.DataFrame, predicted: object) -> LossEstimate:
+        p = np.asarray(predicted, dtype=np.float64).ravel()
+        if len(X) != len(p):
+            raise ValueError(f"{len(X)} rows but {len(p)} predictions")
+        if not len(p):
+            return LossEstimate(0, float("nan"), float("nan"))
+        inputs = self._inputs(X, p)
+        absolute, squared = (np.clip(m.predict(inputs), 0, None) for m in self.models)
+        return LossEstimate(len(p), float(absolute.mean()), float(np.sqrt(squared.mean())))
