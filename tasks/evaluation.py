@@ -37,8 +37,12 @@ def evaluate_task(
     if comparison.versus_champion is not None:
         diff = comparison.versus_champion
         tracking.log_metrics(run_id, {f"{diff.name}": diff.value, f"{diff.name}_low": diff.low, f"{diff.name}_high": diff.high})
-    tracking.log_figure(run_id, confusion_figure(comparison.candidate), "evaluation/confusion_matrix.png")
-    tracking.log_figure(run_id, calibration_figure(comparison.all_scores()), "evaluation/calibration.png")
+    if config.task == "binary":  # one probability: a 2x2 confusion and a reliability curve mean something
+        tracking.log_figure(run_id, confusion_figure(comparison.candidate), "evaluation/confusion_matrix.png")
+        tracking.log_figure(run_id, calibration_figure(comparison.all_scores()), "evaluation/calibration.png")
+    if comparison.class_recall_versus_champion:
+        tracking.log_json(run_id, {c: d.to_dict() for c, d in comparison.class_recall_versus_champion.items()},
+                          "evaluation/class_recall_vs_champion.json")
     rows = [
         {"model": s.label, "rows": s.rows, **{m.name: round(m.value, 4) for m in (s.primary, *s.secondary)},
          f"{s.primary.name} 95% CI": f"[{s.primary.low:.4f}, {s.primary.high:.4f}]",

@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.gates import Check, GateReport, check_promotion
 from perennial.core.lifecycle import Comparison
+from perennial.core.task_evaluation import class_recall_checks
 from perennial.io import tracking
 from tasks.common import publish_markdown
 
@@ -27,6 +28,9 @@ def gate_task(
         config.gate,
         config.evaluation.primary_metric,
     )
+    if report.mode != "off":  # multiclass: each class's recall against the champion's, one check per class
+        per_class = comparison.class_recall_versus_champion if comparison.champion is not None else None
+        extra_checks = (*class_recall_checks(per_class, config.gate), *extra_checks)
     report = replace(report, checks=report.checks + extra_checks)
     markdown = report.to_markdown() + (f"\n{appendix}" if appendix else "")
     tracking.log_json(run_id, report.to_dict(), "gate/report.json")

@@ -19,11 +19,21 @@ from sklearn.base import clone
 
 from perennial.config import Config
 from perennial.core.cost import CostReport, cost_check, cost_report, validation_probabilities
-from perennial.core.data import features_of, labels_of, model_inputs
+from perennial.core.data import features_of, model_inputs
 from perennial.core.error_analysis import ErrorAnalysis, analyze_errors
 from perennial.core.gates import Check
 from perennial.core.importance import ImportanceReport, permutation_importances
+from perennial.core.predict import classes_of, predict, targets_of
 from perennial.core.profile import DataProfile, ProfileDiff, diff_profiles, profile_frame
+from perennial.core.task_cost import ClassCostReport, RegressionCostReport, class_cost_report, regression_cost_report, task_cost_check
+from perennial.core.task_errors import (
+    MulticlassErrors,
+    RegressionErrors,
+    analyze_multiclass_errors,
+    analyze_regression_errors,
+    multiclass_confusion_figure,
+    residual_figure,
+)
 from perennial.core.training import TrainedModel
 from perennial.io import tracking
 from perennial.io.registry import CHAMPION, Registry
@@ -66,53 +76,98 @@ def profile_task(train: pd.DataFrame, config: Config, run_id: str) -> tuple[Data
 
 
 def _proba(model: Any, frame: pd.DataFrame, config: Config) -> np.ndarray:
-    return np.asarray(model.predict_proba(model_inputs(model, frame, config)))[:, 1]
+    """The task's prediction: positive probability, class probabilities or value."""
+    return predict(model, model_inputs(model, frame, config), config.task)
+
+
+Errors = ErrorAnalysis | RegressionErrors | MulticlassErrors
+Cost = CostReport | RegressionCostReport | ClassCostReport
+
+
+def _analyze(label: str, model: Any, holdout: pd.DataFrame, config: Config, run_id: str) -> Errors:
+    y, predicted, ev = targets_of(holdout, config), _proba(model, holdout, config), config.evaluation
+    if config.task == "regression":
+        errors = analyze_regression_errors(label, y, predicted, holdout, ev)
+        tracking.log_figure(run_id, residual_figure(label, y, predicted), "error_analysis/residuals.png")
+        return errors
+    if config.task == "multiclass":
+        multi = analyze_multiclass_errors(label, y, predicted, classes_of(model, config.task), holdout, ev)
+        tracking.log_figure(run_id, multiclass_confusion_figure(multi), "error_analysis/confusion_matrix.png")
+        return multi
+    return analyze_errors(label, y, predicted, holdout, ev)
 
 
 @task(name="error-analysis", cache_policy=NO_CACHE)
-def error_analysis_task(best: TrainedModel, holdout: pd.DataFrame, config: Config, run_id: str) -> ErrorAnalysis:
+def error_analysis_task(best: TrainedModel, holdout: pd.DataFrame, config: Config, run_id: str) -> Errors:
     """Per class and slice (worst first), and the highest-loss holdout rows, of the gated candidate."""
     label = f"candidate:{best.name}"
-    report = analyze_errors(label, labels_of(holdout, config), _proba(best.model, holdout, config), holdout, config.evaluation)
+    report = _analyze(label, best.model, holdout, config, run_id)
     tracking.log_json(run_id, report.to_dict(), "error_analysis/report.json")
     tracking.log_text(run_id, report.to_markdown(TOP_LOSSES), ERRORS_MD)
     tracking.log_frame(run_id, report.top_losses, TOP_LOSSES)
-    worst = report.worst(1)
+    worst = report.worst(1) if isinstance(report, ErrorAnalysis) else ()
     if worst:
         tracking.set_tags(run_id, {"perennial.worst_slice": f"{worst[0].column}={worst[0].value}"})
     publish_markdown(f"{config.name}-error-analysis", report.to_markdown(TOP_LOSSES), f"Error analysis of {label}")
     return report
 
 
-@task(name="business-cost", cache_policy=NO_CACHE)
-def cost_task(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config, run_id: str) -> CostReport | None:
-    """Threshold on validation rows (a copy fitted on the earlier training rows), cost on the holdout."""
-    cost = config.evaluation.cost
-    if cost is None:
-        return None
-    time_column = config.data.time_column
+def _validation(best: TrainedModel, train: pd.DataFrame, config: Config, share: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Honest validation predictions: a copy fitted on the earlier training rows scores the latest ones."""
 
     def fit(rows: pd.DataFrame) -> Any:
-        return clone(best.model).fit(features_of(rows, config), labels_of(rows, config))
+        return clone(best.model).fit(features_of(rows, config), targets_of(rows, config))
 
-    validation, proba_val = validation_probabilities(fit, lambda m, rows: _proba(m, rows, config), train, time_column,
-                                                     cost.validation_share)
-    report = cost_report(labels_of(validation, config), proba_val, labels_of(holdout, config),
-                         _proba(best.model, holdout, config), cost, config.evaluation.threshold)
+    return validation_probabilities(fit, lambda m, rows: _proba(m, rows, config), train, config.data.time_column, share)
+
+
+def _task_cost(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config) -> Cost | None:
+    ev, y = config.evaluation, targets_of(holdout, config)
+    if config.task == "regression" and ev.regression_cost is not None:
+        validation, predicted_val = _validation(best, train, config, ev.regression_cost.validation_share)
+        return regression_cost_report(targets_of(validation, config), predicted_val, y, _proba(best.model, holdout, config),
+                                      ev.regression_cost)
+    if config.task == "multiclass" and ev.class_cost is not None:
+        return class_cost_report(y, _proba(best.model, holdout, config), classes_of(best.model, config.task), ev.class_cost)
+    if config.task == "binary" and ev.cost is not None:
+        validation, proba_val = _validation(best, train, config, ev.cost.validation_share)
+        return cost_report(targets_of(validation, config), proba_val, y, _proba(best.model, holdout, config), ev.cost,
+                           ev.threshold)
+    return None
+
+
+@task(name="business-cost", cache_policy=NO_CACHE)
+def cost_task(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config, run_id: str) -> Cost | None:
+    """Binary: threshold on validation rows; regression: the prediction shift on them; multiclass: least-cost class."""
+    report = _task_cost(best, train, holdout, config)
+    if report is None:
+        return None
     tracking.log_metrics(run_id, {f"candidate.{k}": v for k, v in report.metrics().items()})
     tracking.log_json(run_id, report.to_dict(), "cost/report.json")
     primary = config.evaluation.primary_metric
     value = tracking.client().get_run(run_id).data.metrics.get(f"candidate.{primary}", float("nan"))
-    markdown = report.to_markdown(primary, value)
+    markdown = report.to_markdown(primary, value) if isinstance(report, CostReport) else _cost_markdown(report)
     tracking.log_text(run_id, markdown, "cost/report.md")
     publish_markdown(f"{config.name}-business-cost", markdown, f"Expected cost of candidate:{best.name}")
     return report
 
 
+def _cost_markdown(report: RegressionCostReport | ClassCostReport) -> str:
+    lines = [f"## Business cost ({report.unit} per holdout row, {report.holdout_rows:,} rows)", ""]
+    if isinstance(report, RegressionCostReport):
+        lines += [f"Served value shifted by {report.shift:+.4g} (the q{report.quantile:.2f} residual on validation rows): "
+                  f"{report.holdout_cost:.4g}/row; unshifted {report.holdout_cost_unshifted:.4g}/row."]
+    else:
+        lines += [f"Least expected cost class: {report.holdout_cost:.4g}/row; most probable class: "
+                  f"{report.holdout_cost_argmax:.4g}/row ({report.changed_rows:,} rows decided differently)."]
+    return "\n".join(lines) + "\n"
+
+
 @task(name="permutation-importance", cache_policy=NO_CACHE)
 def importance_task(best: TrainedModel, holdout: pd.DataFrame, config: Config, run_id: str) -> ImportanceReport:
-    report = permutation_importances(best.model, model_inputs(best.model, holdout, config), labels_of(holdout, config),
-                                     config.evaluation.primary_metric, config.evaluation.importance, config.training.seed)
+    report = permutation_importances(best.model, model_inputs(best.model, holdout, config), targets_of(holdout, config),
+                                     config.evaluation.primary_metric, config.evaluation.importance, config.training.seed,
+                                     config.task)
     tracking.log_metrics(run_id, {f"importance.{f.feature}": f.mean for f in report.features})
     tracking.log_json(run_id, report.to_dict(), IMPORTANCE_JSON)
     publish_markdown(f"{config.name}-feature-importance", report.to_markdown(), f"Permutation importance of {best.name}")
@@ -121,27 +176,34 @@ def importance_task(best: TrainedModel, holdout: pd.DataFrame, config: Config, r
 
 @dataclass(frozen=True, slots=True)
 class CandidateInsights:
-    errors: ErrorAnalysis
-    cost: CostReport | None
+    errors: Errors
+    cost: Cost | None
     importance: ImportanceReport
 
     def gate_checks(self, config: Config) -> tuple[Check, ...]:
         ceiling = config.gate.max_expected_cost
-        return () if ceiling is None or self.cost is None else (cost_check(self.cost, ceiling),)
+        if ceiling is None or self.cost is None:
+            return ()
+        if isinstance(self.cost, CostReport):
+            return (cost_check(self.cost, ceiling),)
+        how = "served value shifted" if isinstance(self.cost, RegressionCostReport) else "least-cost class"
+        return (task_cost_check(self.cost.holdout_cost, ceiling, self.cost.unit, how),)
 
     def gate_appendix(self, run_id: str) -> str:
         """What the gate report links to: the error analysis and the costliest rows."""
         lines = ["### Error analysis", "",
                  f"Per class and slice: `{ERRORS_MD}`; the {len(self.errors.top_losses)} highest-loss holdout rows: "
                  f"`{TOP_LOSSES}` (MLflow run `{run_id}`)."]
-        worst = self.errors.worst(3)
+        worst = self.errors.worst(3) if isinstance(self.errors, ErrorAnalysis) else ()
         if worst:
             lines.append("Worst slices: " + "; ".join(
                 f"{s.column}={s.value} {s.metric.name} {s.metric.value:.4f} [{s.metric.low:.4f}, {s.metric.high:.4f}]"
                 for s in worst if s.metric is not None) + ".")
-        if self.cost is not None:
+        if isinstance(self.cost, CostReport):
             lines.append(f"Expected cost {self.cost.holdout_cost:.4f} {self.cost.unit}/row at threshold "
                          f"{self.cost.threshold:.3f} chosen on validation (`cost/report.md`).")
+        elif self.cost is not None:
+            lines.append(f"Expected cost {self.cost.holdout_cost:.4f} {self.cost.unit}/row (`cost/report.md`).")
         return "\n".join(lines) + "\n"
 
 
@@ -166,6 +228,9 @@ def tag_version_task(config: Config, version: str | None, insights: CandidateIns
         top.popitem()
     registry.set_tag(version, IMPORTANCE_TAG, json.dumps(top))
     registry.set_tag(version, "perennial.importance_artifact", f"runs:/{run_id}/{IMPORTANCE_JSON}")
+    if isinstance(insights.cost, RegressionCostReport):
+        registry.set_tag(version, "perennial.prediction_shift", f"{insights.cost.shift:.6f}")
     if insights.cost is not None:
-        registry.set_tag(version, "perennial.decision_threshold", f"{insights.cost.threshold:.6f}")
         registry.set_tag(version, "perennial.expected_cost", f"{insights.cost.holdout_cost:.6f} {insights.cost.unit}/row")
+    if isinstance(insights.cost, CostReport):
+        registry.set_tag(version, "perennial.decision_threshold", f"{insights.cost.threshold:.6f}")

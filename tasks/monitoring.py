@@ -27,6 +27,7 @@ from perennial.core.monitoring import (
     split_drift,
     window_performance,
 )
+from perennial.core.predict import predict, scalar_prediction
 from perennial.core.retraining import RetrainDecision, decide_retrain
 from perennial.core.service_health import service_health
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
@@ -45,7 +46,7 @@ def log_reference_task(model: Any, train: pd.DataFrame, config: Config, run_id: 
     """The chosen model's training data (features and its own scores) as drift statistics and a sample."""
     features = config.data.features
     frame = train.loc[:, [*features.numeric, *features.categorical]].assign(
-        **{PREDICTION: model.predict_proba(model_inputs(model, train, config))[:, 1]}
+        **{PREDICTION: scalar_prediction(predict(model, model_inputs(model, train, config), config.task), config.task)}
     )
     stats = build_reference(frame, [*features.numeric, PREDICTION], features.categorical)
     sample_rows = min(len(frame), config.monitoring.report_sample_rows)

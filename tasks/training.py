@@ -7,8 +7,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Candidate, Config
-from perennial.core.data import features_of, labels_of
-from perennial.core.training import TrainedModel, select_best, train_baseline, train_candidate
+from perennial.core.data import features_of
+from perennial.core.predict import targets_of
+from perennial.core.training import TrainedModel, baseline_inputs, select_best, train_baseline, train_candidate
 from perennial.io import tracking
 from tasks.common import fault_point
 
@@ -24,10 +25,10 @@ def train_candidate_task(
     try:
         X = features_of(train, config)
         fault_point("train")  # test hook (tasks/common.py)
-        trained = train_candidate(candidate, X, labels_of(train, config), config)
+        trained = train_candidate(candidate, X, targets_of(train, config), config)
         tracking.log_params(run_id, {"family": trained.family, **trained.params})
         tracking.log_metrics(run_id, {"cv_score": trained.cv_score or float("nan"), "fit_seconds": trained.fit_seconds})
-        model_uri = tracking.log_model(run_id, trained.model, X)
+        model_uri = tracking.log_model(run_id, trained.model, X, config.task)
     except BaseException:
         tracking.end_run(run_id, failed=True)
         raise
@@ -37,7 +38,7 @@ def train_candidate_task(
 
 @task(name="train-baseline", cache_policy=NO_CACHE)
 def train_baseline_task(train: pd.DataFrame, config: Config) -> TrainedModel:
-    return train_baseline(features_of(train, config), labels_of(train, config), config)
+    return train_baseline(baseline_inputs(train, config), targets_of(train, config), config)
 
 
 @task(name="select-candidate", cache_policy=NO_CACHE)

@@ -107,6 +107,7 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object) -> SeasonalNaive:
         times, target = self._times(X), pd.Series(np.asarray(y, dtype=np.float64), index=X.index)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)  # what model_inputs hands it later
         latest = times.max()
         self.last_value_ = float(target[times >= latest.normalize()].mean())
         week = times >= latest - pd.Timedelta(days=7)

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 
 from perennial.config import Importance
-from perennial.core.training import SCORERS
+from perennial.core.task import Task, sklearn_scorer
 
 # below this a feature's importance is noise: a fall from it is not decay
 MIN_REFERENCE_IMPORTANCE = 1e-3
@@ -56,7 +56,7 @@ class ImportanceReport:
 
 
 def permutation_importances(
-    model: Any, X: pd.DataFrame, y: np.ndarray, metric: str, settings: Importance, seed: int
+    model: Any, X: pd.DataFrame, y: np.ndarray, metric: str, settings: Importance, seed: int, task: Task = "binary"
 ) -> ImportanceReport:
     """Shuffle each raw column of a seeded sample of at most ``settings.max_rows`` rows."""
     if len(X) != len(y):
@@ -66,7 +66,7 @@ def permutation_importances(
     rng = np.random.default_rng(seed)
     take = np.sort(rng.choice(len(X), size=min(len(X), settings.max_rows), replace=False))
     sample, labels = X.iloc[take].reset_index(drop=True), np.asarray(y)[take]
-    result = permutation_importance(model, sample, labels, scoring=SCORERS[metric], n_repeats=settings.repeats,
+    result = permutation_importance(model, sample, labels, scoring=sklearn_scorer(task, metric), n_repeats=settings.repeats,
                                     random_state=seed, n_jobs=1)
     features = [FeatureImportance(str(c), float(mu), float(sd))
                 for c, mu, sd in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -94,17 +94,26 @@ class DataProfile:
         )
 
 
+def _numeric_target(values: pd.Series, config: Config) -> pd.Series:
+    """The target as numbers for associations: 0/1, the value itself, or (multiclass) whether a row is of
+    the most common class, a one-number summary that still shows which columns separate classes."""
+    if config.task != "multiclass":
+        return values.astype("float64")
+    text = values.astype(str)
+    return (text == text.mode().iloc[0]).astype("float64") if len(text) else text.astype("float64")
+
+
 def profile_frame(frame: pd.DataFrame, config: Config) -> DataProfile:
     """Profile the model's input columns and the target of one (training) frame."""
     features, target = config.data.features, config.data.target
     missing = [c for c in (*features.columns, target) if c not in frame.columns]
     if missing:
         raise ValueError(f"cannot profile: the frame has no column(s) {missing}")
-    y = frame[target].astype("float64")
+    y = _numeric_target(frame[target], config)
     columns = [_numeric(n, frame[n], y) for n in features.numeric]
     columns += [_categorical(n, frame[n], y) for n in features.categorical]
     columns += [_datetime(d.column, frame[d.column]) for d in features.datetime]
-    columns.append(_target(target, frame[target]))
+    columns.append(_target(target, frame[target], config.task))
     times = pd.to_datetime(frame[config.data.time_column], utc=True) if len(frame) else pd.Series(dtype="datetime64[ns, UTC]")
     window = f"{times.min():%Y-%m-%d} .. {times.max():%Y-%m-%d}" if len(times) else "empty"
     return DataProfile(len(frame), target, float(y.mean()) if len(y) else math.nan, window, tuple(columns))
@@ -161,7 +170,12 @@ def _datetime(name: str, series: pd.Series) -> ColumnProfile:
     return ColumnProfile(**_base(name, "datetime", series), minimum=lo, maximum=hi)
 
 
-def _target(name: str, series: pd.Series) -> ColumnProfile:
+def _target(name: str, series: pd.Series, task: str = "binary") -> ColumnProfile:
+    if task == "regression":  # a number: its spread, as any numeric column's
+        return replace(_numeric(name, series, series.astype("float64")), role="target", association=None)
+    if task == "multiclass":  # each class's share
+        shares = series.astype(str).value_counts(normalize=True)
+        return ColumnProfile(**_base(name, "target", series), top={str(k): float(v) for k, v in shares.items()})
     values = series.astype("float64")
     shares = values.value_counts(normalize=True)
     return ColumnProfile(**_base(name, "target", series), mean=float(values.mean()) if len(values) else None,

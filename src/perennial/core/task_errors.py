@@ -46,12 +46,18 @@ class RegressionErrors:
                 "residual_quantiles": [list(q) for q in self.residual_quantiles],
                 "slices": [vars_of(s) for s in self.slices], "worst_rows": len(self.worst_rows)}
 
-    def to_markdown(self) -> str:
+    @property
+    def top_losses(self) -> pd.DataFrame:
+        return self.worst_rows
+
+    def to_markdown(self, top_losses_link: str | None = None) -> str:
         lines = [f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows)", "",
                  f"Mean residual (truth - prediction) {self.bias:+.4g}, MAE {self.mae:.4g}. Residual quantiles: "
                  + ", ".join(f"q{q:g} {r:+.4g}" for q, r in self.residual_quantiles), "",
                  "| slice | rows | bias | MAE |", "|---|---|---|---|"]
         lines += [f"| {s.column}={s.value} | {s.rows:,} | {s.bias:+.4g} | {s.mae:.4g} |" for s in self.slices]
+        if top_losses_link:
+            lines += ["", f"The {len(self.worst_rows)} rows with the largest absolute residual: `{top_losses_link}`"]
         return "\n".join(lines) + "\n"
 
 
@@ -104,7 +110,11 @@ class MulticlassErrors:
                 "confusion": [list(r) for r in self.confusion], "per_class": [vars_of(c) for c in self.per_class],
                 "worst_rows": len(self.worst_rows)}
 
-    def to_markdown(self) -> str:
+    @property
+    def top_losses(self) -> pd.DataFrame:
+        return self.worst_rows
+
+    def to_markdown(self, top_losses_link: str | None = None) -> str:
         head = "| true \\ predicted | " + " | ".join(self.classes) + " |"
         lines = [f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows)", "", head,
                  "|---" * (len(self.classes) + 1) + "|"]
@@ -112,6 +122,8 @@ class MulticlassErrors:
         lines += ["", "| class | support | predicted | precision | recall | most often mistaken for |", "|---|---|---|---|---|---|"]
         lines += [f"| {c.name} | {c.support:,} | {c.predicted:,} | {_f(c.precision)} | {_f(c.recall)} | {c.mistaken_for or '-'} |"
                   for c in self.per_class]
+        if top_losses_link:
+            lines += ["", f"The {len(self.worst_rows)} highest-loss holdout rows: `{top_losses_link}`"]
         return "\n".join(lines) + "\n"
 
 

@@ -8,24 +8,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, TimeSeriesSplit, cross_val_score
 from sklearn.pipeline import Pipeline
 
 from perennial.config import Candidate, Config, Features
+from perennial.core import estimators
 from perennial.core.features import build_feature_pipeline, categorical_mask
+from perennial.core.task import Task, sklearn_scorer
 
-# sklearn scorer names for our metric names (losses are negated: sklearn maximises)
-SCORERS = {
-    "roc_auc": "roc_auc",
-    "average_precision": "average_precision",
-    "log_loss": "neg_log_loss",
-    "brier": "neg_brier_score",
-    "f1": "f1",
-    "accuracy": "accuracy",
-}
 TREE_FAMILIES = {"hist_gradient_boosting", "random_forest"}
 
 
@@ -39,35 +29,35 @@ class TrainedModel:
     fit_seconds: float
 
 
-def make_estimator(candidate: Candidate, features: Features, seed: int) -> Any:
-    params = dict(candidate.params)
-    if candidate.family == "hist_gradient_boosting":
-        mask = categorical_mask(features)
-        return HistGradientBoostingClassifier(categorical_features=mask if any(mask) else None, random_state=seed, **params)
-    if candidate.family == "logistic_regression":
-        return LogisticRegression(random_state=seed, **params)
-    if candidate.family == "random_forest":
-        return RandomForestClassifier(random_state=seed, n_jobs=1, **params)
-    raise ValueError(f"unknown model family '{candidate.family}'")
+def make_estimator(candidate: Candidate, features: Features, seed: int, task: Task = "binary") -> Any:
+    return estimators.make_estimator(task, candidate.family, candidate.params, categorical_mask(features), seed)
 
 
-def build_model(candidate: Candidate, features: Features, seed: int) -> Pipeline:
+def build_model(candidate: Candidate, features: Features, seed: int, task: Task = "binary") -> Pipeline:
     """The served artefact: feature pipeline and estimator in one object."""
     tree_based = candidate.family in TREE_FAMILIES
     return Pipeline(
         [
             ("features", build_feature_pipeline(features, tree_based)),
-            ("model", make_estimator(candidate, features, seed)),
+            ("model", make_estimator(candidate, features, seed, task)),
         ]
     )
 
 
 def build_baseline(config: Config) -> Pipeline:
     """A model that ignores the features: the floor every candidate must clear by a margin."""
-    return Pipeline([("model", DummyClassifier(strategy=config.training.baseline, random_state=config.training.seed))])
+    time_column = getattr(config.data, "time_column", None)
+    baseline = estimators.make_baseline(config.task, config.training.baseline, config.training.seed, time_column)
+    return Pipeline([("model", baseline)])
 
 
-def _search(model: Pipeline, candidate: Candidate, scoring: str, seed: int) -> GridSearchCV | RandomizedSearchCV:
+def scorer(config: Config) -> Any:
+    """The sklearn scorer of the primary metric for the config's task (losses negated)."""
+    ev = config.evaluation
+    return sklearn_scorer(config.task, ev.primary_metric, ev.top_k, ev.quantile)
+
+
+def _search(model: Pipeline, candidate: Candidate, scoring: Any, seed: int) -> GridSearchCV | RandomizedSearchCV:
     assert candidate.search is not None
     grid = {f"model__{k}": list(v) for k, v in candidate.search.grid.items()}
     folds = TimeSeriesSplit(n_splits=candidate.search.folds)  # rows are time-ordered: no peeking ahead
@@ -83,8 +73,8 @@ def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config
 
     ``X`` must be sorted by time: TimeSeriesSplit trusts the row order.
     """
-    seed, scoring = config.training.seed, SCORERS[config.evaluation.primary_metric]
-    model = build_model(candidate, config.data.features, seed)
+    seed, scoring = config.training.seed, scorer(config)
+    model = build_model(candidate, config.data.features, seed, config.task)
     started = time.perf_counter()
     if candidate.search is not None:
         search = _search(model, candidate, scoring, seed).fit(X, y)
@@ -94,6 +84,15 @@ def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config
         cv_score = float(np.mean(cross_val_score(model, X, y, scoring=scoring, cv=TimeSeriesSplit(n_splits=2))))
         fitted, params = model.fit(X, y), dict(candidate.params)
     return TrainedModel(candidate.name, candidate.family, fitted, params, cv_score, time.perf_counter() - started)
+
+
+def baseline_inputs(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The feature columns, plus the time column when the baseline forecasts from time (last value, seasonal)."""
+    columns = list(config.data.features.columns)
+    time_column = getattr(config.data, "time_column", None)
+    if config.training.baseline in ("last_value", "seasonal_naive") and time_column and time_column not in columns:
+        columns.append(time_column)
+    return frame.loc[:, columns]
 
 
 def train_baseline(X: pd.DataFrame, y: np.ndarray, config: Config) -> TrainedModel:

@@ -43,12 +43,13 @@ class SuiteSpec:
     id_column: str
     time_column: str
     target: str
-    target_values: tuple[int, ...]
+    target_values: tuple[Any, ...]  # binary 0/1; multiclass the reference's classes; regression () (numeric)
     max_unseen_category_share: float
     reference_rows: int
     reference_rows_per_day: float
     reference_start: str | None  # ISO-8601 UTC, for the record (None: no timestamps)
     reference_end: str | None
+    task: str = "binary"
 
     def column(self, name: str) -> ColumnSpec:
         for spec in self.columns:
@@ -97,13 +98,23 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
         id_column=data.id_column,
         time_column=data.time_column,
         target=data.target,
-        target_values=(0, 1),
+        target_values=_target_values(config, reference),
         max_unseen_category_share=config.validation.max_unseen_category_share,
         reference_rows=len(reference),
         reference_rows_per_day=len(reference) / _days(times) if len(times) else 0.0,
         reference_start=times.min().isoformat() if len(times) else None,
         reference_end=times.max().isoformat() if len(times) else None,
+        task=config.task,
     )
+
+
+def _target_values(config: Config, reference: pd.DataFrame) -> tuple[Any, ...]:
+    if config.task == "regression":
+        return ()
+    if config.task == "multiclass" and config.data.target in reference.columns:
+        known = pd.unique(reference[config.data.target].dropna().to_numpy(dtype=object))
+        return tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
+    return (0, 1)
 
 
 def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config) -> ColumnSpec:
@@ -171,7 +182,7 @@ def _plan_column(
     plan: list[RuleResult | ColumnCheck] = [ColumnCheck(name, "exists", "exists")]
     if name not in frame.columns:
         return plan  # the failed 'exists' says it all; other checks would only repeat it
-    typed = _type_result(frame[name], spec, times)
+    typed = _type_result(frame[name], spec, times, numeric_target=suite.task == "regression")
     if typed is not None:
         plan.append(typed)
     null_rule = "not null" if spec.max_null_share == 0 else f"null share <= {share_text(spec.max_null_share)}"
@@ -187,13 +198,15 @@ def _plan_column(
         plan.append(ColumnCheck(name, rule, "in_set", {"value_set": list(spec.categories)}, mostly=1 - unseen))
     elif spec.kind == "id":
         plan.append(ColumnCheck(name, "unique", "unique"))
-    elif spec.kind == "target":
+    elif spec.kind == "target" and suite.target_values:
         values = ", ".join(str(v) for v in suite.target_values)
         plan.append(ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)}))
     return plan
 
 
-def _type_result(values: pd.Series, spec: ColumnSpec, times: pd.Series | None = None) -> RuleResult | None:
+def _type_result(
+    values: pd.Series, spec: ColumnSpec, times: pd.Series | None = None, numeric_target: bool = False
+) -> RuleResult | None:
     """The column's type, read from its dtype (GX 1.x's type expectation misreads pandas
     extension dtypes such as Int64, category, string[pyarrow] and tz-aware datetimes)."""
     dtype = values.dtype
@@ -213,7 +226,10 @@ def _type_result(values: pd.Series, spec: ColumnSpec, times: pd.Series | None = 
             return RuleResult(spec.name, "type datetime", True, f"{dtype}, all values parse as timestamps")
         observed = f"{int(bad.sum()):,} values are not timestamps{_examples(values[bad])}"
         return RuleResult(spec.name, "type datetime", False, observed)
-    return None  # ids may be of any type; the target's type is its value set
+    if spec.kind == "target" and numeric_target:  # a regression target: a number, not a value set
+        ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
+    return None  # ids may be of any type; a class target's type is its value set
 
 
 def _wrong_type(values: pd.Series) -> str:

@@ -21,6 +21,8 @@ import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
+from perennial.core.predict import classes_of, predict, predict_method
+from perennial.core.task import Task
 from perennial.settings import Settings
 
 MODEL_REQUIREMENTS = ("scikit-learn", "pandas", "numpy", "scipy", "cloudpickle")
@@ -142,8 +144,12 @@ def log_dataset(run_id: str, frame: pd.DataFrame, name: str, source: str, contex
         mlflow.log_input(dataset, context=context)
 
 
-def log_model(run_id: str, model: Any, example: pd.DataFrame) -> str:
-    """Log a scikit-learn pipeline with its signature and input example; returns its model URI."""
+def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "binary") -> str:
+    """Log a scikit-learn pipeline with its signature and input example; returns its model URI.
+
+    The signature's output is the task's prediction: the positive probability (binary), one
+    probability column per class named by the class (multiclass), or the value (regression).
+    """
     from mlflow.models import infer_signature
 
     # MLflow's schema has no time zones: describe timestamps as naive UTC (the model reads both)
@@ -152,13 +158,16 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame) -> str:
     )
     requirements = [f"{p}=={package_version(p)}" for p in MODEL_REQUIREMENTS]
     with _quiet(), _in_run(run_id):
-        signature = infer_signature(sample, model.predict_proba(sample)[:, 1])
+        output = predict(model, sample, task)
+        if task == "multiclass":
+            output = pd.DataFrame(output, columns=list(classes_of(model, task)))
+        signature = infer_signature(sample, output)
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             signature=signature,
             input_example=sample,
-            pyfunc_predict_fn="predict_proba",
+            pyfunc_predict_fn=predict_method(task),
             # our feature transformers are project classes, which skops would refuse to load
             serialization_format="cloudpickle",
             pip_requirements=requirements,

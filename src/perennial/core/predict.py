@@ -1,0 +1,63 @@
+"""What a model's prediction is, per task: one home for "probability, class probabilities or value".
+
+Binary: the positive class's probability (1-D). Multiclass: a rows x classes probability matrix,
+columns in ``model.classes_`` order. Regression: the predicted value (1-D). Every stage (evaluation,
+insights, scoring, the service, monitoring) asks here instead of calling ``predict_proba`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perennial.config import Config
+from perennial.core.data import labels_of
+from perennial.core.task import Task
+
+
+def predict_method(task: Task) -> str:
+    """The model method whose output is the task's prediction (MLflow's pyfunc predict function too)."""
+    return "predict" if task == "regression" else "predict_proba"
+
+
+def predict(model: Any, X: pd.DataFrame, task: Task) -> np.ndarray:
+    """The task's prediction for each row of ``X``."""
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=np.float64).ravel()
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    return proba[:, 1] if task == "binary" else proba
+
+
+def classes_of(model: Any, task: Task) -> tuple[str, ...]:
+    """A multiclass model's classes as text, in its probability columns' order; () otherwise."""
+    if task != "multiclass":
+        return ()
+    return tuple(str(c) for c in getattr(model, "classes_", ()))
+
+
+def targets_of(frame: pd.DataFrame, config: Config) -> np.ndarray:
+    """The target as the task fits on it: 0/1 labels, class names as text, or floats."""
+    if config.task == "binary":
+        return labels_of(frame, config)
+    values = frame[config.data.target]
+    if config.task == "regression":
+        return pd.to_numeric(values, errors="raise").astype("float64").to_numpy()
+    return values.astype(str).to_numpy(dtype=object)
+
+
+def scalar_prediction(predicted: np.ndarray, task: Task) -> np.ndarray:
+    """One number per row for the prediction log and drift: the probability (binary), the value
+    (regression), or the predicted class's probability, the model's confidence (multiclass)."""
+    return predicted.max(axis=1) if task == "multiclass" else predicted
+
+
+def predicted_labels(predicted: np.ndarray, task: Task, classes: tuple[str, ...], threshold: float) -> np.ndarray:
+    """The decision per row: 0/1 at the threshold (binary), the most probable class (multiclass),
+    or the value itself (regression)."""
+    if task == "binary":
+        return (predicted >= threshold).astype("int64")
+    if task == "multiclass":
+        return np.asarray(classes, dtype=object)[predicted.argmax(axis=1)]
+    return predicted
