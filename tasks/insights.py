@@ -23,7 +23,7 @@ from perennial.core.data import features_of, model_inputs
 from perennial.core.error_analysis import ErrorAnalysis, analyze_errors
 from perennial.core.gates import Check
 from perennial.core.importance import ImportanceReport, permutation_importances
-from perennial.core.predict import classes_of, predict, targets_of
+from perennial.core.predict import SHIFT_TAG, classes_of, predict, targets_of
 from perennial.core.profile import DataProfile, ProfileDiff, diff_profiles, profile_frame
 from perennial.core.task_cost import ClassCostReport, RegressionCostReport, class_cost_report, regression_cost_report, task_cost_check
 from perennial.core.task_errors import (
@@ -229,7 +229,7 @@ def tag_version_task(config: Config, version: str | None, insights: CandidateIns
     registry.set_tag(version, IMPORTANCE_TAG, json.dumps(top))
     registry.set_tag(version, "perennial.importance_artifact", f"runs:/{run_id}/{IMPORTANCE_JSON}")
     if isinstance(insights.cost, RegressionCostReport):
-        registry.set_tag(version, "perennial.prediction_shift", f"{insights.cost.shift:.6f}")
+        registry.set_tag(version, SHIFT_TAG, f"{insights.cost.shift:.6f}")
     if insights.cost is not None:
         registry.set_tag(version, "perennial.expected_cost", f"{insights.cost.holdout_cost:.6f} {insights.cost.unit}/row")
     if isinstance(insights.cost, CostReport):

@@ -50,8 +50,9 @@ def decay_task(
         return None
     rows = predictions.merge(joined[["id", "label"]], on="id").rename(columns={"event_time": config.data.time_column})
     model = Registry(config.tracking.registered_model).load(str(context["version"]))
-    now = permutation_importances(model, model_inputs(model, rows, config), rows["label"].to_numpy(),
-                                  config.evaluation.primary_metric, config.evaluation.importance, config.training.seed)
+    labels = rows["label"].astype({"regression": "float64", "multiclass": str}.get(config.task, "int64")).to_numpy()
+    now = permutation_importances(model, model_inputs(model, rows, config), labels, config.evaluation.primary_metric,
+                                  config.evaluation.importance, config.training.seed, config.task)
     decays = flag_decayed_features(ImportanceReport.from_dict(stored).as_mapping(), now.as_mapping(),
                                    config.monitoring.max_importance_drop)
     table = [{"feature": d.feature, "at training": round(d.at_training, 5), "now": round(d.now, 5),

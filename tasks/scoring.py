@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
+from perennial.core.predict import served_model
 from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.errors import RegistryError
@@ -30,10 +31,11 @@ def load_model_task(config: Config, alias: str) -> tuple[str, Any, SuiteSpec]:
     version = registry.alias_version(alias)
     if version is None:
         raise RegistryError(f"model '{registry.name}' has no '{alias}' alias: train and promote a model first")
-    stored = tracking.load_json(registry.info(version).tags.get("perennial.training_run_id", ""), SUITE_ARTIFACT)
+    tags = registry.info(version).tags
+    stored = tracking.load_json(tags.get("perennial.training_run_id", ""), SUITE_ARTIFACT)
     if stored is None:
         raise RegistryError(f"model '{registry.name}' v{version} has no data contract ({SUITE_ARTIFACT})")
-    return version, registry.load(version), SuiteSpec.from_dict(stored)
+    return version, served_model(registry.load(version), tags), SuiteSpec.from_dict(stored)
 
 
 @task(name="validate-scoring-input", cache_policy=NO_CACHE)
@@ -56,16 +58,19 @@ def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, ru
     seconds = time.perf_counter() - started
     # the MLflow run that wrote a row: its metrics, validation report and model version explain the row
     predictions.insert(predictions.columns.get_loc("model_version") + 1, "run_id", run_id)
-    summary = scoring_summary(predictions, seconds)
+    summary = scoring_summary(predictions, seconds, config.task)
     tracking.log_metrics(run_id, summary)
-    tracking.log_json(run_id, score_histogram(predictions["prediction"]), "scoring/prediction_histogram.json")
+    value_range = None if config.task != "regression" else (float(predictions["prediction"].min()),
+                                                             float(predictions["prediction"].max()))
+    tracking.log_json(run_id, score_histogram(predictions["prediction"], value_range=value_range),
+                      "scoring/prediction_histogram.json")
     tracking.set_tags(run_id, {"perennial.model_version": version, "perennial.rows": len(predictions)})
     rows = [{k: round(v, 4) for k, v in summary.items()}]
     publish_table(f"{config.name}-batch-scoring", rows, f"Window scored by {config.tracking.registered_model} v{version}")
     return predictions
 
 
-def scoring_summary(predictions: pd.DataFrame, seconds: float) -> dict[str, float]:
+def scoring_summary(predictions: pd.DataFrame, seconds: float, task: str = "binary") -> dict[str, float]:
     scores = predictions["prediction"]
     quantiles = scores.quantile([0.1, 0.5, 0.9])
     return {
@@ -77,13 +82,15 @@ def scoring_summary(predictions: pd.DataFrame, seconds: float) -> dict[str, floa
         "prediction_p10": float(quantiles[0.1]),
         "prediction_p50": float(quantiles[0.5]),
         "prediction_p90": float(quantiles[0.9]),
-        "positive_rate": float(predictions["predicted_label"].mean()),
+        **({"positive_rate": float(predictions["predicted_label"].mean())} if task == "binary" else {}),
+        **({f"class_share.{c}": float(s) for c, s in predictions["predicted_class"].value_counts(normalize=True).items()}
+           if task == "multiclass" else {}),
     }
 
 
-def score_histogram(scores: pd.Series, bins: int = 10) -> dict[str, list[float]]:
-    """Counts of scores in equal-width bins over [0, 1]: the whole distribution, in a few numbers."""
-    counts, edges = np.histogram(scores.to_numpy(dtype="float64"), bins=bins, range=(0.0, 1.0))
+def score_histogram(scores: pd.Series, bins: int = 10, value_range: tuple[float, float] | None = None) -> dict[str, list[float]]:
+    """Counts of scores in equal-width bins over [0, 1] (a regression's values: their own range)."""
+    counts, edges = np.histogram(scores.to_numpy(dtype="float64"), bins=bins, range=value_range or (0.0, 1.0))
     return {"edges": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}
 
 

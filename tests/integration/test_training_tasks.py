@@ -116,3 +116,60 @@ def test_a_regression_target_that_is_not_a_number_fails_validation_by_name(proje
     # when the flow runs / then validation stops it naming the column and the rule
     with pytest.raises(Exception, match=r"delay_minutes.*type numeric"):
         training_flow(config_path=config)
+
+
+WINDOW = {"start": dt.date(2013, 4, 1), "end": dt.date(2013, 4, 15)}
+MONITORING = {"window": "week", "min_labelled_rows": 50, "report_sample_rows": 500,
+              "retraining": {"k": 1, "n": 1, "cooldown_days": 0}}
+
+
+def one_record(path, i: int = 0) -> dict:
+    row = pd.read_parquet(path).iloc[i]
+    return {"flight_id": str(row["flight_id"]), "distance": float(row["distance"]), "temp": float(row["temp"]),
+            "carrier": str(row["carrier"]), "origin": str(row["origin"]), "time_hour": row["time_hour"].isoformat()}
+
+
+@pytest.mark.parametrize(("task", "target", "candidates"), [("regression", "delay_minutes", REGRESSORS),
+                                                             ("multiclass", "delay_class", CLASSIFIERS)])
+def test_a_champion_of_each_task_scores_in_batch_serves_and_is_monitored(project, task, target, candidates) -> None:
+    # given a champion trained on the task's target
+    from fastapi.testclient import TestClient
+
+    from flows.batch_scoring import batch_scoring_flow
+    from flows.monitoring import monitoring_flow
+    from perennial.config import load_config
+    from perennial.io.prediction_store import open_store
+    from perennial.serving.app import create_app
+
+    with_delay_targets(project.data)
+    path = project.write_config(**{"task": task, "data.target": target, "training.candidates": candidates,
+                                   "gate": {"min_lift_over_baseline": 0.0}, "monitoring": MONITORING})
+    assert training_flow(config_path=path).promoted
+    config = load_config(path)
+    # when a window is scored in batch
+    assert batch_scoring_flow(config_path=path, **WINDOW) > 0
+    stored = open_store(config, project.settings.root).read("batch", WINDOW["start"], WINDOW["end"])
+    assert len(stored) > 0 and stored["prediction"].notna().all()
+    if task == "multiclass":  # the class and every class's probability ride along for monitoring
+        assert {"predicted_class", "proba__late", "proba__on_time", "proba__very_late"} <= set(stored.columns)
+    else:
+        assert stored["predicted_label"].isna().all() and stored["prediction"].std() > 0
+    # and a record is served
+    with TestClient(create_app(config, project.settings)) as client:
+        body = client.post("/predict", json=one_record(project.data)).json()
+        schema = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]["200"]
+    # then the answer is the task's: a value, or the class with each class's probability
+    single = schema["content"]["application/json"]["schema"]["oneOf"][0]["properties"]
+    if task == "regression":
+        assert isinstance(body["prediction"], float) and "label" not in body and "probabilities" not in single
+    else:
+        assert body["label"] in {"on_time", "late", "very_late"}
+        assert set(body["probabilities"]) == {"on_time", "late", "very_late"}
+        assert body["prediction"] == max(body["probabilities"].values())
+        assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+        assert "probabilities" in single
+    # and monitoring measures the window's delayed-label performance in the task's metric, with an interval
+    result = monitoring_flow(config_path=path, window_start=WINDOW["start"], window_end=WINDOW["end"])
+    perf = result["performance"]
+    assert perf["metric"] == config.evaluation.primary_metric and perf["low"] <= perf["value"] <= perf["high"]
+    assert result["prediction_drift"] is not None

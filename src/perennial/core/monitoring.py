@@ -16,7 +16,9 @@ import pandas as pd
 from perennial.config import Config
 from perennial.core.drift import DriftReport
 from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
+from perennial.core import task_metrics as tm
 from perennial.core.metrics import estimate_metrics, higher_is_better
+from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.errors import DataSourceError
 
@@ -86,7 +88,9 @@ def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, config: Config,
         raise DataSourceError(f"{where}: labels need columns {missing} (found {sorted(labels.columns)[:12]})")
     known = labels.loc[labels[target].notna(), [id_column, target]]
     known = known.assign(id=known[id_column].astype(str)).drop_duplicates("id", keep="last")
-    joined = predictions.loc[:, ["id", PREDICTION]].merge(known[["id", target]], on="id", how="inner")
+    # multiclass rows carry each class's probability (proba__<class>): performance needs them all
+    kept = ["id", PREDICTION, *(c for c in predictions.columns if c.startswith(PROBA_PREFIX))]
+    joined = predictions.loc[:, kept].merge(known[["id", target]], on="id", how="inner")
     return joined.rename(columns={target: "label"})
 
 
@@ -103,15 +107,31 @@ class Performance:
 
 def window_performance(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
     """The primary metric on the labelled rows with a bootstrap interval; None below the minimum rows."""
-    if len(joined) < config.monitoring.min_labelled_rows or joined["label"].nunique() < 2:
+    one_class = config.task == "binary" and joined["label"].nunique() < 2  # AUC is undefined; MAE or F1 are not
+    if len(joined) < config.monitoring.min_labelled_rows or one_class:
         return None
     evaluation = config.evaluation
     name = evaluation.primary_metric
-    estimate = estimate_metrics(joined["label"], joined[PREDICTION], [name], evaluation.bootstrap, evaluation.threshold)[name]
+    if config.task == "binary":
+        estimate = estimate_metrics(joined["label"], joined[PREDICTION], [name], evaluation.bootstrap, evaluation.threshold)[name]
+    else:
+        estimate = tm.estimate(_task_rows(joined, config), [name], evaluation.bootstrap)[name]
     drop = None
     if reference is not None:
         drop = reference - estimate.value if higher_is_better(name) else estimate.value - reference
     return Performance(name, estimate.value, estimate.low, estimate.high, len(joined), reference, drop)
+
+
+def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
+    if config.task == "regression":
+        return tm.RegressionRows(pd.to_numeric(joined["label"]), joined[PREDICTION], config.evaluation.quantile)
+    columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
+    if not columns:
+        raise DataSourceError("multiclass predictions lack their class probabilities (proba__<class>): re-score the window")
+    classes = [c.removeprefix(PROBA_PREFIX) for c in columns]
+    labels = joined["label"].astype(str)
+    unknown = ~labels.isin(classes)  # a class the model never saw cannot be scored by it
+    return tm.MulticlassRows(labels[~unknown], joined.loc[~unknown, columns].to_numpy(), classes, config.evaluation.top_k)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,3 +61,27 @@ def predicted_labels(predicted: np.ndarray, task: Task, classes: tuple[str, ...]
     if task == "multiclass":
         return np.asarray(classes, dtype=object)[predicted.argmax(axis=1)]
     return predicted
+
+
+SHIFT_TAG = "perennial.prediction_shift"  # on a model version: what the served value adds (regression cost)
+
+
+class ShiftedRegressor:
+    """A regressor whose served value is moved by a constant: the quantile its business cost asks for."""
+
+    def __init__(self, model: Any, shift: float) -> None:
+        self.model, self.shift = model, shift
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict(X), dtype=np.float64) + self.shift
+
+    def __getattr__(self, name: str) -> Any:  # feature_names_in_, named_steps...: the wrapped pipeline's
+        if name in ("model", "shift"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+def served_model(model: Any, tags: dict[str, str]) -> Any:
+    """The model as served: shifted when its version carries a non-zero prediction shift."""
+    shift = float(tags.get(SHIFT_TAG) or 0.0)
+    return ShiftedRegressor(model, shift) if shift else model

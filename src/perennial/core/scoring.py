@@ -10,15 +10,21 @@ import pandas as pd
 
 from perennial.config import Config
 from perennial.core.data import model_inputs
+from perennial.core.predict import classes_of, predict, predicted_labels, scalar_prediction
+
+PROBA_PREFIX = "proba__"  # a multiclass row's probability of each class: proba__<class>
 
 
 def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str, version: str) -> pd.DataFrame:
-    """Prediction rows: id, event time, model identity, probability, label, and the raw features.
+    """Prediction rows: id, event time, model identity, prediction, label, and the raw features.
+
+    Multiclass rows also carry ``predicted_class`` (text) and ``proba__<class>`` for each class.
 
     The features ride along so monitoring can compare what was scored with what was trained on.
     """
-    X = model_inputs(model, frame, config)
-    proba = np.asarray(model.predict_proba(X))[:, 1]
+    X, task = model_inputs(model, frame, config), config.task
+    predicted, classes = predict(model, X, task), classes_of(model, task)
+    labels = predicted_labels(predicted, task, classes, config.evaluation.threshold)
     features = frame.loc[:, [c for c in config.data.features.columns if c != config.data.time_column]]
     return pd.concat(
         [
@@ -29,11 +35,31 @@ def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str
                     "scored_at": pd.Timestamp(dt.datetime.now(dt.UTC)),
                     "model_name": model_name,
                     "model_version": str(version),
-                    "prediction": proba,
-                    "predicted_label": (proba >= config.evaluation.threshold).astype("int64"),
+                    "prediction": scalar_prediction(predicted, task),
+                    # 0/1 (binary), the class's index in the model's classes (multiclass), none (regression)
+                    "predicted_label": label_column(labels, task, classes),
                 },
             ),
+            class_columns(predicted, task, classes, len(frame)),
             features.reset_index(drop=True),
         ],
         axis=1,
     )
+
+
+def label_column(labels: np.ndarray, task: str, classes: tuple[str, ...]) -> Any:
+    if task == "binary":
+        return labels
+    if task == "multiclass":
+        position = {c: i for i, c in enumerate(classes)}
+        return np.array([position[c] for c in labels], dtype="int64")
+    return pd.array([pd.NA] * len(labels), dtype="Int64")
+
+
+def class_columns(predicted: np.ndarray, task: str, classes: tuple[str, ...], rows: int) -> pd.DataFrame:
+    """Multiclass: the predicted class as text and each class's probability; nothing for other tasks."""
+    if task != "multiclass":
+        return pd.DataFrame(index=range(rows))
+    frame = pd.DataFrame(predicted, columns=[f"{PROBA_PREFIX}{c}" for c in classes])
+    frame.insert(0, "predicted_class", np.asarray(classes, dtype=object)[predicted.argmax(axis=1)])
+    return frame

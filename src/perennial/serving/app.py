@@ -57,12 +57,44 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _answer(parsed: Parsed, outcome: Outcome, model_name: str, threshold: float) -> dict[str, Any]:
+def _row(score: Any, task: str, threshold: float, classes: tuple[str, ...]) -> dict[str, Any]:
+    """One row's answer: probability and 0/1 label; the value; or the class and each class's probability."""
+    if task == "regression":
+        return {"prediction": score}
+    if task == "multiclass":
+        best = max(range(len(score)), key=score.__getitem__)
+        return {"label": classes[best], "prediction": score[best], "probabilities": dict(zip(classes, score, strict=True))}
+    return {"prediction": score, "label": int(score >= threshold)}
+
+
+def _answer(
+    parsed: Parsed, outcome: Outcome, model_name: str, threshold: float, task: str = "binary", classes: tuple[str, ...] = ()
+) -> dict[str, Any]:
     rows = [
-        {"id": i, "prediction": s, "label": int(s >= threshold), "model_version": v, "variant": variant}
+        {"id": i, **_row(s, task, threshold, classes), "model_version": v, "variant": variant}
         for i, s, v, variant in zip(parsed.ids, outcome.scores, outcome.versions, outcome.variants, strict=True)
     ]
     return {"model_name": model_name, **rows[0]} if parsed.single else {"model_name": model_name, "predictions": rows}
+
+
+def answer_schema(task: str) -> dict[str, Any]:
+    """The OpenAPI schema of one answered row, per task (a batch answers {"predictions": [rows]})."""
+    fields: dict[str, Any] = {"id": {"type": "string"}, "model_version": {"type": "string"},
+                              "variant": {"type": "string", "enum": ["champion", "challenger"]}}
+    if task == "regression":
+        fields["prediction"] = {"type": "number", "description": "the predicted value"}
+    elif task == "multiclass":
+        fields |= {"label": {"type": "string", "description": "the most probable class"},
+                   "prediction": {"type": "number", "description": "the label's probability"},
+                   "probabilities": {"type": "object", "additionalProperties": {"type": "number"},
+                                     "description": "each class's probability"}}
+    else:
+        fields |= {"prediction": {"type": "number", "description": "the positive class's probability"},
+                   "label": {"type": "integer", "enum": [0, 1]}}
+    row = {"type": "object", "properties": fields, "required": sorted(fields)}
+    batch = {"type": "object", "properties": {"model_name": {"type": "string"}, "predictions": {"type": "array", "items": row}}}
+    single = {"type": "object", "properties": {"model_name": {"type": "string"}, **fields}}
+    return {"oneOf": [single, batch]}
 
 
 def _authorised(request: Request, token: str) -> bool:
@@ -97,7 +129,10 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
 def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
     threshold, limit = config.evaluation.threshold, config.serving.max_body_bytes
 
-    @app.post("/predict", summary="Score one record, or {\"records\": [...]}; see /metadata for the fields")
+    answers = {200: {"description": "the prediction(s)", "content": {"application/json": {"schema": answer_schema(config.task)}}}}
+
+    @app.post("/predict", summary="Score one record, or {\"records\": [...]}; see /metadata for the fields",
+              responses=answers)
     async def predict(request: Request) -> Response:
         models = service.models  # the set this request is validated and scored by, even across a swap
         if models is None:
@@ -118,7 +153,7 @@ def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
             log.exception("prediction failed")
             return _problem(500, None, f"prediction failed: {type(exc).__name__}: {exc}", "prediction_failed")
         service.settle(job, outcome)
-        return _json(_answer(parsed, outcome, models.champion.name, threshold))
+        return _json(_answer(parsed, outcome, models.champion.name, threshold, config.task, models.champion.classes))
 
 
 def _add_status_routes(app: FastAPI, service: Service) -> None:

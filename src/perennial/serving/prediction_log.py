@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perennial.core.predict import predicted_labels, scalar_prediction
+from perennial.core.scoring import class_columns, label_column
 from perennial.io.prediction_store import PredictionStore
 
 log = logging.getLogger("perennial.serving")
@@ -34,6 +36,7 @@ class LogChunk:
     ids: list[str]
     scores: np.ndarray
     columns: dict[str, list[Any]]  # the request's columns for these rows
+    classes: tuple[str, ...] = ()  # multiclass: ``scores`` holds one probability column per class
     scored_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -58,8 +61,9 @@ class PredictionLog:
         flush_seconds: float = 2.0,
         flush_rows: int = 50_000,
         max_pending_rows: int = 500_000,
+        task: str = "binary",
     ) -> None:
-        self.store, self.model_name, self.threshold = store, model_name, threshold
+        self.store, self.model_name, self.threshold, self.task = store, model_name, threshold, task
         self.time_column = time_column
         self.feature_columns = [c for c in feature_columns if c != time_column]
         self.flush_seconds, self.flush_rows, self.max_pending_rows = flush_seconds, flush_rows, max_pending_rows
@@ -149,6 +153,8 @@ class PredictionLog:
             for column, values in features.items():
                 values += c.columns.get(column) or [None] * n
         scores = np.concatenate([np.asarray(c.scores, dtype="float64") for c in chunks])
+        classes = chunks[0].classes if chunks else ()
+        task = "multiclass" if scores.ndim == 2 else self.task
         scored_at = pd.Series(pd.to_datetime(scored, utc=True))
         event_time = pd.Series(pd.to_datetime(times, utc=True))
         frame = pd.DataFrame(
@@ -158,10 +164,11 @@ class PredictionLog:
                 "scored_at": scored_at,
                 "model_name": self.model_name,
                 "model_version": versions,
-                "prediction": scores,
-                "predicted_label": (scores >= self.threshold).astype("int64"),
+                "prediction": scalar_prediction(scores, task),
+                "predicted_label": label_column(predicted_labels(scores, task, classes, self.threshold), task, classes),
             }
         )
+        frame = pd.concat([frame, class_columns(scores, task, classes, len(frame))], axis=1)
         for column, values in features.items():
             frame[column] = values
         return frame

@@ -55,6 +55,7 @@ class Service:
             threshold=config.evaluation.threshold,
             time_column=config.data.time_column,
             feature_columns=config.data.features.columns,
+            task=config.task,
         )
         self.predictor = Predictor(self.prediction_log, self._shadow_for, self.metrics.shadow_errors.inc)
         self.batcher: MicroBatcher[Job, Outcome] = MicroBatcher(

@@ -83,8 +83,13 @@ class ShadowComparison:
         champion, challenger = np.asarray(champion, dtype="float64"), np.asarray(challenger, dtype="float64")
         if champion.shape != challenger.shape:
             raise ValueError(f"paired scores differ in shape: {champion.shape} vs {challenger.shape}")
-        diff = np.abs(champion - challenger)
-        agree = int(((champion >= self.threshold) == (challenger >= self.threshold)).sum())
+        if champion.ndim == 2:  # multiclass: the same class chosen; the largest probability gap per row
+            diff = np.abs(champion - challenger).max(axis=1, initial=0.0)
+            agree = int((champion.argmax(axis=1) == challenger.argmax(axis=1)).sum())
+            champion, challenger = champion.max(axis=1), challenger.max(axis=1)
+        else:
+            diff = np.abs(champion - challenger)
+            agree = int(((champion >= self.threshold) == (challenger >= self.threshold)).sum())
         with self._lock:
             self._rows += champion.size
             self._agree += agree

@@ -18,6 +18,7 @@ import mlflow
 import numpy as np
 
 from perennial.config import Config
+from perennial.core.predict import classes_of, served_model
 from perennial.io.registry import Registry
 from perennial.serving.fastpath import probe_frame, verified
 from perennial.serving.schema import (
@@ -43,12 +44,16 @@ class LoadedModel:
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     kinds: dict[str, str] = field(default_factory=dict)
     scorer: Callable[[Any], np.ndarray] | None = None  # predict_proba, or its verified direct path
+    task: str = "binary"
+    classes: tuple[str, ...] = ()  # multiclass: the probability columns' classes
 
     def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        """Positive-class probabilities for column-wise records."""
+        """The task's prediction for column-wise records: positive probability, class probabilities, value."""
         frame = build_frame(columns, self.columns, self.kinds)
-        scorer = self.scorer or self.model.predict_proba
-        return np.asarray(scorer(frame), dtype="float64")[:, 1]
+        if self.task == "regression":
+            return np.asarray(self.model.predict(frame), dtype="float64")
+        scored = np.asarray((self.scorer or self.model.predict_proba)(frame), dtype="float64")
+        return scored[:, 1] if self.task == "binary" else scored
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -57,7 +62,9 @@ class LoadedModel:
             "run_id": self.run_id,
             "loaded_at": self.loaded_at.isoformat(),
             "columns": list(self.columns),
-            "direct_path": self.scorer is not None and self.scorer != self.model.predict_proba,
+            "direct_path": self.scorer is not None and self.scorer != getattr(self.model, "predict_proba", None),
+            "task": self.task,
+            **({"classes": list(self.classes)} if self.classes else {}),
         }
 
 
@@ -82,7 +89,7 @@ def _signature_inputs(name: str, version: str) -> list[dict[str, Any]] | None:
 def load_version(registry: Registry, version: str, role: str, config: Config) -> LoadedModel:
     """Load one registered version with its input schema and learned categories, warmed up."""
     info = registry.info(version)
-    model = registry.load(version)
+    model = served_model(registry.load(version), info.tags)  # a regression's cost shift applies
     fields = fields_from_signature(_signature_inputs(registry.name, version), config)
     columns = tuple(str(c) for c in getattr(model, "feature_names_in_", [f.name for f in fields]))
     missing = [c for c in columns if c not in {f.name for f in fields}]
@@ -90,7 +97,12 @@ def load_version(registry: Registry, version: str, role: str, config: Config) ->
     fields = (*fields, *(fallback.get(c, FieldSpec(c, "string")) for c in missing))
     kinds, categories = {f.name: f.kind for f in fields}, known_categories(model)
     # the probe also warms the model up: the first predict's lazy set-up is paid before any request
-    scorer = verified(model, probe_frame(columns, kinds, categories))
+    probe = probe_frame(columns, kinds, categories)
+    if config.task == "regression":
+        model.predict(probe)  # warm-up; the direct path is for probabilities only
+        scorer = None
+    else:
+        scorer = verified(model, probe)
     return LoadedModel(
         name=registry.name,
         version=str(version),
@@ -102,6 +114,8 @@ def load_version(registry: Registry, version: str, role: str, config: Config) ->
         run_id=info.run_id,
         kinds=kinds,
         scorer=scorer,
+        task=config.task,
+        classes=classes_of(model, config.task),
     )
 
 
