@@ -9,8 +9,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
+DELAY_CLASSES = ["on_time", "late", "very_late"]
 WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "precip", "pressure", "visib"]
 
 
@@ -24,7 +27,8 @@ def _package_data() -> Path:
 def join_flights_weather(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
     """One row per flight that arrived, with its origin's weather in the departure hour.
 
-    The label is ``delayed``: arrival more than 15 minutes late. Cancelled and diverted
+    The label is ``delayed``: arrival more than 15 minutes late; ``arr_delay`` is the delay in minutes
+    and ``delay_class`` on_time (<= 15), late (<= 60) or very_late. Cancelled and diverted
     flights have no arrival delay and are dropped.
     """
     flights = flights.dropna(subset=["arr_delay"])
@@ -48,6 +52,9 @@ def join_flights_weather(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.Dat
             "sched_dep_time": joined["sched_dep_time"].astype("int64"),
             **{c: joined[c].astype("float64") for c in WEATHER_COLUMNS},
             "delayed": (joined["arr_delay"] > 15).astype("int64"),
+            # the same outcome as a number (configs/flights_delay_minutes.yaml) and as classes (..._class.yaml)
+            "arr_delay": joined["arr_delay"].astype("float64"),
+            "delay_class": pd.cut(joined["arr_delay"], [-np.inf, 15, 60, np.inf], labels=DELAY_CLASSES).astype(str),
         }
     )
     return frame.sort_values(["time_hour", "flight_id"], kind="stable").reset_index(drop=True)
@@ -59,8 +66,8 @@ def load_demo_frame() -> pd.DataFrame:
 
 
 def ensure_demo_data(path: Path) -> Path:
-    """Write the demo dataset to ``path`` (Parquet) unless it is already there."""
-    if path.is_file():
+    """Write the demo dataset to ``path`` (Parquet) unless it is already there, with every column."""
+    if path.is_file() and {"arr_delay", "delay_class"} <= set(pq.read_schema(path).names):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
