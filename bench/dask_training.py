@@ -140,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/flights.yaml")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="one repeat")
     parser.add_argument("--scaling", action="store_true", help="also time fit, validation and scoring per 1M rows")
     args = parser.parse_args()
     _environment()
@@ -149,7 +150,7 @@ def main() -> None:
         train = train.tail(config.training.max_train_rows)
     cpus = len(os.sched_getaffinity(0))
     print(f"candidate stage: {len(config.training.candidates)} candidates, {len(train):,} training rows, {cpus} cores")
-    times = compare(config, train, args.repeats)
+    times = compare(config, train, 1 if args.quick else args.repeats)
     median = {name: statistics.median(values) for name, values in times.items()}
     print("\n| runner | median s | runs s |\n|---|---:|---|")
     for name, values in times.items():

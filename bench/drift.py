@@ -24,8 +24,6 @@ import argparse
 import datetime as dt
 import gc
 import json
-import os
-import platform
 import re
 import shlex
 import statistics
@@ -33,20 +31,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # also run as a script (its workers are)
+
+from bench._common import RESULTS, machine, write_results  # noqa: E402
 
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 LEVELS = [3, 10, 50, 200, 1000]
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- bench/drift.py: start -->", "<!-- bench/drift.py: end -->"
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -155,21 +152,6 @@ def compare(engine: dict, evidently: dict) -> str:
     return f"{'same' if same else 'DIFFERENT'} ({drifted}/20 drifted), max abs stat diff {gap:.1e}"
 
 
-def machine() -> list[str]:
-    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
-    memory = _status_mb_total()
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("numpy", "pandas", "scipy", "evidently"))
-    return [
-        f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
-        f"{cpu.group(1).strip() if cpu else platform.processor()}, {memory / 1024:.1f} GB RAM",
-        f"python {platform.python_version()} on {platform.system()} {platform.release()}; {versions}",
-    ]
-
-
-def _status_mb_total() -> float:
-    return int(re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text()).group(1)) / 1024
-
-
 def table(rows: list[dict]) -> list[str]:
     lines = [
         "| rows | engine s: median (first) | Evidently s: median (first) | speed-up | engine peak MB (before) "
@@ -196,27 +178,20 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def write_results(lines: list[str]) -> None:
-    section = "\n".join([START, *lines, END]) + "\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 5_000_000])
+    parser.add_argument("--quick", action="store_true", help="10k and 100k rows, 3 and 2 repeats")
     parser.add_argument("--repeats", type=int, default=5, help="engine repeats per size")
     parser.add_argument("--evidently-repeats", type=int, default=3)
     parser.add_argument("--evidently-max-rows", type=int, default=1_000_000, help="larger sizes: engine only")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per worker")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.repeats, args.evidently_repeats = [10_000, 100_000], 3, 2
     command = " ".join([".venv/bin/python bench/drift.py", shlex.join(sys.argv[1:])]).strip()
-    header = machine()
+    header = machine("numpy", "pandas", "scipy", "evidently")
     print("\n".join(header), flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,7 +212,7 @@ def main() -> None:
         "",
         f"Command: `{command}`",
         "",
-        *(f"- {h}" for h in header),
+        *header,
         f"- reference and window of N rows each x 20 columns (15 numeric, 5 categorical); engine median of "
         f"{args.repeats}, Evidently median of {args.evidently_repeats}; Evidently up to "
         f"{args.evidently_max_rows:,} rows",
@@ -250,7 +225,7 @@ def main() -> None:
     ]
     print("\n".join(lines[lines.index("") + 1 :]))
     if not args.no_write:
-        write_results(lines)
+        write_results("drift", lines)
         print(f"written to {RESULTS.relative_to(ROOT)}")
 
 

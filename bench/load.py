@@ -12,7 +12,6 @@ before and after the swap, and the server's resident memory sampled every 5 s (f
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -26,9 +25,9 @@ from typing import Any
 import httpx
 import yaml
 
-from bench.serving import JSON, ROOT, machine, pct, start, stop, train_and_register, tree_rss_mb, write_results
+from bench._common import ROOT, machine, parse_args, write_results
+from bench.serving import JSON, PACKAGES, pct, start, stop, train_and_register, tree_rss_mb
 
-MARKERS = ("<!-- bench/load.py: start -->", "<!-- bench/load.py: end -->")
 
 
 @dataclass
@@ -101,7 +100,7 @@ def report(tally: Tally, clients: int, seconds: float, quick: bool, new_version:
         f"July records back to back to `perennial serve` for {seconds:.0f} s; at {seconds / 2:.0f} s v{new_version} is registered",
         "and `champion` moved to it; the service polls the alias every 2 s and swaps the model in place.",
         "",
-        *machine(),
+        *machine(*PACKAGES),
         "",
         "| phase | requests | p50 ms | p99 ms | versions that answered |",
         "|---|---:|---:|---:|---|",
@@ -123,10 +122,7 @@ def report(tally: Tally, clients: int, seconds: float, quick: bool, new_version:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="20 clients for 15 s")
-    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
-    args = parser.parse_args()
+    args = parse_args(__doc__, "20 clients for 15 s")
     clients, seconds = (20, 15.0) if args.quick else (50, 60.0)
     state = Path(tempfile.mkdtemp(prefix="perennial-bench-load-"))
     os.environ.update({"PERENNIAL_STATE_DIR": str(state), "PERENNIAL_LEDGER_URL": f"sqlite:///{state / 'ledger.db'}"})
@@ -150,7 +146,7 @@ def main() -> None:
     lines = report(tally, clients, seconds, args.quick, new_version[0] if new_version else "?")
     print("\n".join(lines))
     if not args.no_write:
-        write_results(lines, *MARKERS)
+        write_results("load", lines)
         print(f"written to {(ROOT / 'bench' / 'RESULTS.md').relative_to(ROOT)}")
 
 

@@ -24,7 +24,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -32,7 +31,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +39,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- bench/serving.py: start -->", "<!-- bench/serving.py: end -->"
+from bench._common import RESULTS, ROOT, machine, write_results
+
+PACKAGES = ("fastapi", "uvicorn", "mlflow", "scikit-learn", "pandas", "httpx")
 JSON = {"content-type": "application/json"}
 GOALS = {"single_p50": 4.0, "throughput_ratio": 5.0, "concurrent_p99": 50.0, "rss_mb": 350.0}
 
@@ -267,17 +265,6 @@ async def measure(server: Server, records: list[dict[str, Any]], quick: bool) ->
 # --- report -------------------------------------------------------------------------------------
 
 
-def machine() -> list[str]:
-    mem_gb = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
-    versions = ", ".join(
-        f"{p} {metadata.version(p)}" for p in ("fastapi", "uvicorn", "mlflow", "scikit-learn", "pandas", "httpx")
-    )
-    return [
-        f"- machine: {os.cpu_count()} cores, {mem_gb:.1f} GB RAM, {platform.platform()}, Python {platform.python_version()}",
-        f"- versions: {versions}",
-    ]
-
-
 def table(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
     rows = [
         ("single record p50 (ms)", "single_p50", "lower"),
@@ -307,17 +294,6 @@ def goals(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
     return [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
 
 
-def write_results(lines: list[str], start: str = START, end: str = END) -> None:
-    """Replace (or append) this benchmark's section of bench/RESULTS.md, between its markers."""
-    section = "\n".join([start, *lines, end]) + "\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def report(results: dict[str, dict[str, float]], floor: dict[str, float], fit_seconds: float, quick: bool) -> list[str]:
     ours, command = results["perennial"], "python -m bench.serving" + (" --quick" if quick else "")
     per_call = ours["concurrent_jobs"] / ours["concurrent_calls"] if ours["concurrent_calls"] else float("nan")
@@ -332,7 +308,7 @@ def report(results: dict[str, dict[str, float]], floor: dict[str, float], fit_se
         f"Under the 16 clients, perennial's micro-batcher made {ours['concurrent_calls']:,.0f} predict calls for "
         f"{ours['concurrent_jobs']:,.0f} requests ({per_call:.1f} requests per call).",
         "",
-        *machine(),
+        *machine(*PACKAGES),
         "",
         *table(results["perennial"], results["mlflow"]),
         "",
@@ -371,7 +347,7 @@ def main() -> None:
         lines = report(results, floor, fit_seconds, args.quick)
         print("\n".join(lines))
         if not args.no_write:
-            write_results(lines)
+            write_results("serving", lines)
             print(f"written to {RESULTS.relative_to(ROOT)}")
 
 

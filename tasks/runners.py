@@ -49,7 +49,7 @@ def train_candidates(runner: TaskRunner[Any] | None, task: Any, candidates: Any,
     """Each candidate's task result: submitted to the runner, or called in this thread.
 
     Not on a worker thread: HistGradientBoosting's OpenMP fit ran 2.2x slower from a Python worker
-    thread than from the main one (10.5 s vs 23.4 s on 2 cores, bench/flow_overhead.py), and every
+    thread than from the main one (10.5 s vs 23.4 s on 2 cores, bench/orchestration.py), and every
     fit already uses all cores.
     """
     if runner is None:

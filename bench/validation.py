@@ -1,7 +1,7 @@
 """Validation: the project's Great Expectations suite against the same checks in plain pandas.
 
-    .venv/bin/python -m bench.gx_validation           # 100k and 1M rows, median of 3
-    .venv/bin/python -m bench.gx_validation --quick   # 100k rows, median of 2
+    .venv/bin/python -m bench.validation           # 100k and 1M rows, median of 5
+    .venv/bin/python -m bench.validation --quick   # 100k rows, median of 2
 
 The contract is derived from the demo's January-June rows (configs/flights.yaml) and checked on
 N July-December rows (resampled with replacement past their count), exactly as the flows check a
@@ -9,26 +9,21 @@ window: ``validate_frame`` plans every column's checks and runs the column check
 (one batch, one validation call) and reads types, freshness and volume with pandas. The reference
 runs the same planned checks with pandas only (GX's semantics: ``mostly`` over non-null values for
 ranges and sets). Both must reach the same verdict on every check; rows/s and the ratio are printed.
+The three are timed in turn within each repeat, so a burst of other work on the machine hits all alike.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import statistics
-import time
-from importlib import metadata
 from typing import Any
 
 import pandas as pd
 
-from bench.serving import ROOT, machine, write_results
+from bench._common import ROOT, load_average, machine, median, parse_args, publish, timed
 from perennial.config import load_config
 from perennial.core import validation as v
 from perennial.core.validation_gx import ColumnCheck, run_checks
 from perennial.io.demo_data import load_demo_frame
-
-MARKERS = ("<!-- bench/gx_validation.py: start -->", "<!-- bench/gx_validation.py: end -->")
 
 
 def pandas_check(frame: pd.DataFrame, check: ColumnCheck) -> bool:
@@ -56,57 +51,52 @@ def planned(frame: pd.DataFrame, suite: v.SuiteSpec) -> tuple[list[ColumnCheck],
     return [p for p in plan if isinstance(p, ColumnCheck)], [p for p in plan if not isinstance(p, ColumnCheck)]
 
 
-def _median(call: Any, repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        out = call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), out
-
-
 def measure(frame: pd.DataFrame, suite: v.SuiteSpec, config: Any, repeats: int) -> dict[str, Any]:
     as_of = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)
-    full = lambda: v.validate_frame(frame, suite, source="bench", as_of=as_of,  # noqa: E731
-                                    freshness_hours=24 * 400, volume=config.validation.volume)
     checks, _ = planned(frame, suite)
-    ours_all, report = _median(full, repeats)
-    ours_gx, gx_results = _median(lambda: run_checks(frame, checks), repeats)
-    theirs, pandas_results = _median(lambda: [pandas_check(frame, c) for c in checks], repeats)
-    agree = [bool(g[0]) for g in gx_results] == pandas_results
-    return {"rows": len(frame), "checks": len(checks), "validate_frame": ours_all, "gx": ours_gx, "pandas": theirs,
-            "agree": agree, "report_checks": len(report.results)}
+    calls = {
+        "validate_frame": lambda: v.validate_frame(frame, suite, source="bench", as_of=as_of, freshness_hours=24 * 400,
+                                                   volume=config.validation.volume),
+        "gx": lambda: run_checks(frame, checks),
+        "pandas": lambda: [pandas_check(frame, c) for c in checks],
+    }
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    out: dict[str, Any] = {}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            seconds, out[name] = timed(call)
+            times[name].append(seconds)
+    agree = [bool(g[0]) for g in out["gx"]] == out["pandas"]
+    ratios = [g / p for g, p in zip(times["gx"], times["pandas"], strict=True)]
+    return {"rows": len(frame), "checks": len(checks), **{k: median(t) for k, t in times.items()},
+            "ratio": median(ratios), "agree": agree, "report_checks": len(out["validate_frame"].results)}
 
 
 def report(results: list[dict[str, Any]], quick: bool) -> list[str]:
     lines = [
         "## Validation: the Great Expectations suite vs the same checks in pandas",
         "",
-        f"`python -m bench.gx_validation{' --quick' if quick else ''}` on {dt.date.today().isoformat()}: the flights",
+        f"`python -m bench.validation{' --quick' if quick else ''}` on {dt.date.today().isoformat()}: the flights",
         "contract (derived from January-June) checked on July-December rows resampled to N; median of",
-        f"{results[0]['repeats']} runs after a warm-up. `validate_frame` is the whole contract as the flows run it (types,",
+        f"{results[0]['repeats']} runs after a warm-up (1-minute load average {load_average()} at the end). `validate_frame` is the whole contract as the flows run it (types,",
         "freshness and volume in pandas, the column checks as one GX suite: one batch, one validation call);",
         "'GX column checks' is that suite alone; 'pandas' runs the same planned checks in plain pandas.",
         "",
-        *machine(),
-        f"- great_expectations {metadata.version('great_expectations')}",
+        *machine("great_expectations", "pandas", "numpy"),
         "",
-        "| rows | checks | validate_frame s (rows/s) | GX column checks s (rows/s) | pandas s (rows/s) | GX / pandas | same verdicts |",
+        "| rows | checks | validate_frame s (rows/s) | GX column checks s (rows/s) | pandas s (rows/s) | GX / pandas (median of ratios) | same verdicts |",
         "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         rate = lambda s: f"{s:.2f} ({r['rows'] / s / 1e6:.2f}M)"  # noqa: E731
         lines.append(f"| {r['rows']:,} | {r['checks']} | {rate(r['validate_frame'])} | {rate(r['gx'])} | {rate(r['pandas'])} "
-                     f"| {r['gx'] / r['pandas']:.1f}x slower | {'yes' if r['agree'] else 'NO'} |")
+                     f"| {r['ratio']:.1f}x slower | {'yes' if r['agree'] else 'NO'} |")
     return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
-    args = parser.parse_args()
-    sizes, repeats = ([100_000], 2) if args.quick else ([100_000, 1_000_000], 3)
+    args = parse_args(__doc__, "100k rows only, 2 repeats")
+    sizes, repeats = ([100_000], 2) if args.quick else ([100_000, 1_000_000], 5)
     config = load_config(ROOT / "configs" / "flights.yaml")
     demo = load_demo_frame()
     cut = demo["time_hour"] < pd.Timestamp("2013-07-01", tz="UTC")
@@ -119,10 +109,7 @@ def main() -> None:
         measure(frame.head(5000), suite, config, 1)  # warm-up: GX's first context
         results.append({**measure(frame, suite, config, repeats), "repeats": repeats})
         print(f"{rows:,} rows: " + ", ".join(f"{k} {val:.2f}" if isinstance(val, float) else f"{k} {val}" for k, val in results[-1].items()), flush=True)
-    lines = report(results, args.quick)
-    print("\n".join(lines))
-    if not args.no_write:
-        write_results(lines, *MARKERS)
+    publish("validation", report(results, args.quick), args)
 
 
 if __name__ == "__main__":

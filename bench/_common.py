@@ -1,0 +1,92 @@
+"""What every benchmark shares: the machine and versions line, medians, a throwaway state folder,
+and its own section of bench/RESULTS.md between `<!-- bench/NAME.py: start/end -->` markers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+# where a flow would otherwise send its runs, ledger rows and artifacts: a benchmark keeps them local
+_SERVICE_VARIABLES = ("MLFLOW_TRACKING_URI", "PERENNIAL_LEDGER_URL", "PERENNIAL_ARTIFACT_ROOT", "PREFECT_API_URL")
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- bench/{name}.py: start -->", f"<!-- bench/{name}.py: end -->"
+
+
+def machine(*packages: str) -> list[str]:
+    """Two result lines: cores, CPU, memory, OS and Python; the versions of ``packages``."""
+    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+    memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+    return [
+        f"- machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
+        f"{cpu.group(1).strip() if cpu else platform.processor()}, "
+        f"{int(memory.group(1)) / 1024 / 1024 if memory else float('nan'):.1f} GB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        "- versions: " + ", ".join(f"{p} {metadata.version(p)}" for p in packages),
+    ]
+
+
+def load_average() -> str:
+    """The 1-minute load when called: other work on a shared machine shows in the figures."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    out = call()
+    return time.perf_counter() - started, out
+
+
+def median(times: list[float]) -> float:
+    return statistics.median(times)
+
+
+def throwaway_state(prefix: str) -> Path:
+    """A fresh PERENNIAL_STATE_DIR (embedded Prefect, MLflow on SQLite, ledger) for this process.
+
+    Call before importing `flows`: it exports the state folder's defaults when first imported.
+    """
+    state = Path(tempfile.mkdtemp(prefix=f"perennial-bench-{prefix}-"))
+    os.environ["PERENNIAL_STATE_DIR"] = str(state)
+    for key in _SERVICE_VARIABLES:
+        os.environ.pop(key, None)
+    return state
+
+
+def write_results(name: str, lines: list[str]) -> None:
+    """Replace (or append) bench/NAME.py's section of bench/RESULTS.md."""
+    start, end = markers(name)
+    section = "\n".join([start, *lines, end]) + "\n"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) + 1 :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+def parse_args(doc: str | None, quick: str) -> argparse.Namespace:
+    """The options every benchmark takes: --quick (what it cuts, in ``quick``) and --no-write."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    return parser.parse_args()
+
+
+def publish(name: str, lines: list[str], args: argparse.Namespace) -> None:
+    """Print the section; write it to bench/RESULTS.md unless --no-write."""
+    print("\n".join(lines))
+    if not args.no_write:
+        write_results(name, lines)
