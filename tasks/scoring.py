@@ -42,8 +42,11 @@ def load_model_task(config: Config, alias: str) -> tuple[str, Any, SuiteSpec]:
 def validate_scoring_input_task(
     frame: pd.DataFrame, suite: SuiteSpec, source: str, run_id: str, config_name: str = "batch"
 ) -> ValidationReport:
-    """Serving-side checks with the training suite: schema, types, categories (no labels yet)."""
-    report = validate_frame(frame, suite, source=source, require_target=False)
+    """Serving-side checks with the training suite: schema, types, categories (no labels yet).
+
+    The column checks run vectorised (GX's verdicts and wording, a fraction of its time: scoring a
+    million rows must not wait seconds on its input check)."""
+    report = validate_frame(frame, suite, source=source, require_target=False, engine="vectorised")
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
     tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
     publish_markdown(f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {source}")

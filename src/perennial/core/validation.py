@@ -17,12 +17,16 @@ from typing import Any, Literal
 import pandas as pd
 
 from perennial.config import Config, Volume
-from perennial.core.validation_gx import ColumnCheck, run_checks, share_text
+from perennial.core import validation_gx, validation_vectorised
+from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
 
-__all__ = ["ColumnSpec", "RuleResult", "SuiteSpec", "ValidationReport", "derive_suite", "validate_frame"]
+__all__ = ["ColumnSpec", "RuleResult", "SuiteSpec", "ValidationReport", "derive_suite", "validate_frame", "Engine"]
 
 Kind = Literal["id", "datetime", "numeric", "categorical", "target"]
+# who runs the column checks: Great Expectations (the validation and training flows, for the
+# report and suite a reviewer opens), or vectorised pandas with the same verdicts (batch scoring)
+Engine = Literal["gx", "vectorised"]
 SUITE_FORMAT = 1
 
 
@@ -148,8 +152,10 @@ def validate_frame(
     freshness_hours: float | None = None,
     volume: Volume | None = None,
     require_target: bool = True,
+    engine: Engine = "gx",
 ) -> ValidationReport:
     """Every rule of ``suite`` checked on ``frame``; a broken rule is a failed result, never a crash."""
+    run_checks = validation_gx.run_checks if engine == "gx" else validation_vectorised.run_checks
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     times = _times(frame[suite.time_column]) if suite.time_column in frame.columns else None
     parsed = {suite.time_column: times} if times is not None else {}  # text timestamps are parsed once

@@ -114,21 +114,26 @@ def _outcome(check: ColumnCheck, result: Any) -> tuple[bool, str]:
     passed, stats = bool(result.success), dict(result.result or {})
     if check.expect == "exists":
         return passed, "present" if passed else "missing"
-    total = int(stats.get("element_count") or 0)
-    bad = int(stats.get("unexpected_count") or 0)
+    total, bad = int(stats.get("element_count") or 0), int(stats.get("unexpected_count") or 0)
+    missing = int(stats.get("missing_count") or 0)
+    return passed, outcome_text(check, total, bad, missing, stats.get("partial_unexpected_list") or [])
+
+
+def outcome_text(check: ColumnCheck, total: int, bad: int, missing: int, partial: list[Any]) -> str:
+    """What a column check observed, worded alike whichever engine ran it (GX or vectorised)."""
     if total == 0:
-        return passed, "no rows"
-    sample = _sample(stats.get("partial_unexpected_list") or [])
+        return "no rows"
+    sample = _sample(partial)
     if check.expect == "not_null":
-        return passed, f"{share_text(bad / total)} null ({bad:,} of {total:,} rows)" if bad else "no nulls"
-    considered = total - int(stats.get("missing_count") or 0)
+        return f"{share_text(bad / total)} null ({bad:,} of {total:,} rows)" if bad else "no nulls"
+    considered = total - missing
     if check.expect == "between":
-        return passed, f"{bad:,} of {considered:,} rows outside{sample}"
+        return f"{bad:,} of {considered:,} rows outside{sample}"
     if check.expect == "unique":
-        return passed, f"{bad:,} rows share a duplicated value{sample}" if bad else "no duplicates"
+        return f"{bad:,} rows share a duplicated value{sample}" if bad else "no duplicates"
     if not bad:
-        return passed, "all values in the set"
-    return passed, f"{bad:,} of {considered:,} rows ({share_text(bad / considered)}) not in the set{sample}"
+        return "all values in the set"
+    return f"{bad:,} of {considered:,} rows ({share_text(bad / considered)}) not in the set{sample}"
 
 
 def _sample(values: list[Any], limit: int = 3) -> str:
