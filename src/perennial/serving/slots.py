@@ -20,7 +20,7 @@ import numpy as np
 from perennial.config import Config
 from perennial.core.predict import classes_of, served_model
 from perennial.io.registry import Registry
-from perennial.serving.fastpath import probe_frame, verified
+from perennial.serving.fastpath import RecordsPredict, probe_frame, verified, verified_records
 from perennial.serving.schema import (
     FieldSpec,
     RequestSchema,
@@ -46,9 +46,12 @@ class LoadedModel:
     scorer: Callable[[Any], np.ndarray] | None = None  # predict_proba, or its verified direct path
     task: str = "binary"
     classes: tuple[str, ...] = ()  # multiclass: the probability columns' classes
+    compiled: RecordsPredict | None = None  # binary: the verified numpy path over records, when every step compiles
 
     def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
         """The task's prediction for column-wise records: positive probability, class probabilities, value."""
+        if self.compiled is not None:
+            return np.asarray(self.compiled(columns), dtype="float64")[:, 1]
         frame = build_frame(columns, self.columns, self.kinds)
         if self.task == "regression":
             return np.asarray(self.model.predict(frame), dtype="float64")
@@ -65,6 +68,7 @@ class LoadedModel:
             "direct_path": self.scorer is not None and self.scorer != getattr(self.model, "predict_proba", None),
             "task": self.task,
             **({"classes": list(self.classes)} if self.classes else {}),
+            "compiled_path": self.compiled is not None,
         }
 
 
@@ -98,11 +102,13 @@ def load_version(registry: Registry, version: str, role: str, config: Config) ->
     kinds, categories = {f.name: f.kind for f in fields}, known_categories(model)
     # the probe also warms the model up: the first predict's lazy set-up is paid before any request
     probe = probe_frame(columns, kinds, categories)
+    compiled = None
     if config.task == "regression":
         model.predict(probe)  # warm-up; the direct path is for probabilities only
         scorer = None
     else:
         scorer = verified(model, probe)
+        compiled = verified_records(model, probe, kinds) if config.task == "binary" else None
     return LoadedModel(
         name=registry.name,
         version=str(version),
@@ -116,6 +122,7 @@ def load_version(registry: Registry, version: str, role: str, config: Config) ->
         scorer=scorer,
         task=config.task,
         classes=classes_of(model, config.task),
+        compiled=compiled,
     )
 
 
