@@ -4,10 +4,12 @@ and its own section of bench/RESULTS.md between `<!-- bench/NAME.py: start/end -
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import platform
 import re
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,11 +27,22 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- bench/{name}.py: start -->", f"<!-- bench/{name}.py: end -->"
 
 
+def commit() -> str:
+    """The checkout's commit (with '+changes' when the work tree differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
 def machine(*packages: str) -> list[str]:
-    """Two result lines: cores, CPU, memory, OS and Python; the versions of ``packages``."""
+    """Result lines: commit and time, cores, CPU, memory, OS and Python; the versions of ``packages``."""
     cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
     memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
     return [
+        f"- commit {commit()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, 1-minute load average {load_average()} at the start",
         f"- machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
         f"{cpu.group(1).strip() if cpu else platform.processor()}, "
         f"{int(memory.group(1)) / 1024 / 1024 if memory else float('nan'):.1f} GB RAM, "
@@ -51,6 +64,24 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 def median(times: list[float]) -> float:
     return statistics.median(times)
+
+
+def spread(times: list[float], digits: int = 2) -> str:
+    """'median (min-max)' of repeated measurements."""
+    return f"{median(times):.{digits}f} ({min(times):.{digits}f}-{max(times):.{digits}f})"
+
+
+def peak_mb() -> float:
+    """This process's peak resident set so far (VmHWM), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    """Start VmHWM over from the current resident set (Linux: write 5 to clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def throwaway_state(prefix: str) -> Path:

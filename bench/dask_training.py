@@ -1,14 +1,15 @@
 """Benchmark: candidate training on the Dask task runner vs the flow's default threads.
 
-    .venv/bin/python -m bench.dask_training               # demo data and candidates, 2 repeats per runner
-    .venv/bin/python -m bench.dask_training --scaling     # plus the per-step rates docs/scaling.md rests on
+    .venv/bin/python -m bench.dask_training            # demo data and candidates, 3 repeats per runner
+    .venv/bin/python -m bench.dask_training --quick    # 20,000 rows, one repeat, standing clusters only
 
 The candidate stage of the training flow, as the flow runs it: every configured candidate
 (demo config: HistGradientBoosting with a 2-point search on 2 time-ordered folds, and a
 logistic regression) submitted through ``tasks.runners.candidate_runner``, each a nested
 MLflow run with its model logged (MLflow on SQLite in a temporary folder). Runners:
 
-- thread: the flow's ThreadPoolTaskRunner (the default, ``training.task_runner.kind: thread``);
+- thread: the default (``training.task_runner.kind: thread``): candidates one after the other in
+  the flow's own thread (``tasks.runners.train_candidates`` with no runner);
 - dask-local: ``kind: dask`` with no address: a LocalCluster of 2 single-threaded worker
   processes started for the run and shut down after it (what a config switch gives);
 - dask-warm: ``kind: dask, address: tcp://…`` of a LocalCluster started once beforehand
@@ -23,9 +24,9 @@ Prints a table and the thread/dask ratios (above 1: Dask is faster).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 import pandas as pd  # noqa: E402
 
+from bench._common import load_average, machine, median, parse_args, publish, spread  # noqa: E402
 from perennial.config import CandidateRunner, Config, load_config  # noqa: E402
 from perennial.settings import apply_defaults, load_settings  # noqa: E402
 
@@ -63,7 +65,7 @@ def time_candidates(config: Config, train: pd.DataFrame, spec: CandidateRunner) 
     from prefect import flow
 
     from perennial.io import tracking
-    from tasks.runners import candidate_runner
+    from tasks.runners import candidate_runner, train_candidates
     from tasks.training import train_candidate_task
 
     @flow(name="bench-candidates")
@@ -73,8 +75,8 @@ def time_candidates(config: Config, train: pd.DataFrame, spec: CandidateRunner) 
         started = time.perf_counter()
         with candidate_runner(spec) as runner:
             shared = {"train": train, "config": config, "experiment_id": experiment_id, "parent_run_id": parent}
-            futures = [runner.submit(train_candidate_task, {"candidate": c, **shared}) for c in config.training.candidates]
-            [f.result() for f in futures]
+            # as the flow does it: on the Dask runner, or one after the other in this thread (runner None)
+            train_candidates(runner, train_candidate_task, config.training.candidates, shared)
         elapsed = time.perf_counter() - started
         tracking.end_run(parent)
         return elapsed
@@ -82,10 +84,12 @@ def time_candidates(config: Config, train: pd.DataFrame, spec: CandidateRunner) 
     return candidates_flow()
 
 
-def compare(config: Config, train: pd.DataFrame, repeats: int) -> dict[str, list[float]]:
+def compare(config: Config, train: pd.DataFrame, repeats: int, quick: bool) -> dict[str, list[float]]:
     from distributed import Client, LocalCluster
 
     times: dict[str, list[float]] = {"thread": [], "dask-local": [], "dask-warm": [], "dask-warm-omp2": []}
+    if quick:  # a run-long cluster start is the slow part: the quick run keeps the standing ones
+        del times["dask-local"]
     local = CandidateRunner(kind="dask", n_workers=2, threads_per_worker=1)
     cluster_args: dict[str, Any] = {"n_workers": 2, "threads_per_worker": 1, "host": "127.0.0.1", "dashboard_address": ":0"}
     # Dask's nanny starts workers with OMP_NUM_THREADS=1; the omp2 cluster gives HGB its 2 OpenMP threads back
@@ -101,67 +105,45 @@ def compare(config: Config, train: pd.DataFrame, repeats: int) -> dict[str, list
                 client.run(importlib.import_module, "tasks.training")
         for _ in range(repeats):  # interleaved, so that drift in the machine's load hits every runner alike
             for name, spec in runners:
+                if name not in times:
+                    continue
                 times[name].append(time_candidates(config, train, spec))
                 print(f"  {name:<11} {times[name][-1]:6.1f} s", flush=True)
     return times
 
 
-def scaling_rates(config: Config, train: pd.DataFrame) -> list[tuple[str, str]]:
-    """Single-process rates of the daily steps on this machine (2 cores), per million rows."""
-    from perennial.core.data import features_of, labels_of
-    from perennial.core.scoring import score_frame
-    from perennial.core.training import build_model
-    from perennial.core.validation import derive_suite, validate_frame
-
-    rows: list[tuple[str, str]] = []
-    hgb = next(c for c in config.training.candidates if c.family == "hist_gradient_boosting")
-    big = pd.concat([train] * (1_000_000 // len(train) + 1), ignore_index=True).head(1_000_000)
-    model = None
-    for n in (100_000, len(train), 1_000_000):
-        part = big.head(n)
-        started = time.perf_counter()
-        model = build_model(hgb, config.data.features, config.training.seed).fit(features_of(part, config), labels_of(part, config))
-        seconds = time.perf_counter() - started
-        rows.append((f"fit HGB (demo params, no search) on {n:,} rows", f"{seconds:.1f} s = {seconds / n * 1e6:.0f} s per 1M rows"))
-    suite = derive_suite(config, train)
-    for n in (len(train), 1_000_000):
-        started = time.perf_counter()
-        validate_frame(big.head(n), suite, source="bench")
-        seconds = time.perf_counter() - started
-        rows.append((f"validate {n:,} rows (GX suite)", f"{seconds:.1f} s = {seconds / n * 1e6:.0f} s per 1M rows"))
-    started = time.perf_counter()
-    score_frame(model, big, config, "bench", "1")
-    seconds = time.perf_counter() - started
-    rows.append(("score 1,000,000 rows (HGB pipeline, one process)", f"{seconds:.1f} s per 1M rows"))
-    return rows
+def report(times: dict[str, list[float]], rows: int, args: argparse.Namespace) -> list[str]:
+    thread = median(times["thread"])
+    lines = [
+        "## Candidate training: Dask runners vs the flow's default",
+        "",
+        f"`{args.command}` on {dt.date.today().isoformat()}: the training flow's candidate stage ({rows:,} training rows,",
+        "each candidate a nested MLflow run with its model logged) on each runner in turn, "
+        f"{args.repeats} repeat(s) (1-minute load average {load_average()} at the end).",
+        "thread: the default, candidates one after the other in the flow's thread; dask-local: a LocalCluster",
+        "of 2 single-threaded workers started for the run; dask-warm: a standing cluster; dask-warm-omp2: the same",
+        "with OMP_NUM_THREADS=2 in the workers.",
+        "",
+        *machine("prefect", "prefect-dask", "distributed", "scikit-learn", "mlflow"),
+        "",
+        "| runner | s: median (min-max) | default / this (above 1: faster than the default) |",
+        "|---|---:|---:|",
+    ]
+    for name, values in times.items():
+        lines.append(f"| {name} | {spread(values, 1)} | {thread / median(values):.2f}x |")
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/flights.yaml")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="one repeat")
-    parser.add_argument("--scaling", action="store_true", help="also time fit, validation and scoring per 1M rows")
-    args = parser.parse_args()
+    args = parse_args(__doc__, "20,000 training rows, one repeat, no per-run cluster")
+    args.repeats = 1 if args.quick else 3
+    args.command = "python -m bench.dask_training" + (" --quick" if args.quick else "")
     _environment()
-    config = load_config(ROOT / args.config)
+    config = load_config(ROOT / "configs" / "flights.yaml")
     train = training_frame(config)
-    if config.training.max_train_rows:
-        train = train.tail(config.training.max_train_rows)
-    cpus = len(os.sched_getaffinity(0))
-    print(f"candidate stage: {len(config.training.candidates)} candidates, {len(train):,} training rows, {cpus} cores")
-    times = compare(config, train, 1 if args.quick else args.repeats)
-    median = {name: statistics.median(values) for name, values in times.items()}
-    print("\n| runner | median s | runs s |\n|---|---:|---|")
-    for name, values in times.items():
-        print(f"| {name} | {median[name]:.1f} | {', '.join(f'{v:.1f}' for v in values)} |")
-    print(f"\nthread / dask-local = {median['thread'] / median['dask-local']:.2f}x")
-    print(f"thread / dask-warm  = {median['thread'] / median['dask-warm']:.2f}x")
-    print(f"thread / dask-warm-omp2 = {median['thread'] / median['dask-warm-omp2']:.2f}x")
-    if args.scaling:
-        print("\n| step (one process, this machine) | measured |\n|---|---|")
-        for step, measured in scaling_rates(config, train):
-            print(f"| {step} | {measured} |")
+    train = train.tail(20_000 if args.quick else config.training.max_train_rows or len(train))
+    times = compare(config, train, args.repeats, args.quick)
+    publish("dask_training", report(times, len(train), args), args)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
-from bench._common import ROOT, machine, parse_args, write_results
+from bench._common import ROOT, machine, parse_args, publish
 from bench.serving import JSON, PACKAGES, pct, start, stop, train_and_register, tree_rss_mb
 
 
@@ -144,10 +144,9 @@ def main() -> None:
     finally:
         stop(server)
     lines = report(tally, clients, seconds, args.quick, new_version[0] if new_version else "?")
-    print("\n".join(lines))
-    if not args.no_write:
-        write_results("load", lines)
-        print(f"written to {(ROOT / 'bench' / 'RESULTS.md').relative_to(ROOT)}")
+    publish("load", lines, args)
+    if any(line.startswith("- MISSED") for line in lines):
+        raise SystemExit("requests failed across the swap")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,15 @@ httpx (async, keep-alive) from this process, one server at a time on 127.0.0.1:
 - batch: 100 records per request, sequential;
 - concurrent: 16 clients each sending single-record requests back to back for a fixed time.
 
-Memory is the resident set of the server's whole process tree after the load (/proc). Results go
-to stdout and to a section of bench/RESULTS.md.
+Like for like: both servers get one OpenMP thread (OMP_NUM_THREADS=1: perennial's worker sets it
+anyway), both are measured in turn within each repeat (median, min and max of the repeats), memory
+is shown for the whole process tree of each (MLflow's includes its idle parent) and for the one
+process that scores, failed requests are counted in every phase, and the two servers' scores for
+the same 100 records are compared row by row (they must be equal: the same model file).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -39,11 +41,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from bench._common import RESULTS, ROOT, machine, write_results
+from bench._common import ROOT, load_average, machine, median, parse_args, publish
 
 PACKAGES = ("fastapi", "uvicorn", "mlflow", "scikit-learn", "pandas", "httpx")
 JSON = {"content-type": "application/json"}
-GOALS = {"single_p50": 4.0, "throughput_ratio": 5.0, "concurrent_p99": 50.0, "rss_mb": 350.0}
+GOALS = {"single_p50": 4.0, "throughput_ratio": 10.0, "concurrent_p99": 50.0}
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -92,15 +94,18 @@ def in_process_predict(rows: pd.DataFrame, state: Path) -> dict[str, float]:
     from perennial.config import load_config
     from perennial.core.data import features_of
     from perennial.io.registry import Registry
-    from perennial.serving.fastpath import compile_pipeline
+    from perennial.serving.compiled import compile_records
+    from perennial.serving.fastpath import compile_pipeline, records_of
 
     config = load_config(state / "serving.yaml")
     model = Registry(config.tracking.registered_model).load("champion")
     direct = compile_pipeline(model)
-    out = {}
+    compiled = compile_records(model)
+    out: dict[str, float] = {}
     for n in (1, 100):
         X = features_of(rows.head(n), config)
-        for name, call in (("predict", model.predict_proba), ("direct", direct)):
+        records = records_of(X)
+        for name, call in (("predict", model.predict_proba), ("direct", direct), ("compiled", lambda _: compiled(records))):
             call(X)
             times = []
             for _ in range(200):
@@ -171,6 +176,11 @@ def stop(server: Server) -> None:
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants (/proc)."""
+    return sum(tree_rss(pid).values())
+
+
+def tree_rss(pid: int) -> dict[int, float]:
+    """Resident MB of a process and each of its descendants (/proc), by pid."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -179,17 +189,17 @@ def tree_rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0.0, [pid]
+    rss, todo = {}, [pid]
     while todo:
         current = todo.pop()
         todo += children.get(current, [])
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
+                    rss[current] = int(line.split()[1]) / 1024
         except OSError:
             continue
-    return total
+    return rss
 
 
 # --- load -------------------------------------------------------------------------------------------
@@ -199,16 +209,27 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-async def sequential(client: httpx.AsyncClient, url: str, bodies: list[bytes], warmup: int) -> list[float]:
-    times = []
+async def sequential(client: httpx.AsyncClient, url: str, bodies: list[bytes], warmup: int) -> tuple[list[float], int]:
+    """Latencies (ms) after the warm-up, and the failed requests among them."""
+    times, errors = [], 0
     for i, body in enumerate(bodies):
         started = time.perf_counter()
         response = await client.post(url, content=body, headers=JSON)
         elapsed = (time.perf_counter() - started) * 1000
-        response.raise_for_status()
         if i >= warmup:
             times.append(elapsed)
-    return times
+            errors += response.status_code != 200
+    return times, errors
+
+
+async def scores(client: httpx.AsyncClient, server: Server, records: list[dict[str, Any]]) -> list[float]:
+    """The positive-class score of each record, as this server answers a batch of them."""
+    response = await client.post(server.url + server.predict_path, content=server.payload(records, single=False), headers=JSON)
+    response.raise_for_status()
+    rows = response.json()["predictions"]
+    if server.name == "perennial":
+        return [float(r["prediction"]) for r in rows]
+    return [float(r[1]) if isinstance(r, list) else float(r) for r in rows]
 
 
 async def concurrent(client: httpx.AsyncClient, url: str, bodies: list[bytes], clients: int, seconds: float) -> dict[str, float]:
@@ -243,11 +264,11 @@ async def measure(server: Server, records: list[dict[str, Any]], quick: bool) ->
     url = server.url + server.predict_path
     singles = [server.payload([r], single=True) for r in records]
     batches = [server.payload(records[i : i + 100], single=False) for i in range(0, len(records) - 100, 37)]
-    n_single, n_batch, seconds = (150, 60, 4.0) if quick else (600, 200, 10.0)
+    n_single, n_batch, seconds = (100, 30, 3.0) if quick else (400, 100, 8.0)
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        single = await sequential(client, url, (singles * 2)[: n_single + 50], warmup=50)
-        batch = await sequential(client, url, (batches * 4)[: n_batch + 10], warmup=10)
+        single, single_errors = await sequential(client, url, (singles * 2)[: n_single + 50], warmup=50)
+        batch, batch_errors = await sequential(client, url, (batches * 4)[: n_batch + 10], warmup=10)
         await concurrent(client, url, singles, 16, 1.0)  # warm the 16 connections
         before = await batching(client, server)
         load = await concurrent(client, url, singles, 16, seconds)
@@ -259,69 +280,122 @@ async def measure(server: Server, records: list[dict[str, Any]], quick: bool) ->
         "batch_p50": pct(batch, 50), "batch_p99": pct(batch, 99),
         "rps": load["rps"], "concurrent_p50": load["p50"], "concurrent_p99": load["p99"],
         "concurrent_requests": load["requests"], "concurrent_errors": load["errors"],
+        "errors": single_errors + batch_errors + load["errors"],
     }
 
 
 # --- report -------------------------------------------------------------------------------------
 
 
-def table(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
-    rows = [
-        ("single record p50 (ms)", "single_p50", "lower"),
-        ("single record p99 (ms)", "single_p99", "lower"),
-        ("100 records p50 (ms)", "batch_p50", "lower"),
-        ("100 records p99 (ms)", "batch_p99", "lower"),
-        ("16 clients throughput (req/s)", "rps", "higher"),
-        ("16 clients p50 (ms)", "concurrent_p50", "lower"),
-        ("16 clients p99 (ms)", "concurrent_p99", "lower"),
-        ("resident memory (MB)", "rss_mb", "lower"),
+ROWS = [
+    ("single record p50 (ms)", "single_p50", "lower"),
+    ("single record p99 (ms)", "single_p99", "lower"),
+    ("100 records p50 (ms)", "batch_p50", "lower"),
+    ("100 records p99 (ms)", "batch_p99", "lower"),
+    ("16 clients throughput (req/s)", "rps", "higher"),
+    ("16 clients p50 (ms)", "concurrent_p50", "lower"),
+    ("16 clients p99 (ms)", "concurrent_p99", "lower"),
+    ("resident MB, whole process tree", "rss_mb", "lower"),
+    ("resident MB, the scoring process alone", "worker_mb", "lower"),
+    ("failed requests (all phases)", "errors", "lower"),
+]
+
+
+def spread(values: list[float]) -> str:
+    return f"{median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def table(ours: dict[str, list[float]], theirs: dict[str, list[float]]) -> list[str]:
+    lines = [
+        "| measure: median (min-max) of the repeats | perennial serve | mlflow models serve | perennial is |",
+        "|---|---:|---:|---:|",
     ]
-    lines = ["| measure | perennial serve | mlflow models serve | perennial is |", "|---|---:|---:|---:|"]
-    for label, key, better in rows:
-        ratio = theirs[key] / ours[key] if better == "lower" else ours[key] / theirs[key]
-        lines.append(f"| {label} | {ours[key]:.1f} | {theirs[key]:.1f} | {ratio:.2f}x {'better' if ratio >= 1 else 'worse'} |")
+    for label, key, better in ROWS:
+        a, b = median(ours[key]), median(theirs[key])
+        if key == "errors":
+            verdict = "-"
+        else:
+            ratio = b / a if better == "lower" else a / b
+            verdict = f"{ratio:.2f}x {'better' if ratio >= 1 else 'WORSE'}"
+        lines.append(f"| {label} | {spread(ours[key])} | {spread(theirs[key])} | {verdict} |")
     return lines
 
 
-def goals(ours: dict[str, float], theirs: dict[str, float]) -> list[str]:
+def goals(ours: dict[str, list[float]], theirs: dict[str, list[float]], same: bool) -> list[str]:
+    o = {k: median(v) for k, v in ours.items()}
+    t = {k: median(v) for k, v in theirs.items()}
     checks = [
-        (f"single-record p50 <= {GOALS['single_p50']} ms", ours["single_p50"] <= GOALS["single_p50"], f"{ours['single_p50']:.2f} ms"),
-        (f"16-client throughput >= {GOALS['throughput_ratio']}x MLflow's", ours["rps"] >= GOALS["throughput_ratio"] * theirs["rps"],
-         f"{ours['rps'] / theirs['rps']:.1f}x"),
-        (f"16-client p99 <= {GOALS['concurrent_p99']} ms", ours["concurrent_p99"] <= GOALS["concurrent_p99"], f"{ours['concurrent_p99']:.1f} ms"),
-        (f"RSS <= {GOALS['rss_mb']} MB", ours["rss_mb"] <= GOALS["rss_mb"], f"{ours['rss_mb']:.0f} MB"),
+        (f"single-record p50 <= {GOALS['single_p50']} ms", o["single_p50"] <= GOALS["single_p50"], f"{o['single_p50']:.2f} ms"),
+        (f"16-client throughput >= {GOALS['throughput_ratio']:.0f}x MLflow's", o["rps"] >= GOALS["throughput_ratio"] * t["rps"],
+         f"{o['rps'] / t['rps']:.1f}x"),
+        (f"16-client p99 <= {GOALS['concurrent_p99']} ms", o["concurrent_p99"] <= GOALS["concurrent_p99"], f"{o['concurrent_p99']:.1f} ms"),
+        ("no failed request", o["errors"] == 0 and t["errors"] == 0, f"{o['errors']:.0f} and {t['errors']:.0f}"),
+        ("the two servers' scores equal row by row", same, "100 records"),
     ]
-    return [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
+    slower = [label for label, key, better in ROWS[:-1] if (o[key] > t[key]) == (better == "lower") and o[key] != t[key]]
+    lines = [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
+    lines.append("- where perennial is slower or bigger: " + (", ".join(slower) if slower else "nowhere in this run"))
+    return lines
 
 
-def report(results: dict[str, dict[str, float]], floor: dict[str, float], fit_seconds: float, quick: bool) -> list[str]:
-    ours, command = results["perennial"], "python -m bench.serving" + (" --quick" if quick else "")
-    per_call = ours["concurrent_jobs"] / ours["concurrent_calls"] if ours["concurrent_calls"] else float("nan")
+def report(results: dict[str, dict[str, list[float]]], floor: dict[str, float], fit_seconds: float, args: Any,
+           same: bool, scores_diff: float) -> list[str]:
+    ours = results["perennial"]
+    calls, jobs = sum(ours["concurrent_calls"]), sum(ours["concurrent_jobs"])
     return [
         "## Serving",
         "",
-        f"`{command}` on {dt.date.today().isoformat()}: `perennial serve` against `mlflow models serve --env-manager local`,",
+        f"`{args.command}` on {dt.date.today().isoformat()}: `perennial serve` against `mlflow models serve --env-manager local`,",
         "the same registered model (HistGradientBoosting in the ColumnTransformer pipeline, flights + weather,",
-        f"Jan-Jun 2013, fit in {fit_seconds:.0f} s), July records, httpx async client in one process, one server at a time.",
-        f"In-process `predict_proba` of that model: 1 row {floor['predict_1']:.2f} ms, 100 rows {floor['predict_100']:.2f} ms; "
-        f"perennial's verified direct path through the same fitted pipeline: {floor['direct_1']:.2f} / {floor['direct_100']:.2f} ms.",
-        f"Under the 16 clients, perennial's micro-batcher made {ours['concurrent_calls']:,.0f} predict calls for "
-        f"{ours['concurrent_jobs']:,.0f} requests ({per_call:.1f} requests per call).",
+        f"Jan-Jun 2013, fit in {fit_seconds:.0f} s), July records, httpx async client in one process; both servers",
+        f"up, measured in turn, {args.repeats} repeats; both with OMP_NUM_THREADS=1 (1-minute load average {load_average()} at the end).",
+        f"In-process, one row / 100 rows of that model: `predict_proba` {floor['predict_1']:.2f} / {floor['predict_100']:.2f} ms; "
+        f"the direct path through the same fitted pipeline {floor['direct_1']:.2f} / {floor['direct_100']:.2f} ms; "
+        f"the pipeline compiled to numpy (what `perennial serve` runs once verified) {floor['compiled_1']:.2f} / {floor['compiled_100']:.2f} ms.",
+        f"Under the 16 clients, perennial's micro-batcher made {calls:,.0f} predict calls for {jobs:,.0f} requests "
+        f"({jobs / calls if calls else float('nan'):.1f} requests per call). Scores for the same 100 records: "
+        f"{'equal' if same else 'DIFFERENT'} row by row (largest difference {scores_diff:.1e}).",
         "",
         *machine(*PACKAGES),
         "",
         *table(results["perennial"], results["mlflow"]),
         "",
-        *goals(results["perennial"], results["mlflow"]),
+        *goals(results["perennial"], results["mlflow"], same),
     ]
 
 
+def run_servers(state: Path, config: Path, records: list[dict[str, Any]], repeats: int, quick: bool) -> tuple[dict, bool, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same threads for both servers
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn`
+    servers = {name: start(name, state, config, env) for name in ("perennial", "mlflow")}
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in servers}
+    try:
+        compared = {name: asyncio.run(_scores(server, records[:100])) for name, server in servers.items()}
+        diff = float(np.max(np.abs(np.subtract(compared["perennial"], compared["mlflow"]))))
+        same = compared["perennial"] == compared["mlflow"]
+        for r in range(repeats):
+            for name, server in servers.items():
+                one = asyncio.run(measure(server, records, quick))
+                memory = tree_rss(server.process.pid)
+                one.update(rss_mb=sum(memory.values()), worker_mb=max(memory.values()))
+                for key, value in one.items():
+                    results[name].setdefault(key, []).append(value)
+                print(f"  repeat {r + 1} {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in one.items()), flush=True)
+    finally:
+        for server in servers.values():
+            stop(server)
+    return results, same, diff
+
+
+async def _scores(server: Server, records: list[dict[str, Any]]) -> list[float]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await scores(client, server, records)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer requests and a shorter concurrent run")
-    parser.add_argument("--only", choices=["perennial", "mlflow"], help="measure one server")
-    parser.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
-    args = parser.parse_args()
+    args = parse_args(__doc__, "fewer requests, shorter concurrent runs, one repeat")
+    args.repeats = 1 if args.quick else 3
+    args.command = "python -m bench.serving" + (" --quick" if args.quick else "")
     state = Path(tempfile.mkdtemp(prefix="perennial-bench-serving-"))
     os.environ.update({"PERENNIAL_STATE_DIR": str(state), "PERENNIAL_LEDGER_URL": f"sqlite:///{state / 'ledger.db'}"})
     print(f"training the demo-kind model (state in {state}) ...", flush=True)
@@ -331,24 +405,10 @@ def main() -> None:
     )
     floor = in_process_predict(july, state)
     print(", ".join(f"in-process {k} {v:.2f} ms" for k, v in floor.items()))
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn`
-    results: dict[str, dict[str, float]] = {}
-    for name in [n for n in ("perennial", "mlflow") if args.only in (None, n)]:
-        print(f"measuring {name} ...", flush=True)
-        server = start(name, state, config, env)
-        try:
-            results[name] = asyncio.run(measure(server, records, args.quick))
-            results[name]["rss_mb"] = tree_rss_mb(server.process.pid)
-        finally:
-            stop(server)
-        print("  " + ", ".join(f"{k} {v:.1f}" for k, v in results[name].items()), flush=True)
-    if len(results) == 2:
-        lines = report(results, floor, fit_seconds, args.quick)
-        print("\n".join(lines))
-        if not args.no_write:
-            write_results("serving", lines)
-            print(f"written to {RESULTS.relative_to(ROOT)}")
+    results, same, diff = run_servers(state, config, records, args.repeats, args.quick)
+    publish("serving", report(results, floor, fit_seconds, args, same, diff), args)
+    if not same:
+        raise SystemExit("the two servers' scores differ")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
-from tasks.insights import candidate_insights, profile_task, tag_version_task
+from tasks.insights import cost_task, profile_task, submit_insights, tag_version_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
 from tasks.runs import end_run_task, log_datasets_task, start_run_task
@@ -52,18 +52,26 @@ def training_flow(
         suite = reference_suite_task(config, frame, run_id)
         validate_task(frame, suite, config, source, run_id)
         train, holdout = split_task(frame, config)
-        prints = log_datasets_task(train, holdout, config, source, run_id)
+        # recorded while the candidates train: nothing below reads it before registration
+        prints_pending = log_datasets_task.submit(train, holdout, config, source, run_id)
         # candidates train on the configured runner: in the flow's thread, or in parallel on a Dask cluster
         with candidate_runner(config.training.task_runner) as runner:
             shared = {"train": train, "config": config, "experiment_id": experiment_id, "parent_run_id": run_id}
             results = train_candidates(runner, train_candidate_task, config.training.candidates, shared)
             baseline = train_baseline_task(train, config)
             best, best_run_id, model_uri = select_candidate_task(results, run_id)
-        log_reference_task(best.model, train, config, run_id)  # what monitoring compares windows with
-        profile_task(train, config, run_id)  # and its diff against the champion's training data
+        # independent records of the chosen candidate run beside its evaluation, on the flow's threads
+        background = [
+            log_reference_task.submit(best.model, train, config, run_id),  # what monitoring compares windows with
+            profile_task.submit(train, config, run_id),  # and its diff against the champion's training data
+        ]
+        pending = submit_insights(best, holdout, config, run_id)
         champion = load_champion_task(config)
         comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
-        insights = candidate_insights(best, train, holdout, config, run_id)
+        insights = pending.result(cost_task(best, train, holdout, config, run_id))
+        prints = prints_pending.result()
+        for future in background:
+            future.result()  # a failed record fails the run before anything is registered
         report = gate_task(comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id))
         lineage = {
             "perennial.data_fingerprint": prints["train"],

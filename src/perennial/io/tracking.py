@@ -137,11 +137,21 @@ def _in_run(run_id: str) -> Iterator[None]:
 
 
 def log_dataset(run_id: str, frame: pd.DataFrame, name: str, source: str, context: str, digest: str, target: str) -> None:
-    """Log a frame as an MLflow dataset input; its digest is our full-content fingerprint."""
+    """Log a frame as an MLflow dataset input by its digest (our full-content fingerprint) and schema.
+
+    Not ``mlflow.data.from_pandas``: it infers the schema and a profile from every row, a second
+    pass over data the fingerprint has just read; the schema of a sample is the same schema, and
+    the row count is the run's ``rows_*`` parameter.
+    """
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.types.utils import _infer_schema
+
     with _quiet():
-        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=target, digest=digest)
+        schema = _infer_schema(frame.head(1000))
+        dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest, schema=schema)
     with _in_run(run_id):
-        mlflow.log_input(dataset, context=context)
+        mlflow.log_input(dataset, context=context, tags={"target": target})
 
 
 def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "binary") -> str:
