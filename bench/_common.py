@@ -71,12 +71,21 @@ def spread(times: list[float], digits: int = 2) -> str:
     return f"{median(times):.{digits}f} ({min(times):.{digits}f}-{max(times):.{digits}f})"
 
 
-def peak_mb() -> float:
-    """This process's peak resident set so far (VmHWM), MB."""
+def _status_mb(key: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_mb() -> float:
+    """This process's peak resident set so far (VmHWM), MB."""
+    return _status_mb("VmHWM")
+
+
+def rss_mb() -> float:
+    """This process's resident set now (VmRSS), MB."""
+    return _status_mb("VmRSS")
 
 
 def reset_peak() -> None:

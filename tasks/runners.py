@@ -46,12 +46,8 @@ def candidate_runner(spec: CandidateRunner) -> Iterator[TaskRunner[Any] | None]:
 
 
 def train_candidates(runner: TaskRunner[Any] | None, task: Any, candidates: Any, shared: dict[str, Any]) -> list[Any]:
-    """Each candidate's task result: submitted to the runner, or called in this thread.
-
-    Not on a worker thread: HistGradientBoosting's OpenMP fit ran 2.2x slower from a Python worker
-    thread than from the main one (10.5 s vs 23.4 s on 2 cores, bench/orchestration.py), and every
-    fit already uses all cores.
-    """
+    """Each candidate's task result: submitted to the runner, or called in this thread, one after
+    the other (every fit already uses all cores: there is nothing for a thread pool to add)."""
     if runner is None:
         return [task(candidate=c, **shared) for c in candidates]
     return [f.result() for f in [runner.submit(task, {"candidate": c, **shared}) for c in candidates]]
