@@ -102,6 +102,8 @@ def throwaway_state(prefix: str) -> Path:
     os.environ["PERENNIAL_STATE_DIR"] = str(state)
     for key in _SERVICE_VARIABLES:
         os.environ.pop(key, None)
+    # the ephemeral API's 20 s start-up budget is too short on a loaded 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     return state
 
 

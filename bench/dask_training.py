@@ -49,6 +49,7 @@ def _environment() -> None:
     os.environ["PERENNIAL_STATE_DIR"] = str(state)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{state / 'mlflow.db'}"
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")  # a loaded 2-core machine
     apply_defaults(load_settings(ROOT))
 
 
