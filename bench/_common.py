@@ -28,10 +28,12 @@ def markers(name: str) -> tuple[str, str]:
 
 
 def commit() -> str:
-    """The checkout's commit (with '+changes' when the work tree differs from it)."""
+    """The checkout's commit (with '+changes' when the code in the work tree differs from it)."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True)
+        # the results and the README that quotes them are written after the run: not a change to the code measured
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!README.md"],
+                               cwd=ROOT, capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
