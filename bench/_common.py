@@ -126,6 +126,7 @@ def parse_args(doc: str | None, quick: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument("--full-only", action="store_true", help="(orchestration) all demo rows, not the ~100k size first")
     return parser.parse_args()
 
 

@@ -188,11 +188,14 @@ def report(rows: list[dict[str, Any]], repeats: int, quick: bool) -> list[str]:
 def main() -> None:
     args = parse_args(__doc__, "~33k rows only, once")
     repeats = 1 if args.quick else 3
+    full_only = "--full-only" in __import__("sys").argv  # all demo rows, without the ~100k-row size first
     state = throwaway_state("orchestration")
     from perennial.io.demo_data import load_demo_frame
 
     demo = load_demo_frame()
     sizes = {"33k": demo.iloc[::10]} if args.quick else {"100k": demo.iloc[::3], "all": demo}
+    if full_only:
+        sizes.pop("100k", None)
     rows = []
     for i, (tag, frame) in enumerate(sizes.items()):
         frame = frame.reset_index(drop=True)
