@@ -32,6 +32,7 @@ from tasks.monitoring import (
     check_window_task,
     decide_task,
     drift_task,
+    label_free_task,
     labels_task,
     perf_metrics,
     service_health_task,
@@ -65,10 +66,11 @@ def monitoring_flow(
         context = champion_context_task(config)
         frame, source = load_data_task(config, settings.root, window.start, window.end)
         validation = check_window_task(frame, context["suite"], config, source, window, run_id)
-        drift, performance, rows, skew, decay = None, None, len(frame), None, None
+        drift, performance, rows, skew, decay, estimated = None, None, len(frame), None, None, None
         if validation.passed:  # invalid data is reported as such, never measured for a retrain
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
+            estimated = label_free_task(predictions, config, run_id)  # multiclass CBPE: needs no label
             joined = labels_task(config, settings.root, predictions)
             performance, rows = window_performance_task(joined, config, context["holdout"]), len(predictions)
             skew = skew_task(config, settings.root, window, context, run_id)  # served inputs vs training, apart from drift
@@ -87,7 +89,7 @@ def monitoring_flow(
         raise
     end_run_task(run_id, failed=False)
     return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id, "service": health,
-            "skew": skew, "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None}
+            "skew": skew, "estimated": estimated, "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None}
 
 
 def _record(

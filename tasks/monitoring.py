@@ -27,7 +27,9 @@ from perennial.core.monitoring import (
     split_drift,
     window_performance,
 )
+from perennial.core.label_free import estimate_multiclass
 from perennial.core.predict import predict, scalar_prediction
+from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, decide_retrain
 from perennial.core.service_health import service_health
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
@@ -133,6 +135,18 @@ def drift_task(
         f"prediction drift: {'yes' if score_drifted else 'no'}",
     )
     return report
+
+
+@task(name="estimate-without-labels", cache_policy=NO_CACHE)
+def label_free_task(predictions: pd.DataFrame, config: Config, run_id: str) -> dict[str, float] | None:
+    """Multiclass: CBPE from the window's class probabilities, before any label arrives (uncalibrated:
+    it trusts the champion's probabilities). Other tasks: nothing here yet."""
+    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
+    if config.task != "multiclass" or not columns or predictions.empty:
+        return None
+    found = estimate_multiclass(predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns])
+    tracking.log_metrics(run_id, found.metrics())
+    return found.metrics()
 
 
 def perf_metrics(performance: Performance | None) -> dict[str, float]:

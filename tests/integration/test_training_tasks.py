@@ -173,3 +173,7 @@ def test_a_champion_of_each_task_scores_in_batch_serves_and_is_monitored(project
     perf = result["performance"]
     assert perf["metric"] == config.evaluation.primary_metric and perf["low"] <= perf["value"] <= perf["high"]
     assert result["prediction_drift"] is not None
+    if task == "multiclass":  # CBPE estimated macro-F1 from the probabilities alone, near the measured one
+        assert abs(result["estimated"]["estimated_macro_f1"] - perf["value"]) < 0.15
+    else:
+        assert result["estimated"] is None
