@@ -72,14 +72,13 @@ def time_candidates(config: Config, train: pd.DataFrame, spec: CandidateRunner) 
     @flow(name="bench-candidates")
     def candidates_flow() -> float:
         experiment_id = tracking.ensure_experiment("bench-dask", load_settings(ROOT).artifact_root)
-        parent = tracking.start_run(experiment_id, f"bench {spec.kind}", {})
-        started = time.perf_counter()
-        with candidate_runner(spec) as runner:
-            shared = {"train": train, "config": config, "experiment_id": experiment_id, "parent_run_id": parent}
-            # as the flow does it: on the Dask runner, or one after the other in this thread (runner None)
-            train_candidates(runner, train_candidate_task, config.training.candidates, shared)
-        elapsed = time.perf_counter() - started
-        tracking.end_run(parent)
+        with tracking.tracked_run(experiment_id, f"bench {spec.kind}", {}) as parent:
+            started = time.perf_counter()
+            with candidate_runner(spec) as runner:
+                shared = {"train": train, "config": config, "experiment_id": experiment_id, "parent_run_id": parent}
+                # as the flow does it: on the Dask runner, or one after the other in this thread (runner None)
+                train_candidates(runner, train_candidate_task, config.training.candidates, shared)
+            elapsed = time.perf_counter() - started
         return elapsed
 
     return candidates_flow()

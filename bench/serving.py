@@ -75,9 +75,8 @@ def train_and_register(state: Path) -> tuple[Path, pd.DataFrame, float]:
     model = build_model(hgb, config.data.features, config.training.seed).fit(features_of(train, config), labels_of(train, config))
     fit_seconds = time.perf_counter() - started
     experiment = tracking.ensure_experiment("bench-serving", (state / "mlartifacts").as_uri())
-    run_id = tracking.start_run(experiment, "bench-hgb", {})
-    uri = tracking.log_model(run_id, model, features_of(train.tail(1000), config))
-    tracking.end_run(run_id)
+    with tracking.tracked_run(experiment, "bench-hgb", {}) as run_id:
+        uri = tracking.log_model(run_id, model, features_of(train.tail(1000), config))
     registry = Registry(config.tracking.registered_model)
     version = registry.register(uri, run_id, {"bench": "serving"})
     move_alias(registry, Ledger(f"sqlite:///{state / 'ledger.db'}"), "champion", version, "promote", "bench")

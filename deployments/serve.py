@@ -26,7 +26,7 @@ from prefect.flows import load_flow_from_entrypoint
 
 from deployments.work_pool.deploy import planned_deployments, retrain_trigger
 from perennial.config import load_config
-from perennial.settings import find_project_root
+from perennial.settings import default_config, find_project_root
 
 
 def served_deployments(root: Path, config_path: str) -> list[RunnerDeployment]:
@@ -60,7 +60,7 @@ def delete_automations(dataset: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/flights.yaml", help="config path, relative to the project root")
+    parser.add_argument("--config", default=default_config(), help="config path, relative to the project root")
     args = parser.parse_args(argv)
     root = find_project_root()
     dataset = load_config(root / args.config).name

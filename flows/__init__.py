@@ -8,11 +8,11 @@ set-up. Variables already set (a real server's URL) win.
 import argparse
 import datetime as dt
 
-from perennial.settings import apply_defaults
+from perennial.settings import apply_defaults, default_config
 
 apply_defaults()
 
-DEFAULT_CONFIG = "configs/flights.yaml"
+DEFAULT_CONFIG = default_config()  # pyproject's [tool.perennial] default_config
 
 
 def command_line(doc: str | None, *dates: str) -> argparse.ArgumentParser:

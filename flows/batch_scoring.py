@@ -13,12 +13,11 @@ from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
+from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import load_data_task
-from tasks.runs import end_run_task, start_run_task
+from tasks.runs import flow_run
 from tasks.scoring import load_model_task, score_task, validate_scoring_input_task, write_predictions_task
-
-
 
 def _run_name() -> str:
     params = flow_run.parameters
@@ -36,17 +35,13 @@ def batch_scoring_flow(
     settings = load_settings()
     config = load_config(settings.root / config_path)
     start, end = start or config.split.train_end, end or config.split.holdout_end
-    _, run_id = start_run_task(config, settings, f"score {start}..{end}", "scoring", f"alias {alias}")
-    try:
-        version, model, suite = load_model_task(config, alias)
+    registry = Registry(config.tracking.registered_model)
+    with flow_run(config, settings, f"score {start}..{end}", "scoring", f"alias {alias}") as (_, run_id):
+        version, model, suite = load_model_task(registry, alias)
         frame, source = load_data_task(config, settings.root, start, end)
         validate_scoring_input_task(frame, suite, source, run_id, config.name)
         predictions = score_task(model, frame, config, version, run_id)
         days = write_predictions_task(predictions, config, settings.root, run_id)
-    except BaseException:
-        end_run_task(run_id, failed=True)
-        raise
-    end_run_task(run_id, failed=False)
     print(f"v{version} scored {len(predictions):,} rows into {len(days)} daily partitions")
     return len(predictions)
 

@@ -21,8 +21,10 @@ from prefect.runtime import flow_run
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.monitoring import WindowResult, event_for, window_bounds
+from perennial.core.names import Tag
 from perennial.errors import DataValidationFailed
 from perennial.io import tracking
+from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.common import publish_markdown
 from tasks.data import load_data_task
@@ -40,9 +42,7 @@ from tasks.monitoring import (
     window_predictions_task,
 )
 from tasks.monitoring_insights import decay_task, skew_task
-from tasks.runs import end_run_task, start_run_task
-
-
+from tasks.runs import flow_run
 
 def _run_name() -> str:
     params = flow_run.parameters
@@ -61,21 +61,21 @@ def monitoring_flow(
     config = load_config(settings.root / config_path)
     window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
     experiment = f"{config.tracking.experiment}-monitoring"
-    _, run_id = start_run_task(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment)
-    try:
-        context = champion_context_task(config)
+    registry = Registry(config.tracking.registered_model)
+    with flow_run(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment) as (_, run_id):
+        context = champion_context_task(config, registry)
         frame, source = load_data_task(config, settings.root, window.start, window.end)
-        validation = check_window_task(frame, context["suite"], config, source, window, run_id)
+        validation = check_window_task(frame, context.suite, config, source, window, run_id)
         drift, performance, rows, skew, decay, estimated = None, None, len(frame), None, None, None
         if validation.passed:  # invalid data is reported as such, never measured for a retrain
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
             estimated = label_free_task(predictions, config, run_id)  # multiclass CBPE: needs no label
             joined = labels_task(config, settings.root, predictions)
-            performance, rows = window_performance_task(joined, config, context["holdout"]), len(predictions)
+            performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
             skew = skew_task(config, settings.root, window, context, run_id)  # served inputs vs training, apart from drift
-            decay = decay_task(config, predictions, joined, context, run_id)
-        result = decide_task(config, settings.ledger_url, window, validation.passed, drift, performance, rows, context["version"])
+            decay = decay_task(config, registry, predictions, joined, context, run_id)
+        result = decide_task(config, settings.ledger_url, window, validation.passed, drift, performance, rows, context.version)
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
@@ -84,10 +84,6 @@ def monitoring_flow(
         print(f"{window.label}: {result.decision.why}" + (f" → {event.name}" if event else ""))
         if not validation.passed:
             raise DataValidationFailed(validation)
-    except BaseException:
-        end_run_task(run_id, failed=True)
-        raise
-    end_run_task(run_id, failed=False)
     return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id, "service": health,
             "skew": skew, "estimated": estimated, "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None}
 
@@ -104,9 +100,9 @@ def _record(
         metrics |= {"drift_share": result.drift_share, "drifted_columns": float(len(result.drifted_columns)),
                     "prediction_drift": float(bool(result.prediction_drift))}
     tracking.log_metrics(run_id, metrics)
-    tags = {"perennial.window": result.window, "perennial.champion_version": result.champion_version or "",
-            "perennial.retrain": str(result.decision.retrain).lower(), "perennial.decision": result.decision.why[:5000],
-            "perennial.event": event or "", "perennial.event_id": event_id or ""}
+    tags = {Tag.WINDOW: result.window, Tag.CHAMPION_VERSION: result.champion_version or "",
+            Tag.RETRAIN: str(result.decision.retrain).lower(), Tag.DECISION: result.decision.why[:5000],
+            Tag.EVENT: event or "", Tag.EVENT_ID: event_id or ""}
     tracking.set_tags(run_id, tags)
     tracking.log_json(run_id, {**result.to_dict(), "event": event, "event_id": event_id}, "monitoring/window.json")
     perf = result.performance

@@ -8,38 +8,34 @@ Run alone:  python -m flows.promotion 3 [--force --reason "why"]
 
 from prefect import flow
 
+from flows import DEFAULT_CONFIG
 from perennial.config import load_config
+from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
 from tasks.gate import gate_task
 from tasks.promotion import load_version_task, promote_version_task
-from tasks.runs import end_run_task, start_run_task
+from tasks.runs import flow_run
 from tasks.training import train_baseline_task
-
-DEFAULT_CONFIG = "configs/flights.yaml"
 
 
 @flow(name="promotion", flow_run_name="promote-v{version}", log_prints=True)
 def promotion_flow(version: str, config_path: str = DEFAULT_CONFIG, force_reason: str | None = None) -> str:
     settings = load_settings()
     config = load_config(settings.root / config_path)
-    _, run_id = start_run_task(config, settings, f"promote v{version}", "promotion", force_reason or "manual")
-    try:
+    registry = Registry(config.tracking.registered_model)
+    with flow_run(config, settings, f"promote v{version}", "promotion", force_reason or "manual") as (_, run_id):
         report = None
         if force_reason is None:
             frame, _ = load_data_task(config, settings.root)
             train, holdout = split_task(frame, config)
-            candidate = load_version_task(config, version)
+            candidate = load_version_task(registry, version)
             comparison = evaluate_task(
-                candidate, train_baseline_task(train, config).model, load_champion_task(config), holdout, config, run_id
+                candidate, train_baseline_task(train, config).model, load_champion_task(registry), holdout, config, run_id
             )
             report = gate_task(comparison, config, run_id)
-        promote_version_task(version, report, config, settings, run_id, force_reason)
-    except BaseException:
-        end_run_task(run_id, failed=True)
-        raise
-    end_run_task(run_id, failed=False)
+        promote_version_task(version, report, registry, settings, run_id, force_reason)
     print(f"v{version} is now champion" + (f" (forced: {force_reason})" if force_reason else ""))
     return version
 

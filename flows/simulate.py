@@ -21,15 +21,13 @@ from flows import DEFAULT_CONFIG, command_line
 from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
-from perennial.config import load_config
+from perennial.config import Config, load_config
 from perennial.core.events import RETRAIN_EVENTS
 from perennial.core.monitoring import Window, window_bounds
 from perennial.io.registry import CHAMPION, Registry
 from perennial.settings import load_settings
 from tasks.common import publish_table
 from tasks.retrain_watch import training_verdict, wait_for_retrain_task
-
-
 
 @flow(name="simulate", flow_run_name="simulate-{start}-x{windows}", log_prints=True)
 def simulate_flow(
@@ -42,17 +40,20 @@ def simulate_flow(
     """One row per window: drift share, performance, event, retrain run, gate verdict, champion version."""
     settings = load_settings()
     config = load_config(settings.root / config_path)
+    registry = Registry(config.tracking.registered_model)
     rows: list[dict[str, Any]] = []
     window = window_bounds(config.monitoring.window, start, None, start)
     for _ in range(windows):
-        rows.append(_one_window(config_path, config, window, inline, retrain_timeout_s))
+        rows.append(_one_window(config_path, config, registry, window, inline, retrain_timeout_s))
         print(" | ".join(f"{k}: {v}" for k, v in rows[-1].items()))
         window = window_bounds(config.monitoring.window, window.end, None, window.end)
     publish_table(f"{config.name}-simulation", rows, f"The closed loop over {windows} windows from {start}")
     return rows
 
 
-def _one_window(config_path: str, config: Any, window: Window, inline: bool, timeout_s: float) -> dict[str, Any]:
+def _one_window(
+    config_path: str, config: Config, registry: Registry, window: Window, inline: bool, timeout_s: float
+) -> dict[str, Any]:
     row: dict[str, Any] = {"window": window.label}
     scored = batch_scoring_flow(config_path, window.start, window.end, return_state=True)
     since = dt.datetime.now(dt.UTC)
@@ -62,7 +63,7 @@ def _one_window(config_path: str, config: Any, window: Window, inline: bool, tim
         invalid = "DataValidationFailed" in (state.message or "")  # monitoring sent perennial.data.invalid
         scoring = "scoring refused the window too; " if scored.is_failed() else ""
         return {**row, "decision": f"{scoring}monitoring FAILED: {state.message}",
-                "event": "perennial.data.invalid" if invalid else "-", "champion": f"v{_champion(config)}"}
+                "event": "perennial.data.invalid" if invalid else "-", "champion": f"v{registry.alias_version(CHAMPION)}"}
     result = state.result()
     perf = result["performance"]
     row |= {
@@ -75,23 +76,19 @@ def _one_window(config_path: str, config: Any, window: Window, inline: bool, tim
         # a second monitor of the same window (a schedule's re-run) must not ask for a second retrain
         repeat = monitoring_flow(config_path, window.start, window.end)
         row["repeat"] = f"{repeat['event'] or 'no event'}: {repeat['decision']['why']}"
-        retrain = _retrain(config_path, config, window.start, window.end, result["event"], since, inline, timeout_s)
+        retrain = _retrain(config_path, config, registry, window.start, window.end, result["event"], since, inline, timeout_s)
         row |= {"retrain": f"{retrain['run']} ({retrain['state']})", "gate": retrain["gate"]}
-    before, after = result["champion_version"], _champion(config)
+    before, after = result["champion_version"], registry.alias_version(CHAMPION)
     return {**row, "champion": f"v{before}" if after == before else f"v{before} → v{after}"}
 
 
-def _retrain(config_path: str, config: Any, train_end: dt.date, holdout_end: dt.date, event: str,
+def _retrain(config_path: str, config: Config, registry: Registry, train_end: dt.date, holdout_end: dt.date, event: str,
              since: dt.datetime, inline: bool, timeout_s: float) -> dict[str, Any]:
     if not inline:
-        return wait_for_retrain_task(config, since, holdout_end.isoformat(), timeout_s)
+        return wait_for_retrain_task(config, registry, since, holdout_end.isoformat(), timeout_s)
     state = training_flow(config_path, train_end, holdout_end, reason=event, return_state=True)
     return {"run": f"train (inline) {holdout_end}", "state": state.name,
-            **training_verdict(config, str(state.state_details.flow_run_id))}
-
-
-def _champion(config: Any) -> str | None:
-    return Registry(config.tracking.registered_model).alias_version(CHAMPION)
+            **training_verdict(config, registry, str(state.state_details.flow_run_id))}
 
 
 if __name__ == "__main__":

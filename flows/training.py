@@ -15,7 +15,9 @@ from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.events import outcome_event
 from perennial.core.lifecycle import TrainingOutcome
+from perennial.core.names import Tag
 from perennial.io.lineage import git_commit
+from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
@@ -24,12 +26,10 @@ from tasks.gate import enforce_gate_task, gate_task
 from tasks.insights import cost_task, profile_task, submit_insights, tag_version_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
-from tasks.runs import end_run_task, log_datasets_task, start_run_task
+from tasks.runs import flow_run, log_datasets_task
 from tasks.runners import candidate_runner, train_candidates
 from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
 from tasks.validation import reference_suite_task, validate_task
-
-
 
 def _run_name() -> str:
     params = flow_run.parameters
@@ -46,10 +46,10 @@ def training_flow(
 ) -> TrainingOutcome:
     settings = load_settings()
     config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
-    experiment_id, run_id = start_run_task(config, settings, f"train {config.split.holdout_end}", "training", reason)
-    try:
+    registry = Registry(config.tracking.registered_model)
+    with flow_run(config, settings, f"train {config.split.holdout_end}", "training", reason) as (experiment_id, run_id):
         frame, source = load_data_task(config, settings.root)
-        suite = reference_suite_task(config, frame, run_id)
+        suite = reference_suite_task(config, registry, frame, run_id)
         validate_task(frame, suite, config, source, run_id)
         train, holdout = split_task(frame, config)
         # recorded while the candidates train: nothing below reads it before registration
@@ -63,10 +63,10 @@ def training_flow(
         # independent records of the chosen candidate run beside its evaluation, on the flow's threads
         background = [
             log_reference_task.submit(best.model, train, config, run_id),  # what monitoring compares windows with
-            profile_task.submit(train, config, run_id),  # and its diff against the champion's training data
+            profile_task.submit(train, config, registry, run_id),  # and its diff against the champion's training data
         ]
         pending = submit_insights(best, holdout, config, run_id)
-        champion = load_champion_task(config)
+        champion = load_champion_task(registry)
         comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
         insights = pending.result(cost_task(best, train, holdout, config, run_id))
         prints = prints_pending.result()
@@ -74,20 +74,16 @@ def training_flow(
             future.result()  # a failed record fails the run before anything is registered
         report = gate_task(comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id))
         lineage = {
-            "perennial.data_fingerprint": prints["train"],
-            "perennial.holdout_fingerprint": prints["holdout"],
-            "perennial.git_commit": git_commit(settings.root),
+            Tag.DATA_FINGERPRINT: prints["train"],
+            Tag.HOLDOUT_FINGERPRINT: prints["holdout"],
+            Tag.GIT_COMMIT: git_commit(settings.root),
         }
-        outcome = register_task(model_uri, best_run_id, report, config, settings, run_id, lineage)
-        tag_version_task(config, outcome.version, insights, run_id)
+        outcome = register_task(model_uri, best_run_id, report, config, registry, settings, run_id, lineage)
+        tag_version_task(registry, outcome.version, insights, run_id)
         print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
         event = outcome_event(outcome, config.name, str(config.split.holdout_end), champion[0] if champion else None)
         emit(event)
         enforce_gate_task(report, config)
-    except BaseException:
-        end_run_task(run_id, failed=True)
-        raise
-    end_run_task(run_id, failed=False)
     return outcome
 
 

@@ -13,12 +13,11 @@ from prefect import flow
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.validation import ValidationReport
+from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import load_data_task
-from tasks.runs import end_run_task, start_run_task
+from tasks.runs import flow_run
 from tasks.validation import reference_suite_task, validate_task
-
-
 
 @flow(name="validation", log_prints=True)
 def validation_flow(
@@ -26,14 +25,10 @@ def validation_flow(
 ) -> ValidationReport:
     settings = load_settings()
     config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
-    _, run_id = start_run_task(config, settings, f"validate {config.split.holdout_end}", "validation", "manual")
-    try:
+    registry = Registry(config.tracking.registered_model)
+    with flow_run(config, settings, f"validate {config.split.holdout_end}", "validation", "manual") as (_, run_id):
         frame, source = load_data_task(config, settings.root)
-        report = validate_task(frame, reference_suite_task(config, frame, run_id), config, source, run_id)
-    except BaseException:
-        end_run_task(run_id, failed=True)
-        raise
-    end_run_task(run_id, failed=False)
+        report = validate_task(frame, reference_suite_task(config, registry, frame, run_id), config, source, run_id)
     print(report.summary())
     return report
 

@@ -7,7 +7,7 @@ import signal
 from typing import Any
 
 from prefect import Task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.client.schemas.objects import TaskRun
 from prefect.context import FlowRunContext
 from prefect.states import State
@@ -50,14 +50,9 @@ def publish_table(key: str, rows: list[dict[str, Any]], description: str) -> Non
     create_table_artifact(table=rows, key=artifact_key(key), description=description)
 
 
-def publish_link(key: str, link: str, text: str) -> None:
-    create_link_artifact(link=link, link_text=text, key=artifact_key(key))
-
-
-# Test hook, not a feature: tests/slow/test_faults.py sets PERENNIAL_FAULT_AT to a point's name to
-# kill the run there with SIGKILL, exactly as a crash or an OOM kill would. Unset, it does nothing.
+# Test hook, not a feature: tests/integration/test_training_faults.py sets PERENNIAL_FAULT_AT to a
+# point's name to kill the run there with SIGKILL, exactly as a crash or an OOM kill would. Unset, it does nothing.
 FAULT_ENV = "PERENNIAL_FAULT_AT"
-FAULT_POINTS = ("train", "register", "alias", "champion")
 
 
 def fault_point(name: str) -> None:

@@ -17,9 +17,8 @@ from tasks.common import IO_RETRIES, publish_table
 
 
 @task(name="load-champion", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_champion_task(config: Config) -> tuple[str, Any] | None:
+def load_champion_task(registry: Registry) -> tuple[str, Any] | None:
     """The current champion as (label, model), or None before the first promotion."""
-    registry = Registry(config.tracking.registered_model)
     version = registry.alias_version(CHAMPION)
     return None if version is None else (f"champion:v{version}", registry.load(version))
 

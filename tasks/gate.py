@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.gates import Check, GateReport, check_promotion
 from perennial.core.lifecycle import Comparison
+from perennial.core.names import Tag
 from perennial.core.task_evaluation import class_recall_checks
 from perennial.io import tracking
 from tasks.common import publish_markdown
@@ -35,7 +36,7 @@ def gate_task(
     markdown = report.to_markdown() + (f"\n{appendix}" if appendix else "")
     tracking.log_json(run_id, report.to_dict(), "gate/report.json")
     tracking.log_text(run_id, markdown, "gate/report.md")
-    tracking.set_tags(run_id, {"perennial.gate": "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, {Tag.GATE: "passed" if report.passed else "failed"})
     publish_markdown(f"{config.name}-gate-report", markdown, f"Gate for {comparison.candidate.label}")
     return report
 

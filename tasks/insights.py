@@ -23,7 +23,8 @@ from perennial.core.data import features_of, model_inputs
 from perennial.core.error_analysis import ErrorAnalysis, analyze_errors
 from perennial.core.gates import Check
 from perennial.core.importance import ImportanceReport, permutation_importances
-from perennial.core.predict import SHIFT_TAG, classes_of, predict, targets_of
+from perennial.core.names import Tag
+from perennial.core.predict import classes_of, predict, targets_of
 from perennial.core.profile import DataProfile, ProfileDiff, diff_profiles, profile_frame
 from perennial.core.task_cost import ClassCostReport, RegressionCostReport, class_cost_report, regression_cost_report, task_cost_check
 from perennial.core.task_errors import (
@@ -36,42 +37,33 @@ from perennial.core.task_errors import (
 )
 from perennial.core.training import TrainedModel
 from perennial.io import tracking
-from perennial.io.registry import CHAMPION, Registry
+from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_markdown
 
 PROFILE_JSON = "profile/profile.json"
 IMPORTANCE_JSON = "importance/importance.json"
 ERRORS_MD, TOP_LOSSES = "error_analysis/report.md", "error_analysis/top_losses.csv"
-IMPORTANCE_TAG = "perennial.importance"  # on the model version: its top features, the JSON holds all
 TOP_TAGGED = 8  # a tag is short: `perennial status --features` reads every feature from the JSON
 
 
-def champion_training_run(config: Config) -> tuple[str, str] | None:
-    """(version, training run id) of the current champion, or None."""
-    registry = Registry(config.tracking.registered_model)
-    version = registry.alias_version(CHAMPION)
-    if version is None:
-        return None
-    run_id = registry.info(version).tags.get("perennial.training_run_id")
-    return (version, run_id) if run_id else None
-
-
 @task(name="profile-training-data", cache_policy=NO_CACHE, **IO_RETRIES)
-def profile_task(train: pd.DataFrame, config: Config, run_id: str) -> tuple[DataProfile, ProfileDiff | None]:
+def profile_task(
+    train: pd.DataFrame, config: Config, registry: Registry, run_id: str
+) -> tuple[DataProfile, ProfileDiff | None]:
     """Profile the training window; diff it against the champion's profile when there is one."""
     profile = profile_frame(train, config)
     tracking.log_json(run_id, profile.to_dict(), PROFILE_JSON)
     tracking.log_text(run_id, profile.to_html(), "profile/profile.html")
     publish_markdown(f"{config.name}-data-profile", profile.summary_markdown(), "Training data profile")
     diff = None
-    champion = champion_training_run(config)
-    stored = tracking.load_json(champion[1], PROFILE_JSON) if champion else None
+    champion = registry.champion()
+    stored = tracking.load_json(champion.training_run, PROFILE_JSON) if champion and champion.training_run else None
     if champion and stored:
-        diff = diff_profiles(DataProfile.from_dict(stored), profile, f"champion v{champion[0]}")
+        diff = diff_profiles(DataProfile.from_dict(stored), profile, f"champion v{champion.version}")
         tracking.log_json(run_id, diff.to_dict(), "profile/diff.json")
         tracking.log_text(run_id, diff.to_markdown(), "profile/diff.md")
-        tracking.set_tags(run_id, {"perennial.profile_diff_changes": len(diff.changes)})
-        publish_markdown(f"{config.name}-data-profile-diff", diff.to_markdown(), f"Training data vs champion v{champion[0]}")
+        tracking.set_tags(run_id, {Tag.PROFILE_DIFF_CHANGES: len(diff.changes)})
+        publish_markdown(f"{config.name}-data-profile-diff", diff.to_markdown(), f"Training data vs champion v{champion.version}")
     return profile, diff
 
 
@@ -107,7 +99,7 @@ def error_analysis_task(best: TrainedModel, holdout: pd.DataFrame, config: Confi
     tracking.log_frame(run_id, report.top_losses, TOP_LOSSES)
     worst = report.worst(1) if isinstance(report, ErrorAnalysis) else ()
     if worst:
-        tracking.set_tags(run_id, {"perennial.worst_slice": f"{worst[0].column}={worst[0].value}"})
+        tracking.set_tags(run_id, {Tag.WORST_SLICE: f"{worst[0].column}={worst[0].value}"})
     publish_markdown(f"{config.name}-error-analysis", report.to_markdown(TOP_LOSSES), f"Error analysis of {label}")
     return report
 
@@ -235,19 +227,18 @@ def candidate_insights(best: TrainedModel, train: pd.DataFrame, holdout: pd.Data
 
 
 @task(name="tag-version-insights", cache_policy=NO_CACHE, **IO_RETRIES)
-def tag_version_task(config: Config, version: str | None, insights: CandidateInsights, run_id: str) -> None:
+def tag_version_task(registry: Registry, version: str | None, insights: CandidateInsights, run_id: str) -> None:
     """The model version carries its importance (top features; the run's JSON has all) and cost figures."""
     if version is None:
         return
-    registry = Registry(config.tracking.registered_model)
     top = {f.feature: round(f.mean, 5) for f in insights.importance.features[:TOP_TAGGED]}
     while len(json.dumps(top)) > 4000:  # fewer features rather than a cut (invalid) JSON
         top.popitem()
-    registry.set_tag(version, IMPORTANCE_TAG, json.dumps(top))
-    registry.set_tag(version, "perennial.importance_artifact", f"runs:/{run_id}/{IMPORTANCE_JSON}")
+    registry.set_tag(version, Tag.IMPORTANCE, json.dumps(top))
+    registry.set_tag(version, Tag.IMPORTANCE_ARTIFACT, f"runs:/{run_id}/{IMPORTANCE_JSON}")
     if isinstance(insights.cost, RegressionCostReport):
-        registry.set_tag(version, SHIFT_TAG, f"{insights.cost.shift:.6f}")
+        registry.set_tag(version, Tag.PREDICTION_SHIFT, f"{insights.cost.shift:.6f}")
     if insights.cost is not None:
-        registry.set_tag(version, "perennial.expected_cost", f"{insights.cost.holdout_cost:.6f} {insights.cost.unit}/row")
+        registry.set_tag(version, Tag.EXPECTED_COST, f"{insights.cost.holdout_cost:.6f} {insights.cost.unit}/row")
     if isinstance(insights.cost, CostReport):
-        registry.set_tag(version, "perennial.decision_threshold", f"{insights.cost.threshold:.6f}")
+        registry.set_tag(version, Tag.DECISION_THRESHOLD, f"{insights.cost.threshold:.6f}")

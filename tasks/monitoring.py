@@ -18,6 +18,7 @@ from perennial.core.drift.evidently_report import render_report
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
+    ChampionContext,
     Performance,
     Window,
     WindowResult,
@@ -28,6 +29,7 @@ from perennial.core.monitoring import (
     window_performance,
 )
 from perennial.core.label_free import estimate_multiclass
+from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
 from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, decide_retrain
@@ -38,7 +40,7 @@ from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore
 from perennial.io.prediction_store import open_store
 from perennial.io.reference_store import load_reference, log_reference
-from perennial.io.registry import CHAMPION, Registry
+from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_markdown, publish_table
 from tasks.validation import SUITE_ARTIFACT
 
@@ -56,23 +58,19 @@ def log_reference_task(model: Any, train: pd.DataFrame, config: Config, run_id: 
 
 
 @task(name="load-champion-context", cache_policy=NO_CACHE, **IO_RETRIES)
-def champion_context_task(config: Config) -> dict[str, Any]:
+def champion_context_task(config: Config, registry: Registry) -> ChampionContext:
     """The champion's version, its training run, its gated holdout figure and its drift reference."""
-    registry = Registry(config.tracking.registered_model)
-    version = registry.alias_version(CHAMPION)
-    if version is None:
+    champion = registry.champion()
+    if champion is None:
         raise RegistryError(f"model '{registry.name}' has no champion: train one before monitoring")
-    training_run = registry.info(version).tags.get("perennial.training_run_id", "")
-    if not training_run:
-        raise RegistryError(f"model '{registry.name}' v{version} has no perennial.training_run_id tag")
-    stats, sample = load_reference(training_run, f"model '{registry.name}' v{version}")
+    training_run = champion.require_training_run()
+    stats, sample = load_reference(training_run, f"model '{registry.name}' v{champion.version}")
     suite = tracking.load_json(training_run, SUITE_ARTIFACT)
     if suite is None:
-        raise RegistryError(f"model '{registry.name}' v{version} has no data contract ({SUITE_ARTIFACT})")
+        raise RegistryError(f"model '{registry.name}' v{champion.version} has no data contract ({SUITE_ARTIFACT})")
     metric = config.evaluation.primary_metric
     holdout = tracking.client().get_run(training_run).data.metrics.get(f"candidate.{metric}")
-    return {"version": version, "training_run": training_run, "stats": stats, "sample": sample,
-            "holdout": holdout, "suite": SuiteSpec.from_dict(suite)}
+    return ChampionContext(champion.version, training_run, stats, sample, holdout, SuiteSpec.from_dict(suite))
 
 
 @task(name="check-window-data", cache_policy=NO_CACHE)
@@ -85,7 +83,7 @@ def check_window_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, sou
         require_target=False,  # labels arrive later
     )
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, {Tag.VALIDATION: "passed" if report.passed else "failed"})
     publish_markdown(f"{config.name}-window-validation-{window.label}", report.to_markdown(), f"Data validation of {source}, {window.label}")
     return report
 
@@ -114,14 +112,14 @@ def labels_task(config: Config, root: Path, predictions: pd.DataFrame) -> pd.Dat
 
 @task(name="detect-drift", cache_policy=NO_CACHE)
 def drift_task(
-    predictions: pd.DataFrame, context: dict[str, Any], config: Config, window: Window, run_id: str
+    predictions: pd.DataFrame, context: ChampionContext, config: Config, window: Window, run_id: str
 ) -> DriftReport:
     """The engine's verdicts on the whole window; Evidently's page on a sample, both to MLflow and Prefect."""
     frame = drift_frame(predictions, config)
-    report = detect_drift(context["stats"], frame, config.monitoring.retraining.drift_share)
+    report = detect_drift(context.stats, frame, config.monitoring.retraining.drift_share)
     features = config.data.features
     html, summary = render_report(
-        context["sample"], frame, [*features.numeric, PREDICTION], features.categorical,
+        context.sample, frame, [*features.numeric, PREDICTION], features.categorical,
         config.monitoring.report_sample_rows, tests={c.column: c.test for c in report.columns},
         drift_share=config.monitoring.retraining.drift_share,
     )

@@ -13,7 +13,8 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import ReferenceStats
 from perennial.core.importance import ImportanceReport, flag_decayed_features, permutation_importances
-from perennial.core.monitoring import PREDICTION, Window
+from perennial.core.monitoring import PREDICTION, ChampionContext, Window
+from perennial.core.names import Tag
 from perennial.core.skew import detect_skew
 from perennial.io import tracking
 from perennial.io.prediction_store import open_store
@@ -23,16 +24,16 @@ from tasks.insights import IMPORTANCE_JSON
 
 
 @task(name="train-serve-skew", cache_policy=NO_CACHE, **IO_RETRIES)
-def skew_task(config: Config, root: Path, window: Window, context: dict[str, Any], run_id: str) -> dict[str, Any] | None:
+def skew_task(config: Config, root: Path, window: Window, context: ChampionContext, run_id: str) -> dict[str, Any] | None:
     """The champion's served inputs in the window against its training features; None when nothing was served."""
     served = open_store(config, root).read("service", window.start, window.end)
-    served = served[served["model_version"].astype(str) == str(context["version"])] if not served.empty else served
+    served = served[served["model_version"].astype(str) == context.version] if not served.empty else served
     if served.empty:
         return None
-    stats: ReferenceStats = context["stats"]
+    stats = context.stats
     training = ReferenceStats(numeric={k: v for k, v in stats.numeric.items() if k != PREDICTION},
                               categorical=dict(stats.categorical), rows=stats.rows)
-    report = detect_skew(training, served, str(context["version"]), config.monitoring.retraining.drift_share)
+    report = detect_skew(training, served, context.version, config.monitoring.retraining.drift_share)
     tracking.log_json(run_id, report.to_dict(), "skew/report.json")
     tracking.log_metrics(run_id, {"skew.columns": float(len(report.skewed_columns)), "skew.served_rows": float(report.served_rows)})
     publish_markdown(f"{config.name}-skew-{window.label}", report.to_markdown(), f"Train/serve skew, {config.name} {window.label}")
@@ -41,15 +42,15 @@ def skew_task(config: Config, root: Path, window: Window, context: dict[str, Any
 
 @task(name="feature-decay", cache_policy=NO_CACHE, **IO_RETRIES)
 def decay_task(
-    config: Config, predictions: pd.DataFrame, joined: pd.DataFrame, context: dict[str, Any], run_id: str
+    config: Config, registry: Registry, predictions: pd.DataFrame, joined: pd.DataFrame, context: ChampionContext, run_id: str
 ) -> list[dict[str, Any]] | None:
     """Permutation importance on the window's labelled rows against the champion's at training time."""
-    stored = tracking.load_json(context["training_run"], IMPORTANCE_JSON)
+    stored = tracking.load_json(context.training_run, IMPORTANCE_JSON)
     # as for the window's performance: too few labels, or one class only (the metric is undefined), measure nothing
     if stored is None or len(joined) < config.monitoring.min_labelled_rows or joined["label"].nunique() < 2:
         return None
     rows = predictions.merge(joined[["id", "label"]], on="id").rename(columns={"event_time": config.data.time_column})
-    model = Registry(config.tracking.registered_model).load(str(context["version"]))
+    model = registry.load(context.version)
     labels = rows["label"].astype({"regression": "float64", "multiclass": str}.get(config.task, "int64")).to_numpy()
     now = permutation_importances(model, model_inputs(model, rows, config), labels, config.evaluation.primary_metric,
                                   config.evaluation.importance, config.training.seed, config.task)
@@ -59,7 +60,7 @@ def decay_task(
               "drop": round(d.drop_share, 3), "decayed": d.decayed} for d in decays]
     tracking.log_json(run_id, {"now": now.to_dict(), "decay": table}, "importance/decay.json")
     decayed = [d.feature for d in decays if d.decayed]
-    tracking.set_tags(run_id, {"perennial.decayed_features": ",".join(decayed) or "none"})
+    tracking.set_tags(run_id, {Tag.DECAYED_FEATURES: ",".join(decayed) or "none"})
     publish_table(f"{config.name}-feature-decay-{predictions['event_time'].min():%Y-%m-%d}", table,
                   f"Importance now vs at training; decayed: {', '.join(decayed) or 'none'}")
     return table

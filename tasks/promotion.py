@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.gates import GateReport
 from perennial.core.lifecycle import TrainingOutcome
+from perennial.core.names import Tag
 from perennial.io.ledger import Ledger
 from perennial.io.registry import CHALLENGER, CHAMPION, Registry, move_alias
 from perennial.settings import Settings
@@ -16,7 +17,7 @@ from tasks.common import IO_RETRIES, fault_point, flow_run_id
 
 @task(name="register-and-promote", cache_policy=NO_CACHE, **IO_RETRIES)
 def register_task(
-    model_uri: str, candidate_run_id: str, report: GateReport, config: Config,
+    model_uri: str, candidate_run_id: str, report: GateReport, config: Config, registry: Registry,
     settings: Settings, run_id: str, lineage: dict[str, str],
 ) -> TrainingOutcome:
     """New version → `challenger`; → `champion` only when the gate allows it.
@@ -26,16 +27,15 @@ def register_task(
     ``gate.promotion: manual`` the version stays challenger (shadow, canary, then `perennial promote`).
     A new challenger starts with no release mode: services use it as their config says.
     """
-    registry = Registry(config.tracking.registered_model)
     verdict = "passed" if report.passed else "failed"
     tags = {
         **lineage,
-        "perennial.training_run_id": run_id,
-        "perennial.candidate_run_id": candidate_run_id,
-        "perennial.prefect_flow_run_id": flow_run_id(),
-        "perennial.config_hash": config.fingerprint(),
-        "perennial.gate": verdict,
-        "perennial.gate_mode": config.gate.mode,
+        Tag.TRAINING_RUN: run_id,
+        Tag.CANDIDATE_RUN: candidate_run_id,
+        Tag.VERSION_FLOW_RUN: flow_run_id(),
+        Tag.CONFIG_HASH: config.fingerprint(),
+        Tag.GATE: verdict,
+        Tag.GATE_MODE: config.gate.mode,
     }
     fault_point("register")  # test hooks (tasks/common.py): killed before, during and after registering
     version = registry.register(model_uri, candidate_run_id, tags)
@@ -63,19 +63,17 @@ def register_task(
 
 
 @task(name="load-version", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_version_task(config: Config, version: str) -> tuple[str, object]:
-    registry = Registry(config.tracking.registered_model)
+def load_version_task(registry: Registry, version: str) -> tuple[str, object]:
     return f"candidate:v{registry.info(version).version}", registry.load(version)
 
 
 @task(name="promote-version", cache_policy=NO_CACHE, **IO_RETRIES)
 def promote_version_task(
-    version: str, report: GateReport | None, config: Config, settings: Settings, run_id: str, force_reason: str | None
+    version: str, report: GateReport | None, registry: Registry, settings: Settings, run_id: str, force_reason: str | None
 ) -> str:
     """Move `champion` to ``version``: through a passing gate, or forced with a recorded reason."""
     if force_reason is None and report is not None:
         report.raise_if_failed()
-    registry = Registry(config.tracking.registered_model)
     ledger = Ledger(settings.ledger_url)
     try:
         action = "force" if force_reason else "promote"

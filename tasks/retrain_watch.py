@@ -14,6 +14,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import FlowRunSort
 
 from perennial.config import Config
+from perennial.core.names import Tag
 from perennial.errors import PerennialError
 from perennial.io import tracking
 from perennial.io.registry import CHAMPION, Registry
@@ -36,7 +37,9 @@ def _triggered(since: dt.datetime, holdout_end: str) -> FlowRun | None:
 
 
 @task(name="wait-for-retrain", cache_policy=NO_CACHE)
-def wait_for_retrain_task(config: Config, since: dt.datetime, holdout_end: str, timeout_s: float) -> dict[str, Any]:
+def wait_for_retrain_task(
+    config: Config, registry: Registry, since: dt.datetime, holdout_end: str, timeout_s: float
+) -> dict[str, Any]:
     """The triggered training run once finished: its name, state, gate verdict and the champion after it."""
     deadline = time.monotonic() + timeout_s
     run = None
@@ -50,14 +53,14 @@ def wait_for_retrain_task(config: Config, since: dt.datetime, holdout_end: str, 
                              "start the deployments with `perennial up` (or use --inline)")
     if run.state is None or not run.state.is_final():
         raise RetrainNotSeen(f"training run {run.name} is still {run.state_name} after {timeout_s:.0f} s")
-    return {"run": run.name, "state": run.state_name, **training_verdict(config, str(run.id))}
+    return {"run": run.name, "state": run.state_name, **training_verdict(config, registry, str(run.id))}
 
 
-def training_verdict(config: Config, flow_run_id: str) -> dict[str, Any]:
+def training_verdict(config: Config, registry: Registry, flow_run_id: str) -> dict[str, Any]:
     """The gate verdict MLflow recorded for a training flow run, and the champion now."""
     experiment = tracking.client().get_experiment_by_name(config.tracking.experiment)
     found = tracking.client().search_runs(
-        [experiment.experiment_id], f"tags.`prefect.flow_run_id` = '{flow_run_id}' and tags.`perennial.kind` = 'training'"
+        [experiment.experiment_id], f"tags.`{Tag.PREFECT_FLOW_RUN}` = '{flow_run_id}' and tags.`{Tag.KIND}` = 'training'"
     ) if experiment else []
-    gate = found[0].data.tags.get("perennial.gate", "not reached") if found else "no MLflow run"
-    return {"gate": gate, "champion": Registry(config.tracking.registered_model).alias_version(CHAMPION)}
+    gate = found[0].data.tags.get(Tag.GATE, "not reached") if found else "no MLflow run"
+    return {"gate": gate, "champion": registry.alias_version(CHAMPION)}

@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
+from perennial.core.names import Tag
 from perennial.core.predict import served_model
 from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
@@ -25,17 +26,13 @@ from tasks.validation import SUITE_ARTIFACT
 
 
 @task(name="load-model", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_model_task(config: Config, alias: str) -> tuple[str, Any, SuiteSpec]:
+def load_model_task(registry: Registry, alias: str) -> tuple[str, Any, SuiteSpec]:
     """(version, model, the data contract it was trained under) for a registry alias."""
-    registry = Registry(config.tracking.registered_model)
-    version = registry.alias_version(alias)
-    if version is None:
-        raise RegistryError(f"model '{registry.name}' has no '{alias}' alias: train and promote a model first")
-    tags = registry.info(version).tags
-    stored = tracking.load_json(tags.get("perennial.training_run_id", ""), SUITE_ARTIFACT)
+    ref = registry.require(alias)
+    stored = tracking.load_json(ref.training_run, SUITE_ARTIFACT) if ref.training_run else None
     if stored is None:
-        raise RegistryError(f"model '{registry.name}' v{version} has no data contract ({SUITE_ARTIFACT})")
-    return version, served_model(registry.load(version), tags), SuiteSpec.from_dict(stored)
+        raise RegistryError(f"model '{registry.name}' v{ref.version} has no data contract ({SUITE_ARTIFACT})")
+    return ref.version, served_model(registry.load(ref.version), registry.info(ref.version).tags), SuiteSpec.from_dict(stored)
 
 
 @task(name="validate-scoring-input", cache_policy=NO_CACHE)
@@ -48,7 +45,7 @@ def validate_scoring_input_task(
     million rows must not wait seconds on its input check)."""
     report = validate_frame(frame, suite, source=source, require_target=False, engine="vectorised")
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, {Tag.VALIDATION: "passed" if report.passed else "failed"})
     publish_markdown(f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {source}")
     return report.raise_if_failed()
 
@@ -67,7 +64,7 @@ def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, ru
                                                              float(predictions["prediction"].max()))
     tracking.log_json(run_id, score_histogram(predictions["prediction"], value_range=value_range),
                       "scoring/prediction_histogram.json")
-    tracking.set_tags(run_id, {"perennial.model_version": version, "perennial.rows": len(predictions)})
+    tracking.set_tags(run_id, {Tag.MODEL_VERSION: version, Tag.ROWS: len(predictions)})
     rows = [{k: round(v, 4) for k, v in summary.items()}]
     publish_table(f"{config.name}-batch-scoring", rows, f"Window scored by {config.tracking.registered_model} v{version}")
     return predictions

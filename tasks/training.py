@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Candidate, Config
 from perennial.core.data import features_of
+from perennial.core.names import Tag
 from perennial.core.predict import targets_of
 from perennial.core.training import TrainedModel, baseline_inputs, select_best, train_baseline, train_candidate
 from perennial.io import tracking
@@ -19,20 +20,14 @@ def train_candidate_task(
     candidate: Candidate, train: pd.DataFrame, config: Config, experiment_id: str, parent_run_id: str
 ) -> tuple[TrainedModel, str, str]:
     """Fit one candidate in its own nested run; returns the model, its run id and model URI."""
-    run_id = tracking.start_run(
-        experiment_id, f"candidate:{candidate.name}", {"perennial.candidate": candidate.name}, parent_run_id
-    )
-    try:
+    tags = {Tag.CANDIDATE: candidate.name}
+    with tracking.tracked_run(experiment_id, f"candidate:{candidate.name}", tags, parent_run_id) as run_id:
         X = features_of(train, config)
         fault_point("train")  # test hook (tasks/common.py)
         trained = train_candidate(candidate, X, targets_of(train, config), config)
         tracking.log_params(run_id, {"family": trained.family, **trained.params})
         tracking.log_metrics(run_id, {"cv_score": trained.cv_score or float("nan"), "fit_seconds": trained.fit_seconds})
         model_uri = tracking.log_model(run_id, trained.model, X, config.task)
-    except BaseException:
-        tracking.end_run(run_id, failed=True)
-        raise
-    tracking.end_run(run_id)
     return trained, run_id, model_uri
 
 

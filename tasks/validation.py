@@ -10,16 +10,17 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
 from perennial.core.data import split_by_time
+from perennial.core.names import Tag
 from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
 from perennial.io import tracking
-from perennial.io.registry import CHAMPION, Registry
+from perennial.io.registry import Registry
 from tasks.common import publish_markdown
 
 SUITE_ARTIFACT = "validation/suite.json"
 
 
 @task(name="reference-suite", cache_policy=NO_CACHE)
-def reference_suite_task(config: Config, frame: pd.DataFrame, run_id: str) -> SuiteSpec:
+def reference_suite_task(config: Config, registry: Registry, frame: pd.DataFrame, run_id: str) -> SuiteSpec:
     """The champion's data contract when there is one, else one derived from this training window.
 
     New data is judged against what the serving model was trained on, not against itself.
@@ -28,11 +29,9 @@ def reference_suite_task(config: Config, frame: pd.DataFrame, run_id: str) -> Su
     train, _ = split_by_time(frame, config)
     own = derive_suite(config, train)
     tracking.log_json(run_id, own.to_dict(), SUITE_ARTIFACT)
-    registry = Registry(config.tracking.registered_model)
-    version = registry.alias_version(CHAMPION)
-    training_run = registry.info(version).tags.get("perennial.training_run_id") if version else None
-    stored = tracking.load_json(training_run, SUITE_ARTIFACT) if training_run else None
-    tracking.set_tags(run_id, {"perennial.suite_from": f"champion v{version}" if stored else "this window"})
+    champion = registry.champion()
+    stored = tracking.load_json(champion.training_run, SUITE_ARTIFACT) if champion and champion.training_run else None
+    tracking.set_tags(run_id, {Tag.SUITE_FROM: f"champion v{champion.version}" if stored and champion else "this window"})
     return SuiteSpec.from_dict(stored) if stored else own
 
 
@@ -50,6 +49,6 @@ def validate_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, source:
         volume=config.validation.volume,
     )
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, {"perennial.validation": "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, {Tag.VALIDATION: "passed" if report.passed else "failed"})
     publish_markdown(f"{config.name}-validation", report.to_markdown(), f"Data validation of {source}")
     return report.raise_if_failed()

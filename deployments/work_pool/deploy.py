@@ -28,7 +28,7 @@ from prefect.flows import load_flow_from_entrypoint
 
 from perennial.config import load_config
 from perennial.core.events import RETRAIN_EVENTS
-from perennial.settings import find_project_root
+from perennial.settings import default_config, find_project_root
 
 
 
@@ -106,7 +106,7 @@ def build_deployments(
 def main(argv: Sequence[str] | None = None) -> list[str]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pool", required=True, help="work pool name (process, docker or kubernetes)")
-    parser.add_argument("--config", default="configs/flights.yaml", help="config path, relative to the project root")
+    parser.add_argument("--config", default=default_config(), help="config path, relative to the project root")
     parser.add_argument("--image", help="image with this checkout at its WORKDIR (docker/kubernetes pools)")
     parser.add_argument("--only", nargs="*", default=(), help="deployment names to apply (default: all)")
     parser.add_argument(

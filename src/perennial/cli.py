@@ -8,7 +8,6 @@ embedded defaults are exported: nothing here imports Prefect at module load.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import os
 import subprocess
 import sys
@@ -21,21 +20,16 @@ from rich.console import Console
 from rich.table import Table
 
 from perennial.cli_views import console, print_importance_history, print_status, print_where_to_look
-from perennial.settings import Settings, apply_defaults
+from perennial.core.names import ReleaseMode
+from perennial.settings import Settings, apply_defaults, default_config
 
 app = typer.Typer(help="Perennial: the production lifecycle of a tabular model on Prefect and MLflow.", no_args_is_help=True)
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config file, relative to the project root")]
 
 
-class ReleaseMode(str, enum.Enum):
-    """How running services use the challenger (the values of `serving.mode`)."""
-
-    champion = "champion"
-    shadow = "shadow"
-    canary = "canary"
-
-DEFAULT_CONFIG = "configs/flights.yaml"
+# pyproject's [tool.perennial] default_config: read once here, so --help shows it
+DEFAULT_CONFIG = default_config()
 
 
 def _project() -> Settings:
@@ -388,10 +382,6 @@ def ui(
             process.terminate()
         for process in processes.values():
             process.wait(timeout=20)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ import datetime as dt
 from rich.console import Console
 from rich.table import Table
 
+from perennial.core.names import Tag
 from perennial.settings import Settings
 
 console = Console()
@@ -46,13 +47,13 @@ def _importances(tags: dict[str, str]) -> dict[str, float] | None:
 
     from perennial.io import tracking
 
-    artifact = tags.get("perennial.importance_artifact", "")
+    artifact = tags.get(Tag.IMPORTANCE_ARTIFACT, "")
     if artifact.startswith("runs:/") and "/" in artifact.removeprefix("runs:/"):
         run_id, path = artifact.removeprefix("runs:/").split("/", 1)
         stored = tracking.load_json(run_id, path)
         if stored and stored.get("features"):
             return {f["feature"]: float(f["mean"]) for f in stored["features"]}
-    return json.loads(tags["perennial.importance"]) if "perennial.importance" in tags else None
+    return json.loads(tags[Tag.IMPORTANCE]) if Tag.IMPORTANCE in tags else None
 
 
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
@@ -71,8 +72,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     for alias in (CHAMPION, CHALLENGER):
         version = registry.alias_version(alias)
         tags = registry.info(version).tags if version else {}
-        models.add_row(alias, version or "-", tags.get("perennial.gate", "-"),
-                       tags.get("perennial.training_run_id", "-"), tags.get("perennial.data_fingerprint", "-"))
+        models.add_row(alias, version or "-", tags.get(Tag.GATE, "-"),
+                       tags.get(Tag.TRAINING_RUN, "-"), tags.get(Tag.DATA_FINGERPRINT, "-"))
     console.print(models)
     recent = tracking.client().search_runs(
         [e.experiment_id for e in [tracking.client().get_experiment_by_name(config.tracking.experiment)] if e],
@@ -84,8 +85,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     for run in recent:
         started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         tags = run.data.tags
-        table.add_row(run.info.run_name, started, run.info.status, tags.get("perennial.validation", "-"),
-                      tags.get("perennial.gate", "-"), tags.get("perennial.reason", "-"))
+        table.add_row(run.info.run_name, started, run.info.status, tags.get(Tag.VALIDATION, "-"),
+                      tags.get(Tag.GATE, "-"), tags.get(Tag.REASON, "-"))
     console.print(table)
     ledger = Ledger(settings.ledger_url)
     history = Table(title="promotion ledger (newest first)")

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from perennial.core.names import Alias, ReleaseMode
+from perennial.core.secrets import mask_secrets
 from perennial.core.task import BASELINES, DEFAULT_BASELINE, DEFAULT_METRICS, FAMILIES, METRICS_BY_TASK, TASKS, Task
 from perennial.errors import ConfigError
 
@@ -343,14 +345,17 @@ class Canary(Frozen):
 class Serving(Frozen):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    alias: str = "champion"
+    alias: str = Alias.CHAMPION
     reload_interval_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
-    max_batch_rows: int = Field(default=1000, ge=1)
-    # Concurrent requests are coalesced into one predict call within this wait
+    # records one request may carry ({"records": [...]}); `max_batch_rows`, its first name, is still read
+    max_request_rows: int = Field(
+        default=1000, ge=1, validation_alias=AliasChoices("max_request_rows", "max_batch_rows")
+    )
+    # Concurrent requests are coalesced into one predict call of at most batch_max_rows, within this wait
     batch_wait_ms: float = Field(default=2.0, ge=0)
     batch_max_rows: int = Field(default=512, ge=1)
-    mode: Literal["champion", "shadow", "canary"] = "champion"
+    mode: ReleaseMode = ReleaseMode.CHAMPION
     canary: Canary = Canary()
 
 
@@ -474,20 +479,12 @@ class Config(Frozen):
 
 # --- loading ----------------------------------------------------------------------------
 
-_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)[^@\s]+@")
-
-
-def mask_password(url: str) -> str:
-    """``dialect://user:secret@host/db`` → ``dialect://user:***@host/db`` (other text unchanged)."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", url)
-
-
 def _mask_urls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _mask_urls(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask_urls(v) for v in value]
-    return mask_password(value) if isinstance(value, str) else value
+    return mask_secrets(value) if isinstance(value, str) else value
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

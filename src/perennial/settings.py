@@ -13,20 +13,35 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+
+def _project_table(folder: Path) -> dict[str, Any] | None:
+    """The [tool.perennial] table of ``folder``'s pyproject.toml, or None."""
+    candidate = folder / "pyproject.toml"
+    if not candidate.is_file():
+        return None
+    try:
+        table = tomllib.loads(candidate.read_text()).get("tool", {}).get("perennial")
+    except tomllib.TOMLDecodeError:
+        return None
+    return table if isinstance(table, dict) else None
 
 
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder upwards holding a pyproject.toml with a [tool.perennial] table."""
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                if "perennial" in tomllib.loads(candidate.read_text()).get("tool", {}):
-                    return folder
-            except tomllib.TOMLDecodeError:
-                continue
-    return here
+    return next((folder for folder in (here, *here.parents) if _project_table(folder) is not None), here)
+
+
+def default_config(start: Path | None = None) -> str:
+    """The config every command and flow uses unless told: ``[tool.perennial] default_config``.
+
+    Relative to the project root. Outside a project there is none, and the placeholder says so
+    when a command tries to load it.
+    """
+    table = _project_table(find_project_root(start)) or {}
+    return str(table.get("default_config") or "<no [tool.perennial] default_config in pyproject.toml: pass --config>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +51,6 @@ class Settings:
     tracking_uri: str
     artifact_root: str
     ledger_url: str
-    mlflow_ui_url: str
 
     @property
     def prefect_home(self) -> Path:
@@ -76,12 +90,6 @@ def running_stack(state: Path) -> dict | None:
     return record if record and stack_alive(record) else None
 
 
-def _default_ui_url() -> str:
-    # A tracking server is its own UI; for the embedded store `perennial ui` serves one here
-    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
-    return uri.rstrip("/") if uri.startswith("http") else "http://127.0.0.1:5000"
-
-
 def load_settings(root: Path | None = None) -> Settings:
     """Resolve settings from the environment, defaulting everything under the state folder."""
     root = root or find_project_root()
@@ -93,7 +101,6 @@ def load_settings(root: Path | None = None) -> Settings:
         tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", stack["mlflow"] if stack else f"sqlite:///{state / 'mlflow.db'}"),
         artifact_root=os.environ.get("PERENNIAL_ARTIFACT_ROOT", (state / "mlartifacts").as_uri()),
         ledger_url=os.environ.get("PERENNIAL_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}"),
-        mlflow_ui_url=os.environ.get("PERENNIAL_MLFLOW_UI_URL", _default_ui_url()),
     )
 
 

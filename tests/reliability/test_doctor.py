@@ -32,13 +32,13 @@ class State:
 
     def version(self, artifacts: tuple[str, ...] = (SUITE_ARTIFACT, REFERENCE_STATS_ARTIFACT)) -> str:
         """A registered version whose training run holds ``artifacts`` (content does not matter here)."""
-        run = tracking.start_run(self.experiment, "train", {})
-        for path in artifacts:
-            tracking.log_text(run, "{}", path)
-        model_dir = self.folder / f"model-{run}"
-        model_dir.mkdir()
-        (model_dir / "MLmodel").write_text("flavors: {}\n")
-        return self.registry.register(str(model_dir), run, {"perennial.training_run_id": run})
+        with tracking.tracked_run(self.experiment, "train", {}) as run:
+            for path in artifacts:
+                tracking.log_text(run, "{}", path)
+            model_dir = self.folder / f"model-{run}"
+            model_dir.mkdir()
+            (model_dir / "MLmodel").write_text("flavors: {}\n")
+            return self.registry.register(str(model_dir), run, {"perennial.training_run_id": run})
 
     def move(self, alias: str, version: str) -> None:
         ledger = Ledger(self.ledger_url)

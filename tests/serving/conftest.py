@@ -54,9 +54,8 @@ def model_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       Candidate(name="logreg", family="logistic_regression", params={"max_iter": 300})]
         for candidate in candidates:
             trained = train_candidate(candidate, X, y, config)
-            run_id = tracking.start_run(experiment, candidate.name, {})
-            registry.register(tracking.log_model(run_id, trained.model, X), run_id, {"candidate": candidate.name})
-            tracking.end_run(run_id)
+            with tracking.tracked_run(experiment, candidate.name, {}) as run_id:
+                registry.register(tracking.log_model(run_id, trained.model, X), run_id, {"candidate": candidate.name})
     finally:
         mlflow.set_tracking_uri(previous)
     return folder
@@ -101,7 +100,6 @@ def serving_env(model_template: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         tracking_uri=uri,
         artifact_root=(model_template / "artifacts").as_uri(),
         ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
-        mlflow_ui_url="",
     )
     env = ServingEnv(tmp_path, settings, Registry(MODEL), Ledger(settings.ledger_url))
     env.move("champion", "1")

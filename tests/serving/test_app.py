@@ -76,7 +76,7 @@ def test_health_ready_metadata_and_metrics(serving_env: ServingEnv) -> None:
 
 def test_bad_requests_get_field_level_4xx_and_the_server_keeps_serving(serving_env: ServingEnv) -> None:
     good = records(1)[0]
-    with serving(serving_env, max_body_bytes=4096, max_batch_rows=5) as client:
+    with serving(serving_env, max_body_bytes=4096, max_request_rows=5) as client:
         cases = {
             "malformed": (client.post("/predict", content=b'{"flight_id": ', headers={"content-type": "application/json"}), 400),
             "missing": (client.post("/predict", json={k: v for k, v in good.items() if k != "temp"}), 422),

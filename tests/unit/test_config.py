@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from perennial.config import Config, SqlStore, load_config, parse_config
+from perennial.core.names import ReleaseMode
 from perennial.errors import ConfigError
 from tests.conftest import config_dict
 
@@ -124,3 +125,27 @@ def test_the_recorded_config_masks_url_passwords_and_keeps_the_rest(tiny_config:
     assert {k: v for k, v in record.items() if k != "predictions"} == {
         k: v for k, v in config.model_dump(mode="json").items() if k != "predictions"
     }
+
+
+def test_the_request_limit_has_one_name_and_its_first_name_still_loads() -> None:
+    # given configs naming the per-request row limit by its name and by the name it had before
+    new, old = config_dict(), config_dict()
+    new["serving"], old["serving"] = {"max_request_rows": 40}, {"max_batch_rows": 30}
+    # when they load, then both set the same field, and the micro-batch size stays its own setting
+    assert parse_config(new).serving.max_request_rows == 40
+    assert parse_config(old).serving.max_request_rows == 30
+    assert parse_config(old).serving.batch_max_rows == 512
+    # and a misspelling is still an error naming the key
+    typo = config_dict()
+    typo["serving"] = {"max_requests_rows": 40}
+    with pytest.raises(ConfigError, match="serving.max_requests_rows"):
+        parse_config(typo, "tiny.yaml")
+
+
+def test_release_modes_are_spelled_once_and_a_wrong_one_names_the_key() -> None:
+    raw = config_dict()
+    raw["serving"] = {"mode": "shadow"}
+    assert parse_config(raw).serving.mode == ReleaseMode.SHADOW == "shadow"
+    raw["serving"] = {"mode": "blue-green"}
+    with pytest.raises(ConfigError, match="serving.mode: Input should be 'champion', 'shadow' or 'canary'"):
+        parse_config(raw, "tiny.yaml")

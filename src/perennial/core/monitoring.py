@@ -14,12 +14,13 @@ from typing import Any, Literal
 import pandas as pd
 
 from perennial.config import Config
-from perennial.core.drift import DriftReport
+from perennial.core.drift import DriftReport, ReferenceStats
 from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
 from perennial.core import task_metrics as tm
 from perennial.core.metrics import estimate_metrics, higher_is_better
 from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, WindowVerdict
+from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError
 
 WindowKind = Literal["day", "week", "month"]
@@ -36,6 +37,18 @@ class Window:
     @property
     def end_time(self) -> dt.datetime:
         return dt.datetime.combine(self.end, dt.time(), tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ChampionContext:
+    """What monitoring judges a window against: the champion and what its training run recorded."""
+
+    version: str
+    training_run: str
+    stats: ReferenceStats  # drift reference: the training features' and scores' statistics
+    sample: pd.DataFrame  # a sample of the training rows, for Evidently's page
+    holdout: float | None  # the champion's gated primary metric on its holdout
+    suite: SuiteSpec  # the data contract it was trained under
 
 
 def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from perennial.config import Config
 from perennial.core.data import labels_of
+from perennial.core.names import Tag
 from perennial.core.task import Task
 
 
@@ -63,7 +64,7 @@ def predicted_labels(predicted: np.ndarray, task: Task, classes: tuple[str, ...]
     return predicted
 
 
-SHIFT_TAG = "perennial.prediction_shift"  # on a model version: what the served value adds (regression cost)
+SHIFT_TAG = Tag.PREDICTION_SHIFT  # on a model version: what the served value adds (regression cost)
 
 
 class ShiftedRegressor:

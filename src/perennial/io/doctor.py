@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from perennial.core.names import Tag
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import ParquetPredictionStore
@@ -32,7 +33,7 @@ from perennial.io.reference_store import REFERENCE_STATS_ARTIFACT
 from perennial.io.registry import CHALLENGER, CHAMPION, Registry
 
 SUITE_ARTIFACT = "validation/suite.json"
-INTERRUPTED_TAG = "perennial.interrupted"
+INTERRUPTED_TAG = Tag.INTERRUPTED
 ALIASES = (CHAMPION, CHALLENGER)
 
 
@@ -115,7 +116,7 @@ def check_versions(registry: Registry, ledger: Ledger, repair: bool = False) -> 
     for info in registry.versions():
         if info.version in aliased or info.version in named or INTERRUPTED_TAG in info.tags:
             continue
-        run = info.tags.get("perennial.training_run_id", "?")
+        run = info.training_run or "?"
         problem = f"v{info.version} (training run {run}) was registered but never got an alias: its run was interrupted"
         fix = f"tag v{info.version} '{INTERRUPTED_TAG}' (kept for inspection); re-run the training flow for a new version"
         if repair:
@@ -125,12 +126,12 @@ def check_versions(registry: Registry, ledger: Ledger, repair: bool = False) -> 
 
 
 def check_champion_artifacts(registry: Registry) -> list[Finding]:
-    version = registry.alias_version(CHAMPION)
-    if version is None:
+    champion = registry.champion()
+    if champion is None:
         return []
-    run = registry.info(version).tags.get("perennial.training_run_id")
+    version, run = champion.version, champion.training_run
     if not run:
-        return [Finding("champion", f"champion v{version} has no perennial.training_run_id tag: its lineage is lost",
+        return [Finding("champion", f"champion v{version} has no {Tag.TRAINING_RUN} tag: its lineage is lost",
                         "promote a version trained by Perennial (`perennial promote N`) or retrain")]
     have = _artifact_paths(run)
     findings = []

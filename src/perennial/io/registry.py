@@ -12,14 +12,14 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from perennial.core.names import RELEASE_MODES, Alias, Tag
 from perennial.core.promotion import rollback_target
 from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger, LedgerEntry
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHAMPION, CHALLENGER = Alias.CHAMPION, Alias.CHALLENGER
 # How running services use the challenger: a tag on the registered model, so every replica follows it
-RELEASE_TAG = "perennial.release"
-RELEASE_MODES = ("champion", "shadow", "canary")
+RELEASE_TAG = Tag.RELEASE
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +31,39 @@ class VersionInfo:
     tags: dict[str, str]
     aliases: tuple[str, ...]
 
+    @property
+    def training_run(self) -> str | None:
+        """The flow run that trained and gated this version (its data contract, reference, profile)."""
+        return self.tags.get(Tag.TRAINING_RUN) or None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A version the flows ask about (the champion), with its lineage: the run that trained it."""
+
+    name: str
+    version: str
+    training_run: str | None
+
+    def require_training_run(self) -> str:
+        if not self.training_run:
+            raise RegistryError(f"model '{self.name}' v{self.version} has no {Tag.TRAINING_RUN} tag: its lineage is lost")
+        return self.training_run
+
 
 class Registry:
+    """The registered model, and the questions flows ask of it. Built once per flow (or service)."""
+
     def __init__(self, name: str, client: MlflowClient | None = None) -> None:
         self.name = name
-        self._client = client or MlflowClient()
+        self._given = client
+
+    @property
+    def _client(self) -> MlflowClient:
+        # made on first use, after the flow has pointed MLflow at its tracking store
+        if self._given is None:
+            self._given = MlflowClient()
+        return self._given
 
     def register(self, model_uri: str, run_id: str, tags: dict[str, Any]) -> str:
         """A new version of the registered model, tagged with its lineage."""
@@ -56,6 +84,25 @@ class Registry:
             return str(self._client.get_model_version_by_alias(self.name, alias).version)
         except MlflowException:
             return None
+
+    def training_run(self, version: str) -> str | None:
+        """The training run of ``version`` (None when its lineage tag is missing)."""
+        return self.info(version).training_run
+
+    def at(self, alias: str) -> ModelRef | None:
+        """The version ``alias`` points at, with its training run; None when the alias is unset."""
+        version = self.alias_version(alias)
+        return None if version is None else ModelRef(self.name, version, self.training_run(version))
+
+    def champion(self) -> ModelRef | None:
+        return self.at(CHAMPION)
+
+    def require(self, alias: str) -> ModelRef:
+        """Like ``at``, but a missing alias is an error that says what to do."""
+        ref = self.at(alias)
+        if ref is None:
+            raise RegistryError(f"model '{self.name}' has no '{alias}' alias: train and promote a model first")
+        return ref
 
     def info(self, version: str) -> VersionInfo:
         try:

@@ -21,7 +21,9 @@ import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
+from perennial.core.names import Tag
 from perennial.core.predict import classes_of, predict, predict_method
+from perennial.core.secrets import mask_secrets
 from perennial.core.task import Task
 from perennial.settings import Settings
 
@@ -77,16 +79,43 @@ def ensure_experiment(name: str, artifact_root: str) -> str:
     return client().create_experiment(name, artifact_location=f"{artifact_root.rstrip('/')}/{name}")
 
 
-def start_run(experiment_id: str, name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
+def _start_run(experiment_id: str, name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
     all_tags = dict(tags)
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id  # shows as nested in the UI
     return client().create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
 
 
-def end_run(run_id: str, failed: bool = False) -> None:
+def _end_run(run_id: str, failed: bool = False) -> None:
     status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
     client().set_terminated(run_id, status=status)
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a FAILED run records of its exception: type and message, secrets in URLs masked."""
+    return mask_secrets(f"{type(exc).__name__}: {exc}")[:5000]  # MLflow caps a tag at 5,000 chars (8,000 on new servers)
+
+
+@contextmanager
+def tracked_run(
+    experiment_id: str, name: str, tags: Mapping[str, str], parent_run_id: str | None = None
+) -> Iterator[str]:
+    """The one bracket for an MLflow run: open it with its tags, yield its id, end it FINISHED or FAILED.
+
+    Anything raised inside (an error, a gate, Ctrl-C) is recorded on the run as its failure
+    (``perennial.failure``), the run ends FAILED, and the exception goes on. The run id is passed
+    explicitly (no implicit active run), so runs opened in parallel threads never mix.
+    """
+    run_id = _start_run(experiment_id, name, tags, parent_run_id)
+    try:
+        yield run_id
+    except BaseException as exc:
+        try:
+            client().set_tag(run_id, Tag.FAILURE, failure_text(exc))
+        finally:
+            _end_run(run_id, failed=True)
+        raise
+    _end_run(run_id)
 
 
 def set_tags(run_id: str, tags: Mapping[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from perennial.core.names import Alias
 from perennial.serving.prediction_log import LogChunk, PredictionLog
 from perennial.serving.schema import Parsed
 from perennial.serving.shadow import ShadowComparison
@@ -23,7 +24,7 @@ from perennial.serving.slots import LoadedModel, ModelSet
 
 log = logging.getLogger("perennial.serving")
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHAMPION, CHALLENGER = Alias.CHAMPION, Alias.CHALLENGER
 
 
 @dataclass(slots=True)

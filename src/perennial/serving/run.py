@@ -44,10 +44,13 @@ def serve(config_path: str, host: str | None, port: int | None, mode: str | None
 if __name__ == "__main__":  # pragma: no cover
     import argparse
 
+    from perennial.core.names import RELEASE_MODES
+    from perennial.settings import default_config
+
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", "-c", default="configs/flights.yaml")
+    parser.add_argument("--config", "-c", default=default_config())
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
-    parser.add_argument("--mode", choices=["champion", "shadow", "canary"])
+    parser.add_argument("--mode", choices=RELEASE_MODES)
     args = parser.parse_args()
     serve(args.config, args.host, args.port, args.mode)

@@ -138,7 +138,7 @@ class RequestSchema:
     def describe(self) -> dict[str, Any]:
         fields = [{"name": self.id_column, "type": "string", "required": True, "nullable": False}]
         fields += [{"name": f.name, "type": f.kind, "required": f.required, "nullable": True} for f in self.fields]
-        return {"fields": fields, "batch_key": BATCH_KEY, "max_batch_rows": self.max_rows}
+        return {"fields": fields, "batch_key": BATCH_KEY, "max_request_rows": self.max_rows}
 
     def _records_of(self, payload: Any) -> tuple[list[Any], bool]:
         # a column named like the batch key makes an object a single record

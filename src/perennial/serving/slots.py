@@ -133,7 +133,7 @@ def build_model_set(champion: LoadedModel, challenger: LoadedModel | None, confi
         id_column=config.data.id_column,
         time_column=config.data.time_column,
         categories=champion.categories,
-        max_rows=config.serving.max_batch_rows,
+        max_rows=config.serving.max_request_rows,
     )
     return ModelSet(champion, challenger, schema)
 

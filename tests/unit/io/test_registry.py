@@ -12,7 +12,8 @@ from perennial.core.training import train_baseline
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
-from perennial.io.registry import CHALLENGER, CHAMPION, Registry, move_alias, release, rollback
+from perennial.core.names import Tag
+from perennial.io.registry import CHALLENGER, CHAMPION, ModelRef, Registry, move_alias, release, rollback
 
 
 @pytest.fixture
@@ -25,10 +26,9 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights, tiny_conf
     model = train_baseline(features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config).model
     registry, versions = Registry("reg-model"), []
     for i in range(3):
-        run_id = tracking.start_run(experiment, f"r{i}", {})
-        uri_ = tracking.log_model(run_id, model, features_of(flights, tiny_config))
-        versions.append(registry.register(uri_, run_id, {"perennial.gate": "passed", "i": i}))
-        tracking.end_run(run_id)
+        with tracking.tracked_run(experiment, f"r{i}", {}) as run_id:
+            uri_ = tracking.log_model(run_id, model, features_of(flights, tiny_config))
+            versions.append(registry.register(uri_, run_id, {"perennial.gate": "passed", "i": i}))
     return registry, Ledger(f"sqlite:///{tmp_path / 'ledger.db'}"), versions
 
 
@@ -90,3 +90,20 @@ def test_a_release_mode_needs_a_challenger_is_recorded_and_ends_with_a_rollback(
     # and clearing the mode leaves services to their config
     reg.set_release_mode(None)
     assert reg.release_mode() is None
+
+
+def test_the_champion_comes_with_the_run_that_trained_it(registry) -> None:
+    reg, ledger, versions = registry
+    # given no champion yet, then there is none to ask about, and requiring one says what to do
+    assert reg.champion() is None
+    with pytest.raises(RegistryError, match="no 'champion' alias: train and promote a model first"):
+        reg.require(CHAMPION)
+    # when v2 (whose lineage tag names its training run) becomes champion
+    reg.set_tag(versions[1], Tag.TRAINING_RUN, "run-of-v2")
+    move_alias(reg, ledger, CHAMPION, versions[1], "promote", "gate passed")
+    # then the champion is v2 with that run; v1 has no lineage, and requiring it is a clear error
+    assert reg.champion() == ModelRef("reg-model", "2", "run-of-v2") == reg.require(CHAMPION)
+    assert reg.training_run(versions[1]) == "run-of-v2" and reg.training_run(versions[0]) is None
+    move_alias(reg, ledger, CHAMPION, versions[0], "promote", "back")
+    with pytest.raises(RegistryError, match=r"v1 has no perennial.training_run_id tag"):
+        reg.champion().require_training_run()

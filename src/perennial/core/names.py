@@ -1,0 +1,73 @@
+"""Every name Perennial writes into MLflow and reads back: tags, aliases, release modes.
+
+One home for each spelling, so a reader (or a grep) finds what a tag means and who writes it,
+and a typo is an AttributeError instead of a tag nothing ever reads.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class Alias:
+    """The registered model's aliases."""
+
+    CHAMPION: Final = "champion"
+    CHALLENGER: Final = "challenger"
+
+
+class ReleaseMode(StrEnum):
+    """How running services use the challenger (`serving.mode`, `perennial release`)."""
+
+    CHAMPION = "champion"  # the champion alone
+    SHADOW = "shadow"  # the challenger scores every request; logged, never returned
+    CANARY = "canary"  # a sticky share of ids is answered by the challenger
+
+
+RELEASE_MODES: Final = tuple(m.value for m in ReleaseMode)
+
+
+class Tag:
+    """Tags on MLflow runs (R), model versions (V) and the registered model (M)."""
+
+    # every flow's run (R), set when it opens
+    KIND: Final = "perennial.kind"
+    REASON: Final = "perennial.reason"
+    CONFIG: Final = "perennial.config"
+    CONFIG_HASH: Final = "perennial.config_hash"  # also V
+    GIT_COMMIT: Final = "perennial.git_commit"  # also V
+    PREFECT_FLOW_RUN: Final = "prefect.flow_run_id"
+    FAILURE: Final = "perennial.failure"  # why a run ended FAILED: the exception's type and message
+    # training (R) and lineage on the version (V)
+    DATA_FINGERPRINT: Final = "perennial.data_fingerprint"
+    HOLDOUT_FINGERPRINT: Final = "perennial.holdout_fingerprint"
+    VALIDATION: Final = "perennial.validation"
+    SUITE_FROM: Final = "perennial.suite_from"
+    GATE: Final = "perennial.gate"
+    GATE_MODE: Final = "perennial.gate_mode"
+    CANDIDATE: Final = "perennial.candidate"
+    PROFILE_DIFF_CHANGES: Final = "perennial.profile_diff_changes"
+    WORST_SLICE: Final = "perennial.worst_slice"
+    TRAINING_RUN: Final = "perennial.training_run_id"  # V: the flow's run that trained and gated it
+    CANDIDATE_RUN: Final = "perennial.candidate_run_id"  # V: the nested run holding the model
+    VERSION_FLOW_RUN: Final = "perennial.prefect_flow_run_id"  # V
+    IMPORTANCE: Final = "perennial.importance"  # V: its top features (the JSON artifact holds all)
+    IMPORTANCE_ARTIFACT: Final = "perennial.importance_artifact"  # V
+    DECISION_THRESHOLD: Final = "perennial.decision_threshold"  # V
+    EXPECTED_COST: Final = "perennial.expected_cost"  # V
+    PREDICTION_SHIFT: Final = "perennial.prediction_shift"  # V: regression cost, the shift that minimises it
+    INTERRUPTED: Final = "perennial.interrupted"  # R: a run `perennial doctor` found abandoned
+    # batch scoring (R)
+    MODEL_VERSION: Final = "perennial.model_version"
+    ROWS: Final = "perennial.rows"
+    # monitoring (R)
+    WINDOW: Final = "perennial.window"
+    CHAMPION_VERSION: Final = "perennial.champion_version"
+    RETRAIN: Final = "perennial.retrain"
+    DECISION: Final = "perennial.decision"
+    EVENT: Final = "perennial.event"
+    EVENT_ID: Final = "perennial.event_id"
+    DECAYED_FEATURES: Final = "perennial.decayed_features"
+    # the registered model (M): the release mode every replica follows
+    RELEASE: Final = "perennial.release"

@@ -1,0 +1,73 @@
+"""The one bracket for an MLflow run, against a real MLflow on SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from perennial.core.names import Tag
+from perennial.io import tracking
+
+
+@pytest.fixture
+def experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    return tracking.ensure_experiment("bracket", (tmp_path / "artifacts").as_uri())
+
+
+def test_work_that_finishes_ends_the_run_finished_with_its_tags(experiment: str) -> None:
+    # when the work inside the bracket returns
+    with tracking.tracked_run(experiment, "ok", {Tag.KIND: "training"}) as run_id:
+        tracking.log_metrics(run_id, {"x": 1.0})
+    # then the run is FINISHED, tagged as opened, with no failure recorded
+    run = MlflowClient().get_run(run_id)
+    assert (run.info.status, run.info.run_name, run.data.tags[Tag.KIND]) == ("FINISHED", "ok", "training")
+    assert Tag.FAILURE not in run.data.tags and run.data.metrics == {"x": 1.0}
+
+
+def test_work_that_raises_ends_the_run_failed_with_the_reason_and_the_error_goes_on(experiment: str) -> None:
+    # when the work inside the bracket raises
+    with pytest.raises(ValueError, match="column 'dep_delay' is all null"):
+        with tracking.tracked_run(experiment, "broken", {}) as run_id:
+            raise ValueError("column 'dep_delay' is all null")
+    # then the run is FAILED and says why: the exception's type and message
+    run = MlflowClient().get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags[Tag.FAILURE] == "ValueError: column 'dep_delay' is all null"
+
+
+def test_work_killed_by_an_interrupt_ends_the_run_failed(experiment: str) -> None:
+    # when the work is stopped from outside halfway (Ctrl-C, a cancelled flow run)
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.tracked_run(experiment, "interrupted", {}) as run_id:
+            tracking.log_metrics(run_id, {"done": 0.5})
+            raise KeyboardInterrupt
+    # then the interrupt is not swallowed, and the run is FAILED with the reason
+    run = MlflowClient().get_run(run_id)
+    assert (run.info.status, run.data.tags[Tag.FAILURE]) == ("FAILED", "KeyboardInterrupt: ")
+
+
+def test_a_failure_reason_never_records_a_secret(experiment: str) -> None:
+    # when the failure's message holds a database URL with a password, in userinfo and in the query
+    with pytest.raises(ConnectionError):
+        with tracking.tracked_run(experiment, "db", {}) as run_id:
+            raise ConnectionError("postgresql://app:hunter2@db/x?sslpassword=s3cr3t&sslmode=require refused")
+    # then the recorded reason keeps the message, masked
+    reason = MlflowClient().get_run(run_id).data.tags[Tag.FAILURE]
+    assert reason == "ConnectionError: postgresql://app:***@db/x?sslpassword=***&sslmode=require refused"
+
+
+def test_nested_runs_point_at_their_parent(experiment: str) -> None:
+    # when a candidate's run opens inside the flow's run
+    with tracking.tracked_run(experiment, "flow", {}) as parent:
+        with tracking.tracked_run(experiment, "candidate", {}, parent_run_id=parent) as child:
+            pass
+    # then the UI shows it nested, and both ended FINISHED
+    client = MlflowClient()
+    assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
+    assert {client.get_run(r).info.status for r in (parent, child)} == {"FINISHED"}
