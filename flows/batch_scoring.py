@@ -16,7 +16,7 @@ from perennial.config import load_config
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import load_data_task
-from tasks.runs import flow_run
+from tasks.runs import tracked_flow
 from tasks.scoring import load_model_task, score_task, validate_scoring_input_task, write_predictions_task
 
 def _run_name() -> str:
@@ -36,7 +36,7 @@ def batch_scoring_flow(
     config = load_config(settings.root / config_path)
     start, end = start or config.split.train_end, end or config.split.holdout_end
     registry = Registry(config.tracking.registered_model)
-    with flow_run(config, settings, f"score {start}..{end}", "scoring", f"alias {alias}") as (_, run_id):
+    with tracked_flow(config, settings, f"score {start}..{end}", "scoring", f"alias {alias}") as (_, run_id):
         version, model, suite = load_model_task(registry, alias)
         frame, source = load_data_task(config, settings.root, start, end)
         validate_scoring_input_task(frame, suite, source, run_id, config.name)

@@ -42,7 +42,7 @@ from tasks.monitoring import (
     window_predictions_task,
 )
 from tasks.monitoring_insights import decay_task, skew_task
-from tasks.runs import flow_run
+from tasks.runs import tracked_flow
 
 def _run_name() -> str:
     params = flow_run.parameters
@@ -62,7 +62,7 @@ def monitoring_flow(
     window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
     experiment = f"{config.tracking.experiment}-monitoring"
     registry = Registry(config.tracking.registered_model)
-    with flow_run(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment) as (_, run_id):
+    with tracked_flow(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment) as (_, run_id):
         context = champion_context_task(config, registry)
         frame, source = load_data_task(config, settings.root, window.start, window.end)
         validation = check_window_task(frame, context.suite, config, source, window, run_id)

@@ -16,7 +16,7 @@ from tasks.data import load_data_task, split_task
 from tasks.evaluation import evaluate_task, load_champion_task
 from tasks.gate import gate_task
 from tasks.promotion import load_version_task, promote_version_task
-from tasks.runs import flow_run
+from tasks.runs import tracked_flow
 from tasks.training import train_baseline_task
 
 
@@ -25,7 +25,7 @@ def promotion_flow(version: str, config_path: str = DEFAULT_CONFIG, force_reason
     settings = load_settings()
     config = load_config(settings.root / config_path)
     registry = Registry(config.tracking.registered_model)
-    with flow_run(config, settings, f"promote v{version}", "promotion", force_reason or "manual") as (_, run_id):
+    with tracked_flow(config, settings, f"promote v{version}", "promotion", force_reason or "manual") as (_, run_id):
         report = None
         if force_reason is None:
             frame, _ = load_data_task(config, settings.root)

@@ -26,7 +26,7 @@ from tasks.gate import enforce_gate_task, gate_task
 from tasks.insights import cost_task, profile_task, submit_insights, tag_version_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
-from tasks.runs import flow_run, log_datasets_task
+from tasks.runs import log_datasets_task, tracked_flow
 from tasks.runners import candidate_runner, train_candidates
 from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
 from tasks.validation import reference_suite_task, validate_task
@@ -47,7 +47,7 @@ def training_flow(
     settings = load_settings()
     config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
     registry = Registry(config.tracking.registered_model)
-    with flow_run(config, settings, f"train {config.split.holdout_end}", "training", reason) as (experiment_id, run_id):
+    with tracked_flow(config, settings, f"train {config.split.holdout_end}", "training", reason) as (experiment_id, run_id):
         frame, source = load_data_task(config, settings.root)
         suite = reference_suite_task(config, registry, frame, run_id)
         validate_task(frame, suite, config, source, run_id)

@@ -26,7 +26,7 @@ def experiment_task(settings: Settings, experiment: str) -> str:
 
 
 @contextmanager
-def flow_run(
+def tracked_flow(
     config: Config, settings: Settings, run_name: str, kind: str, reason: str, experiment: str | None = None
 ) -> Iterator[tuple[str, str]]:
     """The flow's MLflow run (in the config's experiment unless named) around the flow's work.
