@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -189,8 +190,12 @@ def decide_task(
             config.name, store.history(config.name, until=window.label), config.monitoring.retraining,
             now=window.end_time, last_retrain_at=store.last_retrain_at(config.name), seen_keys=store.seen_keys(config.name),
         )
-        if decision.retrain and not store.claim_retrain(decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time):
-            decision = RetrainDecision(False, decision.reason, decision.dedupe_key, f"{decision.why}; already claimed by another monitor (dedupe)")
+        cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
+        if decision.retrain and not store.claim_retrain(
+            decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown
+        ):  # checked again in one transaction: another monitor may have claimed this one, or one within the cooldown
+            decision = RetrainDecision(False, decision.reason, decision.dedupe_key,
+                                       f"{decision.why}; already claimed by another monitor (dedupe or cooldown)")
     finally:
         store.close()
     return replace(pending, decision=decision)

@@ -70,14 +70,37 @@ class Settings:
 STACK_FILE = "stack.json"
 
 
-def stack_alive(record: dict) -> bool:
+def process_identity(pid: int) -> tuple[str, str] | None:
+    """(command line, start time in clock ticks since boot) of a running process; None when it is gone.
+
+    Read from /proc (Linux). A process id is reused once its process ends: the pair tells the
+    process `perennial up` started from whatever holds its id now.
+    """
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return cmdline, stat.rsplit(")", 1)[1].split()[19]  # field 22 of proc(5), counted after the command name
+
+
+def is_recorded_process(proc: dict[str, Any]) -> bool:
+    """The process a stack record names still runs, and is that process (not another one with its id)."""
+    try:
+        os.kill(int(proc["pid"]), 0)
+    except (ProcessLookupError, PermissionError, KeyError, ValueError):
+        return False
+    if "started" not in proc:  # recorded where /proc is missing: the id is all there is to go on
+        return True
+    identity = process_identity(int(proc["pid"]))
+    if identity is None or identity[1] != proc["started"]:
+        return False
+    return identity[0] in ("", proc.get("cmdline"))  # a zombie's command line reads empty; its start time stays
+
+
+def stack_alive(record: dict[str, Any]) -> bool:
     """Every process the stack record names is still running."""
-    for proc in record.get("processes", []):
-        try:
-            os.kill(int(proc["pid"]), 0)
-        except (ProcessLookupError, PermissionError, KeyError, ValueError):
-            return False
-    return bool(record.get("processes"))
+    return bool(record.get("processes")) and all(is_recorded_process(p) for p in record["processes"])
 
 
 def running_stack(state: Path) -> dict | None:

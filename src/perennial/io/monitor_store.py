@@ -7,8 +7,13 @@ so one episode yields one retrain even across restarts and concurrent monitors.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
+from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, create_engine, select
+from sqlalchemy import (
+    Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, create_engine, event, func, select,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -41,9 +46,22 @@ class _Retrain(_Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
+def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below opens every transaction
+
+
+def _begin_immediate(conn: Connection) -> None:
+    # SQLite's default BEGIN takes the write lock only at the first write: two claims could both
+    # read "no retrain yet" and both insert. IMMEDIATE takes it at once, so claims run one at a time.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class MonitorStore:
     def __init__(self, url: str) -> None:
         self._engine = create_engine(url)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine, "connect", _no_driver_transactions)
+            event.listen(self._engine, "begin", _begin_immediate)
         _Base.metadata.create_all(self._engine)
 
     def record_window(self, dataset: str, verdict: WindowVerdict, at: dt.datetime) -> None:
@@ -65,12 +83,27 @@ class MonitorStore:
             rows = session.scalars(query.order_by(_Window.window.desc()).limit(limit)).all()
             return [WindowVerdict(r.window, r.drift_share, r.performance_drop, r.data_valid) for r in reversed(rows)]
 
-    def claim_retrain(self, dedupe_key: str, dataset: str, reason: str, why: str, at: dt.datetime) -> bool:
-        """Record a retrain request; False when the key was already claimed (by anyone)."""
+    def claim_retrain(
+        self, dedupe_key: str, dataset: str, reason: str, why: str, at: dt.datetime,
+        cooldown: dt.timedelta = dt.timedelta(0),
+    ) -> bool:
+        """Record a retrain request; False when the key was already claimed, or another retrain of
+        ``dataset`` was claimed less than ``cooldown`` before ``at`` (by anyone).
+
+        Checked and written in one transaction that holds the dataset's lock (SQLite: the write
+        lock, Postgres: an advisory lock), so two monitors racing yield one retrain.
+        """
         try:
             with Session(self._engine) as session, session.begin():
+                if session.get_bind().dialect.name == "postgresql":
+                    session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"perennial.retrain/{dataset}".encode()))))
+                if session.scalar(select(_Retrain.id).where(_Retrain.dedupe_key == dedupe_key)) is not None:
+                    return False
+                last = _utc(session.scalar(select(func.max(_Retrain.at)).where(_Retrain.dataset == dataset)))
+                if last is not None and at - last < cooldown:
+                    return False
                 session.add(_Retrain(dedupe_key=dedupe_key, dataset=dataset, reason=reason, why=why, at=at))
-        except IntegrityError:
+        except IntegrityError:  # the unique key still guards a store written by an older version
             return False
         return True
 
@@ -83,8 +116,12 @@ class MonitorStore:
             at = session.scalars(
                 select(_Retrain.at).where(_Retrain.dataset == dataset).order_by(_Retrain.at.desc()).limit(1)
             ).first()
-        # SQLite drops the zone; every time written here is UTC
-        return at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at
+        return _utc(at)
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _utc(at: dt.datetime | None) -> dt.datetime | None:
+    # SQLite drops the zone; every time written here is UTC
+    return at.replace(tzinfo=dt.UTC) if at is not None and at.tzinfo is None else at

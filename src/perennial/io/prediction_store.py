@@ -298,11 +298,13 @@ class SqlPredictionStore:
             table.create(self._engine, checkfirst=True)
         else:
             known = {c["name"] for c in inspector.get_columns(self._name)}
+            # names from config and from the data go through the dialect's quoting, never into SQL as they are
+            quote = self._engine.dialect.identifier_preparer.quote
             with self._engine.begin() as conn:
                 for c in frame.columns:
                     if c not in known and c not in ROW_COLUMNS:  # a new feature: add it, nullable
                         type_ = _sql_type(frame[c].dtype).compile(dialect=self._engine.dialect)
-                        conn.execute(text(f'ALTER TABLE "{self._name}" ADD COLUMN "{c}" {type_}'))
+                        conn.execute(text(f"ALTER TABLE {quote(self._name)} ADD COLUMN {quote(str(c))} {type_}"))
         return Table(self._name, MetaData(), autoload_with=self._engine)
 
     def _records(self, rows: pd.DataFrame, source: str) -> list[dict]:

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from perennial.errors import PerennialError
-from perennial.settings import STACK_FILE, Settings, stack_alive
+from perennial.settings import STACK_FILE, Settings, is_recorded_process, process_identity, stack_alive
 
 
 class StackError(PerennialError):
@@ -54,7 +54,11 @@ def _start(name: str, command: list[str], logs: Path, env: dict[str, str], cwd: 
     log = logs / f"{name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    return {"name": name, "pid": process.pid, "log": str(log), "_process": process}
+    started = {"name": name, "pid": process.pid, "log": str(log), "_process": process}
+    identity = process_identity(process.pid)  # Popen returns after the exec: this is the server's command line
+    if identity is not None:
+        started["cmdline"], started["started"] = identity
+    return started
 
 
 def _wait(started: dict[str, Any], ready: Callable[[], bool], timeout: float) -> None:
@@ -151,6 +155,10 @@ def _gone(pid: int) -> bool:
 def _stop(processes: list[dict[str, Any]]) -> list[str]:
     stopped = []
     for proc in reversed(processes):  # the deployments first: they delete their automations on the way out
+        if not is_recorded_process(proc):
+            gone = "has ended" if process_identity(int(proc["pid"])) is None else "now belongs to another process"
+            stopped.append(f"{proc['name']} (pid {proc['pid']} {gone}: not signalled)")
+            continue
         for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
             try:
                 os.killpg(proc["pid"], sig)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from perennial.core.retraining import WindowVerdict
@@ -29,3 +31,41 @@ def test_a_dedupe_key_is_claimed_once_even_from_two_stores(tmp_path: Path) -> No
     assert claims == [True, False]
     assert second.seen_keys("f") == {"f:drift:w1"}
     assert first.last_retrain_at("f") == AT and first.last_retrain_at("g") is None
+
+
+def _race(url: str, keys: list[str], cooldown: dt.timedelta) -> list[bool]:
+    """Each key claimed by its own store in its own thread, all released at once."""
+    stores = [MonitorStore(url) for _ in keys]
+    start = threading.Barrier(len(keys))
+
+    def claim(store: MonitorStore, key: str) -> bool:
+        start.wait()
+        return store.claim_retrain(key, "f", "drift", key, AT, cooldown)
+
+    with ThreadPoolExecutor(len(keys)) as pool:
+        won = list(pool.map(claim, stores, keys))
+    for store in stores:
+        store.close()
+    return won
+
+
+def test_two_triggers_racing_within_the_cooldown_yield_one_retrain(tmp_path: Path) -> None:
+    # given one database, and two monitors that decided a retrain for two windows (two dedupe keys)
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    MonitorStore(url).close()
+    # when both claim at the same moment, with a 14-day cooldown
+    won = _race(url, ["f:drift:w1", "f:drift:w2"], dt.timedelta(days=14))
+    # then exactly one retrain is claimed: the cooldown is checked and claimed in one transaction
+    assert sorted(won) == [False, True]
+    assert len(MonitorStore(url).seen_keys("f")) == 1
+
+
+def test_without_a_cooldown_both_windows_are_claimed_and_a_repeat_is_not(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    MonitorStore(url).close()
+    assert _race(url, ["f:drift:w1", "f:drift:w2"], dt.timedelta(0)) == [True, True]
+    assert _race(url, ["f:drift:w1", "f:drift:w1"], dt.timedelta(0)) == [False, False]
+    # a claim after the cooldown has passed goes through
+    later = MonitorStore(url)
+    assert later.claim_retrain("f:drift:w3", "f", "drift", "why", AT + dt.timedelta(days=15), dt.timedelta(days=14))
+    assert not later.claim_retrain("f:drift:w4", "f", "drift", "why", AT + dt.timedelta(days=16), dt.timedelta(days=14))

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy
 import pytest
 
 from perennial.config import parse_config
@@ -203,3 +204,16 @@ def test_replacing_days_splits_rows_by_utc_event_date_and_keeps_other_days(store
     assert [t.date() for t in batch["event_time"]] == [DAY, day3, day2]
     assert store.read("batch", start=day2, end=day3)["id"].tolist() == ["e"]
 
+
+
+def test_sql_names_from_config_and_data_are_quoted_not_pasted(tmp_path: Path) -> None:
+    # given a table name from config and a new feature whose names hold quotes and SQL
+    table, feature = 'preds "2013"', 'dew"point; DROP TABLE x; --'
+    store = SqlPredictionStore(f"sqlite:///{tmp_path / 'p.db'}", table)
+    store.replace_days("batch", rows(["a"]))
+    # when the next rows carry the new feature, then it is added under exactly that name
+    store.replace_days("batch", rows(["b"], DAY + dt.timedelta(days=1)).assign(**{feature: 7.5}))
+    got = store.read("batch").set_index("id")
+    assert got.loc["b", feature] == 7.5 and pd.isna(got.loc["a", feature])
+    with sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'p.db'}").connect() as conn:
+        assert sqlalchemy.inspect(conn).get_table_names() == [table]

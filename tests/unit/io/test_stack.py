@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from perennial.cli import app
-from perennial.settings import STACK_FILE
+from perennial.settings import STACK_FILE, process_identity
 
 
 @pytest.fixture
@@ -63,3 +66,41 @@ def test_ui_and_up_defer_to_a_stack_that_is_up(state_folder: Path, listening: in
     up = CliRunner().invoke(app, ["up", "--prefect-port", str(listening)])
     assert up.exit_code == 0 and "already up" in up.output and "http://127.0.0.1:5432" in up.output
     assert json.loads((state_folder / STACK_FILE).read_text()) == record
+
+
+@pytest.fixture
+def bystander() -> Iterator[subprocess.Popen[bytes]]:
+    """A process `perennial up` did not start, in its own group (as the servers are)."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    yield process
+    process.kill()
+    process.wait(timeout=10)
+
+
+def _record(state: Path, proc: dict[str, object]) -> None:
+    record = {"started": "2026-01-01T00:00:00+00:00", "config": "configs/flights.yaml", "prefect_api": "-",
+              "prefect_ui": "-", "mlflow": "-", "processes": [{"name": "prefect-server", "log": "-", **proc}]}
+    (state / STACK_FILE).write_text(json.dumps(record))
+
+
+def test_down_never_signals_a_process_that_now_holds_a_recorded_pid(state_folder: Path, bystander: subprocess.Popen[bytes]) -> None:
+    # given a stack record whose server ended and whose pid now belongs to another process
+    # (same id, another command line and start time: what a reused pid looks like)
+    _record(state_folder, {"pid": bystander.pid, "cmdline": "prefect server start --port 4200", "started": "12345"})
+    # when `perennial down` runs
+    result = CliRunner().invoke(app, ["down"])
+    # then that process is not signalled (it still runs), the output says why, and the record is gone
+    time.sleep(0.5)
+    assert result.exit_code == 0 and bystander.poll() is None
+    assert f"pid {bystander.pid} now belongs to another process: not signalled" in " ".join(result.output.split())
+    assert not (state_folder / STACK_FILE).exists()
+
+
+def test_down_stops_the_process_the_record_names(state_folder: Path, bystander: subprocess.Popen[bytes]) -> None:
+    # given a record naming the process as it is (its command line and start time)
+    cmdline, started = process_identity(bystander.pid) or ("", "")
+    _record(state_folder, {"pid": bystander.pid, "cmdline": cmdline, "started": started})
+    # when `perennial down` runs, then it is stopped
+    result = CliRunner().invoke(app, ["down"])
+    assert result.exit_code == 0 and f"prefect-server (pid {bystander.pid})" in result.output
+    assert bystander.wait(timeout=30) is not None
