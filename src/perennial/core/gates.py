@@ -9,13 +9,17 @@ the caller records the report, then ``raise_if_failed()`` enforces it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from perennial.config import Gate
 from perennial.core.evaluation import MetricEstimate, Scores
+from perennial.core.evidence import HoldoutEvidence, Verdict, non_inferior, shortfall, superior
 from perennial.core.metrics import higher_is_better
 from perennial.errors import GateFailed
+
+# checks judged on the holdout's metrics: not judged (inconclusive) when the holdout is too thin
+_METRIC_CHECKS = ("primary floor", "beats baseline", "slice ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,13 @@ class Check:
     threshold: float | None
     passed: bool
     detail: str  # the comparison in words, e.g. "lift 0.01 < 0.05"
+    inconclusive: bool = False  # too little evidence to judge: neither passed nor failed
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.inconclusive:
+            return Verdict.INCONCLUSIVE
+        return Verdict.PASSED if self.passed else Verdict.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,40 +44,56 @@ class GateReport:
     champion: str | None
     mode: str  # "off" | "dry-run" | "enforced"
     checks: tuple[Check, ...]
+    holdout: str = ""  # the span and rows the verdict rests on
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
     @property
+    def verdict(self) -> Verdict:
+        """Failed if any check failed; else inconclusive if any could not be judged; else passed."""
+        verdicts = {c.verdict for c in self.checks}
+        return next((v for v in (Verdict.FAILED, Verdict.INCONCLUSIVE) if v in verdicts), Verdict.PASSED)
+
+    @property
     def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.passed)
+        return tuple(c for c in self.checks if c.verdict is Verdict.FAILED)
+
+    @property
+    def unjudged(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.verdict is Verdict.INCONCLUSIVE)
 
     def _subject(self) -> str:
         return f"{self.candidate} vs {self.champion}" if self.champion else f"{self.candidate} (no champion yet)"
 
     def summary(self) -> str:
-        """One line: the verdict, and each failed check with its value and threshold."""
+        """One line: the verdict, and each failed (or unjudged) check with its value and threshold."""
         mode = "" if self.mode == "enforced" else f" ({self.mode})"
         if self.mode == "off":
             return f"gate off for {self._subject()}: nothing checked"
-        if self.passed:
+        if self.verdict is Verdict.PASSED:
             return f"gate passed{mode} for {self._subject()}: all {len(self.checks)} checks passed"
+        if self.verdict is Verdict.INCONCLUSIVE:
+            short = "; ".join(dict.fromkeys(_reason(c) for c in self.unjudged))
+            return f"gate INCONCLUSIVE{mode} for {self._subject()}: {short}; the champion stays"
         failed = "; ".join(f"{c.name} ({c.detail})" for c in self.failures)
         return f"gate FAILED{mode} for {self._subject()}: {failed}"
 
     def to_markdown(self) -> str:
-        verdict = "OFF" if self.mode == "off" else ("PASSED" if self.passed else "FAILED")
+        verdict = "OFF" if self.mode == "off" else self.verdict.value.upper()
         lines = [
             f"## Gate {verdict}: {self._subject()}",
             "",
             f"Mode: `{self.mode}`. {self.summary()}",
             "",
+            *([f"Holdout: {self.holdout}", ""] if self.holdout else []),
             "| check | value | threshold | result | detail |",
             "|---|---|---|---|---|",
         ]
+        results = {Verdict.PASSED: "pass", Verdict.FAILED: "**FAIL**", Verdict.INCONCLUSIVE: "*inconclusive*"}
         for c in self.checks:
-            cells = [c.name, _fmt(c.value), _fmt(c.threshold), "pass" if c.passed else "**FAIL**", c.detail]
+            cells = [c.name, _fmt(c.value), _fmt(c.threshold), results[c.verdict], c.detail]
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         if not self.checks:
             lines.append("| (none) | | | | the gate is off |")
@@ -77,12 +104,19 @@ class GateReport:
             {**asdict(c), "value": _json_float(c.value), "threshold": _json_float(c.threshold)} for c in self.checks
         ]
         return {"candidate": self.candidate, "champion": self.champion, "mode": self.mode,
-                "passed": self.passed, "summary": self.summary(), "checks": checks}
+                "passed": self.passed, "verdict": self.verdict.value, "holdout": self.holdout,
+                "summary": self.summary(), "checks": checks}
 
     def raise_if_failed(self) -> GateReport:
-        if not self.passed:
+        """A failed verdict raises; an inconclusive one does not (the champion stays, nothing broke)."""
+        if self.verdict is Verdict.FAILED:
             raise GateFailed(self)
         return self
+
+
+def _reason(check: Check) -> str:
+    """What an unjudged check was short of (its detail after 'not judged: ')."""
+    return check.detail.rsplit("not judged: ", 1)[-1]
 
 
 def _json_float(value: float | None) -> float | None:
@@ -107,9 +141,17 @@ def check_promotion(
     versus_champion: MetricEstimate | None,
     policy: Gate,
     primary_metric: str,
+    *,
+    evidence: HoldoutEvidence | None = None,
+    versus_more: tuple[MetricEstimate, ...] = (),
+    after_decay: bool = False,
 ) -> GateReport:
-    """Judge the candidate against the policy; a check exists only where the policy sets a limit."""
-    champion_label = champion.label if champion is not None else None
+    """Judge the candidate against the policy; a check exists only where the policy sets a limit.
+
+    With ``evidence``, metric checks on a holdout short of ``policy.min_evidence`` are inconclusive,
+    and so is the champion comparison on too few rows the champion never trained on.
+    """
+    champion_label = champion.label if champion is not None else (evidence.champion if evidence else None)
     if policy.mode == "off":
         return GateReport(candidate.label, champion_label, policy.mode, ())
     higher = higher_is_better(primary_metric)
@@ -118,23 +160,72 @@ def check_promotion(
         checks.append(_floor("primary floor", candidate.primary.value, policy.min_primary, primary_metric, higher))
     if policy.min_lift_over_baseline is not None:
         checks.append(_lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher))
-    if policy.max_regression_vs_champion is not None:
-        checks.append(_versus_champion(candidate, champion, versus_champion, policy.max_regression_vs_champion,
-                                       primary_metric, higher))
+    checks += _champion_checks(candidate, champion, versus_champion, versus_more, policy, primary_metric,
+                               evidence, after_decay)
     if policy.min_slice_primary is not None:
         checks += [
             _floor(f"slice {s.column}={s.value}", s.metric.value, policy.min_slice_primary, primary_metric, higher)
             for s in candidate.slices if s.metric is not None
         ]
-    if policy.max_slice_regression_vs_champion is not None:
+    unscored = champion is None and evidence is not None and evidence.champion is not None
+    if policy.max_slice_regression_vs_champion is not None and not unscored:
         checks += _slices_versus_champion(candidate, champion, policy.max_slice_regression_vs_champion, higher)
+    if evidence is not None:
+        checks = _evidence_checks(evidence, candidate.primary, policy, checks)
     if policy.max_latency_ms_per_row is not None:
         checks.append(_ceiling("latency", candidate.latency_ms_per_row, policy.max_latency_ms_per_row, "ms/row"))
     if policy.max_model_size_mb is not None:
         checks.append(_ceiling("model size", candidate.size_mb, policy.max_model_size_mb, "MB"))
-    return GateReport(candidate.label, champion_label, policy.mode, tuple(checks))
+    return GateReport(candidate.label, champion_label, policy.mode, tuple(checks), evidence.span if evidence else "")
 
 
+def _unjudged(check: Check, reasons: tuple[str, ...]) -> Check:
+    return replace(check, passed=False, inconclusive=True, detail=f"{check.detail}; not judged: {'; '.join(reasons)}")
+
+
+def _evidence_checks(evidence: HoldoutEvidence, primary: MetricEstimate, policy: Gate, checks: list[Check]) -> list[Check]:
+    """An evidence check first; on a thin holdout every metric check becomes inconclusive."""
+    minimum = policy.min_evidence
+    reasons = shortfall(evidence.holdout, minimum, primary)
+    counts = ", ".join(f"{n:,} {name}" for name, n in evidence.holdout.classes)
+    detail = f"{evidence.holdout.rows:,} holdout rows" + (f" ({counts})" if counts else "")
+    head = Check("evidence", float(evidence.holdout.rows), float(minimum.holdout_rows), True, detail)
+    if not reasons:
+        return [head, *checks]
+    return [_unjudged(head, reasons)] + [_unjudged(c, reasons) if c.name.startswith(_METRIC_CHECKS) else c for c in checks]
+
+
+def _champion_checks(
+    candidate: Scores, champion: Scores | None, diff: MetricEstimate | None, more: tuple[MetricEstimate, ...],
+    policy: Gate, metric: str, evidence: HoldoutEvidence | None, after_decay: bool,
+) -> list[Check]:
+    """Non-inferior with confidence on every margin; after a decay, better with confidence."""
+    margin = policy.max_regression_vs_champion
+    if margin is None and not policy.champion_margins:
+        return []
+    if champion is None and (evidence is None or evidence.champion is None):
+        return [Check("beats champion", None, -(margin or 0.0), True, "no champion yet")]
+    reasons = _champion_shortfall(evidence, policy, champion, diff)
+    judged = [(diff, margin)] if margin is not None else []
+    judged += [(d, policy.champion_margins[d.name.removesuffix("_diff")]) for d in more
+               if d.name.removesuffix("_diff") in policy.champion_margins]
+    checks = [_versus_champion(candidate, champion, d, m, d.name.removesuffix("_diff") if d else metric,
+                               higher_is_better(d.name.removesuffix("_diff") if d else metric), reasons)
+              for d, m in judged]
+    if after_decay and policy.min_improvement_after_decay is not None:
+        checks.append(_improves(diff, policy.min_improvement_after_decay, metric, reasons))
+    return checks
+
+
+def _champion_shortfall(
+    evidence: HoldoutEvidence | None, policy: Gate, champion: Scores | None, diff: MetricEstimate | None
+) -> tuple[str, ...]:
+    if evidence is None or evidence.champion_rows is None:
+        return ()
+    reasons = shortfall(evidence.champion_rows, policy.min_evidence, diff)
+    if reasons and evidence.champion_note:
+        reasons = (*reasons, evidence.champion_note)
+    return reasons if reasons or champion is not None else ("the champion was not scored",)
 def _floor(name: str, value: float, floor: float, metric: str, higher: bool) -> Check:
     passed = _at_least(value, floor, higher)
     relation = (">=" if higher else "<=") if passed else ("<" if higher else ">")
@@ -152,24 +243,40 @@ def _lift(candidate: Scores, baseline: Scores, minimum: float, metric: str, high
 
 
 def _versus_champion(
-    candidate: Scores, champion: Scores | None, diff: MetricEstimate | None, tolerance: float, metric: str, higher: bool
+    candidate: Scores, champion: Scores | None, diff: MetricEstimate | None, margin: float, metric: str,
+    higher: bool, reasons: tuple[str, ...] = (),
 ) -> Check:
-    """Fail only when confidently worse: the best plausible improvement is below -tolerance."""
-    if champion is None:
-        return Check("beats champion", None, -tolerance, True, "no champion yet")
-    sign = 1.0 if higher else -1.0
+    """Non-inferior with confidence: the improvement's lower bound is above -margin."""
+    name = "beats champion" if metric == candidate.primary.name else f"{metric} vs champion"
+    if reasons:
+        return Check(name, None, -margin, False, f"not judged: {'; '.join(reasons)}", inconclusive=True)
     if diff is None:  # no paired bootstrap: judge the point estimates alone
-        point = sign * (candidate.primary.value - champion.primary.value)
-        passed = _at_least(point, -tolerance, True)
+        assert champion is not None
+        point = (1.0 if higher else -1.0) * (candidate.primary.value - champion.primary.value)
+        passed = _at_least(point, -margin, True)
         detail = (f"{metric} {_fmt(candidate.primary.value)} vs {_fmt(champion.primary.value)} (point estimates only); "
-                  f"may trail by <={_fmt(tolerance)}")
-        return Check("beats champion", point, -tolerance, passed, detail)
-    best_case = diff.high if higher else -diff.low  # upper bound of the improvement
-    passed = _at_least(best_case, -tolerance, True)
+                  f"may trail by <={_fmt(margin)}")
+        return Check(name, point, -margin, passed, detail)
+    low = diff.low if higher else -diff.high  # lower bound of the improvement
+    passed = non_inferior(diff, margin, higher) is Verdict.PASSED
     direction = "" if higher else " (lower is better)"
-    detail = (f"{metric} diff {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{direction}; "
-              f"may trail by <={_fmt(tolerance)}")
-    return Check("beats champion", best_case, -tolerance, passed, detail)
+    detail = (f"{metric} diff {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{direction}; worst plausible "
+              f"{low:+.4f} {'>' if passed else '<='} -{_fmt(margin)} (non-inferior with confidence)")
+    return Check(name, low, -margin, passed, detail)
+
+
+def _improves(diff: MetricEstimate | None, min_gain: float, metric: str, reasons: tuple[str, ...]) -> Check:
+    """After a performance drop a retrain must be better, not merely as good: else keep the champion."""
+    name = "improves on decayed champion"
+    if reasons or diff is None:
+        why = "; ".join(reasons) or "no paired comparison"
+        return Check(name, None, min_gain, False, f"not judged: {why}", inconclusive=True)
+    higher = higher_is_better(metric)
+    low = diff.low if higher else -diff.high
+    passed = superior(diff, min_gain, higher) is Verdict.PASSED
+    detail = (f"retrain asked for by a performance drop: {metric} improvement at least {low:+.4f} "
+              f"{'>' if passed else '<='} {_fmt(min_gain)}")
+    return Check(name, low, min_gain, passed, detail)
 
 
 def _slices_versus_champion(candidate: Scores, champion: Scores | None, tolerance: float, higher: bool) -> list[Check]:

@@ -10,6 +10,7 @@ import pytest
 
 from perennial.config import Bootstrap, Evaluation, Gate
 from perennial.core.evaluation import MetricEstimate, Scores, SliceScore, paired_difference, score_predictions
+from perennial.core.evidence import Evidence, HoldoutEvidence, Verdict
 from perennial.core.gates import GateReport, check_promotion
 from perennial.errors import GateFailed
 
@@ -76,7 +77,7 @@ def _slice(value: str, primary: float) -> tuple[SliceScore, ...]:
         ({"candidate": {"primary": est(0.60)}}, "primary floor", "roc_auc 0.6 < 0.62"),
         ({"baseline": {"primary": est(0.70)}}, "beats baseline", "lift 0.02 < 0.05"),
         ({"versus": MetricEstimate("roc_auc_diff", -0.03, -0.04, -0.02)}, "beats champion",
-         "roc_auc diff -0.0300 [-0.0400, -0.0200]; may trail by <=0.01"),
+         "roc_auc diff -0.0300 [-0.0400, -0.0200]; worst plausible -0.0400 <= -0.01"),
         ({"candidate": {"slices": _slice("F9", 0.51)}, "champion": {"slices": _slice("F9", 0.52)}},
          "slice carrier=F9", "roc_auc 0.51 < 0.55"),
         ({"candidate": {"slices": _slice("UA", 0.62)}}, "slice carrier=UA vs champion",
@@ -126,14 +127,17 @@ def test_lower_is_better_metrics_flip_every_comparison() -> None:
     assert names == ["primary floor", "beats baseline", "slice carrier=UA vs champion"]
 
 
-def test_trailing_within_tolerance_passes_but_confidently_worse_fails() -> None:
+def test_only_a_candidate_non_inferior_with_confidence_beats_the_champion() -> None:
     candidate, baseline, champion, _ = good_case()
-    # upper bound -0.005 >= -0.01: we cannot say it is worse by more than the tolerance
-    near = MetricEstimate("roc_auc_diff", -0.012, -0.02, -0.005)
+    # given a lower bound of -0.008 > -0.01: at worst it trails by less than the margin
+    near = MetricEstimate("roc_auc_diff", -0.002, -0.008, 0.004)
     assert check_promotion(candidate, baseline, champion, near, STRICT, "roc_auc").passed
-    # upper bound -0.011 < -0.01: confidently worse beyond the tolerance
-    far = MetricEstimate("roc_auc_diff", -0.02, -0.03, -0.011)
-    assert not check_promotion(candidate, baseline, champion, far, STRICT, "roc_auc").passed
+    # given a wide interval [-0.03, +0.02]: plausibly much worse, which the old upper-bound rule passed
+    wide = MetricEstimate("roc_auc_diff", -0.005, -0.03, 0.02)
+    report = check_promotion(candidate, baseline, champion, wide, STRICT, "roc_auc")
+    # then it is not promoted on ignorance
+    assert [c.name for c in report.failures] == ["beats champion"]
+    assert "worst plausible -0.0300 <= -0.01 (non-inferior with confidence)" in report.summary()
 
 
 def test_without_a_champion_the_champion_checks_pass_and_say_so() -> None:
@@ -233,3 +237,84 @@ def test_a_gate_failure_survives_pickling_with_its_report() -> None:
     again = pickle.loads(pickle.dumps(raised.value))
     # then the report and the message come back whole
     assert again.report == report and str(again) == str(raised.value)
+
+
+def plenty() -> HoldoutEvidence:
+    return HoldoutEvidence(Evidence(28_000, (("negatives", 22_000), ("positives", 6_000))),
+                           "2013-07-01 to 2013-07-31 (28,000 rows)", "champion:v1",
+                           Evidence(28_000, (("negatives", 22_000), ("positives", 6_000))))
+
+
+def test_enough_evidence_adds_a_passing_evidence_check_and_names_the_span() -> None:
+    candidate, baseline, champion, versus = good_case()
+    report = check_promotion(candidate, baseline, champion, versus, STRICT, "roc_auc", evidence=plenty())
+    assert report.verdict is Verdict.PASSED and report.checks[0].name == "evidence"
+    assert report.checks[0].detail == "28,000 holdout rows (22,000 negatives, 6,000 positives)"
+    assert "Holdout: 2013-07-01 to 2013-07-31 (28,000 rows)" in report.to_markdown()
+
+
+def test_a_thin_holdout_is_inconclusive_names_the_short_numbers_and_does_not_raise() -> None:
+    # given a good candidate judged on 31 rows with 2 positives
+    candidate, baseline, champion, versus = good_case()
+    thin = Evidence(31, (("negatives", 29), ("positives", 2)))
+    evidence = HoldoutEvidence(thin, "2013-06-01 to 2013-06-30 (31 rows)", "champion:v1", thin)
+    # when gated
+    report = check_promotion(candidate, baseline, champion, versus, STRICT, "roc_auc", evidence=evidence)
+    # then neither passed nor failed: inconclusive, saying which numbers were short
+    assert report.verdict is Verdict.INCONCLUSIVE and not report.passed and report.failures == ()
+    assert report.summary() == ("gate INCONCLUSIVE for candidate:hgb vs champion:v1: "
+                                "31 holdout rows < 500; 2 positives < 20; the champion stays")
+    # and the metric checks are not judged, while latency and size still are
+    verdicts = {c.name: c.verdict for c in report.checks}
+    assert verdicts["primary floor"] is Verdict.INCONCLUSIVE and verdicts["beats champion"] is Verdict.INCONCLUSIVE
+    assert verdicts["latency"] is Verdict.PASSED
+    assert report.raise_if_failed() is report
+    assert "*inconclusive*" in report.to_markdown() and report.to_dict()["verdict"] == "inconclusive"
+
+
+def test_a_failure_outranks_thin_evidence() -> None:
+    candidate, baseline, champion, versus = good_case()
+    thin = Evidence(31, (("negatives", 29), ("positives", 2)))
+    slow = replace(candidate, latency_ms_per_row=9.0)
+    report = check_promotion(slow, baseline, champion, versus, STRICT, "roc_auc",
+                             evidence=HoldoutEvidence(thin, "31 rows"))
+    assert report.verdict is Verdict.FAILED and [c.name for c in report.failures] == ["latency"]
+
+
+def test_the_champion_is_judged_only_on_rows_it_never_trained_on() -> None:
+    # given a full holdout, of which 12 rows come after the end of the champion's training
+    candidate, baseline, _, versus = good_case()
+    unseen = Evidence(12, (("negatives", 9), ("positives", 3)))
+    note = "holdout rows after 2013-06-30 23:00, when champion:v2's training ended"
+    evidence = replace(plenty(), champion="champion:v2", champion_rows=unseen, champion_note=note)
+    # when gated (the champion could not be scored on so few rows)
+    report = check_promotion(candidate, baseline, None, None, STRICT, "roc_auc", evidence=evidence)
+    # then the champion comparison is inconclusive and says why; the champion is named, not "no champion yet"
+    assert report.verdict is Verdict.INCONCLUSIVE and report.champion == "champion:v2"
+    assert [c.name for c in report.unjudged] == ["beats champion"]
+    assert "12 holdout rows < 500" in report.summary() and note in report.summary()
+
+
+def test_a_retrain_after_decay_must_beat_the_champion_with_confidence() -> None:
+    # given a candidate level with the champion: non-inferior, not better
+    candidate, baseline, champion, _ = good_case()
+    level = MetricEstimate("roc_auc_diff", 0.004, -0.003, 0.011)
+    better = MetricEstimate("roc_auc_diff", 0.02, 0.008, 0.032)
+    # when gated as an ordinary retrain, then as one asked for by a performance drop
+    plain = check_promotion(candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty())
+    decayed = check_promotion(candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty(), after_decay=True)
+    gained = check_promotion(candidate, baseline, champion, better, STRICT, "roc_auc", evidence=plenty(), after_decay=True)
+    # then only the decay-triggered one keeps the champion, and only while the gain is not certain
+    assert plain.passed and gained.passed
+    assert [c.name for c in decayed.failures] == ["improves on decayed champion"]
+    assert "improvement at least -0.0030 <= 0" in decayed.summary()
+
+
+def test_every_metric_with_a_margin_is_judged_against_the_champion() -> None:
+    candidate, baseline, champion, versus = good_case()
+    policy = STRICT.model_copy(update={"champion_margins": {"log_loss": 0.005}})
+    worse_loss = MetricEstimate("log_loss_diff", 0.01, 0.004, 0.016)
+    fine_loss = MetricEstimate("log_loss_diff", 0.0, -0.004, 0.004)
+    failed = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc", versus_more=(worse_loss,))
+    passed = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc", versus_more=(fine_loss,))
+    assert [c.name for c in failed.failures] == ["log_loss vs champion"] and passed.passed
