@@ -12,8 +12,8 @@ from flows import DEFAULT_CONFIG
 from perennial.config import load_config
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
-from tasks.data import load_data_task, split_task
-from tasks.evaluation import evaluate_task, load_champion_task
+from tasks.data import load_data_task, reach_back_task, split_task
+from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.gate import gate_task
 from tasks.promotion import load_version_task, promote_version_task
 from tasks.runs import tracked_flow
@@ -29,10 +29,12 @@ def promotion_flow(version: str, config_path: str = DEFAULT_CONFIG, force_reason
         report = None
         if force_reason is None:
             frame, _ = load_data_task(config, settings.root)
+            config, span_note = reach_back_task(frame, config, run_id)
             train, holdout = split_task(frame, config)
             candidate = load_version_task(registry, version)
             comparison = evaluate_task(
-                candidate, train_baseline_task(train, config).model, load_champion_task(registry), holdout, config, run_id
+                candidate, train_baseline_task(train, config).model, load_champion_task(registry), holdout, config, run_id,
+                champion_trained_through_task(config), span_note,
             )
             report = gate_task(comparison, config, run_id)
         promote_version_task(version, report, registry, settings, run_id, force_reason)

@@ -14,13 +14,14 @@ from prefect.runtime import flow_run
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.events import outcome_event
+from perennial.core.data import trained_through
 from perennial.core.lifecycle import TrainingOutcome
-from perennial.core.names import Tag
+from perennial.io.registry import TRAINED_THROUGH_TAG
 from perennial.io.lineage import git_commit
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
-from tasks.data import load_data_task, split_task
-from tasks.evaluation import evaluate_task, load_champion_task
+from tasks.data import load_data_task, reach_back_task, split_task
+from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
 from tasks.insights import cost_task, profile_task, submit_insights, tag_version_task
@@ -51,6 +52,7 @@ def training_flow(
         frame, source = load_data_task(config, settings.root)
         suite = reference_suite_task(config, registry, frame, run_id)
         validate_task(frame, suite, config, source, run_id)
+        config, span_note = reach_back_task(frame, config, run_id)  # a short holdout takes earlier rows
         train, holdout = split_task(frame, config)
         # recorded while the candidates train: nothing below reads it before registration
         prints_pending = log_datasets_task.submit(train, holdout, config, source, run_id)
@@ -67,16 +69,18 @@ def training_flow(
         ]
         pending = submit_insights(best, holdout, config, run_id)
         champion = load_champion_task(registry)
-        comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config, run_id)
+        comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config,
+                                   run_id, champion_trained_through_task(config), span_note)
         insights = pending.result(cost_task(best, train, holdout, config, run_id))
         prints = prints_pending.result()
         for future in background:
             future.result()  # a failed record fails the run before anything is registered
-        report = gate_task(comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id))
+        report = gate_task(comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id), reason)
         lineage = {
             Tag.DATA_FINGERPRINT: prints["train"],
             Tag.HOLDOUT_FINGERPRINT: prints["holdout"],
             Tag.GIT_COMMIT: git_commit(settings.root),
+            TRAINED_THROUGH_TAG: trained_through(train, config),
         }
         outcome = register_task(model_uri, best_run_id, report, config, registry, settings, run_id, lineage)
         tag_version_task(registry, outcome.version, insights, run_id)

@@ -11,6 +11,8 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
 from perennial.core.data import parse_times, split_by_time
+from perennial.core.holdout import reach_back
+from perennial.io import tracking
 from perennial.io import sources
 from tasks.common import IO_RETRIES
 
@@ -41,3 +43,14 @@ def load_data_task(
 @task(name="split-by-time", cache_policy=NO_CACHE)
 def split_task(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     return split_by_time(frame, config)
+
+
+@task(name="reach-back-for-evidence", cache_policy=NO_CACHE)
+def reach_back_task(frame: pd.DataFrame, config: Config, run_id: str | None = None) -> tuple[Config, str]:
+    """The config with the holdout moved back far enough to hold the gate's minimum evidence, and why."""
+    train_end, note = reach_back(frame, config)
+    if not note:
+        return config, ""
+    if run_id is not None:
+        tracking.log_params(run_id, {"holdout_reached_back_to": train_end.isoformat()})
+    return config.with_split(train_end, config.split.holdout_end), note

@@ -6,7 +6,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
+from perennial.core.evidence import Verdict
 from perennial.core.gates import GateReport
+from perennial.errors import GateInconclusive
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.names import Tag
 from perennial.io.ledger import Ledger
@@ -27,7 +29,7 @@ def register_task(
     ``gate.promotion: manual`` the version stays challenger (shadow, canary, then `perennial promote`).
     A new challenger starts with no release mode: services use it as their config says.
     """
-    verdict = "passed" if report.passed else "failed"
+    verdict = report.verdict.value
     tags = {
         **lineage,
         Tag.TRAINING_RUN: run_id,
@@ -59,6 +61,7 @@ def register_task(
         promoted=promote,
         champion_version=registry.alias_version(CHAMPION),
         summary=report.summary(),
+        verdict=verdict,
     )
 
 
@@ -74,10 +77,12 @@ def promote_version_task(
     """Move `champion` to ``version``: through a passing gate, or forced with a recorded reason."""
     if force_reason is None and report is not None:
         report.raise_if_failed()
+        if report.verdict is Verdict.INCONCLUSIVE:
+            raise GateInconclusive(report)
     ledger = Ledger(settings.ledger_url)
     try:
         action = "force" if force_reason else "promote"
-        gate = None if report is None else ("passed" if report.passed else "failed")
+        gate = None if report is None else report.verdict.value
         reason = force_reason or f"gate passed (run {run_id})"
         move_alias(registry, ledger, CHAMPION, version, action, reason, run_id, gate)
         if registry.release_mode() not in (None, CHAMPION):

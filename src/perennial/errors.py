@@ -55,6 +55,17 @@ class GateFailed(PerennialError):
         return (type(self), (self.report,))
 
 
+class GateInconclusive(PerennialError):
+    """Too little evidence to promote on (rows, a class, a wide interval); carries the full report."""
+
+    def __init__(self, report: GateReport) -> None:
+        self.report = report
+        super().__init__(report.summary())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.report,))
+
+
 class RegistryError(PerennialError):
     """The model registry cannot do what was asked (unknown version, no champion...)."""
 

@@ -105,3 +105,23 @@ def test_bad_data_fails_validation_and_leaves_the_champion(project, corrupt, exp
     )
     assert len(failed) == 1 and failed[0].info.status == "FAILED"
     assert "validation/report.json" in _artifacts(failed[0].info.run_id, "validation")
+
+
+def test_a_champion_is_never_judged_on_rows_it_trained_on(project) -> None:
+    # given a champion trained through March (its lineage says up to which hour)
+    config = project.write_config()
+    first = training_flow(config_path=config, train_end=dt.date(2013, 4, 1), holdout_end=dt.date(2013, 4, 30))
+    registry = Registry("tiny-delay")
+    through = pd.Timestamp(registry.info(first.version).tags["perennial.trained_through"])
+    assert first.promoted and pd.Timestamp("2013-03-31", tz="UTC") < through < pd.Timestamp("2013-04-01", tz="UTC")
+    assert registry.trained_through(first.version) == through
+    # when a candidate is trained with the configured split, holding out March
+    second = training_flow(config_path=config)
+    # then the champion cannot be compared on rows it never saw: inconclusive, the champion stays, the flow ends well
+    assert second.verdict == "inconclusive" and not second.promoted and second.champion_version == "1"
+    assert registry.info(second.version).tags["perennial.gate"] == "inconclusive"
+    report = mlflow.artifacts.load_text(f"runs:/{second.run_id}/gate/report.md")
+    assert report.startswith("## Gate INCONCLUSIVE: candidate:")
+    assert "0 holdout rows the champion never trained on < 500" in report
+    assert f"champion:v1 trained on rows up to {through:%Y-%m-%d %H:%M}" in report
+    assert "Holdout: 2013-03-01" in report

@@ -94,3 +94,8 @@ def model_inputs(model: Any, frame: pd.DataFrame, config: Config) -> pd.DataFram
     """The columns this model was fitted on: a champion may predate a change of feature list."""
     names = getattr(model, "feature_names_in_", None)
     return frame.loc[:, list(names)] if names is not None else features_of(frame, config)
+
+
+def trained_through(train: pd.DataFrame, config: Config) -> str:
+    """The last event time a model trained on (ISO, UTC): the gate never judges it on rows up to then."""
+    return pd.Timestamp(train[config.data.time_column].max()).isoformat()

@@ -57,6 +57,8 @@ class PerformanceDegraded(PerennialEvent):
 
 # the events the training deployment's trigger turns into a retrain
 RETRAIN_EVENTS = (DriftDetected.name, PerformanceDegraded.name)
+# a retrain asked for by these must beat the champion with confidence, not merely match it
+DECAY_EVENTS = (PerformanceDegraded.name,)
 
 
 class DataInvalid(PerennialEvent):
@@ -66,6 +68,14 @@ class DataInvalid(PerennialEvent):
 
 class GateFailedEvent(PerennialEvent):
     name: ClassVar[str] = "perennial.gate.failed"
+    version: str | None
+    summary: str
+
+
+class GateInconclusive(PerennialEvent):
+    """Too little evidence to judge: the champion stays, and a person may want to look."""
+
+    name: ClassVar[str] = "perennial.gate.inconclusive"
     version: str | None
     summary: str
 
@@ -85,11 +95,13 @@ class ModelRolledBack(PerennialEvent):
 
 def outcome_event(
     outcome: TrainingOutcome, dataset: str, window: str, previous_champion: str | None
-) -> ModelPromoted | GateFailedEvent | None:
-    """What a training run tells the loop: a new champion, a failed gate, or nothing (kept as challenger)."""
+) -> ModelPromoted | GateFailedEvent | GateInconclusive | None:
+    """What a training run tells the loop: a new champion, a failed or inconclusive gate, or nothing."""
     previous = previous_champion.removeprefix("champion:v") if previous_champion else None
     if outcome.promoted and outcome.version is not None:
         return ModelPromoted(dataset=dataset, window=window, version=outcome.version, previous_version=previous)
+    if outcome.verdict == "inconclusive":
+        return GateInconclusive(dataset=dataset, window=window, version=outcome.version, summary=outcome.summary)
     if not outcome.gate_passed:
         return GateFailedEvent(dataset=dataset, window=window, version=outcome.version, summary=outcome.summary)
     return None

@@ -5,10 +5,12 @@ Every alias move goes through ``move_alias`` so that it is also written to the l
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -20,6 +22,8 @@ from perennial.io.ledger import Ledger, LedgerEntry
 CHAMPION, CHALLENGER = Alias.CHAMPION, Alias.CHALLENGER
 # How running services use the challenger: a tag on the registered model, so every replica follows it
 RELEASE_TAG = Tag.RELEASE
+# The last event time a version trained on (ISO, UTC): a gate never judges it on rows up to then
+TRAINED_THROUGH_TAG = "perennial.trained_through"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,20 @@ class Registry:
         except MlflowException:
             raise RegistryError(f"model '{self.name}' has no version {version}") from None
         return VersionInfo(self.name, str(v.version), v.run_id, v.source, dict(v.tags), tuple(v.aliases))
+
+    def trained_through(self, version: str) -> pd.Timestamp | None:
+        """The last time ``version`` trained on: its tag, else its training run's split (older versions)."""
+        info = self.info(version)
+        if raw := info.tags.get(TRAINED_THROUGH_TAG):
+            return pd.Timestamp(raw).tz_convert("UTC")
+        run_id = info.tags.get("perennial.training_run_id")
+        try:
+            split = json.loads(self._client.get_run(run_id).data.params.get("split", "null")) if run_id else None
+        except (MlflowException, ValueError):
+            return None
+        if not split or not split.get("train_end"):
+            return None
+        return pd.Timestamp(split["train_end"], tz="UTC") - pd.Timedelta(1, "ns")  # the split's end is exclusive
 
     def versions(self) -> list[VersionInfo]:
         try:
