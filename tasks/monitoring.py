@@ -35,6 +35,7 @@ from perennial.core.predict import predict, scalar_prediction
 from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, decide_retrain
 from perennial.core.service_health import service_health
+from perennial.core.validation_report import validation_tags
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
@@ -82,9 +83,10 @@ def check_window_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, sou
         frame, suite, source=source, as_of=window.end_time,
         freshness_hours=freshness.max_age_hours if freshness else None, volume=config.validation.volume,
         require_target=False,  # labels arrive later
+        warnings=config.validation.warnings,
     )
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, {Tag.VALIDATION: "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, validation_tags(report))
     publish_markdown(f"{config.name}-window-validation-{window.label}", report.to_markdown(), f"Data validation of {source}, {window.label}")
     return report
 

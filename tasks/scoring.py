@@ -16,6 +16,7 @@ from perennial.config import Config
 from perennial.core.names import Tag
 from perennial.core.predict import served_model
 from perennial.core.scoring import score_frame
+from perennial.core.validation_report import validation_tags
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.errors import RegistryError
 from perennial.io import tracking
@@ -45,7 +46,7 @@ def validate_scoring_input_task(
     million rows must not wait seconds on its input check)."""
     report = validate_frame(frame, suite, source=source, require_target=False, engine="vectorised")
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, {Tag.VALIDATION: "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, validation_tags(report))
     publish_markdown(f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {source}")
     return report.raise_if_failed()
 

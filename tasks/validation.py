@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.data import split_by_time
 from perennial.core.names import Tag
+from perennial.core.validation_report import validation_tags
 from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
 from perennial.io import tracking
 from perennial.io.registry import Registry
@@ -47,8 +48,9 @@ def validate_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, source:
         as_of=as_of,
         freshness_hours=freshness.max_age_hours if freshness else None,
         volume=config.validation.volume,
+        warnings=config.validation.warnings,
     )
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, {Tag.VALIDATION: "passed" if report.passed else "failed"})
+    tracking.set_tags(run_id, validation_tags(report))
     publish_markdown(f"{config.name}-validation", report.to_markdown(), f"Data validation of {source}")
     return report.raise_if_failed()

@@ -81,7 +81,23 @@ def test_half_a_june_is_too_little_and_too_old(windows, suite: SuiteSpec, config
     # given only the first week of June, judged at the end of June
     first_week = windows[1][windows[1]["time_hour"] < pd.Timestamp("2013-06-08", tz="UTC")].iloc[::3]
     report = validate_june(first_week, suite, config)
-    assert {r.rule for r in report.failures} == {"freshness <= 48h", "volume 0.5x-2x reference"}
+    # then staleness blocks, and the low volume is a warning (recorded and shown, not blocking)
+    assert {r.rule for r in report.failures} == {"freshness <= 48h"}
+    assert {r.rule for r in report.warnings} == {"volume 0.5x-2x reference"}
+    assert "1 warning(s): volume 0.5x-2x reference (" in report.summary()
+
+
+def test_june_in_km_or_a_feed_of_zeros_is_blocked_though_inside_the_declared_range(
+    windows, suite: SuiteSpec, config: Config
+) -> None:
+    # given June's distances in km (inside [0, 6000]) and, apart, sched_dep_time 0 on every row
+    km = validate_june(windows[1].assign(distance=lambda f: f["distance"] * 1.609), suite, config)
+    zeros = validate_june(windows[1].assign(sched_dep_time=0), suite, config)
+    # then each is blocked naming its column and what moved
+    assert [(r.column, r.rule) for r in km.failures] == [("distance", "no unit shift")]
+    assert "every quartile moved by x1.61" in km.summary()
+    assert [(r.column, r.rule) for r in zeros.failures] == [("sched_dep_time", "varies as in the reference")]
+    assert "values is 0;" in zeros.summary()
 
 
 def test_the_whole_year_validates_in_seconds(demo: pd.DataFrame, suite: SuiteSpec, config: Config) -> None:

@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Collection
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import pandas as pd
 
 from perennial.config import Config, Volume
 from perennial.core import validation_gx, validation_vectorised
+from perennial.core.validation_bounds import (
+    DEFAULT_WARNINGS,
+    ColumnVariation,
+    collapsed,
+    measure_variation,
+    null_limit,
+    unit_shift,
+    window_keys,
+)
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
 
@@ -37,6 +47,7 @@ class ColumnSpec:
     max_null_share: float
     range: tuple[float | None, float | None] | None = None  # declared in config, never learned
     categories: tuple[Any, ...] | None = None  # the reference's values, for categorical columns
+    variation: ColumnVariation | None = None  # how it varied between reference windows (None: older contracts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,8 @@ class SuiteSpec:
     reference_start: str | None  # ISO-8601 UTC, for the record (None: no timestamps)
     reference_end: str | None
     task: str = "binary"
+    window: str | None = None  # the window size the variation was measured at
+    warnings: tuple[str, ...] = DEFAULT_WARNINGS  # rule kinds that warn instead of blocking
 
     def column(self, name: str) -> ColumnSpec:
         for spec in self.columns:
@@ -71,13 +84,17 @@ class SuiteSpec:
             raise ValueError(f"data contract format {d.get('format')!r} is not supported (expected {SUITE_FORMAT})")
         fields = {k: v for k, v in d.items() if k != "format"}
         try:
-            columns = tuple(
-                ColumnSpec(**{**c, **{k: tuple(c[k]) for k in ("range", "categories") if c.get(k) is not None}})
-                for c in fields.pop("columns")
-            )
-            return cls(columns=columns, **{**fields, "target_values": tuple(fields["target_values"])})
+            columns = tuple(_column_from_dict(c) for c in fields.pop("columns"))
+            tuples = {k: tuple(fields[k]) for k in ("target_values", "warnings") if k in fields}
+            return cls(columns=columns, **{**fields, **tuples})
         except (KeyError, TypeError) as exc:
             raise ValueError(f"data contract is malformed: {exc}") from None
+
+
+def _column_from_dict(raw: dict[str, Any]) -> ColumnSpec:
+    tuples = {k: tuple(raw[k]) for k in ("range", "categories") if raw.get(k) is not None}
+    variation = ColumnVariation.from_dict(raw["variation"]) if raw.get("variation") else None
+    return ColumnSpec(**{**raw, **tuples, "variation": variation})
 
 
 # --- deriving the contract ----------------------------------------------------------------
@@ -96,9 +113,12 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
     roles.update({d.column: "datetime" for d in data.features.datetime})
     roles[data.target] = "target"
     has_times = data.time_column in reference.columns
-    times = _times(reference[data.time_column]).dropna() if has_times else pd.Series(dtype="datetime64[ns, UTC]")
+    all_times = _times(reference[data.time_column]) if has_times else None
+    times = all_times.dropna() if all_times is not None else pd.Series(dtype="datetime64[ns, UTC]")
+    window = config.validation.window or config.monitoring.window
+    keys = window_keys(all_times, window) if all_times is not None and len(times) else None
     return SuiteSpec(
-        columns=tuple(_column_spec(reference, name, kind, config) for name, kind in roles.items()),
+        columns=tuple(_column_spec(reference, name, kind, config, keys) for name, kind in roles.items()),
         id_column=data.id_column,
         time_column=data.time_column,
         target=data.target,
@@ -109,6 +129,8 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
         reference_start=times.min().isoformat() if len(times) else None,
         reference_end=times.max().isoformat() if len(times) else None,
         task=config.task,
+        window=window if keys is not None else None,
+        warnings=tuple(config.validation.warnings),
     )
 
 
@@ -121,18 +143,24 @@ def _target_values(config: Config, reference: pd.DataFrame) -> tuple[Any, ...]:
     return (0, 1)
 
 
-def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config) -> ColumnSpec:
+def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config, keys: pd.Series | None) -> ColumnSpec:
+    """A column's rules: its null bound covers the worst reference window (plus the margin)."""
     if kind == "target":
         return ColumnSpec(name, kind, max_null_share=0.0)  # every training row needs its label
     present = name in reference.columns and len(reference) > 0
     null_share = float(reference[name].isna().mean()) if present else 0.0
+    variation = None
+    if present and keys is not None and kind in ("numeric", "categorical"):
+        numeric = kind == "numeric" and pd.api.types.is_numeric_dtype(reference[name].dtype)
+        variation = measure_variation(reference[name], keys, numeric)
+        null_share = max(null_share, variation.null_high)
     bound = min(1.0, round(null_share + config.validation.null_margin, 6))
     declared = config.validation.ranges.get(name)
     categories = None
     if kind == "categorical" and present:
         known = pd.unique(reference[name].dropna().to_numpy(dtype=object))
         categories = tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
-    return ColumnSpec(name, kind, bound, tuple(declared) if declared else None, categories)
+    return ColumnSpec(name, kind, bound, tuple(declared) if declared else None, categories, variation)
 
 
 def _native(value: Any) -> Any:
@@ -153,8 +181,12 @@ def validate_frame(
     volume: Volume | None = None,
     require_target: bool = True,
     engine: Engine = "gx",
+    warnings: Collection[str] | None = None,
 ) -> ValidationReport:
-    """Every rule of ``suite`` checked on ``frame``; a broken rule is a failed result, never a crash."""
+    """Every rule of ``suite`` checked on ``frame``; a broken rule is a failed result, never a crash.
+
+    Rules of the kinds in ``warnings`` (default: the contract's) are recorded but do not block.
+    """
     run_checks = validation_gx.run_checks if engine == "gx" else validation_vectorised.run_checks
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     times = _times(frame[suite.time_column]) if suite.time_column in frame.columns else None
@@ -162,7 +194,8 @@ def validate_frame(
     planned = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
     planned += [item for spec in specs for item in _plan_column(frame, spec, suite, parsed.get(spec.name))]
     outcomes = iter(run_checks(frame, [p for p in planned if isinstance(p, ColumnCheck)]))
-    results = [RuleResult(p.column, p.rule, *next(outcomes)) if isinstance(p, ColumnCheck) else p for p in planned]
+    results = [RuleResult(p.column, p.rule, *next(outcomes), kind=_kind(p, suite)) if isinstance(p, ColumnCheck) else p
+               for p in planned]
     if freshness_hours is not None:
         results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
     if volume is not None:
@@ -177,7 +210,17 @@ def validate_frame(
             if r.rule == "exists" and not r.passed else r
             for r in results
         ]
+    warn = set(suite.warnings if warnings is None else warnings)
+    results = [replace(r, blocking=False) if r.kind in warn else r for r in results]
     return ValidationReport(source=source, rows=len(frame), results=tuple(results))
+
+
+_KINDS = {"exists": "schema", "not_null": "nulls", "between": "range", "in_set": "categories", "unique": "unique"}
+
+
+def _kind(check: ColumnCheck, suite: SuiteSpec) -> str:
+    """The sort of rule a planned GX check is; the label's rules always block."""
+    return "labels" if check.column == suite.target and check.expect != "exists" else _KINDS[check.expect]
 
 
 def _plan_column(
@@ -191,10 +234,14 @@ def _plan_column(
     typed = _type_result(frame[name], spec, times, numeric_target=suite.task == "regression")
     if typed is not None:
         plan.append(typed)
-    null_rule = "not null" if spec.max_null_share == 0 else f"null share <= {share_text(spec.max_null_share)}"
-    plan.append(ColumnCheck(name, null_rule, "not_null", mostly=1 - spec.max_null_share))
+    limit = null_limit(spec.max_null_share, spec.variation, len(frame))
+    null_rule = "not null" if limit == 0 else f"null share <= {share_text(limit)}"
+    plan.append(ColumnCheck(name, null_rule, "not_null", mostly=1 - limit))
+    if limit > 0:
+        plan += _all_null(frame[name], spec)
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
+    plan += _variation_rules(frame[name], spec)
     if spec.kind == "numeric" and spec.range is not None:
         low, high = spec.range
         plan.append(ColumnCheck(name, _range_rule(low, high), "between", {"min_value": low, "max_value": high}))
@@ -208,6 +255,27 @@ def _plan_column(
         values = ", ".join(str(v) for v in suite.target_values)
         plan.append(ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)}))
     return plan
+
+
+def _all_null(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
+    """A column with no value at all is a broken feed, whatever missingness is normal: it blocks."""
+    if len(values) == 0 or spec.max_null_share >= 1 or not values.isna().all():
+        return []
+    return [RuleResult(spec.name, "null share < 100% (not all null)", False, f"100.0% null ({len(values):,} rows)",
+                       kind="all_null")]
+
+
+def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
+    """A feed of one value, or a unit change, against how the reference varied (contracts that know it)."""
+    if spec.variation is None:
+        return []
+    one = collapsed(values, spec.variation)
+    rules = [RuleResult(spec.name, "varies as in the reference", one is None, one or "varies", kind="collapse")]
+    if spec.kind == "numeric" and spec.variation.quartiles is not None:
+        moved = unit_shift(values, spec.variation)
+        rules.append(RuleResult(spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference",
+                                kind="unit_shift"))
+    return rules
 
 
 def _type_result(
@@ -284,22 +352,22 @@ def _freshness(times: pd.Series | None, column: str, as_of: dt.datetime | None, 
     rule = f"freshness <= {hours:g}h"
     newest = times.max() if times is not None else pd.NaT
     if pd.isna(newest):
-        return RuleResult(None, rule, False, f"no timestamps in '{column}'")
+        return RuleResult(None, rule, False, f"no timestamps in '{column}'", kind="freshness")
     now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     age = (now - newest) / pd.Timedelta(hours=1)
     when = f"{age:,.1f}h before" if age >= 0 else f"{-age:,.1f}h after"
     observed = f"newest {newest:%Y-%m-%d %H:%M} UTC is {when} {now:%Y-%m-%d %H:%M} UTC"
-    return RuleResult(None, rule, bool(age <= hours), observed)
+    return RuleResult(None, rule, bool(age <= hours), observed, kind="freshness")
 
 
 def _volume(times: pd.Series | None, rows: int, suite: SuiteSpec, volume: Volume) -> RuleResult:
     rule = f"volume {volume.min_ratio:g}x-{volume.max_ratio:g}x reference"
     valid = times.dropna() if times is not None else None
     if valid is None or valid.empty:
-        return RuleResult(None, rule, False, f"no timestamps in '{suite.time_column}' to count days")
+        return RuleResult(None, rule, False, f"no timestamps in '{suite.time_column}' to count days", kind="volume")
     if suite.reference_rows_per_day <= 0:
-        return RuleResult(None, rule, False, "the reference had no timestamped rows to compare with")
+        return RuleResult(None, rule, False, "the reference had no timestamped rows to compare with", kind="volume")
     days = _days(valid)
     ratio = rows / days / suite.reference_rows_per_day
     passed = volume.min_ratio <= ratio <= volume.max_ratio
@@ -307,4 +375,4 @@ def _volume(times: pd.Series | None, rows: int, suite: SuiteSpec, volume: Volume
         f"{rows / days:,.0f} rows/day over {days:,} day(s) = {ratio:.2f}x reference "
         f"({suite.reference_rows_per_day:,.0f}/day)"
     )
-    return RuleResult(None, rule, passed, observed)
+    return RuleResult(None, rule, passed, observed, kind="volume")

@@ -18,6 +18,8 @@ class RuleResult:
     rule: str
     passed: bool
     observed: str
+    kind: str = "schema"  # what sort of rule: schema, nulls, range, ... (validation_bounds.WARNABLE)
+    blocking: bool = True  # a broken warning rule is recorded and shown, and blocks nothing
 
     def describe(self) -> str:
         if self.column is None:
@@ -36,32 +38,43 @@ class ValidationReport:
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results)
+        """No blocking rule broken (warnings do not count)."""
+        return all(r.passed or not r.blocking for r in self.results)
 
     @property
     def failures(self) -> tuple[RuleResult, ...]:
-        return tuple(r for r in self.results if not r.passed)
+        return tuple(r for r in self.results if not r.passed and r.blocking)
+
+    @property
+    def warnings(self) -> tuple[RuleResult, ...]:
+        return tuple(r for r in self.results if not r.passed and not r.blocking)
 
     def summary(self, limit: int = 10) -> str:
-        failures = self.failures
+        failures, warnings = self.failures, self.warnings
+        warned = f"; {len(warnings)} warning(s): " + "; ".join(w.describe() for w in warnings[:limit]) if warnings else ""
         if not failures:
+            passed = len(self.results) - len(warnings)
+            if warned:
+                return f"{self.source}: passed on {self.rows:,} rows ({passed} of {len(self.results)} checks){warned}"
             return f"{self.source}: all {len(self.results)} checks passed on {self.rows:,} rows"
         shown = "; ".join(f.describe() for f in failures[:limit])
         more = f"; and {len(failures) - limit} more" if len(failures) > limit else ""
-        return f"{self.source}: {len(failures)} of {len(self.results)} checks failed: {shown}{more}"
+        return f"{self.source}: {len(failures)} of {len(self.results)} checks failed: {shown}{more}{warned}"
 
     def to_markdown(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"
-        failed = len(self.failures)
+        failed, warned = len(self.failures), len(self.warnings)
         lines = [
             f"# Data validation {verdict}: `{self.source}`",
             "",
             f"**{failed} of {len(self.results)} checks failed** on {self.rows:,} rows."
             if failed
-            else f"All {len(self.results)} checks passed on {self.rows:,} rows.",
+            else f"All {len(self.results) - warned} blocking checks passed on {self.rows:,} rows.",
         ]
         if failed:
             lines += ["", "## Failures", "", *_table(self.failures)]
+        if warned:
+            lines += ["", f"## Warnings ({warned}: recorded, not blocking)", "", *_table(self.warnings)]
         lines += ["", "## All checks", "", *_table(self.results)]
         return "\n".join(lines) + "\n"
 
@@ -72,9 +85,12 @@ class ValidationReport:
             "passed": self.passed,
             "checks": len(self.results),
             "failed": len(self.failures),
+            "warnings": len(self.warnings),
             "summary": self.summary(),
             "results": [
-                {"column": r.column, "rule": r.rule, "passed": r.passed, "observed": r.observed} for r in self.results
+                {"column": r.column, "rule": r.rule, "passed": r.passed, "observed": r.observed, "kind": r.kind,
+                 "blocking": r.blocking}
+                for r in self.results
             ],
         }
 
@@ -91,5 +107,12 @@ def _table(results: tuple[RuleResult, ...]) -> list[str]:
     rows = ["| Result | Column | Rule | Observed |", "|---|---|---|---|"]
     for r in results:
         column = f"`{cell(r.column)}`" if r.column is not None else "(table)"
-        rows.append(f"| {'pass' if r.passed else '**FAIL**'} | {column} | {cell(r.rule)} | {cell(r.observed)} |")
+        result = "pass" if r.passed else ("**FAIL**" if r.blocking else "warn")
+        rows.append(f"| {result} | {column} | {cell(r.rule)} | {cell(r.observed)} |")
     return rows
+
+
+def validation_tags(report: ValidationReport) -> dict[str, str]:
+    """The run's validation verdict, and how many warnings it passed with (shown, not blocking)."""
+    return {"perennial.validation": "passed" if report.passed else "failed",
+            "perennial.validation_warnings": str(len(report.warnings))}

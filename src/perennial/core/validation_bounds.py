@@ -1,0 +1,122 @@
+"""How a data contract's bounds are derived, and which broken rules block.
+
+Derived from how the reference varies *between windows of the configured size*, not from one
+pooled figure plus a constant: a weather feed missing `pressure` on a few hours of some days
+is normal, and a daily window must not be refused for it. Pure: frames in, frozen values out;
+how the checks are *run* (GX, pandas) lives in ``validation`` and ``validation_gx``.
+
+Two data bugs the declared rules miss are caught from the same variation: a column that
+collapses to one value where every reference window varied (a feed of zeros), and a column
+moved wholesale by a unit change while staying inside its declared range (miles as km).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+WindowSize = Literal["day", "week", "month"]
+# rule kinds a config may turn into warnings; schema, types, all-null and labels always block
+WARNABLE = ("nulls", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift")
+DEFAULT_WARNINGS = ("nulls", "volume")
+# a bound is exceeded by chance about once in 2,000 windows (one-sided normal quantile)
+Z = 3.29
+MIN_ROWS_TO_JUDGE = 30  # fewer non-null values say nothing about collapse or units
+RATIO_AGREEMENT = 1.1  # a unit change moves every quartile by the same factor (within 10%)
+RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference showed
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnVariation:
+    """How one column varied between the reference's windows (JSON-able: stored in the contract)."""
+
+    windows: int  # reference windows measured
+    null_share: float  # pooled over the reference
+    null_high: float  # the highest null share of any reference window
+    distinct_min: int | None = None  # fewest distinct values in a reference window
+    quartiles: tuple[float, float, float] | None = None  # pooled q25, q50, q75 (numeric)
+    median_ratio: tuple[float, float] | None = None  # per-window median / pooled median: lowest, highest
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> ColumnVariation:
+        tuples = {k: tuple(raw[k]) for k in ("quartiles", "median_ratio") if raw.get(k) is not None}
+        return cls(**{**raw, **tuples})
+
+
+def window_keys(times: pd.Series, size: WindowSize) -> pd.Series:
+    """The window each row falls in (UTC day, ISO week starting Monday, or month)."""
+    naive = times.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(times.dtype, pd.DatetimeTZDtype) else times
+    if size == "day":
+        return naive.dt.floor("D")
+    return naive.dt.to_period("W" if size == "week" else "M").dt.start_time
+
+
+def measure_variation(values: pd.Series, keys: pd.Series, numeric: bool) -> ColumnVariation:
+    """The column's per-window null share, distinct count and (numeric) median, over full windows."""
+    groups = values.groupby(keys.to_numpy(), sort=False)
+    rows = groups.size()
+    full = rows[rows >= max(1, 0.5 * rows.median())].index if len(rows) else rows.index  # drop edge windows
+    nulls = values.isna().groupby(keys.to_numpy(), sort=False).mean().loc[full]
+    distinct = groups.nunique().loc[full]
+    pooled = float(values.isna().mean()) if len(values) else 0.0
+    variation = ColumnVariation(len(full), pooled, float(nulls.max()) if len(nulls) else pooled,
+                                int(distinct.min()) if len(distinct) else None)
+    if not numeric or values.notna().sum() < MIN_ROWS_TO_JUDGE:
+        return variation
+    q25, q50, q75 = (float(q) for q in values.quantile([0.25, 0.5, 0.75]))
+    medians = groups.median().loc[full].dropna()
+    ratio = (float((medians / q50).min()), float((medians / q50).max())) if q50 > 0 and len(medians) else None
+    return ColumnVariation(variation.windows, pooled, variation.null_high, variation.distinct_min,
+                           (q25, q50, q75), ratio)
+
+
+def null_limit(max_null_share: float, variation: ColumnVariation | None, rows: int) -> float:
+    """The null share a window of ``rows`` rows may carry: the contract's bound, widened for small windows.
+
+    The contract's bound covers the worst reference window; a window smaller than those varies
+    more by chance alone, by the binomial's standard error at the pooled share.
+    """
+    if variation is None or rows <= 0 or max_null_share >= 1:
+        return max_null_share
+    p = variation.null_share
+    chance = p + Z * math.sqrt(max(p * (1 - p), 1.0 / rows) / rows)
+    return float(min(1.0, max(max_null_share, round(chance, 6))))
+
+
+def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | None:
+    """Why a column that varied in every reference window holds one value here; None if it does not."""
+    if variation is None or variation.distinct_min is None or variation.distinct_min < 2:
+        return None
+    present = values.dropna()
+    if len(present) < MIN_ROWS_TO_JUDGE or present.nunique() != 1:
+        return None
+    value = present.iloc[0].item() if hasattr(present.iloc[0], "item") else present.iloc[0]
+    return (f"every one of {len(present):,} values is {value!r}; "
+            f"each reference window held >= {variation.distinct_min:,} distinct values")
+
+
+def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | None:
+    """Why the column looks moved wholesale by one factor (a unit change); None if it does not.
+
+    A unit change multiplies every quartile by the same factor; a season moves them unevenly.
+    It counts only beyond the widest per-window median ratio the reference itself showed.
+    """
+    if variation is None or variation.quartiles is None or variation.median_ratio is None:
+        return None
+    reference = np.array(variation.quartiles)
+    present = pd.to_numeric(values, errors="coerce").dropna()
+    if len(present) < MIN_ROWS_TO_JUDGE or (reference <= 0).any():
+        return None
+    ratios = present.quantile([0.25, 0.5, 0.75]).to_numpy() / reference
+    if (ratios <= 0).any() or ratios.max() / ratios.min() > RATIO_AGREEMENT:
+        return None
+    factor = float(np.exp(np.log(ratios).mean()))
+    low, high = variation.median_ratio
+    if low / RATIO_SLACK <= factor <= high * RATIO_SLACK:
+        return None
+    return (f"every quartile moved by x{factor:.3g} (median {float(present.median()):.4g} vs {variation.quartiles[1]:.4g}); "
+            f"reference windows' medians stayed within x{low:.2f}-x{high:.2f}")

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.core.validation_bounds import ColumnVariation, measure_variation, null_limit, unit_shift, window_keys
+
+DAYS = pd.date_range("2013-01-01", periods=60 * 24, freq="h", tz="UTC")
+
+
+def test_windows_are_days_weeks_or_months() -> None:
+    times = pd.Series(pd.to_datetime(["2013-01-06 23:00", "2013-01-07 01:00", "2013-02-01 00:00"], utc=True))
+    assert window_keys(times, "day").dt.day.tolist() == [6, 7, 1]
+    assert window_keys(times, "week").dt.strftime("%m-%d").tolist() == ["12-31", "01-07", "01-28"]
+    assert window_keys(times, "month").dt.month.tolist() == [1, 1, 2]
+
+
+def test_the_null_bound_covers_the_worst_reference_window_not_the_pooled_share() -> None:
+    # given a feed that is complete except for one bad day in which 40% is missing
+    rng = np.random.default_rng(0)
+    values = pd.Series(rng.normal(1013, 8, len(DAYS)))
+    values[(DAYS >= "2013-01-20") & (DAYS < "2013-01-20 10:00")] = np.nan
+    # when its variation is measured by day
+    variation = measure_variation(values, window_keys(pd.Series(DAYS), "day"), numeric=True)
+    # then the pooled share is tiny but the worst day's share is kept
+    assert variation.windows == 60 and variation.null_share == pytest.approx(10 / len(DAYS))
+    assert variation.null_high == pytest.approx(10 / 24)
+
+
+def test_a_small_window_gets_the_chance_variation_of_its_size() -> None:
+    variation = ColumnVariation(windows=30, null_share=0.02, null_high=0.05)
+    assert null_limit(0.1, variation, rows=100_000) == 0.1  # large: the contract's bound
+    # a small window: 3.29 standard errors, with at least one row's worth of variance (p near 0 has none)
+    assert null_limit(0.1, variation, rows=30) == pytest.approx(0.02 + 3.29 * np.sqrt(1 / 30 / 30), abs=1e-6)
+    assert null_limit(0.01, variation, rows=400) == pytest.approx(0.02 + 3.29 * np.sqrt(0.02 * 0.98 / 400), abs=1e-6)
+    assert null_limit(0.1, None, rows=30) == 0.1  # contracts without variation: as before
+
+
+def test_a_unit_change_moves_every_quartile_by_one_factor_and_a_season_does_not() -> None:
+    # given 60 days of 200 flights: distances that vary little between days, temperatures that swing with the season
+    rng = np.random.default_rng(1)
+    times = pd.Series(np.repeat(pd.date_range("2013-01-01", periods=60, freq="D", tz="UTC"), 200))
+    keys = window_keys(times, "day")
+    distance = pd.Series(rng.lognormal(6.8, 0.6, len(times)))
+    temp = pd.Series(30 + 20 * np.arange(len(times)) / len(times) + rng.normal(0, 8, len(times)))
+    d_var, t_var = (measure_variation(v, keys, numeric=True) for v in (distance, temp))
+    # when a day arrives in km, a day arrives in the right unit, and a warmer week arrives
+    km = unit_shift(pd.Series(rng.lognormal(6.8, 0.6, 200)) * 1.609, d_var)
+    same = unit_shift(pd.Series(rng.lognormal(6.8, 0.6, 200)), d_var)
+    warm = unit_shift(pd.Series(rng.normal(75, 8, 1400)), t_var)
+    # then only the unit change is named, with its factor
+    assert km is not None and km.startswith("every quartile moved by x1.6")
+    assert same is None and warm is None
