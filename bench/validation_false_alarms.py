@@ -140,8 +140,8 @@ def report(results: list[dict[str, Any]], cases: list[tuple[str, bool, str]], qu
                      f"{share(r['warned'])} | {bugs[0]} | {bugs[1]} |")
     why = sorted({k for r in results for k in r["why"]})
     if why:
-        lines += ["", "Clean windows blocked now, by rule: " + "; ".join(
-            f"{k}: {', '.join(f'{r['size']} {r['why'][k]}' for r in results if k in r['why'])}" for k in why)]
+        per_rule = [k + ": " + ", ".join(f"{r['size']} {r['why'][k]}" for r in results if k in r["why"]) for k in why]
+        lines += ["", "Clean windows blocked now, by rule: " + "; ".join(per_rule)]
     caught = sum(ok for _, ok, _ in cases)
     lines += ["", f"Bad-input corpus: {caught} of {len(cases)} cases fail with their kind and every expected phrase."]
     lines += [f"- `{case}` NOT caught as expected: {message[:200]}" for case, ok, message in cases if not ok]
