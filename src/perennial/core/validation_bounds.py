@@ -13,7 +13,7 @@ moved wholesale by a unit change while staying inside its declared range (miles 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -25,7 +25,8 @@ WARNABLE = ("nulls", "categories", "range", "unique", "freshness", "volume", "co
 DEFAULT_WARNINGS = ("nulls", "volume")
 # a bound is exceeded by chance about once in 2,000 windows (one-sided normal quantile)
 Z = 3.29
-MIN_ROWS_TO_JUDGE = 30  # fewer non-null values say nothing about collapse or units
+MIN_ROWS_TO_JUDGE = 30
+MAX_TOP_SHARE = 0.5  # a collapse counts only where no value ever took more than half of a window  # fewer non-null values say nothing about collapse or units
 RATIO_AGREEMENT = 1.1  # a unit change moves every quartile by the same factor (within 10%)
 RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference showed
 
@@ -38,6 +39,7 @@ class ColumnVariation:
     null_share: float  # pooled over the reference
     null_high: float  # the highest null share of any reference window
     distinct_min: int | None = None  # fewest distinct values in a reference window
+    top_share_high: float | None = None  # the largest share one value took in any reference window
     quartiles: tuple[float, float, float] | None = None  # pooled q25, q50, q75 (numeric)
     median_ratio: tuple[float, float] | None = None  # per-window median / pooled median: lowest, highest
 
@@ -63,15 +65,18 @@ def measure_variation(values: pd.Series, keys: pd.Series, numeric: bool) -> Colu
     nulls = values.isna().groupby(keys.to_numpy(), sort=False).mean().loc[full]
     distinct = groups.nunique().loc[full]
     pooled = float(values.isna().mean()) if len(values) else 0.0
+    present = values.notna().to_numpy()
+    tops = values[present].groupby([keys.to_numpy()[present], values[present].to_numpy()]).size().groupby(level=0).max()
+    top_share = (tops / groups.count()).reindex(full).dropna()
     variation = ColumnVariation(len(full), pooled, float(nulls.max()) if len(nulls) else pooled,
-                                int(distinct.min()) if len(distinct) else None)
+                                int(distinct.min()) if len(distinct) else None,
+                                float(top_share.max()) if len(top_share) else None)
     if not numeric or values.notna().sum() < MIN_ROWS_TO_JUDGE:
         return variation
     q25, q50, q75 = (float(q) for q in values.quantile([0.25, 0.5, 0.75]))
     medians = groups.median().loc[full].dropna()
     ratio = (float((medians / q50).min()), float((medians / q50).max())) if q50 > 0 and len(medians) else None
-    return ColumnVariation(variation.windows, pooled, variation.null_high, variation.distinct_min,
-                           (q25, q50, q75), ratio)
+    return replace(variation, quartiles=(q25, q50, q75), median_ratio=ratio)
 
 
 def null_limit(max_null_share: float, variation: ColumnVariation | None, rows: int) -> float:
@@ -88,9 +93,15 @@ def null_limit(max_null_share: float, variation: ColumnVariation | None, rows: i
 
 
 def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | None:
-    """Why a column that varied in every reference window holds one value here; None if it does not."""
+    """Why a column that varied in every reference window holds one value here; None if it does not.
+
+    Only columns where no single value ever took most of a reference window: a dry week's
+    precipitation of 0 is weather, a day of `sched_dep_time` 0 is a broken feed.
+    """
     if variation is None or variation.distinct_min is None or variation.distinct_min < 2:
         return None
+    if variation.top_share_high is None or variation.top_share_high > MAX_TOP_SHARE:
+        return None  # one value already dominated some window (visibility 10 on a clear week): plausible
     present = values.dropna()
     if len(present) < MIN_ROWS_TO_JUDGE or present.nunique() != 1:
         return None

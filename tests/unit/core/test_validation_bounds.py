@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perennial.core.validation_bounds import ColumnVariation, measure_variation, null_limit, unit_shift, window_keys
+from perennial.core.validation_bounds import (
+    ColumnVariation,
+    collapsed,
+    measure_variation,
+    null_limit,
+    unit_shift,
+    window_keys,
+)
 
 DAYS = pd.date_range("2013-01-01", periods=60 * 24, freq="h", tz="UTC")
 
@@ -52,3 +59,16 @@ def test_a_unit_change_moves_every_quartile_by_one_factor_and_a_season_does_not(
     # then only the unit change is named, with its factor
     assert km is not None and km.startswith("every quartile moved by x1.6")
     assert same is None and warm is None
+
+
+def test_one_value_is_a_collapse_only_where_no_value_ever_dominated_a_window() -> None:
+    # given 10 days of 50 rows: visibility mostly 10 (90% of each day), departure times all different
+    times = pd.Series(np.repeat(pd.date_range("2013-01-01", periods=10, freq="D", tz="UTC"), 50))
+    keys = window_keys(times, "day")
+    visib = measure_variation(pd.Series(np.where(np.arange(500) % 10 == 0, 5.0, 10.0)), keys, numeric=True)
+    dep = measure_variation(pd.Series(np.arange(500.0) % 2400), keys, numeric=True)
+    # when a clear day has visibility 10 on every row, and a broken feed departure time 0 on every row
+    clear, zeros = collapsed(pd.Series([10.0] * 50), visib), collapsed(pd.Series([0.0] * 50), dep)
+    # then only the feed of zeros is a collapse
+    assert visib.top_share_high == pytest.approx(0.9) and clear is None
+    assert zeros == "every one of 50 values is 0.0; each reference window held >= 50 distinct values"
