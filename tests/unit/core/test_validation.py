@@ -325,7 +325,8 @@ def test_markdown_and_dict_lead_with_the_verdict(suite: SuiteSpec) -> None:
     assert markdown.index("## Failures") < markdown.index("## All checks")
     as_dict = json.loads(json.dumps(report.to_dict()))
     assert as_dict["passed"] is False and as_dict["failed"] == 1 and as_dict["source"] == "new.parquet"
-    assert {"column": "origin", "rule": "exists", "passed": False, "observed": "missing"} in as_dict["results"]
+    assert {"column": "origin", "rule": "exists", "passed": False, "observed": "missing", "kind": "schema",
+            "blocking": True} in as_dict["results"]
 
 
 def test_raise_if_failed_carries_the_report(suite: SuiteSpec) -> None:
