@@ -30,7 +30,7 @@ def reach_back(frame: pd.DataFrame, config: Config) -> tuple[dt.date, str]:
     t = times[usable].to_numpy(dtype="datetime64[ns]")  # UTC, naive
     y = frame.loc[usable, config.data.target].to_numpy()
     order = np.argsort(t, kind="stable")[::-1]  # newest first
-    per_class = minimum.rows_per_class if _is_classes(y) else 0
+    per_class = minimum.rows_per_class if config.task != "regression" else 0
     need = _rows_needed(y[order], minimum.holdout_rows, per_class)
     configured = pd.Timestamp(split.train_end, tz="UTC")
     held = int((t >= configured.to_datetime64()).sum())
@@ -45,11 +45,6 @@ def reach_back(frame: pd.DataFrame, config: Config) -> tuple[dt.date, str]:
     note = (f"the window from {split.train_end} held {held:,} rows: reached back to {cutoff} "
             f"for the most recent labelled rows{capped}")
     return cutoff, note
-
-
-def _is_classes(labels: np.ndarray) -> bool:
-    """Class labels (booleans, or a few integers), as opposed to a numeric regression target."""
-    return labels.dtype.kind == "b" or (labels.dtype.kind in "iu" and np.unique(labels).size <= 50)
 
 
 def _rows_needed(labels: np.ndarray, rows: int, per_class: int) -> int | None:
