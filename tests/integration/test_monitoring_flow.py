@@ -72,7 +72,8 @@ def _alter_window(project: Any, change: Any) -> None:
 
 
 def _hot_april(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows.assign(temp=rows["temp"] + 25.0, distance=rows["distance"] * 1.5)
+    # shifted, not scaled: every quartile of distance times one factor would read as a unit change (invalid data)
+    return rows.assign(temp=rows["temp"] + 25.0, distance=rows["distance"] + 600.0)
 
 
 @pytest.fixture
