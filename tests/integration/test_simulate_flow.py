@@ -22,7 +22,7 @@ def test_the_loop_retrains_a_drifted_week_once_through_the_gate_and_cools_down(p
     frame = pd.read_parquet(project.data)
     hot = frame["time_hour"] >= pd.Timestamp("2013-04-01", tz="UTC")
     frame.loc[hot, "temp"] += 25.0
-    frame.loc[hot, "distance"] *= 1.5
+    frame.loc[hot, "distance"] += 600.0  # shifted: scaled by one factor it would be a unit change (invalid data)
     frame.to_parquet(project.data, index=False)
     # when two weekly windows are replayed
     rows = simulate_flow(config_path=config, start=dt.date(2013, 4, 1), windows=2, inline=True)
@@ -31,7 +31,7 @@ def test_the_loop_retrains_a_drifted_week_once_through_the_gate_and_cools_down(p
     assert first["window"] == "2013-04-01" and first["drift share"] >= 0.5
     assert first["event"] == "perennial.drift.detected"
     assert first["retrain"].endswith("(Completed)") or first["retrain"].endswith("(Failed)")
-    assert first["gate"] in {"passed", "failed"}
+    assert first["gate"] in {"passed", "failed", "inconclusive"}  # a week's holdout may be short of evidence
     training = MlflowClient().search_runs(
         [MlflowClient().get_experiment_by_name("tiny").experiment_id],
         "tags.`perennial.kind` = 'training' and tags.`perennial.reason` = 'perennial.drift.detected'",
