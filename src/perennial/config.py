@@ -307,7 +307,7 @@ class MinEvidence(Frozen):
 
     holdout_rows: int = Field(default=500, ge=1)
     rows_per_class: int = Field(default=20, ge=1, description="rows of each class (classification)")
-    # the widest interval (on the metric's own scale) a metric check may rest on; None: any width
+    # the widest interval a check of a 0-1 metric (AUC, F1, accuracy, Brier...) may rest on; None: any width
     max_interval_width: float | None = Field(default=0.1, gt=0)
     # a short holdout reaches back over the most recent labelled rows before it (training keeps at
     # least as many rows as the holdout takes); the gate report names the span used

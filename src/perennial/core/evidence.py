@@ -15,6 +15,12 @@ from typing import Protocol
 import numpy as np
 
 
+# metrics on a 0-1 scale: only their intervals are held to min_evidence.max_interval_width (a width of
+# 0.1 means nothing for an error in minutes); the others rest on rows and classes alone
+UNIT_SCALE = frozenset({"roc_auc", "average_precision", "brier", "f1", "accuracy", "macro_f1", "balanced_accuracy",
+                        "top_k_accuracy"})
+
+
 class Verdict(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
@@ -73,7 +79,7 @@ def shortfall(evidence: Evidence, minimum: MinimumEvidence, interval: Interval |
     else:
         reasons += [f"{count:,} {name} < {minimum.rows_per_class:,}"
                     for name, count in evidence.classes if count < minimum.rows_per_class]
-    if interval is not None and minimum.max_interval_width is not None:
+    if interval is not None and minimum.max_interval_width is not None and interval.name.removesuffix("_diff") in UNIT_SCALE:
         width = interval.high - interval.low
         if not math.isfinite(width):
             reasons.append(f"{interval.name} has no interval (undefined on these rows)")

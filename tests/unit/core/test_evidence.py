@@ -80,3 +80,13 @@ def test_superior_needs_the_lower_bound_above_the_gain() -> None:
     assert superior(better, 0.0, True) is Verdict.PASSED
     assert superior(level, 0.0, True) is Verdict.FAILED
     assert superior(better, 0.005, True) is Verdict.FAILED
+
+
+def test_the_interval_width_is_judged_only_on_metrics_of_a_unit_scale() -> None:
+    # given 5,000 rows and an MAE interval 3 minutes wide (an error in minutes, not a share)
+    evidence = Evidence(5000, ())
+    mae = MetricEstimate("mae_diff", 0.5, -1.0, 2.0)
+    auc = MetricEstimate("roc_auc_diff", 0.0, -0.08, 0.07)
+    # then only the AUC's width counts against the evidence
+    assert shortfall(evidence, MINIMUM, mae) == ()
+    assert shortfall(evidence, MINIMUM, auc) == ("roc_auc_diff interval width 0.150 > 0.1",)
