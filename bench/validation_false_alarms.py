@@ -24,14 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from bench.serving import ROOT, write_results
+from bench._common import ROOT, write_results
 from perennial.config import Config, load_config
 from perennial.core.data import split_by_time
 from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
 from perennial.errors import PerennialError
 from perennial.io.demo_data import load_demo_frame
 
-MARKERS = ("<!-- bench/validation_false_alarms.py: start -->", "<!-- bench/validation_false_alarms.py: end -->")
 REFERENCE = (pd.Timestamp("2013-01-01", tz="UTC"), pd.Timestamp("2013-06-01", tz="UTC"))
 REPLAY = (pd.Timestamp("2013-07-01", tz="UTC"), pd.Timestamp("2014-01-01", tz="UTC"))
 BUGS = {"distance in km": lambda f: f.assign(distance=f["distance"] * 1.609),
@@ -162,7 +161,7 @@ def main() -> None:
     lines = report(results, corpus(), args.quick)
     print("\n".join(lines))
     if not args.no_write:
-        write_results(lines, *MARKERS)
+        write_results("validation_false_alarms", lines)
 
 
 if __name__ == "__main__":
