@@ -31,12 +31,17 @@ def batch_scoring_flow(
     end: dt.date | None = None,
     alias: str = "champion",
 ) -> int:
-    """Score rows with start <= time < end (default: the config's holdout window)."""
+    """Score rows with start <= time < end (default: the config's holdout window).
+
+    Without a time column every row of the source is scored, stamped with the scoring time.
+    """
     settings = load_settings()
     config = load_config(settings.root / config_path)
-    start, end = start or config.split.train_end, end or config.split.holdout_end
+    start = start or getattr(config.split, "train_end", None)
+    end = end or getattr(config.split, "holdout_end", None)
+    window = f"{start}..{end}" if config.data.time_column else "all rows"
     registry = Registry(config.tracking.registered_model)
-    with tracked_flow(config, settings, f"score {start}..{end}", "scoring", f"alias {alias}") as (_, run_id):
+    with tracked_flow(config, settings, f"score {window}", "scoring", f"alias {alias}") as (_, run_id):
         version, model, suite = load_model_task(registry, alias)
         frame, source = load_data_task(config, settings.root, start, end)
         validate_scoring_input_task(frame, suite, source, run_id, config.name)

@@ -71,7 +71,7 @@ def monitoring_flow(
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
             estimated = label_free_task(predictions, config, run_id)  # multiclass CBPE: needs no label
-            joined = labels_task(config, settings.root, predictions)
+            joined = labels_task(config, settings.root, predictions, context.labels)
             performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
             skew = skew_task(config, settings.root, window, context, run_id)  # served inputs vs training, apart from drift
             decay = decay_task(config, registry, predictions, joined, context, run_id)

@@ -12,7 +12,7 @@ from flows import DEFAULT_CONFIG
 from perennial.config import load_config
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
-from tasks.data import load_data_task, reach_back_task, split_task
+from tasks.data import encode_target_task, load_data_task, reach_back_task, split_task
 from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.gate import gate_task
 from tasks.promotion import load_version_task, promote_version_task
@@ -28,7 +28,8 @@ def promotion_flow(version: str, config_path: str = DEFAULT_CONFIG, force_reason
     with tracked_flow(config, settings, f"promote v{version}", "promotion", force_reason or "manual") as (_, run_id):
         report = None
         if force_reason is None:
-            frame, _ = load_data_task(config, settings.root)
+            frame, source = load_data_task(config, settings.root)
+            frame, _ = encode_target_task(frame, config, source)
             config, span_note = reach_back_task(frame, config, run_id)
             train, holdout = split_task(frame, config)
             candidate = load_version_task(registry, version)

@@ -16,11 +16,12 @@ from perennial.config import load_config
 from perennial.core.events import outcome_event
 from perennial.core.data import trained_through
 from perennial.core.lifecycle import TrainingOutcome
-from perennial.io.registry import TRAINED_THROUGH_TAG
+from perennial.core.names import Tag
+from perennial.core.target import LABELS_TAG
 from perennial.io.lineage import git_commit
-from perennial.io.registry import Registry
+from perennial.io.registry import TRAINED_THROUGH_TAG, Registry
 from perennial.settings import load_settings
-from tasks.data import load_data_task, reach_back_task, split_task
+from tasks.data import encode_target_task, load_data_task, reach_back_task, split_task, usable_features_task
 from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
@@ -48,12 +49,14 @@ def training_flow(
     settings = load_settings()
     config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
     registry = Registry(config.tracking.registered_model)
-    with tracked_flow(config, settings, f"train {config.split.holdout_end}", "training", reason) as (experiment_id, run_id):
+    with tracked_flow(config, settings, f"train {config.split.label}", "training", reason) as (experiment_id, run_id):
         frame, source = load_data_task(config, settings.root)
+        frame, labels = encode_target_task(frame, config, source)
         suite = reference_suite_task(config, registry, frame, run_id)
         validate_task(frame, suite, config, source, run_id)
         config, span_note = reach_back_task(frame, config, run_id)  # a short holdout takes earlier rows
         train, holdout = split_task(frame, config)
+        config = usable_features_task(train, config, run_id)  # all-null or constant columns: a warning, not a crash
         # recorded while the candidates train: nothing below reads it before registration
         prints_pending = log_datasets_task.submit(train, holdout, config, source, run_id)
         # candidates train on the configured runner: in the flow's thread, or in parallel on a Dask cluster
@@ -80,12 +83,16 @@ def training_flow(
             Tag.DATA_FINGERPRINT: prints["train"],
             Tag.HOLDOUT_FINGERPRINT: prints["holdout"],
             Tag.GIT_COMMIT: git_commit(settings.root),
-            TRAINED_THROUGH_TAG: trained_through(train, config),
+            # a hash split has no time to train through: its rows keep their sides by key instead
+            **({TRAINED_THROUGH_TAG: trained_through(train, config)} if config.data.time_column else {}),
+            Tag.SPLIT: config.split.model_dump_json(),
+            # serving and monitoring answer in the user's labels
+            **({LABELS_TAG: labels.to_json()} if labels is not None else {}),
         }
         outcome = register_task(model_uri, best_run_id, report, config, registry, settings, run_id, lineage)
         tag_version_task(registry, outcome.version, insights, run_id)
         print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
-        event = outcome_event(outcome, config.name, str(config.split.holdout_end), champion[0] if champion else None)
+        event = outcome_event(outcome, config.name, config.split.label, champion[0] if champion else None)
         emit(event)
         enforce_gate_task(report, config)
     return outcome

@@ -15,7 +15,7 @@ from perennial.config import load_config
 from perennial.core.validation import ValidationReport
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
-from tasks.data import load_data_task
+from tasks.data import encode_target_task, load_data_task
 from tasks.runs import tracked_flow
 from tasks.validation import reference_suite_task, validate_task
 
@@ -26,8 +26,9 @@ def validation_flow(
     settings = load_settings()
     config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
     registry = Registry(config.tracking.registered_model)
-    with tracked_flow(config, settings, f"validate {config.split.holdout_end}", "validation", "manual") as (_, run_id):
+    with tracked_flow(config, settings, f"validate {config.split.label}", "validation", "manual") as (_, run_id):
         frame, source = load_data_task(config, settings.root)
+        frame, _ = encode_target_task(frame, config, source)
         report = validate_task(frame, reference_suite_task(config, registry, frame, run_id), config, source, run_id)
     print(report.summary())
     return report

@@ -1,4 +1,4 @@
-"""Load the configured source and cut a time window from it."""
+"""Load the configured source, cut a time window from it (when rows have a time), encode the label, split."""
 
 from __future__ import annotations
 
@@ -6,48 +6,97 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from perennial.config import Config
-from perennial.core.data import parse_times, split_by_time
+from perennial.config import Config, TimeSplit
+from perennial.core.column_types import degenerate
+from perennial.core.data import parse_times, split_frame
 from perennial.core.holdout import reach_back
-from perennial.io import tracking
-from perennial.io import sources
-from tasks.common import IO_RETRIES
+from perennial.core.names import Tag
+from perennial.core.target import Labels, resolve_labels
+from perennial.errors import DataSourceError
+from perennial.io import sources, tracking
+from tasks.common import IO_RETRIES, publish_markdown
 
 
 @task(name="load-data", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_data_task(
     config: Config, root: Path, start: dt.date | None = None, end: dt.date | None = None
 ) -> tuple[pd.DataFrame, str]:
-    """Rows with start <= time < end (default: the training window through the holdout), UTC, time-ordered."""
+    """Rows with start <= time < end (default: the training window through the holdout), UTC, time-ordered.
+
+    Without a time column every row is read, in the source's order.
+    """
     name = sources.describe_source(config.data.source, root)
     frame = sources.read_source(config.data.source, root)
-    times = parse_times(frame, config.data.time_column, name)
-    start = start or config.split.train_start
-    end = end or config.split.holdout_end
-    in_window = times < pd.Timestamp(end, tz="UTC")
+    time_column = config.data.time_column
+    if time_column is None:
+        frame.index = pd.RangeIndex(len(frame))
+        return frame, name
+    times = parse_times(frame, time_column, name)
+    split = config.split
+    start = start or getattr(split, "train_start", None)
+    end = end or getattr(split, "holdout_end", None)
+    in_window = pd.Series(True, index=frame.index)
+    if end is not None:
+        in_window &= times < pd.Timestamp(end, tz="UTC")
     if start is not None:
         in_window &= times >= pd.Timestamp(start, tz="UTC")
     # the frame is ours (just read): set the column in place and copy the rows once, not three
     # times (assign, sort, reset_index each copy every column: ~1 s of a 1M-row window)
-    frame[config.data.time_column] = times
+    frame[time_column] = times
     window = frame.loc[in_window]
-    if not window[config.data.time_column].is_monotonic_increasing:
-        window = window.sort_values(config.data.time_column, kind="stable")
+    if not window[time_column].is_monotonic_increasing:
+        window = window.sort_values(time_column, kind="stable")
     window.index = pd.RangeIndex(len(window))
     return window, name
 
 
-@task(name="split-by-time", cache_policy=NO_CACHE)
+@task(name="encode-target", cache_policy=NO_CACHE)
+def encode_target_task(frame: pd.DataFrame, config: Config, source: str) -> tuple[pd.DataFrame, Labels | None]:
+    """Binary: the target as 0/1 codes (the model's view) and the two labels they stand for (the user's view).
+
+    Other tasks keep the target as it is (None: no labels to travel).
+    """
+    target = config.data.target
+    if target.column not in frame.columns:
+        raise DataSourceError(f"{source}: target column '{target.column}' is missing")
+    if config.task != "binary":
+        return frame, None
+    labels = resolve_labels(frame[target.column], target, source)
+    frame[target.column] = labels.encode(frame[target.column], source)
+    return frame, labels
+
+
+@task(name="usable-features", cache_policy=NO_CACHE)
+def usable_features_task(train: pd.DataFrame, config: Config, run_id: str) -> Config:
+    """The config less the features that are all null or constant in training: a warning, not a crash."""
+    dropped = {c: why for c in config.data.features.columns if c in train.columns and (why := degenerate(train[c]))}
+    if not dropped:
+        return config
+    if len(dropped) == len(config.data.features.columns):
+        raise DataSourceError(f"every feature is all-null or constant in the training rows: {dropped}")
+    text = "; ".join(f"{c}: {why}" for c, why in dropped.items())
+    get_run_logger().warning(f"features left out of this model (nothing to learn from them): {text}")
+    tracking.set_tags(run_id, {Tag.DROPPED_FEATURES: ",".join(dropped)})
+    tracking.log_json(run_id, dropped, "features/dropped.json")
+    publish_markdown(f"{config.name}-dropped-features", "\n".join(f"- `{c}`: {w}" for c, w in dropped.items()),
+                     "Features left out: all null or constant in training")
+    data = config.data.model_copy(update={"features": config.data.features.without(dropped)})
+    return config.model_copy(update={"data": data})
+
+
+@task(name="split", cache_policy=NO_CACHE)
 def split_task(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return split_by_time(frame, config)
+    return split_frame(frame, config)
 
 
 @task(name="reach-back-for-evidence", cache_policy=NO_CACHE)
 def reach_back_task(frame: pd.DataFrame, config: Config, run_id: str | None = None) -> tuple[Config, str]:
     """The config with the holdout moved back far enough to hold the gate's minimum evidence, and why."""
+    if not isinstance(config.split, TimeSplit):
+        return config, ""  # a hash split's holdout is a share of rows: nothing to reach back into
     train_end, note = reach_back(frame, config)
     if not note:
         return config, ""

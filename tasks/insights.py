@@ -110,7 +110,8 @@ def _validation(best: TrainedModel, train: pd.DataFrame, config: Config, share: 
     def fit(rows: pd.DataFrame) -> Any:
         return clone(best.model).fit(features_of(rows, config), targets_of(rows, config))
 
-    return validation_probabilities(fit, lambda m, rows: _proba(m, rows, config), train, config.data.time_column, share)
+    return validation_probabilities(fit, lambda m, rows: _proba(m, rows, config), train, config.data.time_column, share,
+                                    config.training.seed)
 
 
 def _task_cost(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config) -> Cost | None:

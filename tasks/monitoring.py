@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
+from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
@@ -72,7 +73,8 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
         raise RegistryError(f"model '{registry.name}' v{champion.version} has no data contract ({SUITE_ARTIFACT})")
     metric = config.evaluation.primary_metric
     holdout = tracking.client().get_run(training_run).data.metrics.get(f"candidate.{metric}")
-    return ChampionContext(champion.version, training_run, stats, sample, holdout, SuiteSpec.from_dict(suite))
+    labels = Labels.from_json(registry.info(champion.version).tags.get(LABELS_TAG), config.data.target.column)
+    return ChampionContext(champion.version, training_run, stats, sample, holdout, SuiteSpec.from_dict(suite), labels)
 
 
 @task(name="check-window-data", cache_policy=NO_CACHE)
@@ -106,11 +108,11 @@ def window_predictions_task(config: Config, root: Path, window: Window) -> pd.Da
 
 
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)
-def labels_task(config: Config, root: Path, predictions: pd.DataFrame) -> pd.DataFrame:
+def labels_task(config: Config, root: Path, predictions: pd.DataFrame, encoding: Labels | None = None) -> pd.DataFrame:
     """The delayed labels that have arrived for the window's predictions (id, prediction, label)."""
     source = config.monitoring.labels or config.data.source
     where = sources.describe_source(source, root)
-    return join_labels(predictions, sources.read_source(source, root), config, where)
+    return join_labels(predictions, sources.read_source(source, root), config, where, encoding)
 
 
 @task(name="detect-drift", cache_policy=NO_CACHE)

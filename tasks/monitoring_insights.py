@@ -49,7 +49,9 @@ def decay_task(
     # as for the window's performance: too few labels, or one class only (the metric is undefined), measure nothing
     if stored is None or len(joined) < config.monitoring.min_labelled_rows or joined["label"].nunique() < 2:
         return None
-    rows = predictions.merge(joined[["id", "label"]], on="id").rename(columns={"event_time": config.data.time_column})
+    rows = predictions.merge(joined[["id", "label"]], on="id")
+    if config.data.time_column:  # the store keeps the event time apart; the model may read it as a feature
+        rows = rows.rename(columns={"event_time": config.data.time_column})
     model = registry.load(context.version)
     labels = rows["label"].astype({"regression": "float64", "multiclass": str}.get(config.task, "int64")).to_numpy()
     now = permutation_importances(model, model_inputs(model, rows, config), labels, config.evaluation.primary_metric,

@@ -54,7 +54,7 @@ def log_datasets_task(train: pd.DataFrame, holdout: pd.DataFrame, config: Config
     prints = {"train": fingerprint(train), "holdout": fingerprint(holdout)}
     for name, frame in (("train", train), ("holdout", holdout)):
         context = "training" if name == "train" else "evaluation"
-        tracking.log_dataset(run_id, frame, f"{config.name}-{name}", source, context, prints[name], config.data.target)
+        tracking.log_dataset(run_id, frame, f"{config.name}-{name}", source, context, prints[name], config.data.target.column)
     tracking.log_params(run_id, {"rows_train": len(train), "rows_holdout": len(holdout)})
     tracking.set_tags(run_id, {Tag.DATA_FINGERPRINT: prints["train"], Tag.HOLDOUT_FINGERPRINT: prints["holdout"]})
     return prints

@@ -8,8 +8,8 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from perennial.config import Config
-from perennial.core.data import split_by_time
+from perennial.config import Config, TimeSplit
+from perennial.core.data import split_frame
 from perennial.core.names import Tag
 from perennial.core.validation_report import validation_tags
 from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
@@ -27,7 +27,7 @@ def reference_suite_task(config: Config, registry: Registry, frame: pd.DataFrame
     New data is judged against what the serving model was trained on, not against itself.
     """
     # This window's own contract is stored with the run: it becomes the contract of the model trained here
-    train, _ = split_by_time(frame, config)
+    train, _ = split_frame(frame, config)
     own = derive_suite(config, train)
     tracking.log_json(run_id, own.to_dict(), SUITE_ARTIFACT)
     champion = registry.champion()
@@ -39,7 +39,9 @@ def reference_suite_task(config: Config, registry: Registry, frame: pd.DataFrame
 @task(name="validate-data", cache_policy=NO_CACHE)
 def validate_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, run_id: str) -> ValidationReport:
     """Decide (GX suite), record (MLflow + Prefect artifact), then enforce (raise on failure)."""
-    as_of = dt.datetime.combine(config.split.holdout_end, dt.time(), tzinfo=dt.UTC)
+    as_of = None  # no time split: freshness is judged against now
+    if isinstance(config.split, TimeSplit):
+        as_of = dt.datetime.combine(config.split.holdout_end, dt.time(), tzinfo=dt.UTC)
     freshness = config.validation.freshness
     report = validate_frame(
         frame,

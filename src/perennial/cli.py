@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from perennial.cli_errors import DEBUG_ENV, FlowFailure, err_console, quiet_expected_errors
+from perennial.cli_errors import run as run_app
 from perennial.cli_views import console, print_importance_history, print_status, print_where_to_look
 from perennial.core.names import ReleaseMode
 from perennial.settings import Settings, apply_defaults, default_config
@@ -41,16 +43,35 @@ def _project() -> Settings:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
+    """Print one error and exit with its kind's code (a FlowFailure carries it; others exit 1)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(getattr(message, "exit_code", 1))
 
 
 def _run_flow(flow: Any, **params: Any) -> Any:
-    """Run a flow; a FAILED run prints its message and exits 1 (the state stays in Prefect)."""
+    """Run a flow; a FAILED run returns its message (with the error's exit code) to print once."""
+    quiet_expected_errors()
     state = flow(**params, return_state=True)
     if state.is_failed() or state.is_crashed():
-        return None, state.message or "flow failed"
+        return None, FlowFailure.of(state)
     return state.result(), None
+
+
+def _checked(config: str) -> None:
+    """The config parsed and checked against its data's header and target, before Prefect or MLflow start."""
+    from perennial.io.preflight import check_config
+
+    settings = _project()
+    check_config(settings.root / config, settings.root)
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks (expected errors print one line without)")] = False,
+) -> None:
+    """Perennial: the production lifecycle of a tabular model on Prefect and MLflow."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 @app.command()
@@ -83,12 +104,51 @@ def demo() -> None:
 
 
 @app.command()
+def init(
+    data: Annotated[Path, typer.Argument(help="a CSV (.gz .bz2 .xz .zip .zst), Parquet file or directory, or JSON lines")],
+    target: Annotated[str, typer.Option(help="the label column")],
+    positive_label: Annotated[str | None, typer.Option(help="the label's positive value (when not plain from 0/1, no/yes...)")] = None,
+    time: Annotated[str | None, typer.Option(help="event time column: a time split (default: none, a random split by row key)")] = None,
+    id: Annotated[str | None, typer.Option("--id", help="unique row id column (default: none, rows keyed by content)")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="config to write (default: configs/<name>.yaml)")] = None,
+    force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
+) -> None:
+    """Profile DATA and write a commented starter config that `perennial train -c FILE` runs as it is."""
+    settings = _project()
+    from perennial.io.starter import _name, starter_config
+
+    data = data.expanduser().resolve()
+    if not data.exists():
+        _fail(f"{data}: no such file or directory")
+    shown = str(data.relative_to(settings.root)) if data.is_relative_to(settings.root) else str(data)
+    text = starter_config(data, target, positive_label, time, id, shown_path=shown)
+    path = output or settings.root / "configs" / f"{_name(data)}.yaml"
+    if path.exists() and not force:
+        _fail(f"{path} exists: pass --force to overwrite it, or -o another file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    shown_config = path.relative_to(settings.root) if path.resolve().is_relative_to(settings.root) else path
+    console.print(f"[green]wrote {shown_config}[/]: read it, then `perennial train -c {shown_config}`", soft_wrap=True)
+
+
+@app.command()
+def check(config: ConfigOpt = DEFAULT_CONFIG) -> None:
+    """Check a config and its data's header and target, in seconds (nothing starts)."""
+    from perennial.io.preflight import check_config
+
+    settings = _project()
+    loaded, labels = check_config(settings.root / config, settings.root)
+    found = f"; target '{labels.column}': positive {labels.positive!r}, negative {labels.negative!r}" if labels else ""
+    console.print(f"[green]{config} is valid[/] ({len(loaded.data.features.columns)} features{found})", soft_wrap=True)
+
+
+@app.command()
 def validate(
     config: ConfigOpt = DEFAULT_CONFIG,
     holdout_end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="end of the window")] = None,
 ) -> None:
     """Validate the configured data window against the data contract (no training)."""
-    _project()
+    _checked(config)
     from flows.validation import validation_flow
 
     report, error = _run_flow(validation_flow, config_path=config, holdout_end=holdout_end.date() if holdout_end else None)
@@ -105,7 +165,7 @@ def train(
     reason: str = "manual",
 ) -> None:
     """Run the training flow once: validate, train, evaluate, gate, register."""
-    _project()
+    _checked(config)
     from flows.training import training_flow
 
     outcome, error = _run_flow(
@@ -127,8 +187,8 @@ def score(
     end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the last")] = None,
     alias: str = "champion",
 ) -> None:
-    """Batch-score a window with a model alias into the prediction store."""
-    _project()
+    """Batch-score a window with a model alias into the prediction store (no time column: every row)."""
+    _checked(config)
     from flows.batch_scoring import batch_scoring_flow
 
     rows, error = _run_flow(
@@ -151,6 +211,9 @@ def serve(
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn), with hot reload, shadow and canary."""
     settings = _project()
+    from perennial.config import load_config
+
+    load_config(settings.root / config)  # a config mistake is one message before the server starts
     from perennial.serving.run import serve as run_service
 
     run_service(str(settings.root / config), host, port, mode.value if mode else None)
@@ -211,7 +274,6 @@ def _ledger_move(config: str, move: Any) -> Any:
     """Run one recorded alias move (``move(registry, ledger)``) for the config's model; a refusal exits 1."""
     settings = _project()
     from perennial.config import load_config
-    from perennial.errors import RegistryError
     from perennial.io import tracking
     from perennial.io.ledger import Ledger
     from perennial.io.registry import Registry
@@ -220,8 +282,6 @@ def _ledger_move(config: str, move: Any) -> Any:
     ledger = Ledger(settings.ledger_url)
     try:
         return move(Registry(load_config(settings.root / config).tracking.registered_model), ledger)
-    except RegistryError as exc:
-        _fail(str(exc))
     finally:
         ledger.close()
 
@@ -277,7 +337,12 @@ def monitor(
     end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the window (default: its configured length)")] = None,
 ) -> None:
     """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""
-    _project()
+    settings = _project()
+    from perennial.cli_views import data_notes
+    from perennial.config import load_config
+
+    for note in data_notes(load_config(settings.root / config)):
+        console.print(note, soft_wrap=True)
     from flows.monitoring import monitoring_flow
 
     result, error = _run_flow(monitoring_flow, config_path=config, window_start=start.date() if start else None,
@@ -384,5 +449,9 @@ def ui(
             process.wait(timeout=20)
 
 
+def main() -> None:  # pragma: no cover - console entry point
+    run_app(app)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

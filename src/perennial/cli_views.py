@@ -6,6 +6,7 @@ Read-only views of the registry, MLflow and the ledger, kept apart from the comm
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -56,6 +57,19 @@ def _importances(tags: dict[str, str]) -> dict[str, float] | None:
     return json.loads(tags[Tag.IMPORTANCE]) if Tag.IMPORTANCE in tags else None
 
 
+def data_notes(config: Any) -> list[str]:
+    """What a table without an id or time column means for labels and windows (status and monitor say it)."""
+    notes = []
+    if config.data.id_column is None:
+        notes.append("no id column: a row's key is a hash of its feature values; delayed labels find their "
+                     "predictions only when they come in the same rows, with the feature values that were scored")
+    if config.data.time_column is None:
+        notes.append("no time column: the split is by row key; freshness and per-day volume are skipped; "
+                     "each `perennial score` stamps its rows with the scoring time, so a monitoring window "
+                     "holds the batches scored in it")
+    return notes
+
+
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     from perennial.config import load_config
     from perennial.io import tracking
@@ -75,6 +89,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
         models.add_row(alias, version or "-", tags.get(Tag.GATE, "-"),
                        tags.get(Tag.TRAINING_RUN, "-"), tags.get(Tag.DATA_FINGERPRINT, "-"))
     console.print(models)
+    for note in data_notes(config):
+        console.print(note, soft_wrap=True)
     recent = tracking.client().search_runs(
         [e.experiment_id for e in [tracking.client().get_experiment_by_name(config.tracking.experiment)] if e],
         filter_string="tags.`perennial.kind` = 'training'", order_by=["attributes.start_time DESC"], max_results=runs,

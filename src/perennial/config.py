@@ -8,15 +8,17 @@ An unknown key or a wrong type is an error that names the file and the key path;
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from perennial.core.names import Alias, ReleaseMode
 from perennial.core.secrets import mask_secrets
@@ -34,8 +36,24 @@ class Frozen(BaseModel):
 
 
 class FileSource(Frozen):
-    kind: Literal["csv", "parquet"]
+    """A file: CSV (compressed by its name's suffix: .gz .bz2 .xz .zip .zst), Parquet (a file or a
+    partitioned directory) or JSON lines. ``perennial init`` sniffs the delimiter and encoding and
+    writes them here; a file that does not match them is an error that says what to set."""
+
+    kind: Literal["csv", "parquet", "jsonl"]
     path: str
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV field separator")
+    encoding: str = Field(default="utf-8", description="text encoding of CSV and JSON lines, e.g. latin-1")
+
+    @model_validator(mode="after")
+    def _known_encoding(self) -> FileSource:
+        import codecs
+
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding '{self.encoding}' (try utf-8, latin-1, cp1252)") from None
+        return self
 
 
 class SqlSource(Frozen):
@@ -67,6 +85,15 @@ class Features(Frozen):
         """The raw input columns the model reads, in a stable order."""
         return (*self.numeric, *self.categorical, *(d.column for d in self.datetime))
 
+    def without(self, names: Iterable[str]) -> Features:
+        """The same features less ``names`` (not re-validated: what is left was valid)."""
+        gone = set(names)
+        return self.model_copy(update={
+            "numeric": tuple(c for c in self.numeric if c not in gone),
+            "categorical": tuple(c for c in self.categorical if c not in gone),
+            "datetime": tuple(d for d in self.datetime if d.column not in gone),
+        })
+
     @model_validator(mode="after")
     def _no_repeats(self) -> Features:
         cols = self.columns
@@ -78,36 +105,93 @@ class Features(Frozen):
         return self
 
 
+LabelValue = bool | int | float | str
+
+
+class Target(Frozen):
+    """The label column and which of its two values is the positive class.
+
+    ``data.target: diagnosis`` is short for ``{column: diagnosis}``. ``positive_label`` may be left
+    out when the values make it plain (0/1, False/True, no/yes...); otherwise it is required.
+    """
+
+    column: str = Field(min_length=1, description="the label column: any two distinct values")
+    positive_label: LabelValue | None = Field(
+        default=None, description="the value that counts as positive (1); inferred from 0/1, false/true, no/yes"
+    )
+
+
 class Data(Frozen):
     source: Source
-    id_column: str
-    time_column: str
-    target: str = Field(description="binary label column: values 0/1 (or False/True)")
+    id_column: str | None = Field(default=None, description="unique row id; none: a key from the row's content")
+    time_column: str | None = Field(default=None, description="event time; none: random split, no freshness rules")
+    target: Target
     features: Features
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_shorthand(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and isinstance(raw.get("target"), str):
+            return {**raw, "target": {"column": raw["target"]}}
+        return raw
 
     @model_validator(mode="after")
     def _roles_apart(self) -> Data:
-        if self.target in self.features.columns:
-            raise ValueError(f"target '{self.target}' is also listed as a feature (leakage)")
-        if self.id_column in self.features.columns:
+        if self.target.column in self.features.columns:
+            raise ValueError(f"target '{self.target.column}' is also listed as a feature (leakage)")
+        if self.id_column is not None and self.id_column in self.features.columns:
             raise ValueError(f"id column '{self.id_column}' is also listed as a feature")
         return self
 
 
-class Split(Frozen):
+class TimeSplit(Frozen):
     """Time-based split: train on [train_start, train_end), hold out [train_end, holdout_end)."""
 
+    kind: Literal["time"] = "time"
     train_start: dt.date | None = None
     train_end: dt.date
     holdout_end: dt.date
 
     @model_validator(mode="after")
-    def _ordered(self) -> Split:
+    def _ordered(self) -> TimeSplit:
         if self.train_start and self.train_start >= self.train_end:
             raise ValueError("train_start must be before train_end")
         if self.train_end >= self.holdout_end:
             raise ValueError("train_end must be before holdout_end")
         return self
+
+    @property
+    def label(self) -> str:
+        return str(self.holdout_end)
+
+
+class HashSplit(Frozen):
+    """Random split keyed on a stable hash of each row's key (the id column, else the row's content).
+
+    A row keeps its side across retrains: a later gate never scores a model on rows it trained
+    on. Cross-validation inside the training side uses ``folds`` shuffled, stratified folds.
+    """
+
+    kind: Literal["hash"] = "hash"
+    holdout_share: float = Field(default=0.2, gt=0, lt=1, description="share of rows held out for evaluation")
+    seed: int = Field(default=0, description="changes which rows are held out")
+    folds: int = Field(default=3, ge=2, description="cross-validation folds within the training rows")
+
+    @property
+    def label(self) -> str:
+        return f"hash-{self.holdout_share:g}-seed{self.seed}"
+
+
+def _split_kind(raw: Any) -> str:
+    """``kind`` when given; a time window (train_end/holdout_end) is the time split, else the hash split."""
+    if isinstance(raw, dict):
+        return raw.get("kind") or ("time" if {"train_end", "holdout_end", "train_start"} & raw.keys() else "hash")
+    return getattr(raw, "kind", "hash")
+
+
+Split = Annotated[
+    Annotated[TimeSplit, Tag("time")] | Annotated[HashSplit, Tag("hash")], Discriminator(_split_kind)
+]
 
 
 # --- validation -------------------------------------------------------------------------
@@ -422,7 +506,7 @@ class Config(Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     task: Task = "binary"
     data: Data
-    split: Split
+    split: Split = HashSplit()
     validation: Validation = Validation()
     training: Training
     evaluation: Evaluation = Evaluation()
@@ -434,7 +518,7 @@ class Config(Frozen):
 
     @model_validator(mode="after")
     def _columns_known(self) -> Config:
-        known = set(self.data.features.columns) | {self.data.target, self.data.time_column}
+        known = set(self.data.features.columns) | {self.data.target.column, self.data.time_column}
         unknown_slices = [s for s in self.evaluation.slices if s not in known]
         if unknown_slices:
             raise ValueError(f"evaluation.slices names columns that are not features: {unknown_slices}")
@@ -481,6 +565,15 @@ class Config(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _time_rules_need_time(self) -> Config:
+        if self.data.time_column is None:
+            if isinstance(self.split, TimeSplit):
+                raise ValueError("split: a time split (train_end/holdout_end) needs data.time_column")
+            if self.validation.freshness is not None:
+                raise ValueError("validation.freshness needs data.time_column")
+        return self
+
+    @model_validator(mode="after")
     def _cost_gate_has_costs(self) -> Config:
         key = {"binary": "cost", "regression": "regression_cost", "multiclass": "class_cost"}[self.task]
         if self.gate.max_expected_cost is not None and getattr(self.evaluation, key) is None:
@@ -497,11 +590,16 @@ class Config(Frozen):
         return _mask_urls(self.model_dump(mode="json"))
 
     def with_split(self, train_end: dt.date | None = None, holdout_end: dt.date | None = None) -> Config:
-        """The same config with the split moved (schedules and retrains pass a window)."""
+        """The same config with the time split moved (schedules and retrains pass a window).
+
+        A hash split has no window: it is returned unchanged.
+        """
+        if not isinstance(self.split, TimeSplit) or not (train_end or holdout_end):
+            return self
         split = self.split.model_dump()
         split.update({k: v for k, v in {"train_end": train_end, "holdout_end": holdout_end}.items() if v})
         try:
-            return self.model_copy(update={"split": Split(**split)})
+            return self.model_copy(update={"split": TimeSplit(**split)})
         except ValidationError as exc:
             raise ConfigError(f"split override is invalid: {_describe(exc)}") from exc
 
@@ -540,11 +638,62 @@ def expand_env(value: Any, path: str = "") -> Any:
 
 
 def _describe(exc: ValidationError) -> str:
+    """One line per mistake. An unknown key says which known key it is closest to (a required key
+    missing beside it first: that is the typo's intent), and the 'field required' the typo caused
+    at the same place is not repeated."""
+    errors = exc.errors()
+    missing: dict[tuple[Any, ...], list[str]] = {}
+    for e in errors:
+        if e["type"] == "missing":
+            missing.setdefault(tuple(e["loc"][:-1]), []).append(str(e["loc"][-1]))
+    unknown = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
     parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "<root>"
-        parts.append(f"{where}: {err['msg']}")
+    for err in errors:
+        parent = tuple(err["loc"][:-1])
+        if err["type"] == "missing" and parent in unknown:
+            continue  # `target_colum: x` makes `target` missing too: the unknown key says it all
+        shown, keys = _walk(tuple(err["loc"]))
+        where = ".".join(shown) or "<root>"
+        if err["type"] == "extra_forbidden":
+            key = str(err["loc"][-1])
+            hint = _did_you_mean(key, missing.get(parent, [])) or _did_you_mean(key, keys)
+            parts.append(f"unknown key `{where}`{hint}")
+        else:  # a model's own rule reads as its sentence, without pydantic's "Value error, "
+            message = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if shown else message)
     return "; ".join(parts)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f", did you mean `{close[0]}`?" if close else ""
+
+
+def _walk(loc: tuple[Any, ...]) -> tuple[list[str], set[str]]:
+    """(the key path as a user wrote it, the keys valid beside its last part).
+
+    Union tags that pydantic adds to a location (``split.time...``) are not keys: they are left out.
+    """
+    models: list[type[BaseModel]] = [Config]
+    shown: list[str] = []
+    for depth, part in enumerate(loc):
+        last = depth == len(loc) - 1
+        if isinstance(part, int):
+            shown.append(str(part))
+            continue
+        owners = [m for m in models if part in m.model_fields]
+        if not owners and not last:
+            continue  # a tag
+        shown.append(str(part))
+        if not last:
+            models = [inner for m in owners for inner in _models_in(m.model_fields[part].annotation)] or models
+    return shown, {name for m in models for name in m.model_fields}
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def parse_config(raw: Any, source: str = "<config>") -> Config:

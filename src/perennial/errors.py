@@ -10,11 +10,23 @@ if TYPE_CHECKING:  # imported for types only: errors must stay import-light
 
 
 class PerennialError(Exception):
-    """Base of every error Perennial raises on purpose."""
+    """Base of every error Perennial raises on purpose.
+
+    ``exit_code`` is the CLI's exit status for the kind (README, "Exit codes"): a script can tell
+    a config mistake from bad data or a refusing gate without reading the message.
+    """
+
+    exit_code = 1
 
 
 class ConfigError(PerennialError):
     """A config file is missing, unreadable, or breaks the schema (key path in the message)."""
+
+    exit_code = 3
+
+
+class TargetError(ConfigError):
+    """The target column's values and the config disagree: not two values, or an unknown positive label."""
 
 
 class DataSourceError(PerennialError):
@@ -23,6 +35,8 @@ class DataSourceError(PerennialError):
     ``transient`` marks failures worth retrying (a database that did not answer), as
     opposed to ones a retry cannot fix (a missing file, a corrupt Parquet footer).
     """
+
+    exit_code = 4
 
     def __init__(self, message: str, transient: bool = False) -> None:
         self.transient = transient
@@ -35,6 +49,8 @@ class DataSourceError(PerennialError):
 class DataValidationFailed(PerennialError):
     """The data broke its expectation suite; carries the full report."""
 
+    exit_code = 5
+
     def __init__(self, report: ValidationReport) -> None:
         self.report = report
         super().__init__(report.summary())
@@ -46,6 +62,8 @@ class DataValidationFailed(PerennialError):
 
 class GateFailed(PerennialError):
     """A candidate failed an enforced gate; carries the full report."""
+
+    exit_code = 6
 
     def __init__(self, report: GateReport) -> None:
         self.report = report
@@ -68,6 +86,8 @@ class GateInconclusive(PerennialError):
 
 class RegistryError(PerennialError):
     """The model registry cannot do what was asked (unknown version, no champion...)."""
+
+    exit_code = 7
 
     def __init__(self, message: str, **context: Any) -> None:
         self.context = context

@@ -176,7 +176,7 @@ CASES: tuple[Case, ...] = (
     Case("wrong-delimiter", _bytes_case(lambda g: _csv(g, sep=";")), ("delimited by ';'", "comma-separated"),
          "DataSourceError"),
     Case("non-utf8-bytes", _bytes_case(_non_utf8), ("not UTF-8", "line 12", "b'\\xe9'"), "DataSourceError"),
-    Case("config-unknown-key", _config_case(_set("training.seeds", 3)), ("training.seeds", "Extra inputs are not permitted"),
+    Case("config-unknown-key", _config_case(_set("training.seeds", 3)), ("unknown key `training.seeds`", "did you mean `seed`?"),
          "ConfigError", flow=True, names="config.yaml"),
     Case("config-wrong-type", _config_case(_set("evaluation.bootstrap.resamples", "many")),
          ("evaluation.bootstrap.resamples", "valid integer"), "ConfigError", names="config.yaml"),

@@ -14,7 +14,7 @@ from tests.conftest import config_dict
 def test_the_shipped_demo_config_loads() -> None:
     # given the bundled config / when it is loaded / then its sections are typed
     config = load_config(Path(__file__).parents[2] / "configs" / "flights.yaml")
-    assert config.data.target == "delayed"
+    assert config.data.target.column == "delayed" and config.data.target.positive_label is None
     assert config.split.train_end.isoformat() == "2013-06-01"
     assert len(config.fingerprint()) == 16
 
@@ -24,8 +24,22 @@ def test_an_unknown_key_is_an_error_naming_its_path() -> None:
     raw = config_dict()
     raw["gate"]["min_primry"] = 0.7
     # when / then
-    with pytest.raises(ConfigError, match=r"tiny.yaml: gate\.min_primry: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"tiny.yaml: unknown key `gate\.min_primry`, did you mean `min_primary`\?"):
         parse_config(raw, "tiny.yaml")
+
+
+def test_a_misspelt_required_key_is_one_unknown_key_not_a_missing_field() -> None:
+    # given `target_colum` for `target` (which makes `target` missing too)
+    raw = config_dict()
+    raw["data"]["target_colum"] = raw["data"].pop("target")
+    raw["split"]["holdout_ned"] = raw["split"].pop("holdout_end")
+    # when parsed / then each typo is named once with the key it meant, union tags left out of the path
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw, "tiny.yaml")
+    message = str(raised.value)
+    assert "unknown key `data.target_colum`, did you mean `target`?" in message
+    assert "unknown key `split.holdout_ned`, did you mean `holdout_end`?" in message
+    assert "required" not in message and "split.time" not in message
 
 
 def test_a_wrong_type_names_the_key_path() -> None:
@@ -149,3 +163,34 @@ def test_release_modes_are_spelled_once_and_a_wrong_one_names_the_key() -> None:
     raw["serving"] = {"mode": "blue-green"}
     with pytest.raises(ConfigError, match="serving.mode: Input should be 'champion', 'shadow' or 'canary'"):
         parse_config(raw, "tiny.yaml")
+
+
+def test_target_as_a_name_or_a_mapping_and_id_time_optional() -> None:
+    # given the short form / when parsed / then it is a Target with no positive label
+    raw = config_dict()
+    assert parse_config(raw, "t.yaml").data.target.column == "delayed"
+    # given the long form without time and id columns and no split / then the split is by hash
+    raw["data"].update(target={"column": "diagnosis", "positive_label": "M"}, id_column=None, time_column=None)
+    raw["data"]["features"]["datetime"] = []
+    raw["evaluation"]["slices"] = ["carrier"]
+    raw["validation"].pop("freshness", None)
+    del raw["split"]
+    config = parse_config(raw, "t.yaml")
+    assert config.data.target.positive_label == "M" and config.split.kind == "hash"
+    assert config.with_split() is config
+
+
+def test_a_time_split_without_a_time_column_is_an_error() -> None:
+    raw = config_dict()
+    raw["data"]["time_column"] = None
+    with pytest.raises(ConfigError, match="time split .* needs data.time_column"):
+        parse_config(raw, "t.yaml")
+
+
+def test_a_split_kind_is_chosen_by_its_keys() -> None:
+    raw = config_dict()
+    raw["split"] = {"kind": "hash", "holdout_share": 0.3}
+    assert parse_config(raw, "t.yaml").split.holdout_share == 0.3
+    raw["split"] = {"holdout_share": 0.3, "train_end": "2013-03-01"}
+    with pytest.raises(ConfigError, match="unknown key `split.holdout_share`"):
+        parse_config(raw, "t.yaml")

@@ -106,9 +106,17 @@ def cost_report(
                       float(at[2]), float(at[3]), len(y))
 
 
-def validation_split(frame: pd.DataFrame, time_column: str, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(earlier rows, latest ``share`` of rows) of a training window, by time: validation never precedes fitting."""
-    ordered = frame.sort_values(time_column, kind="stable")
+def validation_split(
+    frame: pd.DataFrame, time_column: str | None, share: float, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(earlier rows, latest ``share`` of rows) of a training window, by time: validation never precedes fitting.
+
+    Without a time column the validation rows are a seeded random ``share``.
+    """
+    if time_column is None:
+        ordered = frame.sample(frac=1.0, random_state=seed)
+    else:
+        ordered = frame.sort_values(time_column, kind="stable")
     cut = len(ordered) - max(1, int(round(len(ordered) * share)))
     if cut < 1:
         raise ValueError(f"the training window has {len(frame)} rows: too few to keep a validation share of {share}")
@@ -117,10 +125,10 @@ def validation_split(frame: pd.DataFrame, time_column: str, share: float) -> tup
 
 def validation_probabilities(
     fit: Callable[[pd.DataFrame], Any], predict: Callable[[Any, pd.DataFrame], np.ndarray],
-    train: pd.DataFrame, time_column: str, share: float,
+    train: pd.DataFrame, time_column: str | None, share: float, seed: int = 0,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Fit on the earlier rows, score the latest ones: honest validation scores for a threshold."""
-    earlier, later = validation_split(train, time_column, share)
+    earlier, later = validation_split(train, time_column, share, seed)
     return later, predict(fit(earlier), later)
 
 

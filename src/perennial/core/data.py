@@ -1,15 +1,17 @@
-"""Pure data helpers: time-based split, fingerprints, feature and label extraction."""
+"""Pure data helpers: the split (by time or by a stable hash of row keys), row keys, fingerprints,
+feature and label extraction."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from perennial.config import Config
+from perennial.config import Config, HashSplit, TimeSplit
 from perennial.errors import DataSourceError
 
 
@@ -52,12 +54,20 @@ def _utc(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize("UTC")
 
 
+def split_frame(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, holdout rows) by the configured split."""
+    if isinstance(config.split, TimeSplit):
+        return split_by_time(frame, config)
+    return split_by_hash(frame, config)
+
+
 def split_by_time(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train on [train_start, train_end), hold out [train_end, holdout_end): never at random.
 
     The training part keeps at most ``training.max_train_rows`` rows, the most recent ones.
     """
     split, time_column = config.split, config.data.time_column
+    assert isinstance(split, TimeSplit) and time_column is not None  # the config validator ensures it
     times = frame[time_column]
     start = _utc(split.train_start) if split.train_start else times.min()
     train = frame[(times >= start) & (times < _utc(split.train_end))]
@@ -71,6 +81,67 @@ def split_by_time(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd
                 f"the {name} window of split {split.model_dump(mode='json')} holds no rows of '{time_column}'"
             )
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def split_by_hash(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out the rows whose key hashes below ``holdout_share``: a row keeps its side across retrains.
+
+    The side depends on the row's key alone (never on the other rows), so data appended later
+    cannot move a row a champion trained on into a later holdout. Both sides keep the label mix in
+    expectation (the hash ignores the label). ``training.max_train_rows`` keeps the lowest hashes.
+    """
+    split = config.split
+    assert isinstance(split, HashSplit)
+    position = hash_share(row_keys(frame, config), split.seed)
+    holdout_mask = position < split.holdout_share
+    train, holdout = frame.loc[~holdout_mask], frame.loc[holdout_mask]
+    cap = config.training.max_train_rows
+    if cap is not None and len(train) > cap:
+        train = train.loc[position[~holdout_mask].sort_values(kind="stable").index[:cap]].sort_index()
+    for name, part in (("training", train), ("holdout", holdout)):
+        if len(part) < 2:
+            raise DataSourceError(
+                f"the {name} side of the hash split (holdout_share {split.holdout_share:g}) holds "
+                f"{len(part)} of {len(frame):,} rows: too few to train and evaluate"
+            )
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
+def hash_share(keys: pd.Series, seed: int) -> pd.Series:
+    """Each key's place in [0, 1): a seeded hash, the same on every machine and every run."""
+    salt = hashlib.sha256(str(seed).encode()).hexdigest()[:16]
+    hashed = pd.util.hash_pandas_object(keys.astype(str), index=False, hash_key=salt).to_numpy()
+    return pd.Series(hashed / 2.0**64, index=keys.index)
+
+
+def row_keys(frame: pd.DataFrame, config: Config) -> pd.Series:
+    """Each row's key: the id column's text, else ``<content hash>-<n>``.
+
+    Without an id column the key is a hash of the row's feature values (numbers compared as
+    numbers, so 1 and 1.0 agree; everything else as text) and ``n`` counts earlier identical rows
+    in the same frame: a row keeps its key wherever it sits, and duplicates stay apart. Labels given
+    later must come in the same rows (same feature values) to find their predictions.
+    """
+    if config.data.id_column is not None:
+        return frame[config.data.id_column].astype(str)
+    return content_keys(frame, config.data.features.columns)
+
+
+def content_keys(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
+    """``<hash of the row's values in columns>-<n>``: see ``row_keys``."""
+    names = sorted(c for c in set(columns) if c in frame.columns)
+    content = pd.DataFrame({c: _comparable(frame[c]) for c in names}, index=frame.index)
+    digest = pd.Series(pd.util.hash_pandas_object(content, index=False).to_numpy(), index=frame.index)
+    occurrence = digest.groupby(digest, sort=False).cumcount()
+    return digest.map("{:016x}".format) + "-" + occurrence.astype(str)
+
+
+def _comparable(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return values.astype("float64")
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return pd.to_datetime(values, utc=True).astype(str)
+    return values.astype(str).where(values.notna(), "")
 
 
 def fingerprint(frame: pd.DataFrame) -> str:
@@ -87,7 +158,8 @@ def features_of(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 def labels_of(frame: pd.DataFrame, config: Config) -> np.ndarray:
-    return frame[config.data.target].astype("int64").to_numpy()
+    """The 0/1 codes of the target (the column is encoded when the data is loaded: core/target.py)."""
+    return frame[config.data.target.column].astype("int64").to_numpy()
 
 
 def model_inputs(model: Any, frame: pd.DataFrame, config: Config) -> pd.DataFrame:

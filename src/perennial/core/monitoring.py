@@ -14,7 +14,9 @@ from typing import Any, Literal
 import pandas as pd
 
 from perennial.config import Config
+from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
+from perennial.core.target import Labels
 from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
 from perennial.core import task_metrics as tm
 from perennial.core.metrics import estimate_metrics, higher_is_better
@@ -49,6 +51,7 @@ class ChampionContext:
     sample: pd.DataFrame  # a sample of the training rows, for Evidently's page
     holdout: float | None  # the champion's gated primary metric on its holdout
     suite: SuiteSpec  # the data contract it was trained under
+    labels: Labels | None = None  # binary: what its 1 and 0 stand for (delayed labels arrive in that text)
 
 
 def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
@@ -93,14 +96,25 @@ def drift_frame(predictions: pd.DataFrame, config: Config) -> pd.DataFrame:
     return predictions.loc[:, [*wanted, PREDICTION]]
 
 
-def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame, config: Config, where: str) -> pd.DataFrame:
-    """Predictions with their delayed label (inner join on id): id, prediction, label."""
-    id_column, target = config.data.id_column, config.data.target
-    missing = [c for c in (id_column, target) if c not in labels.columns]
+def join_labels(
+    predictions: pd.DataFrame, labels: pd.DataFrame, config: Config, where: str, encoding: Labels | None = None
+) -> pd.DataFrame:
+    """Predictions with their delayed label (inner join on id): id, prediction, label (0/1).
+
+    Labels come in the user's text and are coded with the champion's ``encoding``. Without an id
+    column a label finds its prediction by the row's content key: labels must come in the same
+    rows (the same feature values) that were scored.
+    """
+    id_column, target = config.data.id_column, config.data.target.column
+    keyed_by = [id_column] if id_column else list(config.data.features.columns)
+    missing = [c for c in (*keyed_by, target) if c not in labels.columns]
     if missing:
-        raise DataSourceError(f"{where}: labels need columns {missing} (found {sorted(labels.columns)[:12]})")
-    known = labels.loc[labels[target].notna(), [id_column, target]]
-    known = known.assign(id=known[id_column].astype(str)).drop_duplicates("id", keep="last")
+        how = "" if id_column else " (no id column: labels must come in the scored rows, with their feature values)"
+        raise DataSourceError(f"{where}: labels need columns {missing}{how} (found {sorted(labels.columns)[:12]})")
+    known = labels.loc[labels[target].notna()]
+    codes = (encoding or Labels(target, 1, 0)).encode(known[target], where) if config.task == "binary" else known[target]
+    known = pd.DataFrame({"id": row_keys(known, config).to_numpy(), target: codes.to_numpy()})
+    known = known.drop_duplicates("id", keep="last")
     # multiclass rows carry each class's probability (proba__<class>): performance needs them all
     kept = ["id", PREDICTION, *(c for c in predictions.columns if c.startswith(PROBA_PREFIX))]
     joined = predictions.loc[:, kept].merge(known[["id", target]], on="id", how="inner")

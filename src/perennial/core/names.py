@@ -57,6 +57,9 @@ class Tag:
     DECISION_THRESHOLD: Final = "perennial.decision_threshold"  # V
     EXPECTED_COST: Final = "perennial.expected_cost"  # V
     PREDICTION_SHIFT: Final = "perennial.prediction_shift"  # V: regression cost, the shift that minimises it
+    SPLIT: Final = "perennial.split"  # V: the split it was trained and held out under (time window or hash)
+    LABELS: Final = "perennial.labels"  # V: binary, its positive and negative labels (core/target.Labels)
+    DROPPED_FEATURES: Final = "perennial.dropped_features"  # R: all-null or constant in training
     INTERRUPTED: Final = "perennial.interrupted"  # R: a run `perennial doctor` found abandoned
     # batch scoring (R)
     MODEL_VERSION: Final = "perennial.model_version"

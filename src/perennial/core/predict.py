@@ -42,7 +42,7 @@ def targets_of(frame: pd.DataFrame, config: Config) -> np.ndarray:
     """The target as the task fits on it: 0/1 labels, class names as text, or floats."""
     if config.task == "binary":
         return labels_of(frame, config)
-    values = frame[config.data.target]
+    values = frame[config.data.target.column]
     if config.task == "regression":
         return pd.to_numeric(values, errors="raise").astype("float64").to_numpy()
     return values.astype(str).to_numpy(dtype=object)

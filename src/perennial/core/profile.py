@@ -105,7 +105,7 @@ def _numeric_target(values: pd.Series, config: Config) -> pd.Series:
 
 def profile_frame(frame: pd.DataFrame, config: Config) -> DataProfile:
     """Profile the model's input columns and the target of one (training) frame."""
-    features, target = config.data.features, config.data.target
+    features, target = config.data.features, config.data.target.column
     missing = [c for c in (*features.columns, target) if c not in frame.columns]
     if missing:
         raise ValueError(f"cannot profile: the frame has no column(s) {missing}")
@@ -114,9 +114,17 @@ def profile_frame(frame: pd.DataFrame, config: Config) -> DataProfile:
     columns += [_categorical(n, frame[n], y) for n in features.categorical]
     columns += [_datetime(d.column, frame[d.column]) for d in features.datetime]
     columns.append(_target(target, frame[target], config.task))
-    times = pd.to_datetime(frame[config.data.time_column], utc=True) if len(frame) else pd.Series(dtype="datetime64[ns, UTC]")
-    window = f"{times.min():%Y-%m-%d} .. {times.max():%Y-%m-%d}" if len(times) else "empty"
+    window = _window(frame, config.data.time_column)
     return DataProfile(len(frame), target, float(y.mean()) if len(y) else math.nan, window, tuple(columns))
+
+
+def _window(frame: pd.DataFrame, time_column: str | None) -> str:
+    if not len(frame):
+        return "empty"
+    if time_column is None:
+        return "no time column"
+    times = pd.to_datetime(frame[time_column], utc=True)
+    return f"{times.min():%Y-%m-%d} .. {times.max():%Y-%m-%d}"
 
 
 def _base(name: str, role: str, series: pd.Series) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import Config
-from perennial.core.data import model_inputs
+from perennial.core.data import model_inputs, row_keys
 from perennial.core.predict import classes_of, predict, predicted_labels, scalar_prediction
 
 PROBA_PREFIX = "proba__"  # a multiclass row's probability of each class: proba__<class>
@@ -20,19 +20,25 @@ def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str
 
     Multiclass rows also carry ``predicted_class`` (text) and ``proba__<class>`` for each class.
 
+    ``id`` is the row key (core/data.row_keys): the id column, else a key from the row's content.
+
     The features ride along so monitoring can compare what was scored with what was trained on.
     """
     X, task = model_inputs(model, frame, config), config.task
     predicted, classes = predict(model, X, task), classes_of(model, task)
     labels = predicted_labels(predicted, task, classes, config.evaluation.threshold)
     features = frame.loc[:, [c for c in config.data.features.columns if c != config.data.time_column]]
+    scored_at = pd.Timestamp(dt.datetime.now(dt.UTC))
+    # without a time column a row's event is its scoring: the batch is the monitoring window
+    time_column = config.data.time_column
+    event_time = pd.to_datetime(frame[time_column], utc=True) if time_column else pd.Series(scored_at, index=frame.index)
     return pd.concat(
         [
             pd.DataFrame(
                 {
-                    "id": frame[config.data.id_column].astype(str).reset_index(drop=True),
-                    "event_time": pd.to_datetime(frame[config.data.time_column], utc=True).reset_index(drop=True),
-                    "scored_at": pd.Timestamp(dt.datetime.now(dt.UTC)),
+                    "id": row_keys(frame, config).reset_index(drop=True),
+                    "event_time": event_time.reset_index(drop=True),
+                    "scored_at": scored_at,
                     "model_name": model_name,
                     "model_version": str(version),
                     "prediction": scalar_prediction(predicted, task),

@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, TimeSeriesSplit, cross_val_score
+from sklearn.model_selection import (
+    GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, TimeSeriesSplit, cross_val_score,
+)
 from sklearn.pipeline import Pipeline
 
-from perennial.config import Candidate, Config, Features
+from perennial.config import Candidate, Config, Features, HashSplit
 from perennial.core import estimators
 from perennial.core.features import build_feature_pipeline, categorical_mask
 from perennial.core.task import Task, sklearn_scorer
@@ -57,10 +59,19 @@ def scorer(config: Config) -> Any:
     return sklearn_scorer(config.task, ev.primary_metric, ev.top_k, ev.quantile)
 
 
-def _search(model: Pipeline, candidate: Candidate, scoring: Any, seed: int) -> GridSearchCV | RandomizedSearchCV:
+def cv_folds(config: Config, n_splits: int) -> TimeSeriesSplit | StratifiedKFold | KFold:
+    """Time-ordered folds when rows have a time (no peeking ahead), else shuffled folds (stratified by class)."""
+    if isinstance(config.split, HashSplit):
+        shuffled = KFold if config.task == "regression" else StratifiedKFold
+        return shuffled(n_splits=n_splits, shuffle=True, random_state=config.training.seed)
+    return TimeSeriesSplit(n_splits=n_splits)
+
+
+def _search(model: Pipeline, candidate: Candidate, scoring: Any, config: Config) -> GridSearchCV | RandomizedSearchCV:
     assert candidate.search is not None
+    seed = config.training.seed
     grid = {f"model__{k}": list(v) for k, v in candidate.search.grid.items()}
-    folds = TimeSeriesSplit(n_splits=candidate.search.folds)  # rows are time-ordered: no peeking ahead
+    folds = cv_folds(config, candidate.search.folds)
     if candidate.search.n_iter is None:
         return GridSearchCV(model, grid, scoring=scoring, cv=folds, n_jobs=1, refit=True)
     return RandomizedSearchCV(
@@ -69,19 +80,20 @@ def _search(model: Pipeline, candidate: Candidate, scoring: Any, seed: int) -> G
 
 
 def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config: Config) -> TrainedModel:
-    """Fit one candidate; with a search, pick its parameters by time-ordered CV, then refit on all rows.
+    """Fit one candidate; with a search, pick its parameters by CV (``cv_folds``), then refit on all rows.
 
-    ``X`` must be sorted by time: TimeSeriesSplit trusts the row order.
+    With a time split ``X`` must be sorted by time: TimeSeriesSplit trusts the row order.
     """
     seed, scoring = config.training.seed, scorer(config)
     model = build_model(candidate, config.data.features, seed, config.task)
     started = time.perf_counter()
     if candidate.search is not None:
-        search = _search(model, candidate, scoring, seed).fit(X, y)
+        search = _search(model, candidate, scoring, config).fit(X, y)
         fitted, cv_score = search.best_estimator_, float(search.best_score_)
         params = {**candidate.params, **{k.removeprefix("model__"): v for k, v in search.best_params_.items()}}
     else:
-        cv_score = float(np.mean(cross_val_score(model, X, y, scoring=scoring, cv=TimeSeriesSplit(n_splits=2))))
+        folds = cv_folds(config, config.split.folds if isinstance(config.split, HashSplit) else 2)
+        cv_score = float(np.mean(cross_val_score(model, X, y, scoring=scoring, cv=folds)))
         fitted, params = model.fit(X, y), dict(candidate.params)
     return TrainedModel(candidate.name, candidate.family, fitted, params, cv_score, time.perf_counter() - started)
 

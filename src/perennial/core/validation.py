@@ -55,10 +55,10 @@ class SuiteSpec:
     """The data contract of one reference window (usually a model's training data)."""
 
     columns: tuple[ColumnSpec, ...]
-    id_column: str
-    time_column: str
+    id_column: str | None  # None: rows are keyed by their content (core/data.row_keys)
+    time_column: str | None  # None: no freshness or per-day volume to judge
     target: str
-    target_values: tuple[Any, ...]  # binary 0/1; multiclass the reference's classes; regression () (numeric)
+    target_values: tuple[Any, ...]  # binary: the 0/1 codes (the user's labels travel as core/target.Labels); multiclass the reference's classes; regression () (numeric)
     max_unseen_category_share: float
     reference_rows: int
     reference_rows_per_day: float
@@ -107,12 +107,16 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
     rules (its facts unknown), so validating that same data reports it missing by name.
     """
     data = config.data
-    roles: dict[str, Kind] = {data.id_column: "id", data.time_column: "datetime"}
+    roles: dict[str, Kind] = {}
+    if data.id_column is not None:
+        roles[data.id_column] = "id"
+    if data.time_column is not None:
+        roles[data.time_column] = "datetime"
     roles.update({c: "numeric" for c in data.features.numeric})
     roles.update({c: "categorical" for c in data.features.categorical})
     roles.update({d.column: "datetime" for d in data.features.datetime})
-    roles[data.target] = "target"
-    has_times = data.time_column in reference.columns
+    roles[data.target.column] = "target"
+    has_times = data.time_column is not None and data.time_column in reference.columns
     all_times = _times(reference[data.time_column]) if has_times else None
     times = all_times.dropna() if all_times is not None else pd.Series(dtype="datetime64[ns, UTC]")
     window = config.validation.window or config.monitoring.window
@@ -121,7 +125,7 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
         columns=tuple(_column_spec(reference, name, kind, config, keys) for name, kind in roles.items()),
         id_column=data.id_column,
         time_column=data.time_column,
-        target=data.target,
+        target=data.target.column,
         target_values=_target_values(config, reference),
         max_unseen_category_share=config.validation.max_unseen_category_share,
         reference_rows=len(reference),
@@ -137,8 +141,8 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
 def _target_values(config: Config, reference: pd.DataFrame) -> tuple[Any, ...]:
     if config.task == "regression":
         return ()
-    if config.task == "multiclass" and config.data.target in reference.columns:
-        known = pd.unique(reference[config.data.target].dropna().to_numpy(dtype=object))
+    if config.task == "multiclass" and config.data.target.column in reference.columns:
+        known = pd.unique(reference[config.data.target.column].dropna().to_numpy(dtype=object))
         return tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
     return (0, 1)
 
@@ -189,17 +193,22 @@ def validate_frame(
     """
     run_checks = validation_gx.run_checks if engine == "gx" else validation_vectorised.run_checks
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
-    times = _times(frame[suite.time_column]) if suite.time_column in frame.columns else None
+    has_times = suite.time_column is not None and suite.time_column in frame.columns
+    times = _times(frame[suite.time_column]) if has_times else None
     parsed = {suite.time_column: times} if times is not None else {}  # text timestamps are parsed once
     planned = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
     planned += [item for spec in specs for item in _plan_column(frame, spec, suite, parsed.get(spec.name))]
     outcomes = iter(run_checks(frame, [p for p in planned if isinstance(p, ColumnCheck)]))
     results = [RuleResult(p.column, p.rule, *next(outcomes), kind=_kind(p, suite)) if isinstance(p, ColumnCheck) else p
                for p in planned]
-    if freshness_hours is not None:
-        results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
-    if volume is not None:
-        results.append(_volume(times, len(frame), suite, volume))
+    if suite.time_column is None and (freshness_hours is not None or volume is not None):
+        # said, not silently dropped: a reader of the report sees why there is no volume figure
+        results.append(RuleResult(None, "freshness and volume per day", True, "skipped: no time column"))
+    else:
+        if freshness_hours is not None:
+            results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
+        if volume is not None:
+            results.append(_volume(times, len(frame), suite, volume))
     extra = [str(c) for c in frame.columns if c not in {s.name for s in suite.columns}]
     if extra:
         shown = ", ".join(repr(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
@@ -288,8 +297,9 @@ def _type_result(
         ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
     if spec.kind == "categorical":
-        ok = isinstance(dtype, pd.CategoricalDtype | pd.StringDtype) or (
-            dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+        # booleans are two categories (True/False), read as bool or as text
+        ok = isinstance(dtype, pd.CategoricalDtype | pd.StringDtype) or pd.api.types.is_bool_dtype(dtype) or (
+            dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "boolean")
         )
         return RuleResult(spec.name, "type text/categorical", ok, str(dtype) if ok else _wrong_type(values))
     if spec.kind == "datetime":

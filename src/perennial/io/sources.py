@@ -1,4 +1,5 @@
-"""Reading the configured data source: CSV, Parquet, or a SQL query through SQLAlchemy.
+"""Reading the configured data source: CSV (plain or compressed), Parquet (file or partitioned
+directory), JSON lines, or a SQL query through SQLAlchemy.
 
 Every failure becomes a DataSourceError that names the file (or the database, password
 hidden) and what went wrong, never a bare library traceback.
@@ -6,13 +7,19 @@ hidden) and what went wrong, never a bare library traceback.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 
 from perennial.config import FileSource, Source, SqlSource
 from perennial.errors import DataSourceError
+
+# Compression pandas infers from the name; the truncation check cannot read their tails, but each
+# decompressor fails on a stream cut short (EOFError, BadZipFile), which is reported as truncation.
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")
 
 
 def describe_source(source: Source, root: Path | None = None) -> str:
@@ -32,45 +39,83 @@ def resolve_path(source: FileSource, root: Path | None = None) -> Path:
     return path if path.is_absolute() or root is None else root / path
 
 
-def _read_file(source: FileSource, path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataSourceError(f"{path}: file does not exist")
-    if path.stat().st_size == 0:
-        raise DataSourceError(f"{path}: file is empty")
-    try:
-        if source.kind == "parquet":
-            return pd.read_parquet(path)
-        frame = pd.read_csv(path, encoding="utf-8", on_bad_lines="error", low_memory=False)
-    except UnicodeDecodeError:
-        raise DataSourceError(f"{path}: not UTF-8 text ({_first_bad_byte(path)})") from None
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(f"{path}: file holds no data") from None
-    except pd.errors.ParserError as exc:
-        raise DataSourceError(f"{path}: malformed CSV: {exc}") from None
-    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-        raise DataSourceError(f"{path}: cannot be read as {source.kind}: {exc}") from None
-    _check_delimiter(frame, path)
-    _check_not_truncated(frame, path)
+def compressed(path: Path) -> bool:
+    return path.name.lower().endswith(COMPRESSED)
+
+
+def _parse(source: FileSource, path: Path, columns: list[str] | None = None, rows: int | None = None) -> pd.DataFrame:
+    """The file as a frame (only ``columns``/``rows`` when given); library errors pass through."""
+    if source.kind == "parquet":
+        frame = pd.read_parquet(path, columns=columns)
+        return _plain_partitions(frame).head(rows) if rows is not None else _plain_partitions(frame)
+    if source.kind == "jsonl":
+        frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False)
+        return frame.loc[:, columns] if columns is not None else frame
+    return pd.read_csv(
+        path, sep=source.delimiter, encoding=source.encoding, on_bad_lines="error", low_memory=False,
+        usecols=columns, nrows=rows,
+    )
+
+
+def _plain_partitions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Hive partition columns come back as categoricals of text or numbers: give them their plain type."""
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(frame[name].cat.categories.dtype)
     return frame
 
 
-_OTHER_DELIMITERS = {";": "';'", "\t": "tabs", "|": "'|'"}
+def _read_file(source: FileSource, path: Path, columns: list[str] | None = None, rows: int | None = None) -> pd.DataFrame:
+    if not path.exists():
+        raise DataSourceError(f"{path}: file does not exist")
+    if path.is_dir() and source.kind != "parquet":
+        raise DataSourceError(f"{path}: is a directory; only a partitioned Parquet source (kind: parquet) may be one")
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataSourceError(f"{path}: file is empty")
+    try:
+        frame = _parse(source, path, columns, rows)
+    except UnicodeDecodeError:
+        raise DataSourceError(f"{path}: not {_encoding_name(source.encoding)} text ({_first_bad_byte(path, source.encoding)})") from None
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(f"{path}: file holds no data") from None
+    except pd.errors.ParserError as exc:
+        raise DataSourceError(f"{path}: malformed {source.kind.upper()}: {exc}{_delimiter_hint(path, source)}") from None
+    except (EOFError, zipfile.BadZipFile) as exc:
+        raise DataSourceError(f"{path}: truncated: the compressed stream ends early ({exc}); the file looks partially written") from None
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise DataSourceError(f"{path}: cannot be read as {source.kind}: {exc}") from None
+    if source.kind == "csv":
+        _check_delimiter(frame, path, source.delimiter)
+        if rows is None and columns is None and path.is_file() and not compressed(path):
+            _check_not_truncated(frame, path, source)
+    return frame
 
 
-def _check_delimiter(frame: pd.DataFrame, path: Path) -> None:
-    """One column whose name holds another delimiter: the file is not comma-separated."""
+_OTHER_DELIMITERS = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}
+
+
+def _check_delimiter(frame: pd.DataFrame, path: Path, delimiter: str) -> None:
+    """One column whose name holds another delimiter: the file is not separated by the configured one."""
     if len(frame.columns) != 1:
         return
     header = str(frame.columns[0])
-    for delimiter, name in _OTHER_DELIMITERS.items():
-        if header.count(delimiter) >= 1:
+    for other, name in _OTHER_DELIMITERS.items():
+        if other != delimiter and header.count(other) >= 1:
+            shown = _OTHER_DELIMITERS.get(delimiter, repr(delimiter))
             raise DataSourceError(
                 f"{path}: read as one column '{header[:60]}': the file looks delimited by {name}, "
-                "but CSV sources must be comma-separated"
+                f"but the source is {shown}-separated (comma-separated unless data.source.delimiter says "
+                f"otherwise): set data.source.delimiter: {other!r}"
             )
 
 
-def _check_not_truncated(frame: pd.DataFrame, path: Path) -> None:
+def _delimiter_hint(path: Path, source: FileSource) -> str:
+    """When rows have ragged field counts, a sniffed delimiter other than the configured one is the likely cause."""
+    sniffed = sniff_delimiter(path, source.encoding)
+    return f" (the file looks {sniffed!r}-delimited: set data.source.delimiter)" if sniffed and sniffed != source.delimiter else ""
+
+
+def _check_not_truncated(frame: pd.DataFrame, path: Path, source: FileSource) -> None:
     """A last line cut short (no final newline, fewer fields than the header): a partial copy.
 
     pandas fills the missing fields of a short row with nulls, which would pass as a few
@@ -81,8 +126,8 @@ def _check_not_truncated(frame: pd.DataFrame, path: Path) -> None:
         tail = handle.read()
     if tail.endswith((b"\n", b"\r")):
         return  # ends on a row boundary: nothing to tell from the bytes
-    last = tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
-    fields = next(csv.reader([last]), [])
+    last = tail.rsplit(b"\n", 1)[-1].decode(source.encoding, errors="replace")
+    fields = next(csv.reader([last], delimiter=source.delimiter), [])
     if len(fields) < len(frame.columns):
         lines = len(frame) + 1
         raise DataSourceError(
@@ -91,15 +136,46 @@ def _check_not_truncated(frame: pd.DataFrame, path: Path) -> None:
         )
 
 
-def _first_bad_byte(path: Path) -> str:
-    """Where the first non-UTF-8 byte is (pandas reports offsets within its read chunk)."""
+def _encoding_name(encoding: str) -> str:
+    return "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def _first_bad_byte(path: Path, encoding: str) -> str:
+    """Where the first undecodable byte is (pandas reports offsets within its read chunk)."""
+    if not path.is_file() or compressed(path):
+        return "set data.source.encoding, e.g. latin-1"
     data = path.read_bytes()
     try:
-        data.decode("utf-8")
+        data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return f"byte {exc.start:,} on line {line:,} is {data[exc.start:exc.start + 1]!r}: {exc.reason}; save it as UTF-8"
+        return (f"byte {exc.start:,} on line {line:,} is {data[exc.start:exc.start + 1]!r}: {exc.reason}; "
+                f"save it as UTF-8 or set data.source.encoding (e.g. latin-1)")
     return "undecodable bytes"
+
+
+def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str | None:
+    """The delimiter of a CSV's first lines (',', ';', tab or '|'), or None when it cannot be told."""
+    sample = text_sample(path, encoding)
+    if sample is None:
+        return None
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return None
+
+
+def text_sample(path: Path, encoding: str = "utf-8", size: int = 65536) -> str | None:
+    """The first ``size`` bytes of a (possibly compressed) text file, decoded leniently; None if unreadable."""
+    from pandas.io.common import get_handle
+
+    try:
+        with get_handle(path, "rb", compression="infer", is_text=False) as handles:
+            raw = handles.handle.read(size)
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError):
+        return None
+    lines = raw.decode(encoding, errors="replace").splitlines()
+    return "\n".join(lines[:-1] if len(raw) == size and len(lines) > 1 else lines)
 
 
 def _read_sql(source: SqlSource) -> pd.DataFrame:
@@ -134,3 +210,13 @@ def read_source(source: Source, root: Path | None = None) -> pd.DataFrame:
     if frame.empty:
         raise DataSourceError(f"{describe_source(source, root)}: no rows (header only or empty result)")
     return frame
+
+
+def read_sample(source: FileSource, root: Path | None = None, rows: int = 1000) -> pd.DataFrame:
+    """The first ``rows`` rows (the header and a taste of the values) for checks that must be quick."""
+    return _read_file(source, resolve_path(source, root), rows=rows)
+
+
+def read_columns(source: FileSource, columns: list[str], root: Path | None = None) -> pd.DataFrame:
+    """Only ``columns`` of every row (the target's values, before anything heavy starts)."""
+    return _read_file(source, resolve_path(source, root), columns=columns)

@@ -16,11 +16,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from perennial.config import Config
+from perennial.core.target import Labels
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.serving.metrics import CONTENT_TYPE, MetricsMiddleware
@@ -57,24 +59,30 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _row(score: Any, task: str, threshold: float, classes: tuple[str, ...]) -> dict[str, Any]:
-    """One row's answer: probability and 0/1 label; the value; or the class and each class's probability."""
+def _row(score: Any, task: str, threshold: float, classes: tuple[str, ...], labels: Labels) -> dict[str, Any]:
+    """One row's answer: the positive label's probability and the decided label (in the data's own
+    values); the value; or the class and each class's probability."""
     if task == "regression":
         return {"prediction": score}
     if task == "multiclass":
         best = max(range(len(score)), key=score.__getitem__)
         return {"label": classes[best], "prediction": score[best], "probabilities": dict(zip(classes, score, strict=True))}
-    return {"prediction": score, "label": int(score >= threshold)}
+    return {"prediction": score, "label": labels.decode(np.asarray([score >= threshold]))[0]}
 
 
 def _answer(
-    parsed: Parsed, outcome: Outcome, model_name: str, threshold: float, task: str = "binary", classes: tuple[str, ...] = ()
+    parsed: Parsed, outcome: Outcome, model_name: str, threshold: float, task: str = "binary",
+    classes: tuple[str, ...] = (), labels: Labels | None = None,
 ) -> dict[str, Any]:
+    labels = labels or Labels("target", 1, 0)
     rows = [
-        {"id": i, **_row(s, task, threshold, classes), "model_version": v, "variant": variant}
+        {"id": i, **_row(s, task, threshold, classes, labels), "model_version": v, "variant": variant}
         for i, s, v, variant in zip(parsed.ids, outcome.scores, outcome.versions, outcome.variants, strict=True)
     ]
-    return {"model_name": model_name, **rows[0]} if parsed.single else {"model_name": model_name, "predictions": rows}
+    head: dict[str, Any] = {"model_name": model_name}
+    if task == "binary":  # which label "prediction" is the probability of
+        head["positive_label"] = labels.to_dict()["positive"]
+    return {**head, **rows[0]} if parsed.single else {**head, "predictions": rows}
 
 
 def answer_schema(task: str) -> dict[str, Any]:
@@ -89,8 +97,8 @@ def answer_schema(task: str) -> dict[str, Any]:
                    "probabilities": {"type": "object", "additionalProperties": {"type": "number"},
                                      "description": "each class's probability"}}
     else:
-        fields |= {"prediction": {"type": "number", "description": "the positive class's probability"},
-                   "label": {"type": "integer", "enum": [0, 1]}}
+        fields |= {"prediction": {"type": "number", "description": "the positive label's probability"},
+                   "label": {"description": "the decided label, one of the target's two values (positive_label or the other)"}}
     row = {"type": "object", "properties": fields, "required": sorted(fields)}
     batch = {"type": "object", "properties": {"model_name": {"type": "string"}, "predictions": {"type": "array", "items": row}}}
     single = {"type": "object", "properties": {"model_name": {"type": "string"}, **fields}}
@@ -153,7 +161,9 @@ def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
             log.exception("prediction failed")
             return _problem(500, None, f"prediction failed: {type(exc).__name__}: {exc}", "prediction_failed")
         service.settle(job, outcome)
-        return _json(_answer(parsed, outcome, models.champion.name, threshold, config.task, models.champion.classes))
+        answer = _answer(parsed, outcome, models.champion.name, threshold, config.task, models.champion.classes,
+                         models.champion.labels)
+        return _json(answer)
 
 
 def _add_status_routes(app: FastAPI, service: Service) -> None:

@@ -22,6 +22,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, Validation
 from typing_extensions import NotRequired, TypedDict
 
 from perennial.config import Config
+from perennial.core.data import content_keys
 
 BATCH_KEY = "records"
 NUMERIC = frozenset({"double", "float", "long", "integer"})
@@ -115,19 +116,22 @@ class RequestSchema:
     def __init__(
         self,
         fields: Iterable[FieldSpec],
-        id_column: str,
-        time_column: str,
+        id_column: str | None,
+        time_column: str | None,
         categories: Mapping[str, frozenset[str]] | None = None,
         max_rows: int = 1000,
+        key_columns: Sequence[str] = (),
     ) -> None:
         self.fields = tuple(fields)
         self.id_column, self.time_column, self.max_rows = id_column, time_column, max_rows
+        # without an id column a record's id is its content key, as in batch scoring (core/data.row_keys)
+        self.key_columns = tuple(key_columns) or tuple(f.name for f in self.fields)
         self.categories = dict(categories or {})
-        if not any(f.name == time_column for f in self.fields):
+        if time_column is not None and not any(f.name == time_column for f in self.fields):
             # the event time is logged with each prediction even when the model does not read it
             self.fields = (*self.fields, FieldSpec(time_column, "datetime", required=False))
-        self._names = {id_column, *(f.name for f in self.fields)}
-        spec: dict[str, Any] = {id_column: Annotated[str, BeforeValidator(_id_text)]}
+        self._names = {*([id_column] if id_column else []), *(f.name for f in self.fields)}
+        spec: dict[str, Any] = {id_column: Annotated[str, BeforeValidator(_id_text)]} if id_column else {}
         for f in self.fields:
             kind = _TYPES[f.kind] | None
             spec[f.name] = kind if f.required else NotRequired[kind]
@@ -136,7 +140,7 @@ class RequestSchema:
         self._records = TypeAdapter(list[record])
 
     def describe(self) -> dict[str, Any]:
-        fields = [{"name": self.id_column, "type": "string", "required": True, "nullable": False}]
+        fields = [{"name": self.id_column, "type": "string", "required": True, "nullable": False}] if self.id_column else []
         fields += [{"name": f.name, "type": f.kind, "required": f.required, "nullable": True} for f in self.fields]
         return {"fields": fields, "batch_key": BATCH_KEY, "max_request_rows": self.max_rows}
 
@@ -174,7 +178,11 @@ class RequestSchema:
         except ValidationError as exc:
             raise RequestError(422, _field_errors(exc, single)) from None
         columns = {f.name: [r.get(f.name) for r in valid] for f in self.fields}
-        return Parsed(single, [r[self.id_column] for r in valid], columns, self._unseen(columns))
+        if self.id_column:
+            ids = [r[self.id_column] for r in valid]
+        else:
+            ids = content_keys(pd.DataFrame({c: columns[c] for c in self.key_columns if c in columns}), self.key_columns).tolist()
+        return Parsed(single, ids, columns, self._unseen(columns))
 
     def _unseen(self, columns: Mapping[str, list[Any]]) -> dict[str, int]:
         counts = {}

@@ -19,6 +19,7 @@ import numpy as np
 
 from perennial.config import Config
 from perennial.core.predict import classes_of, served_model
+from perennial.core.target import LABELS_TAG, Labels
 from perennial.io.registry import Registry
 from perennial.serving.fastpath import RecordsPredict, probe_frame, verified, verified_records
 from perennial.serving.schema import (
@@ -47,6 +48,7 @@ class LoadedModel:
     task: str = "binary"
     classes: tuple[str, ...] = ()  # multiclass: the probability columns' classes
     compiled: RecordsPredict | None = None  # binary: the verified numpy path over records, when every step compiles
+    labels: Labels = Labels("target", 1, 0)  # what its 1 and 0 stand for (the version's tag)
 
     def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
         """The task's prediction for column-wise records: positive probability, class probabilities, value."""
@@ -67,6 +69,8 @@ class LoadedModel:
             "columns": list(self.columns),
             "direct_path": self.scorer is not None and self.scorer != getattr(self.model, "predict_proba", None),
             "task": self.task,
+            **({"positive_label": self.labels.to_dict()["positive"], "negative_label": self.labels.to_dict()["negative"]}
+               if self.task == "binary" else {}),
             **({"classes": list(self.classes)} if self.classes else {}),
             "compiled_path": self.compiled is not None,
         }
@@ -123,6 +127,7 @@ def load_version(registry: Registry, version: str, role: str, config: Config) ->
         task=config.task,
         classes=classes_of(model, config.task),
         compiled=compiled,
+        labels=Labels.from_json(info.tags.get(LABELS_TAG), config.data.target.column),
     )
 
 
@@ -134,6 +139,7 @@ def build_model_set(champion: LoadedModel, challenger: LoadedModel | None, confi
         time_column=config.data.time_column,
         categories=champion.categories,
         max_rows=config.serving.max_request_rows,
+        key_columns=config.data.features.columns,
     )
     return ModelSet(champion, challenger, schema)
 

@@ -5,6 +5,7 @@ import pytest
 
 from perennial.core.data import features_of, fingerprint, labels_of, parse_times, split_by_time
 from perennial.errors import DataSourceError
+from tests.conftest import make_flights
 
 
 def test_split_is_by_time_and_never_overlaps(flights, tiny_config) -> None:
@@ -46,3 +47,44 @@ def test_features_and_labels_follow_the_config(flights, tiny_config) -> None:
     X = features_of(flights, tiny_config)
     assert list(X.columns) == ["distance", "temp", "carrier", "origin", "time_hour"]
     assert set(labels_of(flights, tiny_config)) == {0, 1}
+
+
+def _hash_config(tiny_config, **split):
+    raw = tiny_config.model_dump(mode="json")
+    raw["split"] = {"kind": "hash", **split}
+    raw["data"]["time_column"] = None
+    raw["data"]["id_column"] = None
+    raw["validation"]["freshness"] = None
+    from perennial.config import parse_config
+
+    return parse_config(raw, "hash.yaml")
+
+
+def test_hash_split_keeps_each_rows_side_when_rows_are_added(flights, tiny_config) -> None:
+    # given a hash split and the same rows with more rows appended and shuffled
+    config = _hash_config(tiny_config, holdout_share=0.25, seed=3)
+    from perennial.core.data import row_keys, split_frame
+
+    train, holdout = split_frame(flights, config)
+    grown = pd.concat([flights, make_flights(500, seed=9)]).sample(frac=1.0, random_state=1)
+    _, holdout_later = split_frame(grown, config)
+    # then no row trained on earlier is held out later, and the share is near the configured one
+    assert set(row_keys(holdout, config)) <= set(row_keys(holdout_later, config))
+    assert not set(row_keys(train, config)) & set(row_keys(holdout_later, config))
+    assert 0.2 < len(holdout) / len(flights) < 0.3
+    # and another seed holds out other rows
+    _, other = split_frame(flights, _hash_config(tiny_config, holdout_share=0.25, seed=4))
+    assert set(row_keys(other, config)) != set(row_keys(holdout, config))
+
+
+def test_content_keys_agree_across_dtypes_and_keep_duplicates_apart(tiny_config) -> None:
+    from perennial.core.data import content_keys
+
+    # given the same rows read once with ints and once with floats, and a duplicated row
+    ints = pd.DataFrame({"a": [1, 1, 2], "b": ["x", "x", "y"]})
+    floats = ints.astype({"a": "float64"})
+    keys = content_keys(ints, ["a", "b"])
+    # then the keys agree, duplicates differ by their count, and a changed value changes the key
+    assert keys.tolist() == content_keys(floats, ["b", "a"]).tolist()
+    assert keys[0] != keys[1] and keys[0].split("-")[0] == keys[1].split("-")[0]
+    assert content_keys(ints.assign(b=["x", "x", "z"]), ["a", "b"])[2] != keys[2]

@@ -46,7 +46,7 @@ def test_a_cached_demo_file_without_the_new_columns_is_rebuilt(tmp_path: Path, m
 def test_the_regression_and_multiclass_demo_configs_load() -> None:
     minutes = load_config(ROOT / "configs" / "flights_delay_minutes.yaml")
     classes = load_config(ROOT / "configs" / "flights_delay_class.yaml")
-    assert (minutes.task, minutes.data.target, minutes.training.baseline) == ("regression", "arr_delay", "seasonal_naive")
-    assert (classes.task, classes.data.target, classes.gate.max_class_recall_drop) == ("multiclass", "delay_class", 0.05)
+    assert (minutes.task, minutes.data.target.column, minutes.training.baseline) == ("regression", "arr_delay", "seasonal_naive")
+    assert (classes.task, classes.data.target.column, classes.gate.max_class_recall_drop) == ("multiclass", "delay_class", 0.05)
     # each keeps its own predictions apart from the binary demo's
     assert len({c.predictions.path for c in (minutes, classes, load_config(ROOT / "configs" / "flights.yaml"))}) == 3

@@ -60,3 +60,55 @@ def test_an_unreachable_sqlite_file_is_a_transient_error(tmp_path: Path) -> None
     with pytest.raises(DataSourceError, match="cannot connect") as raised:
         read_source(source)
     assert raised.value.transient
+
+
+@pytest.fixture
+def cancer() -> pd.DataFrame:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.iloc[:200, [0, 1, 2, -1]]
+    return frame.assign(target=frame["target"].map({0: "M", 1: "B"}))
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv.zst"])
+def test_compressed_csv_is_read_by_its_name(tmp_path: Path, cancer: pd.DataFrame, suffix: str) -> None:
+    # given the same rows compressed as the suffix says
+    path = tmp_path / f"cancer{suffix}"
+    cancer.to_csv(path, index=False)
+    # when read / then the rows are the same
+    read = read_source(FileSource(kind="csv", path=str(path)))
+    pd.testing.assert_frame_equal(read, cancer)
+
+
+def test_a_truncated_gzip_is_reported_as_truncated(tmp_path: Path, cancer: pd.DataFrame) -> None:
+    path = tmp_path / "cancer.csv.gz"
+    cancer.to_csv(path, index=False)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(DataSourceError, match="truncated: the compressed stream ends early"):
+        read_source(FileSource(kind="csv", path=str(path)))
+
+
+def test_partitioned_parquet_and_json_lines(tmp_path: Path, cancer: pd.DataFrame) -> None:
+    # given a Parquet directory partitioned by the label, and JSON lines
+    cancer.to_parquet(tmp_path / "parts", partition_cols=["target"], index=False)
+    cancer.to_json(tmp_path / "c.jsonl.gz", orient="records", lines=True)
+    # when read / then every row is there and the partition column is plain text again
+    parts = read_source(FileSource(kind="parquet", path=str(tmp_path / "parts")))
+    assert len(parts) == len(cancer) and parts["target"].dtype == object
+    assert sorted(parts["target"].unique()) == ["B", "M"]
+    lines = read_source(FileSource(kind="jsonl", path=str(tmp_path / "c.jsonl.gz")))
+    pd.testing.assert_frame_equal(lines, cancer)
+
+
+def test_delimiter_and_encoding_from_config_and_a_wrong_guess_says_what_to_set(tmp_path: Path, cancer: pd.DataFrame) -> None:
+    # given a semicolon-delimited latin-1 file with accents
+    path = tmp_path / "euro.csv"
+    cancer.assign(target=cancer["target"].map({"M": "malin", "B": "bénin"})).to_csv(path, sep=";", index=False, encoding="latin-1")
+    # when read as configured / then the accents survive
+    read = read_source(FileSource(kind="csv", path=str(path), delimiter=";", encoding="latin-1"))
+    assert set(read["target"]) == {"malin", "bénin"}
+    # when read with the defaults / then the error names the key to set
+    with pytest.raises(DataSourceError, match="not UTF-8 text .*set data.source.encoding"):
+        read_source(FileSource(kind="csv", path=str(path)))
+    with pytest.raises(DataSourceError, match="delimited by ';'.*set data.source.delimiter: ';'"):
+        read_source(FileSource(kind="csv", path=str(path), encoding="latin-1"))

@@ -1,0 +1,98 @@
+"""How the `perennial` command ends: one readable message and an exit code per kind of mistake.
+
+Expected failures (a config mistake, data that fails validation, a gate that refuses...) are
+``PerennialError``s: printed once, without a traceback, exiting with the kind's ``exit_code``
+(README, "Exit codes"). A traceback is shown for bugs, and for everything with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from rich.console import Console
+
+DEBUG_ENV = "PERENNIAL_DEBUG"
+err_console = Console(stderr=True)
+
+
+def debugging() -> bool:
+    import os
+
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")
+
+
+class FlowFailure(str):
+    """A failed flow run's message, carrying the exit code of the error that failed it."""
+
+    exit_code: int = 1
+
+    @classmethod
+    def of(cls, state: Any) -> FlowFailure:
+        message = cls(state.message or "flow failed")
+        try:
+            exc = state.result(raise_on_failure=False)
+        except Exception:  # the result may not be retrievable: the message still is
+            exc = None
+        message.exit_code = getattr(exc, "exit_code", 1) if isinstance(exc, BaseException) else 1
+        return message
+
+
+class _OncePerError(logging.Filter):
+    """Drops Prefect's log lines about an expected error: the CLI prints it once, at the end."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from perennial.errors import PerennialError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, PerennialError):
+            return False
+        text = record.getMessage() if record.levelno >= logging.ERROR else ""
+        return not any(name in text for name in _ERROR_NAMES)
+
+
+_ERROR_NAMES = ("ConfigError", "TargetError", "DataSourceError", "DataValidationFailed", "GateFailed", "RegistryError")
+
+
+def quiet_expected_errors() -> None:
+    """Without --debug, Prefect's console handlers leave expected errors to the CLI's one message."""
+    if debugging():
+        return
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("prefect").handlers]
+    for handler in handlers:
+        if not any(isinstance(f, _OncePerError) for f in handler.filters):
+            handler.addFilter(_OncePerError())
+
+
+def run(app: Any) -> None:
+    """The console entry point: the Typer app, with expected errors as one message and an exit code."""
+    import click
+
+    from perennial.errors import PerennialError
+
+    if "--debug" in sys.argv[1:]:
+        import os
+
+        os.environ[DEBUG_ENV] = "1"
+    try:
+        app(standalone_mode=False)
+    except PerennialError as exc:
+        if debugging():
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:
+        if debugging():
+            raise
+        err_console.print(f"[bold red]unexpected error[/] {type(exc).__name__}: {exc}\n(a bug: run again with --debug for the traceback)",
+                          highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,142 @@
+"""The label: which two values a target column holds, which one is positive, and 0/1 codes for them.
+
+Users bring targets as 0/1, booleans, "yes"/"no", "M"/"B"... The model is trained on 0/1; the
+labels themselves travel with it (``Labels``) so serving and monitoring answer in the user's text.
+Values are compared by a *key* (``label_key``): YAML's ``positive_label: 1`` matches a CSV's 1, 1.0
+or "1", and ``true`` matches True or "True", but "M" never matches "m".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perennial.config import Target
+from perennial.core.names import Tag
+from perennial.errors import TargetError
+
+# Pairs whose positive side is plain from the words (compared lower-case); numbers and booleans by value
+_NAMED_PAIRS = {
+    frozenset({"no", "yes"}): "yes",
+    frozenset({"n", "y"}): "y",
+    frozenset({"false", "true"}): "true",
+    frozenset({"f", "t"}): "t",
+    frozenset({"negative", "positive"}): "positive",
+    frozenset({"neg", "pos"}): "pos",
+}
+SHOWN_VALUES = 8
+LABELS_TAG = Tag.LABELS  # on a model version: its Labels as JSON
+
+
+def label_key(value: Any) -> str:
+    """A comparable text for a label value: booleans as true/false, whole numbers without '.0'."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        text = value.strip()
+        return text.lower() if text.lower() in ("true", "false") else text
+    return str(value)
+
+
+def native(value: Any) -> Any:
+    """A JSON-friendly scalar (numpy scalars become Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """The two values of a binary target: ``positive`` is coded 1, ``negative`` 0."""
+
+    column: str
+    positive: Any
+    negative: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "positive": native(self.positive), "negative": native(self.negative)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None, column: str = "target") -> Labels:
+        """A version's labels; a version from before labels travelled is 0/1."""
+        if not text:
+            return cls(column, 1, 0)
+        raw = json.loads(text)
+        return cls(raw["column"], raw["positive"], raw["negative"])
+
+    def encode(self, values: pd.Series, where: str = "data") -> pd.Series:
+        """0/1 codes as float (a missing label stays NaN); a third value is an error naming it."""
+        keys = values.map(label_key, na_action="ignore")
+        pos, neg = label_key(self.positive), label_key(self.negative)
+        unknown = keys.notna() & ~keys.isin([pos, neg])
+        if unknown.any():
+            seen = _shown(pd.unique(values[unknown]))
+            raise TargetError(
+                f"{where}: target '{self.column}' holds {seen} besides the two labels "
+                f"'{self.positive}' (positive) and '{self.negative}': a binary target has two values"
+            )
+        return (keys == pos).astype("float64").where(keys.notna())
+
+    def decode(self, codes: np.ndarray) -> list[Any]:
+        """The user's labels for 0/1 predictions."""
+        pos, neg = native(self.positive), native(self.negative)
+        return [pos if c else neg for c in np.asarray(codes).astype(bool)]
+
+
+def resolve_labels(values: pd.Series, target: Target, where: str = "data") -> Labels:
+    """The two labels of ``values`` and which one is positive, from config or the values themselves."""
+    distinct = _distinct(values)
+    if len(distinct) != 2:
+        count = "no values" if not distinct else f"{len(distinct)} distinct value(s): {_shown(list(distinct.values()))}"
+        raise TargetError(f"{where}: target '{target.column}' must hold exactly two values, found {count}")
+    if target.positive_label is not None:
+        wanted = label_key(target.positive_label)
+        if wanted not in distinct:
+            raise TargetError(
+                f"{where}: target.positive_label '{target.positive_label}' is not among the values of "
+                f"'{target.column}': {_shown(list(distinct.values()))}"
+            )
+        positive = wanted
+    else:
+        positive = _inferred_positive(set(distinct))
+        if positive is None:
+            raise TargetError(
+                f"{where}: cannot tell which value of target '{target.column}' is positive: it holds "
+                f"{_shown(list(distinct.values()))}; set data.target.positive_label to one of them"
+            )
+    negative = next(k for k in distinct if k != positive)
+    return Labels(target.column, native(distinct[positive]), native(distinct[negative]))
+
+
+def _distinct(values: pd.Series) -> dict[str, Any]:
+    """Label key -> the first value seen with it (the user's own spelling)."""
+    seen: dict[str, Any] = {}
+    for value in pd.unique(values.dropna()):
+        seen.setdefault(label_key(value), value)
+    return seen
+
+
+def _inferred_positive(keys: set[str]) -> str | None:
+    if keys == {"0", "1"}:
+        return "1"
+    if keys == {"false", "true"}:
+        return "true"
+    lowered = {k.lower(): k for k in keys}
+    named = _NAMED_PAIRS.get(frozenset(lowered))
+    return lowered[named] if named and len(lowered) == 2 else None
+
+
+def _shown(values: Any) -> str:
+    items = [repr(native(v)) for v in list(values)[:SHOWN_VALUES]]
+    more = len(list(values)) - len(items)
+    return "[" + ", ".join(items) + (f", ... {more} more" if more > 0 else "") + "]"

@@ -1,0 +1,56 @@
+"""Check a config against its data before anything heavy starts (no Prefect, no MLflow).
+
+The columns a config names must be in the data's header, and the target must hold two values
+one of which is (or can be inferred to be) positive. A mistake is a ConfigError naming the config
+file, the key path and the closest column, in about the time it takes to read one column.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from perennial.config import Config, FileSource, load_config
+from perennial.core.target import Labels, resolve_labels
+from perennial.errors import ConfigError
+from perennial.io import sources
+
+
+def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels | None]:
+    """The parsed config and (binary) its labels; a SQL source is only parsed (reading it needs the database)."""
+    config = load_config(path)
+    source = config.data.source
+    if not isinstance(source, FileSource):
+        return config, None
+    name = sources.describe_source(source, root)
+    header = [str(c) for c in sources.read_sample(source, root, rows=50).columns]
+    problems = [f"{key}: {_not_there(column, header, name)}" for key, column in named_columns(config) if column not in header]
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    target = config.data.target
+    if config.task != "binary":
+        return config, None  # the target's values are checked by the task's own validation
+    values = sources.read_columns(source, [target.column], root)[target.column]
+    try:
+        return config, resolve_labels(values, target, name)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: data.target: {exc}") from None
+
+
+def named_columns(config: Config) -> list[tuple[str, str]]:
+    """(key path, column) for every column the config names."""
+    data, features = config.data, config.data.features
+    named = [("data.target.column", data.target.column)]
+    named += [(f"data.{key}", getattr(data, key)) for key in ("id_column", "time_column") if getattr(data, key)]
+    named += [(f"data.features.numeric[{i}]", c) for i, c in enumerate(features.numeric)]
+    named += [(f"data.features.categorical[{i}]", c) for i, c in enumerate(features.categorical)]
+    named += [(f"data.features.datetime[{i}].column", d.column) for i, d in enumerate(features.datetime)]
+    named += [(f"evaluation.slices[{i}]", c) for i, c in enumerate(config.evaluation.slices)]
+    return named
+
+
+def _not_there(column: str, header: list[str], source: str) -> str:
+    close = difflib.get_close_matches(column, header, n=1, cutoff=0.6)
+    hint = f", did you mean `{close[0]}`?" if close else f" (it has {', '.join(header[:12])}{', ...' if len(header) > 12 else ''})"
+    return f"column `{column}` is not in {source}{hint}"
+

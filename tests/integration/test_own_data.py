@@ -1,0 +1,134 @@
+"""Bring your own data: scikit-learn's bundled breast cancer table, as users ship it, through
+`perennial init`, the training flow, batch scoring and one served request (no network)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from flows.batch_scoring import batch_scoring_flow
+from flows.training import training_flow
+from perennial.config import load_config
+from perennial.io.prediction_store import open_store
+from perennial.io.registry import Registry
+from perennial.io.starter import starter_config
+from perennial.serving.app import create_app
+from perennial.settings import load_settings
+
+
+def cancer() -> pd.DataFrame:
+    """569 rows, ten measurements, the diagnosis as text (sklearn codes malignant as 0), no time, no id."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.iloc[:, :10].rename(columns=lambda c: c.replace(" ", "_"))
+    return frame.assign(diagnosis=bunch.frame["target"].map({0: "M", 1: "B"}))
+
+
+def _csv(path: Path) -> tuple[Path, str]:
+    cancer().to_csv(path.with_suffix(".csv"), index=False)
+    return path.with_suffix(".csv"), "M"
+
+
+def _compressed(suffix: str) -> Callable[[Path], tuple[Path, str]]:
+    def write(path: Path) -> tuple[Path, str]:
+        target = path.with_suffix(f".csv{suffix}")
+        cancer().to_csv(target, index=False)
+        return target, "M"
+
+    return write
+
+
+def _partitioned(path: Path) -> tuple[Path, str]:
+    frame = cancer()
+    frame["site"] = np.where(np.arange(len(frame)) % 3 == 0, "north", "south")
+    frame.to_parquet(path, partition_cols=["site"], index=False)
+    return path, "M"
+
+
+def _odd_columns(path: Path) -> tuple[Path, str]:
+    """Booleans (a feature and the target), an all-null column and a constant one."""
+    frame = cancer()
+    frame = frame.assign(large=frame["mean_radius"] > 14, empty=np.nan, clinic="one", malignant=frame.pop("diagnosis") == "M")
+    frame.to_csv(path.with_suffix(".csv"), index=False)
+    return path.with_suffix(".csv"), None  # True/False: the positive label is inferred
+
+
+def _semicolon_latin1(path: Path) -> tuple[Path, str]:
+    frame = cancer()
+    frame["diagnosis"] = frame["diagnosis"].map({"M": "malin", "B": "bénin"})
+    frame.to_csv(path.with_suffix(".csv"), index=False, sep=";", encoding="latin-1", decimal=".")
+    return path.with_suffix(".csv"), "malin"
+
+
+CASES = {
+    "csv-text-labels": (_csv, "diagnosis"),
+    "gzip": (_compressed(".gz"), "diagnosis"),
+    "zip": (_compressed(".zip"), "diagnosis"),
+    "partitioned-parquet": (_partitioned, "diagnosis"),
+    "booleans-null-constant": (_odd_columns, "malignant"),
+    "semicolon-latin1": (_semicolon_latin1, "diagnosis"),
+}
+
+
+def _fast(text: str, store: Path) -> dict:
+    """The starter config as written, with one small candidate and few resamples (a test budget)."""
+    raw = yaml.safe_load(text)
+    raw["training"]["candidates"] = [c for c in raw["training"]["candidates"] if c["name"] == "logreg"]
+    raw["evaluation"]["bootstrap"]["resamples"] = 50
+    raw["predictions"] = {"kind": "parquet", "path": str(store)}
+    return raw
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_init_train_score_and_serve_a_table_as_users_bring_it(case: str, tmp_path: Path, state: Path) -> None:
+    # given the table written as users ship it
+    write, target = CASES[case]
+    data, positive = write(tmp_path / "cancer")
+    # when `perennial init` profiles it (as the CLI does) and the starter config is trained as written
+    text = starter_config(data, target, positive)
+    config_path = tmp_path / "cancer.yaml"
+    config_path.write_text(yaml.safe_dump(_fast(text, tmp_path / "predictions")))
+    outcome = training_flow(config_path=str(config_path))
+    # then a gated champion is registered with its labels
+    config = load_config(config_path)
+    assert outcome.promoted and Registry(config.tracking.registered_model).alias_version("champion") == "1"
+    assert config.data.time_column is None and config.data.id_column is None and config.split.kind == "hash"
+    if case == "booleans-null-constant":
+        assert "empty" not in config.data.features.columns and "clinic" not in config.data.features.columns
+        assert "large" in config.data.features.categorical and "# left out: empty: all values are missing" in text
+
+    # when the champion scores the whole table (no time column: every row, keyed by content)
+    rows = batch_scoring_flow(config_path=str(config_path))
+    stored = open_store(config, load_settings().root).read("batch")
+    assert rows == len(stored) > 500 and stored["id"].is_unique
+
+    # when one record is served
+    record = {c: _plain(v) for c, v in pd.read_csv(data, sep=config.data.source.delimiter, encoding=config.data.source.encoding,
+                                                   nrows=1).iloc[0].items() if c in config.data.features.columns} \
+        if config.data.source.kind == "csv" else {c: _plain(v) for c, v in
+                                                  pd.read_parquet(data).iloc[0].items() if c in config.data.features.columns}
+    with TestClient(create_app(config, load_settings())) as client:
+        answer = client.post("/predict", json=record)
+    # then it answers with the probability of the positive label and the label itself, in the data's own text
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    expected_positive = positive if positive is not None else True
+    assert body["positive_label"] == expected_positive and 0 <= body["prediction"] <= 1
+    assert body["label"] == (expected_positive if body["prediction"] >= 0.5 else _other(case))
+
+
+def _other(case: str) -> object:
+    return {"booleans-null-constant": False, "semicolon-latin1": "bénin"}.get(case, "B")
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

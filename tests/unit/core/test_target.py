@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.config import Target
+from perennial.core.target import Labels, label_key, resolve_labels
+from perennial.errors import TargetError
+
+
+@pytest.mark.parametrize(
+    ("values", "positive", "negative"),
+    [
+        ([0, 1, 1, 0], 1, 0),
+        ([False, True, True], True, False),
+        (["no", "yes", "no"], "yes", "no"),
+        (["Yes", "No"], "Yes", "No"),
+        ([0.0, 1.0], 1.0, 0.0),
+        (["True", "False"], "True", "False"),
+    ],
+)
+def test_the_positive_label_is_inferred_when_the_values_make_it_plain(values, positive, negative) -> None:
+    # given a two-valued column with no positive_label / when resolved / then the obvious side is positive
+    labels = resolve_labels(pd.Series(values), Target(column="y"))
+    assert (labels.positive, labels.negative) == (positive, negative)
+
+
+def test_text_labels_without_a_positive_label_ask_for_one_listing_the_values() -> None:
+    # given "M"/"B" (which is positive cannot be told) / when resolved / then the error lists both and names the key
+    with pytest.raises(TargetError, match=r"data.csv: cannot tell .* 'diagnosis' .*\['M', 'B'\].*data.target.positive_label"):
+        resolve_labels(pd.Series(["M", "B", "M"]), Target(column="diagnosis"), "data.csv")
+
+
+def test_a_configured_positive_label_is_matched_by_value_not_spelling() -> None:
+    # given YAML's positive_label 1 and a CSV's 1.0 / when resolved / then they are the same label
+    labels = resolve_labels(pd.Series([0.0, 1.0, np.nan]), Target(column="y", positive_label=1))
+    assert labels.positive == 1.0 and labels.negative == 0.0
+    # and text stays case-sensitive: "m" is not "M"
+    with pytest.raises(TargetError, match=r"positive_label 'm' is not among the values of 'd': \['M', 'B'\]"):
+        resolve_labels(pd.Series(["M", "B"]), Target(column="d", positive_label="m"))
+
+
+@pytest.mark.parametrize("values", [["a"], ["a", "b", "c"], []])
+def test_a_target_without_exactly_two_values_is_an_error(values) -> None:
+    with pytest.raises(TargetError, match="must hold exactly two values"):
+        resolve_labels(pd.Series(values, dtype=object), Target(column="y", positive_label="a"))
+
+
+def test_encode_and_decode_round_trip_and_a_third_value_is_named() -> None:
+    # given labels M (positive) / B
+    labels = Labels("diagnosis", "M", "B")
+    # when encoded / then 1 for M, 0 for B, missing stays missing
+    codes = labels.encode(pd.Series(["M", "B", None, "M"]))
+    assert codes.tolist()[:2] == [1.0, 0.0] and np.isnan(codes[2]) and codes[3] == 1.0
+    assert labels.decode(np.array([True, False])) == ["M", "B"]
+    # and a value that is neither label is named
+    with pytest.raises(TargetError, match=r"labels.csv: target 'diagnosis' holds \['X'\] besides"):
+        labels.encode(pd.Series(["M", "X"]), "labels.csv")
+
+
+def test_labels_travel_as_json_and_old_versions_read_as_0_1() -> None:
+    labels = Labels("d", "M", "B")
+    assert Labels.from_json(labels.to_json()) == labels
+    assert Labels.from_json(None, "delayed") == Labels("delayed", 1, 0)
+    assert label_key(True) == "true" and label_key(1.0) == "1" and label_key("M") != label_key("m")

@@ -1,0 +1,73 @@
+"""The `perennial` command on mistakes: one message, the kind's exit code, no traceback, in seconds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import config_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def perennial(*args: str) -> tuple[int, str, float]:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "perennial.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr, time.perf_counter() - started
+
+
+@pytest.fixture
+def project(tmp_path: Path, flights: pd.DataFrame) -> Path:
+    flights.to_parquet(tmp_path / "flights.parquet", index=False)
+    return tmp_path
+
+
+def _write(folder: Path, raw: dict) -> str:
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_a_misspelt_key_is_one_line_with_the_key_it_meant_and_exit_3(project: Path) -> None:
+    # given `target_colum` for `target`
+    raw = config_dict(str(project / "flights.parquet"))
+    raw["data"]["target_colum"] = raw["data"].pop("target")
+    # when checked / then one message names the file, the key and its closest valid key, no traceback
+    code, output, _ = perennial("check", "-c", _write(project, raw))
+    assert code == 3
+    assert "config.yaml: unknown key `data.target_colum`, did you mean `target`?" in output.replace("\n", "")
+    assert "Traceback" not in output and "required" not in output
+
+
+def test_a_column_the_data_lacks_names_the_closest_column(project: Path) -> None:
+    raw = config_dict(str(project / "flights.parquet"))
+    raw["data"]["features"]["categorical"][1] = "origen"
+    code, output, _ = perennial("check", "-c", _write(project, raw))
+    output = output.replace("\n", "")
+    assert code == 3 and "data.features.categorical[1]: column `origen` is not in" in output and "did you mean `origin`?" in output
+    # and a config that fits its data passes (the check can tell them apart)
+    raw["data"]["features"]["categorical"][1] = "origin"
+    code, output, _ = perennial("check", "-c", _write(project, raw))
+    assert code == 0 and "is valid" in output, output
+
+
+def test_a_target_with_text_labels_asks_for_the_positive_one(project: Path) -> None:
+    frame = pd.read_parquet(project / "flights.parquet")
+    frame.assign(delayed=frame["delayed"].map({0: "on time", 1: "late"})).to_parquet(project / "flights.parquet", index=False)
+    code, output, _ = perennial("check", "-c", _write(project, config_dict(str(project / "flights.parquet"))))
+    assert code == 3 and "data.target: " in output and "set data.target.positive_label" in output
+
+
+def test_a_missing_data_file_exits_4_and_debug_shows_the_traceback(project: Path) -> None:
+    raw = config_dict(str(project / "nowhere.parquet"))
+    config = _write(project, raw)
+    code, output, _ = perennial("check", "-c", config)
+    assert code == 4 and "nowhere.parquet: file does not exist" in output and "Traceback" not in output
+    code, output, _ = perennial("--debug", "check", "-c", config)
+    assert code != 0 and "Traceback" in output
