@@ -57,6 +57,8 @@ MEANINGS = {
     "Evaluation.latency_rows": "rows scored to measure prediction latency",
     "Evaluation.regression_cost": "regression: the cost of under- and over-prediction",
     "Evaluation.importance": "permutation importance on the holdout",
+    "Gate.min_evidence": "the least evidence a verdict needs (below it: inconclusive, the champion stays)",
+    "MinEvidence.holdout_rows": "holdout rows a verdict needs at least",
     "Gate.mode": "enforced: a failing candidate is not promoted; dry-run: reported only; off",
     "Gate.min_primary": "the primary metric's floor",
     "Gate.min_lift_over_baseline": "the candidate must beat the feature-blind baseline by this",

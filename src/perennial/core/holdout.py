@@ -28,7 +28,7 @@ def reach_back(frame: pd.DataFrame, config: Config) -> tuple[dt.date, str]:
     start = pd.Timestamp(split.train_start, tz="UTC") if split.train_start else times.min()
     usable = ((times >= start) & (times < end)).to_numpy()
     t = times[usable].to_numpy(dtype="datetime64[ns]")  # UTC, naive
-    y = frame.loc[usable, config.data.target].to_numpy()
+    y = frame.loc[usable, config.data.target.column].to_numpy()
     order = np.argsort(t, kind="stable")[::-1]  # newest first
     per_class = minimum.rows_per_class if config.task != "regression" else 0
     need = _rows_needed(y[order], minimum.holdout_rows, per_class)
