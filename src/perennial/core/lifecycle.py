@@ -137,8 +137,11 @@ def _unseen_by_champion(
 
 def holdout_span(holdout: pd.DataFrame, config: Config, note: str = "") -> str:
     """'2013-07-01 00:00 to 2013-07-31 23:00 (28,310 rows)', and how it was assembled."""
-    times = holdout[config.data.time_column]
-    if times.empty:
+    if holdout.empty:
         return "no holdout rows"
+    if config.data.time_column is None:  # a hash split: the holdout is a share of rows, not a span of time
+        span = f"{len(holdout):,} rows held out by row key ({config.split.label})"
+        return f"{span}; {note}" if note else span
+    times = holdout[config.data.time_column]
     span = f"{times.min():%Y-%m-%d %H:%M} to {times.max():%Y-%m-%d %H:%M} ({len(holdout):,} rows)"
     return f"{span}; {note}" if note else span

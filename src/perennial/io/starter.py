@@ -151,11 +151,22 @@ def render(
         "  # What a decision is worth: fill in and uncomment to choose the threshold by expected cost",
         "  # cost: {false_positive: 1.0, false_negative: 1.0, unit: \"cost units\"}",
         "", "gate:", "  mode: enforced",
+        *_evidence(rows, time),
         "  min_lift_over_baseline: 0.05     # the candidate must beat a model that ignores the features",
         "  max_regression_vs_champion: 0.01 # and may trail the champion by at most this (paired bootstrap)",
         "", "tracking:", f"  experiment: {name}", f"  registered_model: {name}", "",
     ]
     return "\n".join(out)
+
+
+def _evidence(rows: int, time: str | None) -> list[str]:
+    """A small table cannot hold the default 500 holdout rows: ask for what its holdout can give."""
+    held_out = int(rows * 0.2)
+    if held_out >= 500:
+        return []
+    needed = max(30, int(held_out * 0.9))
+    return [f"  min_evidence:   # this table holds about {held_out:,} holdout rows; a verdict on fewer is inconclusive",
+            f"    holdout_rows: {needed}"]
 
 
 def _split(frame: pd.DataFrame, time: str | None) -> list[str]:
