@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 UV     := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test test-slow bench bench-quick lock clean-state
+.PHONY: demo test lint test-slow bench bench-quick lock clean-state
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user uv
@@ -21,8 +21,14 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/perennial demo
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -m "not slow" -n 2 --dist loadgroup
+
+# ruff (lint and format) and mypy (strict on the core and config): zero findings, in CI too
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow

@@ -30,10 +30,16 @@ def markers(name: str) -> tuple[str, str]:
 def commit() -> str:
     """The checkout's commit (with '+changes' when the code in the work tree differs from it)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
         # the results and the README that quotes them are written after the run: not a change to the code measured
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!README.md"],
-                               cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!README.md"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
@@ -126,7 +132,9 @@ def parse_args(doc: str | None, quick: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
-    parser.add_argument("--full-only", action="store_true", help="(orchestration) all demo rows, not the ~100k size first")
+    parser.add_argument(
+        "--full-only", action="store_true", help="(orchestration) all demo rows, not the ~100k size first"
+    )
     return parser.parse_args()
 
 

@@ -91,7 +91,12 @@ def compare(config: Config, train: pd.DataFrame, repeats: int, quick: bool) -> d
     if quick:  # a run-long cluster start is the slow part: the quick run keeps the standing ones
         del times["dask-local"]
     local = CandidateRunner(kind="dask", n_workers=2, threads_per_worker=1)
-    cluster_args: dict[str, Any] = {"n_workers": 2, "threads_per_worker": 1, "host": "127.0.0.1", "dashboard_address": ":0"}
+    cluster_args: dict[str, Any] = {
+        "n_workers": 2,
+        "threads_per_worker": 1,
+        "host": "127.0.0.1",
+        "dashboard_address": ":0",
+    }
     # Dask's nanny starts workers with OMP_NUM_THREADS=1; the omp2 cluster gives HGB its 2 OpenMP threads back
     with LocalCluster(**cluster_args) as cluster, LocalCluster(**cluster_args, env={"OMP_NUM_THREADS": "2"}) as omp2:
         runners = (

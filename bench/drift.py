@@ -54,7 +54,7 @@ def make_frame(rows: int, seed: int, drifted: bool) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     block = np.empty((len(NUMERIC), rows))
     for i in range(5):
-        block[i] = rng.normal(10.0 ** i, 1 + i, rows)
+        block[i] = rng.normal(10.0**i, 1 + i, rows)
     for i in range(5, 8):
         block[i] = rng.lognormal(0, 0.5 + 0.1 * i, rows)
     block[8], block[9] = rng.uniform(0, 1, rows), rng.uniform(-100, 100, rows)
@@ -188,8 +188,10 @@ def goal(rows: list[dict]) -> list[str]:
     ratio, verdicts = v / (e + b), compare(r["engine"], r["evidently"])
     drifted = sum(x[2] for x in r["engine"]["verdicts"].values())
     ok = ratio >= 20 and verdicts.startswith("same") and 0 < drifted < len(r["engine"]["verdicts"])
-    return [f"- {'met' if ok else 'MISSED'}: >= 20x Evidently at {r['rows']:,} rows counting the reference build "
-            f"({ratio:.0f}x; {v / e:.0f}x for the window alone), verdicts {verdicts}"]
+    return [
+        f"- {'met' if ok else 'MISSED'}: >= 20x Evidently at {r['rows']:,} rows counting the reference build "
+        f"({ratio:.0f}x; {v / e:.0f}x for the window alone), verdicts {verdicts}"
+    ]
 
 
 def main() -> None:

@@ -48,7 +48,9 @@ def flights(rows: int) -> tuple[Any, Any]:
 
     config = load_config(ROOT / "configs" / "flights.yaml")
     demo = load_demo_frame()
-    later = demo[demo["time_hour"] >= pd.Timestamp("2013-07-01", tz="UTC")].dropna(subset=list(config.data.features.numeric))
+    later = demo[demo["time_hour"] >= pd.Timestamp("2013-07-01", tz="UTC")].dropna(
+        subset=list(config.data.features.numeric)
+    )
     frame = later.sample(n=rows, replace=rows > len(later), random_state=0).reset_index(drop=True)
     frame[config.data.id_column] = [f"g{i}" for i in range(rows)]
     return config, frame
@@ -140,7 +142,10 @@ def report(results: dict[tuple[str, int], dict[str, Any]], sizes: list[int], arg
         "",
         *machine("numpy", "pandas", "scikit-learn", "great_expectations", "scipy"),
         "",
-        "| step | " + " | ".join(f"{n:,} rows: s" for n in sizes) + " | " + " | ".join(f"{n:,}: peak MB (+rise)" for n in sizes)
+        "| step | "
+        + " | ".join(f"{n:,} rows: s" for n in sizes)
+        + " | "
+        + " | ".join(f"{n:,}: peak MB (+rise)" for n in sizes)
         + f" | s per 1M rows at {sizes[-1]:,} |",
         "|---|" + "---:|" * (2 * len(sizes) + 1),
     ]
@@ -151,7 +156,11 @@ def report(results: dict[tuple[str, int], dict[str, Any]], sizes: list[int], arg
             cells.append(spread(r["times"], 3) if r else "not run")
             memory.append(f"{r['peak_mb']:,.0f} (+{r['peak_mb'] - r['before_mb']:,.0f})" if r else "-")
         last = results.get((step, sizes[-1])) or results.get((step, GX_MAX_ROWS))
-        rate = f"{median(last['times']) / (sizes[-1] if (step, sizes[-1]) in results else GX_MAX_ROWS) * 1e6:.3f}" if last else "-"
+        rate = (
+            f"{median(last['times']) / (sizes[-1] if (step, sizes[-1]) in results else GX_MAX_ROWS) * 1e6:.3f}"
+            if last
+            else "-"
+        )
         lines.append(f"| {step} | " + " | ".join(cells) + " | " + " | ".join(memory) + f" | {rate} |")
     return lines
 

@@ -25,9 +25,8 @@ from typing import Any
 import httpx
 import yaml
 
-from bench._common import ROOT, machine, parse_args, publish
+from bench._common import machine, parse_args, publish
 from bench.serving import JSON, PACKAGES, pct, start, stop, train_and_register, tree_rss_mb
-
 
 
 @dataclass
@@ -107,7 +106,9 @@ def report(tally: Tally, clients: int, seconds: float, quick: bool, new_version:
     ]
     for name, values in tally.latencies.items():
         versions = ", ".join(f"v{v}" for v in sorted(tally.versions[name])) or "-"
-        lines.append(f"| {name} the swap | {len(values):,} | {pct(values, 50):.1f} | {pct(values, 99):.1f} | {versions} |")
+        lines.append(
+            f"| {name} the swap | {len(values):,} | {pct(values, 50):.1f} | {pct(values, 99):.1f} | {versions} |"
+        )
     everything = [x for v in tally.latencies.values() for x in v]
     lines += [
         "",
@@ -131,16 +132,27 @@ def main() -> None:
     raw = yaml.safe_load(config.read_text())
     raw["serving"] = {"reload_interval_seconds": 2.0}
     config.write_text(yaml.safe_dump(raw))
-    records = json.loads(july.drop(columns=["delayed"]).assign(
-        time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(orient="records"))
+    records = json.loads(
+        july.drop(columns=["delayed"])
+        .assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+        .to_json(orient="records")
+    )
     bodies = [json.dumps(r).encode() for r in records]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     server = start("perennial", state, config, env)
     new_version: list[str] = []
     try:
         print(f"{clients} clients for {seconds:.0f} s, swap at {seconds / 2:.0f} s ...", flush=True)
-        tally = asyncio.run(drive(server.url + "/predict", bodies, clients, seconds,
-                                  lambda: new_version.append(swap_champion(state)), server.process.pid))
+        tally = asyncio.run(
+            drive(
+                server.url + "/predict",
+                bodies,
+                clients,
+                seconds,
+                lambda: new_version.append(swap_champion(state)),
+                server.process.pid,
+            )
+        )
     finally:
         stop(server)
     lines = report(tally, clients, seconds, args.quick, new_version[0] if new_version else "?")

@@ -67,33 +67,60 @@ def plain(config_path: str) -> tuple[dict[str, float], Any, Any]:
     split = config.split
     as_of = dt.datetime.combine(split.holdout_end, dt.time(), tzinfo=dt.UTC)
     train, holdout = split_by_time(frame, config)
-    steps["validate"], _ = timed(lambda: validate_frame(
-        frame, derive_suite(config, train), source="bench", as_of=as_of,
-        freshness_hours=config.validation.freshness.max_age_hours, volume=config.validation.volume).raise_if_failed())
+    steps["validate"], _ = timed(
+        lambda: validate_frame(
+            frame,
+            derive_suite(config, train),
+            source="bench",
+            as_of=as_of,
+            freshness_hours=config.validation.freshness.max_age_hours,
+            volume=config.validation.volume,
+        ).raise_if_failed()
+    )
     X, y = features_of(train, config), labels_of(train, config)
-    steps["train"], (best, baseline) = timed(lambda: (
-        select_best([train_candidate(c, X, y, config) for c in config.training.candidates]), train_baseline(X, y, config)))
-    steps["reference"], _ = timed(lambda: build_reference(
-        train.loc[:, [*features.numeric, *features.categorical]].assign(**{PREDICTION: proba(best.model, train)}),
-        [*features.numeric, PREDICTION], features.categorical))
+    steps["train"], (best, baseline) = timed(
+        lambda: (
+            select_best([train_candidate(c, X, y, config) for c in config.training.candidates]),
+            train_baseline(X, y, config),
+        )
+    )
+    steps["reference"], _ = timed(
+        lambda: build_reference(
+            train.loc[:, [*features.numeric, *features.categorical]].assign(**{PREDICTION: proba(best.model, train)}),
+            [*features.numeric, PREDICTION],
+            features.categorical,
+        )
+    )
     steps["profile"], _ = timed(lambda: profile_frame(train, config))
-    steps["evaluate"], comparison = timed(lambda: compare_on_holdout(
-        (f"candidate:{best.name}", best.model), baseline.model, None, holdout, config))
+    steps["evaluate"], comparison = timed(
+        lambda: compare_on_holdout((f"candidate:{best.name}", best.model), baseline.model, None, holdout, config)
+    )
 
     def insights() -> None:
         y_holdout, p_holdout = labels_of(holdout, config), proba(best.model, holdout)
         analyze_errors(f"candidate:{best.name}", y_holdout, p_holdout, holdout, ev)
         if ev.cost is not None:
+
             def refit(rows: pd.DataFrame) -> Any:
                 return clone(best.model).fit(features_of(rows, config), labels_of(rows, config))
-            rows, p_val = validation_probabilities(refit, proba, train, config.data.time_column, ev.cost.validation_share)
+
+            rows, p_val = validation_probabilities(
+                refit, proba, train, config.data.time_column, ev.cost.validation_share
+            )
             cost_report(labels_of(rows, config), p_val, y_holdout, p_holdout, ev.cost, ev.threshold)
-        permutation_importances(best.model, model_inputs(best.model, holdout, config), y_holdout, ev.primary_metric,
-                                ev.importance, config.training.seed)
+        permutation_importances(
+            best.model,
+            model_inputs(best.model, holdout, config),
+            y_holdout,
+            ev.primary_metric,
+            ev.importance,
+            config.training.seed,
+        )
 
     steps["insights"], _ = timed(insights)
-    steps["gate"], _ = timed(lambda: check_promotion(
-        comparison.candidate, comparison.baseline, None, None, config.gate, ev.primary_metric))
+    steps["gate"], _ = timed(
+        lambda: check_promotion(comparison.candidate, comparison.baseline, None, None, config.gate, ev.primary_metric)
+    )
     return steps, best, config
 
 
@@ -148,10 +175,17 @@ def measure(state: Path, tag: str, frame: pd.DataFrame, repeats: int, cold: bool
         flows.append(seconds)
         tasks.append(per_task)
         print(f"{tag} repeat {i + 1}: plain {plains[-1]:.1f} s, flow {flows[-1]:.1f} s", flush=True)
-    out.update(plains=plains, flows=flows, plain=median(plains), flow=median(flows), best=best.name, fit=bare_fit(best, config),
-               overhead=median([f / p - 1 for f, p in zip(flows, plains, strict=True)]),
-               steps={k: median([s[k] for s in steps]) for k in steps[0]},
-               tasks={k: median([t.get(k, 0.0) for t in tasks]) for k in tasks[0]})
+    out.update(
+        plains=plains,
+        flows=flows,
+        plain=median(plains),
+        flow=median(flows),
+        best=best.name,
+        fit=bare_fit(best, config),
+        overhead=median([f / p - 1 for f, p in zip(flows, plains, strict=True)]),
+        steps={k: median([s[k] for s in steps]) for k in steps[0]},
+        tasks={k: median([t.get(k, 0.0) for t in tasks]) for k in tasks[0]},
+    )
     return out
 
 
@@ -173,15 +207,24 @@ def report(rows: list[dict[str, Any]], repeats: int, quick: bool) -> list[str]:
     ]
     for r in rows:
         cold = f"{r['cold']:.1f}" if r["cold"] == r["cold"] else "-"
-        lines.append(f"| {r['rows']:,} | {spread(r['plains'], 1)} | {spread(r['flows'], 1)} | {r['overhead']:+.0%} | {cold} "
-                     f"| {r['fit']:.1f} ({r['best']}) | {r['flow'] / r['fit']:.1f}x |")
+        lines.append(
+            f"| {r['rows']:,} | {spread(r['plains'], 1)} | {spread(r['flows'], 1)} | {r['overhead']:+.0%} | {cold} "
+            f"| {r['fit']:.1f} ({r['best']}) | {r['flow'] / r['fit']:.1f}x |"
+        )
     last = rows[-1]
-    lines += ["", f"Where the time goes at {last['rows']:,} rows (medians, s). Plain script steps: "
-              + ", ".join(f"{k} {v:.1f}" for k, v in last["steps"].items()) + ". Flow tasks as Prefect timed them: "
-              + ", ".join(f"{k} {v:.1f}" for k, v in sorted(last["tasks"].items(), key=lambda kv: -kv[1]) if v >= 0.05)
-              + f"; outside any task {last['flow'] - sum(last['tasks'].values()):.1f}."]
-    lines += ["", f"- {'met' if last['overhead'] <= GOAL else 'MISSED'}: overhead under {GOAL:.0%} at "
-                  f"{'full' if not quick else 'the quick'} size ({last['overhead']:+.0%})"]
+    lines += [
+        "",
+        f"Where the time goes at {last['rows']:,} rows (medians, s). Plain script steps: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in last["steps"].items())
+        + ". Flow tasks as Prefect timed them: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(last["tasks"].items(), key=lambda kv: -kv[1]) if v >= 0.05)
+        + f"; outside any task {last['flow'] - sum(last['tasks'].values()):.1f}.",
+    ]
+    lines += [
+        "",
+        f"- {'met' if last['overhead'] <= GOAL else 'MISSED'}: overhead under {GOAL:.0%} at "
+        f"{'full' if not quick else 'the quick'} size ({last['overhead']:+.0%})",
+    ]
     return lines
 
 

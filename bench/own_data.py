@@ -49,8 +49,13 @@ def _run(args: list[str], env: dict[str, str]) -> float:
 
 def _serve(config: str, env: dict[str, str], record: dict) -> float:
     started = time.perf_counter()
-    process = subprocess.Popen([*PERENNIAL, "serve", "-c", config, "--port", "8765"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*PERENNIAL, "serve", "-c", config, "--port", "8765"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while time.perf_counter() - started < 300:
             try:

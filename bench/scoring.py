@@ -40,7 +40,9 @@ def prepare(state: Path, rows: int) -> tuple[str, pd.DataFrame]:
     later = demo["time_hour"] >= pd.Timestamp(WINDOW[0], tz="UTC")
     # rows with complete weather: in the real data some days lack pressure or wind for most flights,
     # which the contract rightly refuses; this benchmark measures scoring, not that refusal
-    complete = demo[later].dropna(subset=["pressure", "wind_dir", "wind_speed", "temp", "dewp", "humid", "visib", "precip"])
+    complete = demo[later].dropna(
+        subset=["pressure", "wind_dir", "wind_speed", "temp", "dewp", "humid", "visib", "precip"]
+    )
     window = complete.sample(n=rows, replace=rows > len(complete), random_state=0).sort_values("time_hour")
     window = window.assign(flight_id=[f"bench-{i}" for i in range(rows)])
     source = state / "flights.parquet"
@@ -62,19 +64,20 @@ def plain_script(config: Any, model: Any, suite: Any, store: Any) -> dict[str, f
 
     steps: dict[str, float] = {}
     steps["read"], (frame, source) = timed(lambda: load_data_task.fn(config, ROOT, *WINDOW))
-    steps["validate"], _ = timed(lambda: validate_frame(frame, suite, source=source, require_target=False,
-                                                        engine="vectorised").raise_if_failed())
+    steps["validate"], _ = timed(
+        lambda: validate_frame(frame, suite, source=source, require_target=False, engine="vectorised").raise_if_failed()
+    )
     steps["score"], rows = timed(lambda: score_frame(model, frame, config, config.tracking.registered_model, "1"))
     steps["write"], _ = timed(lambda: store.replace_days("batch", rows))
     return steps
 
 
 def measure(config_path: str, window: pd.DataFrame, state: Path, repeats: int) -> dict[str, Any]:
+    from bench.orchestration import flow_tasks
     from flows.batch_scoring import batch_scoring_flow
     from perennial.config import load_config
     from perennial.core.data import model_inputs
     from perennial.io.prediction_store import ParquetPredictionStore
-    from bench.orchestration import flow_tasks
     from tasks.scoring import load_model_task
 
     config = load_config(config_path)
@@ -96,7 +99,10 @@ def measure(config_path: str, window: pd.DataFrame, state: Path, repeats: int) -
         tasks.append(flow_tasks(state.state_details.flow_run_id))
         print(f"repeat {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()), flush=True)
     return {
-        "rows": len(window), "repeats": repeats, "times": times, **{k: median(v) for k, v in times.items()},
+        "rows": len(window),
+        "repeats": repeats,
+        "times": times,
+        **{k: median(v) for k, v in times.items()},
         "flow_bare": median([f / b for f, b in zip(times["flow"], times["bare"], strict=True)]),
         "flow_plain": median([f / p for f, p in zip(times["flow"], times["plain"], strict=True)]),
         "steps": {k: median([s[k] for s in steps]) for k in steps[0]},

@@ -68,11 +68,16 @@ def train_and_register(state: Path) -> tuple[Path, pd.DataFrame, float]:
     config = load_config(ROOT / "configs" / "flights.yaml")
     frame = load_demo_frame()
     train = frame[frame["time_hour"] < pd.Timestamp("2013-07-01", tz="UTC")].tail(config.training.max_train_rows)
-    july = frame[(frame["time_hour"] >= pd.Timestamp("2013-07-01", tz="UTC")) & (frame["time_hour"] < pd.Timestamp("2013-08-01", tz="UTC"))]
+    july = frame[
+        (frame["time_hour"] >= pd.Timestamp("2013-07-01", tz="UTC"))
+        & (frame["time_hour"] < pd.Timestamp("2013-08-01", tz="UTC"))
+    ]
     july = july.dropna(subset=list(config.data.features.columns)).sample(3000, random_state=0)
     hgb = next(c for c in config.training.candidates if c.family == "hist_gradient_boosting")
     started = time.perf_counter()
-    model = build_model(hgb, config.data.features, config.training.seed).fit(features_of(train, config), labels_of(train, config))
+    model = build_model(hgb, config.data.features, config.training.seed).fit(
+        features_of(train, config), labels_of(train, config)
+    )
     fit_seconds = time.perf_counter() - started
     experiment = tracking.ensure_experiment("bench-serving", (state / "mlartifacts").as_uri())
     with tracking.tracked_run(experiment, "bench-hgb", {}) as run_id:
@@ -104,7 +109,11 @@ def in_process_predict(rows: pd.DataFrame, state: Path) -> dict[str, float]:
     for n in (1, 100):
         X = features_of(rows.head(n), config)
         records = records_of(X)
-        for name, call in (("predict", model.predict_proba), ("direct", direct), ("compiled", lambda _: compiled(records))):
+        for name, call in (
+            ("predict", model.predict_proba),
+            ("direct", direct),
+            ("compiled", lambda _, rs=records: compiled(rs)),
+        ):
             call(X)
             times = []
             for _ in range(200):
@@ -146,7 +155,19 @@ def start(name: str, state: Path, config: Path, env: dict[str, str]) -> Server:
     else:
         mlflow_cli = str(Path(sys.executable).parent / "mlflow")
         uri = "models:/flights-delay@champion"
-        command = [mlflow_cli, "models", "serve", "-m", uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+        command = [
+            mlflow_cli,
+            "models",
+            "serve",
+            "-m",
+            uri,
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
         ready, predict = "/ping", "/invocations"
     log = open(state / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -223,7 +244,9 @@ async def sequential(client: httpx.AsyncClient, url: str, bodies: list[bytes], w
 
 async def scores(client: httpx.AsyncClient, server: Server, records: list[dict[str, Any]]) -> list[float]:
     """The positive-class score of each record, as this server answers a batch of them."""
-    response = await client.post(server.url + server.predict_path, content=server.payload(records, single=False), headers=JSON)
+    response = await client.post(
+        server.url + server.predict_path, content=server.payload(records, single=False), headers=JSON
+    )
     response.raise_for_status()
     rows = response.json()["predictions"]
     if server.name == "perennial":
@@ -231,7 +254,9 @@ async def scores(client: httpx.AsyncClient, server: Server, records: list[dict[s
     return [float(r[1]) if isinstance(r, list) else float(r) for r in rows]
 
 
-async def concurrent(client: httpx.AsyncClient, url: str, bodies: list[bytes], clients: int, seconds: float) -> dict[str, float]:
+async def concurrent(
+    client: httpx.AsyncClient, url: str, bodies: list[bytes], clients: int, seconds: float
+) -> dict[str, float]:
     times: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -249,7 +274,13 @@ async def concurrent(client: httpx.AsyncClient, url: str, bodies: list[bytes], c
     started = time.perf_counter()
     await asyncio.gather(*(one(w) for w in range(clients)))
     elapsed = time.perf_counter() - started
-    return {"rps": len(times) / elapsed, "p50": pct(times, 50), "p99": pct(times, 99), "requests": len(times), "errors": errors}
+    return {
+        "rps": len(times) / elapsed,
+        "p50": pct(times, 50),
+        "p99": pct(times, 99),
+        "requests": len(times),
+        "errors": errors,
+    }
 
 
 async def batching(client: httpx.AsyncClient, server: Server) -> dict[str, float]:
@@ -275,10 +306,15 @@ async def measure(server: Server, records: list[dict[str, Any]], quick: bool) ->
     return {
         "concurrent_calls": after.get("batches", 0) - before.get("batches", 0),
         "concurrent_jobs": after.get("jobs", 0) - before.get("jobs", 0),
-        "single_p50": pct(single, 50), "single_p99": pct(single, 99),
-        "batch_p50": pct(batch, 50), "batch_p99": pct(batch, 99),
-        "rps": load["rps"], "concurrent_p50": load["p50"], "concurrent_p99": load["p99"],
-        "concurrent_requests": load["requests"], "concurrent_errors": load["errors"],
+        "single_p50": pct(single, 50),
+        "single_p99": pct(single, 99),
+        "batch_p50": pct(batch, 50),
+        "batch_p99": pct(batch, 99),
+        "rps": load["rps"],
+        "concurrent_p50": load["p50"],
+        "concurrent_p99": load["p99"],
+        "concurrent_requests": load["requests"],
+        "concurrent_errors": load["errors"],
         "errors": single_errors + batch_errors + load["errors"],
     }
 
@@ -324,21 +360,40 @@ def goals(ours: dict[str, list[float]], theirs: dict[str, list[float]], same: bo
     o = {k: median(v) for k, v in ours.items()}
     t = {k: median(v) for k, v in theirs.items()}
     checks = [
-        (f"single-record p50 <= {GOALS['single_p50']} ms", o["single_p50"] <= GOALS["single_p50"], f"{o['single_p50']:.2f} ms"),
-        (f"16-client throughput >= {GOALS['throughput_ratio']:.0f}x MLflow's", o["rps"] >= GOALS["throughput_ratio"] * t["rps"],
-         f"{o['rps'] / t['rps']:.1f}x"),
-        (f"16-client p99 <= {GOALS['concurrent_p99']} ms", o["concurrent_p99"] <= GOALS["concurrent_p99"], f"{o['concurrent_p99']:.1f} ms"),
+        (
+            f"single-record p50 <= {GOALS['single_p50']} ms",
+            o["single_p50"] <= GOALS["single_p50"],
+            f"{o['single_p50']:.2f} ms",
+        ),
+        (
+            f"16-client throughput >= {GOALS['throughput_ratio']:.0f}x MLflow's",
+            o["rps"] >= GOALS["throughput_ratio"] * t["rps"],
+            f"{o['rps'] / t['rps']:.1f}x",
+        ),
+        (
+            f"16-client p99 <= {GOALS['concurrent_p99']} ms",
+            o["concurrent_p99"] <= GOALS["concurrent_p99"],
+            f"{o['concurrent_p99']:.1f} ms",
+        ),
         ("no failed request", o["errors"] == 0 and t["errors"] == 0, f"{o['errors']:.0f} and {t['errors']:.0f}"),
         ("the two servers' scores equal row by row", same, "100 records"),
     ]
-    slower = [label for label, key, better in ROWS[:-1] if (o[key] > t[key]) == (better == "lower") and o[key] != t[key]]
+    slower = [
+        label for label, key, better in ROWS[:-1] if (o[key] > t[key]) == (better == "lower") and o[key] != t[key]
+    ]
     lines = [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
     lines.append("- where perennial is slower or bigger: " + (", ".join(slower) if slower else "nowhere in this run"))
     return lines
 
 
-def report(results: dict[str, dict[str, list[float]]], floor: dict[str, float], fit_seconds: float, args: Any,
-           same: bool, scores_diff: float) -> list[str]:
+def report(
+    results: dict[str, dict[str, list[float]]],
+    floor: dict[str, float],
+    fit_seconds: float,
+    args: Any,
+    same: bool,
+    scores_diff: float,
+) -> list[str]:
     ours = results["perennial"]
     calls, jobs = sum(ours["concurrent_calls"]), sum(ours["concurrent_jobs"])
     return [
@@ -363,7 +418,9 @@ def report(results: dict[str, dict[str, list[float]]], floor: dict[str, float], 
     ]
 
 
-def run_servers(state: Path, config: Path, records: list[dict[str, Any]], repeats: int, quick: bool) -> tuple[dict, bool, float]:
+def run_servers(
+    state: Path, config: Path, records: list[dict[str, Any]], repeats: int, quick: bool
+) -> tuple[dict, bool, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same threads for both servers
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn`
     servers = {name: start(name, state, config, env) for name in ("perennial", "mlflow")}
@@ -400,7 +457,9 @@ def main() -> None:
     print(f"training the demo-kind model (state in {state}) ...", flush=True)
     config, july, fit_seconds = train_and_register(state)
     records = json.loads(
-        july.drop(columns=["delayed"]).assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(orient="records")
+        july.drop(columns=["delayed"])
+        .assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
+        .to_json(orient="records")
     )
     floor = in_process_predict(july, state)
     print(", ".join(f"in-process {k} {v:.2f} ms" for k, v in floor.items()))

@@ -44,8 +44,7 @@ def broken(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
 def measure(frames: dict[str, pd.DataFrame], suite: v.SuiteSpec, config: Any, repeats: int) -> dict[str, Any]:
     def run(frame: pd.DataFrame, engine: str) -> v.ValidationReport:
         # no volume rule: resampled to 1M rows, a window holds more flights a day than any real one
-        return v.validate_frame(frame, suite, source="bench", as_of=AS_OF, freshness_hours=24 * 400,
-                                engine=engine)  # type: ignore[arg-type]
+        return v.validate_frame(frame, suite, source="bench", as_of=AS_OF, freshness_hours=24 * 400, engine=engine)  # type: ignore[arg-type]
 
     times: dict[str, list[float]] = {}
     reports: dict[str, v.ValidationReport] = {}
@@ -59,7 +58,9 @@ def measure(frames: dict[str, pd.DataFrame], suite: v.SuiteSpec, config: Any, re
         gx, ours = reports[f"{kind}/gx"], reports[f"{kind}/vectorised"]
         out[f"{kind}_same"] = gx.results == ours.results
         out[f"{kind}_failed"] = sum(not r.passed for r in gx.results)
-        out[f"{kind}_ratio"] = median([g / o for g, o in zip(times[f"{kind}/gx"], times[f"{kind}/vectorised"], strict=True)])
+        out[f"{kind}_ratio"] = median(
+            [g / o for g, o in zip(times[f"{kind}/gx"], times[f"{kind}/vectorised"], strict=True)]
+        )
     out["checks"] = len(reports["clean/gx"].results)
     return out
 
@@ -107,7 +108,9 @@ def main() -> None:
         frames = {"clean": frame, "broken": broken(frame, config.data.id_column)}
         measure({k: f.head(5000) for k, f in frames.items()}, suite, config, 1)  # warm-up: GX's first context
         results.append(measure(frames, suite, config, args.repeats))
-        print(f"{rows:,} rows: " + ", ".join(f"{k} {val}" for k, val in results[-1].items() if k != "times"), flush=True)
+        print(
+            f"{rows:,} rows: " + ", ".join(f"{k} {val}" for k, val in results[-1].items() if k != "times"), flush=True
+        )
     lines = report(results, args)
     publish("validation", lines, args)
     if "MISSED" in lines[-1]:

@@ -33,8 +33,10 @@ from perennial.io.demo_data import load_demo_frame
 
 REFERENCE = (pd.Timestamp("2013-01-01", tz="UTC"), pd.Timestamp("2013-06-01", tz="UTC"))
 REPLAY = (pd.Timestamp("2013-07-01", tz="UTC"), pd.Timestamp("2014-01-01", tz="UTC"))
-BUGS = {"distance in km": lambda f: f.assign(distance=f["distance"] * 1.609),
-        "sched_dep_time all 0": lambda f: f.assign(sched_dep_time=0)}
+BUGS = {
+    "distance in km": lambda f: f.assign(distance=f["distance"] * 1.609),
+    "sched_dep_time all 0": lambda f: f.assign(sched_dep_time=0),
+}
 
 
 def windows(size: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -49,9 +51,16 @@ def windows(size: str) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
 def validate(frame: pd.DataFrame, suite: SuiteSpec, config: Config, end: pd.Timestamp, source: str) -> ValidationReport:
     freshness = config.validation.freshness
-    return validate_frame(frame, suite, source=source, as_of=end.to_pydatetime(),
-                          freshness_hours=freshness.max_age_hours if freshness else None,
-                          volume=config.validation.volume, require_target=False, warnings=config.validation.warnings)
+    return validate_frame(
+        frame,
+        suite,
+        source=source,
+        as_of=end.to_pydatetime(),
+        freshness_hours=freshness.max_age_hours if freshness else None,
+        volume=config.validation.volume,
+        require_target=False,
+        warnings=config.validation.warnings,
+    )
 
 
 def blocked_before(report: ValidationReport, frame: pd.DataFrame, reference: pd.DataFrame, config: Config) -> bool:
@@ -71,8 +80,16 @@ def replay(demo: pd.DataFrame, config: Config, size: str, bugs: bool) -> dict[st
     sized = config.model_copy(update={"validation": config.validation.model_copy(update={"window": size})})
     reference = demo[(demo["time_hour"] >= REFERENCE[0]) & (demo["time_hour"] < REFERENCE[1])]
     suite = derive_suite(sized, reference)
-    counts = {"size": size, "windows": 0, "blocked": 0, "blocked_before": 0, "warned": 0, "why": {},
-              **{bug: 0 for bug in BUGS}, "bug_windows": 0}
+    counts = {
+        "size": size,
+        "windows": 0,
+        "blocked": 0,
+        "blocked_before": 0,
+        "warned": 0,
+        "why": {},
+        **{bug: 0 for bug in BUGS},
+        "bug_windows": 0,
+    }
     for start, end in windows(size):
         frame = demo[(demo["time_hour"] >= start) & (demo["time_hour"] < end)].reset_index(drop=True)
         report = validate(frame, suite, sized, end, f"{size} {start:%Y-%m-%d}")
@@ -92,8 +109,8 @@ def replay(demo: pd.DataFrame, config: Config, size: str, bugs: bool) -> dict[st
 
 def corpus() -> list[tuple[str, bool, str]]:
     """(case, failed with its kind and every needle, message) for every bad-input case."""
-    from tests.reliability.corpus import CASES, EXTRA_COLUMN, good_frame
     from tasks.data import load_data_task
+    from tests.reliability.corpus import CASES, EXTRA_COLUMN, good_frame
 
     good, out = good_frame(), []
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,9 +125,15 @@ def corpus() -> list[tuple[str, bool, str]]:
                 frame, source = load_data_task.fn(config, config_path.parent)
                 end = pd.Timestamp(dt.datetime.combine(config.split.holdout_end, dt.time(), tzinfo=dt.UTC))
                 freshness = config.validation.freshness
-                validate_frame(frame, suite, source=source, as_of=end.to_pydatetime(),
-                               freshness_hours=freshness.max_age_hours if freshness else None,
-                               volume=config.validation.volume, warnings=config.validation.warnings).raise_if_failed()
+                validate_frame(
+                    frame,
+                    suite,
+                    source=source,
+                    as_of=end.to_pydatetime(),
+                    freshness_hours=freshness.max_age_hours if freshness else None,
+                    volume=config.validation.volume,
+                    warnings=config.validation.warnings,
+                ).raise_if_failed()
                 out.append((case.id, False, "accepted"))
             except PerennialError as exc:
                 message = str(exc)
@@ -133,10 +156,12 @@ def report(results: list[dict[str, Any]], cases: list[tuple[str, bool, str]], qu
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        share = lambda n: f"{n} ({n / r['windows']:.1%})"  # noqa: E731
+        share = lambda n, r=r: f"{n} ({n / r['windows']:.1%})"  # noqa: E731
         bugs = [f"{r[b]} of {r['bug_windows']}" if r["bug_windows"] else "-" for b in BUGS]
-        lines.append(f"| {r['size']} | {r['windows']} | {share(r['blocked'])} | {share(r['blocked_before'])} | "
-                     f"{share(r['warned'])} | {bugs[0]} | {bugs[1]} |")
+        lines.append(
+            f"| {r['size']} | {r['windows']} | {share(r['blocked'])} | {share(r['blocked_before'])} | "
+            f"{share(r['warned'])} | {bugs[0]} | {bugs[1]} |"
+        )
     why = sorted({k for r in results for k in r["why"]})
     if why:
         per_rule = [k + ": " + ", ".join(f"{r['size']} {r['why'][k]}" for r in results if k in r["why"]) for k in why]

@@ -37,14 +37,16 @@ def served_deployments(root: Path, config_path: str) -> list[RunnerDeployment]:
         if not (root / plan.entrypoint.split(":")[0]).is_file():
             continue
         flow = load_flow_from_entrypoint(str(root / plan.entrypoint))
-        built.append(flow.to_deployment(
-            name=plan.name.removesuffix("-pool"),
-            cron=plan.cron,
-            parameters=plan.parameters,
-            triggers=[retrain_trigger(dataset, config_path)] if plan.retrain_trigger else None,
-            concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
-            tags=["perennial", dataset],
-        ))
+        built.append(
+            flow.to_deployment(
+                name=plan.name.removesuffix("-pool"),
+                cron=plan.cron,
+                parameters=plan.parameters,
+                triggers=[retrain_trigger(dataset, config_path)] if plan.retrain_trigger else None,
+                concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+                tags=["perennial", dataset],
+            )
+        )
     return built
 
 

@@ -19,6 +19,7 @@ from tasks.data import load_data_task
 from tasks.runs import tracked_flow
 from tasks.scoring import load_model_task, score_task, validate_scoring_input_task, write_predictions_task
 
+
 def _run_name() -> str:
     params = flow_run.parameters
     return f"score-{params.get('alias', 'champion')}-{params.get('start') or 'holdout'}"

@@ -44,6 +44,7 @@ from tasks.monitoring import (
 from tasks.monitoring_insights import decay_task, skew_task
 from tasks.runs import tracked_flow
 
+
 def _run_name() -> str:
     params = flow_run.parameters
     name = params.get("config_path", DEFAULT_CONFIG).rsplit("/", 1)[-1].removesuffix(".yaml")
@@ -62,7 +63,10 @@ def monitoring_flow(
     window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
     experiment = f"{config.tracking.experiment}-monitoring"
     registry = Registry(config.tracking.registered_model)
-    with tracked_flow(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment) as (_, run_id):
+    with tracked_flow(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment) as (
+        _,
+        run_id,
+    ):
         context = champion_context_task(config, registry)
         frame, source = load_data_task(config, settings.root, window.start, window.end)
         validation = check_window_task(frame, context.suite, config, source, window, run_id)
@@ -73,23 +77,47 @@ def monitoring_flow(
             estimated = label_free_task(predictions, config, run_id)  # multiclass CBPE: needs no label
             joined = labels_task(config, settings.root, predictions, context.labels)
             performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
-            skew = skew_task(config, settings.root, window, context, run_id)  # served inputs vs training, apart from drift
+            skew = skew_task(
+                config, settings.root, window, context, run_id
+            )  # served inputs vs training, apart from drift
             decay = decay_task(config, registry, predictions, joined, context, run_id)
-        result = decide_task(config, settings.ledger_url, window, validation.passed, drift, performance, rows, context.version)
+        result = decide_task(
+            config, settings.ledger_url, window, validation.passed, drift, performance, rows, context.version
+        )
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
         event_id = emit(event) if event is not None else None
-        _record(result, event.name if event else None, event_id, drift.summary() if drift else validation.summary(), run_id, config.name, health)
+        _record(
+            result,
+            event.name if event else None,
+            event_id,
+            drift.summary() if drift else validation.summary(),
+            run_id,
+            config.name,
+            health,
+        )
         print(f"{window.label}: {result.decision.why}" + (f" → {event.name}" if event else ""))
         if not validation.passed:
             raise DataValidationFailed(validation)
-    return {**result.to_dict(), "event": event.name if event else None, "mlflow_run_id": run_id, "service": health,
-            "skew": skew, "estimated": estimated, "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None}
+    return {
+        **result.to_dict(),
+        "event": event.name if event else None,
+        "mlflow_run_id": run_id,
+        "service": health,
+        "skew": skew,
+        "estimated": estimated,
+        "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None,
+    }
 
 
 def _record(
-    result: WindowResult, event: str | None, event_id: str | None, drift_summary: str, run_id: str, name: str,
+    result: WindowResult,
+    event: str | None,
+    event_id: str | None,
+    drift_summary: str,
+    run_id: str,
+    name: str,
     health: dict[str, Any] | None,
 ) -> None:
     """The window's figures, verdict and event on its MLflow run and as the flow's summary artifact."""
@@ -97,12 +125,20 @@ def _record(
     if health is not None:
         metrics |= {f"service.{k}": float(v) for k, v in health.items() if isinstance(v, int | float)}
     if result.drift_share is not None:
-        metrics |= {"drift_share": result.drift_share, "drifted_columns": float(len(result.drifted_columns)),
-                    "prediction_drift": float(bool(result.prediction_drift))}
+        metrics |= {
+            "drift_share": result.drift_share,
+            "drifted_columns": float(len(result.drifted_columns)),
+            "prediction_drift": float(bool(result.prediction_drift)),
+        }
     tracking.log_metrics(run_id, metrics)
-    tags = {Tag.WINDOW: result.window, Tag.CHAMPION_VERSION: result.champion_version or "",
-            Tag.RETRAIN: str(result.decision.retrain).lower(), Tag.DECISION: result.decision.why[:5000],
-            Tag.EVENT: event or "", Tag.EVENT_ID: event_id or ""}
+    tags = {
+        Tag.WINDOW: result.window,
+        Tag.CHAMPION_VERSION: result.champion_version or "",
+        Tag.RETRAIN: str(result.decision.retrain).lower(),
+        Tag.DECISION: result.decision.why[:5000],
+        Tag.EVENT: event or "",
+        Tag.EVENT_ID: event_id or "",
+    }
     tracking.set_tags(run_id, tags)
     tracking.log_json(run_id, {**result.to_dict(), "event": event, "event_id": event_id}, "monitoring/window.json")
     perf = result.performance
@@ -112,14 +148,21 @@ def _record(
         f"- champion: v{result.champion_version}; rows scored: {result.rows:,}; data valid: {result.data_valid}",
         f"- drift: {drift_summary}",
         f"- performance: {perf.metric} {perf.value:.4f} [{perf.low:.4f}, {perf.high:.4f}] on {perf.rows:,} labelled rows"
-        + (f", champion's holdout {perf.reference:.4f} (drop {perf.drop:+.4f})" if perf.reference is not None and perf.drop is not None else "")
-        if perf else "- performance: not enough labelled rows yet",
+        + (
+            f", champion's holdout {perf.reference:.4f} (drop {perf.drop:+.4f})"
+            if perf.reference is not None and perf.drop is not None
+            else ""
+        )
+        if perf
+        else "- performance: not enough labelled rows yet",
         f"- service: {_health_line(health)}",
         f"- decision: {result.decision.why}",
         f"- event: {event or 'none'}",
         f"- MLflow run: `{tracking.run_url(run_id)}` ({run_id})",
     ]
-    publish_markdown(f"{name}-monitoring-{result.window}", "\n".join(lines), f"Monitoring verdict, {name} {result.window}")
+    publish_markdown(
+        f"{name}-monitoring-{result.window}", "\n".join(lines), f"Monitoring verdict, {name} {result.window}"
+    )
 
 
 def _health_line(health: dict[str, Any] | None) -> str:
@@ -128,8 +171,10 @@ def _health_line(health: dict[str, Any] | None) -> str:
     if not health["reachable"]:
         return f"unreachable ({health['error']})"
     served = ", ".join(f"{role} v{v}" for role, v in health["versions"].items()) or "no model"
-    return (f"{health['requests']:,.0f} predict requests since start, error rate {health['error_rate']:.2%}, "
-            f"p50 {health['latency_p50_ms']:.1f} ms, p99 {health['latency_p99_ms']:.1f} ms, {served}, {health['rss_mb']:.0f} MB")
+    return (
+        f"{health['requests']:,.0f} predict requests since start, error rate {health['error_rate']:.2%}, "
+        f"p50 {health['latency_p50_ms']:.1f} ms, p99 {health['latency_p99_ms']:.1f} ms, {served}, {health['rss_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

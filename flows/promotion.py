@@ -34,8 +34,14 @@ def promotion_flow(version: str, config_path: str = DEFAULT_CONFIG, force_reason
             train, holdout = split_task(frame, config)
             candidate = load_version_task(registry, version)
             comparison = evaluate_task(
-                candidate, train_baseline_task(train, config).model, load_champion_task(registry), holdout, config, run_id,
-                champion_trained_through_task(config), span_note,
+                candidate,
+                train_baseline_task(train, config).model,
+                load_champion_task(registry),
+                holdout,
+                config,
+                run_id,
+                champion_trained_through_task(config),
+                span_note,
             )
             report = gate_task(comparison, config, run_id)
         promote_version_task(version, report, registry, settings, run_id, force_reason)

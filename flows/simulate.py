@@ -29,6 +29,7 @@ from perennial.settings import load_settings
 from tasks.common import publish_table
 from tasks.retrain_watch import training_verdict, wait_for_retrain_task
 
+
 @flow(name="simulate", flow_run_name="simulate-{start}-x{windows}", log_prints=True)
 def simulate_flow(
     config_path: str = DEFAULT_CONFIG,
@@ -62,13 +63,19 @@ def _one_window(
     if state.is_failed():
         invalid = "DataValidationFailed" in (state.message or "")  # monitoring sent perennial.data.invalid
         scoring = "scoring refused the window too; " if scored.is_failed() else ""
-        return {**row, "decision": f"{scoring}monitoring FAILED: {state.message}",
-                "event": "perennial.data.invalid" if invalid else "-", "champion": f"v{registry.alias_version(CHAMPION)}"}
+        return {
+            **row,
+            "decision": f"{scoring}monitoring FAILED: {state.message}",
+            "event": "perennial.data.invalid" if invalid else "-",
+            "champion": f"v{registry.alias_version(CHAMPION)}",
+        }
     result = state.result()
     perf = result["performance"]
     row |= {
         "drift share": round(result["drift_share"], 2),
-        "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}" if perf else "no labels",
+        "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}"
+        if perf
+        else "no labels",
         "decision": result["decision"]["why"],
         "event": result["event"] or "-",
     }
@@ -76,25 +83,41 @@ def _one_window(
         # a second monitor of the same window (a schedule's re-run) must not ask for a second retrain
         repeat = monitoring_flow(config_path, window.start, window.end)
         row["repeat"] = f"{repeat['event'] or 'no event'}: {repeat['decision']['why']}"
-        retrain = _retrain(config_path, config, registry, window.start, window.end, result["event"], since, inline, timeout_s)
+        retrain = _retrain(
+            config_path, config, registry, window.start, window.end, result["event"], since, inline, timeout_s
+        )
         row |= {"retrain": f"{retrain['run']} ({retrain['state']})", "gate": retrain["gate"]}
     before, after = result["champion_version"], registry.alias_version(CHAMPION)
     return {**row, "champion": f"v{before}" if after == before else f"v{before} → v{after}"}
 
 
-def _retrain(config_path: str, config: Config, registry: Registry, train_end: dt.date, holdout_end: dt.date, event: str,
-             since: dt.datetime, inline: bool, timeout_s: float) -> dict[str, Any]:
+def _retrain(
+    config_path: str,
+    config: Config,
+    registry: Registry,
+    train_end: dt.date,
+    holdout_end: dt.date,
+    event: str,
+    since: dt.datetime,
+    inline: bool,
+    timeout_s: float,
+) -> dict[str, Any]:
     if not inline:
         return wait_for_retrain_task(config, registry, since, holdout_end.isoformat(), timeout_s)
     state = training_flow(config_path, train_end, holdout_end, reason=event, return_state=True)
-    return {"run": f"train (inline) {holdout_end}", "state": state.name,
-            **training_verdict(config, registry, str(state.state_details.flow_run_id))}
+    return {
+        "run": f"train (inline) {holdout_end}",
+        "state": state.name,
+        **training_verdict(config, registry, str(state.state_details.flow_run_id)),
+    }
 
 
 if __name__ == "__main__":
     parser = command_line(__doc__)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2013, 7, 1))
     parser.add_argument("--windows", type=int, default=6)
-    parser.add_argument("--inline", action="store_true", help="retrain in this process, not through the server's trigger")
+    parser.add_argument(
+        "--inline", action="store_true", help="retrain in this process, not through the server's trigger"
+    )
     args = parser.parse_args()
     simulate_flow(args.config, args.start, args.windows, args.inline)

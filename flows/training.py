@@ -7,14 +7,16 @@ Run alone:  python -m flows.training --config configs/flights.yaml
 # annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
+from typing import Any
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
-from perennial.core.events import outcome_event
 from perennial.core.data import trained_through
+from perennial.core.events import outcome_event
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.names import Tag
 from perennial.core.target import LABELS_TAG
@@ -28,10 +30,11 @@ from tasks.gate import enforce_gate_task, gate_task
 from tasks.insights import cost_task, profile_task, submit_insights, tag_version_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
-from tasks.runs import log_datasets_task, tracked_flow
 from tasks.runners import candidate_runner, train_candidates
+from tasks.runs import log_datasets_task, tracked_flow
 from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
 from tasks.validation import reference_suite_task, validate_task
+
 
 def _run_name() -> str:
     params = flow_run.parameters
@@ -66,19 +69,29 @@ def training_flow(
             baseline = train_baseline_task(train, config)
             best, best_run_id, model_uri = select_candidate_task(results, run_id)
         # independent records of the chosen candidate run beside its evaluation, on the flow's threads
-        background = [
+        background: list[PrefectFuture[Any]] = [
             log_reference_task.submit(best.model, train, config, run_id),  # what monitoring compares windows with
             profile_task.submit(train, config, registry, run_id),  # and its diff against the champion's training data
         ]
         pending = submit_insights(best, holdout, config, run_id)
         champion = load_champion_task(registry)
-        comparison = evaluate_task((f"candidate:{best.name}", best.model), baseline.model, champion, holdout, config,
-                                   run_id, champion_trained_through_task(config), span_note)
+        comparison = evaluate_task(
+            (f"candidate:{best.name}", best.model),
+            baseline.model,
+            champion,
+            holdout,
+            config,
+            run_id,
+            champion_trained_through_task(config),
+            span_note,
+        )
         insights = pending.result(cost_task(best, train, holdout, config, run_id))
         prints = prints_pending.result()
         for future in background:
             future.result()  # a failed record fails the run before anything is registered
-        report = gate_task(comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id), reason)
+        report = gate_task(
+            comparison, config, run_id, insights.gate_checks(config), insights.gate_appendix(run_id), reason
+        )
         lineage = {
             Tag.DATA_FINGERPRINT: prints["train"],
             Tag.HOLDOUT_FINGERPRINT: prints["holdout"],

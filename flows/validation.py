@@ -19,6 +19,7 @@ from tasks.data import encode_target_task, load_data_task
 from tasks.runs import tracked_flow
 from tasks.validation import reference_suite_task, validate_task
 
+
 @flow(name="validation", log_prints=True)
 def validation_flow(
     config_path: str = DEFAULT_CONFIG, train_end: dt.date | None = None, holdout_end: dt.date | None = None

@@ -8,9 +8,8 @@ from typing import Any
 
 from prefect import Task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import FlowRunContext
-from prefect.states import State
 
 from perennial.errors import PerennialError
 

@@ -81,8 +81,11 @@ def usable_features_task(train: pd.DataFrame, config: Config, run_id: str) -> Co
     get_run_logger().warning(f"features left out of this model (nothing to learn from them): {text}")
     tracking.set_tags(run_id, {Tag.DROPPED_FEATURES: ",".join(dropped)})
     tracking.log_json(run_id, dropped, "features/dropped.json")
-    publish_markdown(f"{config.name}-dropped-features", "\n".join(f"- `{c}`: {w}" for c, w in dropped.items()),
-                     "Features left out: all null or constant in training")
+    publish_markdown(
+        f"{config.name}-dropped-features",
+        "\n".join(f"- `{c}`: {w}" for c, w in dropped.items()),
+        "Features left out: all null or constant in training",
+    )
     data = config.data.model_copy(update={"features": config.data.features.without(dropped)})
     return config.model_copy(update={"data": data})
 

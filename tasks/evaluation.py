@@ -33,29 +33,48 @@ def champion_trained_through_task(config: Config) -> pd.Timestamp | None:
 
 @task(name="evaluate-on-holdout", cache_policy=NO_CACHE)
 def evaluate_task(
-    candidate: tuple[str, Any], baseline: Any, champion: tuple[str, Any] | None,
-    holdout: pd.DataFrame, config: Config, run_id: str,
-    champion_trained_through: pd.Timestamp | None = None, span_note: str = "",
+    candidate: tuple[str, Any],
+    baseline: Any,
+    champion: tuple[str, Any] | None,
+    holdout: pd.DataFrame,
+    config: Config,
+    run_id: str,
+    champion_trained_through: pd.Timestamp | None = None,
+    span_note: str = "",
 ) -> Comparison:
     comparison = compare_on_holdout(candidate, baseline, champion, holdout, config, champion_trained_through, span_note)
-    for role, scores in (("candidate", comparison.candidate), ("baseline", comparison.baseline), ("champion", comparison.champion)):
+    for role, scores in (
+        ("candidate", comparison.candidate),
+        ("baseline", comparison.baseline),
+        ("champion", comparison.champion),
+    ):
         if scores is not None:
             tracking.log_metrics(run_id, {f"{role}.{k}": v for k, v in scores.metrics().items()})
             tracking.log_json(run_id, scores.to_dict(), f"evaluation/{role}.json")
     for diff in filter(None, (comparison.versus_champion, *comparison.versus_more)):
-        tracking.log_metrics(run_id, {f"{diff.name}": diff.value, f"{diff.name}_low": diff.low, f"{diff.name}_high": diff.high})
+        tracking.log_metrics(
+            run_id, {f"{diff.name}": diff.value, f"{diff.name}_low": diff.low, f"{diff.name}_high": diff.high}
+        )
     if comparison.evidence is not None:
         tracking.log_params(run_id, {"holdout_span": comparison.evidence.span[:500]})
     if config.task == "binary":  # one probability: a 2x2 confusion and a reliability curve mean something
         tracking.log_figure(run_id, confusion_figure(comparison.candidate), "evaluation/confusion_matrix.png")
         tracking.log_figure(run_id, calibration_figure(comparison.all_scores()), "evaluation/calibration.png")
     if comparison.class_recall_versus_champion:
-        tracking.log_json(run_id, {c: d.to_dict() for c, d in comparison.class_recall_versus_champion.items()},
-                          "evaluation/class_recall_vs_champion.json")
+        tracking.log_json(
+            run_id,
+            {c: d.to_dict() for c, d in comparison.class_recall_versus_champion.items()},
+            "evaluation/class_recall_vs_champion.json",
+        )
     rows = [
-        {"model": s.label, "rows": s.rows, **{m.name: round(m.value, 4) for m in (s.primary, *s.secondary)},
-         f"{s.primary.name} 95% CI": f"[{s.primary.low:.4f}, {s.primary.high:.4f}]",
-         "ms/row": round(s.latency_ms_per_row or 0, 4), "size MB": round(s.size_mb or 0, 2)}
+        {
+            "model": s.label,
+            "rows": s.rows,
+            **{m.name: round(m.value, 4) for m in (s.primary, *s.secondary)},
+            f"{s.primary.name} 95% CI": f"[{s.primary.low:.4f}, {s.primary.high:.4f}]",
+            "ms/row": round(s.latency_ms_per_row or 0, 4),
+            "size MB": round(s.size_mb or 0, 2),
+        }
         for s in comparison.all_scores()
     ]
     publish_table(f"{config.name}-holdout-scores", rows, "Candidate, baseline and champion on the same holdout")

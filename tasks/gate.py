@@ -19,7 +19,11 @@ from tasks.common import publish_markdown
 
 @task(name="promotion-gate", cache_policy=NO_CACHE)
 def gate_task(
-    comparison: Comparison, config: Config, run_id: str, extra_checks: tuple[Check, ...] = (), appendix: str = "",
+    comparison: Comparison,
+    config: Config,
+    run_id: str,
+    extra_checks: tuple[Check, ...] = (),
+    appendix: str = "",
     reason: str = "manual",
 ) -> GateReport:
     """The gate's checks (plus any the insights add, e.g. expected cost), recorded with a readable report.

@@ -26,7 +26,13 @@ from perennial.core.importance import ImportanceReport, permutation_importances
 from perennial.core.names import Tag
 from perennial.core.predict import classes_of, predict, targets_of
 from perennial.core.profile import DataProfile, ProfileDiff, diff_profiles, profile_frame
-from perennial.core.task_cost import ClassCostReport, RegressionCostReport, class_cost_report, regression_cost_report, task_cost_check
+from perennial.core.task_cost import (
+    ClassCostReport,
+    RegressionCostReport,
+    class_cost_report,
+    regression_cost_report,
+    task_cost_check,
+)
 from perennial.core.task_errors import (
     MulticlassErrors,
     RegressionErrors,
@@ -63,7 +69,9 @@ def profile_task(
         tracking.log_json(run_id, diff.to_dict(), "profile/diff.json")
         tracking.log_text(run_id, diff.to_markdown(), "profile/diff.md")
         tracking.set_tags(run_id, {Tag.PROFILE_DIFF_CHANGES: len(diff.changes)})
-        publish_markdown(f"{config.name}-data-profile-diff", diff.to_markdown(), f"Training data vs champion v{champion.version}")
+        publish_markdown(
+            f"{config.name}-data-profile-diff", diff.to_markdown(), f"Training data vs champion v{champion.version}"
+        )
     return profile, diff
 
 
@@ -104,33 +112,42 @@ def error_analysis_task(best: TrainedModel, holdout: pd.DataFrame, config: Confi
     return report
 
 
-def _validation(best: TrainedModel, train: pd.DataFrame, config: Config, share: float) -> tuple[pd.DataFrame, np.ndarray]:
+def _validation(
+    best: TrainedModel, train: pd.DataFrame, config: Config, share: float
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Honest validation predictions: a copy fitted on the earlier training rows scores the latest ones."""
 
     def fit(rows: pd.DataFrame) -> Any:
         return clone(best.model).fit(features_of(rows, config), targets_of(rows, config))
 
-    return validation_probabilities(fit, lambda m, rows: _proba(m, rows, config), train, config.data.time_column, share,
-                                    config.training.seed)
+    return validation_probabilities(
+        fit, lambda m, rows: _proba(m, rows, config), train, config.data.time_column, share, config.training.seed
+    )
 
 
 def _task_cost(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config) -> Cost | None:
     ev, y = config.evaluation, targets_of(holdout, config)
     if config.task == "regression" and ev.regression_cost is not None:
         validation, predicted_val = _validation(best, train, config, ev.regression_cost.validation_share)
-        return regression_cost_report(targets_of(validation, config), predicted_val, y, _proba(best.model, holdout, config),
-                                      ev.regression_cost)
+        return regression_cost_report(
+            targets_of(validation, config), predicted_val, y, _proba(best.model, holdout, config), ev.regression_cost
+        )
     if config.task == "multiclass" and ev.class_cost is not None:
-        return class_cost_report(y, _proba(best.model, holdout, config), classes_of(best.model, config.task), ev.class_cost)
+        return class_cost_report(
+            y, _proba(best.model, holdout, config), classes_of(best.model, config.task), ev.class_cost
+        )
     if config.task == "binary" and ev.cost is not None:
         validation, proba_val = _validation(best, train, config, ev.cost.validation_share)
-        return cost_report(targets_of(validation, config), proba_val, y, _proba(best.model, holdout, config), ev.cost,
-                           ev.threshold)
+        return cost_report(
+            targets_of(validation, config), proba_val, y, _proba(best.model, holdout, config), ev.cost, ev.threshold
+        )
     return None
 
 
 @task(name="business-cost", cache_policy=NO_CACHE)
-def cost_task(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config, run_id: str) -> Cost | None:
+def cost_task(
+    best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config, run_id: str
+) -> Cost | None:
     """Binary: threshold on validation rows; regression: the prediction shift on them; multiclass: least-cost class."""
     report = _task_cost(best, train, holdout, config)
     if report is None:
@@ -148,22 +165,34 @@ def cost_task(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, co
 def _cost_markdown(report: RegressionCostReport | ClassCostReport) -> str:
     lines = [f"## Business cost ({report.unit} per holdout row, {report.holdout_rows:,} rows)", ""]
     if isinstance(report, RegressionCostReport):
-        lines += [f"Served value shifted by {report.shift:+.4g} (the q{report.quantile:.2f} residual on validation rows): "
-                  f"{report.holdout_cost:.4g}/row; unshifted {report.holdout_cost_unshifted:.4g}/row."]
+        lines += [
+            f"Served value shifted by {report.shift:+.4g} (the q{report.quantile:.2f} residual on validation rows): "
+            f"{report.holdout_cost:.4g}/row; unshifted {report.holdout_cost_unshifted:.4g}/row."
+        ]
     else:
-        lines += [f"Least expected cost class: {report.holdout_cost:.4g}/row; most probable class: "
-                  f"{report.holdout_cost_argmax:.4g}/row ({report.changed_rows:,} rows decided differently)."]
+        lines += [
+            f"Least expected cost class: {report.holdout_cost:.4g}/row; most probable class: "
+            f"{report.holdout_cost_argmax:.4g}/row ({report.changed_rows:,} rows decided differently)."
+        ]
     return "\n".join(lines) + "\n"
 
 
 @task(name="permutation-importance", cache_policy=NO_CACHE)
 def importance_task(best: TrainedModel, holdout: pd.DataFrame, config: Config, run_id: str) -> ImportanceReport:
-    report = permutation_importances(best.model, model_inputs(best.model, holdout, config), targets_of(holdout, config),
-                                     config.evaluation.primary_metric, config.evaluation.importance, config.training.seed,
-                                     config.task)
+    report = permutation_importances(
+        best.model,
+        model_inputs(best.model, holdout, config),
+        targets_of(holdout, config),
+        config.evaluation.primary_metric,
+        config.evaluation.importance,
+        config.training.seed,
+        config.task,
+    )
     tracking.log_metrics(run_id, {f"importance.{f.feature}": f.mean for f in report.features})
     tracking.log_json(run_id, report.to_dict(), IMPORTANCE_JSON)
-    publish_markdown(f"{config.name}-feature-importance", report.to_markdown(), f"Permutation importance of {best.name}")
+    publish_markdown(
+        f"{config.name}-feature-importance", report.to_markdown(), f"Permutation importance of {best.name}"
+    )
     return report
 
 
@@ -184,17 +213,28 @@ class CandidateInsights:
 
     def gate_appendix(self, run_id: str) -> str:
         """What the gate report links to: the error analysis and the costliest rows."""
-        lines = ["### Error analysis", "",
-                 f"Per class and slice: `{ERRORS_MD}`; the {len(self.errors.top_losses)} highest-loss holdout rows: "
-                 f"`{TOP_LOSSES}` (MLflow run `{run_id}`)."]
+        lines = [
+            "### Error analysis",
+            "",
+            f"Per class and slice: `{ERRORS_MD}`; the {len(self.errors.top_losses)} highest-loss holdout rows: "
+            f"`{TOP_LOSSES}` (MLflow run `{run_id}`).",
+        ]
         worst = self.errors.worst(3) if isinstance(self.errors, ErrorAnalysis) else ()
         if worst:
-            lines.append("Worst slices: " + "; ".join(
-                f"{s.column}={s.value} {s.metric.name} {s.metric.value:.4f} [{s.metric.low:.4f}, {s.metric.high:.4f}]"
-                for s in worst if s.metric is not None) + ".")
+            lines.append(
+                "Worst slices: "
+                + "; ".join(
+                    f"{s.column}={s.value} {s.metric.name} {s.metric.value:.4f} [{s.metric.low:.4f}, {s.metric.high:.4f}]"
+                    for s in worst
+                    if s.metric is not None
+                )
+                + "."
+            )
         if isinstance(self.cost, CostReport):
-            lines.append(f"Expected cost {self.cost.holdout_cost:.4f} {self.cost.unit}/row at threshold "
-                         f"{self.cost.threshold:.3f} chosen on validation (`cost/report.md`).")
+            lines.append(
+                f"Expected cost {self.cost.holdout_cost:.4f} {self.cost.unit}/row at threshold "
+                f"{self.cost.threshold:.3f} chosen on validation (`cost/report.md`)."
+            )
         elif self.cost is not None:
             lines.append(f"Expected cost {self.cost.holdout_cost:.4f} {self.cost.unit}/row (`cost/report.md`).")
         return "\n".join(lines) + "\n"
@@ -208,7 +248,7 @@ class PendingInsights:
     errors: Any
     importance: Any
 
-    def result(self, cost: CostReport | None) -> CandidateInsights:
+    def result(self, cost: Cost | None) -> CandidateInsights:
         return CandidateInsights(self.errors.result(), cost, self.importance.result())
 
 
@@ -220,7 +260,9 @@ def submit_insights(best: TrainedModel, holdout: pd.DataFrame, config: Config, r
     )
 
 
-def candidate_insights(best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config, run_id: str) -> CandidateInsights:
+def candidate_insights(
+    best: TrainedModel, train: pd.DataFrame, holdout: pd.DataFrame, config: Config, run_id: str
+) -> CandidateInsights:
     """Error analysis, business cost and permutation importance of the chosen candidate (after the
     holdout evaluation: the cost report quotes its primary metric)."""
     pending = submit_insights(best, holdout, config, run_id)

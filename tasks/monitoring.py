@@ -13,10 +13,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
+from perennial.core.label_free import estimate_multiclass
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -30,14 +30,13 @@ from perennial.core.monitoring import (
     split_drift,
     window_performance,
 )
-from perennial.core.label_free import estimate_multiclass
-from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
-from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, decide_retrain
+from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.service_health import service_health
-from perennial.core.validation_report import validation_tags
+from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
+from perennial.core.validation_report import validation_tags
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore
@@ -78,18 +77,28 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
 
 
 @task(name="check-window-data", cache_policy=NO_CACHE)
-def check_window_task(frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str) -> ValidationReport:
+def check_window_task(
+    frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str
+) -> ValidationReport:
     """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
     freshness = config.validation.freshness
     report = validate_frame(
-        frame, suite, source=source, as_of=window.end_time,
-        freshness_hours=freshness.max_age_hours if freshness else None, volume=config.validation.volume,
+        frame,
+        suite,
+        source=source,
+        as_of=window.end_time,
+        freshness_hours=freshness.max_age_hours if freshness else None,
+        volume=config.validation.volume,
         require_target=False,  # labels arrive later
         warnings=config.validation.warnings,
     )
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
     tracking.set_tags(run_id, validation_tags(report))
-    publish_markdown(f"{config.name}-window-validation-{window.label}", report.to_markdown(), f"Data validation of {source}, {window.label}")
+    publish_markdown(
+        f"{config.name}-window-validation-{window.label}",
+        report.to_markdown(),
+        f"Data validation of {source}, {window.label}",
+    )
     return report
 
 
@@ -124,15 +133,20 @@ def drift_task(
     report = detect_drift(context.stats, frame, config.monitoring.retraining.drift_share)
     features = config.data.features
     html, summary = render_report(
-        context.sample, frame, [*features.numeric, PREDICTION], features.categorical,
-        config.monitoring.report_sample_rows, tests={c.column: c.test for c in report.columns},
+        context.sample,
+        frame,
+        [*features.numeric, PREDICTION],
+        features.categorical,
+        config.monitoring.report_sample_rows,
+        tests={c.column: c.test for c in report.columns},
         drift_share=config.monitoring.retraining.drift_share,
     )
     tracking.log_text(run_id, html, "drift/evidently_report.html")
     tracking.log_json(run_id, {"engine": report.to_dict(), "evidently_sample": summary}, "drift/summary.json")
     share, drifted, score_drifted = split_drift(report)
     publish_table(
-        f"{config.name}-drift-{window.label}", report.to_rows(),
+        f"{config.name}-drift-{window.label}",
+        report.to_rows(),
         f"Drift per column, {config.name} {window.label} ({report.rows_current:,} rows): features drifted "
         f"{len(drifted)} of {len(report.columns) - 1} (share {share:.2f}: {', '.join(drifted) or 'none'}); "
         f"prediction drift: {'yes' if score_drifted else 'no'}",
@@ -147,7 +161,9 @@ def label_free_task(predictions: pd.DataFrame, config: Config, run_id: str) -> d
     columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
     if config.task != "multiclass" or not columns or predictions.empty:
         return None
-    found = estimate_multiclass(predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns])
+    found = estimate_multiclass(
+        predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns]
+    )
     tracking.log_metrics(run_id, found.metrics())
     return found.metrics()
 
@@ -155,8 +171,12 @@ def label_free_task(predictions: pd.DataFrame, config: Config, run_id: str) -> d
 def perf_metrics(performance: Performance | None) -> dict[str, float]:
     if performance is None:
         return {}
-    out = {performance.metric: performance.value, f"{performance.metric}_low": performance.low,
-           f"{performance.metric}_high": performance.high, "labelled_rows": float(performance.rows)}
+    out = {
+        performance.metric: performance.value,
+        f"{performance.metric}_low": performance.low,
+        f"{performance.metric}_high": performance.high,
+        "labelled_rows": float(performance.rows),
+    }
     if performance.drop is not None:
         out["performance_drop"] = performance.drop
     return out
@@ -180,26 +200,50 @@ def window_performance_task(joined: pd.DataFrame, config: Config, reference: flo
 
 @task(name="decide-retrain", cache_policy=NO_CACHE, **IO_RETRIES)
 def decide_task(
-    config: Config, ledger_url: str, window: Window, data_valid: bool, drift: DriftReport | None,
-    performance: Performance | None, rows: int, champion_version: str | None,
+    config: Config,
+    ledger_url: str,
+    window: Window,
+    data_valid: bool,
+    drift: DriftReport | None,
+    performance: Performance | None,
+    rows: int,
+    champion_version: str | None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
     share, drifted, prediction_drift = split_drift(drift) if drift is not None else (None, (), None)
-    pending = WindowResult(config.name, window.label, rows, data_valid, share, drifted, prediction_drift,
-                           performance, RetrainDecision(False, None, None, "not decided"), champion_version)
+    pending = WindowResult(
+        config.name,
+        window.label,
+        rows,
+        data_valid,
+        share,
+        drifted,
+        prediction_drift,
+        performance,
+        RetrainDecision(False, None, None, "not decided"),
+        champion_version,
+    )
     store = MonitorStore(ledger_url)
     try:
         store.record_window(config.name, pending.verdict(), window.end_time)
         decision = decide_retrain(
-            config.name, store.history(config.name, until=window.label), config.monitoring.retraining,
-            now=window.end_time, last_retrain_at=store.last_retrain_at(config.name), seen_keys=store.seen_keys(config.name),
+            config.name,
+            store.history(config.name, until=window.label),
+            config.monitoring.retraining,
+            now=window.end_time,
+            last_retrain_at=store.last_retrain_at(config.name),
+            seen_keys=store.seen_keys(config.name),
         )
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown
         ):  # checked again in one transaction: another monitor may have claimed this one, or one within the cooldown
-            decision = RetrainDecision(False, decision.reason, decision.dedupe_key,
-                                       f"{decision.why}; already claimed by another monitor (dedupe or cooldown)")
+            decision = RetrainDecision(
+                False,
+                decision.reason,
+                decision.dedupe_key,
+                f"{decision.why}; already claimed by another monitor (dedupe or cooldown)",
+            )
     finally:
         store.close()
     return replace(pending, decision=decision)

@@ -24,25 +24,39 @@ from tasks.insights import IMPORTANCE_JSON
 
 
 @task(name="train-serve-skew", cache_policy=NO_CACHE, **IO_RETRIES)
-def skew_task(config: Config, root: Path, window: Window, context: ChampionContext, run_id: str) -> dict[str, Any] | None:
+def skew_task(
+    config: Config, root: Path, window: Window, context: ChampionContext, run_id: str
+) -> dict[str, Any] | None:
     """The champion's served inputs in the window against its training features; None when nothing was served."""
     served = open_store(config, root).read("service", window.start, window.end)
     served = served[served["model_version"].astype(str) == context.version] if not served.empty else served
     if served.empty:
         return None
     stats = context.stats
-    training = ReferenceStats(numeric={k: v for k, v in stats.numeric.items() if k != PREDICTION},
-                              categorical=dict(stats.categorical), rows=stats.rows)
+    training = ReferenceStats(
+        numeric={k: v for k, v in stats.numeric.items() if k != PREDICTION},
+        categorical=dict(stats.categorical),
+        rows=stats.rows,
+    )
     report = detect_skew(training, served, context.version, config.monitoring.retraining.drift_share)
     tracking.log_json(run_id, report.to_dict(), "skew/report.json")
-    tracking.log_metrics(run_id, {"skew.columns": float(len(report.skewed_columns)), "skew.served_rows": float(report.served_rows)})
-    publish_markdown(f"{config.name}-skew-{window.label}", report.to_markdown(), f"Train/serve skew, {config.name} {window.label}")
+    tracking.log_metrics(
+        run_id, {"skew.columns": float(len(report.skewed_columns)), "skew.served_rows": float(report.served_rows)}
+    )
+    publish_markdown(
+        f"{config.name}-skew-{window.label}", report.to_markdown(), f"Train/serve skew, {config.name} {window.label}"
+    )
     return report.to_dict()
 
 
 @task(name="feature-decay", cache_policy=NO_CACHE, **IO_RETRIES)
 def decay_task(
-    config: Config, registry: Registry, predictions: pd.DataFrame, joined: pd.DataFrame, context: ChampionContext, run_id: str
+    config: Config,
+    registry: Registry,
+    predictions: pd.DataFrame,
+    joined: pd.DataFrame,
+    context: ChampionContext,
+    run_id: str,
 ) -> list[dict[str, Any]] | None:
     """Permutation importance on the window's labelled rows against the champion's at training time."""
     stored = tracking.load_json(context.training_run, IMPORTANCE_JSON)
@@ -53,16 +67,37 @@ def decay_task(
     if config.data.time_column:  # the store keeps the event time apart; the model may read it as a feature
         rows = rows.rename(columns={"event_time": config.data.time_column})
     model = registry.load(context.version)
-    labels = rows["label"].astype({"regression": "float64", "multiclass": str}.get(config.task, "int64")).to_numpy()
-    now = permutation_importances(model, model_inputs(model, rows, config), labels, config.evaluation.primary_metric,
-                                  config.evaluation.importance, config.training.seed, config.task)
-    decays = flag_decayed_features(ImportanceReport.from_dict(stored).as_mapping(), now.as_mapping(),
-                                   config.monitoring.max_importance_drop)
-    table = [{"feature": d.feature, "at training": round(d.at_training, 5), "now": round(d.now, 5),
-              "drop": round(d.drop_share, 3), "decayed": d.decayed} for d in decays]
+    # pandas-stubs overloads astype per literal dtype; this one is chosen at run time
+    dtype: Any = {"regression": "float64", "multiclass": str}.get(config.task, "int64")
+    labels = rows["label"].astype(dtype).to_numpy()
+    now = permutation_importances(
+        model,
+        model_inputs(model, rows, config),
+        labels,
+        config.evaluation.primary_metric,
+        config.evaluation.importance,
+        config.training.seed,
+        config.task,
+    )
+    decays = flag_decayed_features(
+        ImportanceReport.from_dict(stored).as_mapping(), now.as_mapping(), config.monitoring.max_importance_drop
+    )
+    table = [
+        {
+            "feature": d.feature,
+            "at training": round(d.at_training, 5),
+            "now": round(d.now, 5),
+            "drop": round(d.drop_share, 3),
+            "decayed": d.decayed,
+        }
+        for d in decays
+    ]
     tracking.log_json(run_id, {"now": now.to_dict(), "decay": table}, "importance/decay.json")
     decayed = [d.feature for d in decays if d.decayed]
     tracking.set_tags(run_id, {Tag.DECAYED_FEATURES: ",".join(decayed) or "none"})
-    publish_table(f"{config.name}-feature-decay-{predictions['event_time'].min():%Y-%m-%d}", table,
-                  f"Importance now vs at training; decayed: {', '.join(decayed) or 'none'}")
+    publish_table(
+        f"{config.name}-feature-decay-{predictions['event_time'].min():%Y-%m-%d}",
+        table,
+        f"Importance now vs at training; decayed: {', '.join(decayed) or 'none'}",
+    )
     return table

@@ -8,9 +8,9 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.evidence import Verdict
 from perennial.core.gates import GateReport
-from perennial.errors import GateInconclusive
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.names import Tag
+from perennial.errors import GateInconclusive
 from perennial.io.ledger import Ledger
 from perennial.io.registry import CHALLENGER, CHAMPION, Registry, move_alias
 from perennial.settings import Settings
@@ -19,8 +19,14 @@ from tasks.common import IO_RETRIES, fault_point, flow_run_id
 
 @task(name="register-and-promote", cache_policy=NO_CACHE, **IO_RETRIES)
 def register_task(
-    model_uri: str, candidate_run_id: str, report: GateReport, config: Config, registry: Registry,
-    settings: Settings, run_id: str, lineage: dict[str, str],
+    model_uri: str,
+    candidate_run_id: str,
+    report: GateReport,
+    config: Config,
+    registry: Registry,
+    settings: Settings,
+    run_id: str,
+    lineage: dict[str, str],
 ) -> TrainingOutcome:
     """New version → `challenger`; → `champion` only when the gate allows it.
 
@@ -72,7 +78,12 @@ def load_version_task(registry: Registry, version: str) -> tuple[str, object]:
 
 @task(name="promote-version", cache_policy=NO_CACHE, **IO_RETRIES)
 def promote_version_task(
-    version: str, report: GateReport | None, registry: Registry, settings: Settings, run_id: str, force_reason: str | None
+    version: str,
+    report: GateReport | None,
+    registry: Registry,
+    settings: Settings,
+    run_id: str,
+    force_reason: str | None,
 ) -> str:
     """Move `champion` to ``version``: through a passing gate, or forced with a recorded reason."""
     if force_reason is None and report is not None:

@@ -28,7 +28,8 @@ def _triggered(since: dt.datetime, holdout_end: str) -> FlowRun | None:
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=["training"])),
-            flow_run_filter=FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=since)),
+            # Prefect types the field as its DateTime (pendulum's on Python < 3.13); pydantic converts a datetime
+            flow_run_filter=FlowRunFilter(expected_start_time=FlowRunFilterExpectedStartTime(after_=since)),  # type: ignore[arg-type]
             sort=FlowRunSort.EXPECTED_START_TIME_DESC,
             limit=50,
         )
@@ -49,8 +50,10 @@ def wait_for_retrain_task(
             break
         time.sleep(2.0)
     if run is None:
-        raise RetrainNotSeen(f"no training run was triggered for holdout_end={holdout_end} within {timeout_s:.0f} s: "
-                             "start the deployments with `perennial up` (or use --inline)")
+        raise RetrainNotSeen(
+            f"no training run was triggered for holdout_end={holdout_end} within {timeout_s:.0f} s: "
+            "start the deployments with `perennial up` (or use --inline)"
+        )
     if run.state is None or not run.state.is_final():
         raise RetrainNotSeen(f"training run {run.name} is still {run.state_name} after {timeout_s:.0f} s")
     return {"run": run.name, "state": run.state_name, **training_verdict(config, registry, str(run.id))}
@@ -59,8 +62,13 @@ def wait_for_retrain_task(
 def training_verdict(config: Config, registry: Registry, flow_run_id: str) -> dict[str, Any]:
     """The gate verdict MLflow recorded for a training flow run, and the champion now."""
     experiment = tracking.client().get_experiment_by_name(config.tracking.experiment)
-    found = tracking.client().search_runs(
-        [experiment.experiment_id], f"tags.`{Tag.PREFECT_FLOW_RUN}` = '{flow_run_id}' and tags.`{Tag.KIND}` = 'training'"
-    ) if experiment else []
+    found = (
+        tracking.client().search_runs(
+            [experiment.experiment_id],
+            f"tags.`{Tag.PREFECT_FLOW_RUN}` = '{flow_run_id}' and tags.`{Tag.KIND}` = 'training'",
+        )
+        if experiment
+        else []
+    )
     gate = found[0].data.tags.get(Tag.GATE, "not reached") if found else "no MLflow run"
     return {"gate": gate, "champion": registry.alias_version(CHAMPION)}

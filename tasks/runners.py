@@ -21,7 +21,7 @@ from perennial.config import CandidateRunner
 
 def dask_runner(spec: CandidateRunner) -> TaskRunner[Any]:
     """A prefect-dask runner for the spec (imported here: the default path needs no Dask)."""
-    from prefect_dask import DaskTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     if spec.address:
         return DaskTaskRunner(address=spec.address)

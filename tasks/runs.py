@@ -49,12 +49,16 @@ def tracked_flow(
 
 
 @task(name="log-datasets", cache_policy=NO_CACHE, **IO_RETRIES)
-def log_datasets_task(train: pd.DataFrame, holdout: pd.DataFrame, config: Config, source: str, run_id: str) -> dict[str, str]:
+def log_datasets_task(
+    train: pd.DataFrame, holdout: pd.DataFrame, config: Config, source: str, run_id: str
+) -> dict[str, str]:
     """Training and holdout frames as MLflow datasets, each with a full-content fingerprint."""
     prints = {"train": fingerprint(train), "holdout": fingerprint(holdout)}
     for name, frame in (("train", train), ("holdout", holdout)):
         context = "training" if name == "train" else "evaluation"
-        tracking.log_dataset(run_id, frame, f"{config.name}-{name}", source, context, prints[name], config.data.target.column)
+        tracking.log_dataset(
+            run_id, frame, f"{config.name}-{name}", source, context, prints[name], config.data.target.column
+        )
     tracking.log_params(run_id, {"rows_train": len(train), "rows_holdout": len(holdout)})
     tracking.set_tags(run_id, {Tag.DATA_FINGERPRINT: prints["train"], Tag.HOLDOUT_FINGERPRINT: prints["holdout"]})
     return prints

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,8 @@ from perennial.config import Config
 from perennial.core.names import Tag
 from perennial.core.predict import served_model
 from perennial.core.scoring import score_frame
-from perennial.core.validation_report import validation_tags
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
+from perennial.core.validation_report import validation_tags
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.io.prediction_store import open_store
@@ -33,7 +33,11 @@ def load_model_task(registry: Registry, alias: str) -> tuple[str, Any, SuiteSpec
     stored = tracking.load_json(ref.training_run, SUITE_ARTIFACT) if ref.training_run else None
     if stored is None:
         raise RegistryError(f"model '{registry.name}' v{ref.version} has no data contract ({SUITE_ARTIFACT})")
-    return ref.version, served_model(registry.load(ref.version), registry.info(ref.version).tags), SuiteSpec.from_dict(stored)
+    return (
+        ref.version,
+        served_model(registry.load(ref.version), registry.info(ref.version).tags),
+        SuiteSpec.from_dict(stored),
+    )
 
 
 @task(name="validate-scoring-input", cache_policy=NO_CACHE)
@@ -58,16 +62,23 @@ def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, ru
     predictions = score_frame(model, frame, config, config.tracking.registered_model, version)
     seconds = time.perf_counter() - started
     # the MLflow run that wrote a row: its metrics, validation report and model version explain the row
-    predictions.insert(predictions.columns.get_loc("model_version") + 1, "run_id", run_id)
+    at = cast(int, predictions.columns.get_loc("model_version"))  # a unique column: its position
+    predictions.insert(at + 1, "run_id", run_id)
     summary = scoring_summary(predictions, seconds, config.task)
     tracking.log_metrics(run_id, summary)
-    value_range = None if config.task != "regression" else (float(predictions["prediction"].min()),
-                                                             float(predictions["prediction"].max()))
-    tracking.log_json(run_id, score_histogram(predictions["prediction"], value_range=value_range),
-                      "scoring/prediction_histogram.json")
+    value_range = (
+        None
+        if config.task != "regression"
+        else (float(predictions["prediction"].min()), float(predictions["prediction"].max()))
+    )
+    tracking.log_json(
+        run_id, score_histogram(predictions["prediction"], value_range=value_range), "scoring/prediction_histogram.json"
+    )
     tracking.set_tags(run_id, {Tag.MODEL_VERSION: version, Tag.ROWS: len(predictions)})
     rows = [{k: round(v, 4) for k, v in summary.items()}]
-    publish_table(f"{config.name}-batch-scoring", rows, f"Window scored by {config.tracking.registered_model} v{version}")
+    publish_table(
+        f"{config.name}-batch-scoring", rows, f"Window scored by {config.tracking.registered_model} v{version}"
+    )
     return predictions
 
 
@@ -84,12 +95,20 @@ def scoring_summary(predictions: pd.DataFrame, seconds: float, task: str = "bina
         "prediction_p50": float(quantiles[0.5]),
         "prediction_p90": float(quantiles[0.9]),
         **({"positive_rate": float(predictions["predicted_label"].mean())} if task == "binary" else {}),
-        **({f"class_share.{c}": float(s) for c, s in predictions["predicted_class"].value_counts(normalize=True).items()}
-           if task == "multiclass" else {}),
+        **(
+            {
+                f"class_share.{c}": float(s)
+                for c, s in predictions["predicted_class"].value_counts(normalize=True).items()
+            }
+            if task == "multiclass"
+            else {}
+        ),
     }
 
 
-def score_histogram(scores: pd.Series, bins: int = 10, value_range: tuple[float, float] | None = None) -> dict[str, list[float]]:
+def score_histogram(
+    scores: pd.Series, bins: int = 10, value_range: tuple[float, float] | None = None
+) -> dict[str, list[float]]:
     """Counts of scores in equal-width bins over [0, 1] (a regression's values: their own range)."""
     counts, edges = np.histogram(scores.to_numpy(dtype="float64"), bins=bins, range=value_range or (0.0, 1.0))
     return {"edges": [round(float(e), 4) for e in edges], "counts": [int(c) for c in counts]}

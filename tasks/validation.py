@@ -11,8 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config, TimeSplit
 from perennial.core.data import split_frame
 from perennial.core.names import Tag
-from perennial.core.validation_report import validation_tags
 from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
+from perennial.core.validation_report import validation_tags
 from perennial.io import tracking
 from perennial.io.registry import Registry
 from tasks.common import publish_markdown
@@ -32,7 +32,9 @@ def reference_suite_task(config: Config, registry: Registry, frame: pd.DataFrame
     tracking.log_json(run_id, own.to_dict(), SUITE_ARTIFACT)
     champion = registry.champion()
     stored = tracking.load_json(champion.training_run, SUITE_ARTIFACT) if champion and champion.training_run else None
-    tracking.set_tags(run_id, {Tag.SUITE_FROM: f"champion v{champion.version}" if stored and champion else "this window"})
+    tracking.set_tags(
+        run_id, {Tag.SUITE_FROM: f"champion v{champion.version}" if stored and champion else "this window"}
+    )
     return SuiteSpec.from_dict(stored) if stored else own
 
 

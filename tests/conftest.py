@@ -77,8 +77,18 @@ def config_dict(path: str = "flights.parquet") -> dict[str, Any]:
                 },
             ],
         },
-        "evaluation": {"bootstrap": {"resamples": 50}, "slices": ["carrier"], "min_slice_rows": 50, "latency_rows": 100},
-        "gate": {"mode": "enforced", "min_primary": 0.6, "min_lift_over_baseline": 0.05, "max_regression_vs_champion": 0.02},
+        "evaluation": {
+            "bootstrap": {"resamples": 50},
+            "slices": ["carrier"],
+            "min_slice_rows": 50,
+            "latency_rows": 100,
+        },
+        "gate": {
+            "mode": "enforced",
+            "min_primary": 0.6,
+            "min_lift_over_baseline": 0.05,
+            "max_regression_vs_champion": 0.02,
+        },
         "tracking": {"experiment": "tiny", "registered_model": "tiny-delay"},
     }
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ from prefect.flows import load_flow_from_entrypoint
 from perennial.config import load_config
 from perennial.core.events import RETRAIN_EVENTS
 from perennial.settings import default_config, find_project_root
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     parser.add_argument("--image", help="image with this checkout at its WORKDIR (docker/kubernetes pools)")
     parser.add_argument("--only", nargs="*", default=(), help="deployment names to apply (default: all)")
     parser.add_argument(
-        "--job-variables", type=json.loads, default=None,
+        "--job-variables",
+        type=json.loads,
+        default=None,
         help='JSON for the pool\'s job template, e.g. \'{"env": {"MLFLOW_TRACKING_URI": "http://mlflow:5000"}}\'',
     )
     args = parser.parse_args(argv)

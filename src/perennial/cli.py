@@ -25,7 +25,9 @@ from perennial.cli_views import console, print_importance_history, print_status,
 from perennial.core.names import ReleaseMode
 from perennial.settings import Settings, apply_defaults, default_config
 
-app = typer.Typer(help="Perennial: the production lifecycle of a tabular model on Prefect and MLflow.", no_args_is_help=True)
+app = typer.Typer(
+    help="Perennial: the production lifecycle of a tabular model on Prefect and MLflow.", no_args_is_help=True
+)
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config file, relative to the project root")]
 
@@ -67,7 +69,9 @@ def _checked(config: str) -> None:
 
 @app.callback()
 def _options(
-    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks (expected errors print one line without)")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show tracebacks (expected errors print one line without)")
+    ] = False,
 ) -> None:
     """Perennial: the production lifecycle of a tabular model on Prefect and MLflow."""
     if debug:
@@ -105,12 +109,22 @@ def demo() -> None:
 
 @app.command()
 def init(
-    data: Annotated[Path, typer.Argument(help="a CSV (.gz .bz2 .xz .zip .zst), Parquet file or directory, or JSON lines")],
+    data: Annotated[
+        Path, typer.Argument(help="a CSV (.gz .bz2 .xz .zip .zst), Parquet file or directory, or JSON lines")
+    ],
     target: Annotated[str, typer.Option(help="the label column")],
-    positive_label: Annotated[str | None, typer.Option(help="the label's positive value (when not plain from 0/1, no/yes...)")] = None,
-    time: Annotated[str | None, typer.Option(help="event time column: a time split (default: none, a random split by row key)")] = None,
-    id: Annotated[str | None, typer.Option("--id", help="unique row id column (default: none, rows keyed by content)")] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="config to write (default: configs/<name>.yaml)")] = None,
+    positive_label: Annotated[
+        str | None, typer.Option(help="the label's positive value (when not plain from 0/1, no/yes...)")
+    ] = None,
+    time: Annotated[
+        str | None, typer.Option(help="event time column: a time split (default: none, a random split by row key)")
+    ] = None,
+    id: Annotated[
+        str | None, typer.Option("--id", help="unique row id column (default: none, rows keyed by content)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="config to write (default: configs/<name>.yaml)")
+    ] = None,
     force: Annotated[bool, typer.Option(help="overwrite an existing config")] = False,
 ) -> None:
     """Profile DATA and write a commented starter config that `perennial train -c FILE` runs as it is."""
@@ -151,7 +165,9 @@ def validate(
     _checked(config)
     from flows.validation import validation_flow
 
-    report, error = _run_flow(validation_flow, config_path=config, holdout_end=holdout_end.date() if holdout_end else None)
+    report, error = _run_flow(
+        validation_flow, config_path=config, holdout_end=holdout_end.date() if holdout_end else None
+    )
     if error:
         _fail(error)
     console.print(f"[green]{report.summary()}[/]")
@@ -183,7 +199,9 @@ def train(
 @app.command()
 def score(
     config: ConfigOpt = DEFAULT_CONFIG,
-    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: holdout start)")] = None,
+    start: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: holdout start)")
+    ] = None,
     end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the last")] = None,
     alias: str = "champion",
 ) -> None:
@@ -192,8 +210,11 @@ def score(
     from flows.batch_scoring import batch_scoring_flow
 
     rows, error = _run_flow(
-        batch_scoring_flow, config_path=config, start=start.date() if start else None,
-        end=end.date() if end else None, alias=alias,
+        batch_scoring_flow,
+        config_path=config,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+        alias=alias,
     )
     if error:
         _fail(error)
@@ -206,7 +227,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default from config: 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default from config)")] = None,
     mode: Annotated[
-        ReleaseMode | None, typer.Option(help="start in this mode instead of the config's; `perennial release` switches it live")
+        ReleaseMode | None,
+        typer.Option(help="start in this mode instead of the config's; `perennial release` switches it live"),
     ] = None,
 ) -> None:
     """Serve the champion over HTTP (FastAPI + uvicorn), with hot reload, shadow and canary."""
@@ -260,14 +282,23 @@ def rollback(
     from perennial.io.registry import rollback as roll_back
 
     entry = _ledger_move(config, lambda registry, ledger: roll_back(registry, ledger, reason))
-    console.print(f"[green]champion rolled back: v{entry.previous_version} → v{entry.version}[/] ({entry.actor}: {reason})")
+    console.print(
+        f"[green]champion rolled back: v{entry.previous_version} → v{entry.version}[/] ({entry.actor}: {reason})"
+    )
     if os.environ.get("PREFECT_API_URL"):  # a Prefect server is there to hear it (`perennial up`)
         from perennial.config import load_config
         from perennial.core.events import ModelRolledBack
         from tasks.events import emit
 
-        emit(ModelRolledBack(dataset=load_config(_project().root / config).name, window=entry.at.date().isoformat(),
-                             version=entry.version, previous_version=entry.previous_version, reason=reason))
+        emit(
+            ModelRolledBack(
+                dataset=load_config(_project().root / config).name,
+                window=entry.at.date().isoformat(),
+                version=entry.version,
+                previous_version=entry.previous_version,
+                reason=reason,
+            )
+        )
 
 
 def _ledger_move(config: str, move: Any) -> Any:
@@ -290,7 +321,9 @@ def _ledger_move(config: str, move: Any) -> Any:
 def status(
     config: ConfigOpt = DEFAULT_CONFIG,
     runs: int = 5,
-    features: Annotated[bool, typer.Option("--features", help="permutation importance of each feature across versions")] = False,
+    features: Annotated[
+        bool, typer.Option("--features", help="permutation importance of each feature across versions")
+    ] = False,
 ) -> None:
     """Champion, challenger, the last gate verdict, recent runs and the promotion ledger."""
     settings = _project()
@@ -333,8 +366,13 @@ def doctor(
 @app.command()
 def monitor(
     config: ConfigOpt = DEFAULT_CONFIG,
-    start: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="window start (default: the last full window)")] = None,
-    end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the window (default: its configured length)")] = None,
+    start: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="window start (default: the last full window)")
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="day after the window (default: its configured length)"),
+    ] = None,
 ) -> None:
     """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""
     settings = _project()
@@ -345,22 +383,37 @@ def monitor(
         console.print(note, soft_wrap=True)
     from flows.monitoring import monitoring_flow
 
-    result, error = _run_flow(monitoring_flow, config_path=config, window_start=start.date() if start else None,
-                              window_end=end.date() if end else None)
+    result, error = _run_flow(
+        monitoring_flow,
+        config_path=config,
+        window_start=start.date() if start else None,
+        window_end=end.date() if end else None,
+    )
     if error:
         _fail(error)
     perf = result["performance"]
-    console.print(f"window {result['window']}: drift share {result['drift_share']:.2f}"
-                  + (f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]" if perf else ", no labels yet")
-                  + f"\n{result['decision']['why']}" + (f" → event {result['event']}" if result["event"] else ""))
+    console.print(
+        f"window {result['window']}: drift share {result['drift_share']:.2f}"
+        + (
+            f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
+            if perf
+            else ", no labels yet"
+        )
+        + f"\n{result['decision']['why']}"
+        + (f" → event {result['event']}" if result["event"] else "")
+    )
 
 
 @app.command()
 def simulate(
     config: ConfigOpt = DEFAULT_CONFIG,
-    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first window's start")] = dt.datetime(2013, 7, 1),
+    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first window's start")] = dt.datetime(
+        2013, 7, 1
+    ),
     windows: int = 6,
-    inline: Annotated[bool, typer.Option(help="retrain in this process instead of through the server's trigger")] = False,
+    inline: Annotated[
+        bool, typer.Option(help="retrain in this process instead of through the server's trigger")
+    ] = False,
 ) -> None:
     """Replay the data window by window: score, monitor, event, retrain, gate; prints the loop's table."""
     settings = _project()
@@ -398,7 +451,10 @@ def up(
         record, started = start_stack(settings, config, prefect_port=prefect_port, mlflow_port=mlflow_port)
     except StackError as exc:
         _fail(str(exc))
-    console.print(("[green]up[/]" if started else "[yellow]already up[/]") + f" (since {record['started']}, config {record['config']})")
+    console.print(
+        ("[green]up[/]" if started else "[yellow]already up[/]")
+        + f" (since {record['started']}, config {record['config']})"
+    )
     console.print(f"  Prefect dashboard: {record['prefect_ui']}\n  MLflow:            {record['mlflow']}")
     for proc in record["processes"]:
         console.print(f"  {proc['name']:<15} pid {proc['pid']:<8} log {proc['log']}")
@@ -428,14 +484,18 @@ def ui(
 
     stack = running_stack(settings.state_dir)
     if stack:  # `perennial up` already serves both on this state folder
-        console.print(f"[yellow]already up[/] (`perennial up`): Prefect UI {stack['prefect_ui']}, MLflow UI {stack['mlflow']}")
+        console.print(
+            f"[yellow]already up[/] (`perennial up`): Prefect UI {stack['prefect_ui']}, MLflow UI {stack['mlflow']}"
+        )
         return
     try:
         check_ports(host, prefect_port, mlflow_port)
     except StackError as exc:
         _fail(str(exc))
-    processes = {name: subprocess.Popen(command, cwd=settings.root, env=env)
-                 for name, command, env in server_commands(settings, host, prefect_port, mlflow_port)}
+    processes = {
+        name: subprocess.Popen(command, cwd=settings.root, env=env)
+        for name, command, env in server_commands(settings, host, prefect_port, mlflow_port)
+    }
     console.print(f"Prefect UI: http://{host}:{prefect_port}\nMLflow UI:  http://{host}:{mlflow_port}\nCtrl-C to stop.")
     try:
         while all(p.poll() is None for p in processes.values()):

@@ -93,6 +93,9 @@ def run(app: Any) -> None:
     except Exception as exc:
         if debugging():
             raise
-        err_console.print(f"[bold red]unexpected error[/] {type(exc).__name__}: {exc}\n(a bug: run again with --debug for the traceback)",
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]unexpected error[/] {type(exc).__name__}: {exc}\n(a bug: run again with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)

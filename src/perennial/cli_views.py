@@ -29,11 +29,15 @@ def print_importance_history(settings: Settings, config_path: str) -> None:
     history = {v.version: found for v in versions if (found := _importances(v.tags))}
     if not history:
         raise LookupError(f"no version of {loaded.tracking.registered_model} has recorded importances yet: train one")
-    table = Table(title=f"permutation importance ({loaded.evaluation.primary_metric} drop) by version of {loaded.tracking.registered_model}")
+    table = Table(
+        title=f"permutation importance ({loaded.evaluation.primary_metric} drop) by version of {loaded.tracking.registered_model}"
+    )
     table.add_column("feature")
     for version in history:
         table.add_column(f"v{version}", justify="right")
-    features = sorted({f for values in history.values() for f in values}, key=lambda f: -max(h.get(f, 0.0) for h in history.values()))
+    features = sorted(
+        {f for values in history.values() for f in values}, key=lambda f: -max(h.get(f, 0.0) for h in history.values())
+    )
     for feature in features:
         table.add_row(feature, *(f"{h[feature]:.4f}" if feature in h else "-" for h in history.values()))
     console.print(table)
@@ -61,12 +65,16 @@ def data_notes(config: Any) -> list[str]:
     """What a table without an id or time column means for labels and windows (status and monitor say it)."""
     notes = []
     if config.data.id_column is None:
-        notes.append("no id column: a row's key is a hash of its feature values; delayed labels find their "
-                     "predictions only when they come in the same rows, with the feature values that were scored")
+        notes.append(
+            "no id column: a row's key is a hash of its feature values; delayed labels find their "
+            "predictions only when they come in the same rows, with the feature values that were scored"
+        )
     if config.data.time_column is None:
-        notes.append("no time column: the split is by row key; freshness and per-day volume are skipped; "
-                     "each `perennial score` stamps its rows with the scoring time, so a monitoring window "
-                     "holds the batches scored in it")
+        notes.append(
+            "no time column: the split is by row key; freshness and per-day volume are skipped; "
+            "each `perennial score` stamps its rows with the scoring time, so a monitoring window "
+            "holds the batches scored in it"
+        )
     return notes
 
 
@@ -86,14 +94,21 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     for alias in (CHAMPION, CHALLENGER):
         version = registry.alias_version(alias)
         tags = registry.info(version).tags if version else {}
-        models.add_row(alias, version or "-", tags.get(Tag.GATE, "-"),
-                       tags.get(Tag.TRAINING_RUN, "-"), tags.get(Tag.DATA_FINGERPRINT, "-"))
+        models.add_row(
+            alias,
+            version or "-",
+            tags.get(Tag.GATE, "-"),
+            tags.get(Tag.TRAINING_RUN, "-"),
+            tags.get(Tag.DATA_FINGERPRINT, "-"),
+        )
     console.print(models)
     for note in data_notes(config):
         console.print(note, soft_wrap=True)
     recent = tracking.client().search_runs(
         [e.experiment_id for e in [tracking.client().get_experiment_by_name(config.tracking.experiment)] if e],
-        filter_string="tags.`perennial.kind` = 'training'", order_by=["attributes.start_time DESC"], max_results=runs,
+        filter_string="tags.`perennial.kind` = 'training'",
+        order_by=["attributes.start_time DESC"],
+        max_results=runs,
     )
     table = Table(title="last training runs")
     for column in ("run", "started", "status", "validation", "gate", "reason"):
@@ -101,16 +116,30 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     for run in recent:
         started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         tags = run.data.tags
-        table.add_row(run.info.run_name, started, run.info.status, tags.get(Tag.VALIDATION, "-"),
-                      tags.get(Tag.GATE, "-"), tags.get(Tag.REASON, "-"))
+        table.add_row(
+            run.info.run_name,
+            started,
+            run.info.status,
+            tags.get(Tag.VALIDATION, "-"),
+            tags.get(Tag.GATE, "-"),
+            tags.get(Tag.REASON, "-"),
+        )
     console.print(table)
     ledger = Ledger(settings.ledger_url)
     history = Table(title="promotion ledger (newest first)")
     for column in ("when", "alias", "version", "from", "action", "gate", "who", "why"):
         history.add_column(column)
     for entry in ledger.history(registry.name, limit=10):
-        history.add_row(entry.at.strftime("%Y-%m-%d %H:%M:%S"), entry.alias, entry.version, entry.previous_version or "-",
-                        entry.action, entry.gate or "-", entry.actor, entry.reason)
+        history.add_row(
+            entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.alias,
+            entry.version,
+            entry.previous_version or "-",
+            entry.action,
+            entry.gate or "-",
+            entry.actor,
+            entry.reason,
+        )
     ledger.close()
     console.print(history)
 

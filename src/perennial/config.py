@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import re
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
@@ -88,11 +88,13 @@ class Features(Frozen):
     def without(self, names: Iterable[str]) -> Features:
         """The same features less ``names`` (not re-validated: what is left was valid)."""
         gone = set(names)
-        return self.model_copy(update={
-            "numeric": tuple(c for c in self.numeric if c not in gone),
-            "categorical": tuple(c for c in self.categorical if c not in gone),
-            "datetime": tuple(d for d in self.datetime if d.column not in gone),
-        })
+        return self.model_copy(
+            update={
+                "numeric": tuple(c for c in self.numeric if c not in gone),
+                "categorical": tuple(c for c in self.categorical if c not in gone),
+                "datetime": tuple(d for d in self.datetime if d.column not in gone),
+            }
+        )
 
     @model_validator(mode="after")
     def _no_repeats(self) -> Features:
@@ -189,9 +191,7 @@ def _split_kind(raw: Any) -> str:
     return getattr(raw, "kind", "hash")
 
 
-Split = Annotated[
-    Annotated[TimeSplit, Tag("time")] | Annotated[HashSplit, Tag("hash")], Discriminator(_split_kind)
-]
+Split = Annotated[Annotated[TimeSplit, Tag("time")] | Annotated[HashSplit, Tag("hash")], Discriminator(_split_kind)]
 
 
 # --- validation -------------------------------------------------------------------------
@@ -296,9 +296,20 @@ class Training(Frozen):
 
 # which metrics fit which task: core/task.py METRICS_BY_TASK (checked on the whole config)
 Metric = Literal[
-    "roc_auc", "average_precision", "log_loss", "brier", "f1", "accuracy",  # binary
-    "macro_f1", "balanced_accuracy", "top_k_accuracy",  # multiclass (with log_loss, accuracy)
-    "mae", "rmse", "r2", "mape", "pinball",  # regression
+    "roc_auc",
+    "average_precision",
+    "log_loss",
+    "brier",
+    "f1",
+    "accuracy",  # binary
+    "macro_f1",
+    "balanced_accuracy",
+    "top_k_accuracy",  # multiclass (with log_loss, accuracy)
+    "mae",
+    "rmse",
+    "r2",
+    "mape",
+    "pinball",  # regression
 ]
 
 
@@ -496,7 +507,9 @@ class Monitoring(Frozen):
     labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
     min_labelled_rows: int = Field(default=200, ge=1)
     report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
-    service_url: str | None = Field(default=None, description="the running service, e.g. http://127.0.0.1:8000: its /metrics is read")
+    service_url: str | None = Field(
+        default=None, description="the running service, e.g. http://127.0.0.1:8000: its /metrics is read"
+    )
     # a feature whose permutation importance fell by more than this share since the champion was trained
     max_importance_drop: float = Field(default=0.5, gt=0, le=1)
     retraining: Retraining = Retraining()
@@ -548,14 +561,19 @@ class Config(Frozen):
         task, ev = self.task, self.evaluation
         wrong = [m for m in (ev.primary_metric, *ev.secondary_metrics) if m not in METRICS_BY_TASK[task]]
         if wrong:
-            raise ValueError(f"evaluation metrics {wrong} do not apply to task '{task}'; use {list(METRICS_BY_TASK[task])}")
+            raise ValueError(
+                f"evaluation metrics {wrong} do not apply to task '{task}'; use {list(METRICS_BY_TASK[task])}"
+            )
         if self.training.baseline not in BASELINES[task]:
-            raise ValueError(f"training.baseline '{self.training.baseline}' does not apply to task '{task}'; "
-                             f"use one of {list(BASELINES[task])}")
+            raise ValueError(
+                f"training.baseline '{self.training.baseline}' does not apply to task '{task}'; "
+                f"use one of {list(BASELINES[task])}"
+            )
         families = [c.name for c in self.training.candidates if c.family not in FAMILIES[task]]
         if families:
-            raise ValueError(f"candidates {families} use a family that cannot fit a {task} target; "
-                             f"use one of {list(FAMILIES[task])}")
+            raise ValueError(
+                f"candidates {families} use a family that cannot fit a {task} target; use one of {list(FAMILIES[task])}"
+            )
         costs = {"cost": "binary", "regression_cost": "regression", "class_cost": "multiclass"}
         misplaced = [k for k, t in costs.items() if getattr(ev, k) is not None and t != task]
         if misplaced:
@@ -587,7 +605,8 @@ class Config(Frozen):
 
     def to_record(self) -> dict[str, Any]:
         """The resolved config as JSON for MLflow and logs, with passwords in URLs masked."""
-        return _mask_urls(self.model_dump(mode="json"))
+        masked: dict[str, Any] = _mask_urls(self.model_dump(mode="json"))
+        return masked
 
     def with_split(self, train_end: dt.date | None = None, holdout_end: dt.date | None = None) -> Config:
         """The same config with the time split moved (schedules and retrains pass a window).
@@ -605,6 +624,7 @@ class Config(Frozen):
 
 
 # --- loading ----------------------------------------------------------------------------
+
 
 def _mask_urls(value: Any) -> Any:
     if isinstance(value, dict):

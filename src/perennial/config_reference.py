@@ -163,7 +163,11 @@ def type_name(annotation: Any) -> str:
     if annotation is type(None):
         return "null"
     if isinstance(annotation, type):
-        return annotation.__name__ if not issubclass(annotation, BaseModel) else f"[{annotation.__name__}](#{annotation.__name__.lower()})"
+        return (
+            annotation.__name__
+            if not issubclass(annotation, BaseModel)
+            else f"[{annotation.__name__}](#{annotation.__name__.lower()})"
+        )
     return str(annotation).replace("typing.", "")
 
 
@@ -197,8 +201,14 @@ def _section(model: type[BaseModel], path: str) -> list[str]:
     own = model.__dict__.get("__doc__")  # not Frozen's, which every model inherits
     doc = inspect.cleandoc(own).split("\n\n")[0].replace("\n", " ") if own else ""
     comments = _comments(model)
-    lines = [f"## {model.__name__}", "", f"Key: `{path}`" + (f" — {doc}" if doc else ""), "",
-             "| key | type | default | meaning |", "|---|---|---|---|"]
+    lines = [
+        f"## {model.__name__}",
+        "",
+        f"Key: `{path}`" + (f" — {doc}" if doc else ""),
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
     for name, field in model.model_fields.items():
         meaning = field.description or comments.get(name) or MEANINGS.get(f"{model.__name__}.{name}", "")
         meaning = meaning.replace("|", PIPE)

@@ -103,7 +103,7 @@ def stack_alive(record: dict[str, Any]) -> bool:
     return bool(record.get("processes")) and all(is_recorded_process(p) for p in record["processes"])
 
 
-def running_stack(state: Path) -> dict | None:
+def running_stack(state: Path) -> dict[str, Any] | None:
     """The record of a live `perennial up` stack in ``state``, or None (none, or its processes died)."""
     path = state / STACK_FILE
     try:
@@ -121,7 +121,9 @@ def load_settings(root: Path | None = None) -> Settings:
     return Settings(
         root=root,
         state_dir=state,
-        tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", stack["mlflow"] if stack else f"sqlite:///{state / 'mlflow.db'}"),
+        tracking_uri=os.environ.get(
+            "MLFLOW_TRACKING_URI", stack["mlflow"] if stack else f"sqlite:///{state / 'mlflow.db'}"
+        ),
         artifact_root=os.environ.get("PERENNIAL_ARTIFACT_ROOT", (state / "mlartifacts").as_uri()),
         ledger_url=os.environ.get("PERENNIAL_LEDGER_URL", f"sqlite:///{state / 'ledger.db'}"),
     )
@@ -129,8 +131,11 @@ def load_settings(root: Path | None = None) -> Settings:
 
 # MLflow's client retries a dead server 7 times with exponential backoff (minutes of silence); Perennial's
 # I/O tasks retry on their own, a bounded number of times, so each attempt gives up sooner
-MLFLOW_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-                        "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+MLFLOW_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
 def apply_defaults(settings: Settings | None = None) -> Settings:

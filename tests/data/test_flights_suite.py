@@ -94,8 +94,10 @@ def test_june_in_km_or_a_feed_of_zeros_is_blocked_though_inside_the_declared_ran
     km = validate_june(windows[1].assign(distance=lambda f: f["distance"] * 1.609), suite, config)
     zeros = validate_june(windows[1].assign(sched_dep_time=0), suite, config)
     # then each is blocked naming its column and what moved (the range rule catches only the 8,000 km flights)
-    assert {(r.column, r.rule) for r in km.failures} == {("distance", "values in range [0, 6000]"),
-                                                          ("distance", "no unit shift")}
+    assert {(r.column, r.rule) for r in km.failures} == {
+        ("distance", "values in range [0, 6000]"),
+        ("distance", "no unit shift"),
+    }
     assert "every quartile moved by x1.6" in km.summary()  # x1.609 on June's routes against Jan-May's
     assert [(r.column, r.rule) for r in zeros.failures] == [("sched_dep_time", "varies as in the reference")]
     assert "values is 0;" in zeros.summary()

@@ -31,7 +31,9 @@ def _scoring_runs() -> list[Any]:
 
 def _artifact_keys(flow_run_id: Any) -> set[str]:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
     return {a.key for a in found if a.key}
 
 
@@ -89,8 +91,16 @@ def test_the_champion_scores_a_window_into_the_store_and_a_rerun_replaces_it(pro
 
 CORRUPTIONS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str]] = {
     "missing-column": (lambda f: f.drop(columns=["temp"]), "temp", "missing"),
-    "type-flip": (lambda f: f.assign(distance=f["distance"].map(lambda v: f"{v:.0f} miles")), "distance", "type numeric"),
-    "unseen-categories": (lambda f: f.assign(carrier=f["carrier"].where(f.index % 2 == 0, "ZZ")), "carrier", "known categories"),
+    "type-flip": (
+        lambda f: f.assign(distance=f["distance"].map(lambda v: f"{v:.0f} miles")),
+        "distance",
+        "type numeric",
+    ),
+    "unseen-categories": (
+        lambda f: f.assign(carrier=f["carrier"].where(f.index % 2 == 0, "ZZ")),
+        "carrier",
+        "known categories",
+    ),
 }
 
 

@@ -45,7 +45,11 @@ def _events(name: str, window: str, since: dt.datetime, wait: float = 10.0) -> l
     deadline = time.monotonic() + wait
     while True:
         with get_client(sync_client=True) as client:
-            found = [e for e in client.read_events(filter=flt, limit=50).events if e.resource.get("perennial.window") == window]
+            found = [
+                e
+                for e in client.read_events(filter=flt, limit=50).events
+                if e.resource.get("perennial.window") == window
+            ]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.25)
@@ -58,7 +62,9 @@ def _monitoring_runs() -> list[Any]:
 
 def _artifact_keys(flow_run_id: Any) -> set[str]:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
     return {a.key for a in found if a.key}
 
 
@@ -66,7 +72,9 @@ def _alter_window(project: Any, change: Any) -> None:
     """Rewrite the rows of the monitored window in the source (the world changed there)."""
     frame = pd.read_parquet(project.data)
     times = frame["time_hour"]
-    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (times < pd.Timestamp(WINDOW["window_end"], tz="UTC"))
+    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (
+        times < pd.Timestamp(WINDOW["window_end"], tz="UTC")
+    )
     frame.loc[inside] = change(frame.loc[inside].copy())
     frame.to_parquet(project.data, index=False)
 
@@ -89,7 +97,9 @@ def trained(project: Any, since: dt.datetime) -> str:
     return config
 
 
-def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(project: Any, trained: str, since: dt.datetime) -> None:
+def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
+    project: Any, trained: str, since: dt.datetime
+) -> None:
     # given a champion, and an April whose weather and routes moved far from what it was trained on
     _alter_window(project, _hot_april)
     assert batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"]) > 0
@@ -101,7 +111,9 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(proj
     assert set(result["drifted_columns"]) >= {"temp", "distance"} and result["drift_share"] >= 0.5
     assert result["prediction_drift"] is True
     perf = result["performance"]
-    assert perf["metric"] == "roc_auc" and perf["low"] <= perf["value"] <= perf["high"] and perf["rows"] == result["rows"]
+    assert (
+        perf["metric"] == "roc_auc" and perf["low"] <= perf["value"] <= perf["high"] and perf["rows"] == result["rows"]
+    )
     assert perf["reference"] is not None and perf["drop"] == pytest.approx(perf["reference"] - perf["value"])
     # and the policy (k=1 of n=1) asks for a drift retrain of this window, once, as a typed event
     assert result["decision"]["retrain"] and result["decision"]["reason"] == "drift"
@@ -118,7 +130,9 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(proj
     assert isinstance(result["decayed_features"], list) and result["skew"] is None
     assert run.data.tags["perennial.decayed_features"] == (",".join(result["decayed_features"]) or "none")
     summary = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/drift/summary.json")
-    assert summary["engine"]["drifted_columns"] == list(result["drifted_columns"]) + (["prediction"] if result["prediction_drift"] else [])
+    assert summary["engine"]["drifted_columns"] == list(result["drifted_columns"]) + (
+        ["prediction"] if result["prediction_drift"] else []
+    )
     html = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/drift/evidently_report.html")
     assert "<html" in html.lower() and "temp" in html
     # and Prefect shows the drift table and the verdict
@@ -143,11 +157,19 @@ def test_a_calm_window_asks_for_nothing(project: Any, trained: str) -> None:
     assert result["performance"]["drop"] < 0.1
 
 
-def test_invalid_window_data_fails_the_flow_raises_a_data_event_and_never_a_retrain(project: Any, trained: str, since: dt.datetime) -> None:
+def test_invalid_window_data_fails_the_flow_raises_a_data_event_and_never_a_retrain(
+    project: Any, trained: str, since: dt.datetime
+) -> None:
     # given a scored window whose source now holds an unknown carrier on a tenth of its rows
     batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
-    _alter_window(project, lambda rows: rows.assign(carrier=["ZZ" if i % 10 == 0 else c for i, c in enumerate(rows["carrier"])],
-                                                    temp=rows["temp"] + 25.0, distance=rows["distance"] * 1.5))
+    _alter_window(
+        project,
+        lambda rows: rows.assign(
+            carrier=["ZZ" if i % 10 == 0 else c for i, c in enumerate(rows["carrier"])],
+            temp=rows["temp"] + 25.0,
+            distance=rows["distance"] * 1.5,
+        ),
+    )
     # when the window is monitored
     state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
     # then the flow ends FAILED naming the column and the rule
@@ -181,15 +203,22 @@ def test_a_running_service_reports_its_health_into_the_window(project: Any) -> N
     training_flow(config_path=config)
     log = project.settings.state_dir / "serve.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "perennial.cli", "serve", "--config", config, "--port", str(port)],
-                                  cwd=ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "perennial.cli", "serve", "--config", config, "--port", str(port)],
+            cwd=ROOT,
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while not _ready(f"http://127.0.0.1:{port}/ready"):
             assert server.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         april = make_flights(rows=20, seed=9, start="2013-04-02", days=5).drop(columns=["delayed"])
-        served = json.loads(april.assign(time_hour=april["time_hour"].map(pd.Timestamp.isoformat)).to_json(orient="records"))
+        served = json.loads(
+            april.assign(time_hour=april["time_hour"].map(pd.Timestamp.isoformat)).to_json(orient="records")
+        )
         for record in served:
             assert httpx.post(f"http://127.0.0.1:{port}/predict", json=record, timeout=10).status_code == 200
         assert httpx.post(f"http://127.0.0.1:{port}/predict", json={"flight_id": "x"}, timeout=10).status_code == 422
@@ -212,7 +241,9 @@ def test_a_running_service_reports_its_health_into_the_window(project: Any) -> N
     assert result["skew"]["served_rows"] == 20 and result["skew"]["model_version"] == "1"
     assert {c["column"] for c in result["skew"]["tests"]["columns"]} == {"distance", "temp", "carrier", "origin"}
     (run,) = _monitoring_runs()
-    assert run.data.metrics["service.requests"] == 21 and run.data.metrics["service.error_rate"] == pytest.approx(1 / 21)
+    assert run.data.metrics["service.requests"] == 21 and run.data.metrics["service.error_rate"] == pytest.approx(
+        1 / 21
+    )
 
 
 def _ready(url: str) -> bool:

@@ -41,8 +41,11 @@ def test_served_inputs_in_other_units_are_reported_as_skew_apart_from_drift(proj
     batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
     store = open_store(load_config(trained), project.settings.root)
     batch = store.read("batch", WINDOW["window_start"], WINDOW["window_end"])
-    served = batch.head(300).assign(id=lambda f: "s-" + f["id"].astype(str), temp=lambda f: (f["temp"] - 32) * 5 / 9,
-                                    scored_at=pd.Timestamp.now(tz="UTC"))
+    served = batch.head(300).assign(
+        id=lambda f: "s-" + f["id"].astype(str),
+        temp=lambda f: (f["temp"] - 32) * 5 / 9,
+        scored_at=pd.Timestamp.now(tz="UTC"),
+    )
     assert store.append("service", served) == 300
     # when the window is monitored
     state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
@@ -57,10 +60,16 @@ def test_served_inputs_in_other_units_are_reported_as_skew_apart_from_drift(proj
     stored = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/skew/report.json")
     assert stored["kind"] == "train_serve_skew" and stored["skewed_columns"] == ["temp"]
     assert {c["column"]: c["drifted"] for c in stored["tests"]["columns"]} == {
-        "distance": False, "temp": True, "carrier": False, "origin": False}
+        "distance": False,
+        "temp": True,
+        "carrier": False,
+        "origin": False,
+    }
     # and as its own Prefect artifact beside the drift table
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+        )
     assert {"tiny-skew-2013-04-01", "tiny-drift-2013-04-01"} <= {a.key for a in found}
 
 
@@ -68,7 +77,9 @@ def test_a_feature_the_labels_stopped_depending_on_is_flagged_as_decayed(project
     # given an April whose delays no longer follow the temperature (only the carrier now)
     frame = pd.read_parquet(project.data)
     times = frame["time_hour"]
-    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (times < pd.Timestamp(WINDOW["window_end"], tz="UTC"))
+    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (
+        times < pd.Timestamp(WINDOW["window_end"], tz="UTC")
+    )
     rng = np.random.default_rng(3)
     odds = np.where(frame.loc[inside, "carrier"] == "B6", 0.8, 0.1)
     frame.loc[inside, "delayed"] = (rng.uniform(size=int(inside.sum())) < odds).astype("int64")
@@ -91,7 +102,9 @@ def test_a_window_with_one_class_of_labels_measures_no_decay(project: Any, train
     # given an April in which no flight was delayed (the importance metric is undefined on one class)
     frame = pd.read_parquet(project.data)
     times = frame["time_hour"]
-    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (times < pd.Timestamp(WINDOW["window_end"], tz="UTC"))
+    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (
+        times < pd.Timestamp(WINDOW["window_end"], tz="UTC")
+    )
     frame.loc[inside, "delayed"] = 0
     frame.to_parquet(project.data, index=False)
     batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])

@@ -55,7 +55,9 @@ def _partitioned(path: Path) -> tuple[Path, str]:
 def _odd_columns(path: Path) -> tuple[Path, str]:
     """Booleans (a feature and the target), an all-null column and a constant one."""
     frame = cancer()
-    frame = frame.assign(large=frame["mean_radius"] > 14, empty=np.nan, clinic="one", malignant=frame.pop("diagnosis") == "M")
+    frame = frame.assign(
+        large=frame["mean_radius"] > 14, empty=np.nan, clinic="one", malignant=frame.pop("diagnosis") == "M"
+    )
     frame.to_csv(path.with_suffix(".csv"), index=False)
     return path.with_suffix(".csv"), None  # True/False: the positive label is inferred
 
@@ -110,10 +112,19 @@ def test_init_train_score_and_serve_a_table_as_users_bring_it(case: str, tmp_pat
     assert rows == len(stored) > 500 and stored["id"].is_unique
 
     # when one record is served
-    record = {c: _plain(v) for c, v in pd.read_csv(data, sep=config.data.source.delimiter, encoding=config.data.source.encoding,
-                                                   nrows=1).iloc[0].items() if c in config.data.features.columns} \
-        if config.data.source.kind == "csv" else {c: _plain(v) for c, v in
-                                                  pd.read_parquet(data).iloc[0].items() if c in config.data.features.columns}
+    record = (
+        {
+            c: _plain(v)
+            for c, v in pd.read_csv(
+                data, sep=config.data.source.delimiter, encoding=config.data.source.encoding, nrows=1
+            )
+            .iloc[0]
+            .items()
+            if c in config.data.features.columns
+        }
+        if config.data.source.kind == "csv"
+        else {c: _plain(v) for c, v in pd.read_parquet(data).iloc[0].items() if c in config.data.features.columns}
+    )
     with TestClient(create_app(config, load_settings())) as client:
         answer = client.post("/predict", json=record)
     # then it answers with the probability of the positive label and the label itself, in the data's own text

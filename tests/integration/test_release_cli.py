@@ -18,8 +18,14 @@ from perennial.io.ledger import Ledger
 from perennial.io.registry import Registry
 
 # what `perennial` exports on start (settings.apply_defaults): restored after each test
-EXPORTED = ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_LEVEL", "TQDM_DISABLE",
-            "GIT_PYTHON_REFRESH", "MLFLOW_ENABLE_ASYNC_LOGGING")
+EXPORTED = (
+    "PREFECT_HOME",
+    "PREFECT_SERVER_ANALYTICS_ENABLED",
+    "PREFECT_LOGGING_LEVEL",
+    "TQDM_DISABLE",
+    "GIT_PYTHON_REFRESH",
+    "MLFLOW_ENABLE_ASYNC_LOGGING",
+)
 
 Run = Callable[..., Result]
 
@@ -58,8 +64,12 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
     # and v3, a model with no signal (registered by a failed gate)
     weak = project.write_config(
         "weak.yaml",
-        **{"data.features": {"numeric": ["distance"]}, "validation.ranges": {"distance": [0, 6000]},
-           "training.candidates": [{"name": "weak", "family": "logistic_regression"}], "evaluation.slices": []},
+        **{
+            "data.features": {"numeric": ["distance"]},
+            "validation.ranges": {"distance": [0, 6000]},
+            "training.candidates": [{"name": "weak", "family": "logistic_regression"}],
+            "evaluation.slices": [],
+        },
     )
     assert perennial("train", "-c", weak).exit_code == 1 and registry.alias_version("challenger") == "3"
 
@@ -81,7 +91,12 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
     ledger = Ledger(project.settings.ledger_url)
     last = ledger.history("tiny-delay", alias="champion", limit=1)[0]
     assert (last.version, last.previous_version, last.action, last.gate, last.reason) == (
-        "3", "2", "force", None, "hotfix for a broken feed")
+        "3",
+        "2",
+        "force",
+        None,
+        "hotfix for a broken feed",
+    )
 
     # when rolled back twice, then champion walks v3 → v2 → v1 (never back to v3), each step recorded
     first = perennial("rollback", "-c", manual, "--reason", "v3 scores drift")
@@ -99,7 +114,7 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
     # when the status is asked for, then it shows the aliases and the whole history, newest first
     status = perennial("status", "-c", manual)
     assert status.exit_code == 0, status.output
-    history = status.output[status.output.index("promotion ledger"):]
+    history = status.output[status.output.index("promotion ledger") :]
     for text in ("rollback", "v3 scores drift", "force", "hotfix for a broken feed", "promote", "challenger"):
         assert text in history, text
     assert history.index("v3 scores drift") < history.index("hotfix for a broken feed")

@@ -34,12 +34,17 @@ def _logs(flow_run_id: Any, wait: float = 5.0) -> list[str]:
         time.sleep(0.25)
 
 
-def test_a_database_password_from_the_environment_is_never_recorded(project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_password_from_the_environment_is_never_recorded(
+    project: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given a SQL source whose password comes from the environment, and a database that does not answer
     monkeypatch.setenv("FLIGHTS_DB_PASSWORD", SECRET)
     raw = config_dict()
-    raw["data"]["source"] = {"kind": "sql", "url": "postgresql+psycopg://perennial:${FLIGHTS_DB_PASSWORD}@127.0.0.1:9/flights",
-                             "query": "select * from flights"}
+    raw["data"]["source"] = {
+        "kind": "sql",
+        "url": "postgresql+psycopg://perennial:${FLIGHTS_DB_PASSWORD}@127.0.0.1:9/flights",
+        "query": "select * from flights",
+    }
     config = tmp_path / "sql.yaml"
     config.write_text(yaml.safe_dump(raw))
     # when the training flow runs (and fails to connect, after its retries)

@@ -23,8 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _event(window: str, start: str, end: str) -> DriftDetected:
-    return DriftDetected(dataset="tiny", window=window, drift_share=0.6, drifted_columns=("temp",),
-                         prediction_drift=True, train_end=start, holdout_end=end)
+    return DriftDetected(
+        dataset="tiny",
+        window=window,
+        drift_share=0.6,
+        drifted_columns=("temp",),
+        prediction_drift=True,
+        train_end=start,
+        holdout_end=end,
+    )
 
 
 def _runs(deployment_id: Any) -> list[Any]:

@@ -17,14 +17,19 @@ def _attempts(flow_run_id: Any, task: str, wait: float = 15.0) -> int:
     deadline = time.monotonic() + wait
     while True:  # task runs reach the API as events, shortly after
         with get_client(sync_client=True) as client:
-            runs = [r for r in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-                    if r.name.startswith(task)]
+            runs = [
+                r
+                for r in client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+                if r.name.startswith(task)
+            ]
         if (runs and all(r.state and r.state.is_final() for r in runs)) or time.monotonic() > deadline:
             return sum(r.run_count for r in runs)
         time.sleep(0.2)
 
 
-def test_an_unreachable_tracking_server_fails_the_flow_after_bounded_retries(project: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_tracking_server_fails_the_flow_after_bounded_retries(
+    project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given a tracking server address where nothing listens, and Perennial's MLflow client defaults
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     for key, value in MLFLOW_HTTP_DEFAULTS.items():

@@ -14,7 +14,9 @@ def test_candidates_train_on_the_dask_cluster_named_in_the_config(project) -> No
     with LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=":0"
     ) as cluster:
-        config = project.write_config(**{"training.task_runner": {"kind": "dask", "address": cluster.scheduler_address}})
+        config = project.write_config(
+            **{"training.task_runner": {"kind": "dask", "address": cluster.scheduler_address}}
+        )
         with Client(cluster, set_as_default=False) as client, get_task_stream(client=client) as stream:
             # when the training flow runs
             outcome = training_flow(config_path=config)

@@ -29,8 +29,14 @@ MODEL = "tiny-delay"
 
 def _train_and_die(config: str, point: str) -> int:
     env = {**os.environ, FAULT_ENV: point, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    done = subprocess.run([sys.executable, "-m", "flows.training", "--config", config], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.training", "--config", config],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return done.returncode
 
 

@@ -27,8 +27,14 @@ def test_first_run_promotes_with_lineage_and_the_second_competes_with_it(project
     assert first.promoted and first.version == "1" and registry.alias_version("champion") == "1"
     assert registry.alias_version("challenger") == "1"
     tags = registry.info("1").tags
-    for key in ("perennial.training_run_id", "perennial.prefect_flow_run_id", "perennial.data_fingerprint",
-                "perennial.config_hash", "perennial.gate", "perennial.git_commit"):
+    for key in (
+        "perennial.training_run_id",
+        "perennial.prefect_flow_run_id",
+        "perennial.data_fingerprint",
+        "perennial.config_hash",
+        "perennial.gate",
+        "perennial.git_commit",
+    ):
         assert tags.get(key), key
     assert tags["perennial.gate"] == "passed"
     run = MlflowClient().get_run(first.run_id)
@@ -58,10 +64,12 @@ def test_a_worse_candidate_is_registered_but_not_promoted(project) -> None:
     # when the next candidate only sees a feature with no signal
     weak = project.write_config(
         "weak.yaml",
-        **{"data.features": {"numeric": ["distance"]},
-           "validation.ranges": {"distance": [0, 6000]},
-           "training.candidates": [{"name": "weak", "family": "logistic_regression"}],
-           "evaluation.slices": []},
+        **{
+            "data.features": {"numeric": ["distance"]},
+            "validation.ranges": {"distance": [0, 6000]},
+            "training.candidates": [{"name": "weak", "family": "logistic_regression"}],
+            "evaluation.slices": [],
+        },
     )
     state = training_flow(config_path=weak, return_state=True)
     # then the flow fails with the gate's verdict naming the failed checks

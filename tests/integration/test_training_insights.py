@@ -24,16 +24,30 @@ def _run(run_id: str) -> tuple[Any, set[str]]:
 
 def test_a_trained_model_carries_its_profile_errors_cost_and_importance_and_the_next_one_its_diff(project: Any) -> None:
     # given a config with a cost matrix
-    evaluation = {"bootstrap": {"resamples": 50}, "slices": ["carrier"], "min_slice_rows": 50, "latency_rows": 100,
-                  "cost": COST, "top_loss_rows": 20, "importance": {"max_rows": 500, "repeats": 2}}
+    evaluation = {
+        "bootstrap": {"resamples": 50},
+        "slices": ["carrier"],
+        "min_slice_rows": 50,
+        "latency_rows": 100,
+        "cost": COST,
+        "top_loss_rows": 20,
+        "importance": {"max_rows": 500, "repeats": 2},
+    }
     config = project.write_config(evaluation=evaluation)
     # when two models are trained one after the other
     first = training_flow(config_path=config)
     second = training_flow(config_path=config)
     # then the first run holds the profile, the error analysis with its costliest rows, the cost and the importances
     run, files = _run(first.run_id)
-    assert {"profile/profile.json", "profile/profile.html", "error_analysis/report.json", "error_analysis/report.md",
-            "error_analysis/top_losses.csv", "cost/report.json", "importance/importance.json"} <= files
+    assert {
+        "profile/profile.json",
+        "profile/profile.html",
+        "error_analysis/report.json",
+        "error_analysis/report.md",
+        "error_analysis/top_losses.csv",
+        "cost/report.json",
+        "importance/importance.json",
+    } <= files
     assert "profile/diff.json" not in files  # nothing to compare with yet
     assert run.data.metrics["candidate.expected_cost"] >= 0 and 0 < run.data.metrics["candidate.decision_threshold"] < 1
     assert any(k.startswith("importance.") for k in run.data.metrics)
@@ -58,7 +72,13 @@ def test_a_cost_ceiling_that_fails_keeps_the_champion(project: Any) -> None:
     training_flow(config_path=project.write_config())
     strict = project.write_config(
         "strict.yaml",
-        evaluation={"bootstrap": {"resamples": 50}, "slices": ["carrier"], "min_slice_rows": 50, "latency_rows": 100, "cost": COST},
+        evaluation={
+            "bootstrap": {"resamples": 50},
+            "slices": ["carrier"],
+            "min_slice_rows": 50,
+            "latency_rows": 100,
+            "cost": COST,
+        },
         **{"gate.max_expected_cost": 0.0001},
     )
     # when the next model is trained
@@ -86,5 +106,7 @@ def test_status_features_shows_each_feature_across_versions(project: Any, monkey
     # and every feature keeps a figure in every version, not only those tagged as the top ones
     for feature in ("temp", "carrier", "distance", "origin", "time_hour"):
         row = next(line for line in result.output.splitlines() if line.strip("│ ").startswith(feature))
-        assert len([cell for cell in row.split("│") if cell.strip().replace(".", "").replace("-", "").isdigit()]) == 2, row
+        assert (
+            len([cell for cell in row.split("│") if cell.strip().replace(".", "").replace("-", "").isdigit()]) == 2
+        ), row
     assert len(json.loads(Registry("tiny-delay").info("2").tags["perennial.importance"])) == 2

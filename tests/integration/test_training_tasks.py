@@ -14,17 +14,23 @@ from mlflow.tracking import MlflowClient
 from flows.training import training_flow
 from perennial.io.registry import Registry
 
-REGRESSORS = [{"name": "hgb", "family": "hist_gradient_boosting", "params": {"max_iter": 40}},
-              {"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}]
-CLASSIFIERS = [{"name": "hgb", "family": "hist_gradient_boosting", "params": {"max_iter": 40}},
-               {"name": "logreg", "family": "logistic_regression", "params": {"max_iter": 500, "class_weight": "balanced"}}]
+REGRESSORS = [
+    {"name": "hgb", "family": "hist_gradient_boosting", "params": {"max_iter": 40}},
+    {"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}},
+]
+CLASSIFIERS = [
+    {"name": "hgb", "family": "hist_gradient_boosting", "params": {"max_iter": 40}},
+    {"name": "logreg", "family": "logistic_regression", "params": {"max_iter": 500, "class_weight": "balanced"}},
+]
 
 
 def with_delay_targets(path) -> None:
     """Arrival delay in minutes driven by temperature and carrier, and its class."""
     frame = pd.read_parquet(path)
     rng = np.random.default_rng(5)
-    minutes = 5 + 1.2 * (frame["temp"] - 50) + np.where(frame["carrier"] == "B6", 30.0, 0.0) + rng.normal(0, 12, len(frame))
+    minutes = (
+        5 + 1.2 * (frame["temp"] - 50) + np.where(frame["carrier"] == "B6", 30.0, 0.0) + rng.normal(0, 12, len(frame))
+    )
     frame["delay_minutes"] = minutes.round(1)
     frame["delay_class"] = np.select([minutes <= 15, minutes <= 45], ["on_time", "late"], "very_late")
     frame.to_parquet(path, index=False)
@@ -43,11 +49,19 @@ def _artifacts(run_id: str, folder: str) -> set[str]:
 def test_a_regression_target_trains_gates_against_mean_and_champion_and_registers(project) -> None:
     # given delay minutes and a regression config
     with_delay_targets(project.data)
-    config = project.write_config(**{"task": "regression", "data.target": "delay_minutes", "training.candidates": REGRESSORS,
-                                     "gate": {"min_lift_over_baseline": 2.0, "max_regression_vs_champion": 1.0,
-                                              "max_slice_regression_vs_champion": 5.0},
-                                     "evaluation.regression_cost": {"under": 3, "over": 1, "unit": "minutes",
-                                                                    "shift_prediction": True}})
+    config = project.write_config(
+        **{
+            "task": "regression",
+            "data.target": "delay_minutes",
+            "training.candidates": REGRESSORS,
+            "gate": {
+                "min_lift_over_baseline": 2.0,
+                "max_regression_vs_champion": 1.0,
+                "max_slice_regression_vs_champion": 5.0,
+            },
+            "evaluation.regression_cost": {"under": 3, "over": 1, "unit": "minutes", "shift_prediction": True},
+        }
+    )
     # when the flow trains twice, the second time against the first as champion
     first = training_flow(config_path=config)
     second = training_flow(config_path=config, train_end=dt.date(2013, 3, 15), holdout_end=dt.date(2013, 4, 30))
@@ -63,7 +77,9 @@ def test_a_regression_target_trains_gates_against_mean_and_champion_and_register
     assert metrics["candidate.expected_cost"] < metrics["candidate.expected_cost_unshifted"]
     report = mlflow.artifacts.load_text(f"runs:/{second.run_id}/gate/report.md")
     assert "mae diff" in report and "champion:v1" in report
-    assert {"error_analysis/residuals.png", "error_analysis/top_losses.csv"} <= _artifacts(second.run_id, "error_analysis")
+    assert {"error_analysis/residuals.png", "error_analysis/top_losses.csv"} <= _artifacts(
+        second.run_id, "error_analysis"
+    )
     assert "evaluation/calibration.png" not in _artifacts(second.run_id, "evaluation")
     # and the registered model predicts minutes through MLflow's pyfunc, as its signature says
     model = mlflow.pyfunc.load_model(f"models:/tiny-delay/{second.version}")
@@ -75,11 +91,15 @@ def test_a_regression_target_trains_gates_against_mean_and_champion_and_register
 def test_a_multiclass_target_is_gated_per_class_and_predicts_each_class_probability(project) -> None:
     # given delay classes and a multiclass config whose gate bounds each class's recall
     with_delay_targets(project.data)
-    config = project.write_config(**{"task": "multiclass", "data.target": "delay_class", "training.candidates": CLASSIFIERS,
-                                     "gate": {"min_lift_over_baseline": 0.05, "max_regression_vs_champion": 0.05,
-                                              "max_class_recall_drop": 0.3},
-                                     "evaluation.class_cost": {"matrix": {"very_late": {"on_time": 5, "late": 2},
-                                                                          "late": {"on_time": 1}}}})
+    config = project.write_config(
+        **{
+            "task": "multiclass",
+            "data.target": "delay_class",
+            "training.candidates": CLASSIFIERS,
+            "gate": {"min_lift_over_baseline": 0.05, "max_regression_vs_champion": 0.05, "max_class_recall_drop": 0.3},
+            "evaluation.class_cost": {"matrix": {"very_late": {"on_time": 5, "late": 2}, "late": {"on_time": 1}}},
+        }
+    )
     # when the flow trains twice
     first = training_flow(config_path=config)
     second = training_flow(config_path=config, train_end=dt.date(2013, 3, 15), holdout_end=dt.date(2013, 4, 30))
@@ -87,7 +107,9 @@ def test_a_multiclass_target_is_gated_per_class_and_predicts_each_class_probabil
     assert first.promoted, first.summary
     metrics = MlflowClient().get_run(second.run_id).data.metrics
     assert metrics["candidate.macro_f1"] > metrics["baseline.macro_f1"] + 0.05
-    assert {"candidate.class.very_late.recall", "candidate.log_loss", "champion.macro_f1", "macro_f1_diff"} <= set(metrics)
+    assert {"candidate.class.very_late.recall", "candidate.log_loss", "champion.macro_f1", "macro_f1_diff"} <= set(
+        metrics
+    )
     gate = json.loads(mlflow.artifacts.load_text(f"runs:/{second.run_id}/gate/report.json"))
     per_class = {c["name"] for c in gate["checks"] if c["name"].startswith("class ")}
     assert per_class == {f"class {c} recall vs champion" for c in ("late", "on_time", "very_late")}
@@ -111,26 +133,44 @@ def test_a_regression_target_that_is_not_a_number_fails_validation_by_name(proje
     frame["delay_minutes"] = frame["delay_minutes"].astype(str)  # as a CSV export with units would give
     frame.loc[5, "delay_minutes"] = bad
     frame.to_parquet(project.data, index=False)
-    config = project.write_config(**{"task": "regression", "data.target": "delay_minutes", "training.candidates": REGRESSORS,
-                                     "gate": {"min_lift_over_baseline": 0.0}})
+    config = project.write_config(
+        **{
+            "task": "regression",
+            "data.target": "delay_minutes",
+            "training.candidates": REGRESSORS,
+            "gate": {"min_lift_over_baseline": 0.0},
+        }
+    )
     # when the flow runs / then validation stops it naming the column and the rule
     with pytest.raises(Exception, match=r"delay_minutes.*type numeric"):
         training_flow(config_path=config)
 
 
 WINDOW = {"start": dt.date(2013, 4, 1), "end": dt.date(2013, 4, 15)}
-MONITORING = {"window": "week", "min_labelled_rows": 50, "report_sample_rows": 500,
-              "retraining": {"k": 1, "n": 1, "cooldown_days": 0}}
+MONITORING = {
+    "window": "week",
+    "min_labelled_rows": 50,
+    "report_sample_rows": 500,
+    "retraining": {"k": 1, "n": 1, "cooldown_days": 0},
+}
 
 
 def one_record(path, i: int = 0) -> dict:
     row = pd.read_parquet(path).iloc[i]
-    return {"flight_id": str(row["flight_id"]), "distance": float(row["distance"]), "temp": float(row["temp"]),
-            "carrier": str(row["carrier"]), "origin": str(row["origin"]), "time_hour": row["time_hour"].isoformat()}
+    return {
+        "flight_id": str(row["flight_id"]),
+        "distance": float(row["distance"]),
+        "temp": float(row["temp"]),
+        "carrier": str(row["carrier"]),
+        "origin": str(row["origin"]),
+        "time_hour": row["time_hour"].isoformat(),
+    }
 
 
-@pytest.mark.parametrize(("task", "target", "candidates"), [("regression", "delay_minutes", REGRESSORS),
-                                                             ("multiclass", "delay_class", CLASSIFIERS)])
+@pytest.mark.parametrize(
+    ("task", "target", "candidates"),
+    [("regression", "delay_minutes", REGRESSORS), ("multiclass", "delay_class", CLASSIFIERS)],
+)
 def test_a_champion_of_each_task_scores_in_batch_serves_and_is_monitored(project, task, target, candidates) -> None:
     # given a champion trained on the task's target
     from fastapi.testclient import TestClient
@@ -142,8 +182,15 @@ def test_a_champion_of_each_task_scores_in_batch_serves_and_is_monitored(project
     from perennial.serving.app import create_app
 
     with_delay_targets(project.data)
-    path = project.write_config(**{"task": task, "data.target": target, "training.candidates": candidates,
-                                   "gate": {"min_lift_over_baseline": 0.0}, "monitoring": MONITORING})
+    path = project.write_config(
+        **{
+            "task": task,
+            "data.target": target,
+            "training.candidates": candidates,
+            "gate": {"min_lift_over_baseline": 0.0},
+            "monitoring": MONITORING,
+        }
+    )
     assert training_flow(config_path=path).promoted
     config = load_config(path)
     # when a window is scored in batch

@@ -33,6 +33,8 @@ def test_every_work_pool_deployment_loads_with_parameters_its_flow_accepts() -> 
 
 def test_an_image_pool_runs_the_code_baked_into_the_image() -> None:
     # given an image build (docker or kubernetes pool) / then no local storage: the entrypoint is relative to WORKDIR
-    built = build_deployments(find_project_root(), "configs/flights.yaml", image="perennial:dev", only=["training-pool"])
+    built = build_deployments(
+        find_project_root(), "configs/flights.yaml", image="perennial:dev", only=["training-pool"]
+    )
     assert [d.name for d in built] == ["training-pool"] and built[0].storage is None
     assert built[0].entrypoint == "flows/training.py:training_flow"

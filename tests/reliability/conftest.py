@@ -13,4 +13,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/reliability" in str(item.fspath) and "prefect_harness" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("reliability-harness"))
-

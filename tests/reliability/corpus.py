@@ -60,7 +60,9 @@ def write_config(folder: Path, source: dict[str, Any], **overrides: Any) -> Path
     return path
 
 
-def _frame_case(change: Callable[[pd.DataFrame], pd.DataFrame], kind: str = "parquet") -> Callable[[Path, pd.DataFrame], Path]:
+def _frame_case(
+    change: Callable[[pd.DataFrame], pd.DataFrame], kind: str = "parquet"
+) -> Callable[[Path, pd.DataFrame], Path]:
     """A case that is a changed copy of the good frame, as Parquet (keeps dtypes) or CSV."""
 
     def build(folder: Path, good: pd.DataFrame) -> Path:
@@ -147,45 +149,127 @@ def _missing_config(folder: Path, good: pd.DataFrame) -> Path:
 
 
 CASES: tuple[Case, ...] = (
-    Case("missing-column", _frame_case(lambda f: f.drop(columns=["temp"])), ("'temp'", "missing"), "DataValidationFailed"),
-    Case("renamed-column", _frame_case(lambda f: f.rename(columns={"carrier": "airline"})),
-         ("'carrier'", "missing", "'airline'"), "DataValidationFailed"),
-    Case("type-flip", _frame_case(lambda f: f.assign(distance=f["distance"].map(lambda v: f"{v:.0f} mi")), "csv"),
-         ("'distance'", "type numeric", "mi'"), "DataValidationFailed"),
-    Case("all-null-column", _frame_case(lambda f: f.assign(temp=np.nan)), ("'temp'", "null share", "100.0% null"),
-         "DataValidationFailed"),
-    Case("out-of-range", _frame_case(lambda f: f.assign(temp=np.where(_every(20, f), 451.0, f["temp"]))),
-         ("'temp'", "values in range [-40, 130]", "451.0"), "DataValidationFailed"),
-    Case("unseen-category", _frame_case(lambda f: f.assign(carrier=np.where(_every(10, f), "ZZ", f["carrier"]))),
-         ("'carrier'", "known categories", "'ZZ'"), "DataValidationFailed", flow=True),
-    Case("duplicate-ids", _frame_case(lambda f: f.assign(flight_id=np.where(_every(25, f), "f-dup", f["flight_id"]))),
-         ("'flight_id'", "unique", "'f-dup'"), "DataValidationFailed", flow=True),
-    Case("missing-labels", _frame_case(lambda f: f.assign(delayed=f["delayed"].astype("Int64").mask(_every(9, f)))),
-         ("'delayed'", "not null"), "DataValidationFailed", flow=True),
-    Case("future-timestamps",
-         _frame_case(lambda f: f.assign(time_hour=f["time_hour"].mask(_every(400, f), pd.Timestamp("2099-06-01", tz="UTC")))),
-         ("'time_hour'", "in the future", "2099-06-01", "no events after now"), "DataSourceError", flow=True),
-    Case("unparseable-timestamps",
-         _frame_case(lambda f: f.assign(time_hour=f["time_hour"].astype(str).mask(_every(50, f), "31/02/2013 25h")), "csv"),
-         ("'time_hour'", "not timestamps", "31/02/2013 25h"), "DataSourceError"),
+    Case(
+        "missing-column", _frame_case(lambda f: f.drop(columns=["temp"])), ("'temp'", "missing"), "DataValidationFailed"
+    ),
+    Case(
+        "renamed-column",
+        _frame_case(lambda f: f.rename(columns={"carrier": "airline"})),
+        ("'carrier'", "missing", "'airline'"),
+        "DataValidationFailed",
+    ),
+    Case(
+        "type-flip",
+        _frame_case(lambda f: f.assign(distance=f["distance"].map(lambda v: f"{v:.0f} mi")), "csv"),
+        ("'distance'", "type numeric", "mi'"),
+        "DataValidationFailed",
+    ),
+    Case(
+        "all-null-column",
+        _frame_case(lambda f: f.assign(temp=np.nan)),
+        ("'temp'", "null share", "100.0% null"),
+        "DataValidationFailed",
+    ),
+    Case(
+        "out-of-range",
+        _frame_case(lambda f: f.assign(temp=np.where(_every(20, f), 451.0, f["temp"]))),
+        ("'temp'", "values in range [-40, 130]", "451.0"),
+        "DataValidationFailed",
+    ),
+    Case(
+        "unseen-category",
+        _frame_case(lambda f: f.assign(carrier=np.where(_every(10, f), "ZZ", f["carrier"]))),
+        ("'carrier'", "known categories", "'ZZ'"),
+        "DataValidationFailed",
+        flow=True,
+    ),
+    Case(
+        "duplicate-ids",
+        _frame_case(lambda f: f.assign(flight_id=np.where(_every(25, f), "f-dup", f["flight_id"]))),
+        ("'flight_id'", "unique", "'f-dup'"),
+        "DataValidationFailed",
+        flow=True,
+    ),
+    Case(
+        "missing-labels",
+        _frame_case(lambda f: f.assign(delayed=f["delayed"].astype("Int64").mask(_every(9, f)))),
+        ("'delayed'", "not null"),
+        "DataValidationFailed",
+        flow=True,
+    ),
+    Case(
+        "future-timestamps",
+        _frame_case(
+            lambda f: f.assign(time_hour=f["time_hour"].mask(_every(400, f), pd.Timestamp("2099-06-01", tz="UTC")))
+        ),
+        ("'time_hour'", "in the future", "2099-06-01", "no events after now"),
+        "DataSourceError",
+        flow=True,
+    ),
+    Case(
+        "unparseable-timestamps",
+        _frame_case(
+            lambda f: f.assign(time_hour=f["time_hour"].astype(str).mask(_every(50, f), "31/02/2013 25h")), "csv"
+        ),
+        ("'time_hour'", "not timestamps", "31/02/2013 25h"),
+        "DataSourceError",
+    ),
     Case("empty-file", _bytes_case(lambda g: b""), ("file is empty",), "DataSourceError"),
     Case("header-only", _bytes_case(lambda g: _csv(g.head(0))), ("no rows",), "DataSourceError"),
-    Case("truncated-csv", _bytes_case(_truncated), ("truncated", "ends mid-row", "fields"), "DataSourceError", flow=True),
-    Case("corrupt-parquet", _bytes_case(_corrupt_parquet, "parquet"), ("cannot be read as parquet", "magic bytes"),
-         "DataSourceError", flow=True),
-    Case("wrong-delimiter", _bytes_case(lambda g: _csv(g, sep=";")), ("delimited by ';'", "comma-separated"),
-         "DataSourceError"),
+    Case(
+        "truncated-csv", _bytes_case(_truncated), ("truncated", "ends mid-row", "fields"), "DataSourceError", flow=True
+    ),
+    Case(
+        "corrupt-parquet",
+        _bytes_case(_corrupt_parquet, "parquet"),
+        ("cannot be read as parquet", "magic bytes"),
+        "DataSourceError",
+        flow=True,
+    ),
+    Case(
+        "wrong-delimiter",
+        _bytes_case(lambda g: _csv(g, sep=";")),
+        ("delimited by ';'", "comma-separated"),
+        "DataSourceError",
+    ),
     Case("non-utf8-bytes", _bytes_case(_non_utf8), ("not UTF-8", "line 12", "b'\\xe9'"), "DataSourceError"),
-    Case("config-unknown-key", _config_case(_set("training.seeds", 3)), ("unknown key `training.seeds`", "did you mean `seed`?"),
-         "ConfigError", flow=True, names="config.yaml"),
-    Case("config-wrong-type", _config_case(_set("evaluation.bootstrap.resamples", "many")),
-         ("evaluation.bootstrap.resamples", "valid integer"), "ConfigError", names="config.yaml"),
-    Case("config-data-path-missing", _config_case(_set("data.source.path", "/nonexistent/flights.parquet")),
-         ("/nonexistent/flights.parquet", "does not exist"), "DataSourceError", names="/nonexistent/flights.parquet"),
-    Case("config-file-missing", _missing_config, ("config file does not exist",), "ConfigError",
-         names="no-such-config.yaml"),
-    Case("sql-cannot-connect", _unreachable_sql, ("cannot connect", "127.0.0.1:9/flights", "***"), "DataSourceError",
-         flow=True, names="postgresql+psycopg://perennial:***@127.0.0.1:9/flights"),
+    Case(
+        "config-unknown-key",
+        _config_case(_set("training.seeds", 3)),
+        ("unknown key `training.seeds`", "did you mean `seed`?"),
+        "ConfigError",
+        flow=True,
+        names="config.yaml",
+    ),
+    Case(
+        "config-wrong-type",
+        _config_case(_set("evaluation.bootstrap.resamples", "many")),
+        ("evaluation.bootstrap.resamples", "valid integer"),
+        "ConfigError",
+        names="config.yaml",
+    ),
+    Case(
+        "config-data-path-missing",
+        _config_case(_set("data.source.path", "/nonexistent/flights.parquet")),
+        ("/nonexistent/flights.parquet", "does not exist"),
+        "DataSourceError",
+        names="/nonexistent/flights.parquet",
+    ),
+    Case(
+        "config-file-missing",
+        _missing_config,
+        ("config file does not exist",),
+        "ConfigError",
+        names="no-such-config.yaml",
+    ),
+    Case(
+        "sql-cannot-connect",
+        _unreachable_sql,
+        ("cannot connect", "127.0.0.1:9/flights", "***"),
+        "DataSourceError",
+        flow=True,
+        names="postgresql+psycopg://perennial:***@127.0.0.1:9/flights",
+    ),
 )
 
 # Accepted on purpose: sources grow columns; the contract notes them and the model never reads them

@@ -37,9 +37,12 @@ def load_and_validate(config_path: Path, suite: SuiteSpec) -> ValidationReport:
     frame, source = load_data_task.fn(config, config_path.parent)
     freshness = config.validation.freshness
     report = validate_frame(
-        frame, suite, source=source,
+        frame,
+        suite,
+        source=source,
         as_of=dt.datetime.combine(config.split.holdout_end, dt.time(), tzinfo=dt.UTC),
-        freshness_hours=freshness.max_age_hours if freshness else None, volume=config.validation.volume,
+        freshness_hours=freshness.max_age_hours if freshness else None,
+        volume=config.validation.volume,
     )
     return report.raise_if_failed()
 
@@ -69,7 +72,9 @@ def test_bad_input_fails_with_a_message_naming_input_column_and_rule(
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-def test_a_good_source_passes_so_the_corpus_cases_fail_for_their_fault(good: pd.DataFrame, suite: SuiteSpec, tmp_path: Path) -> None:
+def test_a_good_source_passes_so_the_corpus_cases_fail_for_their_fault(
+    good: pd.DataFrame, suite: SuiteSpec, tmp_path: Path
+) -> None:
     # given the good frame with only an extra column / when it is validated
     report = load_and_validate(EXTRA_COLUMN(tmp_path, good), suite)
     # then it passes; the extra column is noted by name, and the model will not read it
@@ -80,10 +85,26 @@ def test_a_good_source_passes_so_the_corpus_cases_fail_for_their_fault(good: pd.
 
 def test_the_corpus_covers_every_case_the_issue_lists() -> None:
     listed = {
-        "missing-column", "renamed-column", "type-flip", "all-null-column", "out-of-range", "unseen-category",
-        "duplicate-ids", "missing-labels", "future-timestamps", "unparseable-timestamps", "empty-file", "header-only",
-        "truncated-csv", "corrupt-parquet", "wrong-delimiter", "non-utf8-bytes", "config-unknown-key",
-        "config-wrong-type", "config-data-path-missing", "sql-cannot-connect",
+        "missing-column",
+        "renamed-column",
+        "type-flip",
+        "all-null-column",
+        "out-of-range",
+        "unseen-category",
+        "duplicate-ids",
+        "missing-labels",
+        "future-timestamps",
+        "unparseable-timestamps",
+        "empty-file",
+        "header-only",
+        "truncated-csv",
+        "corrupt-parquet",
+        "wrong-delimiter",
+        "non-utf8-bytes",
+        "config-unknown-key",
+        "config-wrong-type",
+        "config-data-path-missing",
+        "sql-cannot-connect",
     }
     assert listed <= {c.id for c in CASES}
 

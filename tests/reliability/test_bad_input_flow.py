@@ -46,7 +46,8 @@ class World:
             ledger.close()
         files = {
             str(p.relative_to(self.store.path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(self.store.path.rglob("*")) if p.is_file()
+            for p in sorted(self.store.path.rglob("*"))
+            if p.is_file()
         }
         return {
             "versions": [v.version for v in registry.versions()],
@@ -71,7 +72,9 @@ def world(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> It
         good = root / "good"
         good.mkdir()
         good_frame().to_parquet(good / "data.parquet", index=False)
-        outcome = training_flow(config_path=str(write_config(good, {"kind": "parquet", "path": str(good / "data.parquet")})))
+        outcome = training_flow(
+            config_path=str(write_config(good, {"kind": "parquet", "path": str(good / "data.parquet")}))
+        )
         assert outcome.promoted and outcome.version == "1"
         world.store.write_partition("batch", dt.date(2013, 3, 2), _predictions(dt.date(2013, 3, 2)))
         yield world
@@ -79,15 +82,24 @@ def world(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> It
 
 def _predictions(day: dt.date) -> pd.DataFrame:
     times = pd.date_range(pd.Timestamp(day, tz="UTC"), periods=24, freq="h")
-    return pd.DataFrame({
-        "id": [f"p{i}" for i in range(24)], "event_time": times, "scored_at": times, "model_name": "tiny-delay",
-        "model_version": "1", "prediction": 0.3, "predicted_label": 0,
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(24)],
+            "event_time": times,
+            "scored_at": times,
+            "model_name": "tiny-delay",
+            "model_version": "1",
+            "prediction": 0.3,
+            "predicted_label": 0,
+        }
+    )
 
 
 def _flow_artifact_keys(flow_run_id: Any) -> set[str]:
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
     return {a.key for a in found if a.key}
 
 
@@ -114,7 +126,9 @@ def _runs_for(flow_run_id: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize("case", FLOW_CASES, ids=[c.id for c in FLOW_CASES])
-def test_a_bad_input_ends_the_training_flow_failed_and_changes_nothing(world: World, case: Case, tmp_path: Path) -> None:
+def test_a_bad_input_ends_the_training_flow_failed_and_changes_nothing(
+    world: World, case: Case, tmp_path: Path
+) -> None:
     # given the trained champion, predictions in the store, and one fault in the next run's input
     before = world.snapshot()
     config_path = case.build(tmp_path, good_frame())
@@ -142,7 +156,9 @@ def test_a_bad_input_ends_the_training_flow_failed_and_changes_nothing(world: Wo
     if case.validation_applies:
         assert runs[0].data.tags["perennial.validation"] == "failed"
         report = mlflow.artifacts.load_dict(f"runs:/{runs[0].info.run_id}/validation/report.json")
-        assert not report["passed"] and case.needles[0].strip("'") in {r["column"] for r in report["results"] if not r["passed"]}
+        assert not report["passed"] and case.needles[0].strip("'") in {
+            r["column"] for r in report["results"] if not r["passed"]
+        }
         assert "tiny-validation" in _flow_artifact_keys(flow_run_id)
     # and only a transient fault (the database) is retried, a bounded number of times
     expected_attempts = 3 if case.id == "sql-cannot-connect" else (0 if case.error == "ConfigError" else 1)

@@ -21,16 +21,25 @@ from perennial.io.prediction_store import ParquetPredictionStore, SqlPredictionS
 DAYS = [dt.date(2013, 3, 1), dt.date(2013, 3, 2)]
 ROWS_PER_DAY = 500
 ROUNDS = 8
-CTX = mp.get_context("spawn")  # fresh processes: nothing shared but the files and the database (a fork would inherit the Prefect harness threads)
+CTX = mp.get_context(
+    "spawn"
+)  # fresh processes: nothing shared but the files and the database (a fork would inherit the Prefect harness threads)
 
 
 def _window(writer: str, day: dt.date) -> pd.DataFrame:
     times = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(range(ROWS_PER_DAY), unit="min")
-    return pd.DataFrame({
-        "id": [f"{day}-{i}" for i in range(ROWS_PER_DAY)], "event_time": times, "scored_at": pd.Timestamp.now(tz="UTC"),
-        "model_name": "tiny-delay", "model_version": writer, "prediction": 0.5, "predicted_label": 0,
-        "run_id": writer,
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"{day}-{i}" for i in range(ROWS_PER_DAY)],
+            "event_time": times,
+            "scored_at": pd.Timestamp.now(tz="UTC"),
+            "model_name": "tiny-delay",
+            "model_version": writer,
+            "prediction": 0.5,
+            "predicted_label": 0,
+            "run_id": writer,
+        }
+    )
 
 
 def _open(kind: str, where: str) -> Any:

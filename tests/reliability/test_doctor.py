@@ -58,8 +58,17 @@ def state(state_folder: Path) -> State:
 
 def _rows(day: dt.date, ids: list[str]) -> pd.DataFrame:
     times = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(range(len(ids)), unit="h")
-    return pd.DataFrame({"id": ids, "event_time": times, "scored_at": times, "model_name": MODEL,
-                         "model_version": "1", "prediction": 0.4, "predicted_label": 0})
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "event_time": times,
+            "scored_at": times,
+            "model_name": MODEL,
+            "model_version": "1",
+            "prediction": 0.4,
+            "predicted_label": 0,
+        }
+    )
 
 
 def test_a_consistent_state_has_no_findings(state: State) -> None:
@@ -157,7 +166,9 @@ def test_prediction_partition_leftovers_are_found_and_cleaned(state: State) -> N
 def test_the_doctor_command_exits_non_zero_until_repaired(state: State, tmp_path: Path) -> None:
     # given a config and a champion moved behind the ledger's back
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump({**config_dict(), "predictions": {"kind": "parquet", "path": str(state.store.path)}}))
+    config.write_text(
+        yaml.safe_dump({**config_dict(), "predictions": {"kind": "parquet", "path": str(state.store.path)}})
+    )
     one, two = state.version(), state.version()
     state.move("champion", one)
     MlflowClient().set_registered_model_alias(MODEL, "champion", two)

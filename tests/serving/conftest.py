@@ -50,8 +50,10 @@ def model_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         X, y = features_of(flights, config), labels_of(flights, config)
         experiment = tracking.ensure_experiment("serving", (folder / "artifacts").as_uri())
         registry = Registry(MODEL)
-        candidates = [Candidate(name="hgb", family="hist_gradient_boosting", params={"max_iter": 30}),
-                      Candidate(name="logreg", family="logistic_regression", params={"max_iter": 300})]
+        candidates = [
+            Candidate(name="hgb", family="hist_gradient_boosting", params={"max_iter": 30}),
+            Candidate(name="logreg", family="logistic_regression", params={"max_iter": 300}),
+        ]
         for candidate in candidates:
             trained = train_candidate(candidate, X, y, config)
             with tracking.tracked_run(experiment, candidate.name, {}) as run_id:

@@ -78,11 +78,21 @@ def test_bad_requests_get_field_level_4xx_and_the_server_keeps_serving(serving_e
     good = records(1)[0]
     with serving(serving_env, max_body_bytes=4096, max_request_rows=5) as client:
         cases = {
-            "malformed": (client.post("/predict", content=b'{"flight_id": ', headers={"content-type": "application/json"}), 400),
+            "malformed": (
+                client.post("/predict", content=b'{"flight_id": ', headers={"content-type": "application/json"}),
+                400,
+            ),
             "missing": (client.post("/predict", json={k: v for k, v in good.items() if k != "temp"}), 422),
             "extra": (client.post("/predict", json={**good, "wingspan": 3}), 422),
             "type": (client.post("/predict", json={"records": [good, {**good, "distance": "far"}]}), 422),
-            "bytes": (client.post("/predict", content=json.dumps({"records": records(60)}), headers={"content-type": "application/json"}), 413),
+            "bytes": (
+                client.post(
+                    "/predict",
+                    content=json.dumps({"records": records(60)}),
+                    headers={"content-type": "application/json"},
+                ),
+                413,
+            ),
             "rows": (client.post("/predict", json={"records": records(6)}), 413),
         }
         for name, (response, status) in cases.items():
@@ -156,7 +166,9 @@ def test_admin_routes_are_off_without_a_token(serving_env: ServingEnv) -> None:
         assert client.post("/admin/rollback").status_code == 404
 
 
-def test_admin_routes_need_the_token_then_reload_and_roll_back(serving_env: ServingEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admin_routes_need_the_token_then_reload_and_roll_back(
+    serving_env: ServingEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PERENNIAL_ADMIN_TOKEN", TOKEN)
     with serving(serving_env, reload_interval_seconds=3600) as client:
         # given no token or a wrong one, then the admin routes refuse
@@ -166,7 +178,11 @@ def test_admin_routes_need_the_token_then_reload_and_roll_back(serving_env: Serv
         auth = {"Authorization": f"Bearer {TOKEN}"}
         # when the champion moves and an admin asks for a reload, then v2 is served at once
         serving_env.move("champion", "2")
-        assert client.post("/admin/reload", headers=auth).json() == {"changed": True, "champion": "2", "challenger": None}
+        assert client.post("/admin/reload", headers=auth).json() == {
+            "changed": True,
+            "champion": "2",
+            "challenger": None,
+        }
         assert client.post("/predict", json=records(1)[0]).json()["model_version"] == "2"
         # when an admin rolls back, then the ledger moves the alias back and v1 is served
         rolled = client.post("/admin/rollback", headers=auth, json={"reason": "bad canary"}).json()

@@ -27,7 +27,9 @@ class Recorder:
         return [j * 2 for j in jobs], list(jobs)
 
 
-async def run(recorder: Recorder, jobs: list[Any], *, max_rows: int = 512, wait_s: float = 0.002, rows: int = 1) -> list[Any]:
+async def run(
+    recorder: Recorder, jobs: list[Any], *, max_rows: int = 512, wait_s: float = 0.002, rows: int = 1
+) -> list[Any]:
     batcher: MicroBatcher[Any, Any] = MicroBatcher(
         recorder.process, max_rows=max_rows, max_wait_s=wait_s, after=recorder.after.append
     )

@@ -77,7 +77,9 @@ def test_a_step_that_cannot_be_compiled_leaves_the_model_on_its_own_path(tiny_co
     assert verified_records(linear, probe, KINDS) is None
 
 
-def test_a_compiled_path_that_disagrees_on_the_probe_is_refused(tiny_config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_compiled_path_that_disagrees_on_the_probe_is_refused(
+    tiny_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given an HGB pipeline whose compiled scores are nudged by one ulp
     model = fitted(tiny_config, "hist_gradient_boosting")
     probe = probe_frame(list(model.feature_names_in_), KINDS, known_categories(model))

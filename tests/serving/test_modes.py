@@ -55,7 +55,9 @@ def test_shadow_scores_every_request_logs_it_and_never_returns_it(serving_env: S
 
 def test_canary_routes_a_sticky_share_by_id_to_the_challenger(serving_env: ServingEnv) -> None:
     sent = records(200)
-    with serving(serving_env, mode="canary", canary={"ramp": [0.3], "step_requests": 10_000, "max_p99_ms": 10_000}) as client:
+    with serving(
+        serving_env, mode="canary", canary={"ramp": [0.3], "step_requests": 10_000, "max_p99_ms": 10_000}
+    ) as client:
         # when a batch and then each record alone are scored
         batch = client.post("/predict", json={"records": sent}).json()["predictions"]
         alone = [client.post("/predict", json=r).json() for r in sent[:40]]
@@ -86,12 +88,16 @@ def test_canary_ramps_up_in_steps(serving_env: ServingEnv) -> None:
 def test_canary_aborts_to_the_champion_when_the_latency_budget_breaks(serving_env: ServingEnv) -> None:
     sent = records(300)
     # given a p99 budget no model can meet
-    with serving(serving_env, mode="canary", canary={"ramp": [0.5], "step_requests": 1000, "max_p99_ms": 0.001}) as client:
+    with serving(
+        serving_env, mode="canary", canary={"ramp": [0.5], "step_requests": 1000, "max_p99_ms": 0.001}
+    ) as client:
         # when enough requests reach the challenger for a p99 to mean something
         first = [client.post("/predict", json=r).json() for r in sent[:150]]
         after = client.post("/predict", json={"records": sent[150:]}).json()["predictions"]
         status = client.get("/metadata").json()["canary"]
-        aborted_metric = [l for l in client.get("/metrics").text.splitlines() if l.startswith("perennial_canary_aborted ")]
+        aborted_metric = [
+            line for line in client.get("/metrics").text.splitlines() if line.startswith("perennial_canary_aborted ")
+        ]
     # then the ramp aborted with its reason, and everything after went to the champion
     assert any(a["variant"] == "challenger" for a in first)
     assert status["state"] == "aborted" and "p99 latency" in status["reason"] and status["share"] == 0

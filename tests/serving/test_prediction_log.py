@@ -38,7 +38,15 @@ def test_rows_carry_the_batch_columns_and_missing_event_times_fall_back_to_scori
     log = PredictionLog(ParquetPredictionStore(tmp_path), "m", 0.5, "time_hour", FEATURES)
     frame = log.rows([chunk(["a", "b"]), chunk(["c"], hour=None)])
     assert list(frame.columns) == [
-        "id", "event_time", "scored_at", "model_name", "model_version", "prediction", "predicted_label", "temp", "carrier"
+        "id",
+        "event_time",
+        "scored_at",
+        "model_name",
+        "model_version",
+        "prediction",
+        "predicted_label",
+        "temp",
+        "carrier",
     ]
     assert frame["event_time"].dt.hour.tolist() == [9, 9, 0] and frame["predicted_label"].tolist() == [1, 1, 1]
 

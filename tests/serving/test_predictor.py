@@ -25,7 +25,9 @@ class Constant:
 
 
 def loaded(version: str, value: float | None) -> LoadedModel:
-    return LoadedModel("m", version, "champion", Constant(value), (FieldSpec("x", "double"),), ("x",), {}, kinds={"x": "double"})
+    return LoadedModel(
+        "m", version, "champion", Constant(value), (FieldSpec("x", "double"),), ("x",), {}, kinds={"x": "double"}
+    )
 
 
 def models(challenger: float | None = 0.9) -> ModelSet:
@@ -67,5 +69,7 @@ def test_a_failing_challenger_is_answered_by_the_champion_and_reported() -> None
 def test_jobs_of_two_model_sets_are_each_scored_by_their_own_set() -> None:
     # given jobs validated before and after a reload swapped the model set
     old, new = models(), ModelSet(loaded("3", 0.5), None, RequestSchema([FieldSpec("x", "double")], "id", "t"))
-    outcomes, work = Predictor(None, lambda m: None).run([Job(old, parsed(["a"])), Job(new, parsed(["b"])), Job(old, parsed(["c"]))])
+    outcomes, work = Predictor(None, lambda m: None).run(
+        [Job(old, parsed(["a"])), Job(new, parsed(["b"])), Job(old, parsed(["c"]))]
+    )
     assert [o.versions for o in outcomes] == [["1"], ["3"], ["1"]] and len(work) == 2

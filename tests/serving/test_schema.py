@@ -30,7 +30,14 @@ SIGNATURE = [
     {"type": "string", "name": "origin", "required": True},
     {"type": "datetime", "name": "time_hour", "required": True},
 ]
-GOOD = {"flight_id": "f1", "distance": 1000, "temp": 50.5, "carrier": "AA", "origin": "JFK", "time_hour": "2013-07-01T09:00:00Z"}
+GOOD = {
+    "flight_id": "f1",
+    "distance": 1000,
+    "temp": 50.5,
+    "carrier": "AA",
+    "origin": "JFK",
+    "time_hour": "2013-07-01T09:00:00Z",
+}
 
 
 @pytest.fixture
@@ -50,7 +57,11 @@ def test_fields_come_from_the_signature_or_else_the_config(tiny_config: Config) 
     assert [(f.name, f.kind) for f in fields_from_signature(SIGNATURE, tiny_config)][-1] == ("time_hour", "datetime")
     from_config = fields_from_signature(None, tiny_config)
     assert [(f.name, f.kind) for f in from_config] == [
-        ("distance", "double"), ("temp", "double"), ("carrier", "string"), ("origin", "string"), ("time_hour", "datetime")
+        ("distance", "double"),
+        ("temp", "double"),
+        ("carrier", "string"),
+        ("origin", "string"),
+        ("time_hour", "datetime"),
     ]
     with pytest.raises(ValueError, match="cannot take from JSON"):
         fields_from_signature([{"type": "binary", "name": "blob"}], tiny_config)
@@ -63,7 +74,11 @@ def test_one_record_and_a_batch_parse_into_columns(schema: RequestSchema) -> Non
     one = schema.parse(json.dumps(GOOD).encode())
     assert one.single and one.ids == ["f1"] and one.columns["distance"] == [1000.0]
     # when a batch is sent (nulls allowed, integer ids taken as text, naive times as UTC)
-    batch = schema.parse(json.dumps({"records": [GOOD, {**GOOD, "flight_id": 7, "temp": None, "time_hour": "2013-07-01 10:00"}]}).encode())
+    batch = schema.parse(
+        json.dumps(
+            {"records": [GOOD, {**GOOD, "flight_id": 7, "temp": None, "time_hour": "2013-07-01 10:00"}]}
+        ).encode()
+    )
     assert not batch.single and batch.ids == ["f1", "7"] and batch.columns["temp"] == [50.5, None]
     frame = build_frame(batch.columns, ["time_hour", "temp", "carrier"], {"time_hour": "datetime", "temp": "double"})
     # then the frame has the model's column order and training's dtypes
@@ -116,8 +131,12 @@ def test_the_time_column_is_optional_when_the_model_does_not_read_it() -> None:
 def test_the_direct_path_scores_exactly_like_predict_proba(family: str, tiny_config: Config) -> None:
     # given a fitted pipeline of each family (ordinal codes for trees, sparse one-hot for linear)
     flights = make_flights(rows=600)
-    candidate = next(c for c in tiny_config.training.candidates if c.family == family).model_copy(update={"search": None})
-    model = train_candidate(candidate, features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config).model
+    candidate = next(c for c in tiny_config.training.candidates if c.family == family).model_copy(
+        update={"search": None}
+    )
+    model = train_candidate(
+        candidate, features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config
+    ).model
     categories = known_categories(model)
     assert categories["carrier"] >= {"AA", "B6", "DL", "UA"}
     columns = list(model.feature_names_in_)

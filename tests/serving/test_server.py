@@ -24,7 +24,9 @@ def test_the_server_serves_refuses_bad_input_keeps_serving_and_flushes_its_log(s
             one = client.post("/predict", json=sent[0])
             batch = client.post("/predict", json={"records": sent[1:11]})
             malformed = client.post("/predict", content=b"{nope", headers={"content-type": "application/json"})
-            oversized = client.post("/predict", content=b"[" + b" " * 5000 + b"]", headers={"content-type": "application/json"})
+            oversized = client.post(
+                "/predict", content=b"[" + b" " * 5000 + b"]", headers={"content-type": "application/json"}
+            )
             mistyped = client.post("/predict", json={**sent[11], "temp": "hot"})
             again = client.post("/predict", json=sent[11])
             metrics = client.get("/metrics").text
@@ -64,7 +66,11 @@ def test_hot_reload_and_rollback_under_load_fail_no_request(serving_env: Serving
                 try:
                     if i % 3 == 0:
                         response = client.post("/predict", json={"records": sent[i % 40 : i % 40 + 10]})
-                        versions = {p["model_version"] for p in response.json()["predictions"]} if response.is_success else set()
+                        versions = (
+                            {p["model_version"] for p in response.json()["predictions"]}
+                            if response.is_success
+                            else set()
+                        )
                     else:
                         response = client.post("/predict", json=sent[i % 50])
                         versions = {response.json()["model_version"]} if response.is_success else set()
@@ -92,7 +98,9 @@ def test_hot_reload_and_rollback_under_load_fail_no_request(serving_env: Serving
         reloaded = httpx.post(f"{server.url}/admin/reload", headers=auth, timeout=30).json()
         settle("2")
         # and then rolls back to v1, under load
-        rolled = httpx.post(f"{server.url}/admin/rollback", headers=auth, json={"reason": "load test"}, timeout=30).json()
+        rolled = httpx.post(
+            f"{server.url}/admin/rollback", headers=auth, json={"reason": "load test"}, timeout=30
+        ).json()
         settle("1")
     finally:
         stop.set()

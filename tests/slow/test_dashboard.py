@@ -62,8 +62,14 @@ def _chromium() -> str:
 
 def _browse(url: str, screenshot: Path | None = None) -> str:
     """The page's DOM after its scripts ran (the UI is a single-page app), and optionally a screenshot."""
-    base = [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=20000",
-            "--window-size=1400,1000"]
+    base = [
+        _chromium(),
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--virtual-time-budget=20000",
+        "--window-size=1400,1000",
+    ]
     if screenshot is not None:
         subprocess.run([*base, f"--screenshot={screenshot}", url], capture_output=True, timeout=120, check=True)
     done = subprocess.run([*base, "--dump-dom", url], capture_output=True, timeout=120, check=True, text=True)
@@ -82,20 +88,48 @@ def test_the_dashboard_renders_the_monitoring_run_the_gate_report_and_the_drift_
     api = f"http://127.0.0.1:{port}/api"
     logs = tmp_path / "logs"
     logs.mkdir()
-    server_env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-                  "PREFECT_UI_API_URL": api}  # the browser asks the API where the UI was told it is
-    flow_env = {**os.environ, "PREFECT_API_URL": api, "PERENNIAL_STATE_DIR": str(tmp_path / "state"),
-                "PREFECT_HOME": str(tmp_path / "client"), "TQDM_DISABLE": "1"}
+    server_env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": api,
+    }  # the browser asks the API where the UI was told it is
+    flow_env = {
+        **os.environ,
+        "PREFECT_API_URL": api,
+        "PERENNIAL_STATE_DIR": str(tmp_path / "state"),
+        "PREFECT_HOME": str(tmp_path / "client"),
+        "TQDM_DISABLE": "1",
+    }
     for key in ("MLFLOW_TRACKING_URI", "PERENNIAL_ARTIFACT_ROOT", "PERENNIAL_LEDGER_URL"):
         flow_env.pop(key, None)  # everything under this test's state folder
     with ExitStack() as stack:
-        server = stack.enter_context(started(
-            "prefect-server", [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], logs, env=server_env))
+        server = stack.enter_context(
+            started(
+                "prefect-server",
+                [
+                    str(Path(sys.executable).parent / "prefect"),
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                logs,
+                env=server_env,
+            )
+        )
         wait_until(lambda: http_ok(f"{api}/health"), server, timeout=180)
         # given the loop's flows ran on the server: a champion, a scored window, a drifted window monitored
-        done = subprocess.run([sys.executable, "-c", LOOP, str(tmp_path)], cwd=ROOT, env=flow_env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-c", LOOP, str(tmp_path)],
+            cwd=ROOT,
+            env=flow_env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
         assert "temp" in result["drifted"] and result["event"] == "perennial.drift.detected"
@@ -106,16 +140,22 @@ def test_the_dashboard_renders_the_monitoring_run_the_gate_report_and_the_drift_
         # then the run is there by its readable name, completed
         assert "monitor-tiny-2013-04-01" in page and "Completed" in page
         # when they open the gate report of the training run
-        gate = _browse(f"http://127.0.0.1:{port}/artifacts/artifact/{artifacts['tiny-gate-report']['id']}",
-                       SHOTS / "dashboard-gate-report.png")
+        gate = _browse(
+            f"http://127.0.0.1:{port}/artifacts/artifact/{artifacts['tiny-gate-report']['id']}",
+            SHOTS / "dashboard-gate-report.png",
+        )
         # then the verdict and its checks are rendered
         assert "Gate PASSED" in gate and "primary floor" in gate
         # when they open the window's drift table
-        drift = _browse(f"http://127.0.0.1:{port}/artifacts/artifact/{artifacts['tiny-drift-2013-04-01']['id']}",
-                        SHOTS / "dashboard-drift-table.png")
+        drift = _browse(
+            f"http://127.0.0.1:{port}/artifacts/artifact/{artifacts['tiny-drift-2013-04-01']['id']}",
+            SHOTS / "dashboard-drift-table.png",
+        )
         # then each column's test and verdict is a table row
         assert "wasserstein" in drift and ">temp<" in drift and ">distance<" in drift
         # and the monitoring verdict links the MLflow run and names the event sent
         verdict = _browse(f"http://127.0.0.1:{port}/artifacts/artifact/{artifacts['tiny-monitoring-2013-04-01']['id']}")
         assert "perennial.drift.detected" in verdict and "MLflow run" in verdict
-    assert all((SHOTS / f"dashboard-{n}.png").stat().st_size > 10_000 for n in ("flow-run", "gate-report", "drift-table"))
+    assert all(
+        (SHOTS / f"dashboard-{n}.png").stat().st_size > 10_000 for n in ("flow-run", "gate-report", "drift-table")
+    )

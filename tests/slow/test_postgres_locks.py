@@ -51,7 +51,9 @@ def _at_once(count: int, work) -> list:  # type: ignore[no-untyped-def]
 def test_two_monitors_racing_on_postgres_claim_one_retrain(database: str) -> None:
     stores = [MonitorStore(database) for _ in range(2)]
     # when two monitors claim retrains of two windows at once, inside one cooldown
-    won = _at_once(2, lambda i: stores[i].claim_retrain(f"pg:drift:w{i}", "pg", "drift", "why", AT, dt.timedelta(days=14)))
+    won = _at_once(
+        2, lambda i: stores[i].claim_retrain(f"pg:drift:w{i}", "pg", "drift", "why", AT, dt.timedelta(days=14))
+    )
     # then one retrain is claimed
     assert sorted(won) == [False, True] and len(stores[0].seen_keys("pg")) == 1
     # and the same episode claimed twice at once is claimed once
@@ -62,11 +64,18 @@ def test_two_monitors_racing_on_postgres_claim_one_retrain(database: str) -> Non
 
 
 def _rows(version: str, n: int = 200) -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": [f"r{i}" for i in range(n)], "event_time": pd.Timestamp(DAY, tz="UTC") + pd.Timedelta(hours=9),
-        "scored_at": pd.Timestamp("2013-07-02", tz="UTC"), "model_name": "m", "model_version": version,
-        "prediction": 0.5, "predicted_label": 1, "temp": 1.0,
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(n)],
+            "event_time": pd.Timestamp(DAY, tz="UTC") + pd.Timedelta(hours=9),
+            "scored_at": pd.Timestamp("2013-07-02", tz="UTC"),
+            "model_name": "m",
+            "model_version": version,
+            "prediction": 0.5,
+            "predicted_label": 1,
+            "temp": 1.0,
+        }
+    )
 
 
 def test_writers_of_one_partition_on_postgres_leave_one_writers_rows(database: str) -> None:

@@ -61,7 +61,9 @@ class Started:
 
 
 @contextmanager
-def started(name: str, cmd: list[str], logs: Path, stop_signal: int = signal.SIGTERM, **popen: Any) -> Iterator[Started]:
+def started(
+    name: str, cmd: list[str], logs: Path, stop_signal: int = signal.SIGTERM, **popen: Any
+) -> Iterator[Started]:
     """Start a process in its own group; on exit signal that group (its id is the pid) and reap it."""
     log = logs / f"{name}.log"
     with log.open("wb") as out:
@@ -109,13 +111,39 @@ def postgres(base: Path, logs: Path) -> Iterator[str]:
         shutil.chown(pw, "postgres")
     data = base / "data"
     subprocess.run(
-        [_pg_binary("initdb"), "-D", str(data), "-U", "perennial", f"--pwfile={pw}", "--auth-host=scram-sha-256",
-         "--auth-local=trust", "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True, **user,
+        [
+            _pg_binary("initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "perennial",
+            f"--pwfile={pw}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        **user,
     )
     port = _free_port()
-    cmd = [_pg_binary("postgres"), "-D", str(data), "-p", str(port), "-c", "listen_addresses=127.0.0.1",
-           "-c", f"unix_socket_directories={base}", "-c", "fsync=off", "-c", "synchronous_commit=off"]
+    cmd = [
+        _pg_binary("postgres"),
+        "-D",
+        str(data),
+        "-p",
+        str(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"unix_socket_directories={base}",
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+    ]
     url = f"postgresql+{{driver}}://perennial:{PASSWORD}@127.0.0.1:{port}/{{db}}"
     with started("postgres", cmd, logs, stop_signal=signal.SIGINT, **user) as pg:
         admin = create_engine(url.format(driver="psycopg", db="postgres"), isolation_level="AUTOCOMMIT")
@@ -180,14 +208,35 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
                 "PREFECT_API_DATABASE_CONNECTION_URL": url.format(driver="asyncpg", db="prefect"),
                 "PREFECT_UI_ENABLED": "false",
             }
-            prefect_server = stack.enter_context(started(
-                "prefect-server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                   "--port", str(prefect_port)], logs, env=server_env))
-            mlflow_server = stack.enter_context(started(
-                "mlflow-server", [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-                                  "--backend-store-uri", url.format(driver="psycopg", db="mlflow"),
-                                  "--artifacts-destination", str(tmp_path / "mlartifacts"), "--workers", "1"],
-                logs, env=env))
+            prefect_server = stack.enter_context(
+                started(
+                    "prefect-server",
+                    [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(prefect_port)],
+                    logs,
+                    env=server_env,
+                )
+            )
+            mlflow_server = stack.enter_context(
+                started(
+                    "mlflow-server",
+                    [
+                        str(BIN / "mlflow"),
+                        "server",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(mlflow_port),
+                        "--backend-store-uri",
+                        url.format(driver="psycopg", db="mlflow"),
+                        "--artifacts-destination",
+                        str(tmp_path / "mlartifacts"),
+                        "--workers",
+                        "1",
+                    ],
+                    logs,
+                    env=env,
+                )
+            )
             wait_until(lambda: http_ok(f"{api}/health"), prefect_server, timeout=180)
             wait_until(lambda: http_ok(f"{tracking}/health"), mlflow_server, timeout=180)
             # and the client side pointed at them by the environment alone
@@ -202,12 +251,27 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
             }
             cli = {"env": client_env, "cwd": ROOT, "check": True, "capture_output": True, "timeout": 180}
             subprocess.run([str(BIN / "prefect"), "work-pool", "create", "perennial-test", "--type", "process"], **cli)
-            worker = stack.enter_context(started(
-                "worker", [str(BIN / "prefect"), "worker", "start", "--pool", "perennial-test", "--type", "process"],
-                logs, env=client_env, cwd=ROOT))
+            worker = stack.enter_context(
+                started(
+                    "worker",
+                    [str(BIN / "prefect"), "worker", "start", "--pool", "perennial-test", "--type", "process"],
+                    logs,
+                    env=client_env,
+                    cwd=ROOT,
+                )
+            )
             deployed = subprocess.run(
-                [sys.executable, "-m", "deployments.work_pool.deploy", "--pool", "perennial-test",
-                 "--config", str(config)], **cli | {"check": False})
+                [
+                    sys.executable,
+                    "-m",
+                    "deployments.work_pool.deploy",
+                    "--pool",
+                    "perennial-test",
+                    "--config",
+                    str(config),
+                ],
+                **cli | {"check": False},
+            )
             assert deployed.returncode == 0, deployed.stdout.decode() + deployed.stderr.decode()
 
             # when the training deployment is run through the pool
@@ -219,10 +283,13 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
             assert query(prefect_db, "SELECT state_type FROM flow_run WHERE id = :id", id=run["id"]) == [("COMPLETED",)]
             names = {n for (n,) in query(prefect_db, "SELECT name FROM task_run WHERE flow_run_id = :id", id=run["id"])}
             assert {"train-hgb", "train-logreg"} <= names
-            pools = "SELECT d.name, p.name FROM deployment d JOIN work_pool p ON d.work_queue_id IN " \
-                    "(SELECT id FROM work_queue WHERE work_pool_id = p.id)"
+            pools = (
+                "SELECT d.name, p.name FROM deployment d JOIN work_pool p ON d.work_queue_id IN "
+                "(SELECT id FROM work_queue WHERE work_pool_id = p.id)"
+            )
             assert {("training-pool", "perennial-test"), ("batch-scoring-pool", "perennial-test")} <= set(
-                query(prefect_db, pools))
+                query(prefect_db, pools)
+            )
             # and the candidates ran on a Dask LocalCluster started for the run (the flow-run process logs to the worker)
             assert "Creating a new Dask cluster with `distributed.deploy.local.LocalCluster`" in worker.log.read_text()
 
@@ -235,21 +302,48 @@ def test_training_runs_through_a_process_pool_on_postgres_backed_prefect_and_mlf
             assert [r.info.status for r in runs] == ["FINISHED"]
             assert client.get_model_version_by_alias("tiny-delay", "champion").run_id
             mlflow_db = url.format(driver="psycopg", db="mlflow")
-            aliases = set(query(mlflow_db, "SELECT alias, version FROM registered_model_aliases WHERE name = 'tiny-delay'"))
+            aliases = set(
+                query(mlflow_db, "SELECT alias, version FROM registered_model_aliases WHERE name = 'tiny-delay'")
+            )
             assert aliases == {("champion", 1), ("challenger", 1)}
-            assert query(mlflow_db, "SELECT status FROM runs WHERE run_uuid = :id", id=runs[0].info.run_id) == [("FINISHED",)]
+            assert query(mlflow_db, "SELECT status FROM runs WHERE run_uuid = :id", id=runs[0].info.run_id) == [
+                ("FINISHED",)
+            ]
             # and the artifacts went through the server to its artifact store, the alias moves to the ledger
             assert list((tmp_path / "mlartifacts").rglob("MLmodel"))
             moves = query(url.format(driver="psycopg", db="perennial"), "SELECT alias, version FROM promotions")
             assert {(a, str(v)) for a, v in moves} >= {("champion", "1"), ("challenger", "1")}
 
             # and a kubernetes pool from the shipped job template takes the image variant of the deployment
-            subprocess.run([str(BIN / "prefect"), "work-pool", "create", "perennial-k8s", "--type", "kubernetes",
-                            "--base-job-template", str(ROOT / "deployments/work_pool/kubernetes/base-job-template.json")],
-                           **cli)
+            subprocess.run(
+                [
+                    str(BIN / "prefect"),
+                    "work-pool",
+                    "create",
+                    "perennial-k8s",
+                    "--type",
+                    "kubernetes",
+                    "--base-job-template",
+                    str(ROOT / "deployments/work_pool/kubernetes/base-job-template.json"),
+                ],
+                **cli,
+            )
             imaged = subprocess.run(
-                [sys.executable, "-m", "deployments.work_pool.deploy", "--pool", "perennial-k8s", "--config", str(config),
-                 "--image", "perennial:test", "--only", "training-pool"], **cli | {"check": False})
+                [
+                    sys.executable,
+                    "-m",
+                    "deployments.work_pool.deploy",
+                    "--pool",
+                    "perennial-k8s",
+                    "--config",
+                    str(config),
+                    "--image",
+                    "perennial:test",
+                    "--only",
+                    "training-pool",
+                ],
+                **cli | {"check": False},
+            )
             assert imaged.returncode == 0, imaged.stdout.decode() + imaged.stderr.decode()
             moved = query(prefect_db, pools.replace("SELECT d.name", "SELECT d.infra_overrides->>'image', d.name"))
             assert ("perennial:test", "training-pool", "perennial-k8s") in moved

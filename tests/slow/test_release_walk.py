@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from perennial.io.prediction_store import open_store
 from perennial.config import load_config
+from perennial.io.prediction_store import open_store
 from perennial.serving.routing import to_challenger
 from tests.integration.conftest import _in_harness, project, state  # noqa: F401 (fixtures; autouse harness)
 from tests.integration.test_release_cli import Run, perennial  # noqa: F401 (fixture)
@@ -106,7 +106,9 @@ def _metadata(url: str) -> dict[str, Any]:
 
 
 def test_shadow_then_canary_then_promote_then_rollback_with_no_failed_request(
-    project: Any, perennial: Run, tmp_path: Path  # noqa: F811 (fixtures)
+    project: Any,
+    perennial: Run,
+    tmp_path: Path,  # noqa: F811 (fixtures)
 ) -> None:
     # given champion v1, served by `perennial serve --mode shadow` under a steady client
     assert perennial("train", "-c", project.write_config()).exit_code == 0
@@ -122,7 +124,9 @@ def test_shadow_then_canary_then_promote_then_rollback_with_no_failed_request(
         client.wait_for(lambda a: (_metadata(url)["shadow"] or {}).get("rows", 0) > 100, "shadow comparison")
         client.wait_for(lambda a: {x["model_version"] for x in a} == {"1"}, "shadow answers from v1")
         shadow = _metadata(url)["shadow"]
-        assert (shadow["champion_version"], shadow["challenger_version"]) == ("1", "2") and shadow["agreement"] is not None
+        assert (shadow["champion_version"], shadow["challenger_version"]) == ("1", "2") and shadow[
+            "agreement"
+        ] is not None
 
         # when v2 goes to canary: ids whose hash is in the 50% share are answered by v2, always the same ids
         assert perennial("release", "canary", "-c", config, "--reason", "shadow agreed").exit_code == 0

@@ -46,13 +46,21 @@ def test_a_server_restart_mid_run_leaves_a_final_state_and_a_consistent_registry
     base |= {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "TQDM_DISABLE": "1"}
     server_env = base | {"PREFECT_HOME": str(tmp_path / "server"), "PREFECT_UI_ENABLED": "false"}
     tracking, ledger_url = f"sqlite:///{state / 'mlflow.db'}", f"sqlite:///{state / 'ledger.db'}"
-    client_env = base | {"PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "client"), "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-                         "PERENNIAL_STATE_DIR": str(state), "MLFLOW_TRACKING_URI": tracking, "PERENNIAL_LEDGER_URL": ledger_url}
+    client_env = base | {
+        "PREFECT_API_URL": api,
+        "PREFECT_HOME": str(tmp_path / "client"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PERENNIAL_STATE_DIR": str(state),
+        "MLFLOW_TRACKING_URI": tracking,
+        "PERENNIAL_LEDGER_URL": ledger_url,
+    }
     server_cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     with ExitStack() as stack:
         first = stack.enter_context(started("prefect-server-1", server_cmd, logs, env=server_env))
         wait_until(lambda: http_ok(f"{api}/health"), first, timeout=180)
-        runner = stack.enter_context(started("serve", [sys.executable, "-c", SERVE, str(config)], logs, env=client_env, cwd=ROOT))
+        runner = stack.enter_context(
+            started("serve", [sys.executable, "-c", SERVE, str(config)], logs, env=client_env, cwd=ROOT)
+        )
         wait_until(lambda: httpx.get(f"{api}/deployments/name/training/restart", timeout=5).status_code == 200, runner)
         # given a training run started by the served deployment
         dep = httpx.get(f"{api}/deployments/name/training/restart", timeout=5).json()

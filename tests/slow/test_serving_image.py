@@ -46,7 +46,9 @@ def _uv() -> str:
     return found
 
 
-def test_the_serving_image_environment_installs_from_the_lock_and_serves_the_champion(project: Any, tmp_path: Path) -> None:
+def test_the_serving_image_environment_installs_from_the_lock_and_serves_the_champion(
+    project: Any, tmp_path: Path
+) -> None:  # noqa: F811 (the fixture)
     # given a champion trained and registered here
     from flows.training import training_flow
 
@@ -75,8 +77,13 @@ def test_the_serving_image_environment_installs_from_the_lock_and_serves_the_cha
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen([str(venv / "bin" / "perennial"), "serve", "--config", config, "--port", str(port)],
-                                  cwd=workdir, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [str(venv / "bin" / "perennial"), "serve", "--config", config, "--port", str(port)],
+            cwd=workdir,
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -89,8 +96,12 @@ def test_the_serving_image_environment_installs_from_the_lock_and_serves_the_cha
         answer = httpx.post(f"http://127.0.0.1:{port}/predict", json=records(1)[0], timeout=10)
         assert answer.status_code == 200 and answer.json()["model_version"] == "1", answer.text
         # and the package it runs is the one installed in the image's venv, not this checkout's
-        where = subprocess.run([str(venv / "bin" / "python"), "-c", "import perennial; print(perennial.__file__)"],
-                               capture_output=True, text=True, check=True).stdout
+        where = subprocess.run(
+            [str(venv / "bin" / "python"), "-c", "import perennial; print(perennial.__file__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert str(venv) in where
     finally:
         server.terminate()

@@ -39,8 +39,14 @@ EventsWorker.drain_all()
 
 
 def _perennial(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).parent / "perennial"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "perennial"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _training_runs(api: str, triggered: bool = True) -> list[dict[str, Any]]:
@@ -68,7 +74,9 @@ def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_pa
     ports = [_free_port(), _free_port()]
     api = f"http://127.0.0.1:{ports[0]}/api"
     # given `perennial up` on free ports
-    started = _perennial(env, "up", "--config", str(config), "--prefect-port", str(ports[0]), "--mlflow-port", str(ports[1]))
+    started = _perennial(
+        env, "up", "--config", str(config), "--prefect-port", str(ports[0]), "--mlflow-port", str(ports[1])
+    )
     assert started.returncode == 0, started.stdout + started.stderr
     record = json.loads((state / "stack.json").read_text())
     try:
@@ -77,7 +85,9 @@ def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_pa
         for name in ("training/training", "batch-scoring/batch-scoring", "monitoring/monitoring"):
             assert httpx.get(f"{api}/deployments/name/{name}", timeout=5).status_code == 200, name
         # and a second `up` finds it running instead of starting another
-        again = _perennial(env, "up", "--config", str(config), "--prefect-port", str(ports[0]), "--mlflow-port", str(ports[1]))
+        again = _perennial(
+            env, "up", "--config", str(config), "--prefect-port", str(ports[0]), "--mlflow-port", str(ports[1])
+        )
         assert again.returncode == 0 and "already up" in again.stdout
         # and a champion trained through the servers (the CLI finds them by the stack record)
         trained = _perennial(env, "train", "--config", str(config))
@@ -86,7 +96,9 @@ def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_pa
         scheduled = _training_runs(api, triggered=False)  # the monthly cron, planned ahead by the scheduler
         assert scheduled and {r["state_type"] for r in scheduled} == {"SCHEDULED"}
         # when three monitors report drift for one window and one reports the next
-        emitted = subprocess.run([sys.executable, "-c", EMIT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        emitted = subprocess.run(
+            [sys.executable, "-c", EMIT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
         assert emitted.returncode == 0, emitted.stderr
         # then the server's trigger creates one training run per window, and the served deployment runs them
         deadline = time.monotonic() + 240
@@ -96,8 +108,9 @@ def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_pa
                 break
             time.sleep(2)
         windows = sorted((r["parameters"]["train_end"], r["parameters"]["holdout_end"], r["state_type"]) for r in runs)
-        assert windows == [("2013-04-01", "2013-04-15", "COMPLETED"), ("2013-04-15", "2013-05-01", "COMPLETED")], \
-            Path(record["processes"][2]["log"]).read_text()[-3000:]
+        assert windows == [("2013-04-01", "2013-04-15", "COMPLETED"), ("2013-04-15", "2013-05-01", "COMPLETED")], Path(
+            record["processes"][2]["log"]
+        ).read_text()[-3000:]
     finally:
         # when it is brought down
         stopped = _perennial(env, "down")

@@ -28,12 +28,26 @@ pytestmark = pytest.mark.slow
 
 
 def _mlflow(port: int, store: Path, artifacts: Path) -> list[str]:
-    return [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{store}", "--default-artifact-root", artifacts.as_uri()]
+    return [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{store}",
+        "--default-artifact-root",
+        artifacts.as_uri(),
+    ]
 
 
 def _training_run_started(tracking: str) -> bool:
-    response = httpx.post(f"{tracking}/api/2.0/mlflow/runs/search", json={"experiment_ids": ["1"], "max_results": 5}, timeout=2)
+    response = httpx.post(
+        f"{tracking}/api/2.0/mlflow/runs/search", json={"experiment_ids": ["1"], "max_results": 5}, timeout=2
+    )
     return response.status_code == 200 and bool(response.json().get("runs"))
 
 
@@ -46,13 +60,23 @@ def test_a_tracking_server_that_stops_mid_run_fails_the_flow_and_promotes_nothin
     state.mkdir()
     store, artifacts = state / "mlflow.db", state / "mlartifacts"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "PERENNIAL_"))}
-    env = base | MLFLOW_HTTP_DEFAULTS | {"MLFLOW_TRACKING_URI": tracking, "PERENNIAL_STATE_DIR": str(state), "TQDM_DISABLE": "1"}
+    env = (
+        base
+        | MLFLOW_HTTP_DEFAULTS
+        | {"MLFLOW_TRACKING_URI": tracking, "PERENNIAL_STATE_DIR": str(state), "TQDM_DISABLE": "1"}
+    )
     with ExitStack() as stack:
         server = stack.enter_context(started("mlflow-1", _mlflow(port, store, artifacts), logs, env=base))
         wait_until(lambda: http_ok(f"{tracking}/health"), server, timeout=120)
         # given a training run in flight against the tracking server
-        flow = subprocess.Popen([sys.executable, "-m", "flows.training", "--config", str(config)], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        flow = subprocess.Popen(
+            [sys.executable, "-m", "flows.training", "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         wait_until(lambda: _training_run_started(tracking), server, timeout=120)
         # when the server goes away mid-run
         os.killpg(server.proc.pid, signal.SIGKILL)

@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def perennial(*args: str) -> tuple[int, str, float]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "perennial.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "perennial.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     return done.returncode, done.stdout + done.stderr, time.perf_counter() - started
 
 
@@ -50,7 +52,11 @@ def test_a_column_the_data_lacks_names_the_closest_column(project: Path) -> None
     raw["data"]["features"]["categorical"][1] = "origen"
     code, output, _ = perennial("check", "-c", _write(project, raw))
     output = output.replace("\n", "")
-    assert code == 3 and "data.features.categorical[1]: column `origen` is not in" in output and "did you mean `origin`?" in output
+    assert (
+        code == 3
+        and "data.features.categorical[1]: column `origen` is not in" in output
+        and "did you mean `origin`?" in output
+    )
     # and a config that fits its data passes (the check can tell them apart)
     raw["data"]["features"]["categorical"][1] = "origin"
     code, output, _ = perennial("check", "-c", _write(project, raw))
@@ -59,7 +65,9 @@ def test_a_column_the_data_lacks_names_the_closest_column(project: Path) -> None
 
 def test_a_target_with_text_labels_asks_for_the_positive_one(project: Path) -> None:
     frame = pd.read_parquet(project / "flights.parquet")
-    frame.assign(delayed=frame["delayed"].map({0: "on time", 1: "late"})).to_parquet(project / "flights.parquet", index=False)
+    frame.assign(delayed=frame["delayed"].map({0: "on time", 1: "late"})).to_parquet(
+        project / "flights.parquet", index=False
+    )
     code, output, _ = perennial("check", "-c", _write(project, config_dict(str(project / "flights.parquet"))))
     assert code == 3 and "data.target: " in output and "set data.target.positive_label" in output
 

@@ -25,5 +25,7 @@ def test_every_top_level_key_and_the_target_keys_are_documented() -> None:
 
 
 def test_every_key_has_a_meaning() -> None:
-    undocumented = [line.split("|")[1].strip() for line in render().splitlines() if line.startswith("| `") and line.endswith("|  |")]
+    undocumented = [
+        line.split("|")[1].strip() for line in render().splitlines() if line.startswith("| `") and line.endswith("|  |")
+    ]
     assert not undocumented, f"keys without a meaning (add a Field description): {undocumented}"

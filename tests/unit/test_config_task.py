@@ -12,8 +12,10 @@ from tests.conftest import config_dict
 def regression_dict() -> dict:
     raw = config_dict()
     raw["task"] = "regression"
-    raw["training"]["candidates"] = [{"name": "hgb", "family": "hist_gradient_boosting"},
-                                     {"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}]
+    raw["training"]["candidates"] = [
+        {"name": "hgb", "family": "hist_gradient_boosting"},
+        {"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}},
+    ]
     raw["evaluation"] = {"bootstrap": {"resamples": 50}}
     raw["gate"] = {"min_lift_over_baseline": 1.0}
     return raw
@@ -41,11 +43,22 @@ def test_binary_stays_the_default_and_other_tasks_take_their_own_metric_and_base
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda r: r["evaluation"].update(primary_metric="roc_auc"), r"evaluation metrics \['roc_auc'\] do not apply to task 'regression'"),
-        (lambda r: r["training"].update(baseline="prior"), r"training.baseline 'prior' does not apply to task 'regression'"),
-        (lambda r: r["training"]["candidates"].append({"name": "lr", "family": "logistic_regression"}),
-         r"candidates \['lr'\] use a family that cannot fit a regression target"),
-        (lambda r: r["evaluation"].update(cost={"false_negative": 1}), "evaluation.cost is for a binary task, not 'regression'"),
+        (
+            lambda r: r["evaluation"].update(primary_metric="roc_auc"),
+            r"evaluation metrics \['roc_auc'\] do not apply to task 'regression'",
+        ),
+        (
+            lambda r: r["training"].update(baseline="prior"),
+            r"training.baseline 'prior' does not apply to task 'regression'",
+        ),
+        (
+            lambda r: r["training"]["candidates"].append({"name": "lr", "family": "logistic_regression"}),
+            r"candidates \['lr'\] use a family that cannot fit a regression target",
+        ),
+        (
+            lambda r: r["evaluation"].update(cost={"false_negative": 1}),
+            "evaluation.cost is for a binary task, not 'regression'",
+        ),
         (lambda r: r["gate"].update(max_class_recall_drop=0.1), "apply to task 'multiclass' only"),
         (lambda r: r.update(task="ordinal"), r"task: Input should be 'binary', 'multiclass' or 'regression'"),
     ],

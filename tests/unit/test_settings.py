@@ -24,6 +24,6 @@ def test_the_shipped_project_default_is_the_demo_config() -> None:
 
 def test_outside_a_project_there_is_no_default_and_the_placeholder_says_so(tmp_path: Path) -> None:
     # given a pyproject without a [tool.perennial] table (another project)
-    (tmp_path / "pyproject.toml").write_text('[tool.other]\nx = 1\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.other]\nx = 1\n")
     # then there is no default config, and the placeholder tells the user what to do
     assert "pass --config" in default_config(tmp_path)

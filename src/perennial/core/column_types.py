@@ -65,7 +65,9 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> ColumnTyp
         elif looks_like_datetime(values):
             datetime.append(name)
         elif (distinct := values.nunique(dropna=True)) > MAX_CATEGORIES and distinct > MAX_CATEGORY_SHARE * rows:
-            dropped[name] = f"text with {distinct:,} distinct values in {rows:,} rows (an id or free text, not a category)"
+            dropped[name] = (
+                f"text with {distinct:,} distinct values in {rows:,} rows (an id or free text, not a category)"
+            )
         else:
             categorical.append(name)
     return ColumnTypes(tuple(numeric), tuple(categorical), tuple(datetime), dropped)

@@ -72,38 +72,63 @@ class CostReport:
     holdout_rows: int
 
     def metrics(self) -> dict[str, float]:
-        return {"decision_threshold": self.threshold, "expected_cost": self.holdout_cost,
-                "expected_cost_total": self.holdout_cost * self.holdout_rows,
-                "expected_cost_default_threshold": self.holdout_cost_default,
-                "expected_cost_validation": self.validation_cost, "expected_cost_flag_none": self.flag_none_cost,
-                "expected_cost_flag_all": self.flag_all_cost}
+        return {
+            "decision_threshold": self.threshold,
+            "expected_cost": self.holdout_cost,
+            "expected_cost_total": self.holdout_cost * self.holdout_rows,
+            "expected_cost_default_threshold": self.holdout_cost_default,
+            "expected_cost_validation": self.validation_cost,
+            "expected_cost_flag_none": self.flag_none_cost,
+            "expected_cost_flag_all": self.flag_all_cost,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_markdown(self, metric: str, value: float) -> str:
-        return "\n".join([
-            f"## Business cost ({self.unit} per holdout row)", "",
-            "| decision | threshold | expected cost / row | total | " + metric + " |", "|---|---|---|---|---|",
-            f"| chosen on validation ({self.validation_rows:,} rows) | {self.threshold:.4f} | {self.holdout_cost:.4f} "
-            f"| {self.holdout_cost * self.holdout_rows:,.0f} | {value:.4f} |",
-            f"| evaluation threshold | {self.default_threshold:g} | {self.holdout_cost_default:.4f} "
-            f"| {self.holdout_cost_default * self.holdout_rows:,.0f} | {value:.4f} |",
-            f"| flag nothing | - | {self.flag_none_cost:.4f} | {self.flag_none_cost * self.holdout_rows:,.0f} | |",
-            f"| flag everything | - | {self.flag_all_cost:.4f} | {self.flag_all_cost * self.holdout_rows:,.0f} | |",
-        ]) + "\n"
+        return (
+            "\n".join(
+                [
+                    f"## Business cost ({self.unit} per holdout row)",
+                    "",
+                    "| decision | threshold | expected cost / row | total | " + metric + " |",
+                    "|---|---|---|---|---|",
+                    f"| chosen on validation ({self.validation_rows:,} rows) | {self.threshold:.4f} | {self.holdout_cost:.4f} "
+                    f"| {self.holdout_cost * self.holdout_rows:,.0f} | {value:.4f} |",
+                    f"| evaluation threshold | {self.default_threshold:g} | {self.holdout_cost_default:.4f} "
+                    f"| {self.holdout_cost_default * self.holdout_rows:,.0f} | {value:.4f} |",
+                    f"| flag nothing | - | {self.flag_none_cost:.4f} | {self.flag_none_cost * self.holdout_rows:,.0f} | |",
+                    f"| flag everything | - | {self.flag_all_cost:.4f} | {self.flag_all_cost * self.holdout_rows:,.0f} | |",
+                ]
+            )
+            + "\n"
+        )
 
 
 def cost_report(
-    y_val: np.ndarray, proba_val: np.ndarray, y_holdout: np.ndarray, proba_holdout: np.ndarray,
-    cost: CostMatrix, default_threshold: float,
+    y_val: np.ndarray,
+    proba_val: np.ndarray,
+    y_holdout: np.ndarray,
+    proba_holdout: np.ndarray,
+    cost: CostMatrix,
+    default_threshold: float,
 ) -> CostReport:
     """Choose the threshold on validation rows; report its cost (and the alternatives') on the holdout."""
     threshold, validation_cost = choose_threshold(y_val, proba_val, cost)
     y, p = m.as_arrays(y_holdout, proba_holdout)
     at = _costs(y, p, np.array([threshold, default_threshold, np.inf, 0.0]), cost)
-    return CostReport(cost.unit, threshold, len(y_val), validation_cost, float(at[0]), float(at[1]), default_threshold,
-                      float(at[2]), float(at[3]), len(y))
+    return CostReport(
+        cost.unit,
+        threshold,
+        len(y_val),
+        validation_cost,
+        float(at[0]),
+        float(at[1]),
+        default_threshold,
+        float(at[2]),
+        float(at[3]),
+        len(y),
+    )
 
 
 def validation_split(
@@ -124,8 +149,12 @@ def validation_split(
 
 
 def validation_probabilities(
-    fit: Callable[[pd.DataFrame], Any], predict: Callable[[Any, pd.DataFrame], np.ndarray],
-    train: pd.DataFrame, time_column: str | None, share: float, seed: int = 0,
+    fit: Callable[[pd.DataFrame], Any],
+    predict: Callable[[Any, pd.DataFrame], np.ndarray],
+    train: pd.DataFrame,
+    time_column: str | None,
+    share: float,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Fit on the earlier rows, score the latest ones: honest validation scores for a threshold."""
     earlier, later = validation_split(train, time_column, share, seed)
@@ -135,6 +164,8 @@ def validation_probabilities(
 def cost_check(report: CostReport, ceiling: float) -> Check:
     """The gate check on expected cost per holdout row at the chosen threshold."""
     passed = bool(np.isfinite(report.holdout_cost) and report.holdout_cost <= ceiling)
-    detail = (f"{report.holdout_cost:.4g} {'<=' if passed else '>'} {ceiling:.4g} {report.unit}/row "
-              f"at threshold {report.threshold:.3f} (chosen on validation)")
+    detail = (
+        f"{report.holdout_cost:.4g} {'<=' if passed else '>'} {ceiling:.4g} {report.unit}/row "
+        f"at threshold {report.threshold:.3f} (chosen on validation)"
+    )
     return Check("expected cost", report.holdout_cost, ceiling, passed, detail)

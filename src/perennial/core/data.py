@@ -14,7 +14,6 @@ import pandas as pd
 from perennial.config import Config, HashSplit, TimeSplit
 from perennial.errors import DataSourceError
 
-
 # Events stamped after now cannot have happened: a clock or unit bug upstream. Some skew is tolerated.
 FUTURE_TOLERANCE = pd.Timedelta(hours=1)
 
@@ -28,6 +27,7 @@ def parse_times(frame: pd.DataFrame, column: str, source: str, now: dt.datetime 
     if column not in frame.columns:
         raise DataSourceError(f"{source}: time column '{column}' is missing")
     values = frame[column]
+    parsed: pd.Series
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC")
     else:

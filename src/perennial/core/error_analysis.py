@@ -54,23 +54,41 @@ class ErrorAnalysis:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "metric": self.metric, "threshold": self.threshold, "rows": self.rows,
+            "model": self.model,
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "rows": self.rows,
             "classes": [_clean(asdict(c)) for c in self.classes],
-            "slices": [_clean({**asdict(s), "metric": None if s.metric is None else s.metric.to_dict()}) for s in self.slices],
+            "slices": [
+                _clean({**asdict(s), "metric": None if s.metric is None else s.metric.to_dict()}) for s in self.slices
+            ],
             "top_loss_rows": len(self.top_losses),
         }
 
     def to_markdown(self, top_losses_link: str | None = None) -> str:
-        lines = [f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows, threshold {self.threshold:g})", "",
-                 "| class | support | predicted | precision | recall |", "|---|---|---|---|---|"]
-        lines += [f"| {c.label} | {c.support:,} | {c.predicted:,} | {_f(c.precision)} | {_f(c.recall)} |" for c in self.classes]
-        lines += ["", f"Slices, worst {self.metric} first:", "",
-                  f"| slice | support | positives | precision | recall | {self.metric} [95% CI] | mean log loss |",
-                  "|---|---|---|---|---|---|---|"]
+        lines = [
+            f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows, threshold {self.threshold:g})",
+            "",
+            "| class | support | predicted | precision | recall |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c.label} | {c.support:,} | {c.predicted:,} | {_f(c.precision)} | {_f(c.recall)} |"
+            for c in self.classes
+        ]
+        lines += [
+            "",
+            f"Slices, worst {self.metric} first:",
+            "",
+            f"| slice | support | positives | precision | recall | {self.metric} [95% CI] | mean log loss |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for s in self.slices:
             interval = "-" if s.metric is None else f"{s.metric.value:.4f} [{s.metric.low:.4f}, {s.metric.high:.4f}]"
-            lines.append(f"| {s.column}={s.value} | {s.support:,} | {s.positives:,} | {_f(s.precision)} | {_f(s.recall)} "
-                         f"| {interval} | {s.mean_loss:.4f} |")
+            lines.append(
+                f"| {s.column}={s.value} | {s.support:,} | {s.positives:,} | {_f(s.precision)} | {_f(s.recall)} "
+                f"| {interval} | {s.mean_loss:.4f} |"
+            )
         if top_losses_link:
             lines += ["", f"The {len(self.top_losses)} highest-loss holdout rows: `{top_losses_link}`"]
         return "\n".join(lines) + "\n"
@@ -80,11 +98,17 @@ def row_losses(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
     """Per-row log loss (the loss every probabilistic metric here rewards lowering)."""
     eps = np.finfo(np.float64).eps
     clipped = np.clip(proba, eps, 1 - eps)
-    return -np.where(y == 1, np.log(clipped), np.log1p(-clipped))
+    losses: np.ndarray = -np.where(y == 1, np.log(clipped), np.log1p(-clipped))
+    return losses
 
 
 def analyze_errors(
-    model: str, y_true: np.ndarray, proba: np.ndarray, rows: pd.DataFrame, ev: Evaluation, threshold: float | None = None
+    model: str,
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    rows: pd.DataFrame,
+    ev: Evaluation,
+    threshold: float | None = None,
 ) -> ErrorAnalysis:
     """Per class and per slice (``ev.slices`` columns of ``rows``), and the ``ev.top_loss_rows`` costliest rows.
 
@@ -101,8 +125,10 @@ def analyze_errors(
     higher = m.higher_is_better(ev.primary_metric)
     slices.sort(key=lambda s: (s.metric is None, (s.metric.value if higher else -s.metric.value) if s.metric else 0.0))
     order = np.argsort(-losses, kind="stable")[: ev.top_loss_rows]
-    top = rows.iloc[order].reset_index(drop=True).assign(
-        label=y[order], probability=p[order], predicted=predicted[order], loss=losses[order]
+    top = (
+        rows.iloc[order]
+        .reset_index(drop=True)
+        .assign(label=y[order], probability=p[order], predicted=predicted[order], loss=losses[order])
     )
     return ErrorAnalysis(model, ev.primary_metric, cut, len(y), classes, tuple(slices), top)
 
@@ -115,7 +141,12 @@ def _class_errors(label: int, y: np.ndarray, predicted: np.ndarray) -> ClassErro
 
 
 def _slice_errors(
-    column: str, values: pd.Series, y: np.ndarray, p: np.ndarray, predicted: np.ndarray, losses: np.ndarray,
+    column: str,
+    values: pd.Series,
+    y: np.ndarray,
+    p: np.ndarray,
+    predicted: np.ndarray,
+    losses: np.ndarray,
     ev: Evaluation,
 ) -> list[SliceErrors]:
     keys = np.array([MISSING if pd.isna(v) else str(v) for v in values.to_numpy(dtype=object)], dtype=object)
@@ -128,10 +159,22 @@ def _slice_errors(
         positive = _class_errors(1, y[mask], predicted[mask])
         metric = None
         if 0 < positives < support:
-            est = m.estimate_metrics(y[mask], p[mask], [ev.primary_metric], ev.bootstrap, ev.threshold)[ev.primary_metric]
+            est = m.estimate_metrics(y[mask], p[mask], [ev.primary_metric], ev.bootstrap, ev.threshold)[
+                ev.primary_metric
+            ]
             metric = MetricEstimate(ev.primary_metric, est.value, est.low, est.high)
-        out.append(SliceErrors(str(column), value, support, positives, positive.precision, positive.recall, metric,
-                               float(losses[mask].mean())))
+        out.append(
+            SliceErrors(
+                str(column),
+                value,
+                support,
+                positives,
+                positive.precision,
+                positive.recall,
+                metric,
+                float(losses[mask].mean()),
+            )
+        )
     return out
 
 

@@ -61,15 +61,23 @@ def default_candidates(task: Task, rows: int, y: object | None = None) -> list[d
     """
     weight = {"class_weight": "balanced"} if task == "multiclass" and y is not None and is_imbalanced(y) else {}
     iterations = 200 if rows < 50_000 else 400
-    linear = ({"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}} if task == "regression"
-              else {"name": "logistic", "family": "logistic_regression", "params": {"max_iter": 1000, "C": 1.0, **weight}})
+    linear = (
+        {"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}
+        if task == "regression"
+        else {"name": "logistic", "family": "logistic_regression", "params": {"max_iter": 1000, "C": 1.0, **weight}}
+    )
     hgb_params: dict[str, Any] = {"max_iter": iterations, "learning_rate": 0.1}
     if weight:
         hgb_params |= weight
     out = [{"name": "hgb", "family": "hist_gradient_boosting", "params": hgb_params}, linear]
     if rows <= 20_000:  # a forest's size and fit time grow with rows: only on small tables
-        out.append({"name": "forest", "family": "random_forest",
-                    "params": {"n_estimators": 200, "min_samples_leaf": 5, **weight}})
+        out.append(
+            {
+                "name": "forest",
+                "family": "random_forest",
+                "params": {"n_estimators": 200, "min_samples_leaf": 5, **weight},
+            }
+        )
     return out
 
 
@@ -78,9 +86,9 @@ def make_baseline(task: Task, strategy: str, seed: int, time_column: str | None 
     if task != "regression":
         if strategy not in ("prior", "stratified"):
             raise ValueError(f"baseline '{strategy}' does not apply to a {task} target; use prior or stratified")
-        return DummyClassifier(strategy=strategy, random_state=seed)  # type: ignore[arg-type]
+        return DummyClassifier(strategy=strategy, random_state=seed)
     if strategy in ("mean", "median"):
-        return DummyRegressor(strategy=strategy)  # type: ignore[arg-type]
+        return DummyRegressor(strategy=strategy)
     if strategy not in ("last_value", "seasonal_naive"):
         raise ValueError(f"baseline '{strategy}' does not apply to a regression target")
     if time_column is None:
@@ -88,7 +96,7 @@ def make_baseline(task: Task, strategy: str, seed: int, time_column: str | None 
     return SeasonalNaive(time_column, seasonal=strategy == "seasonal_naive")
 
 
-class SeasonalNaive(RegressorMixin, BaseEstimator):
+class SeasonalNaive(RegressorMixin, BaseEstimator):  # type: ignore[misc]  # sklearn is untyped (Any)
     """Last value or seasonal naive for tabular rows with a timestamp.
 
     ``last_value``: every row gets the mean target of the training window's latest day (a day has
@@ -123,4 +131,5 @@ class SeasonalNaive(RegressorMixin, BaseEstimator):
 
 
 def _season(times: pd.Series) -> pd.Series:
-    return times.dt.dayofweek * 24 + times.dt.hour
+    keys: pd.Series = times.dt.dayofweek * 24 + times.dt.hour
+    return keys

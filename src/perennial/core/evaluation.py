@@ -64,13 +64,21 @@ class ClassScore:
     precision: MetricEstimate
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "support": self.support, "recall": self.recall.to_dict(),
-                "precision": self.precision.to_dict()}
+        return {
+            "name": self.name,
+            "support": self.support,
+            "recall": self.recall.to_dict(),
+            "precision": self.precision.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ClassScore:
-        return cls(raw["name"], int(raw["support"]), MetricEstimate.from_dict(raw["recall"]),
-                   MetricEstimate.from_dict(raw["precision"]))
+        return cls(
+            raw["name"],
+            int(raw["support"]),
+            MetricEstimate.from_dict(raw["recall"]),
+            MetricEstimate.from_dict(raw["precision"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +113,12 @@ class Scores:
             for est in (c.recall, c.precision):
                 key = f"class.{_key(c.name)}.{est.name}"
                 out |= {key: est.value, f"{key}_low": est.low, f"{key}_high": est.high}
-        out |= {"latency_ms_per_row": self.latency_ms_per_row, "latency_ms_single": self.latency_ms_single,
-                "size_mb": self.size_mb}
-        return {k: float(v) for k, v in out.items() if _finite(v) is not None}
+        out |= {
+            "latency_ms_per_row": self.latency_ms_per_row,
+            "latency_ms_single": self.latency_ms_single,
+            "size_mb": self.size_mb,
+        }
+        return {k: f for k, v in out.items() if (f := _finite(v)) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (NaN becomes null); ``from_dict`` reads it back."""
@@ -118,8 +129,13 @@ class Scores:
             "primary": self.primary.to_dict(),
             "secondary": [e.to_dict() for e in self.secondary],
             "slices": [
-                {"column": s.column, "value": s.value, "rows": s.rows, "positives": s.positives,
-                 "metric": None if s.metric is None else s.metric.to_dict()}
+                {
+                    "column": s.column,
+                    "value": s.value,
+                    "rows": s.rows,
+                    "positives": s.positives,
+                    "metric": None if s.metric is None else s.metric.to_dict(),
+                }
                 for s in self.slices
             ],
             "calibration": [list(b) for b in self.calibration],
@@ -141,8 +157,13 @@ class Scores:
             primary=MetricEstimate.from_dict(raw["primary"]),
             secondary=tuple(MetricEstimate.from_dict(e) for e in raw["secondary"]),
             slices=tuple(
-                SliceScore(s["column"], s["value"], int(s["rows"]), int(s["positives"]),
-                           None if s["metric"] is None else MetricEstimate.from_dict(s["metric"]))
+                SliceScore(
+                    s["column"],
+                    s["value"],
+                    int(s["rows"]),
+                    int(s["positives"]),
+                    None if s["metric"] is None else MetricEstimate.from_dict(s["metric"]),
+                )
                 for s in raw["slices"]
             ),
             calibration=tuple((float(a), float(b), int(c)) for a, b, c in raw["calibration"]),
@@ -229,7 +250,11 @@ def confusion_counts(y: np.ndarray, proba: np.ndarray, threshold: float) -> tupl
 
 
 def paired_difference(
-    y_true: np.ndarray, proba_a: np.ndarray, proba_b: np.ndarray, metric: str, bootstrap: Bootstrap,
+    y_true: np.ndarray,
+    proba_a: np.ndarray,
+    proba_b: np.ndarray,
+    metric: str,
+    bootstrap: Bootstrap,
     threshold: float = 0.5,
 ) -> MetricEstimate:
     """Model a minus model b on the same rows, paired bootstrap interval; named e.g. ``roc_auc_diff``."""

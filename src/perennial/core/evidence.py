@@ -14,11 +14,11 @@ from typing import Protocol
 
 import numpy as np
 
-
 # metrics on a 0-1 scale: only their intervals are held to min_evidence.max_interval_width (a width of
 # 0.1 means nothing for an error in minutes); the others rest on rows and classes alone
-UNIT_SCALE = frozenset({"roc_auc", "average_precision", "brier", "f1", "accuracy", "macro_f1", "balanced_accuracy",
-                        "top_k_accuracy"})
+UNIT_SCALE = frozenset(
+    {"roc_auc", "average_precision", "brier", "f1", "accuracy", "macro_f1", "balanced_accuracy", "top_k_accuracy"}
+)
 
 
 class Verdict(StrEnum):
@@ -30,10 +30,15 @@ class Verdict(StrEnum):
 class Interval(Protocol):
     """A metric estimate with its interval (core.evaluation.MetricEstimate has this shape)."""
 
-    name: str
-    value: float
-    low: float
-    high: float
+    # read-only members, so a frozen dataclass such as MetricEstimate matches
+    @property
+    def name(self) -> str: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def high(self) -> float: ...
 
 
 class MinimumEvidence(Protocol):
@@ -53,7 +58,9 @@ class Evidence:
     what: str = "holdout rows"  # how the rows are named in a shortfall
 
     @classmethod
-    def of_labels(cls, labels: np.ndarray, what: str = "holdout rows", all_classes: tuple[object, ...] = (0, 1)) -> Evidence:
+    def of_labels(
+        cls, labels: np.ndarray, what: str = "holdout rows", all_classes: tuple[object, ...] = (0, 1)
+    ) -> Evidence:
         """Counts per class, with every expected class present (a missing class counts 0)."""
         values, counts = np.unique(np.asarray(labels), return_counts=True)
         found = {v.item() if hasattr(v, "item") else v: int(c) for v, c in zip(values, counts, strict=True)}
@@ -77,9 +84,16 @@ def shortfall(evidence: Evidence, minimum: MinimumEvidence, interval: Interval |
     if evidence.classes and len(present) == 1:
         reasons.append(f"single-class holdout: only {present[0]} ({evidence.rows:,} rows)")
     else:
-        reasons += [f"{count:,} {name} < {minimum.rows_per_class:,}"
-                    for name, count in evidence.classes if count < minimum.rows_per_class]
-    if interval is not None and minimum.max_interval_width is not None and interval.name.removesuffix("_diff") in UNIT_SCALE:
+        reasons += [
+            f"{count:,} {name} < {minimum.rows_per_class:,}"
+            for name, count in evidence.classes
+            if count < minimum.rows_per_class
+        ]
+    if (
+        interval is not None
+        and minimum.max_interval_width is not None
+        and interval.name.removesuffix("_diff") in UNIT_SCALE
+    ):
         width = interval.high - interval.low
         if not math.isfinite(width):
             reasons.append(f"{interval.name} has no interval (undefined on these rows)")

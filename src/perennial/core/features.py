@@ -19,7 +19,7 @@ from perennial.config import DatetimeFeature, Features
 MISSING = "__missing__"
 
 
-class DatetimeParts(TransformerMixin, BaseEstimator):
+class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # sklearn is untyped (Any)
     """Expands one timestamp column into numeric parts (hour, day of week, ...)."""
 
     def __init__(self, parts: tuple[str, ...] = ("hour", "dayofweek")) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, cast
 
-from perennial.config import Gate
+from perennial.config import Gate, Metric
 from perennial.core.evaluation import MetricEstimate, Scores
 from perennial.core.evidence import HoldoutEvidence, Verdict, non_inferior, shortfall, superior
 from perennial.core.metrics import higher_is_better
@@ -103,9 +103,16 @@ class GateReport:
         checks = [
             {**asdict(c), "value": _json_float(c.value), "threshold": _json_float(c.threshold)} for c in self.checks
         ]
-        return {"candidate": self.candidate, "champion": self.champion, "mode": self.mode,
-                "passed": self.passed, "verdict": self.verdict.value, "holdout": self.holdout,
-                "summary": self.summary(), "checks": checks}
+        return {
+            "candidate": self.candidate,
+            "champion": self.champion,
+            "mode": self.mode,
+            "passed": self.passed,
+            "verdict": self.verdict.value,
+            "holdout": self.holdout,
+            "summary": self.summary(),
+            "checks": checks,
+        }
 
     def raise_if_failed(self) -> GateReport:
         """A failed verdict raises; an inconclusive one does not (the champion stays, nothing broke)."""
@@ -160,12 +167,14 @@ def check_promotion(
         checks.append(_floor("primary floor", candidate.primary.value, policy.min_primary, primary_metric, higher))
     if policy.min_lift_over_baseline is not None:
         checks.append(_lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher))
-    checks += _champion_checks(candidate, champion, versus_champion, versus_more, policy, primary_metric,
-                               evidence, after_decay)
+    checks += _champion_checks(
+        candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, after_decay
+    )
     if policy.min_slice_primary is not None:
         checks += [
             _floor(f"slice {s.column}={s.value}", s.metric.value, policy.min_slice_primary, primary_metric, higher)
-            for s in candidate.slices if s.metric is not None
+            for s in candidate.slices
+            if s.metric is not None
         ]
     unscored = champion is None and evidence is not None and evidence.champion is not None
     if policy.max_slice_regression_vs_champion is not None and not unscored:
@@ -183,7 +192,9 @@ def _unjudged(check: Check, reasons: tuple[str, ...]) -> Check:
     return replace(check, passed=False, inconclusive=True, detail=f"{check.detail}; not judged: {'; '.join(reasons)}")
 
 
-def _evidence_checks(evidence: HoldoutEvidence, primary: MetricEstimate, policy: Gate, checks: list[Check]) -> list[Check]:
+def _evidence_checks(
+    evidence: HoldoutEvidence, primary: MetricEstimate, policy: Gate, checks: list[Check]
+) -> list[Check]:
     """An evidence check first; on a thin holdout every metric check becomes inconclusive."""
     minimum = policy.min_evidence
     reasons = shortfall(evidence.holdout, minimum, primary)
@@ -192,12 +203,20 @@ def _evidence_checks(evidence: HoldoutEvidence, primary: MetricEstimate, policy:
     head = Check("evidence", float(evidence.holdout.rows), float(minimum.holdout_rows), True, detail)
     if not reasons:
         return [head, *checks]
-    return [_unjudged(head, reasons)] + [_unjudged(c, reasons) if c.name.startswith(_METRIC_CHECKS) else c for c in checks]
+    return [_unjudged(head, reasons)] + [
+        _unjudged(c, reasons) if c.name.startswith(_METRIC_CHECKS) else c for c in checks
+    ]
 
 
 def _champion_checks(
-    candidate: Scores, champion: Scores | None, diff: MetricEstimate | None, more: tuple[MetricEstimate, ...],
-    policy: Gate, metric: str, evidence: HoldoutEvidence | None, after_decay: bool,
+    candidate: Scores,
+    champion: Scores | None,
+    diff: MetricEstimate | None,
+    more: tuple[MetricEstimate, ...],
+    policy: Gate,
+    metric: str,
+    evidence: HoldoutEvidence | None,
+    after_decay: bool,
 ) -> list[Check]:
     """Non-inferior with confidence on every margin; after a decay, better with confidence."""
     margin = policy.max_regression_vs_champion
@@ -207,11 +226,23 @@ def _champion_checks(
         return [Check("beats champion", None, -(margin or 0.0), True, "no champion yet")]
     reasons = _champion_shortfall(evidence, policy, champion, diff)
     judged = [(diff, margin)] if margin is not None else []
-    judged += [(d, policy.champion_margins[d.name.removesuffix("_diff")]) for d in more
-               if d.name.removesuffix("_diff") in policy.champion_margins]
-    checks = [_versus_champion(candidate, champion, d, m, d.name.removesuffix("_diff") if d else metric,
-                               higher_is_better(d.name.removesuffix("_diff") if d else metric), reasons)
-              for d, m in judged]
+    judged += [
+        (d, policy.champion_margins[cast(Metric, d.name.removesuffix("_diff"))])
+        for d in more
+        if d.name.removesuffix("_diff") in policy.champion_margins
+    ]
+    checks = [
+        _versus_champion(
+            candidate,
+            champion,
+            d,
+            m,
+            d.name.removesuffix("_diff") if d else metric,
+            higher_is_better(d.name.removesuffix("_diff") if d else metric),
+            reasons,
+        )
+        for d, m in judged
+    ]
     if after_decay and policy.min_improvement_after_decay is not None:
         checks.append(_improves(diff, policy.min_improvement_after_decay, metric, reasons))
     return checks
@@ -226,6 +257,8 @@ def _champion_shortfall(
     if reasons and evidence.champion_note:
         reasons = (*reasons, evidence.champion_note)
     return reasons if reasons or champion is not None else ("the champion was not scored",)
+
+
 def _floor(name: str, value: float, floor: float, metric: str, higher: bool) -> Check:
     passed = _at_least(value, floor, higher)
     relation = (">=" if higher else "<=") if passed else ("<" if higher else ">")
@@ -237,14 +270,21 @@ def _lift(candidate: Scores, baseline: Scores, minimum: float, metric: str, high
     lift = candidate.primary.value - baseline.primary.value
     lift = lift if higher else -lift
     passed = _at_least(lift, minimum, True)
-    detail = (f"lift {_fmt(lift)} {'>=' if passed else '<'} {_fmt(minimum)}; {metric} {_fmt(candidate.primary.value)}"
-              f" vs baseline {_fmt(baseline.primary.value)}")
+    detail = (
+        f"lift {_fmt(lift)} {'>=' if passed else '<'} {_fmt(minimum)}; {metric} {_fmt(candidate.primary.value)}"
+        f" vs baseline {_fmt(baseline.primary.value)}"
+    )
     return Check("beats baseline", lift, minimum, passed, detail)
 
 
 def _versus_champion(
-    candidate: Scores, champion: Scores | None, diff: MetricEstimate | None, margin: float, metric: str,
-    higher: bool, reasons: tuple[str, ...] = (),
+    candidate: Scores,
+    champion: Scores | None,
+    diff: MetricEstimate | None,
+    margin: float,
+    metric: str,
+    higher: bool,
+    reasons: tuple[str, ...] = (),
 ) -> Check:
     """Non-inferior with confidence: the improvement's lower bound is above -margin."""
     name = "beats champion" if metric == candidate.primary.name else f"{metric} vs champion"
@@ -254,14 +294,18 @@ def _versus_champion(
         assert champion is not None
         point = (1.0 if higher else -1.0) * (candidate.primary.value - champion.primary.value)
         passed = _at_least(point, -margin, True)
-        detail = (f"{metric} {_fmt(candidate.primary.value)} vs {_fmt(champion.primary.value)} (point estimates only); "
-                  f"may trail by <={_fmt(margin)}")
+        detail = (
+            f"{metric} {_fmt(candidate.primary.value)} vs {_fmt(champion.primary.value)} (point estimates only); "
+            f"may trail by <={_fmt(margin)}"
+        )
         return Check(name, point, -margin, passed, detail)
     low = diff.low if higher else -diff.high  # lower bound of the improvement
     passed = non_inferior(diff, margin, higher) is Verdict.PASSED
     direction = "" if higher else " (lower is better)"
-    detail = (f"{metric} diff {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{direction}; worst plausible "
-              f"{low:+.4f} {'>' if passed else '<='} -{_fmt(margin)} (non-inferior with confidence)")
+    detail = (
+        f"{metric} diff {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]{direction}; worst plausible "
+        f"{low:+.4f} {'>' if passed else '<='} -{_fmt(margin)} (non-inferior with confidence)"
+    )
     return Check(name, low, -margin, passed, detail)
 
 
@@ -274,8 +318,10 @@ def _improves(diff: MetricEstimate | None, min_gain: float, metric: str, reasons
     higher = higher_is_better(metric)
     low = diff.low if higher else -diff.high
     passed = superior(diff, min_gain, higher) is Verdict.PASSED
-    detail = (f"retrain asked for by a performance drop: {metric} improvement at least {low:+.4f} "
-              f"{'>' if passed else '<='} {_fmt(min_gain)}")
+    detail = (
+        f"retrain asked for by a performance drop: {metric} improvement at least {low:+.4f} "
+        f"{'>' if passed else '<='} {_fmt(min_gain)}"
+    )
     return Check(name, low, min_gain, passed, detail)
 
 
@@ -290,8 +336,10 @@ def _slices_versus_champion(candidate: Scores, champion: Scores | None, toleranc
             continue  # nothing to compare: one class here, or a slice the champion did not see
         change = (s.metric.value - other.value) * (1.0 if higher else -1.0)
         passed = _at_least(change, -tolerance, True)
-        detail = (f"{s.metric.name} {_fmt(s.metric.value)} vs champion {_fmt(other.value)} ({change:+.4f}"
-                  f"{'' if higher else ', lower is better'}); may trail by <={_fmt(tolerance)}")
+        detail = (
+            f"{s.metric.name} {_fmt(s.metric.value)} vs champion {_fmt(other.value)} ({change:+.4f}"
+            f"{'' if higher else ', lower is better'}); may trail by <={_fmt(tolerance)}"
+        )
         checks.append(Check(f"slice {s.column}={s.value} vs champion", change, -tolerance, passed, detail))
     return checks
 

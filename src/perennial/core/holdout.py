@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from perennial.config import Config
+from perennial.config import Config, TimeSplit
 
 
 def reach_back(frame: pd.DataFrame, config: Config) -> tuple[dt.date, str]:
@@ -23,6 +23,8 @@ def reach_back(frame: pd.DataFrame, config: Config) -> tuple[dt.date, str]:
     as configured, or when ``gate.min_evidence.extend_holdout`` is off.
     """
     minimum, split = config.gate.min_evidence, config.split
+    if not isinstance(split, TimeSplit) or config.data.time_column is None:
+        raise ValueError("reach_back moves a time split; a hash split's holdout is a fixed share of rows")
     times = frame[config.data.time_column]
     end = pd.Timestamp(split.holdout_end, tz="UTC")
     start = pd.Timestamp(split.train_start, tz="UTC") if split.train_start else times.min()
@@ -42,8 +44,10 @@ def reach_back(frame: pd.DataFrame, config: Config) -> tuple[dt.date, str]:
     if split.train_start and cutoff <= split.train_start:
         return split.train_end, ""
     capped = "" if need is not None and need <= limit else "; capped at half the rows, so training keeps as many"
-    note = (f"the window from {split.train_end} held {held:,} rows: reached back to {cutoff} "
-            f"for the most recent labelled rows{capped}")
+    note = (
+        f"the window from {split.train_end} held {held:,} rows: reached back to {cutoff} "
+        f"for the most recent labelled rows{capped}"
+    )
     return cutoff, note
 
 

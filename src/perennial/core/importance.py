@@ -40,8 +40,12 @@ class ImportanceReport:
         return {f.feature: f.mean for f in self.features}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metric": self.metric, "rows": self.rows, "repeats": self.repeats,
-                "features": [asdict(f) for f in self.features]}
+        return {
+            "metric": self.metric,
+            "rows": self.rows,
+            "repeats": self.repeats,
+            "features": [asdict(f) for f in self.features],
+        }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ImportanceReport:
@@ -49,8 +53,12 @@ class ImportanceReport:
         return cls(raw["metric"], int(raw["rows"]), int(raw["repeats"]), features)
 
     def to_markdown(self) -> str:
-        lines = [f"## Permutation importance ({self.metric} drop, {self.rows:,} holdout rows x {self.repeats})", "",
-                 "| feature | importance | std |", "|---|---|---|"]
+        lines = [
+            f"## Permutation importance ({self.metric} drop, {self.rows:,} holdout rows x {self.repeats})",
+            "",
+            "| feature | importance | std |",
+            "|---|---|---|",
+        ]
         lines += [f"| {f.feature} | {f.mean:.4f} | {f.std:.4f} |" for f in self.features]
         return "\n".join(lines) + "\n"
 
@@ -66,10 +74,19 @@ def permutation_importances(
     rng = np.random.default_rng(seed)
     take = np.sort(rng.choice(len(X), size=min(len(X), settings.max_rows), replace=False))
     sample, labels = X.iloc[take].reset_index(drop=True), np.asarray(y)[take]
-    result = permutation_importance(model, sample, labels, scoring=sklearn_scorer(task, metric), n_repeats=settings.repeats,
-                                    random_state=seed, n_jobs=1)
-    features = [FeatureImportance(str(c), float(mu), float(sd))
-                for c, mu, sd in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)]
+    result = permutation_importance(
+        model,
+        sample,
+        labels,
+        scoring=sklearn_scorer(task, metric),
+        n_repeats=settings.repeats,
+        random_state=seed,
+        n_jobs=1,
+    )
+    features = [
+        FeatureImportance(str(c), float(mu), float(sd))
+        for c, mu, sd in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)
+    ]
     features.sort(key=lambda f: -f.mean)
     return ImportanceReport(metric, len(sample), settings.repeats, tuple(features))
 
@@ -84,7 +101,9 @@ class FeatureDecay:
 
 
 def flag_decayed_features(
-    at_training: Mapping[str, float], now: Mapping[str, float], max_drop_share: float,
+    at_training: Mapping[str, float],
+    now: Mapping[str, float],
+    max_drop_share: float,
     min_importance: float = MIN_REFERENCE_IMPORTANCE,
 ) -> tuple[FeatureDecay, ...]:
     """Compare importance now with the champion's at training time; ``decayed`` when the fall exceeds the share.

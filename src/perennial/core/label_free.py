@@ -46,7 +46,7 @@ class MulticlassEstimate:
     classes: tuple[ClassEstimate, ...]
 
     def metrics(self) -> dict[str, float]:
-        out = {"estimated_accuracy": self.accuracy, "estimated_macro_f1": self.macro_f1}
+        out: dict[str, float | None] = {"estimated_accuracy": self.accuracy, "estimated_macro_f1": self.macro_f1}
         for c in self.classes:
             out |= {f"estimated_recall.{c.name}": c.recall, f"estimated_precision.{c.name}": c.precision}
         return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
@@ -65,17 +65,28 @@ class ClassCalibration:
         for c in range(p.shape[1]):
             hit = (index == c).astype(np.float64)
             # a class always or never present cannot be calibrated: keep its probabilities
-            maps.append(IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p[:, c], hit)
-                        if 0 < hit.sum() < len(hit) else None)
+            maps.append(
+                IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(p[:, c], hit)
+                if 0 < hit.sum() < len(hit)
+                else None
+            )
         return cls(maps)
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
-        p = np.column_stack([p_c if m is None else m.predict(p_c) for m, p_c in zip(self.maps, np.asarray(proba, dtype=np.float64).T, strict=True)])
+        p = np.column_stack(
+            [
+                p_c if m is None else m.predict(p_c)
+                for m, p_c in zip(self.maps, np.asarray(proba, dtype=np.float64).T, strict=True)
+            ]
+        )
         total = p.sum(axis=1, keepdims=True)
-        return np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
+        calibrated: np.ndarray = np.divide(p, total, out=np.full_like(p, 1 / p.shape[1]), where=total > 0)
+        return calibrated
 
 
-def estimate_multiclass(proba: object, classes: Sequence[object], calibration: ClassCalibration | None = None) -> MulticlassEstimate:
+def estimate_multiclass(
+    proba: object, classes: Sequence[object], calibration: ClassCalibration | None = None
+) -> MulticlassEstimate:
     """Expected accuracy, macro-F1 and each class's recall and precision on unlabelled rows."""
     p = np.asarray(proba, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != len(classes):
@@ -89,8 +100,16 @@ def estimate_multiclass(proba: object, classes: Sequence[object], calibration: C
         hits, support, predicted = float(p[chosen, c].sum()), float(p[:, c].sum()), int(chosen.sum())
         both = support + predicted
         f1 = 2 * hits / both if both > 0 else None
-        per_class.append(ClassEstimate(str(name), support, predicted, hits / support if support > 0 else None,
-                                       hits / predicted if predicted else None, f1))
+        per_class.append(
+            ClassEstimate(
+                str(name),
+                support,
+                predicted,
+                hits / support if support > 0 else None,
+                hits / predicted if predicted else None,
+                f1,
+            )
+        )
         f1s.append(0.0 if f1 is None else f1)
     accuracy = float(p[np.arange(len(p)), guess].mean()) if len(p) else float("nan")
     return MulticlassEstimate(len(p), accuracy, float(np.mean(f1s)) if len(p) else float("nan"), tuple(per_class))
@@ -124,13 +143,18 @@ class LossEstimator:
 
     def fit(self, X: pd.DataFrame, y: object, predicted: object) -> LossEstimator:
         target, p = regression_arrays(y, predicted)
-        self.categories = {c: pd.Index(sorted(X[c].dropna().astype(str).unique())) for c in X.columns
-                           if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_datetime64_any_dtype(X[c]))}
+        self.categories = {
+            c: pd.Index(sorted(X[c].dropna().astype(str).unique()))
+            for c in X.columns
+            if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_datetime64_any_dtype(X[c]))
+        }
         inputs = self._inputs(X, p)
         error = target - p
         self.models = [
-            HistGradientBoostingRegressor(max_iter=self.max_iter, random_state=self.seed, categorical_features="from_dtype")
-            .fit(inputs, loss) for loss in (np.abs(error), error**2)
+            HistGradientBoostingRegressor(
+                max_iter=self.max_iter, random_state=self.seed, categorical_features="from_dtype"
+            ).fit(inputs, loss)
+            for loss in (np.abs(error), error**2)
         ]
         return self
 

@@ -10,7 +10,6 @@ import pandas as pd
 
 from perennial.config import Config
 from perennial.core.data import model_inputs
-from perennial.core.evidence import Evidence, HoldoutEvidence, shortfall
 from perennial.core.evaluation import (
     MetricEstimate,
     Scores,
@@ -19,6 +18,7 @@ from perennial.core.evaluation import (
     paired_difference,
     score_predictions,
 )
+from perennial.core.evidence import Evidence, HoldoutEvidence, shortfall
 from perennial.core.predict import classes_of, predict, targets_of
 from perennial.core.task_evaluation import class_recall_differences, score_task_predictions, task_paired_difference
 
@@ -52,7 +52,12 @@ class TrainingOutcome:
 
 
 def _score(
-    label: str, model: Any, frame: pd.DataFrame, y: np.ndarray, slices: pd.DataFrame | None, config: Config,
+    label: str,
+    model: Any,
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    slices: pd.DataFrame | None,
+    config: Config,
     classes: tuple[str, ...] = (),
 ) -> tuple[Scores, np.ndarray]:
     X, task = model_inputs(model, frame, config), config.task
@@ -99,7 +104,9 @@ def compare_on_holdout(
     if champion is None:
         return Comparison(cand_scores, base_scores, None, None, evidence=evidence)
     unseen, note = _unseen_by_champion(holdout, config, champion[0], champion_trained_through)
-    champion_rows = evidence_of(y[unseen], config, classes, "holdout rows the champion never trained on" if note else "holdout rows")
+    champion_rows = evidence_of(
+        y[unseen], config, classes, "holdout rows the champion never trained on" if note else "holdout rows"
+    )
     evidence = replace(evidence, champion=champion[0], champion_rows=champion_rows, champion_note=note)
     if shortfall(champion_rows, config.gate.min_evidence):
         return Comparison(cand_scores, base_scores, None, None, evidence=evidence)
@@ -108,8 +115,10 @@ def compare_on_holdout(
     champ_scores, champ_pred = _score(champion[0], champion[1], holdout.loc[unseen], y_c, part_slices, config, classes)
     more: tuple[MetricEstimate, ...] = ()
     if task == "binary":
-        diffs = [paired_difference(y_c, cand_c, champ_pred, metric, ev.bootstrap, ev.threshold)
-                 for metric in dict.fromkeys((ev.primary_metric, *config.gate.champion_margins))]
+        diffs = [
+            paired_difference(y_c, cand_c, champ_pred, metric, ev.bootstrap, ev.threshold)
+            for metric in dict.fromkeys((ev.primary_metric, *config.gate.champion_margins))
+        ]
         versus, more = diffs[0], tuple(diffs[1:])
     else:
         versus = task_paired_difference(task, y_c, cand_c, champ_pred, classes, ev)

@@ -115,9 +115,11 @@ class WeightedRows:
         if name == "f1":
             tp = counts @ self.per_row["tp"]
             denominator = 2 * tp + counts @ self.per_row["fp_fn"]
-            return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+            f1: np.ndarray = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+            return f1
         column = "correct" if name == "accuracy" else _known(name)
-        return (counts @ self.per_row[column]) / counts.sum(axis=1)
+        value: np.ndarray = (counts @ self.per_row[column]) / counts.sum(axis=1)
+        return value
 
     def _ranked(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positive and negative counts per distinct score, lowest score first."""
@@ -164,9 +166,15 @@ def bootstrap_interval(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # NaN resamples warn; they are handled below
         result = stats.bootstrap(
-            (np.arange(rows),), of_indices, n_resamples=bootstrap.resamples, batch=batch,
-            vectorized=True, paired=True, confidence_level=bootstrap.confidence,
-            method="percentile", rng=np.random.default_rng(bootstrap.seed),
+            (np.arange(rows),),
+            of_indices,
+            n_resamples=bootstrap.resamples,
+            batch=batch,
+            vectorized=True,
+            paired=True,
+            confidence_level=bootstrap.confidence,
+            method="percentile",
+            rng=np.random.default_rng(bootstrap.seed),
         )
         low, high = (np.atleast_1d(np.asarray(b, dtype=np.float64)) for b in result.confidence_interval)
         missing = np.isnan(low) | np.isnan(high)
@@ -177,7 +185,7 @@ def bootstrap_interval(
     return low, high
 
 
-def _estimates(values: Sequence[float], low: np.ndarray, high: np.ndarray) -> list[Estimate]:
+def _estimates(values: Sequence[float] | np.ndarray, low: np.ndarray, high: np.ndarray) -> list[Estimate]:
     # A percentile interval can miss a skewed point estimate: widen it to contain the estimate
     out = []
     for value, lo, hi in zip(values, low, high, strict=True):

@@ -14,14 +14,14 @@ from typing import Any, Literal
 import pandas as pd
 
 from perennial.config import Config
+from perennial.core import task_metrics as tm
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
-from perennial.core.target import Labels
 from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
-from perennial.core import task_metrics as tm
 from perennial.core.metrics import estimate_metrics, higher_is_better
-from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, WindowVerdict
+from perennial.core.scoring import PROBA_PREFIX
+from perennial.core.target import Labels
 from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError
 
@@ -71,7 +71,9 @@ def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, 
         else:
             start = _month_start(today, -1)
     if end is None:
-        end = {"day": start + dt.timedelta(days=1), "week": start + dt.timedelta(days=7)}.get(kind) or _month_start(start, 1)
+        end = {"day": start + dt.timedelta(days=1), "week": start + dt.timedelta(days=7)}.get(kind) or _month_start(
+            start, 1
+        )
     if end <= start:
         raise ValueError(f"window end {end} must be after its start {start}")
     monthly = kind == "month" and start.day == 1 and end == _month_start(start, 1)
@@ -112,7 +114,9 @@ def join_labels(
         how = "" if id_column else " (no id column: labels must come in the scored rows, with their feature values)"
         raise DataSourceError(f"{where}: labels need columns {missing}{how} (found {sorted(labels.columns)[:12]})")
     known = labels.loc[labels[target].notna()]
-    codes = (encoding or Labels(target, 1, 0)).encode(known[target], where) if config.task == "binary" else known[target]
+    codes = (
+        (encoding or Labels(target, 1, 0)).encode(known[target], where) if config.task == "binary" else known[target]
+    )
     known = pd.DataFrame({"id": row_keys(known, config).to_numpy(), target: codes.to_numpy()})
     known = known.drop_duplicates("id", keep="last")
     # multiclass rows carry each class's probability (proba__<class>): performance needs them all
@@ -140,7 +144,9 @@ def window_performance(joined: pd.DataFrame, config: Config, reference: float | 
     evaluation = config.evaluation
     name = evaluation.primary_metric
     if config.task == "binary":
-        estimate = estimate_metrics(joined["label"], joined[PREDICTION], [name], evaluation.bootstrap, evaluation.threshold)[name]
+        estimate = estimate_metrics(
+            joined["label"], joined[PREDICTION], [name], evaluation.bootstrap, evaluation.threshold
+        )[name]
     else:
         estimate = tm.estimate(_task_rows(joined, config), [name], evaluation.bootstrap)[name]
     drop = None
@@ -154,11 +160,15 @@ def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
         return tm.RegressionRows(pd.to_numeric(joined["label"]), joined[PREDICTION], config.evaluation.quantile)
     columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
     if not columns:
-        raise DataSourceError("multiclass predictions lack their class probabilities (proba__<class>): re-score the window")
+        raise DataSourceError(
+            "multiclass predictions lack their class probabilities (proba__<class>): re-score the window"
+        )
     classes = [c.removeprefix(PROBA_PREFIX) for c in columns]
     labels = joined["label"].astype(str)
     unknown = ~labels.isin(classes)  # a class the model never saw cannot be scored by it
-    return tm.MulticlassRows(labels[~unknown], joined.loc[~unknown, columns].to_numpy(), classes, config.evaluation.top_k)
+    return tm.MulticlassRows(
+        labels[~unknown], joined.loc[~unknown, columns].to_numpy(), classes, config.evaluation.top_k
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +205,9 @@ def split_drift(report: DriftReport) -> tuple[float, tuple[str, ...], bool | Non
     return share, drifted, None if score is None else score.drifted
 
 
-def event_for(result: WindowResult, window: Window, tolerance: float, invalid_summary: str = "") -> PerennialEvent | None:
+def event_for(
+    result: WindowResult, window: Window, tolerance: float, invalid_summary: str = ""
+) -> PerennialEvent | None:
     """The event a window calls for: its data is invalid, or the policy decided a retrain; else none.
 
     A retrain trains up to the window's start and holds the window itself out: its labels are in.
@@ -209,10 +221,21 @@ def event_for(result: WindowResult, window: Window, tolerance: float, invalid_su
     p = result.performance
     if decision.reason == "performance" and p is not None and p.reference is not None:
         return PerformanceDegraded(
-            dataset=result.dataset, window=result.window, metric=p.metric, value=p.value, low=p.low, high=p.high,
-            reference=p.reference, tolerance=tolerance, **bounds,
+            dataset=result.dataset,
+            window=result.window,
+            metric=p.metric,
+            value=p.value,
+            low=p.low,
+            high=p.high,
+            reference=p.reference,
+            tolerance=tolerance,
+            **bounds,
         )
     return DriftDetected(
-        dataset=result.dataset, window=result.window, drift_share=result.drift_share or 0.0,
-        drifted_columns=result.drifted_columns, prediction_drift=bool(result.prediction_drift), **bounds,
+        dataset=result.dataset,
+        window=result.window,
+        drift_share=result.drift_share or 0.0,
+        drifted_columns=result.drifted_columns,
+        prediction_drift=bool(result.prediction_drift),
+        **bounds,
     )

@@ -60,7 +60,8 @@ def predicted_labels(predicted: np.ndarray, task: Task, classes: tuple[str, ...]
     if task == "binary":
         return (predicted >= threshold).astype("int64")
     if task == "multiclass":
-        return np.asarray(classes, dtype=object)[predicted.argmax(axis=1)]
+        labels: np.ndarray = np.asarray(classes, dtype=object)[predicted.argmax(axis=1)]
+        return labels
     return predicted
 
 

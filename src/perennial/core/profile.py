@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -56,33 +56,71 @@ class DataProfile:
         return next((c for c in self.columns if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return _json_safe({"rows": self.rows, "target": self.target, "positive_rate": self.positive_rate,
-                           "window": self.window, "columns": [asdict(c) for c in self.columns]})
+        safe: dict[str, Any] = _json_safe(
+            {
+                "rows": self.rows,
+                "target": self.target,
+                "positive_rate": self.positive_rate,
+                "window": self.window,
+                "columns": [asdict(c) for c in self.columns],
+            }
+        )
+        return safe
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> DataProfile:
         columns = tuple(ColumnProfile(**c) for c in raw["columns"])
         rate = raw["positive_rate"]
-        return cls(int(raw["rows"]), raw["target"], math.nan if rate is None else float(rate), raw.get("window", ""), columns)
+        return cls(
+            int(raw["rows"]), raw["target"], math.nan if rate is None else float(rate), raw.get("window", ""), columns
+        )
 
     def summary_markdown(self) -> str:
         """The short Prefect summary: one line a column."""
-        lines = [f"## Training data: {self.rows:,} rows, {self.target} rate {self.positive_rate:.1%} ({self.window})", "",
-                 "| column | role | missing | range | association with target |", "|---|---|---|---|---|"]
+        lines = [
+            f"## Training data: {self.rows:,} rows, {self.target} rate {self.positive_rate:.1%} ({self.window})",
+            "",
+            "| column | role | missing | range | association with target |",
+            "|---|---|---|---|---|",
+        ]
         for c in self.columns:
             lines.append(f"| {c.name} | {c.role} | {c.missing_share:.1%} | {_range(c)} | {_num(c.association)} |")
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
         """A standalone page: one table a column kind, no scripts or external assets."""
-        head = ("column", "role", "type", "missing", "distinct", "min", "max", "mean", "std", "quantiles",
-                "top categories", "association")
+        head = (
+            "column",
+            "role",
+            "type",
+            "missing",
+            "distinct",
+            "min",
+            "max",
+            "mean",
+            "std",
+            "quantiles",
+            "top categories",
+            "association",
+        )
         rows = []
         for c in self.columns:
             quant = ", ".join(f"{k} {_num(v)}" for k, v in c.quantiles.items())
             top = ", ".join(f"{k} {v:.1%}" for k, v in c.top.items())
-            cells = (c.name, c.role, c.dtype, f"{c.missing_share:.2%}", str(c.distinct), _num(c.minimum),
-                     _num(c.maximum), _num(c.mean), _num(c.std), quant, top, _num(c.association))
+            cells = (
+                c.name,
+                c.role,
+                c.dtype,
+                f"{c.missing_share:.2%}",
+                str(c.distinct),
+                _num(c.minimum),
+                _num(c.maximum),
+                _num(c.mean),
+                _num(c.std),
+                quant,
+                top,
+                _num(c.association),
+            )
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
         title = f"Training data profile: {self.rows:,} rows, {self.target} rate {self.positive_rate:.2%}, {self.window}"
         return (
@@ -129,8 +167,13 @@ def _window(frame: pd.DataFrame, time_column: str | None) -> str:
 
 def _base(name: str, role: str, series: pd.Series) -> dict[str, Any]:
     share = float(series.isna().mean()) if len(series) else 0.0
-    return {"name": name, "role": role, "dtype": str(series.dtype), "missing_share": share,
-            "distinct": int(series.nunique(dropna=True))}
+    return {
+        "name": name,
+        "role": role,
+        "dtype": str(series.dtype),
+        "missing_share": share,
+        "distinct": int(series.nunique(dropna=True)),
+    }
 
 
 def _numeric(name: str, series: pd.Series, y: pd.Series) -> ColumnProfile:
@@ -138,10 +181,16 @@ def _numeric(name: str, series: pd.Series, y: pd.Series) -> ColumnProfile:
     finite = values[np.isfinite(values)]
     if finite.empty:
         return ColumnProfile(**_base(name, "numeric", series))
-    quantiles = dict(zip((f"p{round(q * 100)}" for q in QUANTILES), np.quantile(finite, QUANTILES).tolist(), strict=True))
+    quantiles = dict(
+        zip((f"p{round(q * 100)}" for q in QUANTILES), np.quantile(finite, QUANTILES).tolist(), strict=True)
+    )
     return ColumnProfile(
-        **_base(name, "numeric", series), minimum=float(finite.min()), maximum=float(finite.max()),
-        mean=float(finite.mean()), std=float(finite.std(ddof=0)), quantiles=quantiles,
+        **_base(name, "numeric", series),
+        minimum=float(finite.min()),
+        maximum=float(finite.max()),
+        mean=float(finite.mean()),
+        std=float(finite.std(ddof=0)),
+        quantiles=quantiles,
         association=_pearson(values, y),
     )
 
@@ -157,8 +206,11 @@ def _categorical(name: str, series: pd.Series, y: pd.Series) -> ColumnProfile:
     text = series.astype("object").where(series.notna()).map(lambda v: v if v is None or isinstance(v, str) else str(v))
     present = text.dropna()
     shares = present.value_counts(normalize=True).head(TOP_CATEGORIES)
-    return ColumnProfile(**_base(name, "categorical", series), top={str(k): float(v) for k, v in shares.items()},
-                         association=_eta(text.fillna("<NA>"), y))
+    return ColumnProfile(
+        **_base(name, "categorical", series),
+        top={str(k): float(v) for k, v in shares.items()},
+        association=_eta(text.fillna("<NA>"), y),
+    )
 
 
 def _eta(groups: pd.Series, y: pd.Series) -> float | None:
@@ -186,8 +238,11 @@ def _target(name: str, series: pd.Series, task: str = "binary") -> ColumnProfile
         return ColumnProfile(**_base(name, "target", series), top={str(k): float(v) for k, v in shares.items()})
     values = series.astype("float64")
     shares = values.value_counts(normalize=True)
-    return ColumnProfile(**_base(name, "target", series), mean=float(values.mean()) if len(values) else None,
-                         top={str(int(k)): float(v) for k, v in shares.items()})
+    return ColumnProfile(
+        **_base(name, "target", series),
+        mean=float(values.mean()) if len(values) else None,
+        top={str(int(cast(float, k))): float(v) for k, v in shares.items()},
+    )
 
 
 # --- diff against the previous champion's profile ------------------------------------------------
@@ -221,14 +276,27 @@ class ProfileDiff:
 
 def diff_profiles(previous: DataProfile, current: DataProfile, label: str = "the previous champion") -> ProfileDiff:
     """What a reviewer should look at between two models' training data; small moves are left out."""
-    changes = [ProfileChange("(all)", "rows", f"{previous.rows:,}", f"{current.rows:,}", previous.window + " → " + current.window)]
+    changes = [
+        ProfileChange(
+            "(all)", "rows", f"{previous.rows:,}", f"{current.rows:,}", previous.window + " → " + current.window
+        )
+    ]
     if abs(current.positive_rate - previous.positive_rate) >= MISSING_SHIFT:
-        changes.append(ProfileChange(current.target, "target rate", f"{previous.positive_rate:.1%}",
-                                     f"{current.positive_rate:.1%}", "base rate moved"))
+        changes.append(
+            ProfileChange(
+                current.target,
+                "target rate",
+                f"{previous.positive_rate:.1%}",
+                f"{current.positive_rate:.1%}",
+                "base rate moved",
+            )
+        )
     names_before = {c.name for c in previous.columns}
     names_now = {c.name for c in current.columns}
     changes += [ProfileChange(n, "added", "-", "present", "new input column") for n in sorted(names_now - names_before)]
-    changes += [ProfileChange(n, "removed", "present", "-", "no longer an input") for n in sorted(names_before - names_now)]
+    changes += [
+        ProfileChange(n, "removed", "present", "-", "no longer an input") for n in sorted(names_before - names_now)
+    ]
     for col in current.columns:
         old = previous.column(col.name)
         if old is not None and col.role != "target":
@@ -243,8 +311,15 @@ def _column_changes(old: ColumnProfile, new: ColumnProfile) -> list[ProfileChang
     if old.mean is not None and new.mean is not None and old.std:
         shift = (new.mean - old.mean) / old.std
         if abs(shift) >= SHIFT_IN_STD:
-            out.append(ProfileChange(new.name, "shift", f"mean {_num(old.mean)}", f"mean {_num(new.mean)}",
-                                     f"{shift:+.2f} std of the previous data"))
+            out.append(
+                ProfileChange(
+                    new.name,
+                    "shift",
+                    f"mean {_num(old.mean)}",
+                    f"mean {_num(new.mean)}",
+                    f"{shift:+.2f} std of the previous data",
+                )
+            )
     if new.role == "numeric" and old.minimum is not None and new.minimum is not None:
         margin = RANGE_MARGIN * (old.maximum - old.minimum)  # type: ignore[operator]
         if new.minimum < old.minimum - margin or new.maximum > old.maximum + margin:  # type: ignore[operator]
@@ -254,16 +329,27 @@ def _column_changes(old: ColumnProfile, new: ColumnProfile) -> list[ProfileChang
         gone = sorted(set(old.top) - set(new.top))
         moved = [k for k in set(new.top) & set(old.top) if abs(new.top[k] - old.top[k]) >= CATEGORY_SHARE_SHIFT]
         if appeared or gone or moved:
-            note = "; ".join(p for p in (
-                f"new in top: {', '.join(appeared)}" if appeared else "",
-                f"left top: {', '.join(gone)}" if gone else "",
-                ", ".join(f"{k} {old.top[k]:.1%}→{new.top[k]:.1%}" for k in sorted(moved)),
-            ) if p)
+            note = "; ".join(
+                p
+                for p in (
+                    f"new in top: {', '.join(appeared)}" if appeared else "",
+                    f"left top: {', '.join(gone)}" if gone else "",
+                    ", ".join(f"{k} {old.top[k]:.1%}→{new.top[k]:.1%}" for k in sorted(moved)),
+                )
+                if p
+            )
             out.append(ProfileChange(new.name, "categories", _top(old), _top(new), note))
     if old.association is not None and new.association is not None:
         if abs(new.association - old.association) >= ASSOCIATION_SHIFT:
-            out.append(ProfileChange(new.name, "association", _num(old.association), _num(new.association),
-                                     "link with the target changed"))
+            out.append(
+                ProfileChange(
+                    new.name,
+                    "association",
+                    _num(old.association),
+                    _num(new.association),
+                    "link with the target changed",
+                )
+            )
     return out
 
 

@@ -69,6 +69,15 @@ def decide_retrain(
             return RetrainDecision(False, reason, key, f"{reason} in {latest.window} already handled (dedupe)")
         if last_retrain_at is not None and now - last_retrain_at < dt.timedelta(days=policy.cooldown_days):
             until = last_retrain_at + dt.timedelta(days=policy.cooldown_days)
-            return RetrainDecision(False, reason, key, f"{reason} in {count} of {len(recent)} windows, but cooling down until {until:%Y-%m-%d}")
-        return RetrainDecision(True, reason, key, f"{reason} in {count} of the last {len(recent)} windows (k={policy.k})")
-    return RetrainDecision(False, None, None, f"window {latest.window} is bad, but fewer than k={policy.k} of the last {policy.n}")
+            return RetrainDecision(
+                False,
+                reason,
+                key,
+                f"{reason} in {count} of {len(recent)} windows, but cooling down until {until:%Y-%m-%d}",
+            )
+        return RetrainDecision(
+            True, reason, key, f"{reason} in {count} of the last {len(recent)} windows (k={policy.k})"
+        )
+    return RetrainDecision(
+        False, None, None, f"window {latest.window} is bad, but fewer than k={policy.k} of the last {policy.n}"
+    )

@@ -31,7 +31,9 @@ def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str
     scored_at = pd.Timestamp(dt.datetime.now(dt.UTC))
     # without a time column a row's event is its scoring: the batch is the monitoring window
     time_column = config.data.time_column
-    event_time = pd.to_datetime(frame[time_column], utc=True) if time_column else pd.Series(scored_at, index=frame.index)
+    event_time = (
+        pd.to_datetime(frame[time_column], utc=True) if time_column else pd.Series(scored_at, index=frame.index)
+    )
     return pd.concat(
         [
             pd.DataFrame(

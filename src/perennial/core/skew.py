@@ -42,15 +42,30 @@ class SkewReport:
         return f"train/serve skew for {who} on {self.served_rows:,} served rows: {'; '.join(parts)} ({', '.join(self.skewed_columns)})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "train_serve_skew", "model_version": self.model_version, "skewed": self.skewed,
-                "skewed_columns": list(self.skewed_columns), "missing_columns": list(self.missing_columns),
-                "served_rows": self.served_rows, "summary": self.summary(), "tests": self.drift.to_dict()}
+        return {
+            "kind": "train_serve_skew",
+            "model_version": self.model_version,
+            "skewed": self.skewed,
+            "skewed_columns": list(self.skewed_columns),
+            "missing_columns": list(self.missing_columns),
+            "served_rows": self.served_rows,
+            "summary": self.summary(),
+            "tests": self.drift.to_dict(),
+        }
 
     def to_markdown(self) -> str:
-        lines = ["## Train/serve skew (not drift in time)", "", self.summary(), "",
-                 "| column | kind | test | statistic | threshold | skewed |", "|---|---|---|---|---|---|"]
-        lines += [f"| {c.column} | {c.kind} | {c.test} | {c.statistic:.4g} | {c.threshold:g} | {'**yes**' if c.drifted else 'no'} |"
-                  for c in self.drift.columns]
+        lines = [
+            "## Train/serve skew (not drift in time)",
+            "",
+            self.summary(),
+            "",
+            "| column | kind | test | statistic | threshold | skewed |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c.column} | {c.kind} | {c.test} | {c.statistic:.4g} | {c.threshold:g} | {'**yes**' if c.drifted else 'no'} |"
+            for c in self.drift.columns
+        ]
         lines += [f"| {c} | - | - | - | - | **never received** |" for c in self.missing_columns]
         return "\n".join(lines) + "\n"
 

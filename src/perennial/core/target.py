@@ -108,12 +108,13 @@ def resolve_labels(values: pd.Series, target: Target, where: str = "data") -> La
             )
         positive = wanted
     else:
-        positive = _inferred_positive(set(distinct))
-        if positive is None:
+        inferred = _inferred_positive(set(distinct))
+        if inferred is None:
             raise TargetError(
                 f"{where}: cannot tell which value of target '{target.column}' is positive: it holds "
                 f"{_shown(list(distinct.values()))}; set data.target.positive_label to one of them"
             )
+        positive = inferred
     negative = next(k for k in distinct if k != positive)
     return Labels(target.column, native(distinct[positive]), native(distinct[negative]))
 

@@ -49,7 +49,9 @@ def higher_is_better(name: str) -> bool:
 def check_metric(task: Task, name: str) -> str:
     """``name`` if it is a metric of ``task``; else an error listing the task's metrics."""
     if name not in METRICS_BY_TASK[task]:
-        raise ValueError(f"metric '{name}' does not apply to a {task} task; use one of {', '.join(METRICS_BY_TASK[task])}")
+        raise ValueError(
+            f"metric '{name}' does not apply to a {task} task; use one of {', '.join(METRICS_BY_TASK[task])}"
+        )
     return name
 
 
@@ -70,7 +72,12 @@ def sklearn_scorer(task: Task, name: str, top_k: int = 2, quantile: float = 0.5)
     if name == "pinball":
         return make_scorer(mean_pinball_loss, alpha=quantile, greater_is_better=False)
     return {
-        "macro_f1": "f1_macro", "balanced_accuracy": "balanced_accuracy", "log_loss": "neg_log_loss",
-        "accuracy": "accuracy", "mae": "neg_mean_absolute_error", "rmse": "neg_root_mean_squared_error",
-        "r2": "r2", "mape": "neg_mean_absolute_percentage_error",
+        "macro_f1": "f1_macro",
+        "balanced_accuracy": "balanced_accuracy",
+        "log_loss": "neg_log_loss",
+        "accuracy": "accuracy",
+        "mae": "neg_mean_absolute_error",
+        "rmse": "neg_root_mean_squared_error",
+        "r2": "r2",
+        "mape": "neg_mean_absolute_percentage_error",
     }[name]

@@ -51,8 +51,12 @@ class RegressionCostReport:
     holdout_rows: int
 
     def metrics(self) -> dict[str, float]:
-        return {"expected_cost": self.holdout_cost, "expected_cost_total": self.holdout_cost * self.holdout_rows,
-                "expected_cost_unshifted": self.holdout_cost_unshifted, "prediction_shift": self.shift}
+        return {
+            "expected_cost": self.holdout_cost,
+            "expected_cost_total": self.holdout_cost * self.holdout_rows,
+            "expected_cost_unshifted": self.holdout_cost_unshifted,
+            "prediction_shift": self.shift,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,8 +68,9 @@ def regression_cost_report(
     """Choose the shift on validation rows (when asked), report the holdout cost with and without it."""
     shift = choose_shift(y_val, predicted_val, cost) if cost.shift_prediction else 0.0
     y, p = regression_arrays(y_holdout, predicted_holdout)
-    return RegressionCostReport(cost.unit, cost_quantile(cost), shift, regression_cost(y, p, cost, shift),
-                                regression_cost(y, p, cost), len(y))
+    return RegressionCostReport(
+        cost.unit, cost_quantile(cost), shift, regression_cost(y, p, cost, shift), regression_cost(y, p, cost), len(y)
+    )
 
 
 def cost_matrix(cost: ClassCost, classes: Sequence[object]) -> np.ndarray:
@@ -82,7 +87,8 @@ def least_cost_decision(proba: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     expected = proba @ matrix  # rows x predicted class: sum over true class of p(true) * cost
     best = expected.min(axis=1, keepdims=True)
     tied = np.isclose(expected, best, rtol=0, atol=1e-12)
-    return np.where(tied, proba, -np.inf).argmax(axis=1)
+    decision: np.ndarray = np.where(tied, proba, -np.inf).argmax(axis=1)
+    return decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +100,12 @@ class ClassCostReport:
     changed_rows: int  # rows whose served class differs from the most probable one
 
     def metrics(self) -> dict[str, float]:
-        return {"expected_cost": self.holdout_cost, "expected_cost_total": self.holdout_cost * self.holdout_rows,
-                "expected_cost_argmax": self.holdout_cost_argmax, "cost_changed_rows": float(self.changed_rows)}
+        return {
+            "expected_cost": self.holdout_cost,
+            "expected_cost_total": self.holdout_cost * self.holdout_rows,
+            "expected_cost_argmax": self.holdout_cost_argmax,
+            "cost_changed_rows": float(self.changed_rows),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +117,10 @@ def class_cost_report(y_holdout: object, proba: object, classes: Sequence[object
     matrix = cost_matrix(cost, classes)
     rows = np.arange(len(index))
     least, argmax = least_cost_decision(p, matrix), p.argmax(axis=1)
-    mean = (lambda d: float(matrix[index, d].mean())) if len(index) else (lambda d: float("nan"))
+
+    def mean(d: np.ndarray) -> float:
+        return float(matrix[index, d].mean()) if len(index) else float("nan")
+
     return ClassCostReport(cost.unit, mean(least), mean(argmax), len(rows), int((least != argmax).sum()))
 
 

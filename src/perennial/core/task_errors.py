@@ -42,19 +42,30 @@ class RegressionErrors:
     worst_rows: pd.DataFrame  # largest absolute residual first, with actual, predicted, residual
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "rows": self.rows, "bias": self.bias, "mae": self.mae,
-                "residual_quantiles": [list(q) for q in self.residual_quantiles],
-                "slices": [vars_of(s) for s in self.slices], "worst_rows": len(self.worst_rows)}
+        return {
+            "model": self.model,
+            "rows": self.rows,
+            "bias": self.bias,
+            "mae": self.mae,
+            "residual_quantiles": [list(q) for q in self.residual_quantiles],
+            "slices": [vars_of(s) for s in self.slices],
+            "worst_rows": len(self.worst_rows),
+        }
 
     @property
     def top_losses(self) -> pd.DataFrame:
         return self.worst_rows
 
     def to_markdown(self, top_losses_link: str | None = None) -> str:
-        lines = [f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows)", "",
-                 f"Mean residual (truth - prediction) {self.bias:+.4g}, MAE {self.mae:.4g}. Residual quantiles: "
-                 + ", ".join(f"q{q:g} {r:+.4g}" for q, r in self.residual_quantiles), "",
-                 "| slice | rows | bias | MAE |", "|---|---|---|---|"]
+        lines = [
+            f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows)",
+            "",
+            f"Mean residual (truth - prediction) {self.bias:+.4g}, MAE {self.mae:.4g}. Residual quantiles: "
+            + ", ".join(f"q{q:g} {r:+.4g}" for q, r in self.residual_quantiles),
+            "",
+            "| slice | rows | bias | MAE |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {s.column}={s.value} | {s.rows:,} | {s.bias:+.4g} | {s.mae:.4g} |" for s in self.slices]
         if top_losses_link:
             lines += ["", f"The {len(self.worst_rows)} rows with the largest absolute residual: `{top_losses_link}`"]
@@ -75,11 +86,20 @@ def analyze_regression_errors(
         for value in sorted(set(keys)):
             mask = keys == value
             if mask.sum() >= ev.min_slice_rows:
-                slices.append(ResidualSlice(column, value, int(mask.sum()), float(residual[mask].mean()),
-                                            float(np.abs(residual[mask]).mean())))
+                slices.append(
+                    ResidualSlice(
+                        column,
+                        value,
+                        int(mask.sum()),
+                        float(residual[mask].mean()),
+                        float(np.abs(residual[mask]).mean()),
+                    )
+                )
     slices.sort(key=lambda s: -s.mae)
     order = np.argsort(-np.abs(residual), kind="stable")[: ev.top_loss_rows]
-    worst = rows.iloc[order].reset_index(drop=True).assign(actual=y[order], predicted=p[order], residual=residual[order])
+    worst = (
+        rows.iloc[order].reset_index(drop=True).assign(actual=y[order], predicted=p[order], residual=residual[order])
+    )
     quantiles = tuple((q, float(np.quantile(residual, q))) for q in (0.05, 0.25, 0.5, 0.75, 0.95)) if len(y) else ()
     bias = float(residual.mean()) if len(y) else float("nan")
     mae = float(np.abs(residual).mean()) if len(y) else float("nan")
@@ -106,9 +126,14 @@ class MulticlassErrors:
     worst_rows: pd.DataFrame  # highest log loss first, with actual, predicted, the true class's probability
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "rows": self.rows, "classes": list(self.classes),
-                "confusion": [list(r) for r in self.confusion], "per_class": [vars_of(c) for c in self.per_class],
-                "worst_rows": len(self.worst_rows)}
+        return {
+            "model": self.model,
+            "rows": self.rows,
+            "classes": list(self.classes),
+            "confusion": [list(r) for r in self.confusion],
+            "per_class": [vars_of(c) for c in self.per_class],
+            "worst_rows": len(self.worst_rows),
+        }
 
     @property
     def top_losses(self) -> pd.DataFrame:
@@ -116,12 +141,25 @@ class MulticlassErrors:
 
     def to_markdown(self, top_losses_link: str | None = None) -> str:
         head = "| true \\ predicted | " + " | ".join(self.classes) + " |"
-        lines = [f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows)", "", head,
-                 "|---" * (len(self.classes) + 1) + "|"]
-        lines += [f"| {c} | " + " | ".join(f"{n:,}" for n in row) + " |" for c, row in zip(self.classes, self.confusion, strict=True)]
-        lines += ["", "| class | support | predicted | precision | recall | most often mistaken for |", "|---|---|---|---|---|---|"]
-        lines += [f"| {c.name} | {c.support:,} | {c.predicted:,} | {_f(c.precision)} | {_f(c.recall)} | {c.mistaken_for or '-'} |"
-                  for c in self.per_class]
+        lines = [
+            f"## Error analysis of {self.model} on the holdout ({self.rows:,} rows)",
+            "",
+            head,
+            "|---" * (len(self.classes) + 1) + "|",
+        ]
+        lines += [
+            f"| {c} | " + " | ".join(f"{n:,}" for n in row) + " |"
+            for c, row in zip(self.classes, self.confusion, strict=True)
+        ]
+        lines += [
+            "",
+            "| class | support | predicted | precision | recall | most often mistaken for |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c.name} | {c.support:,} | {c.predicted:,} | {_f(c.precision)} | {_f(c.recall)} | {c.mistaken_for or '-'} |"
+            for c in self.per_class
+        ]
         if top_losses_link:
             lines += ["", f"The {len(self.worst_rows)} highest-loss holdout rows: `{top_losses_link}`"]
         return "\n".join(lines) + "\n"
@@ -143,15 +181,33 @@ def analyze_multiclass_errors(
         support, predicted, hit = int(matrix[i].sum()), int(matrix[:, i].sum()), int(matrix[i, i])
         wrong = matrix[i].copy()
         wrong[i] = 0
-        per_class.append(ClassConfusion(name, support, predicted, hit / predicted if predicted else None,
-                                        hit / support if support else None, names[int(wrong.argmax())] if wrong.any() else None))
+        per_class.append(
+            ClassConfusion(
+                name,
+                support,
+                predicted,
+                hit / predicted if predicted else None,
+                hit / support if support else None,
+                names[int(wrong.argmax())] if wrong.any() else None,
+            )
+        )
     true_p = p[np.arange(len(index)), index] if len(index) else np.array([])
     loss = -np.log(np.clip(true_p, np.finfo(np.float64).eps, 1))
     order = np.argsort(-loss, kind="stable")[: ev.top_loss_rows]
     labels = np.asarray(names, dtype=object)
-    worst = rows.iloc[order].reset_index(drop=True).assign(
-        actual=labels[index[order]], predicted=labels[guess[order]], true_class_probability=true_p[order], loss=loss[order])
-    return MulticlassErrors(model, len(index), names, tuple(tuple(int(n) for n in r) for r in matrix), tuple(per_class), worst)
+    worst = (
+        rows.iloc[order]
+        .reset_index(drop=True)
+        .assign(
+            actual=labels[index[order]],
+            predicted=labels[guess[order]],
+            true_class_probability=true_p[order],
+            loss=loss[order],
+        )
+    )
+    return MulticlassErrors(
+        model, len(index), names, tuple(tuple(int(n) for n in r) for r in matrix), tuple(per_class), worst
+    )
 
 
 def residual_figure(model: str, y_true: object, predicted: object) -> Figure:
@@ -183,8 +239,15 @@ def multiclass_confusion_figure(errors: MulticlassErrors) -> Figure:
     totals = matrix.sum(axis=1, keepdims=True)
     for (i, j), count in np.ndenumerate(matrix):
         share = count / totals[i, 0] if totals[i, 0] else 0.0
-        ax.text(j, i, f"{count}\n{share:.0%}", ha="center", va="center",
-                color="white" if count > matrix.max() / 2 else "black", fontsize=8)
+        ax.text(
+            j,
+            i,
+            f"{count}\n{share:.0%}",
+            ha="center",
+            va="center",
+            color="white" if count > matrix.max() / 2 else "black",
+            fontsize=8,
+        )
     ax.set_xticks(range(k), errors.classes, rotation=30, ha="right")
     ax.set_yticks(range(k), errors.classes)
     ax.set_xlabel("predicted")

@@ -36,8 +36,13 @@ def _subset(task: Task, rows: tm.Rows, mask: np.ndarray, classes: Sequence[objec
 
 
 def score_task_predictions(
-    label: str, task: Task, y: object, predicted: object, classes: Sequence[object],
-    slices: pd.DataFrame | None, ev: Evaluation,
+    label: str,
+    task: Task,
+    y: object,
+    predicted: object,
+    classes: Sequence[object],
+    slices: pd.DataFrame | None,
+    ev: Evaluation,
 ) -> Scores:
     """Everything the gate and the report need about one model's holdout predictions."""
     rows = as_rows(task, y, predicted, classes, ev)
@@ -47,9 +52,14 @@ def score_task_predictions(
     found = tm.estimate(rows, names, ev.bootstrap)
     est = [MetricEstimate(n, *found[n]) for n in names]
     return Scores(
-        label=label, rows=len(rows), primary=est[0], secondary=tuple(est[1:]),
+        label=label,
+        rows=len(rows),
+        primary=est[0],
+        secondary=tuple(est[1:]),
         slices=_slices(task, rows, slices, classes, ev) if slices is not None else (),
-        calibration=(), confusion=((0, 0), (0, 0)), task=task,
+        calibration=(),
+        confusion=((0, 0), (0, 0)),
+        task=task,
         classes=class_scores(rows, classes, ev.bootstrap) if isinstance(rows, tm.MulticlassRows) else (),
     )
 
@@ -58,8 +68,12 @@ def class_scores(rows: tm.MulticlassRows, classes: Sequence[object], bootstrap: 
     found = tm.class_estimates(rows, classes, bootstrap)
     support = np.bincount(rows.index, minlength=len(classes))
     return tuple(
-        ClassScore(str(c), int(support[i]), MetricEstimate("recall", *found["recall"][str(c)]),
-                   MetricEstimate("precision", *found["precision"][str(c)]))
+        ClassScore(
+            str(c),
+            int(support[i]),
+            MetricEstimate("recall", *found["recall"][str(c)]),
+            MetricEstimate("precision", *found["precision"][str(c)]),
+        )
         for i, c in enumerate(classes)
     )
 
@@ -70,7 +84,9 @@ def _slices(
     """The primary metric per value of each slice column (rows matched by position); ``positives`` is 0."""
     out = []
     for column in slices.columns:
-        values = np.array([MISSING if pd.isna(v) else str(v) for v in slices[column].to_numpy(dtype=object)], dtype=object)
+        values = np.array(
+            [MISSING if pd.isna(v) else str(v) for v in slices[column].to_numpy(dtype=object)], dtype=object
+        )
         for value in sorted(set(values)):
             mask = values == value
             if int(mask.sum()) < ev.min_slice_rows:
@@ -95,7 +111,10 @@ def class_recall_differences(
 ) -> dict[str, MetricEstimate]:
     """Each class's recall, candidate minus champion on the same rows (paired bootstrap)."""
     a, b = tm.MulticlassRows(y, proba_candidate, classes), tm.MulticlassRows(y, proba_champion, classes)
-    return {c: MetricEstimate("recall_diff", *e) for c, e in tm.class_recall_differences(a, b, classes, ev.bootstrap).items()}
+    return {
+        c: MetricEstimate("recall_diff", *e)
+        for c, e in tm.class_recall_differences(a, b, classes, ev.bootstrap).items()
+    }
 
 
 def class_recall_checks(diffs: Mapping[str, MetricEstimate] | None, policy: Gate) -> list[Check]:
@@ -109,14 +128,24 @@ def class_recall_checks(diffs: Mapping[str, MetricEstimate] | None, policy: Gate
     if diffs is None:
         return [Check("class recall vs champion", None, None, True, "no champion yet")]
     unknown = sorted(set(policy.class_recall_drop) - set(diffs))
-    checks = [Check(f"class {c} recall vs champion", None, None, False, "gate.class_recall_drop names a class the "
-                    f"model does not know; classes: {sorted(diffs)}") for c in unknown]
+    checks = [
+        Check(
+            f"class {c} recall vs champion",
+            None,
+            None,
+            False,
+            f"gate.class_recall_drop names a class the model does not know; classes: {sorted(diffs)}",
+        )
+        for c in unknown
+    ]
     for name, diff in diffs.items():
         tolerance = policy.class_recall_drop.get(name, policy.max_class_recall_drop)
         if tolerance is None:
             continue
         if not np.isfinite(diff.high):  # a class absent from the holdout: nothing to judge
-            checks.append(Check(f"class {name} recall vs champion", None, -tolerance, True, "no holdout rows of this class"))
+            checks.append(
+                Check(f"class {name} recall vs champion", None, -tolerance, True, "no holdout rows of this class")
+            )
             continue
         passed = diff.high >= -tolerance
         detail = f"recall diff {diff.value:+.4f} [{diff.low:+.4f}, {diff.high:+.4f}]; may trail by <={tolerance:g}"

@@ -79,8 +79,11 @@ class MulticlassRows:
         above = (self.proba > true_p[:, None]).sum(axis=1)
         self.truth, self.guess, self.hit = truth, guess, truth * guess
         # "correct" follows argmax (ties to the first class, as sklearn's predict does)
-        self.terms = {"log_loss": -np.log(np.clip(true_p, eps, 1)), "correct": self.hit.sum(axis=1),
-                      "top_k": (above < min(top_k, k)).astype(np.float64)}
+        self.terms = {
+            "log_loss": -np.log(np.clip(true_p, eps, 1)),
+            "correct": self.hit.sum(axis=1),
+            "top_k": (above < min(top_k, k)).astype(np.float64),
+        }
 
     def __len__(self) -> int:
         return len(self.index)
@@ -95,15 +98,20 @@ class MulticlassRows:
 
     def _value(self, name: str, counts: np.ndarray, n: np.ndarray) -> np.ndarray:
         if name in ("log_loss", "accuracy", "top_k_accuracy"):
-            return (counts @ self.terms[{"accuracy": "correct", "top_k_accuracy": "top_k"}.get(name, name)]) / n
+            mean: np.ndarray = (
+                counts @ self.terms[{"accuracy": "correct", "top_k_accuracy": "top_k"}.get(name, name)]
+            ) / n
+            return mean
         hits, support, predicted = self.per_class(counts)
         with np.errstate(invalid="ignore", divide="ignore"):
             if name == "balanced_accuracy":  # mean recall over the classes present
                 recall = np.where(support > 0, hits / np.where(support > 0, support, 1), np.nan)
-                return np.nanmean(recall, axis=1)
+                balanced: np.ndarray = np.nanmean(recall, axis=1)
+                return balanced
             check_metric("multiclass", name)  # macro_f1: every class counts, an absent one as 0
             both = support + predicted
-            return (np.where(both > 0, 2 * hits / np.where(both > 0, both, 1), 0.0)).mean(axis=1)
+            macro: np.ndarray = (np.where(both > 0, 2 * hits / np.where(both > 0, both, 1), 0.0)).mean(axis=1)
+            return macro
 
 
 def regression_arrays(y_true: object, predicted: object) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +164,9 @@ def estimate_difference(a: Rows, b: Rows, name: str, bootstrap: Bootstrap) -> Es
     return _estimates([value], low, high)[0]
 
 
-def class_estimates(rows: MulticlassRows, classes: Sequence[object], bootstrap: Bootstrap) -> dict[str, dict[str, Estimate]]:
+def class_estimates(
+    rows: MulticlassRows, classes: Sequence[object], bootstrap: Bootstrap
+) -> dict[str, dict[str, Estimate]]:
     """Each class's recall and precision with intervals: {"recall": {class: Estimate}, "precision": {...}}."""
     k = len(classes)
 

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import (
-    GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold, TimeSeriesSplit, cross_val_score,
+    GridSearchCV,
+    KFold,
+    RandomizedSearchCV,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    cross_val_score,
 )
 from sklearn.pipeline import Pipeline
 
@@ -110,7 +115,9 @@ def baseline_inputs(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
 def train_baseline(X: pd.DataFrame, y: np.ndarray, config: Config) -> TrainedModel:
     started = time.perf_counter()
     model = build_baseline(config).fit(X, y)
-    return TrainedModel("baseline", "dummy", model, {"strategy": config.training.baseline}, None, time.perf_counter() - started)
+    return TrainedModel(
+        "baseline", "dummy", model, {"strategy": config.training.baseline}, None, time.perf_counter() - started
+    )
 
 
 def select_best(trained: list[TrainedModel]) -> TrainedModel:

@@ -58,7 +58,9 @@ class SuiteSpec:
     id_column: str | None  # None: rows are keyed by their content (core/data.row_keys)
     time_column: str | None  # None: no freshness or per-day volume to judge
     target: str
-    target_values: tuple[Any, ...]  # binary: the 0/1 codes (the user's labels travel as core/target.Labels); multiclass the reference's classes; regression () (numeric)
+    target_values: tuple[
+        Any, ...
+    ]  # binary: the 0/1 codes (the user's labels travel as core/target.Labels); multiclass the reference's classes; regression () (numeric)
     max_unseen_category_share: float
     reference_rows: int
     reference_rows_per_day: float
@@ -76,7 +78,8 @@ class SuiteSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only: the contract is stored as an MLflow artifact with the model."""
-        return json.loads(json.dumps({"format": SUITE_FORMAT, **asdict(self)}))
+        plain: dict[str, Any] = json.loads(json.dumps({"format": SUITE_FORMAT, **asdict(self)}))
+        return plain
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SuiteSpec:
@@ -85,7 +88,7 @@ class SuiteSpec:
         fields = {k: v for k, v in d.items() if k != "format"}
         try:
             columns = tuple(_column_from_dict(c) for c in fields.pop("columns"))
-            tuples = {k: tuple(fields[k]) for k in ("target_values", "warnings") if k in fields}
+            tuples: dict[str, Any] = {k: tuple(fields[k]) for k in ("target_values", "warnings") if k in fields}
             return cls(columns=columns, **{**fields, **tuples})
         except (KeyError, TypeError) as exc:
             raise ValueError(f"data contract is malformed: {exc}") from None
@@ -164,7 +167,7 @@ def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config,
     if kind == "categorical" and present:
         known = pd.unique(reference[name].dropna().to_numpy(dtype=object))
         categories = tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
-    return ColumnSpec(name, kind, bound, tuple(declared) if declared else None, categories, variation)
+    return ColumnSpec(name, kind, bound, declared if declared else None, categories, variation)
 
 
 def _native(value: Any) -> Any:
@@ -196,16 +199,19 @@ def validate_frame(
     has_times = suite.time_column is not None and suite.time_column in frame.columns
     times = _times(frame[suite.time_column]) if has_times else None
     parsed = {suite.time_column: times} if times is not None else {}  # text timestamps are parsed once
-    planned = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
+    planned: list[RuleResult | ColumnCheck] = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
     planned += [item for spec in specs for item in _plan_column(frame, spec, suite, parsed.get(spec.name))]
     outcomes = iter(run_checks(frame, [p for p in planned if isinstance(p, ColumnCheck)]))
-    results = [RuleResult(p.column, p.rule, *next(outcomes), kind=_kind(p, suite)) if isinstance(p, ColumnCheck) else p
-               for p in planned]
+    results = [
+        RuleResult(p.column, p.rule, *next(outcomes), kind=_kind(p, suite)) if isinstance(p, ColumnCheck) else p
+        for p in planned
+    ]
     if suite.time_column is None and (freshness_hours is not None or volume is not None):
         # said, not silently dropped: a reader of the report sees why there is no volume figure
         results.append(RuleResult(None, "freshness and volume per day", True, "skipped: no time column"))
     else:
         if freshness_hours is not None:
+            assert suite.time_column is not None  # the branch above took the case without one
             results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
         if volume is not None:
             results.append(_volume(times, len(frame), suite, volume))
@@ -216,7 +222,8 @@ def validate_frame(
         # a missing column beside unexpected ones is often a rename: say what is there instead
         results = [
             RuleResult(r.column, r.rule, False, f"missing; not in the contract: {shown}")
-            if r.rule == "exists" and not r.passed else r
+            if r.rule == "exists" and not r.passed
+            else r
             for r in results
         ]
     warn = set(suite.warnings if warnings is None else warnings)
@@ -270,8 +277,11 @@ def _all_null(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
     """A column with no value at all is a broken feed, whatever missingness is normal: it blocks."""
     if len(values) == 0 or spec.max_null_share >= 1 or not values.isna().all():
         return []
-    return [RuleResult(spec.name, "null share < 100% (not all null)", False, f"100.0% null ({len(values):,} rows)",
-                       kind="all_null")]
+    return [
+        RuleResult(
+            spec.name, "null share < 100% (not all null)", False, f"100.0% null ({len(values):,} rows)", kind="all_null"
+        )
+    ]
 
 
 def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
@@ -282,8 +292,11 @@ def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
     rules = [RuleResult(spec.name, "varies as in the reference", one is None, one or "varies", kind="collapse")]
     if spec.kind == "numeric" and spec.variation.quartiles is not None:
         moved = unit_shift(values, spec.variation)
-        rules.append(RuleResult(spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference",
-                                kind="unit_shift"))
+        rules.append(
+            RuleResult(
+                spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="unit_shift"
+            )
+        )
     return rules
 
 
@@ -298,8 +311,13 @@ def _type_result(
         return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
     if spec.kind == "categorical":
         # booleans are two categories (True/False), read as bool or as text
-        ok = isinstance(dtype, pd.CategoricalDtype | pd.StringDtype) or pd.api.types.is_bool_dtype(dtype) or (
-            dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "boolean")
+        ok = (
+            isinstance(dtype, pd.CategoricalDtype | pd.StringDtype)
+            or pd.api.types.is_bool_dtype(dtype)
+            or (
+                pd.api.types.is_object_dtype(dtype)
+                and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "boolean")
+            )
         )
         return RuleResult(spec.name, "type text/categorical", ok, str(dtype) if ok else _wrong_type(values))
     if spec.kind == "datetime":
@@ -341,10 +359,13 @@ def _range_rule(low: float | None, high: float | None) -> str:
 
 def _times(values: pd.Series) -> pd.Series:
     """UTC timestamps; naive ones are taken as UTC, unparseable ones become NaT."""
+    utc: pd.Series
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        utc = values.dt.tz_convert("UTC")
+        return utc
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
+        utc = values.dt.tz_localize("UTC")
+        return utc
     # ISO-8601 parses fast; only what it rejects goes through the slow per-value parser
     parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
     retry = parsed.isna() & values.notna()
@@ -355,7 +376,8 @@ def _times(values: pd.Series) -> pd.Series:
 
 def _days(times: pd.Series) -> int:
     """Calendar days from the first to the last timestamp, both included: gaps count as days."""
-    return (times.max().normalize() - times.min().normalize()).days + 1
+    days: int = (times.max().normalize() - times.min().normalize()).days + 1
+    return days
 
 
 def _freshness(times: pd.Series | None, column: str, as_of: dt.datetime | None, hours: float) -> RuleResult:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ class ColumnVariation:
     median_ratio: tuple[float, float] | None = None  # per-window median / pooled median: lowest, highest
 
     @classmethod
-    def from_dict(cls, raw: dict) -> ColumnVariation:
+    def from_dict(cls, raw: dict[str, Any]) -> ColumnVariation:
         tuples = {k: tuple(raw[k]) for k in ("quartiles", "median_ratio") if raw.get(k) is not None}
         return cls(**{**raw, **tuples})
 
@@ -52,15 +52,18 @@ class ColumnVariation:
 def window_keys(times: pd.Series, size: WindowSize) -> pd.Series:
     """The window each row falls in (UTC day, ISO week starting Monday, or month)."""
     naive = times.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(times.dtype, pd.DatetimeTZDtype) else times
+    keys: pd.Series
     if size == "day":
-        return naive.dt.floor("D")
-    return naive.dt.to_period("W" if size == "week" else "M").dt.start_time
+        keys = naive.dt.floor("D")
+        return keys
+    keys = naive.dt.to_period("W" if size == "week" else "M").dt.start_time
+    return keys
 
 
 def measure_variation(values: pd.Series, keys: pd.Series, numeric: bool) -> ColumnVariation:
     """The column's per-window null share, distinct count and (numeric) median, over full windows."""
     groups = values.groupby(keys.to_numpy(), sort=False)
-    rows = groups.size()
+    rows: pd.Series = groups.size()
     full = rows[rows >= max(1, 0.5 * rows.median())].index if len(rows) else rows.index  # drop edge windows
     nulls = values.isna().groupby(keys.to_numpy(), sort=False).mean().loc[full]
     distinct = groups.nunique().loc[full]
@@ -68,9 +71,13 @@ def measure_variation(values: pd.Series, keys: pd.Series, numeric: bool) -> Colu
     present = values.notna().to_numpy()
     tops = values[present].groupby([keys.to_numpy()[present], values[present].to_numpy()]).size().groupby(level=0).max()
     top_share = (tops / groups.count()).reindex(full).dropna()
-    variation = ColumnVariation(len(full), pooled, float(nulls.max()) if len(nulls) else pooled,
-                                int(distinct.min()) if len(distinct) else None,
-                                float(top_share.max()) if len(top_share) else None)
+    variation = ColumnVariation(
+        len(full),
+        pooled,
+        float(nulls.max()) if len(nulls) else pooled,
+        int(distinct.min()) if len(distinct) else None,
+        float(top_share.max()) if len(top_share) else None,
+    )
     if not numeric or values.notna().sum() < MIN_ROWS_TO_JUDGE:
         return variation
     q25, q50, q75 = (float(q) for q in values.quantile([0.25, 0.5, 0.75]))
@@ -106,8 +113,10 @@ def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | Non
     if len(present) < MIN_ROWS_TO_JUDGE or present.nunique() != 1:
         return None
     value = present.iloc[0].item() if hasattr(present.iloc[0], "item") else present.iloc[0]
-    return (f"every one of {len(present):,} values is {value!r}; "
-            f"each reference window held >= {variation.distinct_min:,} distinct values")
+    return (
+        f"every one of {len(present):,} values is {value!r}; "
+        f"each reference window held >= {variation.distinct_min:,} distinct values"
+    )
 
 
 def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | None:
@@ -129,5 +138,7 @@ def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | No
     low, high = variation.median_ratio
     if low / RATIO_SLACK <= factor <= high * RATIO_SLACK:
         return None
-    return (f"every quartile moved by x{factor:.3g} (median {float(present.median()):.4g} vs {variation.quartiles[1]:.4g}); "
-            f"reference windows' medians stayed within x{low:.2f}-x{high:.2f}")
+    return (
+        f"every quartile moved by x{factor:.3g} (median {float(present.median()):.4g} vs {variation.quartiles[1]:.4g}); "
+        f"reference windows' medians stayed within x{low:.2f}-x{high:.2f}"
+    )

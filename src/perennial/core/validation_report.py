@@ -51,7 +51,9 @@ class ValidationReport:
 
     def summary(self, limit: int = 10) -> str:
         failures, warnings = self.failures, self.warnings
-        warned = f"; {len(warnings)} warning(s): " + "; ".join(w.describe() for w in warnings[:limit]) if warnings else ""
+        warned = (
+            f"; {len(warnings)} warning(s): " + "; ".join(w.describe() for w in warnings[:limit]) if warnings else ""
+        )
         if not failures:
             passed = len(self.results) - len(warnings)
             if warned:
@@ -88,8 +90,14 @@ class ValidationReport:
             "warnings": len(self.warnings),
             "summary": self.summary(),
             "results": [
-                {"column": r.column, "rule": r.rule, "passed": r.passed, "observed": r.observed, "kind": r.kind,
-                 "blocking": r.blocking}
+                {
+                    "column": r.column,
+                    "rule": r.rule,
+                    "passed": r.passed,
+                    "observed": r.observed,
+                    "kind": r.kind,
+                    "blocking": r.blocking,
+                }
                 for r in self.results
             ],
         }
@@ -114,5 +122,7 @@ def _table(results: tuple[RuleResult, ...]) -> list[str]:
 
 def validation_tags(report: ValidationReport) -> dict[str, str]:
     """The run's validation verdict, and how many warnings it passed with (shown, not blocking)."""
-    return {"perennial.validation": "passed" if report.passed else "failed",
-            "perennial.validation_warnings": str(len(report.warnings))}
+    return {
+        "perennial.validation": "passed" if report.passed else "failed",
+        "perennial.validation_warnings": str(len(report.warnings)),
+    }

@@ -33,8 +33,8 @@ def run_checks(frame: pd.DataFrame, checks: Sequence[ColumnCheck]) -> list[tuple
 
 def _check(frame: pd.DataFrame, check: ColumnCheck) -> tuple[bool, str]:
     if check.expect == "exists":
-        present = check.column in frame.columns
-        return present, "present" if present else "missing"
+        exists = check.column in frame.columns
+        return exists, "present" if exists else "missing"
     if check.column not in frame.columns:
         return False, f"could not be checked: column '{check.column}' is not in the frame"
     values = frame[check.column]

@@ -41,8 +41,13 @@ def join_flights_weather(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.Dat
                 joined["year"].astype(str)
                 + joined["month"].astype(str).str.zfill(2)
                 + joined["day"].astype(str).str.zfill(2)
-                + "-" + joined["carrier"] + joined["flight"].astype(str)
-                + "-" + joined["origin"] + "-" + joined["sched_dep_time"].astype(str)
+                + "-"
+                + joined["carrier"]
+                + joined["flight"].astype(str)
+                + "-"
+                + joined["origin"]
+                + "-"
+                + joined["sched_dep_time"].astype(str)
             ),
             "time_hour": time_hour,
             "carrier": joined["carrier"],

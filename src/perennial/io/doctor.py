@@ -93,15 +93,26 @@ def check_aliases(registry: Registry, ledger: Ledger, repair: bool = False) -> l
                 f"{'v' + recorded if recorded else 'nothing'}: the alias moved without its ledger entry "
                 "(a run killed between the two, or a hand edit in MLflow)"
             )
-            fix = f"record v{actual} as '{alias}' in the ledger (action 'reconcile'); to undo the move instead, " \
-                  f"run `perennial promote {recorded} --force --reason ...`" if recorded else \
-                  f"record v{actual} as '{alias}' in the ledger (action 'reconcile')"
+            fix = (
+                f"record v{actual} as '{alias}' in the ledger (action 'reconcile'); to undo the move instead, "
+                f"run `perennial promote {recorded} --force --reason ...`"
+                if recorded
+                else f"record v{actual} as '{alias}' in the ledger (action 'reconcile')"
+            )
             if repair:
-                ledger.record(registry.name, alias, actual, recorded, "reconcile", "perennial doctor: ledger followed the registry")
+                ledger.record(
+                    registry.name,
+                    alias,
+                    actual,
+                    recorded,
+                    "reconcile",
+                    "perennial doctor: ledger followed the registry",
+                )
             findings.append(Finding("aliases", problem, fix, True, repair))
         else:
             problem = f"'{alias}' is unset in the registry but the ledger says v{recorded}"
             fix = f"set '{alias}' back to v{recorded}, as the ledger says"
+            assert recorded is not None  # actual is None here and differs from it
             if repair:
                 registry._set_alias(alias, recorded)  # the ledger already holds this move
             findings.append(Finding("aliases", problem, fix, True, repair))
@@ -118,7 +129,9 @@ def check_versions(registry: Registry, ledger: Ledger, repair: bool = False) -> 
             continue
         run = info.training_run or "?"
         problem = f"v{info.version} (training run {run}) was registered but never got an alias: its run was interrupted"
-        fix = f"tag v{info.version} '{INTERRUPTED_TAG}' (kept for inspection); re-run the training flow for a new version"
+        fix = (
+            f"tag v{info.version} '{INTERRUPTED_TAG}' (kept for inspection); re-run the training flow for a new version"
+        )
         if repair:
             registry.set_tag(info.version, INTERRUPTED_TAG, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
         findings.append(Finding("versions", problem, fix, True, repair))
@@ -131,18 +144,32 @@ def check_champion_artifacts(registry: Registry) -> list[Finding]:
         return []
     version, run = champion.version, champion.training_run
     if not run:
-        return [Finding("champion", f"champion v{version} has no {Tag.TRAINING_RUN} tag: its lineage is lost",
-                        "promote a version trained by Perennial (`perennial promote N`) or retrain")]
+        return [
+            Finding(
+                "champion",
+                f"champion v{version} has no {Tag.TRAINING_RUN} tag: its lineage is lost",
+                "promote a version trained by Perennial (`perennial promote N`) or retrain",
+            )
+        ]
     have = _artifact_paths(run)
     findings = []
     if SUITE_ARTIFACT not in have:
-        findings.append(Finding("champion", f"champion v{version}: training run {run} has no {SUITE_ARTIFACT} (data contract)",
-                                "retrain (`perennial train`): new data would be judged against itself meanwhile"))
+        findings.append(
+            Finding(
+                "champion",
+                f"champion v{version}: training run {run} has no {SUITE_ARTIFACT} (data contract)",
+                "retrain (`perennial train`): new data would be judged against itself meanwhile",
+            )
+        )
     if REFERENCE_STATS_ARTIFACT not in have:
-        findings.append(Finding(
-            "champion", f"champion v{version}: training run {run} has no {REFERENCE_STATS_ARTIFACT} (drift reference)",
-            "build the reference statistics of its training window and log them to that run, or retrain: "
-            "monitoring cannot measure drift without them"))
+        findings.append(
+            Finding(
+                "champion",
+                f"champion v{version}: training run {run} has no {REFERENCE_STATS_ARTIFACT} (drift reference)",
+                "build the reference statistics of its training window and log them to that run, or retrain: "
+                "monitoring cannot measure drift without them",
+            )
+        )
     return findings
 
 
@@ -172,8 +199,15 @@ def _check_entry(store: ParquetPredictionStore, source_dir: Path, entry: Path, r
     if entry.name.startswith(".") and (".tmp-" in entry.name or ".old-" in entry.name):
         if repair:
             shutil.rmtree(entry, ignore_errors=True)
-        return [Finding("predictions", f"{where}: a staging folder left by an interrupted partition write",
-                        f"delete {entry} (readers never see it; the partition beside it is whole)", True, repair)]
+        return [
+            Finding(
+                "predictions",
+                f"{where}: a staging folder left by an interrupted partition write",
+                f"delete {entry} (readers never see it; the partition beside it is whole)",
+                True,
+                repair,
+            )
+        ]
     if not (entry.is_dir() and entry.name.startswith("date=")):
         return [Finding("predictions", f"{where}: not a partition of this store", f"move {entry} out of {store.path}")]
     findings = []
@@ -191,8 +225,13 @@ def _check_file(source: str, partition: Path, file: Path, repair: bool) -> Findi
     if file.name.startswith(".") and file.name.endswith(".tmp"):
         if repair:
             file.unlink(missing_ok=True)
-        return Finding("predictions", f"{where}: a half-written file left by an interrupted append",
-                       f"delete {file} (never read: hidden until complete)", True, repair)
+        return Finding(
+            "predictions",
+            f"{where}: a half-written file left by an interrupted append",
+            f"delete {file} (never read: hidden until complete)",
+            True,
+            repair,
+        )
     if not file.name.endswith(".parquet"):
         return None
     try:
@@ -200,9 +239,13 @@ def _check_file(source: str, partition: Path, file: Path, repair: bool) -> Findi
     except Exception as exc:  # any unreadable footer is the finding itself
         if repair:
             file.rename(file.with_name(f".{file.name}.corrupt"))
-        return Finding("predictions", f"{where}: unreadable Parquet ({type(exc).__name__}): reads of this day fail",
-                       f"move it aside as .{file.name}.corrupt and re-score the day (`perennial score --start ...`)",
-                       True, repair)
+        return Finding(
+            "predictions",
+            f"{where}: unreadable Parquet ({type(exc).__name__}): reads of this day fail",
+            f"move it aside as .{file.name}.corrupt and re-score the day (`perennial score --start ...`)",
+            True,
+            repair,
+        )
     return None
 
 
@@ -215,7 +258,11 @@ def _check_duplicates(store: ParquetPredictionStore, source_dir: Path, partition
     duplicated = int(ids.duplicated().sum())
     if not duplicated:
         return []
-    return [Finding("predictions", f"{source_dir.name}/{partition.name}: {duplicated:,} duplicate ids in a batch partition",
-                    f"re-score the day (`perennial score --start {day} --end {day + dt.timedelta(days=1)}`): "
-                    "a batch re-run replaces the whole partition")]
-
+    return [
+        Finding(
+            "predictions",
+            f"{source_dir.name}/{partition.name}: {duplicated:,} duplicate ids in a batch partition",
+            f"re-score the day (`perennial score --start {day} --end {day + dt.timedelta(days=1)}`): "
+            "a batch re-run replaces the whole partition",
+        )
+    ]

@@ -11,7 +11,17 @@ import zlib
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, create_engine, event, func, select,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -84,7 +94,12 @@ class MonitorStore:
             return [WindowVerdict(r.window, r.drift_share, r.performance_drop, r.data_valid) for r in reversed(rows)]
 
     def claim_retrain(
-        self, dedupe_key: str, dataset: str, reason: str, why: str, at: dt.datetime,
+        self,
+        dedupe_key: str,
+        dataset: str,
+        reason: str,
+        why: str,
+        at: dt.datetime,
         cooldown: dt.timedelta = dt.timedelta(0),
     ) -> bool:
         """Record a retrain request; False when the key was already claimed, or another retrain of
@@ -96,7 +111,9 @@ class MonitorStore:
         try:
             with Session(self._engine) as session, session.begin():
                 if session.get_bind().dialect.name == "postgresql":
-                    session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"perennial.retrain/{dataset}".encode()))))
+                    session.execute(
+                        select(func.pg_advisory_xact_lock(zlib.crc32(f"perennial.retrain/{dataset}".encode())))
+                    )
                 if session.scalar(select(_Retrain.id).where(_Retrain.dedupe_key == dedupe_key)) is not None:
                     return False
                 last = _utc(session.scalar(select(func.max(_Retrain.at)).where(_Retrain.dataset == dataset)))

@@ -24,21 +24,46 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pandas.api.extensions import ExtensionDtype
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, create_engine, func,
-    inspect, select, text,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    func,
+    inspect,
+    select,
+    text,
 )
 from sqlalchemy.engine import Connection
 
 from perennial.config import Config, ParquetStore, expand_env
 
-ROW_COLUMNS = ("id", "event_time", "scored_at", "model_name", "model_version", "prediction", "predicted_label", "source")
+ROW_COLUMNS = (
+    "id",
+    "event_time",
+    "scored_at",
+    "model_name",
+    "model_version",
+    "prediction",
+    "predicted_label",
+    "source",
+)
 SOURCES = ("batch", "service", "shadow")
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -100,7 +125,8 @@ def day_indices(rows: pd.DataFrame) -> dict[dt.date, np.ndarray]:
     Grouped on whole days since the epoch: ``.dt.date`` would build a date object per row.
     """
     days = rows["event_time"].dt.tz_convert(None).to_numpy().astype("datetime64[D]").astype("int64")
-    groups = pd.Series(days).groupby(days).indices
+    # pandas-stubs types the keys as Hashable and the values loosely: here int64 days to position arrays
+    groups = cast("dict[np.int64, np.ndarray]", pd.Series(days).groupby(days).indices)
     return {_EPOCH + dt.timedelta(days=int(d)): groups[d] for d in sorted(groups)}
 
 
@@ -134,7 +160,8 @@ def _exchange(a: Path, b: Path) -> bool:
     except (AttributeError, OSError):
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+    result: int = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0
 
 
 class ParquetPredictionStore:
@@ -255,7 +282,7 @@ class ParquetPredictionStore:
 # --- SQL --------------------------------------------------------------------------------------
 
 
-def _sql_type(dtype: np.dtype) -> BigInteger | Boolean | DateTime | Float | Text:
+def _sql_type(dtype: np.dtype[Any] | ExtensionDtype) -> BigInteger | Boolean | DateTime | Float[float] | Text:
     if pd.api.types.is_bool_dtype(dtype):
         return Boolean()
     if pd.api.types.is_integer_dtype(dtype):
@@ -282,7 +309,7 @@ class SqlPredictionStore:
         """The table, created on first write with the frame's feature columns; new features are added."""
         inspector = inspect(self._engine)
         if not inspector.has_table(self._name):
-            fixed = [
+            fixed: list[Column[Any]] = [
                 Column("id", String(200), nullable=False),
                 Column("event_time", DateTime(), nullable=False),
                 Column("scored_at", DateTime(), nullable=False),
@@ -307,12 +334,14 @@ class SqlPredictionStore:
                         conn.execute(text(f"ALTER TABLE {quote(self._name)} ADD COLUMN {quote(str(c))} {type_}"))
         return Table(self._name, MetaData(), autoload_with=self._engine)
 
-    def _records(self, rows: pd.DataFrame, source: str) -> list[dict]:
+    def _records(self, rows: pd.DataFrame, source: str) -> list[dict[str, Any]]:
         out = rows.copy()
         out["event_time"], out["scored_at"] = _naive_utc(out["event_time"]), _naive_utc(out["scored_at"])
         out["source"] = source
-        out = out.astype(object).where(out.notna(), None)
-        return out.to_dict("records")
+        # pandas-stubs' `other` admits no None, which pandas documents (missing values become None)
+        out = out.astype(object).where(out.notna(), None)  # type: ignore[call-overload]
+        records: list[dict[str, Any]] = out.to_dict("records")
+        return records
 
     def _insert(self, conn: Connection, table: Table, rows: pd.DataFrame, source: str) -> None:
         if not rows.empty:
@@ -328,8 +357,11 @@ class SqlPredictionStore:
                 conn.execute(select(func.pg_advisory_xact_lock(key)))
             conn.execute(
                 table.delete().where(
-                    and_(table.c.source == source, table.c.event_time >= day,
-                         table.c.event_time < day + dt.timedelta(days=1))
+                    and_(
+                        table.c.source == source,
+                        table.c.event_time >= day,
+                        table.c.event_time < day + dt.timedelta(days=1),
+                    )
                 )
             )
             self._insert(conn, table, rows, source)

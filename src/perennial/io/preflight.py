@@ -24,7 +24,9 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
         return config, None
     name = sources.describe_source(source, root)
     header = [str(c) for c in sources.read_sample(source, root, rows=50).columns]
-    problems = [f"{key}: {_not_there(column, header, name)}" for key, column in named_columns(config) if column not in header]
+    problems = [
+        f"{key}: {_not_there(column, header, name)}" for key, column in named_columns(config) if column not in header
+    ]
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     target = config.data.target
@@ -51,6 +53,9 @@ def named_columns(config: Config) -> list[tuple[str, str]]:
 
 def _not_there(column: str, header: list[str], source: str) -> str:
     close = difflib.get_close_matches(column, header, n=1, cutoff=0.6)
-    hint = f", did you mean `{close[0]}`?" if close else f" (it has {', '.join(header[:12])}{', ...' if len(header) > 12 else ''})"
+    hint = (
+        f", did you mean `{close[0]}`?"
+        if close
+        else f" (it has {', '.join(header[:12])}{', ...' if len(header) > 12 else ''})"
+    )
     return f"column `{column}` is not in {source}{hint}"
-

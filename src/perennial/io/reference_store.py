@@ -32,8 +32,12 @@ def load_reference(run_id: str, model: str) -> tuple[ReferenceStats, pd.DataFram
     """The statistics and the report sample logged on ``run_id``; a clear error when they are missing."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            stats_path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE_STATS_ARTIFACT, dst_path=tmp)
-            sample_path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE_SAMPLE_ARTIFACT, dst_path=tmp)
+            stats_path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=REFERENCE_STATS_ARTIFACT, dst_path=tmp
+            )
+            sample_path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=REFERENCE_SAMPLE_ARTIFACT, dst_path=tmp
+            )
         except Exception as exc:  # MLflow raises several types for a missing artifact
             raise RegistryError(
                 f"{model}: training run {run_id} has no drift reference ({REFERENCE_STATS_ARTIFACT}): "

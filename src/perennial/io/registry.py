@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import mlflow
 import pandas as pd
@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from perennial.core.names import RELEASE_MODES, Alias, Tag
-from perennial.core.promotion import rollback_target
+from perennial.core.promotion import AliasMove, rollback_target
 from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger, LedgerEntry
 
@@ -31,7 +31,7 @@ class VersionInfo:
     name: str
     version: str
     run_id: str | None
-    source: str
+    source: str | None
     tags: dict[str, str]
     aliases: tuple[str, ...]
 
@@ -51,7 +51,9 @@ class ModelRef:
 
     def require_training_run(self) -> str:
         if not self.training_run:
-            raise RegistryError(f"model '{self.name}' v{self.version} has no {Tag.TRAINING_RUN} tag: its lineage is lost")
+            raise RegistryError(
+                f"model '{self.name}' v{self.version} has no {Tag.TRAINING_RUN} tag: its lineage is lost"
+            )
         return self.training_run
 
 
@@ -134,7 +136,9 @@ class Registry:
             found = self._client.search_model_versions(f"name = '{self.name}'")
         except MlflowException:
             return []
-        infos = [VersionInfo(self.name, str(v.version), v.run_id, v.source, dict(v.tags), tuple(v.aliases)) for v in found]
+        infos = [
+            VersionInfo(self.name, str(v.version), v.run_id, v.source, dict(v.tags), tuple(v.aliases)) for v in found
+        ]
         return sorted(infos, key=lambda i: int(i.version))
 
     def serving_state(self) -> tuple[dict[str, str], str | None]:
@@ -196,7 +200,9 @@ def move_alias(
 def rollback(registry: Registry, ledger: Ledger, reason: str, alias: str = CHAMPION) -> LedgerEntry:
     """Move ``alias`` back to the version it held before, as the ledger tells it."""
     current = registry.alias_version(alias)
-    target = rollback_target(ledger.history(registry.name, alias=alias, limit=1000), current, alias)
+    # LedgerEntry is frozen (read-only fields), AliasMove's protocol declares settable ones
+    history = cast("list[AliasMove]", ledger.history(registry.name, alias=alias, limit=1000))
+    target = rollback_target(history, current, alias)
     if target is None:
         raise RegistryError(f"model '{registry.name}': no earlier {alias} to roll back to (current v{current})")
     entry = move_alias(registry, ledger, alias, target, "rollback", reason)

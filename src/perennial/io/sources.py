@@ -52,8 +52,13 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
         frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False)
         return frame.loc[:, columns] if columns is not None else frame
     return pd.read_csv(
-        path, sep=source.delimiter, encoding=source.encoding, on_bad_lines="error", low_memory=False,
-        usecols=columns, nrows=rows,
+        path,
+        sep=source.delimiter,
+        encoding=source.encoding,
+        on_bad_lines="error",
+        low_memory=False,
+        usecols=columns,
+        nrows=rows,
     )
 
 
@@ -65,7 +70,9 @@ def _plain_partitions(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _read_file(source: FileSource, path: Path, columns: list[str] | None = None, rows: int | None = None) -> pd.DataFrame:
+def _read_file(
+    source: FileSource, path: Path, columns: list[str] | None = None, rows: int | None = None
+) -> pd.DataFrame:
     if not path.exists():
         raise DataSourceError(f"{path}: file does not exist")
     if path.is_dir() and source.kind != "parquet":
@@ -75,13 +82,19 @@ def _read_file(source: FileSource, path: Path, columns: list[str] | None = None,
     try:
         frame = _parse(source, path, columns, rows)
     except UnicodeDecodeError:
-        raise DataSourceError(f"{path}: not {_encoding_name(source.encoding)} text ({_first_bad_byte(path, source.encoding)})") from None
+        raise DataSourceError(
+            f"{path}: not {_encoding_name(source.encoding)} text ({_first_bad_byte(path, source.encoding)})"
+        ) from None
     except pd.errors.EmptyDataError:
         raise DataSourceError(f"{path}: file holds no data") from None
     except pd.errors.ParserError as exc:
-        raise DataSourceError(f"{path}: malformed {source.kind.upper()}: {exc}{_delimiter_hint(path, source)}") from None
+        raise DataSourceError(
+            f"{path}: malformed {source.kind.upper()}: {exc}{_delimiter_hint(path, source)}"
+        ) from None
     except (EOFError, zipfile.BadZipFile) as exc:
-        raise DataSourceError(f"{path}: truncated: the compressed stream ends early ({exc}); the file looks partially written") from None
+        raise DataSourceError(
+            f"{path}: truncated: the compressed stream ends early ({exc}); the file looks partially written"
+        ) from None
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
         raise DataSourceError(f"{path}: cannot be read as {source.kind}: {exc}") from None
     if source.kind == "csv":
@@ -112,7 +125,11 @@ def _check_delimiter(frame: pd.DataFrame, path: Path, delimiter: str) -> None:
 def _delimiter_hint(path: Path, source: FileSource) -> str:
     """When rows have ragged field counts, a sniffed delimiter other than the configured one is the likely cause."""
     sniffed = sniff_delimiter(path, source.encoding)
-    return f" (the file looks {sniffed!r}-delimited: set data.source.delimiter)" if sniffed and sniffed != source.delimiter else ""
+    return (
+        f" (the file looks {sniffed!r}-delimited: set data.source.delimiter)"
+        if sniffed and sniffed != source.delimiter
+        else ""
+    )
 
 
 def _check_not_truncated(frame: pd.DataFrame, path: Path, source: FileSource) -> None:
@@ -149,8 +166,10 @@ def _first_bad_byte(path: Path, encoding: str) -> str:
         data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        return (f"byte {exc.start:,} on line {line:,} is {data[exc.start:exc.start + 1]!r}: {exc.reason}; "
-                f"save it as UTF-8 or set data.source.encoding (e.g. latin-1)")
+        return (
+            f"byte {exc.start:,} on line {line:,} is {data[exc.start : exc.start + 1]!r}: {exc.reason}; "
+            f"save it as UTF-8 or set data.source.encoding (e.g. latin-1)"
+        )
     return "undecodable bytes"
 
 

@@ -53,7 +53,9 @@ def _ok(url: str) -> bool:
 def _start(name: str, command: list[str], logs: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     log = logs / f"{name}.log"
     with log.open("ab") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     started = {"name": name, "pid": process.pid, "log": str(log), "_process": process}
     identity = process_identity(process.pid)  # Popen returns after the exec: this is the server's command line
     if identity is not None:
@@ -66,7 +68,9 @@ def _wait(started: dict[str, Any], ready: Callable[[], bool], timeout: float) ->
     while time.monotonic() < deadline:
         if started["_process"].poll() is not None:
             tail = Path(started["log"]).read_text(errors="replace")[-2000:]
-            raise StackError(f"{started['name']} exited with {started['_process'].returncode}; its log {started['log']} ends:\n{tail}")
+            raise StackError(
+                f"{started['name']} exited with {started['_process'].returncode}; its log {started['log']} ends:\n{tail}"
+            )
         if ready():
             return
         time.sleep(0.5)
@@ -77,7 +81,9 @@ def check_ports(host: str, prefect_port: int, mlflow_port: int) -> None:
     """Fail naming the port (and its option) when something already listens on it."""
     for what, port in (("Prefect", prefect_port), ("MLflow", mlflow_port)):
         if not _port_free(host, port):
-            raise StackError(f"port {port} on {host} is taken ({what}): stop what uses it, or pass --{what.lower()}-port")
+            raise StackError(
+                f"port {port} on {host} is taken ({what}): stop what uses it, or pass --{what.lower()}-port"
+            )
 
 
 def _client_free_env() -> dict[str, str]:
@@ -85,7 +91,9 @@ def _client_free_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_URL", "MLFLOW_TRACKING_URI"))}
 
 
-def server_commands(settings: Settings, host: str, prefect_port: int, mlflow_port: int) -> list[tuple[str, list[str], dict[str, str]]]:
+def server_commands(
+    settings: Settings, host: str, prefect_port: int, mlflow_port: int
+) -> list[tuple[str, list[str], dict[str, str]]]:
     """(name, command, environment) of the Prefect and MLflow servers on the state folder's stores.
 
     Shared by `perennial up` (background, with the deployments) and `perennial ui` (foreground).
@@ -93,13 +101,35 @@ def server_commands(settings: Settings, host: str, prefect_port: int, mlflow_por
     """
     bin_dir = Path(sys.executable).parent
     base = _client_free_env()
-    prefect_env = base | {"PREFECT_HOME": str(settings.prefect_home), "PREFECT_UI_API_URL": f"http://{host}:{prefect_port}/api",
-                          "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    prefect_env = base | {
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_UI_API_URL": f"http://{host}:{prefect_port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     return [
-        ("prefect-server", [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)], prefect_env),
-        ("mlflow-server", [str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.local_tracking_uri,
-                           "--default-artifact-root", settings.artifact_root, "--host", host,
-                           "--port", str(mlflow_port), "--workers", "1"], base),
+        (
+            "prefect-server",
+            [str(bin_dir / "prefect"), "server", "start", "--host", host, "--port", str(prefect_port)],
+            prefect_env,
+        ),
+        (
+            "mlflow-server",
+            [
+                str(bin_dir / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                settings.local_tracking_uri,
+                "--default-artifact-root",
+                settings.artifact_root,
+                "--host",
+                host,
+                "--port",
+                str(mlflow_port),
+                "--workers",
+                "1",
+            ],
+            base,
+        ),
     ]
 
 
@@ -108,8 +138,14 @@ def read_stack(settings: Settings) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def up(settings: Settings, config_path: str, host: str = "127.0.0.1", prefect_port: int = 4200,
-       mlflow_port: int = 5000, timeout: float = 180) -> tuple[dict[str, Any], bool]:
+def up(
+    settings: Settings,
+    config_path: str,
+    host: str = "127.0.0.1",
+    prefect_port: int = 4200,
+    mlflow_port: int = 5000,
+    timeout: float = 180,
+) -> tuple[dict[str, Any], bool]:
     """Start the stack (or find it running): (its record, whether it was started now)."""
     existing = read_stack(settings)
     if existing and stack_alive(existing):
@@ -125,16 +161,31 @@ def up(settings: Settings, config_path: str, host: str = "127.0.0.1", prefect_po
             started.append(_start(name, command, logs, env, settings.root))
         _wait(started[0], lambda: _ok(f"{api}/health"), timeout)
         _wait(started[1], lambda: _ok(f"{tracking}/health"), timeout)
-        clients = base | {"PREFECT_API_URL": api, "MLFLOW_TRACKING_URI": tracking, "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-                          "PERENNIAL_STATE_DIR": str(settings.state_dir)}
-        started.append(_start("deployments", [sys.executable, "-m", "deployments.serve", "--config", config_path], logs, clients, settings.root))
+        clients = base | {
+            "PREFECT_API_URL": api,
+            "MLFLOW_TRACKING_URI": tracking,
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+            "PERENNIAL_STATE_DIR": str(settings.state_dir),
+        }
+        started.append(
+            _start(
+                "deployments",
+                [sys.executable, "-m", "deployments.serve", "--config", config_path],
+                logs,
+                clients,
+                settings.root,
+            )
+        )
         _wait(started[2], lambda: _ok(f"{api}/deployments/name/training/training"), timeout)
     except BaseException:
         _stop([{k: v for k, v in s.items() if k != "_process"} for s in started])
         raise
     record = {
-        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "config": config_path,
-        "prefect_api": api, "prefect_ui": f"http://{host}:{prefect_port}", "mlflow": tracking,
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": config_path,
+        "prefect_api": api,
+        "prefect_ui": f"http://{host}:{prefect_port}",
+        "mlflow": tracking,
         "processes": [{k: v for k, v in s.items() if k != "_process"} for s in started],
     }
     (settings.state_dir / STACK_FILE).write_text(json.dumps(record, indent=2))

@@ -60,7 +60,11 @@ def _column(frame: pd.DataFrame, column: str | None, flag: str) -> str | None:
 
 
 def starter_config(
-    data: Path, target: str, positive_label: Any = None, time: str | None = None, id_column: str | None = None,
+    data: Path,
+    target: str,
+    positive_label: Any = None,
+    time: str | None = None,
+    id_column: str | None = None,
     shown_path: str | None = None,
 ) -> str:
     """The YAML text of a config for ``data``; errors name the flag and the closest column."""
@@ -100,16 +104,24 @@ def _list(values: tuple[str, ...]) -> str:
 def _candidates(rows: int) -> list[str]:
     """Small enough to train in seconds at this size; a linear model beside the trees below 200k rows."""
     iters = 100 if rows < 100_000 else 200
-    lines = ["    - name: hgb", "      family: hist_gradient_boosting",
-             f"      params: {{max_iter: {iters}, learning_rate: 0.1, early_stopping: false}}"]
+    lines = [
+        "    - name: hgb",
+        "      family: hist_gradient_boosting",
+        f"      params: {{max_iter: {iters}, learning_rate: 0.1, early_stopping: false}}",
+    ]
     if rows < 200_000:
         lines += ["    - name: logreg", "      family: logistic_regression", "      params: {C: 1.0, max_iter: 500}"]
     return lines
 
 
 def render(
-    name: str, source: FileSource, frame: pd.DataFrame, labels: Labels, types: ColumnTypes,
-    time: str | None, id_column: str | None,
+    name: str,
+    source: FileSource,
+    frame: pd.DataFrame,
+    labels: Labels,
+    types: ColumnTypes,
+    time: str | None,
+    id_column: str | None,
 ) -> str:
     rows = len(frame)
     roles = tuple(c for c in (labels.column, time, id_column) if c)
@@ -120,41 +132,75 @@ def render(
     out = [
         f"# Starter config written by `perennial init` from {source.path} ({rows:,} rows, {len(frame.columns)} columns).",
         "# Every key is documented in docs/config-reference.md. Train with: perennial train -c <this file>",
-        f"name: {name}", "", "data:", "  source:", f"    kind: {source.kind}", f"    path: {json.dumps(source.path)}",
+        f"name: {name}",
+        "",
+        "data:",
+        "  source:",
+        f"    kind: {source.kind}",
+        f"    path: {json.dumps(source.path)}",
     ]
     if source.kind == "csv":
         out.append(f"    delimiter: {json.dumps(source.delimiter)}   # sniffed")
     if source.kind != "parquet":
         out.append(f"    encoding: {source.encoding}   # sniffed")
     out += [
-        "  target:", f"    column: {json.dumps(labels.column)}",
+        "  target:",
+        f"    column: {json.dumps(labels.column)}",
         f"    positive_label: {positive}   # the other value, {json.dumps(labels.to_dict()['negative'])}, is negative;"
         f" positive rate {rate:.1%}",
-        f"  # id column: {id_why}", f"  id_column: {json.dumps(id_column)}" if id_column else
-        (f"  # id_column: {json.dumps(id_hint)}" if id_hint else "  id_column: null"),
-        f"  # time column: {time_why}", f"  time_column: {json.dumps(time)}" if time else
-        (f"  # time_column: {json.dumps(time_hint)}   # then use a time split (split.train_end, split.holdout_end)"
-         if time_hint else "  time_column: null"),
+        f"  # id column: {id_why}",
+        f"  id_column: {json.dumps(id_column)}"
+        if id_column
+        else (f"  # id_column: {json.dumps(id_hint)}" if id_hint else "  id_column: null"),
+        f"  # time column: {time_why}",
+        f"  time_column: {json.dumps(time)}"
+        if time
+        else (
+            f"  # time_column: {json.dumps(time_hint)}   # then use a time split (split.train_end, split.holdout_end)"
+            if time_hint
+            else "  time_column: null"
+        ),
         "  features:   # inferred from the values; move a column between lists to change its type",
-        f"    numeric: {_list(types.numeric)}", f"    categorical: {_list(types.categorical)}",
+        f"    numeric: {_list(types.numeric)}",
+        f"    categorical: {_list(types.categorical)}",
     ]
-    out += ["    datetime:"] + [f"      - {{column: {json.dumps(c)}, parts: [dayofweek, month]}}" for c in types.datetime] \
-        if types.datetime else ["    datetime: []"]
+    out += (
+        ["    datetime:"] + [f"      - {{column: {json.dumps(c)}, parts: [dayofweek, month]}}" for c in types.datetime]
+        if types.datetime
+        else ["    datetime: []"]
+    )
     out += [f"  # left out: {c}: {why}" for c, why in types.dropped.items()]
     out += ["", *_split(frame, time)]
     out += [
-        "", "validation:", "  null_margin: 0.05", "  max_unseen_category_share: 0.01",
+        "",
+        "validation:",
+        "  null_margin: 0.05",
+        "  max_unseen_category_share: 0.01",
         "  ranges: {}   # physical bounds per numeric column, e.g. {age: [0, 120]}: declared, never guessed",
-        "", "training:", "  seed: 42", "  baseline: prior",
-        *(["  max_train_rows: 200000"] if rows > 200_000 else []), "  candidates:", *_candidates(rows),
-        "", "evaluation:", "  primary_metric: roc_auc", "  bootstrap: {resamples: 200, confidence: 0.95, seed: 7}",
+        "",
+        "training:",
+        "  seed: 42",
+        "  baseline: prior",
+        *(["  max_train_rows: 200000"] if rows > 200_000 else []),
+        "  candidates:",
+        *_candidates(rows),
+        "",
+        "evaluation:",
+        "  primary_metric: roc_auc",
+        "  bootstrap: {resamples: 200, confidence: 0.95, seed: 7}",
         "  # What a decision is worth: fill in and uncomment to choose the threshold by expected cost",
-        "  # cost: {false_positive: 1.0, false_negative: 1.0, unit: \"cost units\"}",
-        "", "gate:", "  mode: enforced",
+        '  # cost: {false_positive: 1.0, false_negative: 1.0, unit: "cost units"}',
+        "",
+        "gate:",
+        "  mode: enforced",
         *_evidence(rows, time),
         "  min_lift_over_baseline: 0.05     # the candidate must beat a model that ignores the features",
         "  max_regression_vs_champion: 0.01 # and may trail the champion by at most this (paired bootstrap)",
-        "", "tracking:", f"  experiment: {name}", f"  registered_model: {name}", "",
+        "",
+        "tracking:",
+        f"  experiment: {name}",
+        f"  registered_model: {name}",
+        "",
     ]
     return "\n".join(out)
 
@@ -165,18 +211,30 @@ def _evidence(rows: int, time: str | None) -> list[str]:
     if held_out >= 500:
         return []
     needed = max(30, int(held_out * 0.9))
-    return [f"  min_evidence:   # this table holds about {held_out:,} holdout rows; a verdict on fewer is inconclusive",
-            f"    holdout_rows: {needed}"]
+    return [
+        f"  min_evidence:   # this table holds about {held_out:,} holdout rows; a verdict on fewer is inconclusive",
+        f"    holdout_rows: {needed}",
+    ]
 
 
 def _split(frame: pd.DataFrame, time: str | None) -> list[str]:
     if time is None:
-        return ["# No time column: a seeded random split by row key; a row keeps its side across retrains.",
-                "split:", "  kind: hash", "  holdout_share: 0.2", "  seed: 0"]
+        return [
+            "# No time column: a seeded random split by row key; a row keeps its side across retrains.",
+            "split:",
+            "  kind: hash",
+            "  holdout_share: 0.2",
+            "  seed: 0",
+        ]
     times = pd.to_datetime(frame[time], utc=True, errors="coerce", format="mixed").dropna()
     days = times.dt.normalize()
-    train_end = days.quantile(0.8)
+    quantile_end = days.quantile(0.8)
     end = days.max() + pd.Timedelta(days=1)
-    train_end = min(max(train_end, days.min() + pd.Timedelta(days=1)), end - pd.Timedelta(days=1))
-    return ["# Train on the earlier 80% of the time range, hold out the rest: never at random.",
-            "split:", "  kind: time", f"  train_end: {train_end:%Y-%m-%d}", f"  holdout_end: {end:%Y-%m-%d}"]
+    train_end = min(max(quantile_end, days.min() + pd.Timedelta(days=1)), end - pd.Timedelta(days=1))
+    return [
+        "# Train on the earlier 80% of the time range, hold out the rest: never at random.",
+        "split:",
+        "  kind: time",
+        f"  train_end: {train_end:%Y-%m-%d}",
+        f"  holdout_end: {end:%Y-%m-%d}",
+    ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
@@ -83,7 +84,8 @@ def _start_run(experiment_id: str, name: str, tags: Mapping[str, str], parent_ru
     all_tags = dict(tags)
     if parent_run_id:
         all_tags["mlflow.parentRunId"] = parent_run_id  # shows as nested in the UI
-    return client().create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
+    run_id: str = client().create_run(experiment_id, run_name=name, tags=all_tags).info.run_id
+    return run_id
 
 
 def _end_run(run_id: str, failed: bool = False) -> None:
@@ -93,7 +95,9 @@ def _end_run(run_id: str, failed: bool = False) -> None:
 
 def failure_text(exc: BaseException) -> str:
     """What a FAILED run records of its exception: type and message, secrets in URLs masked."""
-    return mask_secrets(f"{type(exc).__name__}: {exc}")[:5000]  # MLflow caps a tag at 5,000 chars (8,000 on new servers)
+    return mask_secrets(f"{type(exc).__name__}: {exc}")[
+        :5000
+    ]  # MLflow caps a tag at 5,000 chars (8,000 on new servers)
 
 
 @contextmanager
@@ -130,8 +134,9 @@ def log_params(run_id: str, params: Mapping[str, Any], prefix: str = "") -> None
 
 
 def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
-    from mlflow.entities import Metric
     import time
+
+    from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
     batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
@@ -165,7 +170,9 @@ def _in_run(run_id: str) -> Iterator[None]:
         yield
 
 
-def log_dataset(run_id: str, frame: pd.DataFrame, name: str, source: str, context: str, digest: str, target: str) -> None:
+def log_dataset(
+    run_id: str, frame: pd.DataFrame, name: str, source: str, context: str, digest: str, target: str
+) -> None:
     """Log a frame as an MLflow dataset input by its digest (our full-content fingerprint) and schema.
 
     Not ``mlflow.data.from_pandas``: it infers the schema and a profile from every row, a second
@@ -178,7 +185,8 @@ def log_dataset(run_id: str, frame: pd.DataFrame, name: str, source: str, contex
 
     with _quiet():
         schema = _infer_schema(frame.head(1000))
-        dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest, schema=schema)
+        # MLflow's Dataset marks `profile` abstract without ABCMeta; MetaDataset is concrete at run time
+        dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest, schema=schema)  # type: ignore[abstract]
     with _in_run(run_id):
         mlflow.log_input(dataset, context=context, tags={"target": target})
 
@@ -197,7 +205,7 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "bina
     )
     requirements = [f"{p}=={package_version(p)}" for p in MODEL_REQUIREMENTS]
     with _quiet(), _in_run(run_id):
-        output = predict(model, sample, task)
+        output: np.ndarray | pd.DataFrame = predict(model, sample, task)
         if task == "multiclass":
             output = pd.DataFrame(output, columns=list(classes_of(model, task)))
         signature = infer_signature(sample, output)
@@ -211,7 +219,8 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "bina
             serialization_format="cloudpickle",
             pip_requirements=requirements,
         )
-    return info.model_uri
+    model_uri: str = info.model_uri
+    return model_uri
 
 
 def load_json(run_id: str, artifact_file: str) -> Any | None:

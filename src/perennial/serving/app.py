@@ -48,7 +48,9 @@ def _problem(status: int, field: str | None, msg: str, type_: str) -> Response:
 async def _read_body(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it is known to exceed ``limit`` bytes (header or stream)."""
     declared = request.headers.get("content-length", "")
-    too_big = RequestError(413, [{"field": "body", "loc": ["body"], "msg": f"payload exceeds {limit} bytes", "type": "too_large"}])
+    too_big = RequestError(
+        413, [{"field": "body", "loc": ["body"], "msg": f"payload exceeds {limit} bytes", "type": "too_large"}]
+    )
     if declared.isdigit() and int(declared) > limit:
         raise too_big
     body = bytearray()
@@ -66,13 +68,22 @@ def _row(score: Any, task: str, threshold: float, classes: tuple[str, ...], labe
         return {"prediction": score}
     if task == "multiclass":
         best = max(range(len(score)), key=score.__getitem__)
-        return {"label": classes[best], "prediction": score[best], "probabilities": dict(zip(classes, score, strict=True))}
+        return {
+            "label": classes[best],
+            "prediction": score[best],
+            "probabilities": dict(zip(classes, score, strict=True)),
+        }
     return {"prediction": score, "label": labels.decode(np.asarray([score >= threshold]))[0]}
 
 
 def _answer(
-    parsed: Parsed, outcome: Outcome, model_name: str, threshold: float, task: str = "binary",
-    classes: tuple[str, ...] = (), labels: Labels | None = None,
+    parsed: Parsed,
+    outcome: Outcome,
+    model_name: str,
+    threshold: float,
+    task: str = "binary",
+    classes: tuple[str, ...] = (),
+    labels: Labels | None = None,
 ) -> dict[str, Any]:
     labels = labels or Labels("target", 1, 0)
     rows = [
@@ -87,20 +98,33 @@ def _answer(
 
 def answer_schema(task: str) -> dict[str, Any]:
     """The OpenAPI schema of one answered row, per task (a batch answers {"predictions": [rows]})."""
-    fields: dict[str, Any] = {"id": {"type": "string"}, "model_version": {"type": "string"},
-                              "variant": {"type": "string", "enum": ["champion", "challenger"]}}
+    fields: dict[str, Any] = {
+        "id": {"type": "string"},
+        "model_version": {"type": "string"},
+        "variant": {"type": "string", "enum": ["champion", "challenger"]},
+    }
     if task == "regression":
         fields["prediction"] = {"type": "number", "description": "the predicted value"}
     elif task == "multiclass":
-        fields |= {"label": {"type": "string", "description": "the most probable class"},
-                   "prediction": {"type": "number", "description": "the label's probability"},
-                   "probabilities": {"type": "object", "additionalProperties": {"type": "number"},
-                                     "description": "each class's probability"}}
+        fields |= {
+            "label": {"type": "string", "description": "the most probable class"},
+            "prediction": {"type": "number", "description": "the label's probability"},
+            "probabilities": {
+                "type": "object",
+                "additionalProperties": {"type": "number"},
+                "description": "each class's probability",
+            },
+        }
     else:
-        fields |= {"prediction": {"type": "number", "description": "the positive label's probability"},
-                   "label": {"description": "the decided label, one of the target's two values (positive_label or the other)"}}
+        fields |= {
+            "prediction": {"type": "number", "description": "the positive label's probability"},
+            "label": {"description": "the decided label, one of the target's two values (positive_label or the other)"},
+        }
     row = {"type": "object", "properties": fields, "required": sorted(fields)}
-    batch = {"type": "object", "properties": {"model_name": {"type": "string"}, "predictions": {"type": "array", "items": row}}}
+    batch = {
+        "type": "object",
+        "properties": {"model_name": {"type": "string"}, "predictions": {"type": "array", "items": row}},
+    }
     single = {"type": "object", "properties": {"model_name": {"type": "string"}, **fields}}
     return {"oneOf": [single, batch]}
 
@@ -137,10 +161,16 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
 def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
     threshold, limit = config.evaluation.threshold, config.serving.max_body_bytes
 
-    answers = {200: {"description": "the prediction(s)", "content": {"application/json": {"schema": answer_schema(config.task)}}}}
+    answers: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "the prediction(s)",
+            "content": {"application/json": {"schema": answer_schema(config.task)}},
+        }
+    }
 
-    @app.post("/predict", summary="Score one record, or {\"records\": [...]}; see /metadata for the fields",
-              responses=answers)
+    @app.post(
+        "/predict", summary='Score one record, or {"records": [...]}; see /metadata for the fields', responses=answers
+    )
     async def predict(request: Request) -> Response:
         models = service.models  # the set this request is validated and scored by, even across a swap
         if models is None:
@@ -161,8 +191,15 @@ def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
             log.exception("prediction failed")
             return _problem(500, None, f"prediction failed: {type(exc).__name__}: {exc}", "prediction_failed")
         service.settle(job, outcome)
-        answer = _answer(parsed, outcome, models.champion.name, threshold, config.task, models.champion.classes,
-                         models.champion.labels)
+        answer = _answer(
+            parsed,
+            outcome,
+            models.champion.name,
+            threshold,
+            config.task,
+            models.champion.classes,
+            models.champion.labels,
+        )
         return _json(answer)
 
 
@@ -209,7 +246,7 @@ def _add_admin_routes(app: FastAPI, service: Service, token: str) -> None:
         try:
             reason = (orjson.loads(body) if body else {}).get("reason") or "rollback through the service"
         except (orjson.JSONDecodeError, AttributeError):
-            return _problem(400, "body", "expected {\"reason\": \"...\"}", "json_invalid")
+            return _problem(400, "body", 'expected {"reason": "..."}', "json_invalid")
         try:
             return _json(await service.rollback(str(reason)))
         except RegistryError as exc:

@@ -29,7 +29,7 @@ log = logging.getLogger("perennial.serving")
 class _Item(Generic[J]):
     job: J
     rows: int
-    future: asyncio.Future
+    future: asyncio.Future[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ class MicroBatcher(Generic[J, R]):
         self._pending: deque[_Item[J]] = deque()
         self._expected = 0  # requests being read that will submit soon
         self._wakeup: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._batches = self._jobs = self._rows = 0
 
     # --- the request side -----------------------------------------------------------------
@@ -86,7 +86,7 @@ class MicroBatcher(Generic[J, R]):
         """Score a job in the next batch; the caller must have called ``expect`` first."""
         if self._task is None or self._wakeup is None:
             raise RuntimeError("the batcher is not running")
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self.withdraw()
         self._pending.append(_Item(job, rows, future))
         self._wakeup.set()

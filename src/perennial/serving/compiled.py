@@ -45,7 +45,9 @@ def compile_records(model: Any) -> Callable[[Records], np.ndarray] | None:
         return None
     blocks: list[Block] = []
     for _, transformer, columns in getattr(features, "transformers_", ()):
-        if transformer == "drop" or (isinstance(columns, Sequence) and not isinstance(columns, str) and len(columns) == 0):
+        if transformer == "drop" or (
+            isinstance(columns, Sequence) and not isinstance(columns, str) and len(columns) == 0
+        ):
             continue
         if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
             return None
@@ -66,7 +68,9 @@ def compile_records(model: Any) -> Callable[[Records], np.ndarray] | None:
 def _block(transformer: Any, columns: list[str]) -> Block | None:
     inner = transformer.steps if isinstance(transformer, Pipeline) else [("only", transformer)]
     # a fitted ColumnTransformer keeps 'passthrough' as an identity FunctionTransformer
-    inner = [(n, s) for n, s in inner if not (s == "passthrough" or (isinstance(s, FunctionTransformer) and s.func is None))]
+    inner = [
+        (n, s) for n, s in inner if not (s == "passthrough" or (isinstance(s, FunctionTransformer) and s.func is None))
+    ]
     first = inner[0][1] if inner else None
     if isinstance(first, DatetimeParts) and len(columns) == 1:
         source: Block = _datetime_source(columns[0], first.parts)
@@ -98,7 +102,9 @@ def _column(records: Records, name: str, rows: int) -> Sequence[Any]:
 
 def _numeric_source(columns: list[str]) -> Block:
     def source(records: Records, rows: int) -> np.ndarray:
-        return np.array([[np.nan if v is None else v for v in _column(records, c, rows)] for c in columns], dtype="float64").T
+        return np.array(
+            [[np.nan if v is None else v for v in _column(records, c, rows)] for c in columns], dtype="float64"
+        ).T
 
     return source
 
@@ -130,7 +136,10 @@ def _ordinal_codes(encoder: Any, columns: list[str]) -> Block | None:
 
     def source(records: Records, rows: int) -> np.ndarray:
         return np.array(
-            [[table.get(_text(v), unknown) for v in _column(records, c, rows)] for c, table in zip(columns, tables, strict=True)],
+            [
+                [table.get(_text(v), unknown) for v in _column(records, c, rows)]
+                for c, table in zip(columns, tables, strict=True)
+            ],
             dtype="float64",
         ).T
 
@@ -147,7 +156,11 @@ def _text(value: Any) -> str:
 def _numeric_step(step: Any) -> Step | None:
     if isinstance(step, SimpleImputer) and step.strategy in ("mean", "median", "most_frequent", "constant"):
         fill = np.asarray(step.statistics_, dtype="float64")
-        if np.isnan(fill).any() or step.add_indicator or not (isinstance(step.missing_values, float) and np.isnan(step.missing_values)):
+        if (
+            np.isnan(fill).any()
+            or step.add_indicator
+            or not (isinstance(step.missing_values, float) and np.isnan(step.missing_values))
+        ):
             return None
         return lambda X: np.where(np.isnan(X), fill, X)
     if isinstance(step, StandardScaler):

@@ -56,8 +56,10 @@ def compile_pipeline(model: Any) -> Predict | None:
     blocks, sparse_output, estimator = plan
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
-        parts = [
-            frame[columns].to_numpy(dtype="float64") if transformer == "passthrough" else transformer.transform(frame[columns])
+        parts: list[Any] = [
+            frame[columns].to_numpy(dtype="float64")
+            if transformer == "passthrough"
+            else transformer.transform(frame[columns])
             for transformer, columns in blocks
         ]
         if sparse_output:
@@ -77,7 +79,10 @@ def probe_frame(columns: Sequence[str], kinds: dict[str, str], categories: dict[
         kind = kinds.get(column, "string")
         if kind == "datetime":
             start = pd.Timestamp("2013-01-01", tz="UTC") + pd.Timedelta(hours=37 * i)
-            data[column] = pd.to_datetime([start + pd.Timedelta(hours=29 * r) if r != 3 else None for r in range(rows)], utc=True)
+            stamps: list[Any] = [
+                start + pd.Timedelta(hours=29 * r) if r != 3 else None for r in range(rows)
+            ]  # None: NaT
+            data[column] = pd.to_datetime(stamps, utc=True)
         elif kind in ("double", "float", "long", "integer"):
             data[column] = np.array([np.nan, 0.0, 1.5, -3.0, 1e3, 12.25 + i, 7.0, 250.0][:rows], dtype="float64")
         else:
@@ -91,20 +96,27 @@ def verified(model: Any, probe: pd.DataFrame) -> Predict:
     """The direct path if it matches ``predict_proba`` on the probe rows (all and one by one)."""
     direct = compile_pipeline(model)
     if direct is None:
-        return model.predict_proba
+        fallback: Predict = model.predict_proba
+        return fallback
     try:
         for frame in (probe, probe.head(1), probe.iloc[[3]], probe):
             if not np.array_equal(direct(frame), np.asarray(model.predict_proba(frame)), equal_nan=True):
-                return model.predict_proba
+                fallback = model.predict_proba
+                return fallback
     except Exception:
-        return model.predict_proba
+        fallback = model.predict_proba
+        return fallback
     return direct
-
 
 
 def records_of(frame: pd.DataFrame) -> dict[str, list[Any]]:
     """A frame as the service's parsed columns: values by name, missing ones as None."""
-    return {str(c): [None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in frame[c].tolist()] for c in frame.columns}
+    return {
+        str(c): [
+            None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v for v in frame[c].tolist()
+        ]
+        for c in frame.columns
+    }
 
 
 def verified_records(model: Any, probe: pd.DataFrame, kinds: dict[str, str]) -> RecordsPredict | None:

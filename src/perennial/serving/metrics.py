@@ -12,7 +12,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import (
-    CollectorRegistry, Counter, Histogram, ProcessCollector, disable_created_metrics, generate_latest,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -35,7 +40,9 @@ class _Snapshot(Collector):
 
     def collect(self) -> list[Metric]:
         state = self._read()
-        info = GaugeMetricFamily("perennial_model_info", "Model versions being served (value 1)", labels=["role", "model", "version"])
+        info = GaugeMetricFamily(
+            "perennial_model_info", "Model versions being served (value 1)", labels=["role", "model", "version"]
+        )
         version = GaugeMetricFamily("perennial_model_version", "Served version number by role", labels=["role"])
         for role, number in state.get("versions", {}).items():
             if number is not None:
@@ -58,26 +65,43 @@ class _Snapshot(Collector):
 
 class ServiceMetrics:
     def __init__(self, read_state: Callable[[], dict[str, Any]]) -> None:
-        disable_created_metrics()  # the *_created series only double the scrape
+        # prometheus_client leaves disable_created_metrics unannotated
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series only double the scrape
         self.registry = CollectorRegistry(auto_describe=False)
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes and friends
         r = self.registry
         self.requests = Counter("perennial_requests", "HTTP requests", ["route", "method", "status"], registry=r)
-        self.errors = Counter("perennial_request_errors", "Requests answered with 4xx or 5xx", ["route", "kind"], registry=r)
+        self.errors = Counter(
+            "perennial_request_errors", "Requests answered with 4xx or 5xx", ["route", "kind"], registry=r
+        )
         self.latency = Histogram(
-            "perennial_request_latency_seconds", "Request latency in the server", ["route"], buckets=LATENCY_BUCKETS, registry=r
+            "perennial_request_latency_seconds",
+            "Request latency in the server",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.predictions = Counter("perennial_predictions", "Rows scored and returned", ["variant"], registry=r)
-        self.unseen = Counter("perennial_unseen_categories", "Category values the model never saw", ["column"], registry=r)
+        self.unseen = Counter(
+            "perennial_unseen_categories", "Category values the model never saw", ["column"], registry=r
+        )
         self.batch_rows = Histogram(
-            "perennial_batch_rows", "Rows per predict call", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=r
+            "perennial_batch_rows",
+            "Rows per predict call",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
         )
         self.batch_jobs = Histogram(
-            "perennial_batch_requests", "Requests coalesced per predict call", buckets=(1, 2, 4, 8, 16, 32, 64), registry=r
+            "perennial_batch_requests",
+            "Requests coalesced per predict call",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
         )
         self.reloads = Counter("perennial_model_reloads", "Model set reloads", ["result"], registry=r)
         self.shadow_errors = Counter("perennial_shadow_errors", "Shadow predict calls that failed", registry=r)
-        self.canary_fallbacks = Counter("perennial_canary_fallbacks", "Challenger failures answered by the champion", registry=r)
+        self.canary_fallbacks = Counter(
+            "perennial_canary_fallbacks", "Challenger failures answered by the champion", registry=r
+        )
         r.register(_Snapshot(read_state))
         self._request_children: dict[tuple[str, str, int], Any] = {}
 

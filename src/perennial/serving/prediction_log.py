@@ -24,6 +24,7 @@ import pandas as pd
 
 from perennial.core.predict import predicted_labels, scalar_prediction
 from perennial.core.scoring import class_columns, label_column
+from perennial.core.task import Task
 from perennial.io.prediction_store import PredictionStore
 
 log = logging.getLogger("perennial.serving")
@@ -56,12 +57,12 @@ class PredictionLog:
         store: PredictionStore,
         model_name: str,
         threshold: float,
-        time_column: str,
+        time_column: str | None,
         feature_columns: Sequence[str],
         flush_seconds: float = 2.0,
         flush_rows: int = 50_000,
         max_pending_rows: int = 500_000,
-        task: str = "binary",
+        task: Task = "binary",
     ) -> None:
         self.store, self.model_name, self.threshold, self.task = store, model_name, threshold, task
         self.time_column = time_column
@@ -147,7 +148,8 @@ class PredictionLog:
         for c in chunks:
             n = len(c.ids)
             ids += c.ids
-            times += c.columns.get(self.time_column) or [None] * n
+            sent = c.columns.get(self.time_column) if self.time_column is not None else None
+            times += sent or [None] * n
             scored += [c.scored_at] * n
             versions += [c.model_version] * n
             for column, values in features.items():

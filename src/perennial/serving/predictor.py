@@ -60,7 +60,9 @@ class Work:
     parts: list[Part] = field(default_factory=list)
 
 
-def _gather(jobs: Sequence[Job], picks: Sequence[list[int] | None], names: Sequence[str]) -> tuple[list[str], dict[str, list[Any]]]:
+def _gather(
+    jobs: Sequence[Job], picks: Sequence[list[int] | None], names: Sequence[str]
+) -> tuple[list[str], dict[str, list[Any]]]:
     """Column lists of the picked rows of each job (None: all its rows), in job order."""
     ids: list[str] = []
     columns: dict[str, list[Any]] = {n: [] for n in names}
@@ -104,7 +106,9 @@ class Predictor:
     def _run_set(self, jobs: list[Job], indices: list[int], outcomes: list[Outcome | None]) -> Work:
         models = jobs[0].models
         names = [f.name for f in models.schema.fields]
-        champion_picks = [None if job.canary is None else [i for i, c in enumerate(job.canary) if not c] for job in jobs]
+        champion_picks = [
+            None if job.canary is None else [i for i, c in enumerate(job.canary) if not c] for job in jobs
+        ]
         challenger_picks = [[] if job.canary is None else [i for i, c in enumerate(job.canary) if c] for job in jobs]
         work = Work(models)
         ids, columns = _gather(jobs, champion_picks, names)
@@ -143,12 +147,20 @@ class Predictor:
             versions: list[str] = [""] * n
             variants: list[str] = [""] * n
             for row in range(n) if cpick is None else cpick:
-                scores[row], versions[row], variants[row] = champion_scores[at_champion], champion.model.version, CHAMPION  # type: ignore[union-attr]
+                scores[row], versions[row], variants[row] = (
+                    champion_scores[at_champion],
+                    champion.model.version,
+                    CHAMPION,
+                )  # type: ignore[union-attr]
                 at_champion += 1
             for row in xpick:
                 assert challenger is not None
                 served = CHAMPION if failed else CHALLENGER
-                scores[row], versions[row], variants[row] = challenger_scores[at_challenger], challenger.model.version, served
+                scores[row], versions[row], variants[row] = (
+                    challenger_scores[at_challenger],
+                    challenger.model.version,
+                    served,
+                )
                 at_challenger += 1
             outcome = Outcome(scores, versions, variants)
             if xpick and challenger is not None:
@@ -177,4 +189,6 @@ class Predictor:
 
     def _log(self, source: str, version: str, part: Part) -> None:
         if self.prediction_log is not None and part.ids:
-            self.prediction_log.submit(LogChunk(source, version, part.ids, part.scores, part.columns, part.model.classes))
+            self.prediction_log.submit(
+                LogChunk(source, version, part.ids, part.scores, part.columns, part.model.classes)
+            )

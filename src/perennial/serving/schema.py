@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired, cast
 
 import numpy as np
 import orjson
 import pandas as pd
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from perennial.config import Config
 from perennial.core.data import content_keys
@@ -140,7 +140,9 @@ class RequestSchema:
         self._records = TypeAdapter(list[record])
 
     def describe(self) -> dict[str, Any]:
-        fields = [{"name": self.id_column, "type": "string", "required": True, "nullable": False}] if self.id_column else []
+        fields = (
+            [{"name": self.id_column, "type": "string", "required": True, "nullable": False}] if self.id_column else []
+        )
         fields += [{"name": f.name, "type": f.kind, "required": f.required, "nullable": True} for f in self.fields]
         return {"fields": fields, "batch_key": BATCH_KEY, "max_request_rows": self.max_rows}
 
@@ -149,7 +151,9 @@ class RequestSchema:
         if isinstance(payload, dict) and BATCH_KEY in payload and BATCH_KEY not in self._names:
             others = sorted(set(payload) - {BATCH_KEY})
             if others:
-                raise RequestError(422, [_error(k, "Extra inputs are not permitted", "extra_forbidden") for k in others])
+                raise RequestError(
+                    422, [_error(k, "Extra inputs are not permitted", "extra_forbidden") for k in others]
+                )
             records = payload[BATCH_KEY]
             if not isinstance(records, list):
                 raise RequestError(422, [_error(BATCH_KEY, "Input should be a list of records", "list_type")])
@@ -159,7 +163,7 @@ class RequestSchema:
         if isinstance(payload, dict):
             return [payload], True
         raise RequestError(
-            422, [_error("body", f"expected one record (an object) or {{\"{BATCH_KEY}\": [...]}}", "model_type")]
+            422, [_error("body", f'expected one record (an object) or {{"{BATCH_KEY}": [...]}}', "model_type")]
         )
 
     def parse(self, body: bytes) -> Parsed:
@@ -174,14 +178,17 @@ class RequestSchema:
             msg = f"{len(records)} records exceed the limit of {self.max_rows} per request"
             raise RequestError(413, [_error(BATCH_KEY, msg, "too_long")])
         try:
-            valid = self._records.validate_python(records)
+            # the Record TypedDict is built at run time: mypy sees it with no keys
+            valid = cast("list[dict[str, Any]]", self._records.validate_python(records))
         except ValidationError as exc:
             raise RequestError(422, _field_errors(exc, single)) from None
         columns = {f.name: [r.get(f.name) for r in valid] for f in self.fields}
         if self.id_column:
             ids = [r[self.id_column] for r in valid]
         else:
-            ids = content_keys(pd.DataFrame({c: columns[c] for c in self.key_columns if c in columns}), self.key_columns).tolist()
+            ids = content_keys(
+                pd.DataFrame({c: columns[c] for c in self.key_columns if c in columns}), self.key_columns
+            ).tolist()
         return Parsed(single, ids, columns, self._unseen(columns))
 
     def _unseen(self, columns: Mapping[str, list[Any]]) -> dict[str, int]:
@@ -216,7 +223,11 @@ def build_frame(columns: Mapping[str, Sequence[Any]], names: Sequence[str], kind
             data[name] = np.array(values, dtype="float64")
         elif kind == "boolean":  # booleans with a null become 1.0/0.0/NaN, as pandas would read them
             has_null = any(v is None for v in values)
-            data[name] = np.array([np.nan if v is None else float(v) for v in values]) if has_null else np.array(values, dtype=bool)
+            data[name] = (
+                np.array([np.nan if v is None else float(v) for v in values])
+                if has_null
+                else np.array(values, dtype=bool)
+            )
         elif kind == "datetime":
             data[name] = pd.to_datetime(values, utc=True)
         else:

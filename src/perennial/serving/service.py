@@ -67,7 +67,7 @@ class Service:
             on_batch=self.metrics.observe_batch,
         )
         self._reload_lock: asyncio.Lock | None = None
-        self._poller: asyncio.Task | None = None
+        self._poller: asyncio.Task[None] | None = None
         # Set by the process owner (`perennial serve`). A full collection walks every object the
         # libraries made at import (MLflow, pandas...): ~200 ms of stalled event loop, seen as a
         # p99 spike. Frozen, those objects are skipped; reference counting still frees them.
@@ -136,7 +136,9 @@ class Service:
             challenger_v = aliases.get(CHALLENGER) if mode != "champion" else None
             if champion_v is None:
                 if current is None:
-                    raise RegistryError(f"model '{self.registry.name}' has no '{alias}' alias: train and promote a model first")
+                    raise RegistryError(
+                        f"model '{self.registry.name}' has no '{alias}' alias: train and promote a model first"
+                    )
                 return {"changed": False, **self.versions()}  # alias gone: keep serving what we have
             challenger_v = None if challenger_v == champion_v else challenger_v
             if current is not None and current.versions == (champion_v, challenger_v) and mode == self.mode:

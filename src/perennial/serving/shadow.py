@@ -68,7 +68,12 @@ class ShadowComparison:
     """Accumulates paired scores; safe to feed from the worker and read from the event loop."""
 
     def __init__(
-        self, champion_version: str, challenger_version: str, threshold: float, window: int = 10_000, latency_window: int = 2_000
+        self,
+        champion_version: str,
+        challenger_version: str,
+        threshold: float,
+        window: int = 10_000,
+        latency_window: int = 2_000,
     ) -> None:
         self.champion_version, self.challenger_version, self.threshold = champion_version, challenger_version, threshold
         self._lock = threading.Lock()

@@ -69,8 +69,14 @@ class LoadedModel:
             "columns": list(self.columns),
             "direct_path": self.scorer is not None and self.scorer != getattr(self.model, "predict_proba", None),
             "task": self.task,
-            **({"positive_label": self.labels.to_dict()["positive"], "negative_label": self.labels.to_dict()["negative"]}
-               if self.task == "binary" else {}),
+            **(
+                {
+                    "positive_label": self.labels.to_dict()["positive"],
+                    "negative_label": self.labels.to_dict()["negative"],
+                }
+                if self.task == "binary"
+                else {}
+            ),
             **({"classes": list(self.classes)} if self.classes else {}),
             "compiled_path": self.compiled is not None,
         }
@@ -90,8 +96,6 @@ class ModelSet:
 def _signature_inputs(name: str, version: str) -> list[dict[str, Any]] | None:
     signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
     return signature.inputs.to_dict() if signature is not None and signature.inputs is not None else None
-
-
 
 
 def load_version(registry: Registry, version: str, role: str, config: Config) -> LoadedModel:

@@ -21,7 +21,7 @@ import numpy as np
 def compile_trees(estimator: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     """predict_proba over a float matrix, or None for anything but a fitted binary HGB classifier."""
     predictors = getattr(estimator, "_predictors", None)
-    loss = getattr(estimator, "_loss", None)
+    loss: Any = getattr(estimator, "_loss", None)
     if not predictors or getattr(estimator, "n_trees_per_iteration_", None) != 1 or not hasattr(loss, "predict_proba"):
         return None
     trees = [iteration[0] for iteration in predictors]
@@ -94,8 +94,14 @@ def _preprocessor(estimator: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     return prepare
 
 
-def _step(table: dict[str, np.ndarray], known: np.ndarray, feature_map: np.ndarray, X: np.ndarray,
-          rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+def _step(
+    table: dict[str, np.ndarray],
+    known: np.ndarray,
+    feature_map: np.ndarray,
+    X: np.ndarray,
+    rows: np.ndarray,
+    at: np.ndarray,
+) -> np.ndarray:
     """Each (row, node) pair's child, by scikit-learn's rules."""
     feature = table["feature"][at]
     value = X[rows, feature]
@@ -111,9 +117,11 @@ def _step(table: dict[str, np.ndarray], known: np.ndarray, feature_map: np.ndarr
         as_missing = bad | (~in_left & ~in_known)
         go_left[categorical] = np.where(as_missing, table["missing_left"][at][categorical], in_left)
     go_left[missing] = table["missing_left"][at][missing]
-    return np.where(go_left, table["left"][at], table["right"][at])
+    child: np.ndarray = np.where(go_left, table["left"][at], table["right"][at])
+    return child
 
 
 def _in_bitset(rows: np.ndarray, values: np.ndarray, bitsets: np.ndarray) -> np.ndarray:
     words = bitsets[rows, values >> 5]
-    return ((words >> (values & 31).astype(np.uint64)) & np.uint64(1)).astype(bool)
+    bits: np.ndarray = ((words >> (values & 31).astype(np.uint64)) & np.uint64(1)).astype(bool)
+    return bits

@@ -9,16 +9,18 @@ from perennial.core.column_types import degenerate, infer_types, suggest_id, sug
 def test_columns_are_typed_from_their_values_and_useless_ones_left_out_with_why() -> None:
     # given one column of each kind
     rows = 400
-    frame = pd.DataFrame({
-        "age": np.arange(rows) % 90,
-        "plan": np.where(np.arange(rows) % 2, "basic", "pro"),
-        "active": np.arange(rows) % 3 == 0,
-        "signed_up": pd.date_range("2024-01-01", periods=rows, freq="h").astype(str),
-        "note": [f"free text {i}" for i in range(rows)],
-        "empty": np.nan,
-        "country": "NL",
-        "label": np.arange(rows) % 2,
-    })
+    frame = pd.DataFrame(
+        {
+            "age": np.arange(rows) % 90,
+            "plan": np.where(np.arange(rows) % 2, "basic", "pro"),
+            "active": np.arange(rows) % 3 == 0,
+            "signed_up": pd.date_range("2024-01-01", periods=rows, freq="h").astype(str),
+            "note": [f"free text {i}" for i in range(rows)],
+            "empty": np.nan,
+            "country": "NL",
+            "label": np.arange(rows) % 2,
+        }
+    )
     # when typed (the label excluded)
     types = infer_types(frame, exclude=("label",))
     # then each lands in its list, and the left-out ones say why
@@ -30,7 +32,9 @@ def test_columns_are_typed_from_their_values_and_useless_ones_left_out_with_why(
 
 
 def test_id_and_time_are_suggested_or_why_not() -> None:
-    frame = pd.DataFrame({"customer_id": range(50), "x": [1.0] * 50, "at": pd.date_range("2024-01-01", periods=50).astype(str)})
+    frame = pd.DataFrame(
+        {"customer_id": range(50), "x": [1.0] * 50, "at": pd.date_range("2024-01-01", periods=50).astype(str)}
+    )
     assert suggest_id(frame)[0] == "customer_id" and suggest_time(frame)[0] == "at"
     assert suggest_id(frame.drop(columns="customer_id"))[0] is None
     none, why = suggest_time(frame.drop(columns="at"))

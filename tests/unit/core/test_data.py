@@ -17,7 +17,9 @@ def test_split_is_by_time_and_never_overlaps(flights, tiny_config) -> None:
 
 
 def test_max_train_rows_keeps_the_most_recent(flights, tiny_config) -> None:
-    capped = tiny_config.model_copy(update={"training": tiny_config.training.model_copy(update={"max_train_rows": 100})})
+    capped = tiny_config.model_copy(
+        update={"training": tiny_config.training.model_copy(update={"max_train_rows": 100})}
+    )
     train, _ = split_by_time(flights, capped)
     assert len(train) == 100
     assert train["time_hour"].min() > pd.Timestamp("2013-02-15", tz="UTC")
@@ -38,7 +40,9 @@ def test_fingerprint_changes_with_any_value(flights) -> None:
 
 def test_unparseable_times_name_the_column_and_examples() -> None:
     frame = pd.DataFrame({"t": ["2013-01-01 10:00", "yesterday", None]})
-    with pytest.raises(DataSourceError, match=r"src.csv: column 't' has 1 values that are not timestamps, e.g. \['yesterday'\]"):
+    with pytest.raises(
+        DataSourceError, match=r"src.csv: column 't' has 1 values that are not timestamps, e.g. \['yesterday'\]"
+    ):
         parse_times(frame, "t", "src.csv")
     assert parse_times(frame.iloc[[0, 2]], "t", "src.csv").dt.tz is not None
 

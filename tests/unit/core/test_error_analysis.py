@@ -19,7 +19,9 @@ def _holdout(rows: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, 
     y = rng.integers(0, 2, rows)
     good = np.clip(y * 0.6 + rng.uniform(0, 0.4, rows), 0, 1)
     proba = np.where(carrier == "AA", good, rng.uniform(size=rows))
-    frame = pd.DataFrame({"flight_id": [f"f{i}" for i in range(rows)], "carrier": carrier, "temp": rng.normal(size=rows)})
+    frame = pd.DataFrame(
+        {"flight_id": [f"f{i}" for i in range(rows)], "carrier": carrier, "temp": rng.normal(size=rows)}
+    )
     return frame, y, proba
 
 

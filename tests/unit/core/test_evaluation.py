@@ -89,8 +89,17 @@ def test_metrics_are_flat_and_finite_and_to_dict_round_trips_through_json() -> N
     # when flattened
     flat = scores.metrics()
     # then names are MLflow-ready, unmeasured values and one-class slices are left out
-    assert {"roc_auc", "roc_auc_low", "roc_auc_high", "f1_high", "slice.carrier.UA.roc_auc",
-            "slice.carrier.UA.roc_auc_low", "latency_ms_per_row", "size_mb", "confusion.tp"} <= set(flat)
+    assert {
+        "roc_auc",
+        "roc_auc_low",
+        "roc_auc_high",
+        "f1_high",
+        "slice.carrier.UA.roc_auc",
+        "slice.carrier.UA.roc_auc_low",
+        "latency_ms_per_row",
+        "size_mb",
+        "confusion.tp",
+    } <= set(flat)
     assert "latency_ms_single" not in flat and not any("ZZ" in k for k in flat)
     assert all(isinstance(v, float) and np.isfinite(v) for v in flat.values())
     # and the full dict is strict JSON that reads back to equal scores

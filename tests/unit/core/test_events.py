@@ -5,8 +5,16 @@ from perennial.core.lifecycle import TrainingOutcome
 
 
 def outcome(verdict: str, promoted: bool) -> TrainingOutcome:
-    return TrainingOutcome("run", "candidate:hgb", "3", verdict == "passed", promoted, "2" if not promoted else "3",
-                           f"gate {verdict}", verdict)
+    return TrainingOutcome(
+        "run",
+        "candidate:hgb",
+        "3",
+        verdict == "passed",
+        promoted,
+        "2" if not promoted else "3",
+        f"gate {verdict}",
+        verdict,
+    )
 
 
 def test_each_verdict_tells_the_loop_its_own_event() -> None:

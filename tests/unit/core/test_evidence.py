@@ -70,7 +70,9 @@ def test_a_regression_target_has_no_class_rule() -> None:
         (MetricEstimate("roc_auc_diff", float("nan"), float("nan"), float("nan")), True, Verdict.FAILED),
     ],
 )
-def test_non_inferior_reads_the_worst_plausible_improvement(diff: MetricEstimate, higher: bool, verdict: Verdict) -> None:
+def test_non_inferior_reads_the_worst_plausible_improvement(
+    diff: MetricEstimate, higher: bool, verdict: Verdict
+) -> None:
     assert non_inferior(diff, 0.01, higher) is verdict
 
 

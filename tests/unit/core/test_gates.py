@@ -30,8 +30,14 @@ def est(value: float, spread: float = 0.01, name: str = "roc_auc") -> MetricEsti
     return MetricEstimate(name, value, value - spread, value + spread)
 
 
-def scores(label: str, primary: float, slices: dict[str, float] | None = None, metric: str = "roc_auc",
-           latency: float | None = 0.1, size: float | None = 5.0) -> Scores:
+def scores(
+    label: str,
+    primary: float,
+    slices: dict[str, float] | None = None,
+    metric: str = "roc_auc",
+    latency: float | None = 0.1,
+    size: float | None = 5.0,
+) -> Scores:
     """Hand-made scores: slices are carrier=value with the given primary."""
     return Scores(
         label=label,
@@ -60,8 +66,17 @@ def test_a_good_candidate_passes_every_check() -> None:
     report = check_promotion(candidate, baseline, champion, versus, STRICT, "roc_auc")
     # then every configured check ran and passed
     names = [c.name for c in report.checks]
-    assert names == ["primary floor", "beats baseline", "beats champion", "slice carrier=UA", "slice carrier=F9",
-                     "slice carrier=UA vs champion", "slice carrier=F9 vs champion", "latency", "model size"]
+    assert names == [
+        "primary floor",
+        "beats baseline",
+        "beats champion",
+        "slice carrier=UA",
+        "slice carrier=F9",
+        "slice carrier=UA vs champion",
+        "slice carrier=F9 vs champion",
+        "latency",
+        "model size",
+    ]
     assert report.passed and report.failures == ()
     assert report.summary() == "gate passed for candidate:hgb vs champion:v1: all 9 checks passed"
     assert report.raise_if_failed() is report
@@ -76,12 +91,21 @@ def _slice(value: str, primary: float) -> tuple[SliceScore, ...]:
     [
         ({"candidate": {"primary": est(0.60)}}, "primary floor", "roc_auc 0.6 < 0.62"),
         ({"baseline": {"primary": est(0.70)}}, "beats baseline", "lift 0.02 < 0.05"),
-        ({"versus": MetricEstimate("roc_auc_diff", -0.03, -0.04, -0.02)}, "beats champion",
-         "roc_auc diff -0.0300 [-0.0400, -0.0200]; worst plausible -0.0400 <= -0.01"),
-        ({"candidate": {"slices": _slice("F9", 0.51)}, "champion": {"slices": _slice("F9", 0.52)}},
-         "slice carrier=F9", "roc_auc 0.51 < 0.55"),
-        ({"candidate": {"slices": _slice("UA", 0.62)}}, "slice carrier=UA vs champion",
-         "0.62 vs champion 0.69 (-0.0700)"),
+        (
+            {"versus": MetricEstimate("roc_auc_diff", -0.03, -0.04, -0.02)},
+            "beats champion",
+            "roc_auc diff -0.0300 [-0.0400, -0.0200]; worst plausible -0.0400 <= -0.01",
+        ),
+        (
+            {"candidate": {"slices": _slice("F9", 0.51)}, "champion": {"slices": _slice("F9", 0.52)}},
+            "slice carrier=F9",
+            "roc_auc 0.51 < 0.55",
+        ),
+        (
+            {"candidate": {"slices": _slice("UA", 0.62)}},
+            "slice carrier=UA vs champion",
+            "0.62 vs champion 0.69 (-0.0700)",
+        ),
         ({"candidate": {"latency_ms_per_row": 2.5}}, "latency", "2.5 > 2 ms/row"),
         ({"candidate": {"size_mb": 80.0}}, "model size", "80 > 50 MB"),
     ],
@@ -107,8 +131,13 @@ def test_lower_is_better_metrics_flip_every_comparison() -> None:
     candidate = scores("candidate:lr", 0.40, {"UA": 0.45}, metric="log_loss")
     baseline = scores("baseline", 0.60, {"UA": 0.6}, metric="log_loss")
     champion = scores("champion:v2", 0.41, {"UA": 0.44}, metric="log_loss")
-    policy = Gate(min_primary=0.5, min_lift_over_baseline=0.1, max_regression_vs_champion=0.01,
-                  min_slice_primary=0.5, max_slice_regression_vs_champion=0.02)
+    policy = Gate(
+        min_primary=0.5,
+        min_lift_over_baseline=0.1,
+        max_regression_vs_champion=0.01,
+        min_slice_primary=0.5,
+        max_slice_regression_vs_champion=0.02,
+    )
     better = MetricEstimate("log_loss_diff", -0.01, -0.02, 0.0)
     # when gated
     report = check_promotion(candidate, baseline, champion, better, policy, "log_loss")
@@ -121,8 +150,11 @@ def test_lower_is_better_metrics_flip_every_comparison() -> None:
     assert [c.name for c in failed.failures] == ["beats champion"]
     assert "(lower is better)" in failed.summary()
     # and a loss above the ceiling (so also too little lift), or a slice loss up by more than 0.02, fails
-    high = replace(candidate, primary=est(0.55, name="log_loss"),
-                   slices=(SliceScore("carrier", "UA", 300, 60, est(0.47, name="log_loss")),))
+    high = replace(
+        candidate,
+        primary=est(0.55, name="log_loss"),
+        slices=(SliceScore("carrier", "UA", 300, 60, est(0.47, name="log_loss")),),
+    )
     names = [c.name for c in check_promotion(high, baseline, champion, better, policy, "log_loss").failures]
     assert names == ["primary floor", "beats baseline", "slice carrier=UA vs champion"]
 
@@ -160,7 +192,9 @@ def test_slices_are_matched_by_column_and_value_and_one_class_slices_are_skipped
     report = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc")
     assert report.passed
     assert [c.name for c in report.checks if c.name.startswith("slice")] == [
-        "slice carrier=UA vs champion", "slice carrier=F9 vs champion"]
+        "slice carrier=UA vs champion",
+        "slice carrier=F9 vs champion",
+    ]
 
 
 def test_unmeasured_latency_fails_a_latency_limit() -> None:
@@ -240,9 +274,12 @@ def test_a_gate_failure_survives_pickling_with_its_report() -> None:
 
 
 def plenty() -> HoldoutEvidence:
-    return HoldoutEvidence(Evidence(28_000, (("negatives", 22_000), ("positives", 6_000))),
-                           "2013-07-01 to 2013-07-31 (28,000 rows)", "champion:v1",
-                           Evidence(28_000, (("negatives", 22_000), ("positives", 6_000))))
+    return HoldoutEvidence(
+        Evidence(28_000, (("negatives", 22_000), ("positives", 6_000))),
+        "2013-07-01 to 2013-07-31 (28,000 rows)",
+        "champion:v1",
+        Evidence(28_000, (("negatives", 22_000), ("positives", 6_000))),
+    )
 
 
 def test_enough_evidence_adds_a_passing_evidence_check_and_names_the_span() -> None:
@@ -262,8 +299,10 @@ def test_a_thin_holdout_is_inconclusive_names_the_short_numbers_and_does_not_rai
     report = check_promotion(candidate, baseline, champion, versus, STRICT, "roc_auc", evidence=evidence)
     # then neither passed nor failed: inconclusive, saying which numbers were short
     assert report.verdict is Verdict.INCONCLUSIVE and not report.passed and report.failures == ()
-    assert report.summary() == ("gate INCONCLUSIVE for candidate:hgb vs champion:v1: "
-                                "31 holdout rows < 500; 2 positives < 20; the champion stays")
+    assert report.summary() == (
+        "gate INCONCLUSIVE for candidate:hgb vs champion:v1: "
+        "31 holdout rows < 500; 2 positives < 20; the champion stays"
+    )
     # and the metric checks are not judged, while latency and size still are
     verdicts = {c.name: c.verdict for c in report.checks}
     assert verdicts["primary floor"] is Verdict.INCONCLUSIVE and verdicts["beats champion"] is Verdict.INCONCLUSIVE
@@ -276,8 +315,9 @@ def test_a_failure_outranks_thin_evidence() -> None:
     candidate, baseline, champion, versus = good_case()
     thin = Evidence(31, (("negatives", 29), ("positives", 2)))
     slow = replace(candidate, latency_ms_per_row=9.0)
-    report = check_promotion(slow, baseline, champion, versus, STRICT, "roc_auc",
-                             evidence=HoldoutEvidence(thin, "31 rows"))
+    report = check_promotion(
+        slow, baseline, champion, versus, STRICT, "roc_auc", evidence=HoldoutEvidence(thin, "31 rows")
+    )
     assert report.verdict is Verdict.FAILED and [c.name for c in report.failures] == ["latency"]
 
 
@@ -302,8 +342,12 @@ def test_a_retrain_after_decay_must_beat_the_champion_with_confidence() -> None:
     better = MetricEstimate("roc_auc_diff", 0.02, 0.008, 0.032)
     # when gated as an ordinary retrain, then as one asked for by a performance drop
     plain = check_promotion(candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty())
-    decayed = check_promotion(candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty(), after_decay=True)
-    gained = check_promotion(candidate, baseline, champion, better, STRICT, "roc_auc", evidence=plenty(), after_decay=True)
+    decayed = check_promotion(
+        candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty(), after_decay=True
+    )
+    gained = check_promotion(
+        candidate, baseline, champion, better, STRICT, "roc_auc", evidence=plenty(), after_decay=True
+    )
     # then only the decay-triggered one keeps the champion, and only while the gain is not certain
     assert plain.passed and gained.passed
     assert [c.name for c in decayed.failures] == ["improves on decayed champion"]

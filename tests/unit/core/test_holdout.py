@@ -22,7 +22,9 @@ def test_a_short_holdout_reaches_back_to_the_most_recent_rows_that_hold_the_evid
     # given about 13 rows a day: March alone (the holdout) holds ~410 rows, fewer than 500
     frame = make_flights(rows=1600, days=120)
     times = frame["time_hour"]
-    march = int(((times >= pd.Timestamp("2013-03-01", tz="UTC")) & (times < pd.Timestamp("2013-04-01", tz="UTC"))).sum())
+    march = int(
+        ((times >= pd.Timestamp("2013-03-01", tz="UTC")) & (times < pd.Timestamp("2013-04-01", tz="UTC"))).sum()
+    )
     assert march < 500
     # when the split is checked for evidence
     train_end, note = reach_back(frame, tiny_config)
@@ -31,8 +33,9 @@ def test_a_short_holdout_reaches_back_to_the_most_recent_rows_that_hold_the_evid
     assert dt.date(2013, 2, 1) < train_end < dt.date(2013, 3, 1)
     assert 500 <= held < 530
     # and says what it did
-    assert note == (f"the window from 2013-03-01 held {march:,} rows: reached back to {train_end} "
-                    "for the most recent labelled rows")
+    assert note == (
+        f"the window from 2013-03-01 held {march:,} rows: reached back to {train_end} for the most recent labelled rows"
+    )
 
 
 def test_the_holdout_never_takes_more_than_half_the_rows(tiny_config: Config) -> None:
@@ -48,8 +51,9 @@ def test_the_holdout_never_takes_more_than_half_the_rows(tiny_config: Config) ->
 
 def test_reaching_back_is_off_when_the_config_says_so(tiny_config: Config) -> None:
     frame = make_flights(rows=1000, days=120)
-    gate = tiny_config.gate.model_copy(update={"min_evidence": tiny_config.gate.min_evidence.model_copy(
-        update={"extend_holdout": False})})
+    gate = tiny_config.gate.model_copy(
+        update={"min_evidence": tiny_config.gate.min_evidence.model_copy(update={"extend_holdout": False})}
+    )
     assert reach_back(frame, tiny_config.model_copy(update={"gate": gate})) == (dt.date(2013, 3, 1), "")
 
 

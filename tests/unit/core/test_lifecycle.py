@@ -52,8 +52,15 @@ def test_a_champion_that_trained_on_the_whole_holdout_is_not_scored_and_the_gate
     through = pd.Timestamp("2013-03-31 23:00", tz="UTC")
     # when compared and gated
     comparison = compare_on_holdout(("candidate:lr", model), baseline, ("champion:v2", model), holdout, config, through)
-    report = check_promotion(comparison.candidate, comparison.baseline, comparison.champion, comparison.versus_champion,
-                             config.gate, "roc_auc", evidence=comparison.evidence)
+    report = check_promotion(
+        comparison.candidate,
+        comparison.baseline,
+        comparison.champion,
+        comparison.versus_champion,
+        config.gate,
+        "roc_auc",
+        evidence=comparison.evidence,
+    )
     # then the champion is not scored, and the verdict is inconclusive naming the missing rows
     assert comparison.champion is None and comparison.evidence.champion_rows.rows == 0
     assert report.verdict == "inconclusive" and report.champion == "champion:v2"

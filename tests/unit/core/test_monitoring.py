@@ -36,7 +36,12 @@ TODAY = dt.date(2013, 8, 14)  # a Wednesday
         ("month", None, None, Window(dt.date(2013, 7, 1), dt.date(2013, 8, 1), "2013-07")),
         ("month", dt.date(2013, 12, 1), None, Window(dt.date(2013, 12, 1), dt.date(2014, 1, 1), "2013-12")),
         ("week", dt.date(2013, 7, 3), None, Window(dt.date(2013, 7, 3), dt.date(2013, 7, 10), "2013-07-03")),
-        ("month", dt.date(2013, 7, 1), dt.date(2013, 7, 15), Window(dt.date(2013, 7, 1), dt.date(2013, 7, 15), "2013-07-01")),
+        (
+            "month",
+            dt.date(2013, 7, 1),
+            dt.date(2013, 7, 15),
+            Window(dt.date(2013, 7, 1), dt.date(2013, 7, 15), "2013-07-01"),
+        ),
     ],
 )
 def test_window_bounds(kind: str, start: dt.date | None, end: dt.date | None, expected: Window) -> None:
@@ -52,8 +57,13 @@ def test_window_bounds_refuse_an_end_without_start_or_before_it() -> None:
 
 def test_a_rescored_id_counts_once_with_its_latest_score() -> None:
     # given the same flight scored by batch, then again later
-    rows = pd.DataFrame({"id": ["a", "b", "a"], "prediction": [0.1, 0.5, 0.9],
-                         "scored_at": pd.to_datetime(["2013-07-01", "2013-07-01", "2013-07-02"], utc=True)})
+    rows = pd.DataFrame(
+        {
+            "id": ["a", "b", "a"],
+            "prediction": [0.1, 0.5, 0.9],
+            "scored_at": pd.to_datetime(["2013-07-01", "2013-07-01", "2013-07-02"], utc=True),
+        }
+    )
     # then the later scoring wins
     latest = latest_predictions(rows)
     assert dict(zip(latest["id"], latest["prediction"], strict=True)) == {"a": 0.9, "b": 0.5}
@@ -68,13 +78,24 @@ def test_labels_join_on_id_as_text_and_skip_unlabelled_rows(tiny_config: Config)
 
 def test_labels_without_the_target_name_the_source_and_column(tiny_config: Config) -> None:
     with pytest.raises(DataSourceError, match=r"labels\.csv: labels need columns \['delayed'\]"):
-        join_labels(pd.DataFrame({"id": ["1"], "prediction": [0.5]}), pd.DataFrame({"flight_id": [1]}), tiny_config, "labels.csv")
+        join_labels(
+            pd.DataFrame({"id": ["1"], "prediction": [0.5]}),
+            pd.DataFrame({"flight_id": [1]}),
+            tiny_config,
+            "labels.csv",
+        )
 
 
 def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tiny_config: Config) -> None:
     rng = np.random.default_rng(0)
     label = rng.integers(0, 2, 400)
-    joined = pd.DataFrame({"id": [str(i) for i in range(400)], "prediction": np.clip(label * 0.3 + rng.uniform(0, 0.7, 400), 0, 1), "label": label})
+    joined = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(400)],
+            "prediction": np.clip(label * 0.3 + rng.uniform(0, 0.7, 400), 0, 1),
+            "label": label,
+        }
+    )
     perf = window_performance(joined, tiny_config, reference=0.95)
     assert perf is not None and perf.metric == "roc_auc" and perf.rows == 400
     assert perf.low <= perf.value <= perf.high and perf.drop == pytest.approx(0.95 - perf.value)
@@ -82,10 +103,18 @@ def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tin
 
 
 def _result(**changes: object) -> WindowResult:
-    base = dict(dataset="tiny", window="2013-07", rows=1000, data_valid=True, drift_share=0.6,
-                drifted_columns=("temp", "dewp"), prediction_drift=True, performance=None,
-                decision=RetrainDecision(True, "drift", "tiny:drift:2013-07", "drift in 2 of the last 3 windows"),
-                champion_version="1")
+    base = dict(
+        dataset="tiny",
+        window="2013-07",
+        rows=1000,
+        data_valid=True,
+        drift_share=0.6,
+        drifted_columns=("temp", "dewp"),
+        prediction_drift=True,
+        performance=None,
+        decision=RetrainDecision(True, "drift", "tiny:drift:2013-07", "drift in 2 of the last 3 windows"),
+        champion_version="1",
+    )
     return WindowResult(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -101,7 +130,9 @@ def test_a_drift_retrain_is_a_typed_event_carrying_the_retrain_window() -> None:
 
 def test_a_performance_retrain_carries_the_figures() -> None:
     perf = Performance("roc_auc", 0.64, 0.62, 0.66, 900, 0.71, 0.07)
-    event = event_for(_result(performance=perf, decision=RetrainDecision(True, "performance", "k", "why")), WINDOW, 0.03)
+    event = event_for(
+        _result(performance=perf, decision=RetrainDecision(True, "performance", "k", "why")), WINDOW, 0.03
+    )
     assert isinstance(event, PerformanceDegraded)
     assert (event.value, event.low, event.reference, event.tolerance) == (0.64, 0.62, 0.71, 0.03)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from perennial.core.profile import DataProfile, diff_profiles, profile_frame
@@ -62,8 +61,9 @@ def test_diff_names_what_moved_and_ignores_what_did_not(tiny_config) -> None:
 def test_diff_lists_added_and_removed_columns(tiny_config) -> None:
     # given two profiles whose column sets differ
     full = profile_frame(make_flights(rows=300), tiny_config)
-    fewer = DataProfile(full.rows, full.target, full.positive_rate, full.window,
-                        tuple(c for c in full.columns if c.name != "origin"))
+    fewer = DataProfile(
+        full.rows, full.target, full.positive_rate, full.window, tuple(c for c in full.columns if c.name != "origin")
+    )
     # when diffed both ways / then the column is removed one way and added the other
     assert ("origin", "removed") in {(c.column, c.what) for c in diff_profiles(full, fewer).changes}
     assert ("origin", "added") in {(c.column, c.what) for c in diff_profiles(fewer, full).changes}

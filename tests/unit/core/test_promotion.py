@@ -15,7 +15,11 @@ class Move:
 
 def test_rollback_walks_back_and_never_flips_between_two_versions() -> None:
     # given v1, v2, v3 promoted in turn (newest first)
-    history = [Move("champion", "3", "2", "promote"), Move("champion", "2", "1", "promote"), Move("champion", "1", None, "promote")]
+    history = [
+        Move("champion", "3", "2", "promote"),
+        Move("champion", "2", "1", "promote"),
+        Move("champion", "1", None, "promote"),
+    ]
     # when rolled back once, then again
     first = rollback_target(history, "3")
     history.insert(0, Move("champion", "2", "3", "rollback"))

@@ -7,7 +7,12 @@ from perennial.core.training import train_candidate
 
 def test_scored_rows_carry_identity_probability_and_features(flights, tiny_config) -> None:
     # given a fitted model / when a window is scored
-    model = train_candidate(tiny_config.training.candidates[0], features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config).model
+    model = train_candidate(
+        tiny_config.training.candidates[0],
+        features_of(flights, tiny_config),
+        labels_of(flights, tiny_config),
+        tiny_config,
+    ).model
     window = flights.iloc[100:400]
     rows = score_frame(model, window, tiny_config, "tiny-delay", "3")
     # then one row per input, in order, with the model's identity and the raw features

@@ -24,8 +24,13 @@ def test_passwords_in_userinfo_and_in_query_strings_are_masked(text: str, masked
 
 @pytest.mark.parametrize(
     "text",
-    ["sqlite:////tmp/x/mlflow.db", "http://127.0.0.1:5000/#/experiments/1", "postgresql://db/x?user=app&sslmode=require",
-     "ratio 3:4 at noon", "https://h/search?q=password"],
+    [
+        "sqlite:////tmp/x/mlflow.db",
+        "http://127.0.0.1:5000/#/experiments/1",
+        "postgresql://db/x?user=app&sslmode=require",
+        "ratio 3:4 at noon",
+        "https://h/search?q=password",
+    ],
 )
 def test_text_without_a_secret_is_unchanged(text: str) -> None:
     assert mask_secrets(text) == text

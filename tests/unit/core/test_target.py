@@ -28,7 +28,9 @@ def test_the_positive_label_is_inferred_when_the_values_make_it_plain(values, po
 
 def test_text_labels_without_a_positive_label_ask_for_one_listing_the_values() -> None:
     # given "M"/"B" (which is positive cannot be told) / when resolved / then the error lists both and names the key
-    with pytest.raises(TargetError, match=r"data.csv: cannot tell .* 'diagnosis' .*\['M', 'B'\].*data.target.positive_label"):
+    with pytest.raises(
+        TargetError, match=r"data.csv: cannot tell .* 'diagnosis' .*\['M', 'B'\].*data.target.positive_label"
+    ):
         resolve_labels(pd.Series(["M", "B", "M"]), Target(column="diagnosis"), "data.csv")
 
 

@@ -36,8 +36,9 @@ def test_the_shift_chosen_on_validation_moves_predictions_to_the_cost_quantile_a
     assert report.quantile == pytest.approx(0.9)
     assert report.shift == pytest.approx(6.4, abs=0.6)
     assert report.holdout_cost < 0.7 * report.holdout_cost_unshifted
-    unshifted = regression_cost_report(truth[:2000], predicted[:2000], truth[2000:], predicted[2000:],
-                                       RegressionCost(under=9, over=1))
+    unshifted = regression_cost_report(
+        truth[:2000], predicted[:2000], truth[2000:], predicted[2000:], RegressionCost(under=9, over=1)
+    )
     assert unshifted.shift == 0.0 and unshifted.holdout_cost == unshifted.holdout_cost_unshifted
 
 

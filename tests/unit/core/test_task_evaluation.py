@@ -19,10 +19,12 @@ from perennial.core.task_evaluation import (
     task_paired_difference,
 )
 
-REGRESSION = Evaluation(primary_metric="mae", secondary_metrics=("rmse", "r2"), bootstrap=Bootstrap(resamples=100),
-                        min_slice_rows=20)
-MULTICLASS = Evaluation(primary_metric="macro_f1", secondary_metrics=("log_loss", "balanced_accuracy"),
-                        bootstrap=Bootstrap(resamples=100))
+REGRESSION = Evaluation(
+    primary_metric="mae", secondary_metrics=("rmse", "r2"), bootstrap=Bootstrap(resamples=100), min_slice_rows=20
+)
+MULTICLASS = Evaluation(
+    primary_metric="macro_f1", secondary_metrics=("log_loss", "balanced_accuracy"), bootstrap=Bootstrap(resamples=100)
+)
 IRIS = np.array(["setosa", "versicolor", "virginica"], dtype=object)
 
 
@@ -109,8 +111,10 @@ def test_a_class_whose_recall_collapses_fails_its_own_check_and_others_pass() ->
     checks = class_recall_checks(diffs, Gate(max_class_recall_drop=0.05, class_recall_drop={"virginica": 0.2}))
     # then only virginica fails, naming its tolerance; with the model against itself all pass
     assert {c.name: c.passed for c in checks} == {
-        "class setosa recall vs champion": True, "class versicolor recall vs champion": True,
-        "class virginica recall vs champion": False}
+        "class setosa recall vs champion": True,
+        "class versicolor recall vs champion": True,
+        "class virginica recall vs champion": False,
+    }
     assert "may trail by <=0.2" in next(c for c in checks if not c.passed).detail
     same = class_recall_differences(y, proba, proba, classes, MULTICLASS)
     assert all(c.passed for c in class_recall_checks(same, Gate(max_class_recall_drop=0.0)))

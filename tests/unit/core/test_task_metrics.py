@@ -34,9 +34,13 @@ def wine(C: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def sk_regression(name: str, y: np.ndarray, p: np.ndarray, q: float = 0.5) -> float:
-    return {"mae": skm.mean_absolute_error, "rmse": skm.root_mean_squared_error, "r2": skm.r2_score,
-            "mape": skm.mean_absolute_percentage_error,
-            "pinball": lambda a, b: skm.mean_pinball_loss(a, b, alpha=q)}[name](y, p)
+    return {
+        "mae": skm.mean_absolute_error,
+        "rmse": skm.root_mean_squared_error,
+        "r2": skm.r2_score,
+        "mape": skm.mean_absolute_percentage_error,
+        "pinball": lambda a, b: skm.mean_pinball_loss(a, b, alpha=q),
+    }[name](y, p)
 
 
 def sk_multiclass(name: str, y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
@@ -128,8 +132,9 @@ def test_class_recall_differences_see_a_class_a_model_gave_up() -> None:
     worse[:, col["barolo"]] += worse[:, col["barbera"]]
     worse[:, col["barbera"]] = 0
     # when per-class recall differences are estimated
-    diffs = tm.class_recall_differences(tm.MulticlassRows(y, worse, classes), tm.MulticlassRows(y, proba, classes),
-                                        classes, FAST)
+    diffs = tm.class_recall_differences(
+        tm.MulticlassRows(y, worse, classes), tm.MulticlassRows(y, proba, classes), classes, FAST
+    )
     # then barbera's recall fell to zero with confidence; grignolino's did not move
     assert diffs["barbera"].high < -0.5
     assert diffs["grignolino"] == (0.0, 0.0, 0.0)

@@ -17,7 +17,9 @@ def test_candidates_learn_the_signal_and_the_search_picks_params(flights, tiny_c
     trained = [train_candidate(c, X, y, tiny_config) for c in tiny_config.training.candidates]
     # then each beats chance on the later holdout, and the searched one reports its chosen C
     for t in trained:
-        auc = roc_auc_score(labels_of(holdout, tiny_config), t.model.predict_proba(features_of(holdout, tiny_config))[:, 1])
+        auc = roc_auc_score(
+            labels_of(holdout, tiny_config), t.model.predict_proba(features_of(holdout, tiny_config))[:, 1]
+        )
         assert auc > 0.65, (t.name, auc)
         assert t.cv_score is not None and np.isfinite(t.cv_score)
     assert trained[1].params["C"] in (0.1, 1.0)

@@ -114,7 +114,11 @@ def test_valid_data_passes_every_check(suite: SuiteSpec) -> None:
     assert report.rows == 40
     # (a 40-row window may miss 8.2% by chance where the reference missed none: 3.29 binomial errors)
     assert {r.rule for r in report.results if r.column == "distance"} == {
-        "exists", "type numeric", "null share <= 8.2%", "values in range [0, 6000]", "varies as in the reference",
+        "exists",
+        "type numeric",
+        "null share <= 8.2%",
+        "values in range [0, 6000]",
+        "varies as in the reference",
         "no unit shift",
     }
     assert report.summary() == f"new.parquet: all {len(report.results)} checks passed on 40 rows"
@@ -157,7 +161,8 @@ def test_a_null_heavy_column_fails_with_its_null_share(suite: SuiteSpec) -> None
 def test_an_all_null_column_blocks_whatever_missingness_warns(suite: SuiteSpec) -> None:
     report = validate_frame(frame().assign(temp=np.nan), suite, source="new.parquet")
     assert [(f.column, f.rule, f.observed) for f in report.failures] == [
-        ("temp", "null share < 100% (not all null)", "100.0% null (40 rows)")]
+        ("temp", "null share < 100% (not all null)", "100.0% null (40 rows)")
+    ]
 
 
 def test_a_column_collapsed_to_one_value_blocks(suite: SuiteSpec) -> None:
@@ -299,9 +304,7 @@ def test_too_little_volume_fails(suite: SuiteSpec) -> None:
     # given a quarter of the reference's rows per day (10 rows over 4 days vs 40)
     thin = frame().iloc[::4]
     report = validate_frame(thin, suite, source="new.parquet", volume=Volume(min_ratio=0.5, max_ratio=2.0))
-    assert failed(report) == {
-        (None, "volume 0.5x-2x reference"): "2 rows/day over 4 day(s) = 0.25x reference (10/day)"
-    }
+    assert failed(report) == {(None, "volume 0.5x-2x reference"): "2 rows/day over 4 day(s) = 0.25x reference (10/day)"}
     # and the same rows per day over fewer days passes
     assert validate_frame(frame(20, days=2), suite, source="new.parquet", volume=Volume()).passed
 
@@ -325,8 +328,14 @@ def test_markdown_and_dict_lead_with_the_verdict(suite: SuiteSpec) -> None:
     assert markdown.index("## Failures") < markdown.index("## All checks")
     as_dict = json.loads(json.dumps(report.to_dict()))
     assert as_dict["passed"] is False and as_dict["failed"] == 1 and as_dict["source"] == "new.parquet"
-    assert {"column": "origin", "rule": "exists", "passed": False, "observed": "missing", "kind": "schema",
-            "blocking": True} in as_dict["results"]
+    assert {
+        "column": "origin",
+        "rule": "exists",
+        "passed": False,
+        "observed": "missing",
+        "kind": "schema",
+        "blocking": True,
+    } in as_dict["results"]
 
 
 def test_raise_if_failed_carries_the_report(suite: SuiteSpec) -> None:
@@ -342,7 +351,10 @@ def test_raise_if_failed_carries_the_report(suite: SuiteSpec) -> None:
 
 
 def test_validation_writes_nothing_and_prints_nothing(
-    suite: SuiteSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    suite: SuiteSpec,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # given an empty working folder

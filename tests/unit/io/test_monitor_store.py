@@ -26,7 +26,10 @@ def test_a_dedupe_key_is_claimed_once_even_from_two_stores(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'm.db'}"
     first, second = MonitorStore(url), MonitorStore(url)
     # when both claim the same episode
-    claims = [first.claim_retrain("f:drift:w1", "f", "drift", "why", AT), second.claim_retrain("f:drift:w1", "f", "drift", "why", AT)]
+    claims = [
+        first.claim_retrain("f:drift:w1", "f", "drift", "why", AT),
+        second.claim_retrain("f:drift:w1", "f", "drift", "why", AT),
+    ]
     # then exactly one wins, and the cooldown clock starts at it
     assert claims == [True, False]
     assert second.seen_keys("f") == {"f:drift:w1"}

@@ -7,8 +7,8 @@ import threading
 from pathlib import Path
 
 import pandas as pd
-import sqlalchemy
 import pytest
+import sqlalchemy
 
 from perennial.config import parse_config
 from perennial.io.prediction_store import (
@@ -64,7 +64,14 @@ def test_rows_come_back_with_the_row_schema_in_utc(store: PredictionStore) -> No
     store.write_partition("batch", DAY, rows(["a", "b"]))
     frame = store.read("batch")
     assert list(frame.columns[:8]) == [
-        "id", "event_time", "scored_at", "model_name", "model_version", "prediction", "predicted_label", "source"
+        "id",
+        "event_time",
+        "scored_at",
+        "model_name",
+        "model_version",
+        "prediction",
+        "predicted_label",
+        "source",
     ]
     assert str(frame["event_time"].dt.tz) == "UTC" and frame["event_time"].iloc[0].hour == 9
     assert set(frame.columns[8:]) == {"carrier", "temp"}
@@ -203,7 +210,6 @@ def test_replacing_days_splits_rows_by_utc_event_date_and_keeps_other_days(store
     assert batch["model_version"].tolist() == ["2", "1", "2"]
     assert [t.date() for t in batch["event_time"]] == [DAY, day3, day2]
     assert store.read("batch", start=day2, end=day3)["id"].tolist() == ["e"]
-
 
 
 def test_sql_names_from_config_and_data_are_quoted_not_pasted(tmp_path: Path) -> None:

@@ -8,16 +8,18 @@ import mlflow
 import pytest
 
 from perennial.core.data import features_of, labels_of
+from perennial.core.names import Tag
 from perennial.core.training import train_baseline
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
-from perennial.core.names import Tag
 from perennial.io.registry import CHALLENGER, CHAMPION, ModelRef, Registry, move_alias, release, rollback
 
 
 @pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights, tiny_config) -> tuple[Registry, Ledger, list[str]]:
+def registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights, tiny_config
+) -> tuple[Registry, Ledger, list[str]]:
     """Three registered versions of a small model, none aliased yet."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -80,7 +82,12 @@ def test_a_release_mode_needs_a_challenger_is_recorded_and_ends_with_a_rollback(
     move_alias(reg, ledger, CHALLENGER, versions[1], "challenger", "trained")
     entry = release(reg, ledger, "canary", "v2 looked fine in shadow")
     assert reg.serving_state() == ({"champion": "1", "challenger": "2"}, "canary")
-    assert (entry.alias, entry.version, entry.action, entry.reason) == ("challenger", "2", "release canary", "v2 looked fine in shadow")
+    assert (entry.alias, entry.version, entry.action, entry.reason) == (
+        "challenger",
+        "2",
+        "release canary",
+        "v2 looked fine in shadow",
+    )
     with pytest.raises(RegistryError, match="release mode must be one of"):
         release(reg, ledger, "blue-green", "unknown")
     # when the champion is rolled back, then the release is over: champion alone

@@ -39,7 +39,9 @@ def test_parquet_csv_and_sql_sources_read_the_same_rows(tmp_path: Path, flights:
         ("corrupt.parquet", b"PAR1 this is not parquet", "parquet", "cannot be read as parquet"),
     ],
 )
-def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, name: str, content: bytes | None, kind: str, message: str) -> None:
+def test_bad_files_name_the_file_and_the_problem(
+    tmp_path: Path, name: str, content: bytes | None, kind: str, message: str
+) -> None:
     if content is not None:
         (tmp_path / name).write_bytes(content)
     with pytest.raises(DataSourceError, match=message) as raised:
@@ -100,10 +102,14 @@ def test_partitioned_parquet_and_json_lines(tmp_path: Path, cancer: pd.DataFrame
     pd.testing.assert_frame_equal(lines, cancer)
 
 
-def test_delimiter_and_encoding_from_config_and_a_wrong_guess_says_what_to_set(tmp_path: Path, cancer: pd.DataFrame) -> None:
+def test_delimiter_and_encoding_from_config_and_a_wrong_guess_says_what_to_set(
+    tmp_path: Path, cancer: pd.DataFrame
+) -> None:
     # given a semicolon-delimited latin-1 file with accents
     path = tmp_path / "euro.csv"
-    cancer.assign(target=cancer["target"].map({"M": "malin", "B": "bénin"})).to_csv(path, sep=";", index=False, encoding="latin-1")
+    cancer.assign(target=cancer["target"].map({"M": "malin", "B": "bénin"})).to_csv(
+        path, sep=";", index=False, encoding="latin-1"
+    )
     # when read as configured / then the accents survive
     read = read_source(FileSource(kind="csv", path=str(path), delimiter=";", encoding="latin-1"))
     assert set(read["target"]) == {"malin", "bénin"}

@@ -53,13 +53,20 @@ def test_ui_on_a_taken_port_names_it(state_folder: Path, listening: int) -> None
     assert result.exit_code == 1 and f"port {listening} on 127.0.0.1 is taken" in " ".join(result.output.split())
 
 
-def test_ui_and_up_defer_to_a_stack_that_is_up(state_folder: Path, listening: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ui_and_up_defer_to_a_stack_that_is_up(
+    state_folder: Path, listening: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the CLI exports the stack's API for the rest of the process: keep it to this test
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4321/api")
     # a stack record whose process lives (this test's own), its servers on ports that are taken
-    record = {"started": "2026-01-01T00:00:00+00:00", "config": "configs/flights.yaml",
-              "prefect_api": "http://127.0.0.1:4321/api", "prefect_ui": "http://127.0.0.1:4321",
-              "mlflow": "http://127.0.0.1:5432", "processes": [{"name": "prefect-server", "pid": os.getpid(), "log": "-"}]}
+    record = {
+        "started": "2026-01-01T00:00:00+00:00",
+        "config": "configs/flights.yaml",
+        "prefect_api": "http://127.0.0.1:4321/api",
+        "prefect_ui": "http://127.0.0.1:4321",
+        "mlflow": "http://127.0.0.1:5432",
+        "processes": [{"name": "prefect-server", "pid": os.getpid(), "log": "-"}],
+    }
     (state_folder / STACK_FILE).write_text(json.dumps(record))
     ui = CliRunner().invoke(app, ["ui", "--prefect-port", str(listening)])
     assert ui.exit_code == 0 and "already up" in ui.output and "http://127.0.0.1:4321" in ui.output
@@ -78,12 +85,20 @@ def bystander() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def _record(state: Path, proc: dict[str, object]) -> None:
-    record = {"started": "2026-01-01T00:00:00+00:00", "config": "configs/flights.yaml", "prefect_api": "-",
-              "prefect_ui": "-", "mlflow": "-", "processes": [{"name": "prefect-server", "log": "-", **proc}]}
+    record = {
+        "started": "2026-01-01T00:00:00+00:00",
+        "config": "configs/flights.yaml",
+        "prefect_api": "-",
+        "prefect_ui": "-",
+        "mlflow": "-",
+        "processes": [{"name": "prefect-server", "log": "-", **proc}],
+    }
     (state / STACK_FILE).write_text(json.dumps(record))
 
 
-def test_down_never_signals_a_process_that_now_holds_a_recorded_pid(state_folder: Path, bystander: subprocess.Popen[bytes]) -> None:
+def test_down_never_signals_a_process_that_now_holds_a_recorded_pid(
+    state_folder: Path, bystander: subprocess.Popen[bytes]
+) -> None:
     # given a stack record whose server ended and whose pid now belongs to another process
     # (same id, another command line and start time: what a reused pid looks like)
     _record(state_folder, {"pid": bystander.pid, "cmdline": "prefect server start --port 4200", "started": "12345"})

@@ -118,7 +118,10 @@ def _numeric_drifts(references: Mapping[str, NumericReference], current: pd.Data
     # by sizes and keep only the latest plan
     sizes = {name: (ref.rows, finite_count(name, current[name], WINDOW)) for name, ref in references.items()}
     plan = _LatestPlan()
-    return {name: _numeric_drift(name, references[name], current[name], plan) for name in sorted(sizes, key=sizes.get)}
+    return {
+        name: _numeric_drift(name, references[name], current[name], plan)
+        for name in sorted(sizes, key=lambda n: sizes[n])
+    }
 
 
 class _LatestPlan:

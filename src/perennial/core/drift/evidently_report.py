@@ -74,8 +74,13 @@ def summarise(snapshot: Any) -> dict[str, Any]:
     """Per-column test, statistic and verdict, and the dataset verdict, read from a Snapshot's dict."""
     from evidently.legacy.calculations import stattests
 
-    known = (stattests.ks_stat_test, stattests.chi_stat_test, stattests.z_stat_test,
-             stattests.wasserstein_stat_test, stattests.jensenshannon_stat_test)
+    known = (
+        stattests.ks_stat_test,
+        stattests.chi_stat_test,
+        stattests.z_stat_test,
+        stattests.wasserstein_stat_test,
+        stattests.jensenshannon_stat_test,
+    )
     names = {t.display_name: t.name for t in known}
     data = snapshot.dict()
     failed = {t["metric_config"]["metric_id"] for t in data["tests"] if t["status"] == "FAIL"}

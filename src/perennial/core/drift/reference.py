@@ -81,12 +81,13 @@ class ReferenceStats:
             arrays[f"num{i}_values"] = ref.values
             if ref.counts is not None:
                 arrays[f"num{i}_counts"] = ref.counts
-        for i, (name, ref) in enumerate(self.categorical.items()):
-            meta["categorical"].append({"name": name, "rows": ref.rows})
-            arrays[f"cat{i}_labels"] = _label_array(name, ref.labels)
-            arrays[f"cat{i}_counts"] = ref.counts
+        for i, (name, cat) in enumerate(self.categorical.items()):
+            meta["categorical"].append({"name": name, "rows": cat.rows})
+            arrays[f"cat{i}_labels"] = _label_array(name, cat.labels)
+            arrays[f"cat{i}_counts"] = cat.counts
         buffer = io.BytesIO()
-        np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+        # numpy's stubs type **kwds like the named allow_pickle flag (bool), so arrays by keyword fail to check
+        np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
 
     @classmethod

@@ -93,13 +93,21 @@ CASES = {
     "constant reference": ({"constant": constant}, {}),
     "constant both": ({"constant": constant}, {"constant": constant}),
     "more distinct values": ({}, {"values": more_values}),
-    "everything drifts": ({}, {"shift": mean_shift, "variance": variance_change, "mix": category_mix,
-                               "new": new_category}),
+    "everything drifts": (
+        {},
+        {"shift": mean_shift, "variance": variance_change, "mix": category_mix, "new": new_category},
+    ),
 }
 
 
-def assert_parity(reference: pd.DataFrame, current: pd.DataFrame, numeric=NUMERIC, categorical=CATEGORICAL,
-                  share_threshold: float = 0.5, dataset_level: bool = True) -> DriftReport:
+def assert_parity(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numeric=NUMERIC,
+    categorical=CATEGORICAL,
+    share_threshold: float = 0.5,
+    dataset_level: bool = True,
+) -> DriftReport:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Evidently's own divide-by-zero on new categories
         evidently = summarise(run_preset(reference, current, numeric, categorical, drift_share=share_threshold))
@@ -189,8 +197,9 @@ def test_the_sampled_html_report_uses_the_engines_tests() -> None:
     reference, current = make(3000, seed=1), make(2000, seed=2, shift=mean_shift)
     report = detect_drift(build_reference(reference, NUMERIC, CATEGORICAL), current)
     # when rendering on 500 rows, where Evidently alone would switch to p-value tests
-    html, summary = render_report(reference, current, NUMERIC, CATEGORICAL, max_rows=500,
-                                  tests={c.column: c.test for c in report.columns})
+    html, summary = render_report(
+        reference, current, NUMERIC, CATEGORICAL, max_rows=500, tests={c.column: c.test for c in report.columns}
+    )
     # then
     assert "<html" in html.lower() and summary["sampled"]
     assert (summary["rows_reference_sampled"], summary["rows_current_sampled"]) == (500, 500)

@@ -8,8 +8,8 @@ from scipy.spatial import distance
 
 from perennial.core.drift import build_reference
 from perennial.core.drift.stattests import (
-    choose_test,
     chisquare_pvalue,
+    choose_test,
     is_drifted,
     jensenshannon_distance,
     quantile_plan,
