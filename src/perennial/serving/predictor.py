@@ -149,9 +149,9 @@ class Predictor:
             for row in range(n) if cpick is None else cpick:
                 scores[row], versions[row], variants[row] = (
                     champion_scores[at_champion],
-                    champion.model.version,
+                    champion.model.version,  # type: ignore[union-attr]
                     CHAMPION,
-                )  # type: ignore[union-attr]
+                )
                 at_champion += 1
             for row in xpick:
                 assert challenger is not None
