@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from perennial import cli
+from perennial.errors import GateFailed, RegistryError
 from perennial.io.ledger import Ledger
 from perennial.io.registry import Registry
 
@@ -71,7 +72,9 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
             "evaluation.slices": [],
         },
     )
-    assert perennial("train", "-c", weak).exit_code == 1 and registry.alias_version("challenger") == "3"
+    # (the gate's refusal exits with its own code, GateFailed's: README "Exit codes")
+    assert perennial("train", "-c", weak).exit_code == GateFailed.exit_code == 6
+    assert registry.alias_version("challenger") == "3"
 
     # when v2 is promoted, then the gate ran against champion v1 and passed
     promoted = perennial("promote", "2", "-c", manual)
@@ -79,7 +82,9 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
     assert registry.alias_version("champion") == "2"
     # when v3 is promoted, then its gate fails naming the broken check, and nothing moves
     refused = perennial("promote", "3", "-c", manual)
-    assert refused.exit_code == 1 and "gate FAILED" in refused.output and "champion" in refused.output
+    assert (
+        refused.exit_code == GateFailed.exit_code and "gate FAILED" in refused.output and "champion" in refused.output
+    )
     assert registry.alias_version("champion") == "2"
     # when forced without a reason, then it is refused before anything runs
     unexplained = perennial("promote", "3", "-c", manual, "--force")
@@ -108,7 +113,7 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
     assert moves == [("rollback", "1", "manual rollback"), ("rollback", "2", "v3 scores drift")]
     # and a third rollback has nowhere to go
     nowhere = perennial("rollback", "-c", manual)
-    assert nowhere.exit_code == 1 and "no earlier champion" in nowhere.output
+    assert isinstance(nowhere.exception, RegistryError) and "no earlier champion" in str(nowhere.exception)
     ledger.close()
 
     # when the status is asked for, then it shows the aliases and the whole history, newest first
@@ -126,7 +131,8 @@ def test_release_modes_need_a_challenger_and_are_recorded(project: Any, perennia
     assert perennial("train", "-c", config).exit_code == 0
     # when shadow is asked for, then it is refused: there is nothing to shadow
     refused = perennial("release", "shadow", "-c", config)
-    assert refused.exit_code == 1 and "no challenger" in refused.output
+    # (the Typer app raises it; the console entry point prints it once and exits with RegistryError's code)
+    assert isinstance(refused.exception, RegistryError) and "no challenger" in str(refused.exception)
     # when a second version is trained under manual promotion and put in canary
     manual = project.write_config("manual.yaml", **{"gate.promotion": "manual"})
     assert perennial("train", "-c", manual, "--train-end", "2013-03-15", "--holdout-end", "2013-04-30").exit_code == 0
