@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   the whole training lifecycle on the bundled 2013 NYC flights data, twice
-#   make test   the test suite (unit, data, integration); `make test-slow` adds the slow tier
+#   make test   lint (ruff, ruff format, mypy), then the test suite (unit, data, integration); `make test-slow` adds the slow tier
 # Both create .venv from requirements.lock when it is missing or stale.
 
 VENV   := .venv

@@ -78,10 +78,11 @@ def measure(config_path: str, window: pd.DataFrame, state: Path, repeats: int) -
     from perennial.config import load_config
     from perennial.core.data import model_inputs
     from perennial.io.prediction_store import ParquetPredictionStore
+    from perennial.io.registry import Registry
     from tasks.scoring import load_model_task
 
     config = load_config(config_path)
-    _, model, suite = load_model_task.fn(config, "champion")
+    _, model, suite = load_model_task.fn(Registry(config.tracking.registered_model), "champion")
     store = ParquetPredictionStore(state / "plain-predictions")  # its own partitions, replaced like the flow's
     batch_scoring_flow(config_path, WINDOW[0], WINDOW[0] + dt.timedelta(days=1))  # warm-up: the API, imports
     X = model_inputs(model, window, config)
