@@ -104,7 +104,7 @@ def training_flow(
         }
         outcome = register_task(model_uri, best_run_id, report, config, registry, settings, run_id, lineage)
         tag_version_task(registry, outcome.version, insights, run_id)
-        print(f"{outcome.summary} → version {outcome.version}, champion is v{outcome.champion_version}")
+        print(outcome.headline)
         event = outcome_event(outcome, config.name, config.split.label, champion[0] if champion else None)
         emit(event)
         enforce_gate_task(report, config)

@@ -122,6 +122,9 @@ def init(
     id: Annotated[
         str | None, typer.Option("--id", help="unique row id column (default: none, rows keyed by content)")
     ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="binary, multiclass or regression (default: inferred from the target's values)")
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="config to write (default: configs/<name>.yaml)")
     ] = None,
@@ -129,13 +132,16 @@ def init(
 ) -> None:
     """Profile DATA and write a commented starter config that `perennial train -c FILE` runs as it is."""
     settings = _project()
+    from perennial.core.task import TASKS
     from perennial.io.starter import _name, starter_config
 
     data = data.expanduser().resolve()
     if not data.exists():
         _fail(f"{data}: no such file or directory")
     shown = str(data.relative_to(settings.root)) if data.is_relative_to(settings.root) else str(data)
-    text = starter_config(data, target, positive_label, time, id, shown_path=shown)
+    if task is not None and task not in TASKS:
+        _fail(f"--task {task}: not a task; use one of {', '.join(TASKS)}")
+    text = starter_config(data, target, positive_label, time, id, shown_path=shown, task=task)  # type: ignore[arg-type]
     path = output or settings.root / "configs" / f"{_name(data)}.yaml"
     if path.exists() and not force:
         _fail(f"{path} exists: pass --force to overwrite it, or -o another file")
@@ -193,7 +199,7 @@ def train(
     )
     if error:
         _fail(error)
-    console.print(f"[green]{outcome.summary}[/] → version {outcome.version}, champion v{outcome.champion_version}")
+    console.print(outcome.headline, style="green" if outcome.champion_version else "yellow", soft_wrap=True)
 
 
 @app.command()

@@ -151,6 +151,8 @@ def apply_defaults(settings: Settings | None = None) -> Settings:
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
         "PREFECT_HOME": str(settings.prefect_home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # the first start migrates a new database: 20 s (Prefect's default) is too short on a busy laptop
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "INFO",
         # Great Expectations and others draw tqdm bars: keep logs readable
         "TQDM_DISABLE": "1",

@@ -79,10 +79,11 @@ CASES = {
 }
 
 
-def _fast(text: str, store: Path) -> dict:
+def _fast(text: str, store: Path, keep: str = "logistic") -> dict:
     """The starter config as written, with one small candidate and few resamples (a test budget)."""
     raw = yaml.safe_load(text)
-    raw["training"]["candidates"] = [c for c in raw["training"]["candidates"] if c["name"] == "logreg"]
+    raw["training"]["candidates"] = [c for c in raw["training"]["candidates"] if c["name"] == keep]
+    assert raw["training"]["candidates"], f"the starter has no candidate '{keep}'"
     raw["evaluation"]["bootstrap"]["resamples"] = 50
     raw["predictions"] = {"kind": "parquet", "path": str(store)}
     return raw
@@ -143,3 +144,72 @@ def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def diabetes() -> pd.DataFrame:
+    """442 rows, ten standardised measurements, a disease-progression score (25-346): a quantity."""
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(as_frame=True).frame.rename(columns={"target": "progression"})
+
+
+def iris() -> pd.DataFrame:
+    """150 rows, three species as text."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    return frame.assign(species=np.asarray(bunch.target_names)[frame.pop("target")])
+
+
+def wine() -> pd.DataFrame:
+    """178 rows, thirteen measurements, the cultivar as 0, 1 or 2 (whole numbers that are classes)."""
+    from sklearn.datasets import load_wine
+
+    return load_wine(as_frame=True).frame.rename(columns={"target": "cultivar"})
+
+
+TASK_CASES = {
+    # name: (table, file suffix, target, inferred task, the candidate kept for the test budget)
+    "diabetes-regression-gzip": (diabetes, ".csv.gz", "progression", "regression", "ridge"),
+    "iris-multiclass-text": (iris, ".csv", "species", "multiclass", "logistic"),
+    "wine-multiclass-numbers-bz2": (wine, ".csv.bz2", "cultivar", "multiclass", "logistic"),
+}
+
+
+@pytest.mark.parametrize("case", list(TASK_CASES))
+def test_init_infers_the_task_then_trains_scores_and_serves_it(case: str, tmp_path: Path, state: Path) -> None:
+    # given a regression or multiclass table, shipped as users ship it
+    make, suffix, target, task, keep = TASK_CASES[case]
+    table = make()
+    data = tmp_path / f"{case}{suffix}"
+    table.to_csv(data, index=False)
+    # when `perennial init` profiles it and the starter config is trained as written (one candidate)
+    text = starter_config(data, target)
+    raw = _fast(text, tmp_path / "predictions", keep=keep)
+    config_path = tmp_path / f"{case}.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    outcome = training_flow(config_path=str(config_path))
+    # then the task was inferred from the values and a gated champion registered
+    config = load_config(config_path)
+    assert f"task: {task}   # inferred" in text and config.task == task
+    assert outcome.promoted, outcome.summary
+    assert Registry(config.tracking.registered_model).alias_version("champion") == "1"
+
+    # when the champion scores the whole table
+    rows = batch_scoring_flow(config_path=str(config_path))
+    assert rows == len(open_store(config, load_settings().root).read("batch")) == len(table)
+
+    # when one record is served
+    record = {c: _plain(v) for c, v in table.iloc[0].items() if c in config.data.features.columns}
+    with TestClient(create_app(config, load_settings())) as client:
+        body = client.post("/predict", json=record).json()
+    # then a quantity is answered as a number, a class with every class's probability
+    truth = table[target].iloc[0]
+    if task == "regression":
+        assert isinstance(body["prediction"], float) and "probabilities" not in body
+        assert table[target].min() <= body["prediction"] <= table[target].max()
+    else:
+        classes = {str(c) for c in table[target].unique()}
+        assert set(body["probabilities"]) == classes and abs(sum(body["probabilities"].values()) - 1) < 1e-6
+        assert body["label"] == str(truth)  # the first row of each table is an easy one

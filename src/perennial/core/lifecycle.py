@@ -50,6 +50,12 @@ class TrainingOutcome:
     summary: str
     verdict: str = "passed"  # "passed" | "failed" | "inconclusive": gate_passed alone cannot say the third
 
+    @property
+    def headline(self) -> str:
+        """One line for a person: the verdict, the version registered and who serves now."""
+        serving = f"champion v{self.champion_version}" if self.champion_version else "no champion yet"
+        return f"{self.summary} → version {self.version}, {serving}"
+
 
 def _score(
     label: str,

@@ -18,6 +18,7 @@ import pandas as pd
 
 from perennial.config import Target
 from perennial.core.names import Tag
+from perennial.core.task import Task
 from perennial.errors import TargetError
 
 # Pairs whose positive side is plain from the words (compared lower-case); numbers and booleans by value
@@ -141,3 +142,33 @@ def _shown(values: Any) -> str:
     items = [repr(native(v)) for v in list(values)[:SHOWN_VALUES]]
     more = len(list(values)) - len(items)
     return "[" + ", ".join(items) + (f", ... {more} more" if more > 0 else "") + "]"
+
+
+# A whole-number target with at most this many values reads as classes (grades, codes), more as a quantity
+MAX_INFERRED_CLASSES = 20
+
+
+def infer_task(values: pd.Series, where: str = "data") -> tuple[Task, str]:
+    """The task a target column implies, with the reason in words (``perennial init`` writes both down).
+
+    Two values: binary. Text, booleans or a few whole numbers: multiclass. Other numbers: regression.
+    A text column with more distinct values than ``MAX_INFERRED_CLASSES`` is refused by the caller's
+    checks, not guessed at: it is rarely a label.
+    """
+    present = values.dropna()
+    distinct = present.nunique()
+    if distinct < 2:
+        shown = "no values" if distinct == 0 else f"only {present.iloc[0]!r}"
+        raise TargetError(
+            f"{where}: target '{values.name}' holds {shown}: a model needs at least two outcomes to learn"
+        )
+    if distinct == 2:
+        return "binary", "two distinct values"
+    numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    if not numeric:
+        return "multiclass", f"{distinct} distinct text values"
+    whole = bool(np.all(np.mod(present.to_numpy(dtype="float64"), 1) == 0))
+    if whole and distinct <= MAX_INFERRED_CLASSES:
+        return "multiclass", f"{distinct} whole-number values (pass --task regression if they are a quantity)"
+    kind = "whole numbers" if whole else "numbers"
+    return "regression", f"{distinct} distinct {kind}"

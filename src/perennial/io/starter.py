@@ -18,9 +18,19 @@ import pandas as pd
 
 from perennial.config import FileSource, Target, parse_config
 from perennial.core.column_types import ColumnTypes, infer_types, suggest_id, suggest_time
-from perennial.core.target import Labels, resolve_labels
+from perennial.core.target import Labels, infer_task, resolve_labels
+from perennial.core.task import Task
 from perennial.errors import ConfigError
 from perennial.io import sources
+from perennial.io.starter_sections import (
+    SMALL_TABLE,
+    evaluation_lines,
+    evidence_lines,
+    gate_margin_lines,
+    holdout_share,
+    target_lines,
+    training_lines,
+)
 
 JSON_LINES = (".jsonl", ".ndjson")
 FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes any bytes: the last resort
@@ -66,23 +76,38 @@ def starter_config(
     time: str | None = None,
     id_column: str | None = None,
     shown_path: str | None = None,
+    task: Task | None = None,
 ) -> str:
     """The YAML text of a config for ``data``; errors name the flag and the closest column."""
     source = source_for(data, shown_path or str(data))
     frame = sources.read_source(source.model_copy(update={"path": str(data)}))
     for flag, column in (("--target", target), ("--time", time), ("--id", id_column)):
         _column(frame, column, flag)
-    try:
-        labels = resolve_labels(frame[target], Target(column=target, positive_label=positive_label), str(data))
-    except ConfigError as exc:
-        raise ConfigError(str(exc).replace("set data.target.positive_label to", "pass --positive-label with")) from None
+    inferred, why = infer_task(frame[target], str(data))
+    chosen: Task = task or inferred
+    why = f"inferred: {why}" if chosen == inferred else f"given with --task (the values suggest {inferred}: {why})"
+    labels = _labels(frame[target], chosen, positive_label, str(data))
+    if chosen == "regression" and not pd.api.types.is_numeric_dtype(frame[target].dropna()):
+        raise ConfigError(f"{data}: --task regression needs a numeric target; '{target}' holds text")
     roles = tuple(c for c in (target, time, id_column) if c)
     types = infer_types(frame, exclude=roles)
     if not types.features:
         raise ConfigError(f"{data}: no usable feature columns besides {list(roles)}: {types.dropped}")
-    text = render(_name(data), source, frame, labels, types, time, id_column)
+    text = render(_name(data), source, frame, target, (chosen, why), labels, types, time, id_column)
     parse_config(_yaml(text), "<starter config>")  # what init writes always loads
     return text
+
+
+def _labels(values: pd.Series, task: Task, positive_label: Any, where: str) -> Labels | None:
+    """A binary target's two labels; the other tasks take no positive label."""
+    if task != "binary":
+        if positive_label is not None:
+            raise ConfigError(f"--positive-label applies to a binary target; '{values.name}' is {task}")
+        return None
+    try:
+        return resolve_labels(values, Target(column=str(values.name), positive_label=positive_label), where)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("set data.target.positive_label to", "pass --positive-label with")) from None
 
 
 def _yaml(text: str) -> Any:
@@ -101,38 +126,27 @@ def _list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
-def _candidates(rows: int) -> list[str]:
-    """Small enough to train in seconds at this size; a linear model beside the trees below 200k rows."""
-    iters = 100 if rows < 100_000 else 200
-    lines = [
-        "    - name: hgb",
-        "      family: hist_gradient_boosting",
-        f"      params: {{max_iter: {iters}, learning_rate: 0.1, early_stopping: false}}",
-    ]
-    if rows < 200_000:
-        lines += ["    - name: logreg", "      family: logistic_regression", "      params: {C: 1.0, max_iter: 500}"]
-    return lines
-
-
 def render(
     name: str,
     source: FileSource,
     frame: pd.DataFrame,
-    labels: Labels,
+    target: str,
+    task: tuple[Task, str],
+    labels: Labels | None,
     types: ColumnTypes,
     time: str | None,
     id_column: str | None,
 ) -> str:
-    rows = len(frame)
-    roles = tuple(c for c in (labels.column, time, id_column) if c)
+    rows, values = len(frame), frame[target]
+    kind, why = task
+    roles = tuple(c for c in (target, time, id_column) if c)
     id_hint, id_why = (id_column, "given with --id") if id_column else suggest_id(frame, roles)
     time_hint, time_why = (time, "given with --time") if time else suggest_time(frame, roles)
-    positive = json.dumps(labels.to_dict()["positive"])
-    rate = float((labels.encode(frame[labels.column]) == 1).mean())
     out = [
         f"# Starter config written by `perennial init` from {source.path} ({rows:,} rows, {len(frame.columns)} columns).",
         "# Every key is documented in docs/config-reference.md. Train with: perennial train -c <this file>",
         f"name: {name}",
+        f"task: {kind}   # {why}",
         "",
         "data:",
         "  source:",
@@ -144,10 +158,7 @@ def render(
     if source.kind != "parquet":
         out.append(f"    encoding: {source.encoding}   # sniffed")
     out += [
-        "  target:",
-        f"    column: {json.dumps(labels.column)}",
-        f"    positive_label: {positive}   # the other value, {json.dumps(labels.to_dict()['negative'])}, is negative;"
-        f" positive rate {rate:.1%}",
+        *target_lines(kind, why, values, labels),
         f"  # id column: {id_why}",
         f"  id_column: {json.dumps(id_column)}"
         if id_column
@@ -169,7 +180,7 @@ def render(
         if types.datetime
         else ["    datetime: []"]
     )
-    out += [f"  # left out: {c}: {why}" for c, why in types.dropped.items()]
+    out += [f"  # left out: {c}: {reason}" for c, reason in types.dropped.items()]
     out += ["", *_split(frame, time)]
     out += [
         "",
@@ -178,24 +189,14 @@ def render(
         "  max_unseen_category_share: 0.01",
         "  ranges: {}   # physical bounds per numeric column, e.g. {age: [0, 120]}: declared, never guessed",
         "",
-        "training:",
-        "  seed: 42",
-        "  baseline: prior",
-        *(["  max_train_rows: 200000"] if rows > 200_000 else []),
-        "  candidates:",
-        *_candidates(rows),
+        *training_lines(kind, values, rows),
         "",
-        "evaluation:",
-        "  primary_metric: roc_auc",
-        "  bootstrap: {resamples: 200, confidence: 0.95, seed: 7}",
-        "  # What a decision is worth: fill in and uncomment to choose the threshold by expected cost",
-        '  # cost: {false_positive: 1.0, false_negative: 1.0, unit: "cost units"}',
+        *evaluation_lines(kind),
         "",
         "gate:",
         "  mode: enforced",
-        *_evidence(rows, time),
-        "  min_lift_over_baseline: 0.05     # the candidate must beat a model that ignores the features",
-        "  max_regression_vs_champion: 0.01 # and may trail the champion by at most this (paired bootstrap)",
+        *evidence_lines(kind, values, holdout_share(rows)),
+        *gate_margin_lines(kind, values),
         "",
         "tracking:",
         f"  experiment: {name}",
@@ -205,25 +206,14 @@ def render(
     return "\n".join(out)
 
 
-def _evidence(rows: int, time: str | None) -> list[str]:
-    """A small table cannot hold the default 500 holdout rows: ask for what its holdout can give."""
-    held_out = int(rows * 0.2)
-    if held_out >= 500:
-        return []
-    needed = max(30, int(held_out * 0.9))
-    return [
-        f"  min_evidence:   # this table holds about {held_out:,} holdout rows; a verdict on fewer is inconclusive",
-        f"    holdout_rows: {needed}",
-    ]
-
-
 def _split(frame: pd.DataFrame, time: str | None) -> list[str]:
     if time is None:
         return [
             "# No time column: a seeded random split by row key; a row keeps its side across retrains.",
             "split:",
             "  kind: hash",
-            "  holdout_share: 0.2",
+            f"  holdout_share: {holdout_share(len(frame))}"
+            + ("   # a small table: a larger holdout, for evidence" if len(frame) < SMALL_TABLE else ""),
             "  seed: 0",
         ]
     times = pd.to_datetime(frame[time], utc=True, errors="coerce", format="mixed").dropna()

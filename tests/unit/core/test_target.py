@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from perennial.config import Target
-from perennial.core.target import Labels, label_key, resolve_labels
+from perennial.core.target import Labels, infer_task, label_key, resolve_labels
 from perennial.errors import TargetError
 
 
@@ -66,3 +66,27 @@ def test_labels_travel_as_json_and_old_versions_read_as_0_1() -> None:
     assert Labels.from_json(labels.to_json()) == labels
     assert Labels.from_json(None, "delayed") == Labels("delayed", 1, 0)
     assert label_key(True) == "true" and label_key(1.0) == "1" and label_key("M") != label_key("m")
+
+
+@pytest.mark.parametrize(
+    ("values", "task", "why"),
+    [
+        (["M", "B", "M"], "binary", "two distinct values"),
+        ([0.0, 1.0, 1.0], "binary", "two distinct values"),
+        (["setosa", "versicolor", "virginica", "setosa"], "multiclass", "3 distinct text values"),
+        ([0, 1, 2, 2, 1], "multiclass", "3 whole-number values (pass --task regression"),
+        ([float(v) for v in range(25, 350, 13)], "regression", "25 distinct whole numbers"),  # whole floats
+        ([0.5, 1.25, 3.0], "regression", "3 distinct numbers"),
+        (list(range(30)), "regression", "30 distinct whole numbers"),  # too many values to be classes
+    ],
+)
+def test_the_task_is_inferred_from_the_target_values_with_its_reason(values, task, why) -> None:
+    # given a target column / when its task is inferred / then the task and its reason in words
+    inferred, reason = infer_task(pd.Series(values + [None], name="y"))
+    assert inferred == task and reason.startswith(why)
+
+
+@pytest.mark.parametrize(("values", "said"), [(["a", "a"], "only 'a'"), ([None, None], "no values")])
+def test_a_target_with_one_outcome_is_refused_by_name(values, said) -> None:
+    with pytest.raises(TargetError, match=rf"t.csv: target 'y' holds {said}: a model needs at least two outcomes"):
+        infer_task(pd.Series(values, name="y", dtype=object), "t.csv")

@@ -50,3 +50,64 @@ def test_a_time_column_gives_a_time_split_over_its_range(tmp_path: Path, table: 
     assert config.split.kind == "time" and config.data.time_column == "at"
     assert str(config.split.holdout_end) > str(config.split.train_end) >= "2024-01-02"
     assert source_for(path, "t.parquet").kind == "parquet"
+
+
+def test_a_quantity_gets_a_regression_starter_with_margins_in_its_own_units(tmp_path: Path) -> None:
+    # given a numeric target in the hundreds (sklearn's diabetes progression score)
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame
+    path = tmp_path / "d.csv.gz"
+    frame.to_csv(path, index=False)
+    # when a starter config is written
+    text = starter_config(path, "target")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    # then it is a regression on MAE against the mean, with margins a share of the mean predictor's MAE
+    spread = (frame["target"] - frame["target"].mean()).abs().mean()
+    assert config.task == "regression" and config.evaluation.primary_metric == "mae"
+    assert config.training.baseline == "mean" and "ridge" in [c.name for c in config.training.candidates]
+    assert config.gate.min_lift_over_baseline == pytest.approx(0.05 * spread, rel=0.01)
+    assert config.gate.max_regression_vs_champion == pytest.approx(0.01 * spread, rel=0.01)
+    # and a small table asks for the evidence it can give (442 rows, 30% held out)
+    assert config.split.holdout_share == 0.3 and 100 <= config.gate.min_evidence.holdout_rows < 132
+    # the same target scaled by 1000 scales the margins: they are not constants
+    frame.assign(target=frame["target"] * 1000).to_csv(path, index=False)
+    scaled = parse_config(yaml.safe_load(starter_config(path, "target")), "s.yaml")
+    assert scaled.gate.min_lift_over_baseline == pytest.approx(1000 * config.gate.min_lift_over_baseline, rel=0.01)
+
+
+def test_a_few_classes_get_a_multiclass_starter_with_per_class_evidence(tmp_path: Path) -> None:
+    # given three text classes, one rare
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.frame.assign(species=[["a", "b", "c"][t] for t in bunch.frame.pop("target")])
+    frame = pd.concat([frame[frame.species != "c"], frame[frame.species == "c"].head(15)])
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    # when a starter config is written
+    text = starter_config(path, "species")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    # then it is multiclass on macro-F1, lists the classes, and asks for what its rarest class can give
+    assert config.task == "multiclass" and config.evaluation.primary_metric == "macro_f1"
+    assert '3 classes, rows each: {"a": 50, "b": 50, "c": 15}' in text
+    assert config.gate.min_evidence.rows_per_class < 15 * 0.3 and config.gate.min_evidence.max_interval_width > 0.1
+    # and the imbalanced target gets balanced class weights
+    assert all(c.params.get("class_weight") == "balanced" for c in config.training.candidates)
+
+
+def test_the_task_can_be_given_and_a_positive_label_only_fits_a_binary_target(tmp_path: Path) -> None:
+    # given whole-number grades 1-5, which read as classes
+    path = tmp_path / "grades.csv"
+    pd.DataFrame({"x": range(100), "grade": [1, 2, 3, 4, 5] * 20}).to_csv(path, index=False)
+    assert parse_config(yaml.safe_load(starter_config(path, "grade")), "s.yaml").task == "multiclass"
+    # when --task regression is given / then it wins, and the file says what the values suggested
+    text = starter_config(path, "grade", task="regression")
+    assert "task: regression   # given with --task (the values suggest multiclass" in text
+    # and a positive label on a multiclass target is refused by name
+    with pytest.raises(ConfigError, match="--positive-label applies to a binary target; 'grade' is multiclass"):
+        starter_config(path, "grade", positive_label=3)
+    # and text cannot be a regression target
+    pd.DataFrame({"x": range(6), "grade": list("abcabc")}).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="--task regression needs a numeric target; 'grade' holds text"):
+        starter_config(path, "grade", task="regression")

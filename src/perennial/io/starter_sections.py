@@ -1,0 +1,148 @@
+"""The task-dependent parts of a starter config: the target, candidates, metrics and the gate's margins.
+
+Margins are in the primary metric's own units. For a regression target those are the target's units,
+so they are set from the table itself: a share of what a mean predictor gets wrong on it (its mean
+absolute deviation), never a constant that would be nothing for prices and everything for ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from perennial.core.estimators import default_candidates
+from perennial.core.target import Labels, native
+from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
+
+SHOWN_CLASSES = 8
+LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
+SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
+DEFAULT_EVIDENCE = (500, 20, 0.1)  # config.MinEvidence's holdout rows, rows per class, interval width
+
+
+def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None) -> list[str]:
+    column = json.dumps(str(values.name))
+    if task == "binary":
+        assert labels is not None
+        negative = json.dumps(labels.to_dict()["negative"])
+        rate = float((labels.encode(values) == 1).mean())
+        return [
+            "  target:",
+            f"    column: {column}",
+            f"    positive_label: {json.dumps(labels.to_dict()['positive'])}   # the other value, {negative}, is"
+            f" negative; positive rate {rate:.1%}",
+        ]
+    if task == "multiclass":
+        counts = values.value_counts()
+        shown = ", ".join(f"{json.dumps(native(k))}: {n}" for k, n in counts.head(SHOWN_CLASSES).items())
+        more = f", ... {len(counts) - SHOWN_CLASSES} more" if len(counts) > SHOWN_CLASSES else ""
+        return [f"  target: {column}   # {len(counts)} classes, rows each: {{{shown}{more}}}"]
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return [
+        f"  target: {column}   # a quantity: median {numbers.median():.4g}, range [{numbers.min():.4g},"
+        f" {numbers.max():.4g}]"
+    ]
+
+
+def training_lines(task: Task, values: pd.Series, rows: int) -> list[str]:
+    lines = ["training:", "  seed: 42", f"  baseline: {DEFAULT_BASELINE[task]}"]
+    if rows > 200_000:
+        lines.append("  max_train_rows: 200000")
+    lines.append("  candidates:   # sized to the rows; an imbalanced multiclass target gets balanced class weights")
+    for candidate in default_candidates(task, rows, values.dropna().to_numpy() if task == "multiclass" else None):
+        params = ", ".join(f"{k}: {json.dumps(v)}" for k, v in candidate["params"].items())
+        lines += [
+            f"    - name: {candidate['name']}",
+            f"      family: {candidate['family']}",
+            f"      params: {{{params}}}",
+        ]
+    return lines
+
+
+def evaluation_lines(task: Task) -> list[str]:
+    primary, secondary = DEFAULT_METRICS[task]
+    lines = [
+        "evaluation:",
+        f"  primary_metric: {primary}",
+        f"  secondary_metrics: [{', '.join(secondary)}]",
+        "  bootstrap: {resamples: 200, confidence: 0.95, seed: 7}",
+    ]
+    cost = {
+        "binary": [
+            "  # What a decision is worth: fill in and uncomment to choose the threshold by expected cost",
+            '  # cost: {false_positive: 1.0, false_negative: 1.0, unit: "cost units"}',
+        ],
+        "multiclass": [
+            "  # What a wrong class costs: fill in and uncomment to serve the class of least expected cost",
+            '  # class_cost: {unit: "cost units", matrix: {<true class>: {<predicted class>: 1.0}}}',
+        ],
+        "regression": [
+            "  # When under-prediction costs more than over-prediction: uncomment to serve that quantile",
+            '  # regression_cost: {under: 2.0, over: 1.0, unit: "cost units", shift_prediction: true}',
+        ],
+    }
+    return lines + cost[task]
+
+
+def gate_margin_lines(task: Task, values: pd.Series) -> list[str]:
+    if task != "regression":
+        return [
+            "  min_lift_over_baseline: 0.05     # the candidate must beat a model that ignores the features",
+            "  max_regression_vs_champion: 0.01 # and may trail the champion by at most this (paired bootstrap)",
+        ]
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    spread = float((numbers - numbers.mean()).abs().mean())
+    lift, trail = _round(LIFT_SHARE * spread), _round(TRAIL_SHARE * spread)
+    return [
+        f"  # in the target's units: a mean predictor's MAE on this table is {spread:.4g}",
+        f"  min_lift_over_baseline: {lift}   # MAE below the mean predictor's, {LIFT_SHARE:.0%} of it",
+        f"  max_regression_vs_champion: {trail}   # MAE the candidate may trail the champion by, {TRAIL_SHARE:.0%}",
+    ]
+
+
+def _round(value: float) -> Any:
+    return float(f"{value:.3g}") if value > 0 else 0.0
+
+
+def holdout_share(rows: int) -> float:
+    return 0.3 if rows < SMALL_TABLE else 0.2
+
+
+def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
+    """What a table of this size can give as evidence, when it is less than the defaults ask.
+
+    The hash split holds each row out with probability ``share``, so a holdout's size varies with
+    the draw: ask for the count that a draw falls below only rarely (``_assured``). The interval
+    width is the widest a proportion's 95% interval gets on that many rows (p = 0.5).
+    """
+    rows_default, per_class_default, width_default = DEFAULT_EVIDENCE
+    present = values.dropna()
+    held = int(len(present) * share)
+    lines = []
+    if held < rows_default:
+        assured = _assured(len(present), share)
+        lines.append(f"    holdout_rows: {assured}")
+        width = math.ceil(100 * 2 * 1.96 * 0.5 / math.sqrt(assured)) / 100
+        if task != "regression" and width > width_default:
+            lines.append(f"    max_interval_width: {width}   # a 95% interval on this many rows can be this wide")
+    if task != "regression":
+        rarest = int(present.value_counts().min())
+        if rarest * share < per_class_default:
+            lines.append(
+                f"    rows_per_class: {_assured(rarest, share)}   # the rarest class holds ~{rarest * share:.0f}"
+            )
+    if not lines:
+        return []
+    return [
+        f"  min_evidence:   # this table holds about {held:,} holdout rows; a verdict on less is inconclusive",
+        *lines,
+    ]
+
+
+def _assured(rows: int, share: float) -> int:
+    """Rows of ``rows`` a hash split with ``share`` holds out, but for about one draw in 160 (2.5 sd)."""
+    expected, spread = rows * share, math.sqrt(rows * share * (1 - share))
+    return max(3, int(expected - 2.5 * spread))
