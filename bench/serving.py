@@ -72,7 +72,9 @@ def train_and_register(state: Path) -> tuple[Path, pd.DataFrame, float]:
         (frame["time_hour"] >= pd.Timestamp("2013-07-01", tz="UTC"))
         & (frame["time_hour"] < pd.Timestamp("2013-08-01", tz="UTC"))
     ]
-    july = july.dropna(subset=list(config.data.features.columns)).sample(3000, random_state=0)
+    # what a client sends: the id and the features, not the outcome columns (the service refuses extras)
+    wanted = [config.data.id_column, *config.data.features.columns]
+    july = july.dropna(subset=list(config.data.features.columns)).sample(3000, random_state=0).loc[:, wanted]
     hgb = next(c for c in config.training.candidates if c.family == "hist_gradient_boosting")
     started = time.perf_counter()
     model = build_model(hgb, config.data.features, config.training.seed).fit(
@@ -247,7 +249,8 @@ async def scores(client: httpx.AsyncClient, server: Server, records: list[dict[s
     response = await client.post(
         server.url + server.predict_path, content=server.payload(records, single=False), headers=JSON
     )
-    response.raise_for_status()
+    if response.status_code != 200:  # say why: a refused comparison must be diagnosable from the log
+        raise SystemExit(f"{server.name} answered {response.status_code} to 100 records: {response.text[:2000]}")
     rows = response.json()["predictions"]
     if server.name == "perennial":
         return [float(r["prediction"]) for r in rows]
@@ -457,9 +460,7 @@ def main() -> None:
     print(f"training the demo-kind model (state in {state}) ...", flush=True)
     config, july, fit_seconds = train_and_register(state)
     records = json.loads(
-        july.drop(columns=["delayed"])
-        .assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
-        .to_json(orient="records")
+        july.assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(orient="records")
     )
     floor = in_process_predict(july, state)
     print(", ".join(f"in-process {k} {v:.2f} ms" for k, v in floor.items()))

@@ -36,6 +36,7 @@ from tasks.monitoring import (
     drift_task,
     label_free_task,
     labels_task,
+    latest_scoring_window_task,
     perf_metrics,
     service_health_task,
     window_performance_task,
@@ -57,10 +58,14 @@ def monitoring_flow(
     window_start: dt.date | None = None,
     window_end: dt.date | None = None,
 ) -> dict[str, Any]:
-    """Monitor [window_start, window_end) (default: the last full window of the configured length)."""
+    """Monitor [window_start, window_end) (default: the last full window of the configured length;
+    without a time column, the window holding the latest scoring)."""
     settings = load_settings()
     config = load_config(settings.root / config_path)
-    window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
+    if window_start is None and config.data.time_column is None:  # the window holding the latest scoring
+        window = latest_scoring_window_task(config, settings.root)
+    else:
+        window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
     experiment = f"{config.tracking.experiment}-monitoring"
     registry = Registry(config.tracking.registered_model)
     with tracked_flow(config, settings, f"monitor {window.label}", "monitoring", window.label, experiment) as (

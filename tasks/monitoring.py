@@ -28,6 +28,7 @@ from perennial.core.monitoring import (
     join_labels,
     latest_predictions,
     split_drift,
+    window_holding,
     window_performance,
 )
 from perennial.core.predict import predict, scalar_prediction
@@ -111,9 +112,29 @@ def window_predictions_task(config: Config, root: Path, window: Window) -> pd.Da
     if predictions.empty:
         raise DataSourceError(
             f"prediction store has no {' or '.join(MONITORED_SOURCES)} rows for {config.name} {window.label} "
-            f"({window.start}..{window.end}): score the window first (perennial score --start {window.start} --end {window.end})"
+            f"({window.start}..{window.end}): score the window first ({_score_hint(config, window)})"
         )
     return predictions
+
+
+def _score_hint(config: Config, window: Window) -> str:
+    if config.data.time_column is None:  # every row is scored, stamped with the scoring time
+        return "perennial score -c <config>, then monitor the window that holds it"
+    return f"perennial score --start {window.start} --end {window.end}"
+
+
+@task(name="latest-scoring", cache_policy=NO_CACHE, **IO_RETRIES)
+def latest_scoring_window_task(config: Config, root: Path) -> Window:
+    """Without a time column a window is the scoring batches stamped in it: the one holding the latest."""
+    store = open_store(config, root)
+    stamps = [store.read(source)["event_time"] for source in MONITORED_SOURCES]
+    latest = max((s.max() for s in stamps if not s.empty), default=None)
+    if latest is None or pd.isna(latest):
+        raise DataSourceError(
+            f"prediction store has no {' or '.join(MONITORED_SOURCES)} rows for {config.name}: "
+            "score the data first (perennial score -c <config>)"
+        )
+    return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
 
 
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -445,16 +445,17 @@ class Tracking(Frozen):
 
 
 class ParquetStore(Frozen):
-    """Predictions as Parquet partitioned by date; a window's partition is replaced atomically."""
+    """Predictions as Parquet partitioned by date; a window's partition is replaced atomically
+    (so two models never share a store: each has its own folder by default)."""
 
     kind: Literal["parquet"] = "parquet"
-    path: str = "${PERENNIAL_STATE_DIR:-.perennial}/predictions"
+    path: str | None = None
 
 
 class SqlStore(Frozen):
     kind: Literal["sql"]
     url: str
-    table: str = "predictions"
+    table: str | None = None
 
 
 class Canary(Frozen):

@@ -82,10 +82,11 @@ MEANINGS = {
     "Monitoring.min_labelled_rows": "windows with fewer labelled rows measure no performance",
     "Monitoring.retraining": "when monitoring asks for a retrain",
     "ParquetStore.kind": "parquet",
-    "ParquetStore.path": "folder of the partitioned store (relative: from the project root)",
+    "ParquetStore.path": "folder of the partitioned store (relative: from the project root); default "
+    "${PERENNIAL_STATE_DIR:-.perennial}/predictions/<tracking.registered_model>: one store per model",
     "SqlStore.kind": "sql",
     "SqlStore.url": "SQLAlchemy URL; credentials in ${ENV} references",
-    "SqlStore.table": "table of the predictions",
+    "SqlStore.table": "table of the predictions; default predictions_<tracking.registered_model>: one per model",
     "FileSource.kind": "csv (also .gz .bz2 .xz .zip .zst), parquet (a file or a partitioned directory), jsonl",
     "FileSource.path": "the file or directory (relative: from the project root)",
     "SqlSource.kind": "sql",

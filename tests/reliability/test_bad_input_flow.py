@@ -35,7 +35,7 @@ class World:
 
     def __init__(self, root: Path) -> None:
         self.root, self.state = root, root / "state"
-        self.store = ParquetPredictionStore(self.state / "predictions")
+        self.store = ParquetPredictionStore(self.state / "predictions" / "tiny-delay")  # the model's own store
 
     def snapshot(self) -> dict[str, Any]:
         registry = Registry("tiny-delay")

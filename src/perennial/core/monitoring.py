@@ -80,6 +80,13 @@ def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, 
     return Window(start, end, start.strftime("%Y-%m") if monthly else start.isoformat())
 
 
+def window_holding(kind: WindowKind, day: dt.date) -> Window:
+    """The window of ``kind`` that holds ``day``: where a table without a time column is monitored,
+    its rows being stamped with the time they were scored (so the latest scoring is the window)."""
+    start = {"day": day, "week": day - dt.timedelta(days=day.weekday())}.get(kind) or day.replace(day=1)
+    return window_bounds(kind, start, None, day)
+
+
 def latest_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per id: the last scoring of it (a re-scored window or a service retry counts once)."""
     if predictions.empty:

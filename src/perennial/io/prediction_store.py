@@ -19,6 +19,7 @@ import ctypes
 import datetime as dt
 import fcntl
 import os
+import re
 import shutil
 import uuid
 import zlib
@@ -85,14 +86,21 @@ class PredictionStore(Protocol):
         """Merge many small appends of one partition; returns how many were merged (0: nothing to do)."""
 
 
+DEFAULT_STORE_FOLDER = "${PERENNIAL_STATE_DIR:-.perennial}/predictions"
+
+
 def open_store(config: Config, root: Path) -> PredictionStore:
-    """The configured store; a relative Parquet path is taken from the project root."""
-    spec = config.predictions
+    """The configured store, by default one of this model's own; a relative path is from the project root.
+
+    A day is replaced whole when it is re-scored, so each registered model has its own folder (or
+    table) unless the config names one.
+    """
+    spec, model = config.predictions, config.tracking.registered_model
     if isinstance(spec, ParquetStore):
-        # the default path is not from YAML, so ${PERENNIAL_STATE_DIR:-...} is still to expand
-        path = Path(expand_env(spec.path, "predictions.path"))
+        # the default is not from YAML, so ${PERENNIAL_STATE_DIR:-...} is still to expand
+        path = Path(expand_env(spec.path or f"{DEFAULT_STORE_FOLDER}/{model}", "predictions.path"))
         return ParquetPredictionStore(path if path.is_absolute() else root / path)
-    return SqlPredictionStore(spec.url, spec.table)
+    return SqlPredictionStore(spec.url, spec.table or "predictions_" + re.sub(r"[^A-Za-z0-9_]", "_", model))
 
 
 # --- shared row handling ---------------------------------------------------------------------

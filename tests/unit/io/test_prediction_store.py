@@ -165,9 +165,28 @@ def test_the_default_store_lives_in_the_state_folder(tmp_path: Path, monkeypatch
     in_state = open_store(config, tmp_path)
     monkeypatch.delenv("PERENNIAL_STATE_DIR")
     fallback = open_store(config, tmp_path)
-    # then the path is expanded, never taken literally
-    assert in_state.path == tmp_path / "state" / "predictions"
-    assert fallback.path == tmp_path / ".perennial" / "predictions"
+    # then the path is expanded, never taken literally, and the folder is the model's own
+    assert in_state.path == tmp_path / "state" / "predictions" / "tiny-delay"
+    assert fallback.path == tmp_path / ".perennial" / "predictions" / "tiny-delay"
+
+
+def test_two_models_never_share_a_default_store(tmp_path: Path) -> None:
+    # given two models' configs without a `predictions` section, one scoring the same day as the other
+    first = parse_config(config_dict())
+    raw = config_dict()
+    second = parse_config({**raw, "tracking": {**raw["tracking"], "registered_model": "other.model"}})
+    open_store(first, tmp_path).write_partition("batch", dt.date(2013, 3, 2), rows(["a"], day=dt.date(2013, 3, 2)))
+    # when the second model re-scores that day
+    open_store(second, tmp_path).write_partition("batch", dt.date(2013, 3, 2), rows(["b"], day=dt.date(2013, 3, 2)))
+    # then the first model's rows are still there: each has its own folder (SQL: its own table)
+    assert open_store(first, tmp_path).read("batch")["id"].tolist() == ["a"]
+    assert open_store(second, tmp_path).read("batch")["id"].tolist() == ["b"]
+    # and in one SQL database, each model writes its own table
+    sql = parse_config({**raw, "predictions": {"kind": "sql", "url": f"sqlite:///{tmp_path / 'p.db'}"}}).predictions
+    first_sql, second_sql = (open_store(c.model_copy(update={"predictions": sql}), tmp_path) for c in (first, second))
+    first_sql.write_partition("batch", dt.date(2013, 3, 2), rows(["a"], day=dt.date(2013, 3, 2)))
+    second_sql.write_partition("batch", dt.date(2013, 3, 2), rows(["b"], day=dt.date(2013, 3, 2)))
+    assert first_sql.read("batch")["id"].tolist() == ["a"] and second_sql.read("batch")["id"].tolist() == ["b"]
 
 
 def test_sql_store_adds_a_new_feature_column(tmp_path: Path) -> None:
