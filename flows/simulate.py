@@ -75,7 +75,7 @@ def _one_window(
         "drift share": round(result["drift_share"], 2),
         "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}"
         if perf
-        else "no labels",
+        else result["label_note"] or "not measured",
         "decision": result["decision"]["why"],
         "event": result["event"] or "-",
     }

@@ -208,6 +208,7 @@ def decide_task(
     performance: Performance | None,
     rows: int,
     champion_version: str | None,
+    label_note: str | None = None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
     share, drifted, prediction_drift = split_drift(drift) if drift is not None else (None, (), None)
@@ -222,6 +223,7 @@ def decide_task(
         performance,
         RetrainDecision(False, None, None, "not decided"),
         champion_version,
+        label_note,
     )
     store = MonitorStore(ledger_url)
     try:

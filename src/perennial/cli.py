@@ -397,7 +397,7 @@ def monitor(
         + (
             f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
             if perf
-            else ", no labels yet"
+            else f", {result['label_note'] or 'performance not measured'}"
         )
         + f"\n{result['decision']['why']}"
         + (f" → event {result['event']}" if result["event"] else "")

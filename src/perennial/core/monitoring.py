@@ -136,10 +136,25 @@ class Performance:
     drop: float | None  # reference minus value, signed so that positive is worse
 
 
+def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
+    """Why the labelled rows cannot be judged, with the counts ("too few labels (30 < 200)"); None when they can.
+
+    "no labels" means none at all: a window with some labels says how many, so that a small window
+    is not mistaken for a broken label feed.
+    """
+    rows, minimum = len(joined), config.monitoring.min_labelled_rows
+    if rows == 0:
+        return "no labels"
+    if rows < minimum:
+        return f"too few labels ({rows} < {minimum})"
+    if config.task == "binary" and joined["label"].nunique() < 2:  # AUC is undefined; MAE or F1 are not
+        return f"one class only in {rows} labelled rows"
+    return None
+
+
 def window_performance(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
-    """The primary metric on the labelled rows with a bootstrap interval; None below the minimum rows."""
-    one_class = config.task == "binary" and joined["label"].nunique() < 2  # AUC is undefined; MAE or F1 are not
-    if len(joined) < config.monitoring.min_labelled_rows or one_class:
+    """The primary metric on the labelled rows with a bootstrap interval; None when ``label_shortfall`` says why."""
+    if label_shortfall(joined, config) is not None:
         return None
     evaluation = config.evaluation
     name = evaluation.primary_metric
@@ -185,6 +200,17 @@ class WindowResult:
     performance: Performance | None
     decision: RetrainDecision
     champion_version: str | None
+    label_note: str | None = None  # why performance is None: "no labels", "too few labels (30 < 200)"
+
+    def performance_line(self) -> str:
+        """The window's performance in one line, or why there is none."""
+        p = self.performance
+        if p is None:
+            return self.label_note or ("not measured: invalid data" if not self.data_valid else "not measured")
+        line = f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}] on {p.rows:,} labelled rows"
+        if p.reference is not None and p.drop is not None:
+            line += f", champion's holdout {p.reference:.4f} (drop {p.drop:+.4f})"
+        return line
 
     def verdict(self) -> WindowVerdict:
         drop = None if self.performance is None else self.performance.drop

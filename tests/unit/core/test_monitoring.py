@@ -17,6 +17,7 @@ from perennial.core.monitoring import (
     WindowResult,
     event_for,
     join_labels,
+    label_shortfall,
     latest_predictions,
     split_drift,
     window_bounds,
@@ -100,6 +101,45 @@ def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tin
     assert perf is not None and perf.metric == "roc_auc" and perf.rows == 400
     assert perf.low <= perf.value <= perf.high and perf.drop == pytest.approx(0.95 - perf.value)
     assert window_performance(joined.head(150), tiny_config, 0.95) is None  # below min_labelled_rows (200)
+
+
+@pytest.mark.parametrize(
+    ("rows", "labels", "expected"),
+    [
+        (0, [], "no labels"),
+        (30, [0, 1], "too few labels (30 < 200)"),
+        (199, [0, 1], "too few labels (199 < 200)"),
+        (250, [1], "one class only in 250 labelled rows"),
+        (200, [0, 1], None),
+    ],
+)
+def test_a_window_short_of_labels_says_how_short_never_no_labels_when_some_came(
+    tiny_config: Config, rows: int, labels: list[int], expected: str | None
+) -> None:
+    # given a window with `rows` labelled rows drawn from `labels`
+    joined = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(rows)],
+            "prediction": np.linspace(0, 1, rows),
+            "label": [labels[i % len(labels)] for i in range(rows)] if labels else [],
+        }
+    )
+    # when its shortfall is read / then it names the counts (minimum 200), and judged windows have none
+    assert label_shortfall(joined, tiny_config) == expected
+    assert (window_performance(joined, tiny_config, 0.9) is None) == (expected is not None)
+
+
+def test_the_performance_line_says_why_there_is_no_figure() -> None:
+    # given a window with 30 labelled rows, one with none measured (invalid data), and one measured
+    short = _result(label_note="too few labels (30 < 200)")
+    invalid = _result(data_valid=False)
+    measured = _result(performance=Performance("roc_auc", 0.64, 0.62, 0.66, 900, 0.71, 0.07))
+    # then each says what it has
+    assert short.performance_line() == "too few labels (30 < 200)"
+    assert invalid.performance_line() == "not measured: invalid data"
+    assert measured.performance_line() == (
+        "roc_auc 0.6400 [0.6200, 0.6600] on 900 labelled rows, champion's holdout 0.7100 (drop +0.0700)"
+    )
 
 
 def _result(**changes: object) -> WindowResult:
