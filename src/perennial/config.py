@@ -494,6 +494,11 @@ class Retraining(Frozen):
     k: int = Field(default=2, ge=1)
     n: int = Field(default=3, ge=1)
     cooldown_days: float = Field(default=14, ge=0)
+    episode_retries: int = Field(
+        default=1,
+        ge=0,
+        description="retrains more in one drift episode when its retrain ended inconclusive (too little evidence)",
+    )
 
     @model_validator(mode="after")
     def _k_of_n(self) -> Retraining:
