@@ -3,7 +3,8 @@
 Every window is one MLflow run in the ``<experiment>-monitoring`` experiment; the drift table, the
 verdict and the links are Prefect artifacts. When the policy decides a retrain it emits a typed event
 (``perennial.drift.detected`` / ``perennial.performance.degraded``), which the training deployment's
-trigger turns into a training run gated like any other. Invalid data emits ``perennial.data.invalid``,
+trigger turns into a training run gated like any other — once per drift episode (core/episodes.py);
+a shift that persists after that retrain did not help emits ``perennial.drift.persistent`` instead. Invalid data emits ``perennial.data.invalid``,
 never a retrain, and the flow ends FAILED with the validation message.
 
 Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
@@ -159,6 +160,7 @@ def _record(
         f"- performance: {result.performance_line()}",
         f"- service: {_health_line(health)}",
         f"- decision: {result.decision.why}",
+        f"- drift episode: {result.episode.describe() if result.episode else 'none'}",
         f"- event: {event or 'none'}",
         f"- MLflow run: `{tracking.run_url(run_id)}` ({run_id})",
     ]

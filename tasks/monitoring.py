@@ -44,6 +44,7 @@ from perennial.io.prediction_store import open_store
 from perennial.io.reference_store import load_reference, log_reference
 from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_markdown, publish_table
+from tasks.episodes import episode_step
 from tasks.validation import SUITE_ARTIFACT
 
 
@@ -236,6 +237,9 @@ def decide_task(
             last_retrain_at=store.last_retrain_at(config.name),
             seen_keys=store.seen_keys(config.name),
         )
+        step = episode_step(store, pending, window, decision, config)
+        if decision.retrain and not step.retrain:  # the episode had its retrain: the why says what instead
+            decision = replace(decision, retrain=False, why=f"{decision.why}; {step.why}")
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown
@@ -246,6 +250,10 @@ def decide_task(
                 decision.dedupe_key,
                 f"{decision.why}; already claimed by another monitor (dedupe or cooldown)",
             )
+            step = episode_step(store, pending, window, decision, config)  # the episode did not retrain after all
+        for episode in (step.superseded, step.episode):
+            if episode is not None:
+                store.save_episode(episode)
     finally:
         store.close()
-    return replace(pending, decision=decision)
+    return replace(pending, decision=decision, episode=step.episode, alert=step.alert)

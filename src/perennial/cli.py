@@ -427,7 +427,18 @@ def simulate(
     if error:
         _fail(error)
     table = Table(title="the closed loop, window by window")
-    columns = ("window", "drift share", "performance", "event", "retrain", "gate", "champion", "decision", "repeat")
+    columns = (
+        "window",
+        "drift share",
+        "performance",
+        "event",
+        "retrain",
+        "gate",
+        "champion",
+        "episodes",
+        "decision",
+        "repeat",
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:

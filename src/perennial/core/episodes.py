@@ -8,6 +8,8 @@ plus ``episode_retries`` more when a retrain ended inconclusive (too little evid
 whether it helped). A shift that persists after a retrain that did not help — failed its gate,
 passed without release, or was promoted and the drift stayed — asks a person
 (``perennial.drift.persistent``, once per episode) instead of retraining on the same shift again.
+A measured performance drop beyond tolerance after a drift episode's retrain is new evidence, not
+the same shift: it closes the drift episode and opens a performance episode with its own retrain.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class EpisodeStep:
     retrain: bool  # the policy's retrain may go ahead
     alert: bool  # raise perennial.drift.persistent now
     why: str
+    superseded: Episode | None = None  # a drift episode this window closed by opening a performance one
 
 
 def advance_episode(
@@ -134,6 +137,10 @@ def _within(episode: Episode, holdout_end: str, decision: RetrainDecision, polic
         why = f"retry {episode.retrains} of {policy.episode_retries}: the last retrain was {episode.outcome}"
         return EpisodeStep(_retrained(episode, holdout_end), True, False, why if retry else "first retrain of it")
     spent = f"episode from {episode.start} had its retrain ({_ending(episode)})"
+    if decision.reason == "performance" and episode.trigger == "drift":
+        closed = replace(episode, end=episode.last, closed_by=f"superseded by a performance drop in {episode.last}")
+        step = advance_episode(None, episode.dataset, episode.last, holdout_end, decision, False, None, policy)
+        return replace(step, superseded=closed, why=f"{spent}; a performance drop opens its own episode")
     if decision.reason is None or episode.alerted:
         return EpisodeStep(episode, False, False, f"{spent}; no further retrain in it")
     return EpisodeStep(

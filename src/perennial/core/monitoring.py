@@ -17,7 +17,8 @@ from perennial.config import Config
 from perennial.core import task_metrics as tm
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
-from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
+from perennial.core.episodes import Episode
+from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerennialEvent, PerformanceDegraded
 from perennial.core.metrics import estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX
@@ -201,6 +202,8 @@ class WindowResult:
     decision: RetrainDecision
     champion_version: str | None
     label_note: str | None = None  # why performance is None: "no labels", "too few labels (30 < 200)"
+    episode: Episode | None = None  # the drift episode after this window (closed ones carry their end)
+    alert: bool = False  # the episode's shift persists after a retrain that did not help: ask a person
 
     def performance_line(self) -> str:
         """The window's performance in one line, or why there is none."""
@@ -234,13 +237,26 @@ def split_drift(report: DriftReport) -> tuple[float, tuple[str, ...], bool | Non
 def event_for(
     result: WindowResult, window: Window, tolerance: float, invalid_summary: str = ""
 ) -> PerennialEvent | None:
-    """The event a window calls for: its data is invalid, or the policy decided a retrain; else none.
+    """The event a window calls for: its data is invalid, the policy decided a retrain, or a drift
+    episode persists after its retrain; else none.
 
     A retrain trains up to the window's start and holds the window itself out: its labels are in.
     """
     if not result.data_valid:
         return DataInvalid(dataset=result.dataset, window=result.window, summary=invalid_summary or "validation failed")
     decision = result.decision
+    if result.alert and result.episode is not None:
+        e = result.episode
+        return DriftPersistent(
+            dataset=result.dataset,
+            window=result.window,
+            episode_start=e.start,
+            windows=e.windows,
+            retrains=e.retrains,
+            outcome=e.outcome,
+            version=e.version,
+            summary=decision.why,
+        )
     if not decision.retrain:
         return None
     bounds = {"train_end": window.start.isoformat(), "holdout_end": window.end.isoformat()}

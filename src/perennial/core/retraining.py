@@ -40,6 +40,11 @@ def _bad(verdict: WindowVerdict, policy: Retraining) -> set[Reason]:
     return reasons
 
 
+def within_policy(verdict: WindowVerdict, policy: Retraining) -> bool:
+    """Valid and neither drifted nor degraded: a window that counts towards closing a drift episode."""
+    return verdict.data_valid and not _bad(verdict, policy)
+
+
 def decide_retrain(
     dataset: str,
     history: list[WindowVerdict],

@@ -117,6 +117,24 @@ def test_a_persistent_shift_after_a_retrain_that_did_not_help_alerts_once_never_
         assert not step(ended, "w2", BAD_BUT_FEW, champion="2").alert
 
 
+def test_a_performance_drop_after_a_drift_retrain_is_its_own_episode_with_its_own_retrain() -> None:
+    # given a drift episode whose retrain was promoted (v2)
+    drift = step(None, "w1", FIRE).episode
+    assert drift is not None
+    ended = drift.with_outcome("promoted", "2")
+    # when the policy fires on a measured performance drop
+    dropped = step(ended, "w2", RetrainDecision(True, "performance", "d:performance:w2", "performance in 2 of 3"))
+    # then the drift episode closes and a performance episode opens there, with its retrain
+    assert dropped.retrain and not dropped.alert
+    assert dropped.superseded is not None and dropped.superseded.end == "w2"
+    assert dropped.superseded.closed_by == "superseded by a performance drop in w2"
+    assert dropped.episode is not None and (dropped.episode.start, dropped.episode.trigger) == ("w2", "performance")
+    # and a performance episode whose retrain did not help is not superseded by another drop: a person is asked
+    spent = dropped.episode.with_outcome("failed", "3")
+    again = step(spent, "w3", RetrainDecision(True, "performance", "d:performance:w3", "performance in 3 of 3"))
+    assert not again.retrain and again.alert and again.superseded is None
+
+
 def test_a_retrain_without_a_verdict_for_n_windows_is_lost_and_may_be_retried() -> None:
     # given an episode whose retrain never reported (the run died)
     episode = step(None, "w1", FIRE).episode

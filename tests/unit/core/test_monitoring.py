@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,8 @@ import pytest
 
 from perennial.config import Config
 from perennial.core.drift import ColumnDrift, DriftReport
-from perennial.core.events import DataInvalid, DriftDetected, PerformanceDegraded
+from perennial.core.episodes import Episode
+from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerformanceDegraded
 from perennial.core.monitoring import (
     Performance,
     Window,
@@ -175,6 +177,19 @@ def test_a_performance_retrain_carries_the_figures() -> None:
     )
     assert isinstance(event, PerformanceDegraded)
     assert (event.value, event.low, event.reference, event.tolerance) == (0.64, 0.62, 0.71, 0.03)
+
+
+def test_a_persistent_episode_asks_a_person_with_its_own_event_not_a_retrain() -> None:
+    # given an episode whose promoted retrain (v2) did not absorb the shift, and the policy held back
+    episode = Episode("tiny", "2013-06", "2013-07", windows=2, retrains=1, retrain="2013-07-01", outcome="promoted")
+    held = RetrainDecision(False, "drift", "k", "drift in 2 of 3; episode from 2013-06 had its retrain")
+    # when the window asks for the alert / then the event names the episode, its retrain and why
+    event = event_for(_result(decision=held, episode=replace(episode, version="2"), alert=True), WINDOW, 0.03)
+    assert isinstance(event, DriftPersistent) and event.name == "perennial.drift.persistent"
+    assert (event.episode_start, event.retrains, event.outcome, event.version) == ("2013-06", 1, "promoted", "2")
+    assert event.summary == held.why
+    # and without the alert the same window calls for no event
+    assert event_for(_result(decision=held, episode=episode), WINDOW, 0.03) is None
 
 
 def test_invalid_data_is_its_own_event_and_no_retrain_is_no_event() -> None:
