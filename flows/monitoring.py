@@ -76,7 +76,7 @@ def monitoring_flow(
         if validation.passed:  # invalid data is reported as such, never measured for a retrain
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
-            estimated = label_free_task(predictions, config, run_id)  # multiclass CBPE: needs no label
+            estimated = label_free_task(predictions, context, config, run_id)  # CBPE: needs no label
             joined = labels_task(config, settings.root, predictions, context.labels)
             performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
             label_note = label_shortfall(joined, config)  # "too few labels (30 < 200)", never "no labels"
@@ -94,6 +94,7 @@ def monitoring_flow(
             rows,
             context.version,
             label_note,
+            (estimated or {}).get("estimated_drop"),
         )
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
@@ -158,6 +159,8 @@ def _record(
         f"- champion: v{result.champion_version}; rows scored: {result.rows:,}; data valid: {result.data_valid}",
         f"- drift: {drift_summary}",
         f"- performance: {result.performance_line()}",
+        "- label-free estimate (CBPE): "
+        + ("none for this task or metric" if result.estimated_drop is None else f"drop {result.estimated_drop:+.4f}"),
         f"- service: {_health_line(health)}",
         f"- decision: {result.decision.why}",
         f"- drift episode: {result.episode.describe() if result.episode else 'none'}",

@@ -16,7 +16,7 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
-from perennial.core.label_free import estimate_multiclass
+from perennial.core.label_free import binary_estimates, estimate_multiclass
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -156,17 +156,32 @@ def drift_task(
 
 
 @task(name="estimate-without-labels", cache_policy=NO_CACHE)
-def label_free_task(predictions: pd.DataFrame, config: Config, run_id: str) -> dict[str, float] | None:
-    """Multiclass: CBPE from the window's class probabilities, before any label arrives (uncalibrated:
-    it trusts the champion's probabilities). Other tasks: nothing here yet."""
-    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
-    if config.task != "multiclass" or not columns or predictions.empty:
+def label_free_task(
+    predictions: pd.DataFrame, context: ChampionContext, config: Config, run_id: str
+) -> dict[str, float] | None:
+    """Performance expected before any label arrives (uncalibrated: it trusts the champion's probabilities).
+
+    Binary, roc_auc: CBPE on the window's scores against the same estimate on the champion's reference
+    scores (``estimated_drop``, what ``retraining.drift_needs_drop`` reads). Multiclass: CBPE's accuracy
+    and F1 from the class probabilities. Other tasks and metrics: nothing here yet.
+    """
+    if predictions.empty:
         return None
-    found = estimate_multiclass(
+    if config.task == "binary":
+        if config.evaluation.primary_metric != "roc_auc" or PREDICTION not in context.sample.columns:
+            return None
+        found = binary_estimates(predictions[PREDICTION], context.sample[PREDICTION])
+        if found is not None:
+            tracking.log_metrics(run_id, found)
+        return found
+    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
+    if config.task != "multiclass" or not columns:
+        return None
+    multiclass = estimate_multiclass(
         predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns]
     )
-    tracking.log_metrics(run_id, found.metrics())
-    return found.metrics()
+    tracking.log_metrics(run_id, multiclass.metrics())
+    return multiclass.metrics()
 
 
 def perf_metrics(performance: Performance | None) -> dict[str, float]:
@@ -210,6 +225,7 @@ def decide_task(
     rows: int,
     champion_version: str | None,
     label_note: str | None = None,
+    estimated_drop: float | None = None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
     share, drifted, prediction_drift = split_drift(drift) if drift is not None else (None, (), None)
@@ -225,13 +241,15 @@ def decide_task(
         RetrainDecision(False, None, None, "not decided"),
         champion_version,
         label_note,
+        estimated_drop=estimated_drop,
     )
     store = MonitorStore(ledger_url)
     try:
         store.record_window(config.name, pending.verdict(), window.end_time)
+        stored = store.history(config.name, until=window.label)
         decision = decide_retrain(
             config.name,
-            store.history(config.name, until=window.label),
+            [*stored[:-1], pending.verdict()],  # the latest as measured now: its estimate is not stored
             config.monitoring.retraining,
             now=window.end_time,
             last_retrain_at=store.last_retrain_at(config.name),

@@ -494,6 +494,12 @@ class Retraining(Frozen):
     k: int = Field(default=2, ge=1)
     n: int = Field(default=3, ge=1)
     cooldown_days: float = Field(default=14, ge=0)
+    drift_needs_drop: bool = Field(
+        default=False,
+        description="drift asks for a retrain only when the latest window's performance drop beyond "
+        "performance_tolerance is measured (labels) or, short of labels, estimated (CBPE, binary roc_auc); "
+        "false: drift alone does",
+    )
     episode_retries: int = Field(
         default=1,
         ge=0,

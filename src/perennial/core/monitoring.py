@@ -204,6 +204,7 @@ class WindowResult:
     label_note: str | None = None  # why performance is None: "no labels", "too few labels (30 < 200)"
     episode: Episode | None = None  # the drift episode after this window (closed ones carry their end)
     alert: bool = False  # the episode's shift persists after a retrain that did not help: ask a person
+    estimated_drop: float | None = None  # the label-free estimate's expected drop (CBPE), when there is one
 
     def performance_line(self) -> str:
         """The window's performance in one line, or why there is none."""
@@ -217,7 +218,7 @@ class WindowResult:
 
     def verdict(self) -> WindowVerdict:
         drop = None if self.performance is None else self.performance.drop
-        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid)
+        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid, self.estimated_drop)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
