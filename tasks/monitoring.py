@@ -258,6 +258,8 @@ def decide_task(
         step = episode_step(store, pending, window, decision, config)
         if decision.retrain and not step.retrain:  # the episode had its retrain: the why says what instead
             decision = replace(decision, retrain=False, why=f"{decision.why}; {step.why}")
+        elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
+            decision = replace(decision, why=f"{decision.why}; {step.why}")
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown
