@@ -3,7 +3,8 @@
 Every window is one MLflow run in the ``<experiment>-monitoring`` experiment; the drift table, the
 verdict and the links are Prefect artifacts. When the policy decides a retrain it emits a typed event
 (``perennial.drift.detected`` / ``perennial.performance.degraded``), which the training deployment's
-trigger turns into a training run gated like any other. Invalid data emits ``perennial.data.invalid``,
+trigger turns into a training run gated like any other — once per drift episode (core/episodes.py);
+a shift that persists after that retrain did not help emits ``perennial.drift.persistent`` instead. Invalid data emits ``perennial.data.invalid``,
 never a retrain, and the flow ends FAILED with the validation message.
 
 Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
@@ -20,7 +21,7 @@ from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
-from perennial.core.monitoring import WindowResult, event_for, window_bounds
+from perennial.core.monitoring import WindowResult, event_for, label_shortfall, window_bounds
 from perennial.core.names import Tag
 from perennial.errors import DataValidationFailed
 from perennial.io import tracking
@@ -76,18 +77,29 @@ def monitoring_flow(
         frame, source = load_data_task(config, settings.root, window.start, window.end)
         validation = check_window_task(frame, context.suite, config, source, window, run_id)
         drift, performance, rows, skew, decay, estimated = None, None, len(frame), None, None, None
+        label_note = None
         if validation.passed:  # invalid data is reported as such, never measured for a retrain
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
-            estimated = label_free_task(predictions, config, run_id)  # multiclass CBPE: needs no label
+            estimated = label_free_task(predictions, context, config, run_id)  # CBPE: needs no label
             joined = labels_task(config, settings.root, predictions, context.labels)
             performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
+            label_note = label_shortfall(joined, config)  # "too few labels (30 < 200)", never "no labels"
             skew = skew_task(
                 config, settings.root, window, context, run_id
             )  # served inputs vs training, apart from drift
             decay = decay_task(config, registry, predictions, joined, context, run_id)
         result = decide_task(
-            config, settings.ledger_url, window, validation.passed, drift, performance, rows, context.version
+            config,
+            settings.ledger_url,
+            window,
+            validation.passed,
+            drift,
+            performance,
+            rows,
+            context.version,
+            label_note,
+            (estimated or {}).get("estimated_drop"),
         )
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
@@ -146,22 +158,17 @@ def _record(
     }
     tracking.set_tags(run_id, tags)
     tracking.log_json(run_id, {**result.to_dict(), "event": event, "event_id": event_id}, "monitoring/window.json")
-    perf = result.performance
     lines = [
         f"## Monitoring {name} {result.window}: {'retrain (' + (result.decision.reason or '') + ')' if result.decision.retrain else 'no retrain'}",
         "",
         f"- champion: v{result.champion_version}; rows scored: {result.rows:,}; data valid: {result.data_valid}",
         f"- drift: {drift_summary}",
-        f"- performance: {perf.metric} {perf.value:.4f} [{perf.low:.4f}, {perf.high:.4f}] on {perf.rows:,} labelled rows"
-        + (
-            f", champion's holdout {perf.reference:.4f} (drop {perf.drop:+.4f})"
-            if perf.reference is not None and perf.drop is not None
-            else ""
-        )
-        if perf
-        else "- performance: not enough labelled rows yet",
+        f"- performance: {result.performance_line()}",
+        "- label-free estimate (CBPE): "
+        + ("none for this task or metric" if result.estimated_drop is None else f"drop {result.estimated_drop:+.4f}"),
         f"- service: {_health_line(health)}",
         f"- decision: {result.decision.why}",
+        f"- drift episode: {result.episode.describe() if result.episode else 'none'}",
         f"- event: {event or 'none'}",
         f"- MLflow run: `{tracking.run_url(run_id)}` ({run_id})",
     ]

@@ -22,6 +22,7 @@ from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.config import Config, load_config
+from perennial.core.episodes import Episode
 from perennial.core.events import RETRAIN_EVENTS
 from perennial.core.monitoring import Window, window_bounds
 from perennial.io.registry import CHAMPION, Registry
@@ -75,9 +76,10 @@ def _one_window(
         "drift share": round(result["drift_share"], 2),
         "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}"
         if perf
-        else "no labels",
+        else result["label_note"] or "not measured",
         "decision": result["decision"]["why"],
         "event": result["event"] or "-",
+        "episodes": _episode(result["episode"]),
     }
     if result["event"] in RETRAIN_EVENTS:
         # a second monitor of the same window (a schedule's re-run) must not ask for a second retrain
@@ -89,6 +91,13 @@ def _one_window(
         row |= {"retrain": f"{retrain['run']} ({retrain['state']})", "gate": retrain["gate"]}
     before, after = result["champion_version"], registry.alias_version(CHAMPION)
     return {**row, "champion": f"v{before}" if after == before else f"v{before} → v{after}"}
+
+
+def _episode(episode: dict[str, Any] | None) -> str:
+    """The drift episode after the window, in the words `perennial status` uses."""
+    if episode is None:
+        return "-"
+    return Episode(**{**episode, "calm": tuple(episode["calm"])}).describe()
 
 
 def _retrain(

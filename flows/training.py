@@ -16,7 +16,7 @@ from prefect.runtime import flow_run
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.data import trained_through
-from perennial.core.events import outcome_event
+from perennial.core.events import RETRAIN_EVENTS, outcome_event
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.names import Tag
 from perennial.core.target import LABELS_TAG
@@ -24,6 +24,7 @@ from perennial.io.lineage import git_commit
 from perennial.io.registry import TRAINED_THROUGH_TAG, Registry
 from perennial.settings import load_settings
 from tasks.data import encode_target_task, load_data_task, reach_back_task, split_task, usable_features_task
+from tasks.episodes import record_retrain_outcome_task
 from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
@@ -107,6 +108,8 @@ def training_flow(
         print(outcome.headline)
         event = outcome_event(outcome, config.name, config.split.label, champion[0] if champion else None)
         emit(event)
+        if reason in RETRAIN_EVENTS and holdout_end is not None:  # the drift episode that asked learns the ending
+            record_retrain_outcome_task(settings.ledger_url, config.name, holdout_end, outcome)
         enforce_gate_task(report, config)
     return outcome
 

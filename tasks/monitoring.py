@@ -16,7 +16,7 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
-from perennial.core.label_free import estimate_multiclass
+from perennial.core.label_free import binary_estimates, estimate_multiclass
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -45,6 +45,7 @@ from perennial.io.prediction_store import open_store
 from perennial.io.reference_store import load_reference, log_reference
 from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_markdown, publish_table
+from tasks.episodes import episode_step
 from tasks.validation import SUITE_ARTIFACT
 
 
@@ -176,17 +177,32 @@ def drift_task(
 
 
 @task(name="estimate-without-labels", cache_policy=NO_CACHE)
-def label_free_task(predictions: pd.DataFrame, config: Config, run_id: str) -> dict[str, float] | None:
-    """Multiclass: CBPE from the window's class probabilities, before any label arrives (uncalibrated:
-    it trusts the champion's probabilities). Other tasks: nothing here yet."""
-    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
-    if config.task != "multiclass" or not columns or predictions.empty:
+def label_free_task(
+    predictions: pd.DataFrame, context: ChampionContext, config: Config, run_id: str
+) -> dict[str, float] | None:
+    """Performance expected before any label arrives (uncalibrated: it trusts the champion's probabilities).
+
+    Binary, roc_auc: CBPE on the window's scores against the same estimate on the champion's reference
+    scores (``estimated_drop``, what ``retraining.drift_needs_drop`` reads). Multiclass: CBPE's accuracy
+    and F1 from the class probabilities. Other tasks and metrics: nothing here yet.
+    """
+    if predictions.empty:
         return None
-    found = estimate_multiclass(
+    if config.task == "binary":
+        if config.evaluation.primary_metric != "roc_auc" or PREDICTION not in context.sample.columns:
+            return None
+        found = binary_estimates(predictions[PREDICTION], context.sample[PREDICTION])
+        if found is not None:
+            tracking.log_metrics(run_id, found)
+        return found
+    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
+    if config.task != "multiclass" or not columns:
+        return None
+    multiclass = estimate_multiclass(
         predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns]
     )
-    tracking.log_metrics(run_id, found.metrics())
-    return found.metrics()
+    tracking.log_metrics(run_id, multiclass.metrics())
+    return multiclass.metrics()
 
 
 def perf_metrics(performance: Performance | None) -> dict[str, float]:
@@ -229,6 +245,8 @@ def decide_task(
     performance: Performance | None,
     rows: int,
     champion_version: str | None,
+    label_note: str | None = None,
+    estimated_drop: float | None = None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
     share, drifted, prediction_drift = split_drift(drift) if drift is not None else (None, (), None)
@@ -243,18 +261,26 @@ def decide_task(
         performance,
         RetrainDecision(False, None, None, "not decided"),
         champion_version,
+        label_note,
+        estimated_drop=estimated_drop,
     )
     store = MonitorStore(ledger_url)
     try:
         store.record_window(config.name, pending.verdict(), window.end_time)
+        stored = store.history(config.name, until=window.label)
         decision = decide_retrain(
             config.name,
-            store.history(config.name, until=window.label),
+            [*stored[:-1], pending.verdict()],  # the latest as measured now: its estimate is not stored
             config.monitoring.retraining,
             now=window.end_time,
             last_retrain_at=store.last_retrain_at(config.name),
             seen_keys=store.seen_keys(config.name),
         )
+        step = episode_step(store, pending, window, decision, config)
+        if decision.retrain and not step.retrain:  # the episode had its retrain: the why says what instead
+            decision = replace(decision, retrain=False, why=f"{decision.why}; {step.why}")
+        elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
+            decision = replace(decision, why=f"{decision.why}; {step.why}")
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown
@@ -265,6 +291,10 @@ def decide_task(
                 decision.dedupe_key,
                 f"{decision.why}; already claimed by another monitor (dedupe or cooldown)",
             )
+            step = episode_step(store, pending, window, decision, config)  # the episode did not retrain after all
+        for episode in (step.superseded, step.episode):
+            if episode is not None:
+                store.save_episode(episode)
     finally:
         store.close()
-    return replace(pending, decision=decision)
+    return replace(pending, decision=decision, episode=step.episode, alert=step.alert)

@@ -403,7 +403,7 @@ def monitor(
         + (
             f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
             if perf
-            else ", no labels yet"
+            else f", {result['label_note'] or 'performance not measured'}"
         )
         + f"\n{result['decision']['why']}"
         + (f" → event {result['event']}" if result["event"] else "")
@@ -433,7 +433,18 @@ def simulate(
     if error:
         _fail(error)
     table = Table(title="the closed loop, window by window")
-    columns = ("window", "drift share", "performance", "event", "retrain", "gate", "champion", "decision", "repeat")
+    columns = (
+        "window",
+        "drift share",
+        "performance",
+        "event",
+        "retrain",
+        "gate",
+        "champion",
+        "episodes",
+        "decision",
+        "repeat",
+    )
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:

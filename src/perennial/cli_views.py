@@ -142,6 +142,34 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
         )
     ledger.close()
     console.print(history)
+    console.print(episodes_table(settings.ledger_url, config.name))
+
+
+def episodes_table(ledger_url: str, dataset: str) -> Table:
+    """The dataset's drift episodes, newest first: what opened each, its retrain and how it ended."""
+    from perennial.io.monitor_store import MonitorStore
+
+    store = MonitorStore(ledger_url)
+    try:
+        found = store.episodes(dataset)
+    finally:
+        store.close()
+    table = Table(title="drift episodes (newest first)")
+    for column in ("start", "end", "windows", "trigger", "retrains", "retrain", "outcome", "persistent", "closed by"):
+        table.add_column(column)
+    for e in found:
+        table.add_row(
+            e.start,
+            e.end or "open",
+            str(e.windows),
+            e.trigger,
+            str(e.retrains),
+            f"holdout to {e.retrain}" if e.retrain else "-",
+            (f"{e.outcome}, v{e.version}" if e.version else e.outcome or "running") if e.retrains else "-",
+            "a person was asked" if e.alerted else "-",
+            e.closed_by or "-",
+        )
+    return table
 
 
 def print_where_to_look(settings: Settings) -> None:

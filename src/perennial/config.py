@@ -495,6 +495,17 @@ class Retraining(Frozen):
     k: int = Field(default=2, ge=1)
     n: int = Field(default=3, ge=1)
     cooldown_days: float = Field(default=14, ge=0)
+    drift_needs_drop: bool = Field(
+        default=False,
+        description="drift asks for a retrain only when the latest window's performance drop beyond "
+        "performance_tolerance is measured (labels) or, short of labels, estimated (CBPE, binary roc_auc); "
+        "false: drift alone does",
+    )
+    episode_retries: int = Field(
+        default=1,
+        ge=0,
+        description="retrains more in one drift episode when its retrain ended inconclusive (too little evidence)",
+    )
 
     @model_validator(mode="after")
     def _k_of_n(self) -> Retraining:

@@ -115,6 +115,12 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
         perf["metric"] == "roc_auc" and perf["low"] <= perf["value"] <= perf["high"] and perf["rows"] == result["rows"]
     )
     assert perf["reference"] is not None and perf["drop"] == pytest.approx(perf["reference"] - perf["value"])
+    # and the label-free estimate (CBPE) compares the window's scores with the champion's reference scores
+    estimated = result["estimated"]
+    assert estimated["estimated_drop"] == pytest.approx(
+        estimated["estimated_reference_roc_auc"] - estimated["estimated_roc_auc"]
+    )
+    assert 0.5 <= estimated["estimated_roc_auc"] <= 1.0 and 0.5 <= estimated["estimated_reference_roc_auc"] <= 1.0
     # and the policy (k=1 of n=1) asks for a drift retrain of this window, once, as a typed event
     assert result["decision"]["retrain"] and result["decision"]["reason"] == "drift"
     assert result["event"] == "perennial.drift.detected"
@@ -125,6 +131,7 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
     (run,) = _monitoring_runs()
     assert run.info.status == "FINISHED" and run.data.tags["perennial.window"] == "2013-04-01"
     assert run.data.metrics["drift_share"] == result["drift_share"] and run.data.metrics["roc_auc"] == perf["value"]
+    assert run.data.metrics["estimated_drop"] == estimated["estimated_drop"]
     assert run.data.tags["perennial.event"] == "perennial.drift.detected"
     # and the champion's features are re-weighed on the labelled window (decay), skew needs served rows (none here)
     assert isinstance(result["decayed_features"], list) and result["skew"] is None
@@ -145,6 +152,25 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
     assert not again["decision"]["retrain"] and "dedupe" in again["decision"]["why"]
     assert again["event"] is None
     assert len(_events("perennial.drift.detected", "2013-04-01", since, wait=1.0)) == 1
+
+
+def test_drift_that_costs_no_performance_is_watched_not_retrained_when_the_policy_asks_for_a_drop(
+    project: Any, since: dt.datetime
+) -> None:
+    # given a champion under a policy that needs drift to cost more than a (generous) tolerance
+    harmless = {**EAGER, "retraining": {**EAGER["retraining"], "drift_needs_drop": True, "performance_tolerance": 0.5}}
+    config = project.write_config(monitoring=harmless)
+    training_flow(config_path=config)
+    # and a drifted April
+    _alter_window(project, _hot_april)
+    batch_scoring_flow(config_path=config, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    # when the window is monitored
+    result = monitoring_flow(config_path=config, **WINDOW)
+    # then the drift is found, but with the measured drop within tolerance no retrain is asked for
+    assert result["drift_share"] >= 0.5 and result["performance"]["drop"] <= 0.5
+    assert not result["decision"]["retrain"] and result["event"] is None and result["episode"] is None
+    assert "measured drop" in result["decision"]["why"] and "watched, not retrained" in result["decision"]["why"]
+    assert _events("perennial.drift.detected", "2013-04-01", since, wait=1.0) == []
 
 
 def test_a_calm_window_asks_for_nothing(project: Any, trained: str) -> None:

@@ -1,4 +1,5 @@
-"""The loop replayed in process (--inline): a drifted window retrains once, gated; its repeat is suppressed."""
+"""The loop replayed in process (--inline): a drifted window retrains once, gated; its repeat is suppressed;
+a shift that persists is one episode with one retrain, then a person is asked."""
 
 from __future__ import annotations
 
@@ -10,20 +11,25 @@ from mlflow.tracking import MlflowClient
 
 from flows.simulate import simulate_flow
 from flows.training import training_flow
+from perennial.io.monitor_store import MonitorStore
 from perennial.io.registry import CHAMPION, Registry
 
 POLICY = {"window": "week", "retraining": {"k": 1, "n": 1, "drift_share": 0.5, "cooldown_days": 10}}
+
+
+def _shift_from_april(project: Any) -> None:
+    frame = pd.read_parquet(project.data)
+    hot = frame["time_hour"] >= pd.Timestamp("2013-04-01", tz="UTC")
+    frame.loc[hot, "temp"] += 25.0
+    frame.loc[hot, "distance"] += 600.0  # shifted: scaled by one factor it would be a unit change (invalid data)
+    frame.to_parquet(project.data, index=False)
 
 
 def test_the_loop_retrains_a_drifted_week_once_through_the_gate_and_cools_down(project: Any) -> None:
     # given a champion, and from April on a world far from the one it learned
     config = project.write_config(monitoring=POLICY)
     training_flow(config_path=config)
-    frame = pd.read_parquet(project.data)
-    hot = frame["time_hour"] >= pd.Timestamp("2013-04-01", tz="UTC")
-    frame.loc[hot, "temp"] += 25.0
-    frame.loc[hot, "distance"] += 600.0  # shifted: scaled by one factor it would be a unit change (invalid data)
-    frame.to_parquet(project.data, index=False)
+    _shift_from_april(project)
     # when two weekly windows are replayed
     rows = simulate_flow(config_path=config, start=dt.date(2013, 4, 1), windows=2, inline=True)
     # then the first week drifts, asks for a retrain, and the retrain ran through the gate
@@ -40,7 +46,43 @@ def test_the_loop_retrains_a_drifted_week_once_through_the_gate_and_cools_down(p
     # and a second monitor of that week is told the episode is handled
     assert first["repeat"].startswith("no event") and "dedupe" in first["repeat"]
     # and the next week, still drifted, is held back by the cooldown (10 days on the windows' clock)
-    assert second["window"] == "2013-04-08" and second["event"] == "-" and "cooling down" in second["decision"]
+    assert second["window"] == "2013-04-08" and "cooling down" in second["decision"]
+    # and, the retrain judged, the persisting shift asks a person (an inconclusive one may be retried later)
+    assert second["event"] == ("-" if first["gate"] == "inconclusive" else "perennial.drift.persistent")
     # and the champion column tells the registry's truth
     champion = Registry("tiny-delay").alias_version(CHAMPION)
     assert first["champion"] in {"v1", f"v1 → v{champion}"} and second["champion"] == f"v{champion}"
+
+
+def test_persistent_drift_is_one_episode_with_one_retrain_then_a_person_is_asked(project: Any) -> None:
+    # given a champion, a shift from April on, and a policy that would retrain on every drifted week (no cooldown)
+    eager = {"window": "week", "retraining": {"k": 1, "n": 1, "cooldown_days": 0, "episode_retries": 0}}
+    config = project.write_config(monitoring=eager)
+    training_flow(config_path=config)
+    _shift_from_april(project)
+    # when three drifted weeks are replayed
+    rows = simulate_flow(config_path=config, start=dt.date(2013, 4, 1), windows=3, inline=True)
+    # then the first week retrains, and that is the episode's only retrain
+    assert [r["event"] for r in rows] == ["perennial.drift.detected", "perennial.drift.persistent", "-"]
+    training = MlflowClient().search_runs(
+        [MlflowClient().get_experiment_by_name("tiny").experiment_id],
+        "tags.`perennial.kind` = 'training' and tags.`perennial.reason` = 'perennial.drift.detected'",
+    )
+    assert len(training) == 1
+    # and the weeks after it say why not: the episode had its retrain, the shift persists
+    assert all(r["drift share"] >= 0.5 for r in rows)
+    assert "had its retrain" in rows[1]["decision"] and "a person decides" in rows[1]["decision"]
+    assert "had its retrain" in rows[2]["decision"] and "no further retrain" in rows[2]["decision"]
+    # and the store holds one open episode over the three weeks, its retrain's ending from the training run
+    store = MonitorStore(project.settings.ledger_url)
+    (episode,) = store.episodes("tiny")
+    store.close()
+    assert (episode.start, episode.end, episode.windows, episode.retrains, episode.alerted) == (
+        "2013-04-01",
+        None,
+        3,
+        1,
+        True,
+    )
+    assert episode.retrain == "2013-04-08" and episode.outcome in {"promoted", "passed", "failed", "inconclusive"}
+    assert rows[2]["episodes"] == episode.describe() and rows[0]["episodes"].startswith("drift open since 2013-04-01")

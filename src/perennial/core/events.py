@@ -66,6 +66,18 @@ class DataInvalid(PerennialEvent):
     summary: str
 
 
+class DriftPersistent(PerennialEvent):
+    """A drift episode's retrain did not help and the shift persists: a person decides, not another retrain."""
+
+    name: ClassVar[str] = "perennial.drift.persistent"
+    episode_start: str
+    windows: int
+    retrains: int
+    outcome: str | None  # the last retrain's ending: promoted, passed, failed, inconclusive, lost
+    version: str | None
+    summary: str
+
+
 class GateFailedEvent(PerennialEvent):
     name: ClassVar[str] = "perennial.gate.failed"
     version: str | None

@@ -6,6 +6,12 @@ support and predictions per class give each class's expected recall, precision a
 their macro average. Probabilities are first calibrated per class on the labelled reference
 (the holdout), one isotonic map per class, then renormalised.
 
+Binary (CBPE's ROC AUC): a row scored p is, in expectation, p of a positive and 1 - p of a
+negative, so the ROC curve of the rows counted both ways, weighted so, is the expected curve; its
+area is the expected AUC. Compared with the same estimate on the champion's reference scores it
+gives the drop a covariate shift causes in expectation — before any label arrives, and blind to a
+changed relation between features and label (that needs the labels).
+
 Regression (direct loss estimation, as NannyML's DLE): a second model learns, on the labelled
 reference, the absolute and the squared error of the first from its inputs and its prediction;
 on a window without labels, the mean of its estimates is the expected MAE, the root of the mean
@@ -22,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import roc_auc_score
 
 from perennial.core.task_metrics import multiclass_arrays, regression_arrays
 
@@ -113,6 +120,26 @@ def estimate_multiclass(
         f1s.append(0.0 if f1 is None else f1)
     accuracy = float(p[np.arange(len(p)), guess].mean()) if len(p) else float("nan")
     return MulticlassEstimate(len(p), accuracy, float(np.mean(f1s)) if len(p) else float("nan"), tuple(per_class))
+
+
+def estimate_roc_auc(proba: object) -> float:
+    """The ROC AUC expected from probabilities of the positive class (NaN for fewer than two rows)."""
+    p = np.clip(np.asarray(proba, dtype=np.float64).ravel(), 0.0, 1.0)
+    p = p[np.isfinite(p)]
+    if len(p) < 2 or p.sum() == 0 or (1 - p).sum() == 0:
+        return float("nan")
+    # every row twice, once a positive weighted p, once a negative weighted 1 - p: ties count as halves
+    y = np.r_[np.ones(len(p)), np.zeros(len(p))]
+    return float(roc_auc_score(y, np.r_[p, p], sample_weight=np.r_[p, 1 - p]))
+
+
+def binary_estimates(window: object, reference: object) -> dict[str, float] | None:
+    """The ROC AUC expected on the window's scores and on the champion's reference scores, and the drop
+    between them (positive: worse); None when either has too few scores to say."""
+    now, before = estimate_roc_auc(window), estimate_roc_auc(reference)
+    if not (np.isfinite(now) and np.isfinite(before)):
+        return None
+    return {"estimated_roc_auc": now, "estimated_reference_roc_auc": before, "estimated_drop": before - now}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from perennial.config import Config
 from perennial.core import task_metrics as tm
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
-from perennial.core.events import DataInvalid, DriftDetected, PerennialEvent, PerformanceDegraded
+from perennial.core.episodes import Episode
+from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerennialEvent, PerformanceDegraded
 from perennial.core.metrics import estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX
@@ -143,10 +144,25 @@ class Performance:
     drop: float | None  # reference minus value, signed so that positive is worse
 
 
+def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
+    """Why the labelled rows cannot be judged, with the counts ("too few labels (30 < 200)"); None when they can.
+
+    "no labels" means none at all: a window with some labels says how many, so that a small window
+    is not mistaken for a broken label feed.
+    """
+    rows, minimum = len(joined), config.monitoring.min_labelled_rows
+    if rows == 0:
+        return "no labels"
+    if rows < minimum:
+        return f"too few labels ({rows} < {minimum})"
+    if config.task == "binary" and joined["label"].nunique() < 2:  # AUC is undefined; MAE or F1 are not
+        return f"one class only in {rows} labelled rows"
+    return None
+
+
 def window_performance(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
-    """The primary metric on the labelled rows with a bootstrap interval; None below the minimum rows."""
-    one_class = config.task == "binary" and joined["label"].nunique() < 2  # AUC is undefined; MAE or F1 are not
-    if len(joined) < config.monitoring.min_labelled_rows or one_class:
+    """The primary metric on the labelled rows with a bootstrap interval; None when ``label_shortfall`` says why."""
+    if label_shortfall(joined, config) is not None:
         return None
     evaluation = config.evaluation
     name = evaluation.primary_metric
@@ -192,10 +208,24 @@ class WindowResult:
     performance: Performance | None
     decision: RetrainDecision
     champion_version: str | None
+    label_note: str | None = None  # why performance is None: "no labels", "too few labels (30 < 200)"
+    episode: Episode | None = None  # the drift episode after this window (closed ones carry their end)
+    alert: bool = False  # the episode's shift persists after a retrain that did not help: ask a person
+    estimated_drop: float | None = None  # the label-free estimate's expected drop (CBPE), when there is one
+
+    def performance_line(self) -> str:
+        """The window's performance in one line, or why there is none."""
+        p = self.performance
+        if p is None:
+            return self.label_note or ("not measured: invalid data" if not self.data_valid else "not measured")
+        line = f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}] on {p.rows:,} labelled rows"
+        if p.reference is not None and p.drop is not None:
+            line += f", champion's holdout {p.reference:.4f} (drop {p.drop:+.4f})"
+        return line
 
     def verdict(self) -> WindowVerdict:
         drop = None if self.performance is None else self.performance.drop
-        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid)
+        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid, self.estimated_drop)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -215,13 +245,26 @@ def split_drift(report: DriftReport) -> tuple[float, tuple[str, ...], bool | Non
 def event_for(
     result: WindowResult, window: Window, tolerance: float, invalid_summary: str = ""
 ) -> PerennialEvent | None:
-    """The event a window calls for: its data is invalid, or the policy decided a retrain; else none.
+    """The event a window calls for: its data is invalid, the policy decided a retrain, or a drift
+    episode persists after its retrain; else none.
 
     A retrain trains up to the window's start and holds the window itself out: its labels are in.
     """
     if not result.data_valid:
         return DataInvalid(dataset=result.dataset, window=result.window, summary=invalid_summary or "validation failed")
     decision = result.decision
+    if result.alert and result.episode is not None:
+        e = result.episode
+        return DriftPersistent(
+            dataset=result.dataset,
+            window=result.window,
+            episode_start=e.start,
+            windows=e.windows,
+            retrains=e.retrains,
+            outcome=e.outcome,
+            version=e.version,
+            summary=decision.why,
+        )
     if not decision.retrain:
         return None
     bounds = {"train_end": window.start.isoformat(), "holdout_end": window.end.isoformat()}

@@ -21,6 +21,9 @@ class WindowVerdict:
     drift_share: float
     performance_drop: float | None  # champion's holdout figure minus the window's (None: no labels yet)
     data_valid: bool
+    # the drop the label-free estimate (CBPE) expects from the scores alone: the champion's reference
+    # scores' estimate minus the window's (None: no estimate for this task or metric); not stored
+    estimated_drop: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,23 @@ def _bad(verdict: WindowVerdict, policy: Retraining) -> set[Reason]:
     if verdict.performance_drop is not None and verdict.performance_drop > policy.performance_tolerance:
         reasons.add("performance")
     return reasons
+
+
+def _hurt(verdict: WindowVerdict, policy: Retraining) -> tuple[bool, str]:
+    """Whether the window shows a performance drop beyond tolerance: measured when labelled, else estimated."""
+    tolerance = policy.performance_tolerance
+    if verdict.performance_drop is not None:
+        drop, kind = verdict.performance_drop, "measured"
+    elif verdict.estimated_drop is not None:
+        drop, kind = verdict.estimated_drop, "estimated (CBPE)"
+    else:
+        return False, "no labelled figure and no estimate"
+    return drop > tolerance, f"{kind} drop {drop:+.4f} {'>' if drop > tolerance else '<='} {tolerance}"
+
+
+def within_policy(verdict: WindowVerdict, policy: Retraining) -> bool:
+    """Valid and neither drifted nor degraded: a window that counts towards closing a drift episode."""
+    return verdict.data_valid and not _bad(verdict, policy)
 
 
 def decide_retrain(
@@ -64,6 +84,15 @@ def decide_retrain(
         count = sum(reason in _bad(v, policy) for v in recent)
         if count < policy.k:
             continue
+        if reason == "drift" and policy.drift_needs_drop:
+            hurt, evidence = _hurt(latest, policy)
+            if not hurt:  # drift that does not cost performance is watched, not retrained on
+                return RetrainDecision(
+                    False,
+                    None,
+                    None,
+                    f"drift in {count} of {len(recent)} windows, but {evidence}: watched, not retrained",
+                )
         key = f"{dataset}:{reason}:{latest.window}"
         if key in seen_keys:
             return RetrainDecision(False, reason, key, f"{reason} in {latest.window} already handled (dedupe)")

@@ -1,14 +1,15 @@
-"""Durable memory of the closed loop: monitored windows and retrain requests (SQLAlchemy).
+"""Durable memory of the closed loop: monitored windows, retrain requests, drift episodes (SQLAlchemy).
 
-It lives beside the ledger (same database URL). A retrain request's dedupe key is unique,
-so one episode yields one retrain even across restarts and concurrent monitors.
+It lives beside the ledger (same database URL). A retrain request's dedupe key is unique, so one
+window yields one retrain even across restarts and concurrent monitors; an episode (core/episodes.py)
+spans windows, and the training run a retrain started writes its ending here for the next window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from perennial.core.episodes import Episode, Outcome
 from perennial.core.retraining import WindowVerdict
 
 
@@ -53,6 +55,55 @@ class _Retrain(_Base):
     dataset: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(String(40))
     why: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class _Episode(_Base):
+    __tablename__ = "drift_episodes"
+    __table_args__ = (UniqueConstraint("dataset", "start"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    start: Mapped[str] = mapped_column(String(40))
+    last: Mapped[str] = mapped_column(String(40))
+    end: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    windows: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(40))
+    retrains: Mapped[int] = mapped_column(Integer)
+    retrain: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    version: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    since_retrain: Mapped[int] = mapped_column(Integer)
+    calm: Mapped[str] = mapped_column(String(100))  # "01": the last n windows, 1 = within policy
+    alerted: Mapped[bool] = mapped_column(Boolean)
+    closed_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def episode(self) -> Episode:
+        return Episode(
+            self.dataset,
+            self.start,
+            self.last,
+            self.end,
+            self.windows,
+            self.trigger,
+            self.retrains,
+            self.retrain,
+            cast(Outcome | None, self.outcome),  # written from an Outcome only
+            self.version,
+            self.since_retrain,
+            tuple(c == "1" for c in self.calm),
+            self.alerted,
+            self.closed_by,
+        )
+
+
+class _RetrainOutcome(_Base):
+    __tablename__ = "retrain_outcomes"
+    __table_args__ = (UniqueConstraint("dataset", "holdout_end"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    holdout_end: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))
+    version: Mapped[str | None] = mapped_column(String(40), nullable=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -135,8 +186,64 @@ class MonitorStore:
             ).first()
         return _utc(at)
 
+    def save_episode(self, episode: Episode) -> None:
+        """Insert or update an episode (it is known by its dataset and start window)."""
+        with Session(self._engine) as session, session.begin():
+            row = session.scalars(
+                select(_Episode).where(_Episode.dataset == episode.dataset, _Episode.start == episode.start)
+            ).one_or_none() or _Episode(dataset=episode.dataset, start=episode.start)
+            row.last, row.end, row.windows, row.trigger = episode.last, episode.end, episode.windows, episode.trigger
+            row.retrains, row.retrain, row.outcome = episode.retrains, episode.retrain, episode.outcome
+            row.version, row.since_retrain, row.alerted = episode.version, episode.since_retrain, episode.alerted
+            row.calm, row.closed_by = "".join("1" if c else "0" for c in episode.calm), episode.closed_by
+            session.add(row)
+
+    def open_episode(self, dataset: str) -> Episode | None:
+        """The dataset's open episode, with its retrain's ending once the training run recorded it."""
+        with Session(self._engine) as session:
+            row = session.scalars(
+                select(_Episode)
+                .where(_Episode.dataset == dataset, _Episode.end.is_(None))
+                .order_by(_Episode.start.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _with_ending(session, row.episode())
+
+    def episodes(self, dataset: str, limit: int = 10) -> list[Episode]:
+        """The dataset's episodes, newest first."""
+        with Session(self._engine) as session:
+            rows = session.scalars(
+                select(_Episode).where(_Episode.dataset == dataset).order_by(_Episode.start.desc()).limit(limit)
+            ).all()
+            return [_with_ending(session, r.episode()) for r in rows]
+
+    def record_outcome(
+        self, dataset: str, holdout_end: str, outcome: Outcome, version: str | None, at: dt.datetime
+    ) -> None:
+        """How the retrain holding out to ``holdout_end`` ended (written by its training run)."""
+        with Session(self._engine) as session, session.begin():
+            row = session.scalars(
+                select(_RetrainOutcome).where(
+                    _RetrainOutcome.dataset == dataset, _RetrainOutcome.holdout_end == holdout_end
+                )
+            ).one_or_none() or _RetrainOutcome(dataset=dataset, holdout_end=holdout_end)
+            row.outcome, row.version, row.at = outcome, version, at
+            session.add(row)
+
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _with_ending(session: Session, episode: Episode) -> Episode:
+    """The episode with its retrain's ending, once that training run recorded one."""
+    if episode.retrain is None or episode.outcome is not None:
+        return episode
+    ended = session.scalars(
+        select(_RetrainOutcome).where(
+            _RetrainOutcome.dataset == episode.dataset, _RetrainOutcome.holdout_end == episode.retrain
+        )
+    ).one_or_none()
+    return episode if ended is None else episode.with_outcome(cast(Outcome, ended.outcome), ended.version)
 
 
 def _utc(at: dt.datetime | None) -> dt.datetime | None:

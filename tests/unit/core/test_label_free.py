@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from perennial.core.label_free import ClassCalibration, LossEstimator, estimate_multiclass
+from perennial.core.label_free import ClassCalibration, LossEstimator, estimate_multiclass, estimate_roc_auc
 
 
 def calibrated_rows(rows: int, seed: int, sharp: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
@@ -66,3 +66,17 @@ def test_direct_loss_estimation_follows_the_error_into_a_noisier_region() -> Non
     assert found.mae == pytest.approx(skm.mean_absolute_error(y_new, p_new), rel=0.1)
     assert found.rmse == pytest.approx(skm.root_mean_squared_error(y_new, p_new), rel=0.1)
     assert found.mae > 1.3 * skm.mean_absolute_error(y_ref, p_ref)
+
+
+def test_the_expected_auc_of_calibrated_scores_matches_the_auc_their_labels_give() -> None:
+    # given calibrated scores (labels drawn with the scores' probabilities)
+    rng = np.random.default_rng(3)
+    p = rng.beta(0.6, 1.4, 40_000)
+    y = rng.uniform(size=len(p)) < p
+    # when the AUC is estimated without the labels / then it is the one the labels give
+    assert estimate_roc_auc(p) == pytest.approx(skm.roc_auc_score(y, p), abs=0.01)
+    # and scores shifted towards the middle (less separable) estimate a lower AUC: the drop a shift causes
+    vague = np.clip(rng.normal(0.45, 0.05, 40_000), 0, 1)
+    assert estimate_roc_auc(vague) < estimate_roc_auc(p) - 0.1
+    # and too few or one-sided scores estimate nothing
+    assert np.isnan(estimate_roc_auc([0.4])) and np.isnan(estimate_roc_auc([0.0, 0.0]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,13 +11,15 @@ import pytest
 
 from perennial.config import Config
 from perennial.core.drift import ColumnDrift, DriftReport
-from perennial.core.events import DataInvalid, DriftDetected, PerformanceDegraded
+from perennial.core.episodes import Episode
+from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerformanceDegraded
 from perennial.core.monitoring import (
     Performance,
     Window,
     WindowResult,
     event_for,
     join_labels,
+    label_shortfall,
     latest_predictions,
     split_drift,
     window_bounds,
@@ -102,6 +105,45 @@ def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tin
     assert window_performance(joined.head(150), tiny_config, 0.95) is None  # below min_labelled_rows (200)
 
 
+@pytest.mark.parametrize(
+    ("rows", "labels", "expected"),
+    [
+        (0, [], "no labels"),
+        (30, [0, 1], "too few labels (30 < 200)"),
+        (199, [0, 1], "too few labels (199 < 200)"),
+        (250, [1], "one class only in 250 labelled rows"),
+        (200, [0, 1], None),
+    ],
+)
+def test_a_window_short_of_labels_says_how_short_never_no_labels_when_some_came(
+    tiny_config: Config, rows: int, labels: list[int], expected: str | None
+) -> None:
+    # given a window with `rows` labelled rows drawn from `labels`
+    joined = pd.DataFrame(
+        {
+            "id": [str(i) for i in range(rows)],
+            "prediction": np.linspace(0, 1, rows),
+            "label": [labels[i % len(labels)] for i in range(rows)] if labels else [],
+        }
+    )
+    # when its shortfall is read / then it names the counts (minimum 200), and judged windows have none
+    assert label_shortfall(joined, tiny_config) == expected
+    assert (window_performance(joined, tiny_config, 0.9) is None) == (expected is not None)
+
+
+def test_the_performance_line_says_why_there_is_no_figure() -> None:
+    # given a window with 30 labelled rows, one with none measured (invalid data), and one measured
+    short = _result(label_note="too few labels (30 < 200)")
+    invalid = _result(data_valid=False)
+    measured = _result(performance=Performance("roc_auc", 0.64, 0.62, 0.66, 900, 0.71, 0.07))
+    # then each says what it has
+    assert short.performance_line() == "too few labels (30 < 200)"
+    assert invalid.performance_line() == "not measured: invalid data"
+    assert measured.performance_line() == (
+        "roc_auc 0.6400 [0.6200, 0.6600] on 900 labelled rows, champion's holdout 0.7100 (drop +0.0700)"
+    )
+
+
 def _result(**changes: object) -> WindowResult:
     base = dict(
         dataset="tiny",
@@ -135,6 +177,19 @@ def test_a_performance_retrain_carries_the_figures() -> None:
     )
     assert isinstance(event, PerformanceDegraded)
     assert (event.value, event.low, event.reference, event.tolerance) == (0.64, 0.62, 0.71, 0.03)
+
+
+def test_a_persistent_episode_asks_a_person_with_its_own_event_not_a_retrain() -> None:
+    # given an episode whose promoted retrain (v2) did not absorb the shift, and the policy held back
+    episode = Episode("tiny", "2013-06", "2013-07", windows=2, retrains=1, retrain="2013-07-01", outcome="promoted")
+    held = RetrainDecision(False, "drift", "k", "drift in 2 of 3; episode from 2013-06 had its retrain")
+    # when the window asks for the alert / then the event names the episode, its retrain and why
+    event = event_for(_result(decision=held, episode=replace(episode, version="2"), alert=True), WINDOW, 0.03)
+    assert isinstance(event, DriftPersistent) and event.name == "perennial.drift.persistent"
+    assert (event.episode_start, event.retrains, event.outcome, event.version) == ("2013-06", 1, "promoted", "2")
+    assert event.summary == held.why
+    # and without the alert the same window calls for no event
+    assert event_for(_result(decision=held, episode=episode), WINDOW, 0.03) is None
 
 
 def test_invalid_data_is_its_own_event_and_no_retrain_is_no_event() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from perennial.config import Retraining
-from perennial.core.retraining import WindowVerdict, decide_retrain
+from perennial.core.retraining import RetrainDecision, WindowVerdict, decide_retrain
 
 POLICY = Retraining(drift_share=0.5, performance_tolerance=0.03, k=2, n=3, cooldown_days=14)
 NOW = dt.datetime(2013, 8, 1, tzinfo=dt.UTC)
@@ -51,3 +51,26 @@ def test_never_retrain_on_a_window_that_failed_validation() -> None:
     assert not decision.retrain and "failed validation" in decision.why
     # and an invalid window does not count towards k either
     assert not decide_retrain("f", [w("a", 0.9, valid=False), w("b", 0.9)], POLICY, NOW, None, set()).retrain
+
+
+def test_drift_needs_a_drop_when_so_configured_measured_first_then_estimated() -> None:
+    # given drift in 2 of 3 windows and a policy that asks drift to cost performance too
+    policy = Retraining(drift_share=0.5, performance_tolerance=0.03, k=2, n=3, drift_needs_drop=True)
+    drifted = [w("a", 0.9), w("b")]
+
+    def decide(latest: WindowVerdict) -> RetrainDecision:
+        return decide_retrain("f", [*drifted, latest], policy, NOW, None, set())
+
+    # when the window's scores estimate no drop (and no labels yet) / then it is watched, not retrained on
+    harmless = decide(WindowVerdict("c", 0.9, None, True, estimated_drop=0.01))
+    assert not harmless.retrain and harmless.reason is None
+    assert "estimated (CBPE) drop +0.0100 <= 0.03: watched, not retrained" in harmless.why
+    # when the estimate expects a drop beyond tolerance / then drift retrains
+    assert decide(WindowVerdict("c", 0.9, None, True, estimated_drop=0.05)).retrain
+    # when labels measured a small drop, the measured figure wins over a large estimate
+    measured = decide(WindowVerdict("c", 0.9, 0.01, True, estimated_drop=0.08))
+    assert not measured.retrain and "measured drop +0.0100" in measured.why
+    # when there is neither / then drift alone is not enough
+    assert "no labelled figure and no estimate" in decide(w("c", 0.9)).why
+    # and by default (drift_needs_drop false) drift alone retrains, as before
+    assert decide_retrain("f", [*drifted, w("c", 0.9)], POLICY, NOW, None, set()).retrain

@@ -3,8 +3,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
+from perennial.core.episodes import Episode
 from perennial.core.retraining import WindowVerdict
 from perennial.io.monitor_store import MonitorStore
 
@@ -72,3 +74,26 @@ def test_without_a_cooldown_both_windows_are_claimed_and_a_repeat_is_not(tmp_pat
     later = MonitorStore(url)
     assert later.claim_retrain("f:drift:w3", "f", "drift", "why", AT + dt.timedelta(days=15), dt.timedelta(days=14))
     assert not later.claim_retrain("f:drift:w4", "f", "drift", "why", AT + dt.timedelta(days=16), dt.timedelta(days=14))
+
+
+def test_an_episode_round_trips_and_learns_its_retrains_ending_from_the_training_run(tmp_path: Path) -> None:
+    # given an open episode whose retrain holds out to 2013-08-01, and a closed older one
+    store = MonitorStore(f"sqlite:///{tmp_path / 'm.db'}")
+    old = Episode("f", "2013-05", "2013-06", end="2013-06", windows=2, calm=(False, True), closed_by="k of n")
+    running = Episode("f", "2013-07", "2013-07", retrains=1, retrain="2013-08-01", calm=(False,))
+    store.save_episode(old)
+    store.save_episode(running)
+    store.save_episode(Episode("other", "2013-07", "2013-07"))
+    # then the open one comes back as written, still running
+    assert store.open_episode("f") == running
+    # when the training run records its ending (another retrain's ending is not its own)
+    store.record_outcome("f", "2013-09-01", "failed", "3", AT)
+    assert store.open_episode("f") == running
+    store.record_outcome("f", "2013-08-01", "promoted", "2", AT)
+    # then the open episode carries it, and the list is newest first
+    assert store.open_episode("f") == running.with_outcome("promoted", "2")
+    assert [e.start for e in store.episodes("f")] == ["2013-07", "2013-05"]
+    # and closing it leaves no open episode; saving again updates, not duplicates
+    store.save_episode(replace(running, end="2013-08", closed_by="absorbed by the promoted v2"))
+    assert store.open_episode("f") is None and len(store.episodes("f")) == 2
+    assert store.episodes("f")[0].closed_by == "absorbed by the promoted v2"

@@ -1,0 +1,167 @@
+"""Drift episodes: one shift, one retrain, and a person when the retrain did not help (pure).
+
+The retraining policy judges one window; an episode remembers the shift across windows. It opens
+when the policy fires (k bad windows of the last n) and closes when k of the last n windows are back
+within policy, or when a promoted retrain's reference absorbs the shift (the first window judged
+against the promoted champion is within policy). Inside an episode there is at most one retrain,
+plus ``episode_retries`` more when a retrain ended inconclusive (too little evidence: no verdict on
+whether it helped). A shift that persists after a retrain that did not help — failed its gate,
+passed without release, or was promoted and the drift stayed — asks a person
+(``perennial.drift.persistent``, once per episode) instead of retraining on the same shift again.
+A measured performance drop beyond tolerance after a drift episode's retrain is new evidence, not
+the same shift: it closes the drift episode and opens a performance episode with its own retrain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from perennial.config import Retraining
+from perennial.core.retraining import RetrainDecision
+
+# what the training run a retrain started ended with; "lost": no verdict came back within n windows
+Outcome = Literal["promoted", "passed", "failed", "inconclusive", "lost"]
+# a retrain that ended so says nothing about whether retraining helps: it may be tried again
+RETRYABLE: tuple[Outcome, ...] = ("inconclusive", "lost")
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    dataset: str
+    start: str  # the window that opened it
+    last: str  # the latest window it counted (a re-run of that window does not count twice)
+    end: str | None = None  # the window that closed it; None while open
+    windows: int = 1
+    trigger: str = "drift"  # the policy's reason when it opened: "drift" or "performance"
+    retrains: int = 0  # retrains started in this episode
+    retrain: str | None = None  # the latest retrain's holdout end (its training run is named after it)
+    outcome: Outcome | None = None  # that retrain's ending; None while it runs
+    version: str | None = None  # the version that retrain registered
+    since_retrain: int = 0  # windows counted since that retrain started
+    calm: tuple[bool, ...] = ()  # the last n windows' "within policy", for the k-of-n close
+    alerted: bool = False  # perennial.drift.persistent was raised for it
+    closed_by: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.end is None
+
+    def with_outcome(self, outcome: Outcome, version: str | None) -> Episode:
+        """The retrain's ending, once its training run recorded it."""
+        return replace(self, outcome=outcome, version=version)
+
+    def describe(self) -> str:
+        """One line for the status and simulate tables."""
+        span = f"{self.start}..{self.end}" if self.end else f"open since {self.start}"
+        retrain = "no retrain"
+        if self.retrains:
+            ending = self.outcome or "running"
+            retrain = f"{self.retrains} retrain{'s' if self.retrains > 1 else ''} ({ending}"
+            retrain += f", v{self.version})" if self.version else ")"
+        tail = f"; closed: {self.closed_by}" if self.closed_by else ""
+        alert = "; persistent: a person was asked" if self.alerted else ""
+        return f"{self.trigger} {span}, {self.windows} window{'s' if self.windows > 1 else ''}, {retrain}{alert}{tail}"
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeStep:
+    episode: Episode | None  # after this window (closed episodes come back with their end set)
+    retrain: bool  # the policy's retrain may go ahead
+    alert: bool  # raise perennial.drift.persistent now
+    why: str
+    superseded: Episode | None = None  # a drift episode this window closed by opening a performance one
+
+
+def advance_episode(
+    previous: Episode | None,
+    dataset: str,
+    window: str,
+    holdout_end: str,
+    decision: RetrainDecision,
+    calm: bool,
+    champion: str | None,
+    policy: Retraining,
+) -> EpisodeStep:
+    """The episode after ``window``, given the policy's ``decision`` on it.
+
+    ``calm``: the window is valid and within policy. ``champion``: the version that judged it.
+    ``holdout_end``: what a retrain started now would hold out to (it identifies that retrain).
+    """
+    if previous is None or not previous.open:
+        if decision.reason is None:
+            return EpisodeStep(None, False, False, "no drift episode")
+        opened = Episode(dataset, window, window, trigger=decision.reason, calm=(False,))
+        if decision.retrain:
+            return EpisodeStep(_retrained(opened, holdout_end), True, False, f"episode opened at {window}")
+        return EpisodeStep(opened, False, False, f"episode opened at {window}")
+    if window <= previous.last:  # the same window monitored again: it was counted already
+        return EpisodeStep(
+            previous, False, False, f"window {window} already counted in the episode from {previous.start}"
+        )
+    episode = replace(
+        previous,
+        last=window,
+        windows=previous.windows + 1,
+        since_retrain=previous.since_retrain + 1,
+        calm=(*previous.calm, calm)[-policy.n :],
+    )
+    if closed := _close(episode, window, calm, champion, policy):
+        return EpisodeStep(closed, False, False, f"episode from {episode.start} closed: {closed.closed_by}")
+    return _within(episode, holdout_end, decision, policy)
+
+
+def _close(episode: Episode, window: str, calm: bool, champion: str | None, policy: Retraining) -> Episode | None:
+    if calm and episode.outcome == "promoted" and champion is not None and champion == episode.version:
+        return replace(episode, end=window, closed_by=f"absorbed by the promoted v{episode.version}")
+    settled = sum(episode.calm)
+    if settled >= policy.k:
+        return replace(
+            episode, end=window, closed_by=f"{settled} of the last {len(episode.calm)} windows within policy"
+        )
+    return None
+
+
+def _within(episode: Episode, holdout_end: str, decision: RetrainDecision, policy: Retraining) -> EpisodeStep:
+    """An open episode's window that did not close it: retrain, wait, or ask a person."""
+    if episode.retrains and episode.outcome is None and episode.since_retrain >= policy.n:
+        episode = replace(episode, outcome="lost")  # no verdict after n windows: the run died or never started
+    if episode.retrains and episode.outcome is None:
+        return EpisodeStep(
+            episode, False, False, f"episode from {episode.start}: waiting for retrain {episode.retrain}"
+        )
+    retry = episode.retrains > 0 and episode.outcome in RETRYABLE and episode.retrains <= policy.episode_retries
+    if episode.retrains == 0 or retry:
+        if not decision.retrain:
+            return EpisodeStep(episode, False, False, f"episode from {episode.start}, window {episode.windows}")
+        why = f"retry {episode.retrains} of {policy.episode_retries}: the last retrain was {episode.outcome}"
+        return EpisodeStep(_retrained(episode, holdout_end), True, False, why if retry else "first retrain of it")
+    spent = f"episode from {episode.start} had its retrain ({_ending(episode)})"
+    if decision.reason == "performance" and episode.trigger == "drift":
+        closed = replace(episode, end=episode.last, closed_by=f"superseded by a performance drop in {episode.last}")
+        step = advance_episode(None, episode.dataset, episode.last, holdout_end, decision, False, None, policy)
+        return replace(step, superseded=closed, why=f"{spent}; a performance drop opens its own episode")
+    if decision.reason is None or episode.alerted:
+        return EpisodeStep(episode, False, False, f"{spent}; no further retrain in it")
+    return EpisodeStep(
+        replace(episode, alerted=True), False, True, f"{spent} and the shift persists: a person decides, not a retrain"
+    )
+
+
+def _retrained(episode: Episode, holdout_end: str) -> Episode:
+    return replace(
+        episode, retrains=episode.retrains + 1, retrain=holdout_end, outcome=None, version=None, since_retrain=0
+    )
+
+
+def _ending(episode: Episode) -> str:
+    return f"{episode.outcome}, v{episode.version}" if episode.version else str(episode.outcome)
+
+
+def outcome_of(promoted: bool, verdict: str) -> Outcome:
+    """A training run's ending in the episode's words."""
+    if promoted:
+        return "promoted"
+    if verdict == "inconclusive":
+        return "inconclusive"
+    return "passed" if verdict == "passed" else "failed"  # passed: a challenger awaiting its release

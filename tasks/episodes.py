@@ -1,0 +1,49 @@
+"""Drift episodes in the loop: the policy's retrain goes ahead once per episode; retrains report how they ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.episodes import EpisodeStep, advance_episode, outcome_of
+from perennial.core.lifecycle import TrainingOutcome
+from perennial.core.monitoring import Window, WindowResult
+from perennial.core.retraining import RetrainDecision, within_policy
+from perennial.io.monitor_store import MonitorStore
+from tasks.common import IO_RETRIES
+
+
+@task(name="record-retrain-outcome", cache_policy=NO_CACHE, **IO_RETRIES)
+def record_retrain_outcome_task(ledger_url: str, dataset: str, holdout_end: dt.date, outcome: TrainingOutcome) -> None:
+    """How a retrain monitoring asked for ended, for the drift episode that asked (read at its next window)."""
+    store = MonitorStore(ledger_url)
+    try:
+        store.record_outcome(
+            dataset,
+            holdout_end.isoformat(),
+            outcome_of(outcome.promoted, outcome.verdict),
+            outcome.version,
+            dt.datetime.now(dt.UTC),
+        )
+    finally:
+        store.close()
+
+
+def episode_step(
+    store: MonitorStore, pending: WindowResult, window: Window, decision: RetrainDecision, config: Config
+) -> EpisodeStep:
+    """The dataset's drift episode after this window: whether the policy's retrain may go ahead, or a person is asked."""
+    policy = config.monitoring.retraining
+    return advance_episode(
+        store.open_episode(config.name),
+        config.name,
+        window.label,
+        window.end.isoformat(),  # a retrain started now holds out to the window's end (event_for)
+        decision,
+        within_policy(pending.verdict(), policy),
+        pending.champion_version,
+        policy,
+    )

@@ -1,0 +1,172 @@
+"""Drift episodes: open on the policy, close on k of n calm windows or an absorbing promotion, one retrain each."""
+
+from __future__ import annotations
+
+from perennial.config import Retraining
+from perennial.core.episodes import Episode, EpisodeStep, advance_episode, outcome_of
+from perennial.core.retraining import RetrainDecision
+
+POLICY = Retraining(k=2, n=3, episode_retries=1)
+FIRE = RetrainDecision(True, "drift", "d:drift:w", "drift in 2 of the last 3 windows (k=2)")
+COOLING = RetrainDecision(False, "drift", "d:drift:w", "drift in 2 of 3 windows, but cooling down until ...")
+QUIET = RetrainDecision(False, None, None, "window is within policy")
+BAD_BUT_FEW = RetrainDecision(False, None, None, "window is bad, but fewer than k=2 of the last 3")
+
+
+def step(
+    previous: Episode | None,
+    window: str,
+    decision: RetrainDecision,
+    calm: bool = False,
+    champion: str | None = "1",
+    policy: Retraining = POLICY,
+) -> EpisodeStep:
+    return advance_episode(previous, "d", window, f"{window}-end", decision, calm, champion, policy)
+
+
+def test_no_firing_policy_no_episode() -> None:
+    assert step(None, "w1", QUIET, calm=True) == EpisodeStep(None, False, False, "no drift episode")
+    assert step(None, "w1", BAD_BUT_FEW).episode is None
+
+
+def test_the_policy_firing_opens_an_episode_with_its_retrain() -> None:
+    # when the policy fires on w1 / then an episode opens there and its one retrain goes ahead
+    opened = step(None, "w1", FIRE)
+    assert opened.retrain and not opened.alert
+    episode = opened.episode
+    assert episode is not None and episode.open
+    assert (episode.start, episode.trigger, episode.retrains, episode.retrain, episode.outcome) == (
+        "w1",
+        "drift",
+        1,
+        "w1-end",
+        None,
+    )
+    # and a cooled-down firing opens one without a retrain
+    cooled = step(None, "w1", COOLING)
+    assert cooled.episode is not None and cooled.episode.retrains == 0 and not cooled.retrain
+
+
+def test_the_policy_firing_again_in_the_episode_waits_for_the_retrain_then_does_not_retrain() -> None:
+    # given an episode whose retrain is still running
+    first = step(None, "w1", FIRE).episode
+    # when the policy fires again on w2 / then no second retrain: the first one's verdict is awaited
+    waiting = step(first, "w2", FIRE)
+    assert not waiting.retrain and not waiting.alert and "waiting for retrain w1-end" in waiting.why
+    assert waiting.episode is not None and waiting.episode.windows == 2
+
+
+def test_k_of_n_calm_windows_close_the_episode_and_one_calm_window_does_not() -> None:
+    # given an open episode (k=2 of n=3)
+    episode = step(None, "w1", FIRE).episode
+    # when one window is calm / then it stays open
+    one = step(episode, "w2", QUIET, calm=True)
+    assert one.episode is not None and one.episode.open
+    # when a second calm window follows / then it closes there, saying why
+    two = step(one.episode, "w3", QUIET, calm=True)
+    assert two.episode is not None and two.episode.end == "w3" and not two.retrain
+    assert two.episode.closed_by == "2 of the last 3 windows within policy"
+    # and the next firing opens a new episode with its own retrain
+    again = step(two.episode, "w4", FIRE)
+    assert again.retrain and again.episode is not None and again.episode.start == "w4"
+
+
+def test_a_promoted_retrain_whose_reference_absorbs_the_shift_closes_the_episode_at_once() -> None:
+    # given an episode whose retrain was promoted as v2
+    episode = step(None, "w1", FIRE).episode
+    assert episode is not None
+    promoted = episode.with_outcome("promoted", "2")
+    # when the first window judged by v2 is calm / then the episode closes there
+    closed = step(promoted, "w2", QUIET, calm=True, champion="2")
+    assert closed.episode is not None and closed.episode.end == "w2"
+    assert closed.episode.closed_by == "absorbed by the promoted v2"
+    # and a calm window still judged by the old champion (v1) is only one of k
+    assert step(promoted, "w2", QUIET, calm=True, champion="1").episode.open  # type: ignore[union-attr]
+
+
+def test_an_inconclusive_retrain_is_retried_once_then_a_person_is_asked() -> None:
+    # given an episode whose retrain ended inconclusive
+    episode = step(None, "w1", FIRE).episode
+    assert episode is not None
+    # when the policy fires again / then one retry goes ahead
+    retry = step(episode.with_outcome("inconclusive", "2"), "w2", FIRE)
+    assert retry.retrain and "retry 1 of 1" in retry.why
+    assert retry.episode is not None and retry.episode.retrains == 2 and retry.episode.outcome is None
+    # when the retry is inconclusive too and the shift persists / then no third retrain: the alert
+    after = step(retry.episode.with_outcome("inconclusive", "3"), "w3", FIRE)
+    assert not after.retrain and after.alert and "a person decides" in after.why
+    # and with no retries configured the first inconclusive retrain already ends it
+    strict = Retraining(k=2, n=3, episode_retries=0)
+    assert step(episode.with_outcome("inconclusive", "2"), "w2", FIRE, policy=strict).alert
+
+
+def test_a_persistent_shift_after_a_retrain_that_did_not_help_alerts_once_never_retrains() -> None:
+    for outcome in ("failed", "promoted", "passed"):
+        # given an episode whose retrain failed its gate / was promoted (v2) / passed without release
+        episode = step(None, "w1", FIRE).episode
+        assert episode is not None
+        ended = episode.with_outcome(outcome, "2")  # type: ignore[arg-type]
+        # when the shift persists / then a person is asked, not a retrain
+        persists = step(ended, "w2", FIRE, champion="2")
+        assert not persists.retrain and persists.alert, outcome
+        assert persists.episode is not None and persists.episode.alerted
+        # and only once: the next drifted window neither retrains nor alerts again
+        later = step(persists.episode, "w3", FIRE, champion="2")
+        assert not later.retrain and not later.alert and later.episode is not None and later.episode.open
+        # and a bad window short of k is not "persistent"
+        assert not step(ended, "w2", BAD_BUT_FEW, champion="2").alert
+
+
+def test_a_performance_drop_after_a_drift_retrain_is_its_own_episode_with_its_own_retrain() -> None:
+    # given a drift episode whose retrain was promoted (v2)
+    drift = step(None, "w1", FIRE).episode
+    assert drift is not None
+    ended = drift.with_outcome("promoted", "2")
+    # when the policy fires on a measured performance drop
+    dropped = step(ended, "w2", RetrainDecision(True, "performance", "d:performance:w2", "performance in 2 of 3"))
+    # then the drift episode closes and a performance episode opens there, with its retrain
+    assert dropped.retrain and not dropped.alert
+    assert dropped.superseded is not None and dropped.superseded.end == "w2"
+    assert dropped.superseded.closed_by == "superseded by a performance drop in w2"
+    assert dropped.episode is not None and (dropped.episode.start, dropped.episode.trigger) == ("w2", "performance")
+    # and a performance episode whose retrain did not help is not superseded by another drop: a person is asked
+    spent = dropped.episode.with_outcome("failed", "3")
+    again = step(spent, "w3", RetrainDecision(True, "performance", "d:performance:w3", "performance in 3 of 3"))
+    assert not again.retrain and again.alert and again.superseded is None
+
+
+def test_a_retrain_without_a_verdict_for_n_windows_is_lost_and_may_be_retried() -> None:
+    # given an episode whose retrain never reported (the run died)
+    episode = step(None, "w1", FIRE).episode
+    w2 = step(episode, "w2", FIRE).episode
+    w3 = step(w2, "w3", FIRE)
+    assert not w3.retrain  # n=3: two windows without a verdict is still waiting
+    # when the third window passes without one / then it counts as lost, and the retry goes ahead
+    w4 = step(w3.episode, "w4", FIRE)
+    assert w4.retrain and "was lost" in w4.why
+
+
+def test_a_window_monitored_again_is_not_counted_twice() -> None:
+    # given an episode that counted w2 already
+    episode = step(step(None, "w1", FIRE).episode, "w2", QUIET, calm=True).episode
+    assert episode is not None
+    # when w2 is monitored again, calm / then the episode is unchanged (one calm window, still open)
+    again = step(episode, "w2", QUIET, calm=True)
+    assert again.episode == episode and not again.retrain and "already counted" in again.why
+
+
+def test_descriptions_and_outcomes_read_as_the_tables_show_them() -> None:
+    episode = step(None, "2013-07", FIRE).episode
+    assert episode is not None
+    assert episode.describe() == "drift open since 2013-07, 1 window, 1 retrain (running)"
+    closed = step(episode.with_outcome("promoted", "3"), "2013-08", QUIET, calm=True, champion="3").episode
+    assert closed is not None
+    assert closed.describe() == (
+        "drift 2013-07..2013-08, 2 windows, 1 retrain (promoted, v3); closed: absorbed by the promoted v3"
+    )
+    assert [outcome_of(True, "passed"), outcome_of(False, "passed"), outcome_of(False, "inconclusive")] == [
+        "promoted",
+        "passed",
+        "inconclusive",
+    ]
+    assert outcome_of(False, "failed") == "failed"

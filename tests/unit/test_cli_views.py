@@ -1,0 +1,42 @@
+"""What `perennial status` shows of the loop's memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from rich.console import Console
+
+from perennial.cli_views import episodes_table
+from perennial.core.episodes import Episode
+from perennial.io.monitor_store import MonitorStore
+
+
+def test_status_lists_the_drift_episodes_with_their_retrain_and_ending(tmp_path: Path) -> None:
+    # given a closed episode whose retrain was promoted, and an open one of another dataset
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    store = MonitorStore(url)
+    store.save_episode(
+        Episode(
+            "tiny",
+            "2013-07",
+            "2013-09",
+            end="2013-09",
+            windows=3,
+            retrains=1,
+            retrain="2013-08-01",
+            closed_by="absorbed by the promoted v3",
+        )
+    )
+    store.record_outcome("tiny", "2013-08-01", "promoted", "3", dt.datetime(2013, 8, 2, tzinfo=dt.UTC))
+    store.save_episode(Episode("other", "2013-10", "2013-10"))
+    store.close()
+    # when the table is printed
+    console = Console(width=250, record=True)
+    console.print(episodes_table(url, "tiny"))
+    text = console.export_text()
+    # then it shows the dataset's episode, its retrain and the ending the training run recorded
+    row = next(line for line in text.splitlines() if "2013-07" in line)
+    for cell in ("2013-09", "drift", "holdout to 2013-08-01", "promoted, v3", "absorbed by the promoted v3"):
+        assert cell in row, (cell, row)
+    assert "2013-10" not in text
