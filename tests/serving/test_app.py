@@ -160,6 +160,44 @@ def test_the_alias_moving_is_followed_by_polling(serving_env: ServingEnv) -> Non
         assert client.get("/metadata").json()["champion"]["version"] == "2"
 
 
+def test_an_alias_moved_around_the_ledger_is_refused_and_the_old_model_keeps_serving(
+    serving_env: ServingEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    refused_metric = 'perennial_model_refused_total{alias="champion"}'
+    with serving(serving_env, reload_interval_seconds=0.2) as client:
+        assert client.post("/predict", json=records(1)[0]).json()["model_version"] == "1"
+        # when someone moves the champion alias in MLflow directly, not through promote, release or rollback
+        serving_env.registry._client.set_registered_model_alias("tiny-delay", "champion", "2")
+        deadline = time.monotonic() + 15
+        while metric(client, refused_metric) < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # then the move is refused: counted once, logged, said in /metadata, and v1 keeps serving
+        time.sleep(0.5)  # more polls: still one refusal counted and logged
+        assert metric(client, refused_metric) == 1
+        assert client.post("/predict", json=records(1)[0]).json()["model_version"] == "1"
+        why = client.get("/metadata").json()["last_reload_error"]
+        assert "alias champion points at v2, but the ledger's last champion move was to v1: refused" in why
+        assert sum("refused" in r.getMessage() for r in caplog.records) == 1
+        # when the same move goes through the ledger, it is followed
+        serving_env.move("champion", "2")
+        deadline, version = time.monotonic() + 15, "1"
+        while version != "2" and time.monotonic() < deadline:
+            version = client.post("/predict", json=records(1)[0]).json()["model_version"]
+            time.sleep(0.05)
+        assert version == "2"
+
+
+def test_a_champion_the_ledger_never_recorded_is_not_served(serving_env: ServingEnv) -> None:
+    # given a champion alias set in MLflow on a model whose ledger holds no move
+    serving_env.registry._client.set_registered_model_alias("tiny-delay", "champion", "2")
+    serving_env.ledger.close()
+    (serving_env.folder / "ledger.db").unlink()
+    # when the service starts / then it is not ready, and says why
+    with serving(serving_env, reload_interval_seconds=3600) as client:
+        assert client.get("/ready").status_code == 503
+        assert "the ledger never moved champion: refused" in client.get("/metadata").json()["last_reload_error"]
+
+
 def test_admin_routes_are_off_without_a_token(serving_env: ServingEnv) -> None:
     with serving(serving_env) as client:
         assert client.post("/admin/reload").status_code == 404

@@ -29,3 +29,18 @@ def rollback_target(history: Iterable[AliasMove], current: str | None, alias: st
         if move.version != current and move.version not in rolled_back:
             return move.version
     return None
+
+
+def unrecorded_move(alias: str, version: str, recorded: str | None) -> str | None:
+    """Why a service must not follow ``alias`` to ``version``, or None when it may.
+
+    Anyone who can move an alias in the registry can make the service load (and run) that model;
+    only a move written to the promotion ledger (a gate, a release, a rollback) is followed.
+    ``recorded`` is the version the ledger's latest move of ``alias`` put there.
+    """
+    if recorded == version:
+        return None
+    where = f"the ledger's last {alias} move was to v{recorded}" if recorded else f"the ledger never moved {alias}"
+    return (
+        f"alias {alias} points at v{version}, but {where}: refused (moved outside perennial promote/release/rollback)"
+    )

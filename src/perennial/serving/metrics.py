@@ -98,6 +98,12 @@ class ServiceMetrics:
             registry=r,
         )
         self.reloads = Counter("perennial_model_reloads", "Model set reloads", ["result"], registry=r)
+        self.refused = Counter(
+            "perennial_model_refused",
+            "Alias moves refused: not recorded in the promotion ledger",
+            ["alias"],
+            registry=r,
+        )
         self.shadow_errors = Counter("perennial_shadow_errors", "Shadow predict calls that failed", registry=r)
         self.canary_fallbacks = Counter(
             "perennial_canary_fallbacks", "Challenger failures answered by the champion", registry=r

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from perennial.config import Config
+from perennial.core.promotion import unrecorded_move
 from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import open_store
@@ -67,6 +68,8 @@ class Service:
             on_batch=self.metrics.observe_batch,
         )
         self._reload_lock: asyncio.Lock | None = None
+        self._ledger: Ledger | None = None
+        self._refusals_logged: set[str] = set()
         self._poller: asyncio.Task[None] | None = None
         # Set by the process owner (`perennial serve`). A full collection walks every object the
         # libraries made at import (MLflow, pandas...): ~200 ms of stalled event loop, seen as a
@@ -95,6 +98,8 @@ class Service:
             self._poller.cancel()
         await self.batcher.stop()
         await asyncio.to_thread(self.prediction_log.stop)
+        if self._ledger is not None:
+            self._ledger.close()
 
     async def _poll(self) -> None:
         while True:
@@ -141,6 +146,14 @@ class Service:
                     )
                 return {"changed": False, **self.versions()}  # alias gone: keep serving what we have
             challenger_v = None if challenger_v == champion_v else challenger_v
+            refused = await asyncio.to_thread(self._unrecorded, {alias: champion_v, CHALLENGER: challenger_v})
+            if alias in refused:  # keep serving what the ledger put there; not ready if nothing yet
+                if current is None:
+                    raise RegistryError(refused[alias])
+                self.last_reload_error = refused[alias]
+                return {"changed": False, "refused": refused[alias], **self.versions()}
+            if CHALLENGER in refused:
+                self.last_reload_error, challenger_v = refused[CHALLENGER], None
             if current is not None and current.versions == (champion_v, challenger_v) and mode == self.mode:
                 return {"changed": False, **self.versions()}
             champion = await self._load(champion_v, "champion")
@@ -157,6 +170,25 @@ class Service:
             self.last_reload_error = None
             self.metrics.reloads.labels("changed").inc()
             return {"changed": True, **self.versions()}
+
+    def _unrecorded(self, wanted: dict[str, str | None]) -> dict[str, str]:
+        """Aliases that point where no ledger move put them, with why (logged and counted once each)."""
+        if self._ledger is None:
+            self._ledger = Ledger(self.settings.ledger_url)
+        out: dict[str, str] = {}
+        for alias, version in wanted.items():
+            if version is None:
+                continue
+            last = self._ledger.history(self.registry.name, alias=alias, limit=1)
+            reason = unrecorded_move(alias, version, last[0].version if last else None)
+            if reason is None:
+                continue
+            out[alias] = reason
+            if reason not in self._refusals_logged:
+                self._refusals_logged.add(reason)
+                self.metrics.refused.labels(alias).inc()
+                log.error("%s; still serving %s", reason, self.versions())
+        return out
 
     def _swap(self, new: ModelSet, mode: str) -> None:
         old = self.slot.swap(new)
