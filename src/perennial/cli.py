@@ -457,11 +457,21 @@ def up(
     config: ConfigOpt = DEFAULT_CONFIG,
     prefect_port: int = 4200,
     mlflow_port: int = 5000,
+    compose_env: Annotated[
+        bool, typer.Option(help="only write docker compose's secrets (.env, git-ignored) and exit")
+    ] = False,
 ) -> None:
     """Start the Prefect server, the MLflow server and the deployments on localhost (stop: `perennial down`)."""
     settings = _project()
+    from perennial.io.compose_env import ensure_compose_env
     from perennial.io.stack import StackError
     from perennial.io.stack import up as start_stack
+
+    env_file, added = ensure_compose_env(settings.root)
+    if added:  # the names only: a secret is never printed
+        console.print(f"docker compose: generated {', '.join(added)} into {env_file.name} (git-ignored)")
+    if compose_env:
+        return
 
     console.print("starting the Prefect server, the MLflow server and the deployments ...")
     try:
