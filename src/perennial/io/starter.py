@@ -28,6 +28,7 @@ from perennial.io.starter_sections import (
     evidence_lines,
     gate_margin_lines,
     holdout_share,
+    monitoring_lines,
     target_lines,
     training_lines,
 )
@@ -182,6 +183,7 @@ def render(
     )
     out += [f"  # left out: {c}: {reason}" for c, reason in types.dropped.items()]
     out += ["", *_split(frame, time)]
+    monitoring = monitoring_lines(values, holdout_share(rows))
     out += [
         "",
         "validation:",
@@ -198,6 +200,8 @@ def render(
         *evidence_lines(kind, values, holdout_share(rows)),
         *gate_margin_lines(kind, values),
         "",
+        *monitoring,
+        *([""] if monitoring else []),
         "tracking:",
         f"  experiment: {name}",
         f"  registered_model: {name}",

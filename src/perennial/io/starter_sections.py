@@ -20,7 +20,8 @@ from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
-DEFAULT_EVIDENCE = (500, 20, 0.1)  # config.MinEvidence's holdout rows, rows per class, interval width
+DEFAULT_EVIDENCE = (500, 20, 0.1)
+MONITORING_LABELS = 200  # config.Monitoring's min_labelled_rows  # config.MinEvidence's holdout rows, rows per class, interval width
 
 
 def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None) -> list[str]:
@@ -146,3 +147,14 @@ def _assured(rows: int, share: float) -> int:
     """Rows of ``rows`` a hash split with ``share`` holds out, but for about one draw in 160 (2.5 sd)."""
     expected, spread = rows * share, math.sqrt(rows * share * (1 - share))
     return max(3, int(expected - 2.5 * spread))
+
+
+def monitoring_lines(values: pd.Series, share: float) -> list[str]:
+    """A small table's monitoring windows hold few labels: judge them on what its holdout could give."""
+    present = len(values.dropna())
+    if present * share >= MONITORING_LABELS:
+        return []
+    return [
+        "monitoring:",
+        f"  min_labelled_rows: {_assured(present, share)}   # a window judged on fewer labels says 'too few labels'",
+    ]

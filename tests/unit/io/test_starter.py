@@ -92,6 +92,7 @@ def test_a_few_classes_get_a_multiclass_starter_with_per_class_evidence(tmp_path
     assert config.task == "multiclass" and config.evaluation.primary_metric == "macro_f1"
     assert '3 classes, rows each: {"a": 50, "b": 50, "c": 15}' in text
     assert config.gate.min_evidence.rows_per_class < 15 * 0.3 and config.gate.min_evidence.max_interval_width > 0.1
+    assert config.monitoring.min_labelled_rows < 115 * 0.3  # a window can hold no more than the table
     # and the imbalanced target gets balanced class weights
     assert all(c.params.get("class_weight") == "balanced" for c in config.training.candidates)
 
