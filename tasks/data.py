@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config, TimeSplit
 from perennial.core.column_types import degenerate
-from perennial.core.data import parse_times, split_frame
+from perennial.core.data import labelled, parse_times, split_frame
 from perennial.core.holdout import reach_back
 from perennial.core.names import Tag
 from perennial.core.target import Labels, resolve_labels
@@ -92,6 +92,12 @@ def usable_features_task(train: pd.DataFrame, config: Config, run_id: str) -> Co
 
 @task(name="split", cache_policy=NO_CACHE)
 def split_task(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training and holdout rows, among those with a target (the others are said, then left out)."""
+    frame, unlabelled = labelled(frame, config)
+    if unlabelled:
+        get_run_logger().warning(
+            f"{unlabelled:,} rows have no '{config.data.target.column}': left out of training and evaluation"
+        )
     return split_frame(frame, config)
 
 

@@ -54,6 +54,12 @@ def _utc(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize("UTC")
 
 
+def labelled(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, int]:
+    """The rows that carry a target, and how many did not (they cannot teach or judge; they are still scored)."""
+    has = frame[config.data.target.column].notna()
+    return (frame, 0) if bool(has.all()) else (frame.loc[has].reset_index(drop=True), int((~has).sum()))
+
+
 def split_frame(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training rows, holdout rows) by the configured split."""
     if isinstance(config.split, TimeSplit):

@@ -153,7 +153,11 @@ def _target_values(config: Config, reference: pd.DataFrame) -> tuple[Any, ...]:
 def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config, keys: pd.Series | None) -> ColumnSpec:
     """A column's rules: its null bound covers the worst reference window (plus the margin)."""
     if kind == "target":
-        return ColumnSpec(name, kind, max_null_share=0.0)  # every training row needs its label
+        # labelled on every reference row: every row must be. A table that always had unlabelled
+        # rows (left out of training, still scored) may keep about as many, not suddenly more.
+        unlabelled = float(reference[name].isna().mean()) if name in reference.columns and len(reference) else 0.0
+        bound = 0.0 if unlabelled == 0 else min(1.0, round(unlabelled + config.validation.null_margin, 6))
+        return ColumnSpec(name, kind, max_null_share=bound)
     present = name in reference.columns and len(reference) > 0
     null_share = float(reference[name].isna().mean()) if present else 0.0
     variation = None

@@ -21,7 +21,9 @@ SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
 DEFAULT_EVIDENCE = (500, 20, 0.1)
-MONITORING_LABELS = 200  # config.Monitoring's min_labelled_rows  # config.MinEvidence's holdout rows, rows per class, interval width
+MONITORING_LABELS = (
+    200  # config.Monitoring's min_labelled_rows  # config.MinEvidence's holdout rows, rows per class, interval width
+)
 
 
 def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None) -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from perennial.core.data import features_of, fingerprint, labels_of, parse_times, split_by_time
+from perennial.core.data import features_of, fingerprint, labelled, labels_of, parse_times, split_by_time
 from perennial.errors import DataSourceError
 from tests.conftest import make_flights
 
@@ -92,3 +92,15 @@ def test_content_keys_agree_across_dtypes_and_keep_duplicates_apart(tiny_config)
     assert keys.tolist() == content_keys(floats, ["b", "a"]).tolist()
     assert keys[0] != keys[1] and keys[0].split("-")[0] == keys[1].split("-")[0]
     assert content_keys(ints.assign(b=["x", "x", "z"]), ["a", "b"])[2] != keys[2]
+
+
+def test_rows_without_a_target_are_counted_and_left_out(tiny_config) -> None:
+    # given rows of which two carry no label
+    rows = pd.DataFrame({"delayed": [1.0, None, 0.0, None, 1.0], "x": range(5)})
+    # when the labelled rows are taken / then three remain, in order, and two are counted
+    kept, missing = labelled(rows, tiny_config)
+    assert kept["x"].tolist() == [0, 2, 4] and missing == 2
+    # and a fully labelled frame is returned as it is
+    full = rows.fillna(0.0)
+    kept_full, none = labelled(full, tiny_config)
+    assert kept_full is full and none == 0

@@ -236,6 +236,17 @@ def test_a_missing_label_fails(suite: SuiteSpec) -> None:
     assert list(failed(report)) == [("delayed", "not null")]
 
 
+def test_a_table_that_always_had_unlabelled_rows_may_keep_about_as_many() -> None:
+    # given a reference where every tenth row has no label (a public table's unlabelled rows)
+    unlabelled = frame().assign(delayed=lambda f: f["delayed"].astype(float).where(f.index % 10 != 3))
+    suite = derive_suite(config(null_margin=0.05), unlabelled)
+    # when new data has as many unlabelled rows / then it passes: those rows are left out of training
+    assert not failed(validate_frame(unlabelled, suite, source="new.parquet"))
+    # when far more are unlabelled / then the feed changed, and the rule says by how much
+    worse = frame().assign(delayed=lambda f: f["delayed"].astype(float).where(f.index % 2 == 0))
+    assert list(failed(validate_frame(worse, suite, source="new.parquet"))) == [("delayed", "null share <= 15.0%")]
+
+
 def test_serving_data_is_checked_without_a_target(suite: SuiteSpec) -> None:
     # given scoring input: no label column at all, or a label column holding junk
     no_label = frame().drop(columns=["delayed"])
