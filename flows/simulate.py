@@ -21,27 +21,38 @@ from flows import DEFAULT_CONFIG, command_line
 from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
-from perennial.config import Config, load_config
+from perennial.config import Config, TimeSplit, load_config
 from perennial.core.episodes import Episode
 from perennial.core.events import RETRAIN_EVENTS
 from perennial.core.monitoring import Window, window_bounds
+from perennial.errors import ConfigError
 from perennial.io.registry import CHAMPION, Registry
 from perennial.settings import load_settings
 from tasks.common import publish_table
 from tasks.retrain_watch import training_verdict, wait_for_retrain_task
 
 
-@flow(name="simulate", flow_run_name="simulate-{start}-x{windows}", log_prints=True)
+@flow(name="simulate", flow_run_name="simulate-x{windows}", log_prints=True)
 def simulate_flow(
     config_path: str = DEFAULT_CONFIG,
-    start: dt.date = dt.date(2013, 7, 1),
+    start: dt.date | None = None,
     windows: int = 6,
     inline: bool = False,
     retrain_timeout_s: float = 1800.0,
 ) -> list[dict[str, Any]]:
-    """One row per window: drift share, performance, event, retrain run, gate verdict, champion version."""
+    """One row per window: drift share, performance, event, retrain run, gate verdict, champion version.
+
+    The replay starts where the configured holdout ends (the first rows the champion never saw),
+    unless ``start`` says otherwise; it needs rows in time, so a config without a time split is refused.
+    """
     settings = load_settings()
     config = load_config(settings.root / config_path)
+    if not isinstance(config.split, TimeSplit):
+        raise ConfigError(
+            f"{config_path}: simulate replays the data window by window in time; this config has no time column "
+            "(data.time_column) and a hash split: score and monitor batches instead (perennial score, perennial monitor)"
+        )
+    start = start or config.split.holdout_end
     registry = Registry(config.tracking.registered_model)
     rows: list[dict[str, Any]] = []
     window = window_bounds(config.monitoring.window, start, None, start)
@@ -123,7 +134,7 @@ def _retrain(
 
 if __name__ == "__main__":
     parser = command_line(__doc__)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2013, 7, 1))
+    parser.add_argument("--start", type=dt.date.fromisoformat, default=None, help="default: where the holdout ends")
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument(
         "--inline", action="store_true", help="retrain in this process, not through the server's trigger"

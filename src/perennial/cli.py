@@ -413,9 +413,10 @@ def monitor(
 @app.command()
 def simulate(
     config: ConfigOpt = DEFAULT_CONFIG,
-    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="first window's start")] = dt.datetime(
-        2013, 7, 1
-    ),
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="first window's start (default: where the config's holdout ends)"),
+    ] = None,
     windows: int = 6,
     inline: Annotated[
         bool, typer.Option(help="retrain in this process instead of through the server's trigger")
@@ -429,7 +430,9 @@ def simulate(
         _fail("no server to trigger retrains: run `perennial up` first, or pass --inline")
     from flows.simulate import simulate_flow
 
-    rows, error = _run_flow(simulate_flow, config_path=config, start=start.date(), windows=windows, inline=inline)
+    rows, error = _run_flow(
+        simulate_flow, config_path=config, start=start.date() if start else None, windows=windows, inline=inline
+    )
     if error:
         _fail(error)
     table = Table(title="the closed loop, window by window")

@@ -4,15 +4,21 @@ a shift that persists is one episode with one retrain, then a person is asked.""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
+import yaml
 from mlflow.tracking import MlflowClient
 
 from flows.simulate import simulate_flow
 from flows.training import training_flow
+from perennial.config import load_config
+from perennial.errors import ConfigError
 from perennial.io.monitor_store import MonitorStore
 from perennial.io.registry import CHAMPION, Registry
+from tests.conftest import config_dict
 
 POLICY = {"window": "week", "retraining": {"k": 1, "n": 1, "drift_share": 0.5, "cooldown_days": 10}}
 
@@ -86,3 +92,26 @@ def test_persistent_drift_is_one_episode_with_one_retrain_then_a_person_is_asked
     )
     assert episode.retrain == "2013-04-08" and episode.outcome in {"promoted", "passed", "failed", "inconclusive"}
     assert rows[2]["episodes"] == episode.describe() and rows[0]["episodes"].startswith("drift open since 2013-04-01")
+
+
+def test_a_table_without_time_is_refused_with_what_to_do_instead(project: Any, tmp_path: Path) -> None:
+    # given a config with no time column and a hash split (a table, not a series)
+    raw = config_dict(str(project.data))
+    raw["split"], raw["data"]["time_column"] = {"kind": "hash"}, None
+    for rule in ("freshness", "volume"):
+        raw["validation"].pop(rule, None)
+    path = tmp_path / "table.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    # when the loop is replayed on it / then it is refused before anything runs, saying what to do
+    with pytest.raises(ConfigError, match="simulate replays the data window by window in time.*perennial score"):
+        simulate_flow(config_path=str(path), windows=1, inline=True)
+    assert not Registry("tiny-delay").versions()
+
+
+def test_the_replay_starts_where_the_holdout_ends_by_default(project: Any) -> None:
+    # given the tiny config, whose holdout ends on its split.holdout_end
+    config = project.write_config()
+    training_flow(config_path=config)
+    # when the loop is replayed without a start / then its first window starts there
+    rows = simulate_flow(config_path=config, windows=1, inline=True)
+    assert rows[0]["window"] == load_config(config).split.holdout_end.isoformat() == "2013-04-01"  # weekly windows
