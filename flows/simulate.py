@@ -29,6 +29,7 @@ from perennial.errors import ConfigError
 from perennial.io.registry import CHAMPION, Registry
 from perennial.settings import load_settings
 from tasks.common import publish_table
+from tasks.data import data_span_task
 from tasks.retrain_watch import training_verdict, wait_for_retrain_task
 
 
@@ -52,11 +53,21 @@ def simulate_flow(
             f"{config_path}: simulate replays the data window by window in time; this config has no time column "
             "(data.time_column) and a hash split: score and monitor batches instead (perennial score, perennial monitor)"
         )
-    start = start or config.split.holdout_end
+    _, last = data_span_task(config, settings.root)
+    if start is None:
+        start = config.split.holdout_end
+        if start > last:  # `perennial init`'s split reaches the data's end: replay the holdout instead
+            start = config.split.train_end
+            print(
+                f"the data ends on {last}, inside the holdout: replaying from {start}, rows the champion never trained on"
+            )
     registry = Registry(config.tracking.registered_model)
     rows: list[dict[str, Any]] = []
     window = window_bounds(config.monitoring.window, start, None, start)
     for _ in range(windows):
+        if window.start > last:
+            print(f"the data ends on {last}: {len(rows)} window(s) replayed")
+            break
         rows.append(_one_window(config_path, config, registry, window, inline, retrain_timeout_s))
         print(" | ".join(f"{k}: {v}" for k, v in rows[-1].items()))
         window = window_bounds(config.monitoring.window, window.end, None, window.end)

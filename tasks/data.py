@@ -53,6 +53,15 @@ def load_data_task(
     return window, name
 
 
+@task(name="data-span", cache_policy=NO_CACHE, **IO_RETRIES)
+def data_span_task(config: Config, root: Path) -> tuple[dt.date, dt.date]:
+    """The first and last day the source's rows cover (a time column is required)."""
+    assert config.data.time_column is not None
+    name = sources.describe_source(config.data.source, root)
+    times = parse_times(sources.read_source(config.data.source, root), config.data.time_column, name)
+    return times.min().date(), times.max().date()
+
+
 @task(name="encode-target", cache_policy=NO_CACHE)
 def encode_target_task(frame: pd.DataFrame, config: Config, source: str) -> tuple[pd.DataFrame, Labels | None]:
     """Binary: the target as 0/1 codes (the model's view) and the two labels they stand for (the user's view).

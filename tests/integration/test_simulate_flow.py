@@ -115,3 +115,14 @@ def test_the_replay_starts_where_the_holdout_ends_by_default(project: Any) -> No
     # when the loop is replayed without a start / then its first window starts there
     rows = simulate_flow(config_path=config, windows=1, inline=True)
     assert rows[0]["window"] == load_config(config).split.holdout_end.isoformat() == "2013-04-01"  # weekly windows
+
+
+def test_a_holdout_reaching_the_data_end_is_replayed_and_the_replay_stops_with_the_data(project: Any) -> None:
+    # given a holdout that runs past the last row (as `perennial init` splits a series), monthly windows
+    overrides = {"split.holdout_end": "2013-06-01", "monitoring": {"window": "month"}, "validation.freshness": None}
+    config = project.write_config(**overrides)
+    training_flow(config_path=config)
+    # when the loop is replayed without a start, for more windows than the data holds
+    rows = simulate_flow(config_path=config, windows=6, inline=True)
+    # then it replays the holdout from train_end (rows the champion never trained on), to the data's end
+    assert [r["window"] for r in rows] == ["2013-03", "2013-04"]
