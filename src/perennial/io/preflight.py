@@ -1,6 +1,7 @@
 """Check a config against its data before anything heavy starts (no Prefect, no MLflow).
 
-The columns a config names must be in the data's header, and the target must hold two values
+The columns a config names must be in the data's header (a file's first rows, a SQL query's
+result columns), and the target must hold two values
 one of which is (or can be inferred to be) positive. A mistake is a ConfigError naming the config
 file, the key path and the closest column, in about the time it takes to read one column.
 """
@@ -17,13 +18,14 @@ from perennial.io import sources
 
 
 def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels | None]:
-    """The parsed config and (binary) its labels; a SQL source is only parsed (reading it needs the database)."""
+    """The parsed config and (binary) its labels; a SQL source is asked for its header and target only."""
     config = load_config(path)
     source = config.data.source
-    if not isinstance(source, FileSource):
-        return config, None
     name = sources.describe_source(source, root)
-    header = [str(c) for c in sources.read_sample(source, root, rows=50).columns]
+    sample = (
+        sources.read_sample(source, root, rows=50) if isinstance(source, FileSource) else sources.sql_columns(source)
+    )
+    header = [str(c) for c in sample.columns]
     problems = [
         f"{key}: {_not_there(column, header, name)}" for key, column in named_columns(config) if column not in header
     ]
@@ -32,7 +34,11 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
     target = config.data.target
     if config.task != "binary":
         return config, None  # the target's values are checked by the task's own validation
-    values = sources.read_columns(source, [target.column], root)[target.column]
+    values = (
+        sources.read_columns(source, [target.column], root)
+        if isinstance(source, FileSource)
+        else sources.sql_columns(source, [target.column])
+    )[target.column]
     try:
         return config, resolve_labels(values, target, name)
     except ConfigError as exc:

@@ -197,7 +197,19 @@ def text_sample(path: Path, encoding: str = "utf-8", size: int = 65536) -> str |
     return "\n".join(lines[:-1] if len(raw) == size and len(lines) > 1 else lines)
 
 
-def _read_sql(source: SqlSource) -> pd.DataFrame:
+def sql_columns(source: SqlSource, columns: list[str] | None = None) -> pd.DataFrame:
+    """The query's header (no rows), or only ``columns`` of every row: quick checks before a flow starts.
+
+    The configured query runs as a subquery, so the database does the cutting; column names go
+    through the dialect's quoting.
+    """
+    inner = source.query.strip().rstrip(";")
+    if columns is None:
+        return _read_sql(source, f"SELECT * FROM ({inner}) AS perennial_probe LIMIT 0")
+    return _read_sql(source, inner, wanted=columns)
+
+
+def _read_sql(source: SqlSource, query: str | None = None, wanted: list[str] | None = None) -> pd.DataFrame:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -207,8 +219,11 @@ def _read_sql(source: SqlSource) -> pd.DataFrame:
     except Exception as exc:
         raise DataSourceError(f"{name}: not a usable database URL: {type(exc).__name__}") from None
     try:
+        if wanted is not None:
+            quote = engine.dialect.identifier_preparer.quote
+            query = f"SELECT {', '.join(quote(c) for c in wanted)} FROM ({query}) AS perennial_probe"
         with engine.connect() as connection:
-            return pd.read_sql(text(source.query), connection)
+            return pd.read_sql(text(query or source.query), connection)
     except OperationalError as exc:
         # str(exc) can echo the URL; report only the driver's first line
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]

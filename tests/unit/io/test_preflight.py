@@ -1,0 +1,59 @@
+"""`perennial check`: a config against its data's header and target, before anything heavy starts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from perennial.errors import ConfigError
+from perennial.io.preflight import check_config
+from tests.conftest import config_dict, make_flights
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> pd.DataFrame:
+    frame = make_flights(rows=300, days=30)
+    frame.assign(time_hour=frame["time_hour"].astype(str)).to_sql("flights", sqlite3.connect(tmp_path / "f.db"))
+    frame.to_parquet(tmp_path / "flights.parquet", index=False)
+    return frame
+
+
+def _config(tmp_path: Path, source: dict, **data: object) -> Path:
+    raw = config_dict()
+    raw["data"] = {**raw["data"], "source": source, **data}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+SQL = {"kind": "sql", "query": "SELECT * FROM flights;"}
+
+
+@pytest.mark.parametrize("kind", ["parquet", "sql"])
+def test_a_column_the_data_lacks_is_named_with_the_closest_one(kind: str, tmp_path: Path, table: pd.DataFrame) -> None:
+    # given a config whose categorical list misspells a column, on a file or on a SQL query
+    source = (
+        {"kind": "parquet", "path": str(tmp_path / "flights.parquet")}
+        if kind == "parquet"
+        else {**SQL, "url": f"sqlite:///{tmp_path / 'f.db'}"}
+    )
+    good = _config(tmp_path, source)
+    assert check_config(good, tmp_path)[1] is not None  # the binary target's labels, read from the data
+    features = {**config_dict()["data"]["features"], "categorical": ["carrier", "orign"]}
+    # when it is checked / then the key, the column and the closest column are named
+    with pytest.raises(ConfigError, match=r"data.features.categorical\[1\]: .*orign.*did you mean `origin`"):
+        check_config(_config(tmp_path, source, features=features), tmp_path)
+
+
+def test_a_sql_target_that_is_not_binary_is_refused_before_any_flow(tmp_path: Path, table: pd.DataFrame) -> None:
+    # given a SQL source whose target holds three values
+    connection = sqlite3.connect(tmp_path / "f.db")
+    connection.execute("UPDATE flights SET delayed = 2 WHERE rowid % 7 = 0")
+    connection.commit()
+    # when checked / then the target's values are named
+    with pytest.raises(ConfigError, match="data.target: .*'delayed' must hold exactly two values, found 3"):
+        check_config(_config(tmp_path, {**SQL, "url": f"sqlite:///{tmp_path / 'f.db'}"}), tmp_path)
