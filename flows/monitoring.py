@@ -23,6 +23,7 @@ from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.monitoring import WindowResult, event_for, label_shortfall, window_bounds
 from perennial.core.names import Tag
+from perennial.core.service_health import ServiceHealth
 from perennial.errors import DataValidationFailed
 from perennial.io import tracking
 from perennial.io.registry import Registry
@@ -121,10 +122,10 @@ def monitoring_flow(
         **result.to_dict(),
         "event": event.name if event else None,
         "mlflow_run_id": run_id,
-        "service": health,
-        "skew": skew,
+        "service": health.to_dict() if health else None,
+        "skew": skew.to_dict() if skew else None,
         "estimated": estimated,
-        "decayed_features": [d["feature"] for d in decay or [] if d["decayed"]] if decay is not None else None,
+        "decayed_features": [d.feature for d in decay if d.decayed] if decay is not None else None,
     }
 
 
@@ -135,12 +136,12 @@ def _record(
     drift_summary: str,
     run_id: str,
     name: str,
-    health: dict[str, Any] | None,
+    health: ServiceHealth | None,
 ) -> None:
     """The window's figures, verdict and event on its MLflow run and as the flow's summary artifact."""
     metrics = perf_metrics(result.performance) | {"rows": float(result.rows)}
     if health is not None:
-        metrics |= {f"service.{k}": float(v) for k, v in health.items() if isinstance(v, int | float)}
+        metrics |= {f"service.{k}": float(v) for k, v in health.to_dict().items() if isinstance(v, int | float)}
     if result.drift_share is not None:
         metrics |= {
             "drift_share": result.drift_share,
@@ -166,7 +167,7 @@ def _record(
         f"- performance: {result.performance_line()}",
         "- label-free estimate (CBPE): "
         + ("none for this task or metric" if result.estimated_drop is None else f"drop {result.estimated_drop:+.4f}"),
-        f"- service: {_health_line(health)}",
+        f"- service: {health.describe() if health else 'not monitored (monitoring.service_url unset)'}",
         f"- decision: {result.decision.why}",
         f"- drift episode: {result.episode.describe() if result.episode else 'none'}",
         f"- event: {event or 'none'}",
@@ -174,18 +175,6 @@ def _record(
     ]
     publish_markdown(
         f"{name}-monitoring-{result.window}", "\n".join(lines), f"Monitoring verdict, {name} {result.window}"
-    )
-
-
-def _health_line(health: dict[str, Any] | None) -> str:
-    if health is None:
-        return "not monitored (monitoring.service_url unset)"
-    if not health["reachable"]:
-        return f"unreachable ({health['error']})"
-    served = ", ".join(f"{role} v{v}" for role, v in health["versions"].items()) or "no model"
-    return (
-        f"{health['requests']:,.0f} predict requests since start, error rate {health['error_rate']:.2%}, "
-        f"p50 {health['latency_p50_ms']:.1f} ms, p99 {health['latency_p99_ms']:.1f} ms, {served}, {health['rss_mb']:.0f} MB"
     )
 
 

@@ -34,7 +34,7 @@ from perennial.core.monitoring import (
 from perennial.core.predict import predict, scalar_prediction
 from perennial.core.retraining import RetrainDecision, decide_retrain
 from perennial.core.scoring import PROBA_PREFIX
-from perennial.core.service_health import service_health
+from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.core.validation_report import validation_tags
@@ -220,14 +220,14 @@ def perf_metrics(performance: Performance | None) -> dict[str, float]:
 
 
 @task(name="read-service-health", cache_policy=NO_CACHE, **IO_RETRIES)
-def service_health_task(url: str) -> dict[str, Any]:
+def service_health_task(url: str) -> ServiceHealth:
     """The service's request, error and latency figures from its /metrics; unreachable is a finding, not a failure."""
     try:
         response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=5)
         response.raise_for_status()
     except httpx.HTTPError as exc:
-        return {"reachable": False, "error": f"{url}/metrics: {type(exc).__name__}: {exc}"}
-    return {"reachable": True, **service_health(response.text)}
+        return ServiceHealth.unreachable(f"{url}/metrics: {type(exc).__name__}: {exc}")
+    return service_health(response.text)
 
 
 @task(name="window-performance", cache_policy=NO_CACHE)

@@ -12,10 +12,10 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import ReferenceStats
-from perennial.core.importance import ImportanceReport, flag_decayed_features, permutation_importances
+from perennial.core.importance import FeatureDecay, ImportanceReport, flag_decayed_features, permutation_importances
 from perennial.core.monitoring import PREDICTION, ChampionContext, Window
 from perennial.core.names import Tag
-from perennial.core.skew import detect_skew
+from perennial.core.skew import SkewReport, detect_skew
 from perennial.io import tracking
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
@@ -24,9 +24,7 @@ from tasks.insights import IMPORTANCE_JSON
 
 
 @task(name="train-serve-skew", cache_policy=NO_CACHE, **IO_RETRIES)
-def skew_task(
-    config: Config, root: Path, window: Window, context: ChampionContext, run_id: str
-) -> dict[str, Any] | None:
+def skew_task(config: Config, root: Path, window: Window, context: ChampionContext, run_id: str) -> SkewReport | None:
     """The champion's served inputs in the window against its training features; None when nothing was served."""
     served = open_store(config, root).read("service", window.start, window.end)
     served = served[served["model_version"].astype(str) == context.version] if not served.empty else served
@@ -46,7 +44,7 @@ def skew_task(
     publish_markdown(
         f"{config.name}-skew-{window.label}", report.to_markdown(), f"Train/serve skew, {config.name} {window.label}"
     )
-    return report.to_dict()
+    return report
 
 
 @task(name="feature-decay", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -57,7 +55,7 @@ def decay_task(
     joined: pd.DataFrame,
     context: ChampionContext,
     run_id: str,
-) -> list[dict[str, Any]] | None:
+) -> tuple[FeatureDecay, ...] | None:
     """Permutation importance on the window's labelled rows against the champion's at training time."""
     stored = tracking.load_json(context.training_run, IMPORTANCE_JSON)
     # as for the window's performance: too few labels, or one class only (the metric is undefined), measure nothing
@@ -100,4 +98,4 @@ def decay_task(
         table,
         f"Importance now vs at training; decayed: {', '.join(decayed) or 'none'}",
     )
-    return table
+    return decays

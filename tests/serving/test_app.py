@@ -25,6 +25,16 @@ def serving(env: ServingEnv, **serving_options: Any) -> Iterator[TestClient]:
         yield client
 
 
+def served_version_becomes(client: TestClient, version: str, seconds: float = 15) -> bool:
+    """Whether the service answers with ``version`` within ``seconds`` (the poller has to notice first)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if client.post("/predict", json=records(1)[0]).json()["model_version"] == version:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def metric(client: TestClient, name: str) -> float:
     """The value of one sample line of /metrics (0 when absent)."""
     for line in client.get("/metrics").text.splitlines():
@@ -152,11 +162,7 @@ def test_the_alias_moving_is_followed_by_polling(serving_env: ServingEnv) -> Non
     with serving(serving_env, reload_interval_seconds=0.2) as client:
         assert client.post("/predict", json=records(1)[0]).json()["model_version"] == "1"
         serving_env.move("champion", "2")
-        deadline, version = time.monotonic() + 15, "1"
-        while version != "2" and time.monotonic() < deadline:
-            version = client.post("/predict", json=records(1)[0]).json()["model_version"]
-            time.sleep(0.05)
-        assert version == "2"
+        assert served_version_becomes(client, "2")
         assert client.get("/metadata").json()["champion"]["version"] == "2"
 
 
@@ -180,11 +186,7 @@ def test_an_alias_moved_around_the_ledger_is_refused_and_the_old_model_keeps_ser
         assert sum("refused" in r.getMessage() for r in caplog.records) == 1
         # when the same move goes through the ledger, it is followed
         serving_env.move("champion", "2")
-        deadline, version = time.monotonic() + 15, "1"
-        while version != "2" and time.monotonic() < deadline:
-            version = client.post("/predict", json=records(1)[0]).json()["model_version"]
-            time.sleep(0.05)
-        assert version == "2"
+        assert served_version_becomes(client, "2")
 
 
 def test_a_champion_the_ledger_never_recorded_is_not_served(serving_env: ServingEnv) -> None:

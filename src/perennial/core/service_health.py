@@ -7,6 +7,8 @@ history in MLflow shows their growth, and the error rate and latency quantiles a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -30,7 +32,40 @@ def _histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float:
     return lower
 
 
-def service_health(text: str, route: str = PREDICT) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ServiceHealth:
+    """What a running service's /metrics said: requests, errors, latency, versions, memory; or why it did not."""
+
+    reachable: bool
+    error: str | None = None
+    requests: float = 0.0
+    errors: float = 0.0
+    error_rate: float = 0.0
+    latency_p50_ms: float = float("nan")
+    latency_p99_ms: float = float("nan")
+    versions: Mapping[str, str] = field(default_factory=dict)
+    rss_mb: float = float("nan")
+
+    @classmethod
+    def unreachable(cls, why: str) -> ServiceHealth:
+        return cls(reachable=False, error=why)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__slots__}
+        out["versions"] = dict(self.versions)
+        return out if self.reachable else {"reachable": False, "error": self.error}
+
+    def describe(self) -> str:
+        if not self.reachable:
+            return f"unreachable ({self.error})"
+        served = ", ".join(f"{role} v{v}" for role, v in self.versions.items()) or "no model"
+        return (
+            f"{self.requests:,.0f} predict requests since start, error rate {self.error_rate:.2%}, "
+            f"p50 {self.latency_p50_ms:.1f} ms, p99 {self.latency_p99_ms:.1f} ms, {served}, {self.rss_mb:.0f} MB"
+        )
+
+
+def service_health(text: str, route: str = PREDICT) -> ServiceHealth:
     """Requests, errors, error rate, latency p50/p99 (ms) of ``route``, served versions, resident memory."""
     requests = errors = 0.0
     buckets: list[tuple[float, float]] = []
@@ -49,12 +84,13 @@ def service_health(text: str, route: str = PREDICT) -> dict[str, Any]:
                 versions[labels.get("role", "?")] = labels.get("version", "?")
             elif sample.name == "process_resident_memory_bytes":
                 rss = sample.value / 2**20
-    return {
-        "requests": requests,
-        "errors": errors,
-        "error_rate": errors / requests if requests else 0.0,
-        "latency_p50_ms": _histogram_quantile(buckets, 0.50) * 1000,
-        "latency_p99_ms": _histogram_quantile(buckets, 0.99) * 1000,
-        "versions": versions,
-        "rss_mb": rss,
-    }
+    return ServiceHealth(
+        reachable=True,
+        requests=requests,
+        errors=errors,
+        error_rate=errors / requests if requests else 0.0,
+        latency_p50_ms=_histogram_quantile(buckets, 0.50) * 1000,
+        latency_p99_ms=_histogram_quantile(buckets, 0.99) * 1000,
+        versions=versions,
+        rss_mb=rss,
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perennial.core.service_health import service_health
+from perennial.core.service_health import ServiceHealth, service_health
 from perennial.serving.metrics import ServiceMetrics
 
 
@@ -18,13 +18,20 @@ def test_requests_errors_and_latency_quantiles_of_the_predict_route() -> None:
     # when its metrics text is read
     health = service_health(metrics.render().decode())
     # then only /predict counts, and the quantiles interpolate inside the buckets like histogram_quantile
-    assert (health["requests"], health["errors"], health["error_rate"]) == (100, 10, 0.1)
-    assert health["latency_p50_ms"] == pytest.approx(3.0 + 1.0 * 50 / 90)
-    assert health["latency_p99_ms"] == pytest.approx(25.0 + 25.0 * 9 / 10)
-    assert health["rss_mb"] > 0 and health["versions"] == {"champion": "3"}
+    assert (health.requests, health.errors, health.error_rate) == (100, 10, 0.1)
+    assert health.latency_p50_ms == pytest.approx(3.0 + 1.0 * 50 / 90)
+    assert health.latency_p99_ms == pytest.approx(25.0 + 25.0 * 9 / 10)
+    assert health.rss_mb > 0 and health.versions == {"champion": "3"}
+    assert "100 predict requests since start, error rate 10.00%" in health.describe()
+
+
+def test_an_unreachable_service_is_a_finding_that_says_why() -> None:
+    health = ServiceHealth.unreachable("http://127.0.0.1:9/metrics: ConnectError")
+    assert health.to_dict() == {"reachable": False, "error": "http://127.0.0.1:9/metrics: ConnectError"}
+    assert health.describe() == "unreachable (http://127.0.0.1:9/metrics: ConnectError)"
 
 
 def test_a_service_that_served_nothing_has_no_latency_and_no_error_rate() -> None:
     health = service_health(ServiceMetrics(lambda: {}).render().decode())
-    assert health["requests"] == 0 and health["error_rate"] == 0.0
-    assert health["latency_p99_ms"] != health["latency_p99_ms"]  # NaN: nothing measured
+    assert health.requests == 0 and health.error_rate == 0.0
+    assert health.latency_p99_ms != health.latency_p99_ms  # NaN: nothing measured
