@@ -118,11 +118,17 @@ def zeroed(
 def thinned(
     frame: pd.DataFrame, time_column: str, since: pd.Timestamp, rows_per_day: float, seed: int = 0
 ) -> pd.DataFrame:
-    """From ``since``, about ``rows_per_day`` rows a day (a small feed: a month of a daily series is 30 rows)."""
+    """From ``since``, about ``rows_per_day`` rows of each day, picked at random within the day: a small
+    feed that still arrives every day (a month of a daily series is 30 rows)."""
+    rng = np.random.default_rng(seed)
     after = _from(frame, time_column, since).to_numpy()
-    days = frame.loc[after, time_column].dt.floor("D").nunique()
-    share = min(1.0, rows_per_day * days / max(int(after.sum()), 1))
-    keep = np.random.default_rng(seed).uniform(size=len(frame)) < share
+    day = frame[time_column].dt.floor("D")
+    # a random order within each day; a day keeps its first floor(r) rows, one more with chance frac(r)
+    order = pd.Series(rng.uniform(size=len(frame)), index=frame.index).groupby(day).rank(method="first")
+    days = day.drop_duplicates()
+    whole, extra = divmod(rows_per_day, 1.0)
+    quota = pd.Series(whole + (rng.uniform(size=len(days)) < extra), index=days.to_numpy())
+    keep = (order <= day.map(quota)).to_numpy()
     return _kept(frame, ~after | keep)
 
 

@@ -96,8 +96,12 @@ def test_a_unit_change_and_a_thin_feed_touch_only_their_span() -> None:
     assert np.allclose(km.loc[inside, "x"], frame.loc[inside, "x"] * 1.609)
     assert km.loc[~inside, "x"].equals(frame.loc[~inside, "x"])
     thin = thinned(frame, "t", SINCE, rows_per_day=4, seed=0)
-    per_day = thin.loc[thin["t"] >= SINCE].groupby(thin["t"].dt.floor("D")).size()
-    assert per_day.mean() == pytest.approx(4, abs=2) and len(_before(thin)) == len(_before(frame))
+    late = thin.loc[thin["t"] >= SINCE]
+    assert late.groupby(late["t"].dt.floor("D")).size().tolist() == [4] * 6  # every day of the feed, 4 rows
+    assert len(_before(thin)) == len(_before(frame))
+    half = thinned(frame, "t", SINCE, rows_per_day=2.5, seed=0)
+    late = half.loc[half["t"] >= SINCE]
+    assert set(late.groupby(late["t"].dt.floor("D")).size()) == {2, 3}
 
 
 def test_sampled_keeps_a_share_before_the_cut_and_every_row_after() -> None:
