@@ -153,12 +153,14 @@ def drift_task(
     """The engine's verdicts on the whole window; Evidently's page on a sample, both to MLflow and Prefect."""
     frame = drift_frame(predictions, config)
     report = detect_drift(context.stats, frame, config.monitoring.retraining.drift_share)
+    # the champion's reference holds the columns it was trained on; the config may since name others
+    kept = set(context.sample.columns) & set(frame.columns)
     features = config.data.features
     html, summary = render_report(
         context.sample,
         frame,
-        [*features.numeric, PREDICTION],
-        features.categorical,
+        [c for c in [*features.numeric, PREDICTION] if c in kept],
+        [c for c in features.categorical if c in kept],
         config.monitoring.report_sample_rows,
         tests={c.column: c.test for c in report.columns},
         drift_share=config.monitoring.retraining.drift_share,
