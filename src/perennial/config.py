@@ -484,6 +484,29 @@ class Serving(Frozen):
     canary: Canary = Canary()
 
 
+class Release(Frozen):
+    """How a shadow or canary release is decided on delayed labels (core/release.py)."""
+
+    decide: Literal["manual", "auto"] = Field(
+        default="manual",
+        description="auto: the monitoring flow promotes a challenger better on outcomes (through the gate), "
+        "pulls one worse, and lets a canary grow only when outcomes allow; manual: it reports and waits",
+    )
+    alpha: float = Field(
+        default=0.05, gt=0, lt=0.5, description="chance of a wrong decision over every look at the release, together"
+    )
+    horizon_rows: int = Field(default=2000, ge=10, description="labelled rows at which the bounds are tightest")
+    min_labelled_rows: int = Field(default=200, ge=1, description="labelled rows of each variant before any decision")
+    rows_per_class: int = Field(default=20, ge=1, description="labelled rows of each class (classification)")
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="non-inferiority margin, a share of the champion's mean loss; 0: the challenger must be "
+        "better with confidence to be promoted",
+    )
+
+
 # --- monitoring and retraining ---------------------------------------------------------------
 
 
@@ -538,6 +561,7 @@ class Config(Frozen):
     gate: Gate = Gate()
     tracking: Tracking
     serving: Serving = Serving()
+    release: Release = Release()
     monitoring: Monitoring = Monitoring()
     predictions: Annotated[ParquetStore | SqlStore, Field(discriminator="kind")] = ParquetStore()
 

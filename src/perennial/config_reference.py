@@ -33,6 +33,7 @@ MEANINGS = {
     "Config.gate": "what a candidate must show to become champion",
     "Config.tracking": "the MLflow experiment and registered model",
     "Config.serving": "the REST service",
+    "Config.release": "shadow and canary releases decided on delayed outcomes",
     "Config.monitoring": "windows, delayed labels, drift and the retrain policy",
     "Config.predictions": "where every batch and served prediction is stored",
     "Data.source": "a file (csv, parquet, jsonl) or a SQL query",

@@ -105,6 +105,22 @@ class ModelRolledBack(PerennialEvent):
     reason: str
 
 
+class ReleaseDecided(PerennialEvent):
+    """A shadow or canary release judged on delayed labels: promote, pull, advance the canary, or wait."""
+
+    name: ClassVar[str] = "perennial.release.decided"
+    version: str  # the challenger's
+    mode: str  # shadow | canary
+    action: str
+    acted: bool  # release.decide auto carried it out; manual: advice only
+    loss: str | None
+    improvement: float | None  # champion's mean loss minus the challenger's, with its confidence sequence
+    low: float | None
+    high: float | None
+    variants: tuple[dict[str, Any], ...]  # the window's per-variant table
+    reason: str
+
+
 def outcome_event(
     outcome: TrainingOutcome, dataset: str, window: str, previous_champion: str | None
 ) -> ModelPromoted | GateFailedEvent | GateInconclusive | None:

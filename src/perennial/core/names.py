@@ -74,3 +74,7 @@ class Tag:
     DECAYED_FEATURES: Final = "perennial.decayed_features"
     # the registered model (M): the release mode every replica follows
     RELEASE: Final = "perennial.release"
+    # the highest canary step delayed outcomes allow (release.decide: auto); absent: the first step
+    CANARY_STEP: Final = "perennial.release.canary_step"
+    # monitoring (R): the release decision of the window
+    RELEASE_DECISION: Final = "perennial.release_decision"

@@ -143,18 +143,36 @@ class Registry:
 
     def serving_state(self) -> tuple[dict[str, str], str | None]:
         """Every alias and the release mode, in one registry call (services poll this)."""
+        aliases, mode, _ = self.release_state()
+        return aliases, mode
+
+    def release_state(self) -> tuple[dict[str, str], str | None, int | None]:
+        """Every alias, the release mode and the canary step outcomes allow (None: no limit set)."""
         try:
             model = self._client.get_registered_model(self.name)
         except MlflowException:
-            return {}, None
-        mode = model.tags.get(RELEASE_TAG)
-        return {a: str(v) for a, v in model.aliases.items()}, mode if mode in RELEASE_MODES else None
+            return {}, None, None
+        mode, step = model.tags.get(RELEASE_TAG), model.tags.get(Tag.CANARY_STEP)
+        aliases = {a: str(v) for a, v in model.aliases.items()}
+        return aliases, mode if mode in RELEASE_MODES else None, int(step) if step and step.isdigit() else None
+
+    def set_canary_step(self, step: int | None) -> None:
+        """Allow the canary up to ramp step ``step`` (None: back to the first step of a new release)."""
+        if step is not None:
+            self._client.set_registered_model_tag(self.name, Tag.CANARY_STEP, str(step))
+            return
+        try:
+            self._client.delete_registered_model_tag(self.name, Tag.CANARY_STEP)
+        except MlflowException:
+            pass  # no model or no tag: nothing to clear
 
     def release_mode(self) -> str | None:
         return self.serving_state()[1]
 
     def set_release_mode(self, mode: str | None) -> None:
-        """Set (or with None, clear) the release mode running services follow."""
+        """Set (or with None, clear) the release mode running services follow; a new release starts its
+        canary at the first step again."""
+        self.set_canary_step(None)
         if mode is None:
             try:
                 self._client.delete_registered_model_tag(self.name, RELEASE_TAG)

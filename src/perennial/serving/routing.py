@@ -7,7 +7,8 @@ served by it at 25%: raising the share only adds ids.
 The ramp walks the configured shares. Each step lasts ``step_requests`` challenger-served
 requests; it moves up if the step stayed within budget (error rate, p99 latency) and aborts
 to share 0 the moment either budget is broken. After the last step it holds. A new
-challenger version starts a new ramp.
+challenger version starts a new ramp. With ``release.decide: auto`` requests are not enough:
+the ramp waits at the step delayed outcomes allow (``cap``, raised by the monitoring flow).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class RampStatus:
     error_rate: float
     p99_ms: float | None
     reason: str | None = None
+    cap: int | None = None  # the highest step outcomes allow (None: requests alone decide)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,6 +70,7 @@ class CanaryRamp:
         self._version: str | None = None
         self._step = 0
         self._reason: str | None = None
+        self.cap: int | None = None
         self._reset_step()
 
     def _reset_step(self) -> None:
@@ -103,6 +106,9 @@ class CanaryRamp:
             self._state, self._reason = "aborted", breach
             return self.status()
         if self._state == "ramping" and self._requests >= self.policy.step_requests:
+            if self.cap is not None and self._step >= self.cap:
+                self._reset_step()  # the step's budget is judged afresh while outcomes are awaited
+                return None
             if self._step + 1 < len(self.policy.ramp):
                 self._step += 1
             else:
@@ -136,4 +142,5 @@ class CanaryRamp:
             error_rate=self._errors / n if n else 0.0,
             p99_ms=p99(self._latencies),
             reason=self._reason,
+            cap=self.cap,
         )

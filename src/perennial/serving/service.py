@@ -135,8 +135,10 @@ class Service:
         assert self._reload_lock is not None, "the service is not started"
         async with self._reload_lock:
             alias, current = self.serving.alias, self.slot.current
-            aliases, released = await asyncio.to_thread(self.registry.serving_state)
+            aliases, released, allowed = await asyncio.to_thread(self.registry.release_state)
             mode = released or self.serving.mode
+            # release.decide auto: the canary grows only as far as delayed outcomes allow (the first step at least)
+            self.ramp.cap = (allowed or 0) if self.config.release.decide == "auto" else None
             champion_v = aliases.get(alias)
             challenger_v = aliases.get(CHALLENGER) if mode != "champion" else None
             if champion_v is None:

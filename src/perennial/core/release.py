@@ -1,0 +1,223 @@
+"""Releases judged on real outcomes: the challenger's loss on delayed labels against the champion's.
+
+Shadow rows answer the same requests as the champion's, so each labelled id gives a paired
+difference of losses; canary rows are other ids (unpaired: one interval per group). The
+comparison is looked at after every monitoring window, so a fixed-horizon interval would
+promote or pull on noise sooner or later; the bounds here are a *confidence sequence*, valid at
+every look at once (Waudby-Smith et al., "Time-uniform central limit theory and asymptotic
+confidence sequences", 2021, the Robbins normal-mixture boundary): the chance that the true
+difference ever leaves them, over all windows, is at most ``alpha``.
+
+The decision is the gate's rule on outcomes: the improvement (champion's mean loss minus the
+challenger's) must have its lower bound above -margin to promote; an upper bound below -margin
+pulls the challenger; short of evidence, or between, the release keeps collecting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from perennial.config import MinEvidence
+from perennial.core.evidence import Evidence, shortfall
+from perennial.core.monitoring import PREDICTION
+from perennial.core.scoring import PROBA_PREFIX
+from perennial.core.task import Task
+
+Action = Literal["promote", "pull", "advance", "wait"]
+
+# the per-row loss each task is judged by: proper, bounded where it can be, and a mean of rows (AUC is not)
+LOSS = {"binary": "brier", "multiclass": "brier", "regression": "absolute_error"}
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePolicy:
+    """The release rules (config.Release has this shape)."""
+
+    decide: Literal["manual", "auto"]
+    alpha: float
+    horizon_rows: int
+    min_labelled_rows: int
+    rows_per_class: int
+    margin: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    mean: float
+    low: float
+    high: float
+    rows: int
+
+
+def row_losses(joined: pd.DataFrame, task: Task) -> np.ndarray:
+    """Each labelled row's loss: Brier (binary, multiclass over every class) or absolute error."""
+    if task == "regression":
+        predicted = pd.to_numeric(joined[PREDICTION]).to_numpy(float)
+        return np.asarray(np.abs(predicted - pd.to_numeric(joined["label"]).to_numpy(float)), dtype=float)
+    if task == "binary":
+        return np.asarray((joined[PREDICTION].to_numpy(float) - joined["label"].to_numpy(float)) ** 2, dtype=float)
+    columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
+    proba = joined[columns].to_numpy(float)
+    truth = joined["label"].astype(str).to_numpy()[:, None] == np.array([c[len(PROBA_PREFIX) :] for c in columns])
+    return np.asarray(((proba - truth) ** 2).sum(axis=1), dtype=float)
+
+
+def confidence_sequence(values: np.ndarray, alpha: float, horizon_rows: int) -> Bounds:
+    """The mean of ``values`` with two-sided bounds valid at every sample size at once (asymptotic).
+
+    The boundary is tuned to be tightest at ``horizon_rows`` samples; it is wider than a one-look
+    interval there (about 1.5x at alpha 0.05), the price of looking as often as one likes.
+    """
+    n = len(values)
+    if n < 2:
+        return Bounds(float(np.mean(values)) if n else math.nan, -math.inf, math.inf, n)
+    mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+    log_a = math.log(alpha)
+    rho2 = (-2 * log_a + math.log(-2 * log_a + 1)) / horizon_rows
+    radius = sd * math.sqrt(2 * (n * rho2 + 1) / (n * n * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha))
+    return Bounds(mean, mean - radius, mean + radius, n)
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeComparison:
+    """The challenger against the champion on labelled outcomes since the release began."""
+
+    mode: str  # shadow (paired) | canary (unpaired)
+    loss: str
+    champion: Bounds  # each side's mean loss (its own sequence)
+    challenger: Bounds
+    improvement: Bounds  # champion's loss minus the challenger's: above 0, the challenger is better
+    champion_evidence: Evidence
+    challenger_evidence: Evidence
+    imbalance: float | None = None  # canary: the largest standardised feature difference between the groups
+
+    def describe(self) -> str:
+        i = self.improvement
+        return (
+            f"{self.mode} {self.loss}: champion {self.champion.mean:.4f} ({self.champion.rows:,} labelled), "
+            f"challenger {self.challenger.mean:.4f} ({self.challenger.rows:,} labelled), "
+            f"improvement {i.mean:+.4f} [{i.low:+.4f}, {i.high:+.4f}]"
+        )
+
+
+def compare_paired(
+    champion: np.ndarray, challenger: np.ndarray, labels: np.ndarray, task: Task, policy: ReleasePolicy
+) -> OutcomeComparison:
+    """Shadow: both models' losses on the same labelled requests (row i of each is one id)."""
+    evidence = _evidence(labels, task, "labelled shadow rows")
+    return OutcomeComparison(
+        "shadow",
+        LOSS[task],
+        confidence_sequence(champion, policy.alpha, policy.horizon_rows),
+        confidence_sequence(challenger, policy.alpha, policy.horizon_rows),
+        confidence_sequence(champion - challenger, policy.alpha, policy.horizon_rows),
+        evidence,
+        evidence,
+    )
+
+
+def compare_unpaired(
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    champion_labels: np.ndarray,
+    challenger_labels: np.ndarray,
+    task: Task,
+    policy: ReleasePolicy,
+    imbalance: float | None = None,
+) -> OutcomeComparison:
+    """Canary: disjoint ids; each mean gets a sequence at alpha/2, so their difference holds at alpha."""
+    half = policy.alpha / 2
+    a = confidence_sequence(champion, half, policy.horizon_rows)
+    b = confidence_sequence(challenger, half, policy.horizon_rows)
+    improvement = Bounds(a.mean - b.mean, a.low - b.high, a.high - b.low, min(a.rows, b.rows))
+    return OutcomeComparison(
+        "canary",
+        LOSS[task],
+        a,
+        b,
+        improvement,
+        _evidence(champion_labels, task, "labelled champion rows"),
+        _evidence(challenger_labels, task, "labelled canary rows"),
+        imbalance,
+    )
+
+
+def _evidence(labels: np.ndarray, task: Task, what: str) -> Evidence:
+    if task == "regression":
+        return Evidence(len(labels), (), what)
+    classes: tuple[object, ...] = (0, 1) if task == "binary" else ()
+    return Evidence.of_labels(np.asarray(labels), what, classes)
+
+
+def standardised_difference(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
+    """The largest |mean difference| / pooled sd over numeric columns: is the hash split balanced?"""
+    worst = None
+    for column in a.columns.intersection(b.columns):
+        x, y = pd.to_numeric(a[column], errors="coerce"), pd.to_numeric(b[column], errors="coerce")
+        if x.notna().sum() < 2 or y.notna().sum() < 2:
+            continue
+        pooled = math.sqrt((float(x.var()) + float(y.var())) / 2)
+        if pooled > 0:
+            d = abs(float(x.mean()) - float(y.mean())) / pooled
+            worst = d if worst is None else max(worst, d)
+    return worst
+
+
+# a hash split of ids is balanced by construction; a larger difference means the groups saw different traffic
+MAX_IMBALANCE = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseDecision:
+    action: Action
+    version: str  # the challenger's
+    reasons: tuple[str, ...]
+    comparison: OutcomeComparison | None
+
+    @property
+    def why(self) -> str:
+        return "; ".join(self.reasons)
+
+
+def decide_release(
+    comparison: OutcomeComparison | None, version: str, policy: ReleasePolicy, canary_step: int | None = None
+) -> ReleaseDecision:
+    """Promote, pull, let the canary take its next step, or wait for outcomes, and say why in numbers.
+
+    ``canary_step`` is the ramp's current step (0 first) when the release is a canary that can
+    still grow: it grows when each step has brought its share of labelled rows and nothing
+    says the challenger is worse.
+    """
+    if comparison is None or comparison.challenger.rows == 0:
+        return ReleaseDecision("wait", version, ("no labelled outcomes of the challenger yet",), comparison)
+    minimum = MinEvidence(
+        holdout_rows=policy.min_labelled_rows, rows_per_class=policy.rows_per_class, max_interval_width=None
+    )
+    short = shortfall(comparison.challenger_evidence, minimum)
+    if comparison.mode == "canary":
+        short += shortfall(comparison.champion_evidence, minimum)
+    if short:
+        return ReleaseDecision("wait", version, ("too little evidence: " + "; ".join(short),), comparison)
+    if comparison.imbalance is not None and comparison.imbalance > MAX_IMBALANCE:
+        return ReleaseDecision(
+            "wait",
+            version,
+            (f"canary groups unbalanced: a feature differs by {comparison.imbalance:.2f} sd (> {MAX_IMBALANCE})",),
+            comparison,
+        )
+    margin = policy.margin * comparison.champion.mean
+    i = comparison.improvement
+    told = f"{comparison.describe()} (alpha {policy.alpha:g}, valid at every look; margin {margin:.4f})"
+    if i.low > -margin:
+        better = "better" if margin == 0 else "non-inferior"
+        return ReleaseDecision("promote", version, (f"challenger {better} on outcomes: {told}",), comparison)
+    if i.high < -margin:
+        return ReleaseDecision("pull", version, (f"challenger worse on outcomes: {told}",), comparison)
+    if canary_step is not None and comparison.challenger.rows >= policy.min_labelled_rows * (canary_step + 1):
+        return ReleaseDecision("advance", version, (f"no harm seen at step {canary_step + 1}: {told}",), comparison)
+    return ReleaseDecision("wait", version, (f"inconclusive, kept the champion: {told}",), comparison)

@@ -1,0 +1,146 @@
+"""Which logged predictions a release is judged on, per variant, and the window's table of them. Pure.
+
+The service logs what it answered under source ``service`` (a canary's answers carry the
+challenger's version) and what the challenger said in shadow under ``shadow``. A release is
+judged on every labelled row since it began, one row per id (its latest scoring).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perennial.config import Config
+from perennial.core.monitoring import Performance, latest_predictions, window_performance
+from perennial.core.release import (
+    OutcomeComparison,
+    ReleaseDecision,
+    ReleasePolicy,
+    compare_paired,
+    compare_unpaired,
+    row_losses,
+    standardised_difference,
+)
+
+
+def variant_rows(
+    service: pd.DataFrame, shadow: pd.DataFrame, mode: str, champion: str, challenger: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the champion's rows, the challenger's rows) of the release, one per id.
+
+    Shadow: the champion's answers to the requests the challenger also scored (paired by id).
+    Canary: the champion's answers since the canary's first, to ids the canary never served.
+    """
+    own = service.loc[service["model_version"].astype(str) == champion] if not service.empty else service
+    if mode == "shadow":
+        theirs = shadow.loc[shadow["model_version"].astype(str) == challenger] if not shadow.empty else shadow
+        theirs = latest_predictions(theirs)
+        own = latest_predictions(own)
+        return own.loc[own["id"].isin(theirs["id"])].reset_index(drop=True), theirs
+    theirs = service.loc[service["model_version"].astype(str) == challenger] if not service.empty else service
+    theirs = latest_predictions(theirs)
+    if theirs.empty:
+        return own.iloc[:0], theirs
+    own = latest_predictions(own.loc[own["scored_at"] >= theirs["scored_at"].min()])
+    return own.loc[~own["id"].isin(theirs["id"])].reset_index(drop=True), theirs
+
+
+def compare_outcomes(
+    mode: str,
+    champion: pd.DataFrame,
+    challenger: pd.DataFrame,
+    champion_scored: pd.DataFrame,
+    challenger_scored: pd.DataFrame,
+    config: Config,
+    policy: ReleasePolicy,
+) -> OutcomeComparison:
+    """Each variant's labelled rows (``champion``/``challenger``: id, prediction, label) compared.
+
+    ``*_scored`` are every scored row of each group (labelled or not): a canary's balance is
+    checked on them.
+    """
+    task = config.task
+    if mode == "shadow":
+        both = champion.merge(challenger[["id"]], on="id").sort_values("id", kind="stable")
+        theirs = challenger.merge(both[["id"]], on="id").sort_values("id", kind="stable")
+        return compare_paired(row_losses(both, task), row_losses(theirs, task), both["label"].to_numpy(), task, policy)
+    features = [c for c in config.data.features.columns if c in champion_scored.columns]
+    return compare_unpaired(
+        row_losses(champion, task),
+        row_losses(challenger, task),
+        champion["label"].to_numpy(),
+        challenger["label"].to_numpy(),
+        task,
+        policy,
+        standardised_difference(champion_scored[features], challenger_scored[features]) if features else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VariantWindow:
+    """One variant in one monitoring window: what it scored, what came back labelled, how it did."""
+
+    variant: str  # champion | shadow | canary
+    version: str
+    rows: int
+    labelled: int
+    performance: Performance | None  # the primary metric with its bootstrap interval (None: too few labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # the performance too (a dataclass, turned into a dict)
+
+    def describe(self) -> str:
+        p = self.performance
+        figure = "too few labels" if p is None else f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}]"
+        return f"{self.variant} v{self.version}: {self.rows:,} scored, {self.labelled:,} labelled, {figure}"
+
+
+def variant_window(
+    variant: str,
+    version: str,
+    scored: pd.DataFrame,
+    joined: pd.DataFrame,
+    start: dt.date,
+    end: dt.date,
+    config: Config,
+) -> VariantWindow:
+    """The window's share of a variant's rows, with the primary metric on its labelled ones."""
+    inside = _in_window(scored, start, end)
+    labelled = joined.loc[joined["id"].isin(scored.loc[inside, "id"])]
+    performance = window_performance(labelled, config, None) if len(labelled) else None
+    return VariantWindow(variant, version, int(inside.sum()), len(labelled), performance)
+
+
+def _in_window(scored: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
+    if scored.empty:
+        return np.zeros(0, dtype=bool)
+    days = pd.to_datetime(scored["event_time"], utc=True).dt.date
+    return ((days >= start) & (days < end)).to_numpy()
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseReview:
+    """A release looked at after one window: the per-variant table and the decision."""
+
+    mode: str
+    champion_version: str
+    challenger_version: str
+    variants: tuple[VariantWindow, ...]
+    decision: ReleaseDecision
+    acted: bool  # release.decide auto carried the decision out (a gate may still have stopped a promotion)
+    outcome: str = ""  # what was done: "pulled", "promoted v3", "canary may reach step 2", "gate inconclusive..."
+
+    def table(self) -> tuple[dict[str, Any], ...]:
+        return tuple(v.to_dict() for v in self.variants)
+
+    def describe(self) -> str:
+        verb = "done" if self.acted else "advice (release.decide: manual)"
+        lines = [f"{self.mode} release of v{self.challenger_version} against v{self.champion_version}:"]
+        lines += [f"- {v.describe()}" for v in self.variants]
+        lines.append(f"- decision: {self.decision.action} ({verb}{': ' + self.outcome if self.outcome else ''})")
+        lines.append(f"- why: {self.decision.why}")
+        return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""A shadow or canary release judged on delayed labels, and (release.decide: auto) acted on.
+
+Reading: the prediction store's service and shadow rows up to the window's end, and the labels.
+Acting: a pull switches services back to the champion alone; a promotion goes through the
+promotion flow (the gate on the holdout, then the ledger); a canary's next step is a registry tag
+the services read. Every decision is written to the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.monitoring import Window, join_labels
+from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode
+from perennial.core.release import ReleasePolicy, decide_release
+from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
+from perennial.core.target import Labels
+from perennial.io import sources
+from perennial.io.ledger import Ledger
+from perennial.io.prediction_store import open_store
+from perennial.io.registry import Registry
+from tasks.common import IO_RETRIES
+
+# the ledger's action for a decision: "release promote", "release pull", "release advance", "release wait"
+ACTION_PREFIX = "release "
+
+
+def policy_of(config: Config) -> ReleasePolicy:
+    r = config.release
+    return ReleasePolicy(r.decide, r.alpha, r.horizon_rows, r.min_labelled_rows, r.rows_per_class, r.margin)
+
+
+@task(name="review-release", cache_policy=NO_CACHE, **IO_RETRIES)
+def review_release_task(
+    config: Config, root: Path, registry: Registry, ledger_url: str, window: Window, encoding: Labels | None
+) -> tuple[ReleaseReview, int | None] | None:
+    """The running release's per-variant table and decision; None when no release is running or
+    this challenger was pulled (a promoted one is the champion: nothing left to compare)."""
+    aliases, released, allowed = registry.release_state()
+    mode = released or config.serving.mode
+    champion, challenger = aliases.get(Alias.CHAMPION), aliases.get(Alias.CHALLENGER)
+    if mode == ReleaseMode.CHAMPION or champion is None or challenger is None or challenger == champion:
+        return None
+    if _ended(ledger_url, registry.name, challenger):
+        return None
+    store = open_store(config, root)
+    service, shadow = store.read("service", end=window.end), store.read("shadow", end=window.end)
+    own, theirs = variant_rows(service, shadow, mode, champion, challenger)
+    label_source = config.monitoring.labels or config.data.source
+    labels = sources.read_source(label_source, root)
+    where = sources.describe_source(label_source, root)
+    own_joined = join_labels(own, labels, config, where, encoding) if len(own) else _no_labels()
+    their_joined = join_labels(theirs, labels, config, where, encoding) if len(theirs) else _no_labels()
+    policy = policy_of(config)
+    comparison = (
+        compare_outcomes(mode, own_joined, their_joined, own, theirs, config, policy) if len(their_joined) else None
+    )
+    step = None
+    if mode == ReleaseMode.CANARY and config.release.decide == "auto":
+        step = allowed or 0
+        step = step if step + 1 < len(config.serving.canary.ramp) else None  # the last step: nothing to grow to
+    decision = decide_release(comparison, challenger, policy, step)
+    variants = (
+        variant_window("champion", champion, own, own_joined, window.start, window.end, config),
+        variant_window(mode, challenger, theirs, their_joined, window.start, window.end, config),
+    )
+    review = ReleaseReview(mode, champion, challenger, variants, decision, acted=config.release.decide == "auto")
+    return review, step
+
+
+def _no_labels() -> pd.DataFrame:
+    return pd.DataFrame({"id": pd.Series(dtype=str), "prediction": pd.Series(dtype=float), "label": []})
+
+
+def _ended(ledger_url: str, model: str, version: str) -> bool:
+    ledger = Ledger(ledger_url)
+    try:
+        history = ledger.history(model, alias=Alias.CHALLENGER, limit=20)
+    finally:
+        ledger.close()
+    for entry in history:
+        if entry.version == version and entry.action == ACTION_PREFIX + "pull":
+            return True
+        if entry.action == "challenger" or entry.action in (ACTION_PREFIX + m for m in RELEASE_MODES):
+            return False  # registered, or released again by hand, since any pull
+    return False
+
+
+@task(name="record-release-decision", cache_policy=NO_CACHE, **IO_RETRIES)
+def record_release_task(
+    review: ReleaseReview,
+    step: int | None,
+    registry: Registry,
+    ledger_url: str,
+    run_id: str,
+    gate_stopped: str | None = None,
+) -> ReleaseReview:
+    """Carry out a pull or a canary step (release.decide auto) and write the decision to the ledger.
+
+    A promotion was carried out before, through the promotion flow; ``gate_stopped`` says why the
+    gate did not let it through (the release then keeps collecting, and the ledger says so).
+    """
+    decision, outcome, action = review.decision, "", review.decision.action
+    if review.acted and action == "pull":
+        registry.set_release_mode(ReleaseMode.CHAMPION)  # canary to 0%, shadow cleared, on the next reload
+        outcome = "pulled: services serve the champion alone"
+    elif review.acted and action == "advance" and step is not None:
+        registry.set_canary_step(step + 1)
+        outcome = f"the canary may grow to step {step + 2}"
+    elif review.acted and action == "promote":
+        outcome = f"promoted v{review.challenger_version} through the gate"
+        if gate_stopped is not None:
+            action, outcome = "wait", f"outcomes favour it, but the gate did not pass: {gate_stopped}"
+    how = "" if review.acted else " (advice: release.decide is manual)"
+    reason = f"{decision.why}{how}" + (f"; {outcome}" if outcome else "")
+    version = review.challenger_version
+    ledger = Ledger(ledger_url)
+    try:
+        ledger.record(registry.name, Alias.CHALLENGER, version, version, ACTION_PREFIX + action, reason, run_id)
+    finally:
+        ledger.close()
+    return replace(review, outcome=outcome)
