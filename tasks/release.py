@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.monitoring import Window, join_labels
 from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode
-from perennial.core.release import ReleasePolicy, decide_release
+from perennial.core.release import LEDGER_PREFIX, ReleasePolicy, decide_release
 from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
 from perennial.core.target import Labels
 from perennial.io import sources
@@ -26,9 +26,6 @@ from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES
-
-# the ledger's action for a decision: "release promote", "release pull", "release advance", "release wait"
-ACTION_PREFIX = "release "
 
 
 def policy_of(config: Config) -> ReleasePolicy:
@@ -85,9 +82,9 @@ def _ended(ledger_url: str, model: str, version: str) -> bool:
     finally:
         ledger.close()
     for entry in history:
-        if entry.version == version and entry.action == ACTION_PREFIX + "pull":
+        if entry.version == version and entry.action == LEDGER_PREFIX + "pull":
             return True
-        if entry.action == "challenger" or entry.action in (ACTION_PREFIX + m for m in RELEASE_MODES):
+        if entry.action == "challenger" or entry.action in (LEDGER_PREFIX + m for m in RELEASE_MODES):
             return False  # registered, or released again by hand, since any pull
     return False
 
@@ -122,7 +119,7 @@ def record_release_task(
     version = review.challenger_version
     ledger = Ledger(ledger_url)
     try:
-        ledger.record(registry.name, Alias.CHALLENGER, version, version, ACTION_PREFIX + action, reason, run_id)
+        ledger.record(registry.name, Alias.CHALLENGER, version, version, LEDGER_PREFIX + action, reason, run_id)
     finally:
         ledger.close()
     return replace(review, outcome=outcome)

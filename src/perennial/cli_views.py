@@ -80,6 +80,7 @@ def data_notes(config: Any) -> list[str]:
 
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     from perennial.config import load_config
+    from perennial.core.release import LEDGER_PREFIX
     from perennial.io import tracking
     from perennial.io.ledger import Ledger
     from perennial.io.registry import CHALLENGER, CHAMPION, Registry
@@ -102,6 +103,17 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
             tags.get(Tag.DATA_FINGERPRINT, "-"),
         )
     console.print(models)
+    ledger = Ledger(settings.ledger_url)
+    try:
+        entries = ledger.history(registry.name, limit=50)
+    finally:
+        ledger.close()
+    decided = next((e for e in entries if e.action.startswith(LEDGER_PREFIX)), None)
+    if decided is not None:
+        when = decided.at.strftime("%Y-%m-%d %H:%M")
+        console.print(
+            f"release decision on v{decided.version} ({when}): {decided.action} — {decided.reason}", soft_wrap=True
+        )
     for note in data_notes(config):
         console.print(note, soft_wrap=True)
     recent = tracking.client().search_runs(
@@ -125,11 +137,10 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
             tags.get(Tag.REASON, "-"),
         )
     console.print(table)
-    ledger = Ledger(settings.ledger_url)
     history = Table(title="promotion ledger (newest first)")
     for column in ("when", "alias", "version", "from", "action", "gate", "who", "why"):
         history.add_column(column)
-    for entry in ledger.history(registry.name, limit=10):
+    for entry in entries[:10]:
         history.add_row(
             entry.at.strftime("%Y-%m-%d %H:%M:%S"),
             entry.alias,
@@ -140,7 +151,6 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
             entry.actor,
             entry.reason,
         )
-    ledger.close()
     console.print(history)
     console.print(episodes_table(settings.ledger_url, config.name))
 

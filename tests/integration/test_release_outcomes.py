@@ -12,9 +12,11 @@ from typing import Any
 
 import pandas as pd
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
+from perennial.cli import app
 from perennial.config import load_config
 from perennial.io.ledger import Ledger
 from perennial.io.registry import Registry
@@ -83,6 +85,11 @@ def test_a_worse_challenger_in_shadow_is_pulled_on_its_outcomes(project: Any) ->
     variants = {v["variant"]: v for v in decided["variants"]}
     assert variants["champion"]["version"] == "1" and variants["shadow"]["version"] == "2"
     assert variants["shadow"]["labelled"] > 150 and variants["shadow"]["performance"]["metric"] == "roc_auc"
+    # and perennial status says what was decided and why
+    status = CliRunner().invoke(app, ["status", "--config", config], env={"COLUMNS": "300"})
+    assert status.exit_code == 0, status.output
+    line = next(x for x in status.output.splitlines() if x.startswith("release decision"))
+    assert line.startswith("release decision on v2") and "release pull" in line and "improvement" in line
     # and a second look finds no release to judge: the pulled challenger is not judged again
     assert monitoring_flow(config, **APRIL)["release"] is None
 
