@@ -69,20 +69,31 @@ def row_losses(joined: pd.DataFrame, task: Task) -> np.ndarray:
     return np.asarray(((proba - truth) ** 2).sum(axis=1), dtype=float)
 
 
-def confidence_sequence(values: np.ndarray, alpha: float, horizon_rows: int) -> Bounds:
+def confidence_sequence(
+    values: np.ndarray, alpha: float, horizon_rows: int, weights: np.ndarray | None = None
+) -> Bounds:
     """The mean of ``values`` with two-sided bounds valid at every sample size at once (asymptotic).
 
     The boundary is tuned to be tightest at ``horizon_rows`` samples; it is wider than a one-look
     interval there (about 1.5x at alpha 0.05), the price of looking as often as one likes.
+    With ``weights`` the mean is weighted, and the bounds use Kish's effective sample size.
     """
-    n = len(values)
+    rows = len(values)
+    if weights is not None:
+        kept = weights > 0
+        values, weights = values[kept], weights[kept] / weights[kept].sum() if kept.any() else weights[kept]
+    n = len(values) if weights is None else (1.0 / float(np.sum(weights**2)) if len(values) else 0.0)
     if n < 2:
-        return Bounds(float(np.mean(values)) if n else math.nan, -math.inf, math.inf, n)
-    mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+        return Bounds(float(np.mean(values)) if len(values) else math.nan, -math.inf, math.inf, rows)
+    if weights is None:
+        mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+    else:
+        mean = float(np.sum(weights * values))
+        sd = math.sqrt(float(np.sum(weights * (values - mean) ** 2)) * n / (n - 1))
     log_a = math.log(alpha)
     rho2 = (-2 * log_a + math.log(-2 * log_a + 1)) / horizon_rows
     radius = sd * math.sqrt(2 * (n * rho2 + 1) / (n * n * rho2) * math.log(math.sqrt(n * rho2 + 1) / alpha))
-    return Bounds(mean, mean - radius, mean + radius, n)
+    return Bounds(mean, mean - radius, mean + radius, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +142,15 @@ def compare_unpaired(
     task: Task,
     policy: ReleasePolicy,
     imbalance: float | None = None,
+    champion_weights: np.ndarray | None = None,
 ) -> OutcomeComparison:
-    """Canary: disjoint ids; each mean gets a sequence at alpha/2, so their difference holds at alpha."""
+    """Canary: disjoint ids; each mean gets a sequence at alpha/2, so their difference holds at alpha.
+
+    ``champion_weights`` reweight the champion's rows to the canary's mix of days (same_days):
+    a canary that grew over time saw later days more than the champion did.
+    """
     half = policy.alpha / 2
-    a = confidence_sequence(champion, half, policy.horizon_rows)
+    a = confidence_sequence(champion, half, policy.horizon_rows, champion_weights)
     b = confidence_sequence(challenger, half, policy.horizon_rows)
     improvement = Bounds(a.mean - b.mean, a.low - b.high, a.high - b.low, min(a.rows, b.rows))
     return OutcomeComparison(
@@ -143,10 +159,33 @@ def compare_unpaired(
         a,
         b,
         improvement,
-        _evidence(champion_labels, task, "labelled champion rows"),
+        _evidence(
+            champion_labels if champion_weights is None else champion_labels[champion_weights > 0],
+            task,
+            "labelled champion rows",
+        ),
         _evidence(challenger_labels, task, "labelled canary rows"),
         imbalance,
     )
+
+
+def same_days(champion_days: np.ndarray, challenger_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a weight per champion row, which canary rows are kept) so that the champion's rows count
+    each day as often as the canary's do.
+
+    The canary's share of traffic grows step by step, so its rows lean to later days than the
+    champion's; labels and losses move with the season, and an unweighted comparison would credit
+    the canary with the calendar. Within a day the hash split is fair, so each day's champion rows
+    stand for that day. Canary rows on days the champion answered no one (100% canary) cannot be
+    compared and are left out.
+    """
+    shared = np.intersect1d(champion_days, challenger_days)
+    kept = np.isin(challenger_days, shared)
+    days, canary_counts = np.unique(challenger_days[kept], return_counts=True)
+    champion_counts = pd.Series(champion_days).value_counts()
+    per_row = pd.Series(canary_counts / champion_counts.reindex(days).to_numpy(), index=days)
+    weights = pd.Series(champion_days).map(per_row).fillna(0.0).to_numpy(float)
+    return weights, kept
 
 
 def _evidence(labels: np.ndarray, task: Task, what: str) -> Evidence:

@@ -23,6 +23,7 @@ from perennial.core.release import (
     compare_paired,
     compare_unpaired,
     row_losses,
+    same_days,
     standardised_difference,
 )
 
@@ -69,6 +70,8 @@ def compare_outcomes(
         theirs = challenger.merge(both[["id"]], on="id").sort_values("id", kind="stable")
         return compare_paired(row_losses(both, task), row_losses(theirs, task), both["label"].to_numpy(), task, policy)
     features = [c for c in config.data.features.columns if c in champion_scored.columns]
+    weights, kept = same_days(_days(champion, champion_scored), _days(challenger, challenger_scored))
+    challenger = challenger.loc[kept]
     return compare_unpaired(
         row_losses(champion, task),
         row_losses(challenger, task),
@@ -77,7 +80,14 @@ def compare_outcomes(
         task,
         policy,
         standardised_difference(champion_scored[features], challenger_scored[features]) if features else None,
+        weights,
     )
+
+
+def _days(joined: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:
+    """The event day of each labelled row (by id, from its scored row)."""
+    when = pd.to_datetime(scored.drop_duplicates("id", keep="last").set_index("id")["event_time"], utc=True)
+    return when.dt.strftime("%Y-%m-%d").reindex(joined["id"]).to_numpy(dtype=object)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from perennial.config import Config
 from perennial.core.release import (
     ReleasePolicy,
     compare_paired,
@@ -13,9 +14,10 @@ from perennial.core.release import (
     confidence_sequence,
     decide_release,
     row_losses,
+    same_days,
     standardised_difference,
 )
-from perennial.core.release_rows import variant_rows
+from perennial.core.release_rows import compare_outcomes, variant_rows
 
 POLICY = ReleasePolicy("auto", alpha=0.05, horizon_rows=2000, min_labelled_rows=200, rows_per_class=20, margin=0.0)
 
@@ -157,3 +159,48 @@ def test_a_canary_is_compared_with_other_ids_served_since_it_began() -> None:
     own, theirs = variant_rows(service, service.iloc[:0], "canary", "1", "2")
     # then the champion's rows start at the canary's first and leave out ids the canary served
     assert sorted(own["id"]) == ["y"] and sorted(theirs["id"]) == ["x", "x2"]
+
+
+def test_same_days_weighs_the_champion_to_the_canarys_mix_of_days() -> None:
+    # given a canary that answered 1 row on day a and 3 on day b; day c had no canary, day d no champion
+    champion = np.array(["a", "a", "b", "c"])
+    canary = np.array(["a", "b", "b", "b", "d"])
+    weights, kept = same_days(champion, canary)
+    # then each champion row stands for its day's canary rows, and day d's canary row is left out
+    assert weights.tolist() == [0.5, 0.5, 3.0, 0.0]
+    assert kept.tolist() == [True, True, True, True, False]
+
+
+def test_a_canary_that_grew_into_an_easier_season_is_not_credited_with_it(tiny_config: Config) -> None:
+    # given one model as both variants, on two seasons: a hard one (45% delayed) and an easy one (5%)
+    rng = np.random.default_rng(6)
+    frames = []
+    for day, rate, canary_share in (("2013-07-01", 0.45, 0.05), ("2013-09-01", 0.05, 0.5)):
+        label = (rng.uniform(size=6000) < rate).astype(int)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "id": [f"{day}-{i}" for i in range(6000)],
+                    "event_time": pd.Timestamp(day, tz="UTC"),
+                    "prediction": np.full(6000, rate),
+                    "label": label,
+                    "canary": rng.uniform(size=6000) < canary_share,  # the ramp grew between the seasons
+                }
+            )
+        )
+    rows = pd.concat(frames, ignore_index=True)
+    champion, canary = rows.loc[~rows["canary"]], rows.loc[rows["canary"]]
+    # when compared with the rows weighed by day, and without
+    weighed = compare_outcomes("canary", champion, canary, champion, canary, tiny_config, POLICY)
+    flat = compare_unpaired(
+        row_losses(champion, "binary"),
+        row_losses(canary, "binary"),
+        champion["label"].to_numpy(),
+        canary["label"].to_numpy(),
+        "binary",
+        POLICY,
+    )
+    # then the unweighted comparison credits the canary with the easy season; by day, it is a tie
+    assert decide_release(flat, "2", POLICY).action == "promote"
+    assert decide_release(weighed, "2", POLICY).action == "wait"
+    assert weighed.improvement.low < 0 < weighed.improvement.high
