@@ -260,5 +260,9 @@ def decide_release(
     if i.high < -margin:
         return ReleaseDecision("pull", version, (f"challenger worse on outcomes: {told}",), comparison)
     if canary_step is not None and comparison.challenger.rows >= policy.min_labelled_rows * (canary_step + 1):
-        return ReleaseDecision("advance", version, (f"no harm seen at step {canary_step + 1}: {told}",), comparison)
+        if i.mean >= -margin:
+            return ReleaseDecision("advance", version, (f"no harm seen at step {canary_step + 1}: {told}",), comparison)
+        # not yet confidently worse, but worse so far: more traffic would put more requests at risk
+        held = f"the canary does worse so far, it stays at step {canary_step + 1} until outcomes tell"
+        return ReleaseDecision("wait", version, (f"{held}: {told}",), comparison)
     return ReleaseDecision("wait", version, (f"inconclusive, kept the champion: {told}",), comparison)

@@ -112,6 +112,19 @@ def test_a_canary_grows_only_when_its_step_brought_enough_labels_and_no_harm() -
     assert second.action == "wait"
 
 
+def test_a_canary_worse_so_far_but_not_yet_confidently_stays_at_its_step() -> None:
+    # given a canary a little worse than the champion, on too few rows to be sure of it
+    rng = np.random.default_rng(8)
+    y_a, p_a = _binary(2000, 0.5, rng)
+    y_b, p_b = _binary(250, 0.42, rng)
+    comparison = compare_unpaired((p_a - y_a) ** 2, (p_b - y_b) ** 2, y_a, y_b, "binary", POLICY, imbalance=0.02)
+    assert comparison.improvement.low < comparison.improvement.mean < 0 < comparison.improvement.high
+    # when it could take its next step
+    decision = decide_release(comparison, "4", POLICY, canary_step=0)
+    # then it waits where it is, and says why
+    assert decision.action == "wait" and "does worse so far, it stays at step 1" in decision.why
+
+
 def test_an_unbalanced_canary_split_decides_nothing() -> None:
     rng = np.random.default_rng(4)
     y, p = _binary(2000, 0.1, rng)
