@@ -45,12 +45,14 @@ def commit() -> str:
     return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
-def machine(*packages: str) -> list[str]:
-    """Result lines: commit and time, cores, CPU, memory, OS and Python; the versions of ``packages``."""
+def machine(*packages: str, at: str | None = None) -> list[str]:
+    """Result lines: commit and time, cores, CPU, memory, OS and Python; the versions of ``packages``.
+
+    ``at``: the commit measured, read when the run began (a long run may see later commits land)."""
     cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
     memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
     return [
-        f"- commit {commit()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, 1-minute load average {load_average()} when written",
+        f"- commit {at or commit()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, 1-minute load average {load_average()} when written",
         f"- machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
         f"{cpu.group(1).strip() if cpu else platform.processor()}, "
         f"{int(memory.group(1)) / 1024 / 1024 if memory else float('nan'):.1f} GB RAM, "

@@ -267,7 +267,7 @@ def report(
         f"Written by `.venv/bin/python -m bench.release_outcomes{' --quick' if run['quick'] else ''}` "
         f"({run['minutes']:.0f} min, {run['rows']:,} demo rows, months {run['months']} from July 2013):",
         "",
-        *machine("prefect", "mlflow", "scikit-learn"),
+        *machine("prefect", "mlflow", "scikit-learn", at=run["at"]),
         "",
         "The service answers each month's flights (requests of 500 records) in shadow or canary; the "
         "monitoring flow joins the delayed labels and decides with `release.decide: auto` and the release "
@@ -308,7 +308,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 10%% sample, three months, nothing written")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/releases.md alone")
     args = parser.parse_args()
-    state = throwaway_state("release")
+    at, state = commit(), throwaway_state("release")
     from perennial.io.demo_data import load_demo_frame
 
     frame = load_demo_frame()
@@ -325,12 +325,12 @@ def main() -> None:
         ("every 500 labelled rows", aa_rates(stream, 500, SPLITS)),
     ]
     lines = report(
-        results, aa, quick=args.quick, minutes=(time.monotonic() - started) / 60, rows=len(frame), months=months
+        results, aa, quick=args.quick, minutes=(time.monotonic() - started) / 60, rows=len(frame), months=months, at=at
     )
     print("\n".join(lines))
     if not (args.quick or args.no_write):
         DOC.write_text("\n".join(lines) + "\n")
-    print(f"commit {commit()}, load {load_average()}")
+    print(f"commit {at}, load {load_average()}")
     if any(verdict(case, rows, decided(rows)[0]).startswith("**no") for case, rows in results):
         raise SystemExit("release bench: a release took the wrong decision (the 'as expected' column)")
 
