@@ -27,7 +27,7 @@ from prefect.runtime import flow_run
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
 from perennial.core.events import ReleaseDecided
-from perennial.core.monitoring import WindowResult, event_for, label_shortfall, window_bounds
+from perennial.core.monitoring import ArrivedLabels, WindowResult, event_for, label_shortfall, window_bounds
 from perennial.core.names import Tag
 from perennial.core.release_rows import ReleaseReview
 from perennial.core.service_health import ServiceHealth
@@ -91,7 +91,8 @@ def monitoring_flow(
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
             estimated = label_free_task(predictions, context, config, run_id)  # CBPE: needs no label
-            joined = labels_task(config, settings.root, predictions, context.labels)
+            labels = labels_task(config, settings.root)
+            joined = labels.join(predictions, config, context.labels)
             performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
             label_note = label_shortfall(joined, config)  # "too few labels (30 < 200)", never "no labels"
             skew = skew_task(
@@ -112,7 +113,7 @@ def monitoring_flow(
         )
         release = None
         if validation.passed:
-            release = _release(config_path, config, settings, registry, window, context.labels, run_id)
+            release = _release(config_path, config, settings, registry, window, labels, context.labels, run_id)
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
@@ -142,10 +143,17 @@ def monitoring_flow(
 
 
 def _release(
-    config_path: str, config: Any, settings: Any, registry: Registry, window: Any, labels: Any, run_id: str
+    config_path: str,
+    config: Any,
+    settings: Any,
+    registry: Registry,
+    window: Any,
+    labels: ArrivedLabels,
+    encoding: Any,
+    run_id: str,
 ) -> ReleaseReview | None:
     """Judge a running shadow or canary release on outcomes; under release.decide auto, act on it."""
-    reviewed = review_release_task(config, settings.root, registry, settings.ledger_url, window, labels)
+    reviewed = review_release_task(config, settings.root, registry, settings.ledger_url, window, labels, encoding)
     if reviewed is None:
         return None
     review, step = reviewed

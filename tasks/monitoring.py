@@ -20,12 +20,12 @@ from perennial.core.label_free import binary_estimates, estimate_multiclass
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
+    ArrivedLabels,
     ChampionContext,
     Performance,
     Window,
     WindowResult,
     drift_frame,
-    join_labels,
     latest_predictions,
     split_drift,
     window_holding,
@@ -139,11 +139,10 @@ def latest_scoring_window_task(config: Config, root: Path) -> Window:
 
 
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)
-def labels_task(config: Config, root: Path, predictions: pd.DataFrame, encoding: Labels | None = None) -> pd.DataFrame:
-    """The delayed labels that have arrived for the window's predictions (id, prediction, label)."""
+def labels_task(config: Config, root: Path) -> ArrivedLabels:
+    """The delayed labels that have arrived: read once, joined to the window's and a release's predictions."""
     source = config.monitoring.labels or config.data.source
-    where = sources.describe_source(source, root)
-    return join_labels(predictions, sources.read_source(source, root), config, where, encoding)
+    return ArrivedLabels(sources.read_source(source, root), sources.describe_source(source, root))
 
 
 @task(name="detect-drift", cache_policy=NO_CACHE)

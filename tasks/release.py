@@ -11,17 +11,15 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.monitoring import Window, join_labels
+from perennial.core.monitoring import ArrivedLabels, Window
 from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode
 from perennial.core.release import LEDGER_PREFIX, ReleasePolicy, decide_release
 from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
 from perennial.core.target import Labels
-from perennial.io import sources
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
@@ -35,7 +33,13 @@ def policy_of(config: Config) -> ReleasePolicy:
 
 @task(name="review-release", cache_policy=NO_CACHE, **IO_RETRIES)
 def review_release_task(
-    config: Config, root: Path, registry: Registry, ledger_url: str, window: Window, encoding: Labels | None
+    config: Config,
+    root: Path,
+    registry: Registry,
+    ledger_url: str,
+    window: Window,
+    labels: ArrivedLabels,
+    encoding: Labels | None,
 ) -> tuple[ReleaseReview, int | None] | None:
     """The running release's per-variant table and decision; None when no release is running or
     this challenger was pulled (a promoted one is the champion: nothing left to compare)."""
@@ -49,11 +53,7 @@ def review_release_task(
     store = open_store(config, root)
     service, shadow = store.read("service", end=window.end), store.read("shadow", end=window.end)
     own, theirs = variant_rows(service, shadow, mode, champion, challenger)
-    label_source = config.monitoring.labels or config.data.source
-    labels = sources.read_source(label_source, root)
-    where = sources.describe_source(label_source, root)
-    own_joined = join_labels(own, labels, config, where, encoding) if len(own) else _no_labels()
-    their_joined = join_labels(theirs, labels, config, where, encoding) if len(theirs) else _no_labels()
+    own_joined, their_joined = labels.join(own, config, encoding), labels.join(theirs, config, encoding)
     policy = policy_of(config)
     comparison = (
         compare_outcomes(mode, own_joined, their_joined, own, theirs, config, policy) if len(their_joined) else None
@@ -69,10 +69,6 @@ def review_release_task(
     )
     review = ReleaseReview(mode, champion, challenger, variants, decision, acted=config.release.decide == "auto")
     return review, step
-
-
-def _no_labels() -> pd.DataFrame:
-    return pd.DataFrame({"id": pd.Series(dtype=str), "prediction": pd.Series(dtype=float), "label": []})
 
 
 def _ended(ledger_url: str, model: str, version: str) -> bool:

@@ -134,6 +134,20 @@ def join_labels(
 
 
 @dataclass(frozen=True, slots=True)
+class ArrivedLabels:
+    """The label source as read once for a window (the data source unless monitoring.labels names one)."""
+
+    frame: pd.DataFrame
+    where: str  # the source, as errors name it
+
+    def join(self, predictions: pd.DataFrame, config: Config, encoding: Labels | None = None) -> pd.DataFrame:
+        """``predictions`` with the labels that have arrived for them: id, prediction, label."""
+        if predictions.empty:
+            return pd.DataFrame({"id": pd.Series(dtype=str), PREDICTION: pd.Series(dtype=float), "label": []})
+        return join_labels(predictions, self.frame, config, self.where, encoding)
+
+
+@dataclass(frozen=True, slots=True)
 class Performance:
     metric: str
     value: float
