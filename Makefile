@@ -14,7 +14,8 @@ export UV_PYTHON_DOWNLOADS := never
 $(STAMP): requirements.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user uv
 	@test -x $(PY) || $(UV) venv --quiet --python "$$(command -v python3)" $(VENV)
-	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet requirements.lock
+	@# bytecode at install: where PYTHONDONTWRITEBYTECODE is set (CI, containers) every import would compile again
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync --quiet --compile-bytecode requirements.lock
 	VIRTUAL_ENV=$(VENV) $(UV) pip install --quiet --no-deps -e .
 	@touch $@
 

@@ -16,8 +16,8 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
 from perennial.core.monitoring import ArrivedLabels, Window
-from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode
-from perennial.core.release import LEDGER_PREFIX, ReleasePolicy, decide_release
+from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode, release_action
+from perennial.core.release import ReleasePolicy, decide_release
 from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
 from perennial.core.target import Labels
 from perennial.io.ledger import Ledger
@@ -78,9 +78,9 @@ def _ended(ledger_url: str, model: str, version: str) -> bool:
     finally:
         ledger.close()
     for entry in history:
-        if entry.version == version and entry.action == LEDGER_PREFIX + "pull":
+        if entry.version == version and entry.action == release_action("pull"):
             return True
-        if entry.action == "challenger" or entry.action in (LEDGER_PREFIX + m for m in RELEASE_MODES):
+        if entry.action == "challenger" or entry.action in (release_action(m) for m in RELEASE_MODES):
             return False  # registered, or released again by hand, since any pull
     return False
 
@@ -115,7 +115,7 @@ def record_release_task(
     version = review.challenger_version
     ledger = Ledger(ledger_url)
     try:
-        ledger.record(registry.name, Alias.CHALLENGER, version, version, LEDGER_PREFIX + action, reason, run_id)
+        ledger.record(registry.name, Alias.CHALLENGER, version, version, release_action(action), reason, run_id)
     finally:
         ledger.close()
     return replace(review, outcome=outcome)

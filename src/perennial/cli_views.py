@@ -80,7 +80,7 @@ def data_notes(config: Any) -> list[str]:
 
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     from perennial.config import load_config
-    from perennial.core.release import LEDGER_PREFIX
+    from perennial.core.names import RELEASE_DECISIONS, release_action
     from perennial.io import tracking
     from perennial.io.ledger import Ledger
     from perennial.io.registry import CHALLENGER, CHAMPION, Registry
@@ -108,7 +108,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
         entries = ledger.history(registry.name, limit=50)
     finally:
         ledger.close()
-    decided = next((e for e in entries if e.action.startswith(LEDGER_PREFIX)), None)
+    decisions = {release_action(d) for d in RELEASE_DECISIONS}
+    decided = next((e for e in entries if e.action in decisions), None)
     if decided is not None:
         when = decided.at.strftime("%Y-%m-%d %H:%M")
         console.print(

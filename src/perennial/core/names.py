@@ -28,6 +28,15 @@ class ReleaseMode(StrEnum):
 RELEASE_MODES: Final = tuple(m.value for m in ReleaseMode)
 
 
+def release_action(what: str) -> str:
+    """The ledger's action for a release: by hand ("release shadow", a mode) or decided on
+    outcomes ("release pull", one of RELEASE_DECISIONS)."""
+    return f"release {what}"
+
+
+RELEASE_DECISIONS: Final = ("promote", "pull", "advance", "wait")  # core/release.py's Action
+
+
 class Tag:
     """Tags on MLflow runs (R), model versions (V) and the registered model (M)."""
 

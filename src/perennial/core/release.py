@@ -29,8 +29,6 @@ from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.task import Task
 
 Action = Literal["promote", "pull", "advance", "wait"]
-# the ledger's action for a decision: "release promote", "release pull", "release advance", "release wait"
-LEDGER_PREFIX = "release "
 
 # the per-row loss each task is judged by: proper, bounded where it can be, and a mean of rows (AUC is not)
 LOSS = {"binary": "brier", "multiclass": "brier", "regression": "absolute_error"}

@@ -14,7 +14,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from perennial.core.names import RELEASE_MODES, Alias, Tag
+from perennial.core.names import RELEASE_MODES, Alias, Tag, release_action
 from perennial.core.promotion import AliasMove, rollback_target
 from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger, LedgerEntry
@@ -246,4 +246,4 @@ def release(registry: Registry, ledger: Ledger, mode: str, reason: str) -> Ledge
         )
     registry.set_release_mode(mode)
     version = challenger or champion or "-"
-    return ledger.record(registry.name, CHALLENGER, version, version, f"release {mode}", reason)
+    return ledger.record(registry.name, CHALLENGER, version, version, release_action(mode), reason)

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from perennial.config import Config
+from perennial.core.names import RELEASE_DECISIONS, release_action
 from perennial.core.release import (
+    Action,
     ReleasePolicy,
     compare_paired,
     compare_unpaired,
@@ -217,3 +220,8 @@ def test_a_canary_that_grew_into_an_easier_season_is_not_credited_with_it(tiny_c
     assert decide_release(flat, "2", POLICY).action == "promote"
     assert decide_release(weighed, "2", POLICY).action == "wait"
     assert weighed.improvement.low < 0 < weighed.improvement.high
+
+
+def test_the_decisions_the_ledger_names_are_the_ones_the_rule_takes() -> None:
+    assert get_args(Action) == RELEASE_DECISIONS
+    assert release_action("pull") == "release pull" != release_action("shadow")
