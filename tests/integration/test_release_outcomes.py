@@ -85,6 +85,10 @@ def test_a_worse_challenger_in_shadow_is_pulled_on_its_outcomes(project: Any) ->
     variants = {v["variant"]: v for v in decided["variants"]}
     assert variants["champion"]["version"] == "1" and variants["shadow"]["version"] == "2"
     assert variants["shadow"]["labelled"] > 150 and variants["shadow"]["performance"]["metric"] == "roc_auc"
+    # with the secondary metrics, each with its interval
+    secondary = {m["metric"]: m for m in variants["shadow"]["secondary"]}
+    assert set(secondary) == {"average_precision", "log_loss", "brier"}
+    assert all(m["low"] <= m["value"] <= m["high"] for m in secondary.values())
     # and perennial status says what was decided and why
     status = CliRunner().invoke(app, ["status", "--config", config], env={"COLUMNS": "300"})
     assert status.exit_code == 0, status.output

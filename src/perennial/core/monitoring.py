@@ -8,6 +8,7 @@ statistics from MLflow; everything it decides is decided here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
 from perennial.core.episodes import Episode
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerennialEvent, PerformanceDegraded
-from perennial.core.metrics import estimate_metrics, higher_is_better
+from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.target import Labels
@@ -176,20 +177,27 @@ def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
 
 def window_performance(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
     """The primary metric on the labelled rows with a bootstrap interval; None when ``label_shortfall`` says why."""
-    if label_shortfall(joined, config) is not None:
+    name = config.evaluation.primary_metric
+    estimates = window_estimates(joined, config, [name])
+    if estimates is None:
         return None
-    evaluation = config.evaluation
-    name = evaluation.primary_metric
-    if config.task == "binary":
-        estimate = estimate_metrics(
-            joined["label"], joined[PREDICTION], [name], evaluation.bootstrap, evaluation.threshold
-        )[name]
-    else:
-        estimate = tm.estimate(_task_rows(joined, config), [name], evaluation.bootstrap)[name]
-    drop = None
+    estimate, drop = estimates[name], None
     if reference is not None:
         drop = reference - estimate.value if higher_is_better(name) else estimate.value - reference
     return Performance(name, estimate.value, estimate.low, estimate.high, len(joined), reference, drop)
+
+
+def window_estimates(joined: pd.DataFrame, config: Config, names: Sequence[str]) -> dict[str, Estimate] | None:
+    """``names`` on the labelled rows, each with its bootstrap interval (one resampling for all);
+    None when ``label_shortfall`` says there are too few labels."""
+    if label_shortfall(joined, config) is not None:
+        return None
+    evaluation = config.evaluation
+    if config.task == "binary":
+        return estimate_metrics(
+            joined["label"], joined[PREDICTION], list(names), evaluation.bootstrap, evaluation.threshold
+        )
+    return tm.estimate(_task_rows(joined, config), list(names), evaluation.bootstrap)
 
 
 def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import Config
-from perennial.core.monitoring import Performance, latest_predictions, window_performance
+from perennial.core.monitoring import Performance, latest_predictions, window_estimates
 from perennial.core.release import (
     OutcomeComparison,
     ReleaseDecision,
@@ -99,14 +99,20 @@ class VariantWindow:
     rows: int
     labelled: int
     performance: Performance | None  # the primary metric with its bootstrap interval (None: too few labels)
+    secondary: tuple[Performance, ...] = ()  # evaluation.secondary_metrics, likewise
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # the performance too (a dataclass, turned into a dict)
 
     def describe(self) -> str:
-        p = self.performance
-        figure = "too few labels" if p is None else f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}]"
-        return f"{self.variant} v{self.version}: {self.rows:,} scored, {self.labelled:,} labelled, {figure}"
+        if self.performance is None:
+            figures = "too few labels"
+        else:
+            figures = ", ".join(f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}]" for p in self.metrics())
+        return f"{self.variant} v{self.version}: {self.rows:,} scored, {self.labelled:,} labelled, {figures}"
+
+    def metrics(self) -> tuple[Performance, ...]:
+        return ((self.performance,) if self.performance else ()) + self.secondary
 
 
 def variant_window(
@@ -121,8 +127,12 @@ def variant_window(
     """The window's share of a variant's rows, with the primary metric on its labelled ones."""
     inside = _in_window(scored, start, end)
     labelled = joined.loc[joined["id"].isin(scored.loc[inside, "id"])]
-    performance = window_performance(labelled, config, None) if len(labelled) else None
-    return VariantWindow(variant, version, int(inside.sum()), len(labelled), performance)
+    names = list(dict.fromkeys([config.evaluation.primary_metric, *config.evaluation.secondary_metrics]))
+    found = window_estimates(labelled, config, names) if len(labelled) else None
+    if found is None:
+        return VariantWindow(variant, version, int(inside.sum()), len(labelled), None)
+    primary, *secondary = (Performance(n, e.value, e.low, e.high, len(labelled), None, None) for n, e in found.items())
+    return VariantWindow(variant, version, int(inside.sum()), len(labelled), primary, tuple(secondary))
 
 
 def _in_window(scored: pd.DataFrame, start: dt.date, end: dt.date) -> np.ndarray:
