@@ -193,16 +193,24 @@ def _evidence(labels: np.ndarray, task: Task, what: str) -> Evidence:
     return Evidence.of_labels(np.asarray(labels), what, classes)
 
 
-def standardised_difference(a: pd.DataFrame, b: pd.DataFrame) -> float | None:
-    """The largest |mean difference| / pooled sd over numeric columns: is the hash split balanced?"""
+def standardised_difference(a: pd.DataFrame, b: pd.DataFrame, a_weights: np.ndarray | None = None) -> float | None:
+    """The largest |mean difference| / pooled sd over numeric columns: is the hash split balanced?
+
+    ``a_weights`` weigh a's rows as the comparison does (same_days), so that a canary grown over
+    a season is checked against the champion's rows of the same days, not of the whole season.
+    """
     worst = None
+    weights = np.ones(len(a)) if a_weights is None else np.asarray(a_weights, dtype=float)
     for column in a.columns.intersection(b.columns):
         x, y = pd.to_numeric(a[column], errors="coerce"), pd.to_numeric(b[column], errors="coerce")
-        if x.notna().sum() < 2 or y.notna().sum() < 2:
+        seen = x.notna().to_numpy() & (weights > 0)
+        if seen.sum() < 2 or y.notna().sum() < 2:
             continue
-        pooled = math.sqrt((float(x.var()) + float(y.var())) / 2)
+        x_mean = float(np.average(x[seen], weights=weights[seen]))
+        x_var = float(np.average((x[seen] - x_mean) ** 2, weights=weights[seen]))
+        pooled = math.sqrt((x_var + float(y.var())) / 2)
         if pooled > 0:
-            d = abs(float(x.mean()) - float(y.mean())) / pooled
+            d = abs(x_mean - float(y.mean())) / pooled
             worst = d if worst is None else max(worst, d)
     return worst
 

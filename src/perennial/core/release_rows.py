@@ -79,9 +79,17 @@ def compare_outcomes(
         challenger["label"].to_numpy(),
         task,
         policy,
-        standardised_difference(champion_scored[features], challenger_scored[features]) if features else None,
+        _balance(champion_scored, challenger_scored, features),
         weights,
     )
+
+
+def _balance(champion: pd.DataFrame, challenger: pd.DataFrame, features: list[str]) -> float | None:
+    """The split's balance on every scored row (labelled or not), the champion's weighed by day."""
+    if not features:
+        return None
+    weights, kept = same_days(_days(champion, champion), _days(challenger, challenger))
+    return standardised_difference(champion[features], challenger.loc[kept, features], weights)
 
 
 def _days(joined: pd.DataFrame, scored: pd.DataFrame) -> np.ndarray:

@@ -191,7 +191,7 @@ def test_a_canary_that_grew_into_an_easier_season_is_not_credited_with_it(tiny_c
     # given one model as both variants, on two seasons: a hard one (45% delayed) and an easy one (5%)
     rng = np.random.default_rng(6)
     frames = []
-    for day, rate, canary_share in (("2013-07-01", 0.45, 0.05), ("2013-09-01", 0.05, 0.5)):
+    for day, rate, canary_share, temp in (("2013-07-01", 0.45, 0.05, 80.0), ("2013-09-01", 0.05, 0.5, 55.0)):
         label = (rng.uniform(size=6000) < rate).astype(int)
         frames.append(
             pd.DataFrame(
@@ -201,6 +201,7 @@ def test_a_canary_that_grew_into_an_easier_season_is_not_credited_with_it(tiny_c
                     "prediction": np.full(6000, rate),
                     "label": label,
                     "canary": rng.uniform(size=6000) < canary_share,  # the ramp grew between the seasons
+                    "temp": rng.normal(temp, 10, 6000),  # a feature that moves with the season
                 }
             )
         )
@@ -220,6 +221,9 @@ def test_a_canary_that_grew_into_an_easier_season_is_not_credited_with_it(tiny_c
     assert decide_release(flat, "2", POLICY).action == "promote"
     assert decide_release(weighed, "2", POLICY).action == "wait"
     assert weighed.improvement.low < 0 < weighed.improvement.high
+    # and the split's balance is judged day by day too: over the whole season it looks skewed
+    assert standardised_difference(champion[["temp"]], canary[["temp"]]) > 0.5
+    assert weighed.imbalance is not None and weighed.imbalance < 0.1
 
 
 def test_the_decisions_the_ledger_names_are_the_ones_the_rule_takes() -> None:
