@@ -133,9 +133,7 @@ def main() -> None:
     raw["serving"] = {"reload_interval_seconds": 2.0}
     config.write_text(yaml.safe_dump(raw))
     records = json.loads(
-        july.drop(columns=["delayed"])
-        .assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S"))
-        .to_json(orient="records")
+        july.assign(time_hour=july["time_hour"].dt.strftime("%Y-%m-%dT%H:%M:%S")).to_json(orient="records")
     )
     bodies = [json.dumps(r).encode() for r in records]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -16,7 +16,7 @@ registry: a pulled challenger is no longer served, a promoted one is the champio
 
 The A/A replay: the champion's own labelled answers over the replayed months (case a, shadow,
 read from the prediction store) split at random into two halves 200 times, each half a "variant";
-each split is looked at after every month (and, harder, after every 500 labelled rows) with the
+each split is looked at after every month (and, harder, about 100 times: every 1% of the rows) with the
 canary comparison and decision rule, and any promote or pull is a false decision. The same looks
 with a one-look 95% interval are shown beside it for contrast.
 """
@@ -320,9 +320,10 @@ def main() -> None:
     runs = {case.key: (case, *run_case(case, frame, raw, state, months)) for case in cases()}
     results = [(case, rows) for case, _, rows in runs.values()]
     stream = champion_stream(runs["a-shadow"][1], frame, months)
+    every = max(500, len(stream) // 100)  # about 100 looks: the price of looking often shows
     aa = [
         ("after every month", aa_rates(stream, None, SPLITS)),
-        ("every 500 labelled rows", aa_rates(stream, 500, SPLITS)),
+        (f"every {every:,} labelled rows", aa_rates(stream, every, SPLITS)),
     ]
     lines = report(
         results, aa, quick=args.quick, minutes=(time.monotonic() - started) / 60, rows=len(frame), months=months, at=at
