@@ -33,11 +33,11 @@ def exact_quantiles(
     """Each column's ``quantiles`` and median, as ``Series.quantile`` and ``Series.median`` give them."""
     if not spans:
         return {}
-    histograms = reduce(lambda frame: {c: _histogram(frame[c], s) for c, s in spans.items()}, _add)
+    histograms = reduce(lambda frame: {c: _histogram(frame[c], s) for c, s in spans.items()}, _add, list(spans))
     wanted = {c: _ranks(s.count, quantiles) for c, s in spans.items()}
     starts = {c: np.concatenate(([0], np.cumsum(h))) for c, h in histograms.items()}
     bins = {c: np.unique(np.searchsorted(starts[c], wanted[c], side="right") - 1) for c in spans}
-    values = reduce(lambda frame: {c: _in_bins(frame[c], spans[c], bins[c]) for c in spans}, _concat)
+    values = reduce(lambda frame: {c: _in_bins(frame[c], spans[c], bins[c]) for c in spans}, _concat, list(spans))
     return {c: _answer(spans[c].count, quantiles, starts[c], bins[c], *values[c]) for c in spans}
 
 

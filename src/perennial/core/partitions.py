@@ -2,7 +2,8 @@
 
 Core code never holds the partitions: it hands a ``Reduce`` a per-partition ``summarise`` and an
 associative ``merge`` (left partition first, so "the first 20 offending values" keep row order) and gets
-one merged summary back. ``over_frames`` runs it in this process on frames already in memory;
+one merged summary back; ``columns`` names the only columns ``summarise`` reads, so a columnar source
+reads no others (None: all). ``over_frames`` runs it in this process on frames already in memory;
 ``perennial.io.partitioned.dask_reduce`` runs it over a Dask DataFrame's partitions, out of core.
 """
 
@@ -18,7 +19,9 @@ T = TypeVar("T")
 
 
 class Reduce(Protocol):
-    def __call__(self, summarise: Callable[[pd.DataFrame], T], merge: Callable[[T, T], T]) -> T: ...
+    def __call__(
+        self, summarise: Callable[[pd.DataFrame], T], merge: Callable[[T, T], T], columns: Sequence[str] | None = None
+    ) -> T: ...
 
 
 def over_frames(frames: Sequence[pd.DataFrame]) -> Reduce:
@@ -26,8 +29,11 @@ def over_frames(frames: Sequence[pd.DataFrame]) -> Reduce:
     if not frames:
         raise ValueError("no partitions to reduce")
 
-    def reduce(summarise: Callable[[pd.DataFrame], T], merge: Callable[[T, T], T]) -> T:
-        return functools.reduce(merge, (summarise(frame) for frame in frames))
+    def reduce(
+        summarise: Callable[[pd.DataFrame], T], merge: Callable[[T, T], T], columns: Sequence[str] | None = None
+    ) -> T:
+        chosen = (frame if columns is None else frame[list(columns)] for frame in frames)
+        return functools.reduce(merge, (summarise(frame) for frame in chosen))
 
     return reduce
 

@@ -51,9 +51,15 @@ def validate_partitioned(
     volume: Volume | None = None,
     require_target: bool = True,
     warnings: Collection[str] | None = None,
+    window: WindowParts | None = None,
 ) -> ValidationReport:
-    """``validate_frame`` (vectorised engine) on a window held as partitions: the same report."""
-    window = reduce(lambda frame: summarise_partition(frame, suite), lambda a, b: a.merge(b))
+    """``validate_frame`` (vectorised engine) on a window held as partitions: the same report.
+
+    ``window``: the merged ``summarise_partition`` of every partition, when the caller read them already
+    (``window_checks`` does, in the pass that sketches drift); otherwise one pass makes it.
+    """
+    if window is None:
+        window = reduce(lambda frame: summarise_partition(frame, suite), lambda a, b: a.merge(b))
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     duplicated = _duplicated_values(reduce, window, specs)
     quartiles = _quartiles(reduce, window, specs)
@@ -121,7 +127,7 @@ def _column_results(
         return [*results, _result(check, suite, False, f"could not be checked: {part.error}")]
     considered = part.rows - part.nulls
     if check.expect == "unique":
-        bad = int(part.hashes[part.hashes > 1].sum()) if part.hashes is not None else 0
+        bad = part.hashes.duplicated_rows() if part.hashes is not None else 0
         offending, mostly = list(duplicated or ()), 1.0
     else:
         bad, offending, mostly = part.bad, list(part.offending), check.mostly
@@ -204,7 +210,7 @@ def _quartiles(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> 
 def _duplicated_values(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> dict[str, tuple[Any, ...]]:
     """The first PARTIAL values of each id column that share a hash with another row, in row order (one pass)."""
     repeated = {
-        s.name: part.hashes.index[part.hashes > 1].to_numpy()
+        s.name: part.hashes.repeated()
         for s in specs
         if s.kind == "id" and (part := window.parts.get(s.name)) is not None and part.hashes is not None
     }
@@ -219,4 +225,4 @@ def _duplicated_values(reduce: Reduce, window: WindowParts, specs: list[ColumnSp
             found[name] = tuple(present[np.isin(hash_values(present), hashes)].head(PARTIAL).tolist())
         return found
 
-    return reduce(first, lambda a, b: {n: (a[n] + b[n])[:PARTIAL] for n in a})
+    return reduce(first, lambda a, b: {n: (a[n] + b[n])[:PARTIAL] for n in a}, list(repeated))

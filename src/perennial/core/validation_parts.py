@@ -21,6 +21,31 @@ from perennial.core.validation_vectorised import PARTIAL, passing
 EXAMPLES = 1000  # values kept for a type failure's examples (``validation._examples`` reads the first 1,000)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class HashCounts:
+    """How often each value's 64-bit hash occurs (sorted, distinct hashes): uniqueness, mergeable."""
+
+    hashes: np.ndarray  # uint64, ascending
+    counts: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, values: pd.Series) -> HashCounts:
+        hashes, counts = np.unique(hash_values(values), return_counts=True)
+        return cls(hashes, counts.astype(np.int64))
+
+    def merge(self, other: HashCounts) -> HashCounts:
+        hashes, where = np.unique(np.concatenate((self.hashes, other.hashes)), return_inverse=True)
+        counts = np.bincount(where, weights=np.concatenate((self.counts, other.counts)), minlength=hashes.size)
+        return HashCounts(hashes, counts.astype(np.int64))
+
+    def repeated(self) -> np.ndarray:
+        repeated: np.ndarray = self.hashes[self.counts > 1]
+        return repeated
+
+    def duplicated_rows(self) -> int:
+        return int(self.counts[self.counts > 1].sum())
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnPart:
     rows: int
@@ -33,7 +58,7 @@ class ColumnPart:
     bad: int  # values failing the column's range / value-set check
     offending: tuple[Any, ...]  # the first PARTIAL of them
     error: str | None  # the check's comparison raised
-    hashes: pd.Series | None  # id columns: count of each value's hash
+    hashes: HashCounts | None  # id columns
     unparsed: int  # datetime columns: values that are not timestamps
     unparsed_values: tuple[Any, ...]
     newest: pd.Timestamp | None
@@ -51,7 +76,7 @@ class ColumnPart:
             self.bad + other.bad,
             (self.offending + other.offending)[:PARTIAL],
             self.error or other.error,
-            None if self.hashes is None or other.hashes is None else self.hashes.add(other.hashes, fill_value=0),
+            None if self.hashes is None or other.hashes is None else self.hashes.merge(other.hashes),
             self.unparsed + other.unparsed,
             (self.unparsed_values + other.unparsed_values)[:EXAMPLES],
             _extreme(max, self.newest, other.newest),
@@ -95,8 +120,9 @@ def value_check(spec: ColumnSpec, suite: SuiteSpec) -> ColumnCheck | None:
 
 
 def _column_part(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> ColumnPart:
-    nulls = values.isna()
-    present = values[~nulls.to_numpy()]
+    nulls = values.isna().to_numpy()
+    null_count = int(nulls.sum())
+    present = values[~nulls] if null_count else values  # no copy when nothing is null
     inferred = pd.api.types.infer_dtype(values, skipna=True) if pd.api.types.is_object_dtype(values.dtype) else ""
     check = value_check(spec, suite)
     bad, offending, error = 0, (), None
@@ -111,21 +137,31 @@ def _column_part(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> Colum
     valid = times.dropna() if times is not None else None
     return ColumnPart(
         rows=len(values),
-        nulls=int(nulls.sum()),
+        nulls=null_count,
         dtype=values.dtype,
         kinds=frozenset([inferred]) if inferred and len(present) else frozenset(),
         present=tuple(present.head(EXAMPLES).to_numpy(dtype=object)),
-        distinct=tuple(pd.unique(present.to_numpy(dtype=object))[:2]) if spec.variation is not None else (),
+        distinct=_first_two(present) if spec.variation is not None else (),
         span=_span(present) if spec.kind == "numeric" and pd.api.types.is_numeric_dtype(values.dtype) else None,
         bad=bad,
         offending=offending,
         error=error,
-        hashes=pd.Series(hash_values(present)).value_counts() if spec.kind == "id" else None,
+        hashes=HashCounts.of(present) if spec.kind == "id" else None,
         unparsed=int(unparsed.sum()) if unparsed is not None else 0,
         unparsed_values=tuple(values[unparsed].head(EXAMPLES).to_numpy(dtype=object)) if unparsed is not None else (),
         newest=valid.max() if valid is not None and len(valid) else None,
         oldest=valid.min() if valid is not None and len(valid) else None,
     )
+
+
+def _first_two(present: pd.Series) -> tuple[Any, ...]:
+    """The first two distinct values in row order (``pd.unique(...)[:2]`` without hashing every value)."""
+    values = present.to_numpy()
+    if not len(values):
+        return ()
+    other = np.flatnonzero(values != values[0])
+    chosen = values[[0, other[0]]] if other.size else values[:1]
+    return tuple(chosen.astype(object))
 
 
 def hash_values(values: pd.Series) -> np.ndarray:

@@ -9,7 +9,7 @@ Dask scheduler: "synchronous" (one thread, the tests), "threads", or None for th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
@@ -27,8 +27,11 @@ def dask_reduce(frame: dd.DataFrame, scheduler: Any = "synchronous") -> Reduce:
     from dask.base import compute
     from dask.delayed import delayed
 
-    def reduce(summarise: Callable[[pd.DataFrame], T], merge: Callable[[T, T], T]) -> T:
-        level = [delayed(summarise)(part) for part in frame.to_delayed()]  # type: ignore[no-untyped-call]
+    def reduce(
+        summarise: Callable[[pd.DataFrame], T], merge: Callable[[T, T], T], columns: Sequence[str] | None = None
+    ) -> T:
+        chosen = frame if columns is None else frame[list(columns)]  # Parquet then reads only these
+        level = [delayed(summarise)(part) for part in chosen.to_delayed()]
         while len(level) > 1:
             pairs = [delayed(merge)(a, b) for a, b in zip(level[::2], level[1::2], strict=False)]
             level = pairs + ([level[-1]] if len(level) % 2 else [])

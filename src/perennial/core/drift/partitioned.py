@@ -137,7 +137,7 @@ def detect_drift_partitioned(reference: ReferenceStats, reduce: Reduce, share_th
     if not reference.columns:
         raise ValueError("the reference has no columns to test")
     grids = Grids.of(reference)
-    sketch = reduce(lambda frame: sketch_partition(reference, grids, frame), merge_sketches)
+    sketch = reduce(lambda frame: sketch_partition(reference, grids, frame), merge_sketches, reference.columns)
     return drift_from_sketch(reference, grids, sketch, share_threshold)
 
 
