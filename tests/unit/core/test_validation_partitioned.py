@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from perennial.config import Volume, parse_config
+from perennial.core.drift import build_reference, detect_drift
 from perennial.core.partitions import over_frames, split_frame
 from perennial.core.validation import SuiteSpec, derive_suite, validate_frame
 from perennial.core.validation_partitioned import validate_partitioned
+from perennial.core.window_checks import check_window_partitioned
 from tests.conftest import config_dict, make_flights
 
 AS_OF = dt.datetime(2013, 4, 2, tzinfo=dt.UTC)
@@ -115,3 +117,31 @@ def test_a_broken_window_and_a_clean_one_do_not_compare_equal(suite: SuiteSpec) 
     # then the comparison the parity tests rely on can fail
     assert partitioned != in_memory
     assert broken(partitioned) == [("flight_id", "unique")]
+
+
+def test_checking_drift_in_the_same_pass_gives_both_reports(suite: SuiteSpec) -> None:
+    # given a window with a hot spell and a duplicate, and a drift reference
+    hot = window()
+    hot.loc[hot.index[:600], "temp"] += 40
+    hot.loc[hot.index[1999], "flight_id"] = hot.loc[hot.index[0], "flight_id"]
+    reference = build_reference(make_flights(3000, seed=1), ["distance", "temp"], ["carrier", "origin"])
+    kwargs = {"source": "w", "as_of": AS_OF, "freshness_hours": 72.0, "volume": VOLUME}
+    reads = []
+
+    def counted(frame: pd.DataFrame) -> pd.DataFrame:
+        reads.append(list(frame.columns))
+        return frame
+
+    reduce = over_frames(split_frame(hot, 4))
+    # when
+    report, drift = check_window_partitioned(
+        lambda summarise, merge, columns=None: reduce(lambda f: summarise(counted(f)), merge, columns),
+        suite,
+        reference,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    # then both equal the in-memory reports, and each partition's text columns were read once, for both
+    assert report.to_dict() == validate_frame(hot, suite, engine="vectorised", **kwargs).to_dict()  # type: ignore[arg-type]
+    assert drift.drifted_columns == ("temp",)
+    assert [c.drifted for c in drift.columns] == [c.drifted for c in detect_drift(reference, hot).columns]
+    assert sum("carrier" in columns for columns in reads) == 4
