@@ -145,3 +145,16 @@ def test_checking_drift_in_the_same_pass_gives_both_reports(suite: SuiteSpec) ->
     assert drift.drifted_columns == ("temp",)
     assert [c.drifted for c in drift.columns] == [c.drifted for c in detect_drift(reference, hot).columns]
     assert sum("carrier" in columns for columns in reads) == 4
+
+
+def test_serving_data_without_a_target_and_chosen_warnings_give_the_same_words(suite: SuiteSpec) -> None:
+    # given a window as monitoring checks it: no label yet, ranges only warning, a few values out of range
+    unlabelled = window().drop(columns=["delayed"])
+    unlabelled.loc[unlabelled.index[5:9], "distance"] = 9000.0
+    kwargs = {"source": "w", "as_of": AS_OF, "require_target": False, "warnings": ["range"]}
+    # when
+    in_memory = validate_frame(unlabelled, suite, engine="vectorised", **kwargs)  # type: ignore[arg-type]
+    partitioned = validate_partitioned(over_frames(split_frame(unlabelled, 3)), suite, **kwargs)  # type: ignore[arg-type]
+    # then the range rule warns on both, and nothing asks for the label
+    assert partitioned.to_dict() == in_memory.to_dict()
+    assert [w.rule for w in partitioned.warnings] == ["values in range [0, 6000]"] and partitioned.passed
