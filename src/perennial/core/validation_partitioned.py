@@ -11,7 +11,8 @@ Every rule is decided from per-partition aggregates merged in row order (``parti
   merge pandas' per-partition ``infer_dtype`` (one kind, ignoring empty partitions, or "mixed": the verdict
   is the in-memory one, the kind named in a failure's text may be coarser than pandas' own);
 - a collapse keeps the first two distinct values; a unit shift needs quartiles and the median, fetched
-  exactly in two more passes (``partition_quantiles``), only for the columns that ask.
+  exactly in two more passes (``partition_quantiles``; more when one bin holds over a million values),
+  only for the columns that ask.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The monitoring of a window validates it against the contract and tests it for dr
 is a reduction, and reading the data dominates their cost. ``check_window_partitioned`` summarises every
 partition for both in one pass, then finishes each as ``validate_partitioned`` and
 ``detect_drift_partitioned`` would (the contract's exact quartiles read only the numeric columns that
-need them, in two more passes).
+need them, in two more passes, more only for a bin of over a million values).
 """
 
 from __future__ import annotations
