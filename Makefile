@@ -38,7 +38,7 @@ test-slow: $(STAMP)
 # prints median (min-max) of its repeats, fails if an equality check does not hold, and rewrites
 # its own section of bench/RESULTS.md. One alone: .venv/bin/python -m bench.<name> [--quick].
 # bench-quick: small sizes, one repeat, nothing written (CI runs it: the benchmarks cannot rot)
-BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes
+BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes dask_window
 
 bench: $(STAMP)
 	for b in $(BENCHES); do $(PY) -m bench.$$b || exit 1; done

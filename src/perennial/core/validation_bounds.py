@@ -112,9 +112,15 @@ def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | Non
     present = values.dropna()
     if len(present) < MIN_ROWS_TO_JUDGE or present.nunique() != 1:
         return None
-    value = present.iloc[0].item() if hasattr(present.iloc[0], "item") else present.iloc[0]
+    return collapsed_text(len(present), present.iloc[0], variation)
+
+
+def collapsed_text(present: int, value: Any, variation: ColumnVariation) -> str:
+    """What ``collapsed`` reports for ``present`` values that are all ``value`` (shared with partitioned windows)."""
+    assert variation.distinct_min is not None  # collapsed checked it
+    value = value.item() if hasattr(value, "item") else value
     return (
-        f"every one of {len(present):,} values is {value!r}; "
+        f"every one of {present:,} values is {value!r}; "
         f"each reference window held >= {variation.distinct_min:,} distinct values"
     )
 
@@ -131,7 +137,14 @@ def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | No
     present = pd.to_numeric(values, errors="coerce").dropna()
     if len(present) < MIN_ROWS_TO_JUDGE or (reference <= 0).any():
         return None
-    ratios = present.quantile([0.25, 0.5, 0.75]).to_numpy() / reference
+    quartiles = present.quantile([0.25, 0.5, 0.75]).to_numpy()
+    return unit_shift_text(quartiles, float(present.median()), variation)
+
+
+def unit_shift_text(quartiles: np.ndarray, median: float, variation: ColumnVariation) -> str | None:
+    """``unit_shift`` from the window's quartiles and median (shared with partitioned windows)."""
+    assert variation.quartiles is not None and variation.median_ratio is not None  # unit_shift checked them
+    ratios = quartiles / np.array(variation.quartiles)
     if (ratios <= 0).any() or ratios.max() / ratios.min() > RATIO_AGREEMENT:
         return None
     factor = float(np.exp(np.log(ratios).mean()))
@@ -139,6 +152,6 @@ def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | No
     if low / RATIO_SLACK <= factor <= high * RATIO_SLACK:
         return None
     return (
-        f"every quartile moved by x{factor:.3g} (median {float(present.median()):.4g} vs {variation.quartiles[1]:.4g}); "
+        f"every quartile moved by x{factor:.3g} (median {median:.4g} vs {variation.quartiles[1]:.4g}); "
         f"reference windows' medians stayed within x{low:.2f}-x{high:.2f}"
     )

@@ -46,7 +46,7 @@ def _check(frame: pd.DataFrame, check: ColumnCheck) -> tuple[bool, str]:
         return passed, outcome_text(check, total, bad, 0, [])
     present = values[~nulls.to_numpy()]
     try:
-        ok = _passing(present, check)
+        ok = passing(present, check)
     except TypeError as exc:  # GX reports a comparison that raises as an error, not a verdict
         return False, f"could not be checked: {str(exc).splitlines()[0][:200]}"
     bad = int(len(ok) - ok.sum())
@@ -56,7 +56,7 @@ def _check(frame: pd.DataFrame, check: ColumnCheck) -> tuple[bool, str]:
     return passed, outcome_text(check, total, bad, total - len(present), offending)
 
 
-def _passing(present: pd.Series, check: ColumnCheck) -> np.ndarray:
+def passing(present: pd.Series, check: ColumnCheck) -> np.ndarray:
     """A boolean per non-null value: does it pass the check?"""
     if check.expect == "unique":
         return ~present.duplicated(keep=False).to_numpy()

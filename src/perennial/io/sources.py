@@ -1,5 +1,6 @@
 """Reading the configured data source: CSV (plain or compressed), Parquet (file or partitioned
-directory), JSON lines, or a SQL query through SQLAlchemy.
+directory), JSON lines, or a SQL query through SQLAlchemy; Parquet and CSV globs also lazily,
+as a Dask DataFrame (``open_lazy``).
 
 Every failure becomes a DataSourceError that names the file (or the database, password
 hidden) and what went wrong, never a bare library traceback.
@@ -11,11 +12,15 @@ import codecs
 import csv
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from perennial.config import FileSource, Source, SqlSource
 from perennial.errors import DataSourceError
+
+if TYPE_CHECKING:  # dask is imported on first lazy read: the pandas path never pays for it
+    import dask.dataframe as dd
 
 # Compression pandas infers from the name; the truncation check cannot read their tails, but each
 # decompressor fails on a stream cut short (EOFError, BadZipFile), which is reported as truncation.
@@ -254,3 +259,50 @@ def read_sample(source: FileSource, root: Path | None = None, rows: int = 1000) 
 def read_columns(source: FileSource, columns: list[str], root: Path | None = None) -> pd.DataFrame:
     """Only ``columns`` of every row (the target's values, before anything heavy starts)."""
     return _read_file(source, resolve_path(source, root), columns=columns)
+
+
+# --- lazy (out-of-core) reading -----------------------------------------------------------------
+
+
+def open_lazy(
+    source: FileSource, root: Path | None = None, columns: list[str] | None = None, blocksize: str = "64MiB"
+) -> dd.DataFrame:
+    """A Parquet file, directory or glob, or a CSV file or glob, as a Dask DataFrame: nothing is read but
+    the schema (Parquet footers, a CSV's first block); partitions are read when computed.
+
+    The pandas path (``read_source``) stays the default; this one is for windows larger than memory.
+    Hive partition columns get their plain type, as ``read_source`` gives them.
+    """
+    import dask
+
+    path = resolve_path(source, root)
+    if not any(ch in str(path) for ch in "*?[") and not path.exists():
+        raise DataSourceError(f"{path}: file does not exist")
+    if source.kind == "jsonl":
+        raise DataSourceError(f"{path}: a JSON lines source is read in memory only (kind: parquet or csv to go lazy)")
+    # text stays object dtype, as the pandas path reads it, so the same contract reports the same types
+    # (Dask would otherwise convert it to Arrow strings: less memory, a different dtype in the report)
+    with dask.config.set({"dataframe.convert-string": False}):
+        return _open_lazy(source, path, columns, blocksize)
+
+
+def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocksize: str) -> dd.DataFrame:
+    import dask.dataframe as dd
+
+    pattern = str(path)
+    try:
+        if source.kind == "parquet":
+            frame = dd.read_parquet(pattern, columns=columns)
+            lazy: dd.DataFrame = frame.map_partitions(_plain_partitions, meta=_plain_partitions(frame._meta.copy()))
+            return lazy
+        lazy = dd.read_csv(
+            pattern,
+            sep=source.delimiter,
+            encoding=source.encoding,
+            usecols=columns,
+            blocksize=None if compressed(path) else blocksize,  # a compressed file cannot be split
+            on_bad_lines="error",
+        )
+        return lazy
+    except (OSError, ValueError, pd.errors.ParserError) as exc:  # pyarrow's errors derive from these
+        raise DataSourceError(f"{path}: cannot be opened as {source.kind}: {str(exc).splitlines()[0]}") from None

@@ -142,17 +142,17 @@ def _numeric_drift(name: str, reference: NumericReference, series: pd.Series, pl
     window = finite_sorted(name, series, WINDOW)
     if reference.n_unique > stattests.FEW_VALUES:  # more than 5 distinct values whatever the window holds
         test = stattests.choose_test("numeric", reference.rows, reference.n_unique)
-        return _column(name, "numeric", test, _on_sample(test, reference, window, plan))
+        return column_drift(name, "numeric", test, _on_sample(test, reference, window, plan))
     ref_values, ref_counts = reference.value_counts()
     cur_values, cur_counts = runs(window)
     keys = np.union1d(ref_values, cur_values)
     test = stattests.choose_test("numeric", reference.rows, keys.size)
     if test in ("wasserstein", "ks"):
-        return _column(name, "numeric", test, _on_sample(test, reference, window, plan))
+        return column_drift(name, "numeric", test, _on_sample(test, reference, window, plan))
     ref_aligned, cur_aligned = np.zeros(keys.size, np.int64), np.zeros(keys.size, np.int64)
     ref_aligned[np.searchsorted(keys, ref_values)] = ref_counts
     cur_aligned[np.searchsorted(keys, cur_values)] = cur_counts
-    return _column(name, "numeric", test, _on_counts(test, ref_aligned, cur_aligned, first=0))
+    return column_drift(name, "numeric", test, on_counts(test, ref_aligned, cur_aligned, first=0))
 
 
 def _on_sample(test: str, reference: NumericReference, window: np.ndarray, plan: PlanFor) -> float:
@@ -169,10 +169,10 @@ def _categorical_drift(name: str, reference: CategoricalReference, series: pd.Se
     ref_aligned = np.array([known.get(k, 0) for k in keys], dtype=np.int64)
     cur_aligned = np.array([window.get(k, 0) for k in keys], dtype=np.int64)
     first = keys.index(min(keys)) if test == "z" else 0  # Evidently's Z-test counts "not the smallest value"
-    return _column(name, "categorical", test, _on_counts(test, ref_aligned, cur_aligned, first))
+    return column_drift(name, "categorical", test, on_counts(test, ref_aligned, cur_aligned, first))
 
 
-def _on_counts(test: str, reference: np.ndarray, current: np.ndarray, first: int) -> float:
+def on_counts(test: str, reference: np.ndarray, current: np.ndarray, first: int) -> float:
     if test == "chisquare":
         return stattests.chisquare_pvalue(reference, current)
     if test == "z":
@@ -180,7 +180,7 @@ def _on_counts(test: str, reference: np.ndarray, current: np.ndarray, first: int
     return stattests.jensenshannon_distance(reference, current)
 
 
-def _column(name: str, kind: str, test: str, statistic: float) -> ColumnDrift:
+def column_drift(name: str, kind: str, test: str, statistic: float) -> ColumnDrift:
     threshold = stattests.THRESHOLDS[test]
     return ColumnDrift(name, kind, test, statistic, threshold, stattests.is_drifted(test, statistic, threshold))
 

@@ -1,0 +1,201 @@
+"""A partitioned window: drift and validation in memory (pandas) vs over partitions (Dask), same reports.
+
+    .venv/bin/python -m bench.dask_window           # 250k and 1M rows, median of 3
+    .venv/bin/python -m bench.dask_window --quick   # 100k rows, one repeat
+
+The reference and contract come from the demo's January-June rows (configs/flights.yaml); the window is
+N July-December rows resampled with replacement (seed 0, fresh ids), written as Parquet files of 100k rows.
+Each run is a fresh worker process that reads the window and runs drift and validation:
+
+- ``pandas``: ``read_source`` (the whole directory in one frame), ``detect_drift``, ``validate_frame``
+  (vectorised engine);
+- ``dask``: ``open_lazy`` (a Dask DataFrame, a partition a file), ``dask_reduce`` on the synchronous
+  scheduler (one partition in memory at a time), ``check_window_partitioned`` (validation and drift
+  summarised in one read; exact quartiles for the unit-shift rule read the numeric columns twice more).
+
+Time is the whole run (read included, imports not: dask's and distributed's are done before the clock starts); peak is the
+worker's VmHWM, read the same way for both, minus nothing (imports included: each path's baseline is shown). The two reports must agree: drift verdicts equal per
+column (Wasserstein statistics differ by at most the sketch's bound, the largest difference is shown),
+validation reports equal word for word.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # also run as a script (its workers are)
+
+from bench._common import load_average, machine, median, parse_args, publish, spread  # noqa: E402
+
+AS_OF = dt.datetime(2014, 1, 1, tzinfo=dt.UTC)
+FILE_ROWS = 100_000
+
+
+# --- data (parent) -------------------------------------------------------------------------------
+
+
+def prepare(folder: Path, sizes: list[int]) -> dict[int, Path]:
+    """The reference stats and contract, and one partitioned window per size, under ``folder``."""
+    from perennial.config import load_config
+    from perennial.core.drift import build_reference
+    from perennial.core.validation import derive_suite
+    from perennial.io.demo_data import load_demo_frame
+
+    config = load_config(ROOT / "configs" / "flights.yaml")
+    demo = load_demo_frame()
+    cut = demo["time_hour"] < pd.Timestamp("2013-07-01", tz="UTC")
+    features = config.data.features
+    reference = build_reference(demo[cut], list(features.numeric), list(features.categorical))
+    (folder / "reference.npz").write_bytes(reference.to_bytes())
+    (folder / "suite.json").write_text(json.dumps(derive_suite(config, demo[cut]).to_dict()))
+    later = demo[~cut].dropna(subset=list(features.numeric)).reset_index(drop=True)
+    windows = {}
+    for rows in sizes:
+        frame = later.sample(n=rows, replace=rows > len(later), random_state=0).reset_index(drop=True)
+        frame[config.data.id_column] = [f"b{i}" for i in range(rows)]  # ids stay unique after resampling
+        window = folder / f"window-{rows}"
+        window.mkdir()
+        for i, start in enumerate(range(0, rows, FILE_ROWS)):
+            frame.iloc[start : start + FILE_ROWS].to_parquet(window / f"part-{i:04}.parquet", index=False)
+        windows[rows] = window
+    return windows
+
+
+# --- measurement (inside a worker process) -------------------------------------------------------
+
+
+def _status_mb(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker(engine: str, folder: str, window: str) -> dict[str, Any]:
+    import time
+
+    from perennial.config import FileSource
+    from perennial.core.drift import ReferenceStats, detect_drift
+    from perennial.core.validation import SuiteSpec, validate_frame
+    from perennial.core.window_checks import check_window_partitioned
+    from perennial.io.partitioned import dask_reduce
+    from perennial.io.sources import open_lazy, read_source
+
+    reference = ReferenceStats.from_bytes((Path(folder) / "reference.npz").read_bytes())
+    suite = SuiteSpec.from_dict(json.loads((Path(folder) / "suite.json").read_text()))
+    source = FileSource(kind="parquet", path=window)
+    checks: dict[str, Any] = {"source": "bench", "as_of": AS_OF, "freshness_hours": 24.0 * 400}
+    if engine == "dask":  # imported once a process (the first compute looks for distributed): not timed
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    baseline = _status_mb("VmRSS")
+    start = time.perf_counter()
+    if engine == "pandas":
+        frame = read_source(source)
+        drift, report = detect_drift(reference, frame), validate_frame(frame, suite, engine="vectorised", **checks)
+    else:
+        reduce = dask_reduce(open_lazy(source), scheduler="synchronous")
+        report, drift = check_window_partitioned(reduce, suite, reference, **checks)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "baseline_mb": baseline,
+        "peak_mb": _status_mb("VmHWM"),
+        "rows": drift.rows_current,
+        "drift": [[c.column, c.test, c.statistic, c.drifted] for c in drift.columns],
+        "validation": report.to_dict(),
+    }
+
+
+def run_worker(engine: str, folder: Path, window: Path) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "_worker", engine, str(folder), str(window)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"{engine} worker failed:\n{done.stderr[-3000:]}")
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+# --- orchestration -------------------------------------------------------------------------------
+
+
+def compare(pandas: dict[str, Any], dask: dict[str, Any]) -> dict[str, Any]:
+    verdicts = [(c, t, d) for c, t, _, d in pandas["drift"]] == [(c, t, d) for c, t, _, d in dask["drift"]]
+    largest = max(abs(a[2] - b[2]) for a, b in zip(pandas["drift"], dask["drift"], strict=True))
+    return {
+        "drift_same": verdicts and pandas["rows"] == dask["rows"],
+        "largest_gap": largest,
+        "validation_same": pandas["validation"] == dask["validation"],
+        "drifted": sum(d for *_, d in pandas["drift"]),
+        "failed": pandas["validation"]["failed"],
+    }
+
+
+def report(results: list[dict[str, Any]], args: Any) -> list[str]:
+    lines = [
+        "## A partitioned window: drift and validation in memory vs over Dask partitions",
+        "",
+        f"`{args.command}` on {dt.date.today().isoformat()}: the flights reference and contract (January-June);",
+        f"the window July-December resampled to N rows (seed 0) in Parquet files of {FILE_ROWS:,} rows; each run a",
+        "fresh process reading the window and running drift + validation; time includes the read; peak is the",
+        f"process's VmHWM (imports included, baseline shown); median (min-max) of {args.repeats}",
+        f"(1-minute load average {load_average()} at the end).",
+        "",
+        *machine("dask", "pandas", "numpy", "scipy"),
+        "",
+        "| rows | path | seconds | rows/s | peak MB (baseline) | drift verdicts equal | largest statistic gap "
+        "| validation report equal |",
+        "|---:|---|---:|---:|---:|---|---:|---|",
+    ]
+    for r in results:
+        for engine in ("pandas", "dask"):
+            runs = r[engine]
+            seconds = [x["seconds"] for x in runs]
+            peak, baseline = median([x["peak_mb"] for x in runs]), median([x["baseline_mb"] for x in runs])
+            same = r["same"]
+            lines.append(
+                f"| {r['rows']:,} | {engine} | {spread(seconds)} | {r['rows'] / median(seconds):,.0f} "
+                f"| {peak:,.0f} ({baseline:,.0f}) | {'yes' if same['drift_same'] else 'NO'} "
+                f"| {same['largest_gap']:.2g} | {'yes' if same['validation_same'] else 'NO'} |"
+            )
+    ok = all(r["same"]["drift_same"] and r["same"]["validation_same"] for r in results)
+    lines += ["", f"- {'met' if ok else 'MISSED'}: the same drift verdicts and validation report on both paths"]
+    return lines
+
+
+def main() -> None:
+    args = parse_args(__doc__, "100k rows only, one repeat")
+    sizes, args.repeats = ([100_000], 1) if args.quick else ([250_000, 1_000_000], 3)
+    args.command = "python -m bench.dask_window" + (" --quick" if args.quick else "")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="perennial-bench-dask-window-") as tmp:
+        folder = Path(tmp)
+        windows = prepare(folder, sizes)
+        for rows, window in windows.items():
+            runs: dict[str, list[dict[str, Any]]] = {"pandas": [], "dask": []}
+            for _ in range(args.repeats):
+                for engine in runs:  # in turn, so load on the shared machine hits both alike
+                    runs[engine].append(run_worker(engine, folder, window))
+            same = compare(runs["pandas"][0], runs["dask"][0])
+            results.append({"rows": rows, **runs, "same": same})
+            print(f"{rows:,} rows: {same}", flush=True)
+    lines = report(results, args)
+    publish("dask_window", lines, args)
+    if "MISSED" in lines[-1]:
+        raise SystemExit("the in-memory and partitioned paths disagree")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+        print(json.dumps(worker(*sys.argv[2:5])))
+    else:
+        main()

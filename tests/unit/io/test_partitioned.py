@@ -1,0 +1,115 @@
+"""Lazy sources through Dask: partitions read where they are summarised, reports equal to the pandas path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from perennial.config import FileSource, Volume, parse_config
+from perennial.core.drift import build_reference, detect_drift
+from perennial.core.drift.partitioned import detect_drift_partitioned
+from perennial.core.validation import derive_suite, validate_frame
+from perennial.core.validation_partitioned import validate_partitioned
+from perennial.errors import DataSourceError
+from perennial.io.partitioned import dask_reduce
+from perennial.io.sources import open_lazy, read_source
+from tests.conftest import config_dict, make_flights
+
+AS_OF = dt.datetime(2013, 4, 2, tzinfo=dt.UTC)
+
+
+def write_days(frame: pd.DataFrame, folder: Path) -> None:
+    """One Parquet file a day and one CSV a day, as a daily export writes them."""
+    folder.mkdir()
+    for i, (_, day) in enumerate(frame.groupby(frame["time_hour"].dt.floor("D"), sort=True)):
+        day.to_parquet(folder / f"day-{i:03}.parquet", index=False)
+        day.to_csv(folder / f"day-{i:03}.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    folder = tmp_path_factory.mktemp("window") / "days"
+    frame = make_flights(3000, seed=2, start="2013-03-01", days=30)
+    frame.loc[frame.index[100:400], "temp"] += 40  # a hot spell: drift in temp
+    frame.loc[frame.index[2000:2003], "temp"] = 500.0  # a broken sensor: outside the declared range
+    frame.loc[frame.index[2500], "flight_id"] = frame.loc[frame.index[10], "flight_id"]  # a duplicate weeks apart
+    write_days(frame, folder)
+    return folder, frame
+
+
+def test_a_parquet_glob_opens_lazily_in_partitions(window: tuple[Path, pd.DataFrame]) -> None:
+    # given thirty daily Parquet files
+    folder, frame = window
+    # when opened lazily
+    lazy = open_lazy(FileSource(kind="parquet", path=str(folder / "*.parquet")))
+    # then it is one partition a file, and computing it gives the rows back in order
+    assert lazy.npartitions == 30
+    assert lazy.compute().reset_index(drop=True).equals(frame.reset_index(drop=True))
+    assert not lazy.head(1).equals(frame.tail(1).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_drift_and_validation_through_dask_equal_the_pandas_path(kind: str, window: tuple[Path, pd.DataFrame]) -> None:
+    # given a reference, its contract, and the window as one source read whole and as a lazy glob
+    folder, _ = window
+    config = parse_config(config_dict(), "tiny.yaml")
+    reference_frame = make_flights(3000, seed=1)
+    reference = build_reference(reference_frame, ["distance", "temp"], ["carrier", "origin"])
+    suite = derive_suite(config, reference_frame)
+    whole = pd.concat([read_source(FileSource(kind=kind, path=str(p))) for p in sorted(folder.glob(f"*.{kind}"))])
+    lazy = open_lazy(FileSource(kind=kind, path=str(folder / f"*.{kind}")))
+    checks = {"source": "w", "as_of": AS_OF, "freshness_hours": 72.0, "volume": Volume(min_ratio=0.5, max_ratio=2.0)}
+    # when
+    in_memory = (detect_drift(reference, whole), validate_frame(whole, suite, engine="vectorised", **checks))
+    reduce = dask_reduce(lazy)
+    partitioned = (detect_drift_partitioned(reference, reduce), validate_partitioned(reduce, suite, **checks))
+    # then
+    assert [(c.column, c.drifted) for c in partitioned[0].columns] == [
+        (c.column, c.drifted) for c in in_memory[0].columns
+    ]
+    assert partitioned[0].drifted_columns == ("temp",)
+    assert partitioned[1].to_dict() == in_memory[1].to_dict()
+    assert {r.rule for r in partitioned[1].failures} >= {"unique", "values in range [-40, 130]"}
+
+
+def test_a_local_dask_cluster_gives_the_same_report(window: tuple[Path, pd.DataFrame]) -> None:
+    # given a one-worker local cluster (the machine is shared)
+    from distributed import Client, LocalCluster
+
+    folder, frame = window
+    reference = build_reference(make_flights(3000, seed=1), ["distance", "temp"], ["carrier", "origin"])
+    lazy = open_lazy(FileSource(kind="parquet", path=str(folder)))
+    # when
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            report = detect_drift_partitioned(reference, dask_reduce(lazy, scheduler=client))
+    # then
+    assert report.to_dict()["drifted_columns"] == detect_drift(reference, frame).to_dict()["drifted_columns"]
+    assert report.rows_current == len(frame) != 0
+
+
+def test_a_missing_path_or_a_json_lines_source_is_a_clear_error(tmp_path: Path) -> None:
+    # given nothing at the path, and a JSON lines file
+    (tmp_path / "rows.jsonl").write_text('{"a": 1}\n')
+    # when / then
+    with pytest.raises(DataSourceError, match="does not exist"):
+        open_lazy(FileSource(kind="parquet", path=str(tmp_path / "nothing")))
+    with pytest.raises(DataSourceError, match="in memory only"):
+        open_lazy(FileSource(kind="jsonl", path=str(tmp_path / "rows.jsonl")))
+
+
+def test_hive_partition_columns_come_back_plain(tmp_path: Path) -> None:
+    # given a directory partitioned by origin
+    frame = make_flights(200, seed=4)
+    frame.to_parquet(tmp_path / "parts", partition_cols=["origin"], index=False)
+    # when
+    lazy = open_lazy(FileSource(kind="parquet", path=str(tmp_path / "parts")))
+    # then origin is text, as read_source gives it, not a categorical
+    computed = lazy.compute()
+    eager = read_source(FileSource(kind="parquet", path=str(tmp_path / "parts")))
+    assert computed["origin"].dtype == eager["origin"].dtype != "category"
+    assert sorted(np.unique(computed["origin"])) == ["EWR", "JFK", "LGA"]
