@@ -152,3 +152,47 @@ def test_cbpe_calibrated_on_the_holdout_corrects_an_overconfident_multiclass_cha
     found = result["estimated"]
     assert found["estimated_drop"] == pytest.approx(found["holdout_accuracy"] - found["estimated_accuracy"])
     assert result["estimated_drop"] == found["estimated_drop"]
+
+
+def test_short_of_labels_the_policy_weighs_drift_by_the_expected_rise_of_the_mae(project: Any) -> None:
+    # given a regression champion, and a label feed that has nothing yet for the hot window
+    with_scattered_delays(project.data)
+    labels = project.data.with_name("labels.parquet")
+    frame = pd.read_parquet(project.data)
+    frame.loc[_in(frame, HOT), "delay_minutes"] = np.nan
+    frame.to_parquet(labels, index=False)
+
+    def config(name: str, tolerance: float) -> str:
+        policy = {"k": 1, "n": 1, "cooldown_days": 0, "drift_share": 0.25, "drift_needs_drop": True}
+        return project.write_config(
+            name,
+            **{
+                "task": "regression",
+                "data.target": "delay_minutes",
+                "training.candidates": [{"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}],
+                "gate": {"mode": "off"},
+                "monitoring": {
+                    **MONITORING,
+                    "labels": {"kind": "parquet", "path": str(labels)},
+                    "retraining": {**policy, "performance_tolerance": tolerance},
+                },
+            },
+        )
+
+    strict, lenient = config("strict.yaml", 3.0), config("lenient.yaml", 20.0)  # minutes of MAE
+    assert training_flow(config_path=strict).promoted
+    assert batch_scoring_flow(config_path=strict, start=HOT["window_start"], end=HOT["window_end"]) > 0
+    # when the hot window is monitored under a tolerance below and one above its expected rise
+    watched = monitoring_flow(config_path=lenient, **HOT)
+    retrained = monitoring_flow(config_path=strict, **HOT)
+    # then both see the drift and no labels; the expected rise (about 8 minutes in the first test)
+    # is weighed against each tolerance: watched under 20 minutes, retrained under 3
+    for result in (watched, retrained):
+        assert "temp" in result["drifted_columns"] and result["performance"] is None
+        assert result["estimated_drop"] == result["estimated"]["estimated_drop"]
+    drop = retrained["estimated_drop"]
+    assert 3.0 < drop < 20.0
+    assert not watched["decision"]["retrain"]
+    assert f"estimated (label-free) drop {drop:+.4f} <= 20.0: watched" in watched["decision"]["why"]
+    assert retrained["decision"]["retrain"] and retrained["decision"]["reason"] == "drift"
+    assert retrained["event"] == "perennial.drift.detected"
