@@ -38,12 +38,12 @@ from perennial.settings import load_settings
 from tasks.common import publish_markdown
 from tasks.data import load_data_task
 from tasks.events import emit
+from tasks.label_free import label_free_task
 from tasks.monitoring import (
     champion_context_task,
     check_window_task,
     decide_task,
     drift_task,
-    label_free_task,
     labels_task,
     latest_scoring_window_task,
     perf_metrics,
@@ -90,7 +90,7 @@ def monitoring_flow(
         if validation.passed:  # invalid data is reported as such, never measured for a retrain
             predictions = window_predictions_task(config, settings.root, window)
             drift = drift_task(predictions, context, config, window, run_id)
-            estimated = label_free_task(predictions, context, config, run_id)  # CBPE: needs no label
+            estimated = label_free_task(predictions, context, config, run_id)  # CBPE, DLE: no label
             labels = labels_task(config, settings.root)
             joined = labels.join(predictions, config, context.labels)
             performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
@@ -255,8 +255,12 @@ def _record(
         f"- champion: v{result.champion_version}; rows scored: {result.rows:,}; data valid: {result.data_valid}",
         f"- drift: {drift_summary}",
         f"- performance: {result.performance_line()}",
-        "- label-free estimate (CBPE): "
-        + ("none for this task or metric" if result.estimated_drop is None else f"drop {result.estimated_drop:+.4f}"),
+        "- label-free estimate (CBPE, DLE): "
+        + (
+            "no drop for this task, metric or champion"
+            if result.estimated_drop is None
+            else f"drop {result.estimated_drop:+.4f}"
+        ),
         f"- service: {health.describe() if health else 'not monitored (monitoring.service_url unset)'}",
         f"- decision: {result.decision.why}",
         f"- drift episode: {result.episode.describe() if result.episode else 'none'}",

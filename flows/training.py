@@ -29,6 +29,7 @@ from tasks.evaluation import champion_trained_through_task, evaluate_task, load_
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
 from tasks.insights import cost_task, profile_task, submit_insights, tag_version_task
+from tasks.label_free import log_label_free_task
 from tasks.monitoring import log_reference_task
 from tasks.promotion import register_task
 from tasks.runners import candidate_runner, train_candidates
@@ -87,6 +88,8 @@ def training_flow(
             span_note,
         )
         insights = pending.result(cost_task(best, train, holdout, config, run_id))
+        # what estimates a window before its labels arrive, fitted on the holdout's served predictions
+        background.append(log_label_free_task.submit(best.model, holdout, config, insights.prediction_shift, run_id))
         prints = prints_pending.result()
         for future in background:
             future.result()  # a failed record fails the run before anything is registered

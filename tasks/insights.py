@@ -202,6 +202,11 @@ class CandidateInsights:
     cost: Cost | None
     importance: ImportanceReport
 
+    @property
+    def prediction_shift(self) -> float:
+        """What the served value adds to the model's (regression cost); 0 for every other model."""
+        return self.cost.shift if isinstance(self.cost, RegressionCostReport) else 0.0
+
     def gate_checks(self, config: Config) -> tuple[Check, ...]:
         ceiling = config.gate.max_expected_cost
         if ceiling is None or self.cost is None:

@@ -16,7 +16,6 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
-from perennial.core.label_free import binary_estimates, estimate_multiclass
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -33,7 +32,6 @@ from perennial.core.monitoring import (
 )
 from perennial.core.predict import predict, scalar_prediction
 from perennial.core.retraining import RetrainDecision, decide_retrain
-from perennial.core.scoring import PROBA_PREFIX
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
@@ -42,7 +40,7 @@ from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore
 from perennial.io.prediction_store import open_store
-from perennial.io.reference_store import load_reference, log_reference
+from perennial.io.reference_store import load_label_free, load_reference, log_reference
 from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_markdown, publish_table
 from tasks.episodes import episode_step
@@ -63,7 +61,8 @@ def log_reference_task(model: Any, train: pd.DataFrame, config: Config, run_id: 
 
 @task(name="load-champion-context", cache_policy=NO_CACHE, **IO_RETRIES)
 def champion_context_task(config: Config, registry: Registry) -> ChampionContext:
-    """The champion's version, its training run, its gated holdout figure and its drift reference."""
+    """The champion's version, its training run, its gated holdout figure, its drift reference and its
+    label-free estimator (None for a champion trained before it was recorded)."""
     champion = registry.champion()
     if champion is None:
         raise RegistryError(f"model '{registry.name}' has no champion: train one before monitoring")
@@ -75,7 +74,16 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
     metric = config.evaluation.primary_metric
     holdout = tracking.client().get_run(training_run).data.metrics.get(f"candidate.{metric}")
     labels = Labels.from_json(registry.info(champion.version).tags.get(LABELS_TAG), config.data.target.column)
-    return ChampionContext(champion.version, training_run, stats, sample, holdout, SuiteSpec.from_dict(suite), labels)
+    return ChampionContext(
+        champion.version,
+        training_run,
+        stats,
+        sample,
+        holdout,
+        SuiteSpec.from_dict(suite),
+        labels,
+        load_label_free(training_run),
+    )
 
 
 @task(name="check-window-data", cache_policy=NO_CACHE)
@@ -175,35 +183,6 @@ def drift_task(
         f"prediction drift: {'yes' if score_drifted else 'no'}",
     )
     return report
-
-
-@task(name="estimate-without-labels", cache_policy=NO_CACHE)
-def label_free_task(
-    predictions: pd.DataFrame, context: ChampionContext, config: Config, run_id: str
-) -> dict[str, float] | None:
-    """Performance expected before any label arrives (uncalibrated: it trusts the champion's probabilities).
-
-    Binary, roc_auc: CBPE on the window's scores against the same estimate on the champion's reference
-    scores (``estimated_drop``, what ``retraining.drift_needs_drop`` reads). Multiclass: CBPE's accuracy
-    and F1 from the class probabilities. Other tasks and metrics: nothing here yet.
-    """
-    if predictions.empty:
-        return None
-    if config.task == "binary":
-        if config.evaluation.primary_metric != "roc_auc" or PREDICTION not in context.sample.columns:
-            return None
-        found = binary_estimates(predictions[PREDICTION], context.sample[PREDICTION])
-        if found is not None:
-            tracking.log_metrics(run_id, found)
-        return found
-    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
-    if config.task != "multiclass" or not columns:
-        return None
-    multiclass = estimate_multiclass(
-        predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns]
-    )
-    tracking.log_metrics(run_id, multiclass.metrics())
-    return multiclass.metrics()
 
 
 def perf_metrics(performance: Performance | None) -> dict[str, float]:

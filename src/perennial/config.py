@@ -521,7 +521,8 @@ class Retraining(Frozen):
     drift_needs_drop: bool = Field(
         default=False,
         description="drift asks for a retrain only when the latest window's performance drop beyond "
-        "performance_tolerance is measured (labels) or, short of labels, estimated (CBPE, binary roc_auc); "
+        "performance_tolerance is measured (labels) or, short of labels, estimated (binary roc_auc: CBPE; "
+        "regression mae or rmse: direct loss estimation; multiclass accuracy or macro_f1: calibrated CBPE); "
         "false: drift alone does",
     )
     episode_retries: int = Field(

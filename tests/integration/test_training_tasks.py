@@ -220,7 +220,11 @@ def test_a_champion_of_each_task_scores_in_batch_serves_and_is_monitored(project
     perf = result["performance"]
     assert perf["metric"] == config.evaluation.primary_metric and perf["low"] <= perf["value"] <= perf["high"]
     assert result["prediction_drift"] is not None
-    if task == "multiclass":  # CBPE estimated macro-F1 from the probabilities alone, near the measured one
-        assert abs(result["estimated"]["estimated_macro_f1"] - perf["value"]) < 0.15
-    else:
-        assert result["estimated"] is None
+    estimated = result["estimated"]
+    if task == "multiclass":  # CBPE, calibrated on the holdout, estimated macro-F1 near the measured one
+        assert abs(estimated["estimated_macro_f1"] - perf["value"]) < 0.15
+        assert estimated["estimated_drop"] == pytest.approx(
+            estimated["holdout_macro_f1"] - estimated["estimated_macro_f1"]
+        )
+    else:  # direct loss estimation, fitted on the holdout, expected the MAE from the features and predictions
+        assert estimated["estimated_drop"] == pytest.approx(estimated["estimated_mae"] - estimated["holdout_mae"])

@@ -17,19 +17,29 @@ reference, the absolute and the squared error of the first from its inputs and i
 on a window without labels, the mean of its estimates is the expected MAE, the root of the mean
 squared one the expected RMSE. Both are estimates whose quality rests on the reference looking
 like the window in how errors relate to inputs; they do not see concept drift.
+
+What the training flow fits on the chosen candidate's labelled holdout, for monitoring to use on
+a window (``fit_reference``): a ``LossReference`` (regression: the loss estimator and the holdout's
+measured MAE and RMSE of the served value) or a ``ClassReference`` (multiclass: the per-class
+calibration and the holdout's measured accuracy and macro-F1). Against those measured figures a
+window's estimate gives ``estimated_drop``, signed so that positive is worse (error up, or accuracy
+or F1 down), in the units of the primary metric: what ``retraining.drift_needs_drop`` compares with
+``performance_tolerance`` when the window has no labels yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 
+from perennial.core.task import Task
 from perennial.core.task_metrics import multiclass_arrays, regression_arrays
 
 PREDICTION_FEATURE = "__prediction__"
@@ -157,10 +167,14 @@ class LossEstimator:
 
     def __init__(self, seed: int = 0, max_iter: int = 100) -> None:
         self.seed, self.max_iter = seed, max_iter
+        self.columns: tuple[str, ...] = ()  # the inputs it was fitted on, in order
         self.categories: dict[str, pd.Index] = {}
 
     def _inputs(self, X: pd.DataFrame, predicted: np.ndarray) -> pd.DataFrame:
-        out = X.copy()
+        missing = [c for c in self.columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"rows lack the columns the loss estimator was fitted on: {missing}")
+        out = X.loc[:, list(self.columns)].copy()
         for column in out.columns:
             if column in self.categories:  # the reference's categories: a new one becomes missing
                 out[column] = pd.Categorical(out[column].astype("string"), categories=self.categories[column])
@@ -170,6 +184,7 @@ class LossEstimator:
 
     def fit(self, X: pd.DataFrame, y: object, predicted: object) -> LossEstimator:
         target, p = regression_arrays(y, predicted)
+        self.columns = tuple(str(c) for c in X.columns)
         self.categories = {
             c: pd.Index(sorted(X[c].dropna().astype(str).unique()))
             for c in X.columns
@@ -194,3 +209,81 @@ class LossEstimator:
         inputs = self._inputs(X, p)
         absolute, squared = (np.clip(m.predict(inputs), 0, None) for m in self.models)
         return LossEstimate(len(p), float(absolute.mean()), float(np.sqrt(squared.mean())))
+
+
+@dataclass(frozen=True, slots=True)
+class LossReference:
+    """Regression: the loss estimator fitted on the holdout, and the errors measured on those same rows."""
+
+    estimator: LossEstimator
+    measured: LossEstimate  # the holdout's MAE and RMSE of the predictions as served
+
+    @classmethod
+    def fit(cls, X: pd.DataFrame, y: object, predicted: object, seed: int = 0) -> LossReference:
+        target, p = regression_arrays(y, predicted)
+        error = target - p
+        measured = LossEstimate(len(p), float(np.abs(error).mean()), float(np.sqrt((error**2).mean())))
+        return cls(LossEstimator(seed=seed).fit(X, target, p), measured)
+
+    def estimates(self, X: pd.DataFrame, predicted: object, primary_metric: str) -> dict[str, float] | None:
+        """Expected MAE and RMSE on the window, the holdout's measured ones, and ``estimated_drop`` (the
+        expected rise of the primary metric when it is MAE or RMSE); None for a window without rows."""
+        found = self.estimator.estimate(X, predicted)
+        if not found.rows:
+            return None
+        out = found.metrics() | {"holdout_mae": self.measured.mae, "holdout_rmse": self.measured.rmse}
+        if primary_metric in ("mae", "rmse"):  # an error: higher is worse, so the rise is the drop
+            out["estimated_drop"] = out[f"estimated_{primary_metric}"] - out[f"holdout_{primary_metric}"]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ClassReference:
+    """Multiclass: the per-class calibration fitted on the holdout, and what was measured on those rows."""
+
+    classes: tuple[str, ...]
+    calibration: ClassCalibration
+    accuracy: float  # measured on the holdout
+    macro_f1: float
+
+    @classmethod
+    def fit(cls, y: object, proba: object, classes: Sequence[object]) -> ClassReference:
+        index, p = multiclass_arrays(y, proba, classes)
+        guess = p.argmax(axis=1)
+        macro_f1 = f1_score(index, guess, labels=range(p.shape[1]), average="macro", zero_division=0)
+        return cls(
+            tuple(str(c) for c in classes),
+            ClassCalibration.fit(y, p, classes),
+            float((guess == index).mean()),
+            float(macro_f1),
+        )
+
+    def estimates(self, proba: object, classes: Sequence[object], primary_metric: str) -> dict[str, float] | None:
+        """CBPE calibrated on the holdout, and ``estimated_drop`` (the expected fall of the primary metric
+        when it is accuracy or macro-F1); None when the window's classes are not the holdout's."""
+        named = [str(c) for c in classes]
+        if sorted(named) != sorted(self.classes):
+            return None
+        order = [named.index(c) for c in self.classes]  # the window's columns in the calibration's order
+        found = estimate_multiclass(np.asarray(proba, dtype=np.float64)[:, order], self.classes, self.calibration)
+        if not found.rows:
+            return None
+        out = found.metrics() | {"holdout_accuracy": self.accuracy, "holdout_macro_f1": self.macro_f1}
+        if primary_metric in ("accuracy", "macro_f1"):  # a score: higher is better, so the fall is the drop
+            out["estimated_drop"] = out[f"holdout_{primary_metric}"] - out[f"estimated_{primary_metric}"]
+        return out
+
+
+LabelFreeReference = LossReference | ClassReference
+
+
+def fit_reference(
+    task: Task, X: pd.DataFrame, y: object, predicted: Any, classes: Sequence[object], seed: int = 0
+) -> LabelFreeReference | None:
+    """What monitoring estimates a window with, fitted on the labelled holdout (binary: None, CBPE's AUC
+    compares the window with the reference scores instead)."""
+    if task == "regression":
+        return LossReference.fit(X, y, predicted, seed)
+    if task == "multiclass":
+        return ClassReference.fit(y, predicted, classes)
+    return None

@@ -20,6 +20,7 @@ from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
 from perennial.core.episodes import Episode
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerennialEvent, PerformanceDegraded
+from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX
@@ -54,6 +55,8 @@ class ChampionContext:
     holdout: float | None  # the champion's gated primary metric on its holdout
     suite: SuiteSpec  # the data contract it was trained under
     labels: Labels | None = None  # binary: what its 1 and 0 stand for (delayed labels arrive in that text)
+    # fitted on its holdout (regression: loss estimator; multiclass: calibration); None before it was recorded
+    label_free: LabelFreeReference | None = None
 
 
 def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
@@ -233,7 +236,7 @@ class WindowResult:
     label_note: str | None = None  # why performance is None: "no labels", "too few labels (30 < 200)"
     episode: Episode | None = None  # the drift episode after this window (closed ones carry their end)
     alert: bool = False  # the episode's shift persists after a retrain that did not help: ask a person
-    estimated_drop: float | None = None  # the label-free estimate's expected drop (CBPE), when there is one
+    estimated_drop: float | None = None  # the label-free estimate's expected drop (CBPE, DLE), when there is one
 
     def performance_line(self) -> str:
         """The window's performance in one line, or why there is none."""

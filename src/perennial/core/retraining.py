@@ -21,8 +21,9 @@ class WindowVerdict:
     drift_share: float
     performance_drop: float | None  # champion's holdout figure minus the window's (None: no labels yet)
     data_valid: bool
-    # the drop the label-free estimate (CBPE) expects from the scores alone: the champion's reference
-    # scores' estimate minus the window's (None: no estimate for this task or metric); not stored
+    # the drop the label-free estimate expects before any label, in the primary metric's units and
+    # positive when worse (core/label_free.py: CBPE for classes, DLE for regression); None: no
+    # estimate for this task, metric or champion; not stored
     estimated_drop: float | None = None
 
 
@@ -49,7 +50,7 @@ def _hurt(verdict: WindowVerdict, policy: Retraining) -> tuple[bool, str]:
     if verdict.performance_drop is not None:
         drop, kind = verdict.performance_drop, "measured"
     elif verdict.estimated_drop is not None:
-        drop, kind = verdict.estimated_drop, "estimated (CBPE)"
+        drop, kind = verdict.estimated_drop, "estimated (label-free)"
     else:
         return False, "no labelled figure and no estimate"
     return drop > tolerance, f"{kind} drop {drop:+.4f} {'>' if drop > tolerance else '<='} {tolerance}"

@@ -1,7 +1,9 @@
-"""The champion's drift reference in MLflow: statistics for the verdicts, a sample for the report.
+"""The champion's references in MLflow: drift statistics for the verdicts, a sample for the report,
+and the label-free estimator fitted on its holdout (core/label_free.py).
 
-Both are logged on the model's training run (``perennial.training_run_id``) when it is trained,
-so a monitoring window pays only for its own rows.
+All are logged on the model's training run (``perennial.training_run_id``) when it is trained,
+so a monitoring window pays only for its own rows. The estimator is a joblib pickle: it is trusted
+as much as the model artifact beside it, and read only from the same tracking server.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import joblib
 import mlflow
 import pandas as pd
 
 from perennial.core.drift import ReferenceStats
+from perennial.core.label_free import ClassReference, LabelFreeReference, LossReference
 from perennial.errors import RegistryError
 from perennial.io import tracking
 
 REFERENCE_STATS_ARTIFACT = "drift/reference.npz"
 REFERENCE_SAMPLE_ARTIFACT = "drift/reference_sample.parquet"
+LABEL_FREE_ARTIFACT = "label_free/reference.joblib"
 
 
 def log_reference(run_id: str, stats: ReferenceStats, sample: pd.DataFrame) -> None:
@@ -44,3 +49,23 @@ def load_reference(run_id: str, model: str) -> tuple[ReferenceStats, pd.DataFram
                 f"retrain, or see `perennial doctor` ({type(exc).__name__})"
             ) from None
         return ReferenceStats.from_bytes(Path(stats_path).read_bytes()), pd.read_parquet(sample_path)
+
+
+def log_label_free(run_id: str, reference: LabelFreeReference) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(LABEL_FREE_ARTIFACT).name
+        joblib.dump(reference, path)
+        tracking.client().log_artifact(run_id, str(path), str(Path(LABEL_FREE_ARTIFACT).parent))
+
+
+def load_label_free(run_id: str) -> LabelFreeReference | None:
+    """The label-free estimator logged on ``run_id``; None for a run trained before it was recorded."""
+    folder = str(Path(LABEL_FREE_ARTIFACT).parent)
+    if LABEL_FREE_ARTIFACT not in {a.path for a in tracking.client().list_artifacts(run_id, folder)}:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=LABEL_FREE_ARTIFACT, dst_path=tmp)
+        reference = joblib.load(path)
+    if not isinstance(reference, LossReference | ClassReference):
+        raise TypeError(f"run {run_id}: {LABEL_FREE_ARTIFACT} holds a {type(reference).__name__}")
+    return reference

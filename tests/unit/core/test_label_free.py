@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from perennial.core.label_free import ClassCalibration, LossEstimator, estimate_multiclass, estimate_roc_auc
+from perennial.core.label_free import (
+    ClassCalibration,
+    ClassReference,
+    LossEstimator,
+    LossReference,
+    estimate_multiclass,
+    estimate_roc_auc,
+    fit_reference,
+)
 
 
 def calibrated_rows(rows: int, seed: int, sharp: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
@@ -80,3 +88,95 @@ def test_the_expected_auc_of_calibrated_scores_matches_the_auc_their_labels_give
     assert estimate_roc_auc(vague) < estimate_roc_auc(p) - 0.1
     # and too few or one-sided scores estimate nothing
     assert np.isnan(estimate_roc_auc([0.4])) and np.isnan(estimate_roc_auc([0.0, 0.0]))
+
+
+def noisy_rows(
+    rng: np.random.Generator, n: int, low: float, high: float
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A regressor's inputs, truth and prediction: noise sd 1 where x < 0, 5 where x > 0."""
+    x = rng.uniform(low, high, n)
+    truth = 3 * x + rng.normal(0, np.where(x > 0, 5.0, 1.0))
+    return pd.DataFrame({"x": x, "shop": rng.choice(["a", "b"], n)}), truth, 3 * x
+
+
+def test_a_loss_reference_measures_its_holdout_and_signs_the_drop_as_a_rise_of_the_primary_error() -> None:
+    # given a loss reference fitted on a holdout spanning the calm and the noisy region
+    rng = np.random.default_rng(4)
+    X_ref, y_ref, p_ref = noisy_rows(rng, 3000, -1, 1)
+    reference = LossReference.fit(X_ref, y_ref, p_ref, seed=0)
+    # then it carries the holdout's measured errors
+    assert reference.measured.mae == pytest.approx(skm.mean_absolute_error(y_ref, p_ref))
+    assert reference.measured.rmse == pytest.approx(skm.root_mean_squared_error(y_ref, p_ref))
+    # when a calmer and a noisier window are estimated under MAE, RMSE and R² as the primary metric
+    calm, _, p_calm = noisy_rows(rng, 1000, -1, -0.2)
+    noisy, _, p_noisy = noisy_rows(rng, 1000, 0.2, 1)
+    by_mae = reference.estimates(noisy, p_noisy, "mae")
+    by_rmse = reference.estimates(noisy, p_noisy, "rmse")
+    calm_mae = reference.estimates(calm, p_calm, "mae")
+    by_r2 = reference.estimates(noisy, p_noisy, "r2")
+    # then the drop is the expected error minus the holdout's, in the primary metric's units: up in the
+    # noisy window, down in the calm one; no drop for a metric the estimator does not estimate
+    assert by_mae is not None and by_rmse is not None and calm_mae is not None and by_r2 is not None
+    assert by_mae["estimated_drop"] == pytest.approx(by_mae["estimated_mae"] - reference.measured.mae)
+    assert by_rmse["estimated_drop"] == pytest.approx(by_rmse["estimated_rmse"] - reference.measured.rmse)
+    assert by_mae["estimated_drop"] > 0.5 and calm_mae["estimated_drop"] < -0.5
+    assert by_mae["estimated_drop"] != by_rmse["estimated_drop"]
+    assert "estimated_drop" not in by_r2 and by_r2["estimated_mae"] == by_mae["estimated_mae"]
+    # and an empty window estimates nothing
+    assert reference.estimates(noisy.head(0), p_noisy[:0], "mae") is None
+
+
+def test_the_loss_estimator_reads_only_the_columns_it_was_fitted_on_and_names_a_missing_one() -> None:
+    # given an estimator fitted on x and shop
+    rng = np.random.default_rng(5)
+    X, y, p = noisy_rows(rng, 800, -1, 1)
+    estimator = LossEstimator(seed=0, max_iter=20).fit(X, y, p)
+    # when a window carries an extra column, in another order / then the estimate is the same
+    wider = X.assign(extra=rng.normal(size=len(X)))[["extra", "shop", "x"]]
+    assert estimator.estimate(wider, p).mae == estimator.estimate(X, p).mae
+    # while other values in a column it reads change it
+    assert estimator.estimate(wider.assign(x=-wider["x"]), p).mae != estimator.estimate(X, p).mae
+    # when a window lacks one / then the error names it
+    with pytest.raises(ValueError, match=r"\['shop'\]"):
+        estimator.estimate(X.drop(columns=["shop"]), p)
+
+
+def test_a_class_reference_calibrates_the_window_by_class_name_and_signs_the_drop_as_a_fall() -> None:
+    # given an overconfident model's holdout and a later window from the same world
+    y, proba = calibrated_rows(8000, seed=6)
+    sharp = proba**3 / (proba**3).sum(axis=1, keepdims=True)
+    holdout, window = slice(0, 4000), slice(4000, 8000)
+    reference = ClassReference.fit(y[holdout], sharp[holdout], ["a", "b", "c"])
+    guess = np.array(["a", "b", "c"])[sharp[holdout].argmax(axis=1)]
+    assert reference.accuracy == pytest.approx(skm.accuracy_score(y[holdout], guess))
+    assert reference.macro_f1 == pytest.approx(skm.f1_score(y[holdout], guess, average="macro"))
+    # when the window's probability columns come in another order
+    ordered = reference.estimates(sharp[window], ["a", "b", "c"], "macro_f1")
+    shuffled = reference.estimates(sharp[window][:, [2, 0, 1]], ["c", "a", "b"], "macro_f1")
+    # then the estimate is the same, and the drop is the holdout's macro-F1 minus the expected one
+    assert ordered is not None and shuffled is not None
+    assert shuffled == pytest.approx(ordered)
+    assert ordered["estimated_drop"] == pytest.approx(reference.macro_f1 - ordered["estimated_macro_f1"])
+    by_accuracy = reference.estimates(sharp[window], ["a", "b", "c"], "accuracy")
+    assert by_accuracy is not None
+    assert by_accuracy["estimated_drop"] == pytest.approx(reference.accuracy - by_accuracy["estimated_accuracy"])
+    assert by_accuracy["estimated_drop"] != ordered["estimated_drop"]
+    # and the calibrated estimate is near the realised accuracy where the raw one is not
+    realised = skm.accuracy_score(y[window], np.array(["a", "b", "c"])[sharp[window].argmax(axis=1)])
+    assert ordered["estimated_accuracy"] == pytest.approx(realised, abs=0.02)
+    assert estimate_multiclass(sharp[window], ["a", "b", "c"]).accuracy - realised > 0.05
+    # and other classes, or a metric CBPE does not estimate, give no calibrated figure or no drop
+    assert reference.estimates(sharp[window], ["a", "b", "d"], "macro_f1") is None
+    log_loss = reference.estimates(sharp[window], ["a", "b", "c"], "log_loss")
+    assert log_loss is not None and "estimated_drop" not in log_loss
+
+
+def test_the_reference_fitted_per_task() -> None:
+    # given one labelled holdout per task
+    rng = np.random.default_rng(7)
+    X, y, p = noisy_rows(rng, 300, -1, 1)
+    labels, proba = calibrated_rows(300, seed=7)
+    # when fitted / then regression gets a loss reference, multiclass a class reference, binary none
+    assert isinstance(fit_reference("regression", X, y, p, ()), LossReference)
+    assert isinstance(fit_reference("multiclass", X, labels, proba, ["a", "b", "c"]), ClassReference)
+    assert fit_reference("binary", X, (y > 0).astype(int), rng.uniform(size=300), ()) is None

@@ -64,7 +64,7 @@ def test_drift_needs_a_drop_when_so_configured_measured_first_then_estimated() -
     # when the window's scores estimate no drop (and no labels yet) / then it is watched, not retrained on
     harmless = decide(WindowVerdict("c", 0.9, None, True, estimated_drop=0.01))
     assert not harmless.retrain and harmless.reason is None
-    assert "estimated (CBPE) drop +0.0100 <= 0.03: watched, not retrained" in harmless.why
+    assert "estimated (label-free) drop +0.0100 <= 0.03: watched, not retrained" in harmless.why
     # when the estimate expects a drop beyond tolerance / then drift retrains
     assert decide(WindowVerdict("c", 0.9, None, True, estimated_drop=0.05)).retrain
     # when labels measured a small drop, the measured figure wins over a large estimate
