@@ -219,7 +219,20 @@ def validate_frame(
             results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
         if volume is not None:
             results.append(_volume(times, len(frame), suite, volume))
-    extra = [str(c) for c in frame.columns if c not in {s.name for s in suite.columns}]
+    return finish_report(results, [str(c) for c in frame.columns], len(frame), suite, source, warnings)
+
+
+def finish_report(
+    results: list[RuleResult],
+    columns: list[str],
+    rows: int,
+    suite: SuiteSpec,
+    source: str,
+    warnings: Collection[str] | None,
+) -> ValidationReport:
+    """The column rules' results with the window's extra columns noted and the warnings' kinds made
+    non-blocking: the report, as every engine (in memory or over partitions) ends it."""
+    extra = [c for c in columns if c not in {s.name for s in suite.columns}]
     if extra:
         shown = ", ".join(repr(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
         results.append(RuleResult(None, "extra columns allowed", True, f"{len(extra)} not in the contract: {shown}"))
@@ -232,7 +245,7 @@ def validate_frame(
         ]
     warn = set(suite.warnings if warnings is None else warnings)
     results = [replace(r, blocking=False) if r.kind in warn else r for r in results]
-    return ValidationReport(source=source, rows=len(frame), results=tuple(results))
+    return ValidationReport(source=source, rows=rows, results=tuple(results))
 
 
 _KINDS = {"exists": "schema", "not_null": "nulls", "between": "range", "in_set": "categories", "unique": "unique"}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -78,19 +77,7 @@ def validate_partitioned(
             results.append(memory._freshness(newest if times else None, suite.time_column, as_of, freshness_hours))
         if volume is not None:
             results.append(memory._volume(span if times else None, window.rows, suite, volume))
-    extra = [c for c in window.columns if c not in {s.name for s in suite.columns}]
-    if extra:
-        shown = ", ".join(repr(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
-        results.append(RuleResult(None, "extra columns allowed", True, f"{len(extra)} not in the contract: {shown}"))
-        results = [
-            RuleResult(r.column, r.rule, False, f"missing; not in the contract: {shown}")
-            if r.rule == "exists" and not r.passed
-            else r
-            for r in results
-        ]
-    warn = set(suite.warnings if warnings is None else warnings)
-    results = [replace(r, blocking=False) if r.kind in warn else r for r in results]
-    return ValidationReport(source=source, rows=window.rows, results=tuple(results))
+    return memory.finish_report(results, list(window.columns), window.rows, suite, source, warnings)
 
 
 def _column_results(
