@@ -92,3 +92,25 @@ def test_a_contract_failure_over_partitions_fails_as_in_memory_and_leaves_the_st
     assert "carrier" in failed["dask"].message and "known categories" in failed["dask"].message.lower()
     assert failed["dask"].message == failed["pandas"].message
     pd.testing.assert_frame_equal(_stored(configs["dask"], project), before)
+
+
+def test_scoring_on_the_cluster_at_perennial_dask_address_stores_the_in_memory_rows(
+    project: Any, configs: dict[str, str], parts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import LocalCluster
+
+    # given the window scored in memory, and a running scheduler named by PERENNIAL_DASK_ADDRESS
+    assert batch_scoring_flow(config_path=configs["pandas"], **WINDOW, return_state=True).is_completed()
+    in_memory = _stored(configs["pandas"], project)
+    on_cluster = project.write_config(
+        "cluster.yaml", **{"data.source.path": str(parts), "data.engine": {"kind": "dask"}}
+    )
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        monkeypatch.setenv("PERENNIAL_DASK_ADDRESS", cluster.scheduler_address)
+        # when the config names no cluster and the window is scored over partitions
+        state = batch_scoring_flow(config_path=on_cluster, **WINDOW, return_state=True)
+        ran = set(cluster.scheduler.task_prefixes)
+    # then the cluster's worker wrote the partitions, and the store holds the in-memory run's rows, value for value
+    assert state.is_completed(), state.message
+    assert any("write" in name for name in ran), ran
+    pd.testing.assert_frame_equal(_stored(on_cluster, project), in_memory, check_exact=True)
