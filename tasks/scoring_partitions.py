@@ -23,8 +23,8 @@ from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport
 from perennial.core.validation_partitioned import validate_partitioned
 from perennial.io import sources, tracking
-from perennial.io.partitioned import dask_reduce
-from perennial.io.prediction_store import DayStaging, ParquetPredictionStore, open_store
+from perennial.io.partitioned import dask_reduce, write_days
+from perennial.io.prediction_store import ParquetPredictionStore, open_store
 from tasks.common import IO_RETRIES
 from tasks.scoring import record_scoring, record_validation, with_run_id
 
@@ -71,8 +71,6 @@ def score_partitions_task(
 ) -> tuple[int, list[dt.date]]:
     """Each partition scored and written into the store by day, then the days installed (a re-run
     replaces them, as ``write_predictions_task`` does); rows and days. Recorded as ``score_task`` is."""
-    from dask.base import compute
-
     store = open_store(config, root)
     assert isinstance(store, ParquetPredictionStore)  # config: the dask engine writes Parquet
     # one scoring time for the whole batch; the meta is an empty window scored (its columns and types)
@@ -80,30 +78,14 @@ def score_partitions_task(
     scored = window.map_partitions(  # type: ignore[no-untyped-call]
         _score, model, *args, run_id, meta=_score(window._meta, model, *args, run_id), enforce_metadata=False
     )
-    staging = store.stage("batch")
     started = time.perf_counter()
-    written = scored.map_partitions(_write, staging, meta=_summary_of(scored._meta))
-    try:
-        (summary,) = compute(written, scheduler=scheduler)  # type: ignore[no-untyped-call]
-    except BaseException:
-        staging.discard()  # the store keeps its days as they were
-        raise
+    summary, days = write_days(scored, store, "batch", SUMMARY_COLUMNS, scheduler)
     seconds = time.perf_counter() - started
-    days = store.install("batch", staging)
     tracking.log_params(run_id, {"partitions": ",".join(d.isoformat() for d in days)})
-    record_scoring(summary.reset_index(drop=True), seconds, config, version, run_id)
+    record_scoring(summary, seconds, config, version, run_id)
     return len(summary), days
 
 
 def _score(frame: pd.DataFrame, model: Any, *args: Any) -> pd.DataFrame:
     *scoring, run_id = args
     return with_run_id(score_frame(model, frame, *scoring), run_id)
-
-
-def _summary_of(predictions: pd.DataFrame) -> pd.DataFrame:
-    return predictions.loc[:, [c for c in SUMMARY_COLUMNS if c in predictions.columns]]
-
-
-def _write(predictions: pd.DataFrame, staging: DayStaging) -> pd.DataFrame:
-    staging.write(predictions)
-    return _summary_of(predictions)
