@@ -163,12 +163,19 @@ def scoring_worker(engine: str, folder: str, window: str) -> dict[str, Any]:
         store.replace_days("batch", predictions)
     else:
         lazy = open_lazy(source)
-        scored = lazy.map_partitions(score_frame, model, *scoring, meta=score_frame(model, lazy._meta, *scoring))
+        scored = lazy.map_partitions(_score, model, *scoring, meta=_score(lazy._meta, model, *scoring))
         rows = len(write_days(scored, store, "batch", ["prediction"], scheduler="synchronous")[0])
     seconds = time.perf_counter() - start
     peak = _status_mb("VmHWM")
     stored = store.read("batch").sort_values("id", ignore_index=True)
     return {"seconds": seconds, "baseline_mb": baseline, "peak_mb": peak, "rows": rows, "stored": fingerprint(stored)}
+
+
+def _score(frame: pd.DataFrame, model: Any, *scoring: Any) -> pd.DataFrame:
+    """``score_frame`` with the partition first, as ``map_partitions`` calls it."""
+    from perennial.core.scoring import score_frame
+
+    return score_frame(model, frame, *scoring)
 
 
 def run_worker(engine: str, folder: Path, window: Path, step: str = "checks") -> dict[str, Any]:
