@@ -1,4 +1,5 @@
-"""A partitioned window: drift and validation in memory (pandas) vs over partitions (Dask), same reports.
+"""A partitioned window: drift and validation, and batch scoring, in memory (pandas) vs over partitions
+(Dask), same reports and the same stored predictions.
 
     .venv/bin/python -m bench.dask_window           # 250k and 1M rows, median of 3
     .venv/bin/python -m bench.dask_window --quick   # 100k rows, one repeat
@@ -13,6 +14,16 @@ Each run is a fresh worker process that reads the window and runs drift and vali
   scheduler (one partition in memory at a time), ``check_window_partitioned`` (validation and drift
   summarised in one read; exact quartiles for the unit-shift rule read the numeric columns twice more).
 
+Batch scoring, each run a fresh worker process too, with the demo's HistGradientBoosting pipeline fitted on
+the January-June rows:
+
+- ``pandas``: ``read_source``, ``score_frame``, the prediction store's ``replace_days``;
+- ``dask``: ``open_lazy``, ``map_partitions(score_frame)`` (meta: an empty frame scored),
+  ``io.partitioned.write_days`` on the synchronous scheduler (each partition written into the store's
+  staging by day, then each day installed), as ``data.engine.kind: dask`` scores in the batch flow.
+
+The two stores must hold the same rows (a content hash of every column, rows ordered by id, one ``scored_at``).
+
 Time is the whole run (read included, imports not: dask's and distributed's are done before the clock starts); peak is the
 worker's VmHWM, read the same way for both, minus nothing (imports included: each path's baseline is shown). The two reports must agree: drift verdicts equal per
 column (Wasserstein statistics differ by at most the sketch's bound, the largest difference is shown),
@@ -23,6 +34,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,7 +59,9 @@ FILE_ROWS = 100_000
 def prepare(folder: Path, sizes: list[int]) -> dict[int, Path]:
     """The reference stats and contract, and one partitioned window per size, under ``folder``."""
     from perennial.config import load_config
+    from perennial.core.data import features_of, labels_of
     from perennial.core.drift import build_reference
+    from perennial.core.training import build_model
     from perennial.core.validation import derive_suite
     from perennial.io.demo_data import load_demo_frame
 
@@ -57,6 +72,11 @@ def prepare(folder: Path, sizes: list[int]) -> dict[int, Path]:
     reference = build_reference(demo[cut], list(features.numeric), list(features.categorical))
     (folder / "reference.npz").write_bytes(reference.to_bytes())
     (folder / "suite.json").write_text(json.dumps(derive_suite(config, demo[cut]).to_dict()))
+    hgb = next(c for c in config.training.candidates if c.family == "hist_gradient_boosting")
+    train = demo[cut].tail(config.training.max_train_rows)
+    model = build_model(hgb, config.data.features, config.training.seed)
+    model.fit(features_of(train, config), labels_of(train, config))
+    (folder / "model.pkl").write_bytes(pickle.dumps(model))
     later = demo[~cut].dropna(subset=list(features.numeric)).reset_index(drop=True)
     windows = {}
     for rows in sizes:
@@ -116,8 +136,50 @@ def worker(engine: str, folder: str, window: str) -> dict[str, Any]:
     }
 
 
-def run_worker(engine: str, folder: Path, window: Path) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "_worker", engine, str(folder), str(window)]
+def scoring_worker(engine: str, folder: str, window: str) -> dict[str, Any]:
+    import time
+
+    from perennial.config import FileSource, load_config
+    from perennial.core.data import fingerprint
+    from perennial.core.scoring import score_frame
+    from perennial.io.partitioned import write_days
+    from perennial.io.prediction_store import ParquetPredictionStore
+    from perennial.io.sources import open_lazy, read_source
+
+    config = load_config(ROOT / "configs" / "flights.yaml")
+    model = pickle.loads((Path(folder) / "model.pkl").read_bytes())
+    source = FileSource(kind="parquet", path=window)
+    store = ParquetPredictionStore(Path(folder) / f"store-{engine}")
+    shutil.rmtree(store.path, ignore_errors=True)
+    scoring = (config, "bench", "1", pd.Timestamp(AS_OF))  # one scored_at: the stores can be compared whole
+    if engine == "dask":
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    baseline = _status_mb("VmRSS")
+    start = time.perf_counter()
+    if engine == "pandas":
+        predictions = score_frame(model, read_source(source), *scoring)
+        rows = len(predictions)
+        store.replace_days("batch", predictions)
+    else:
+        lazy = open_lazy(source)
+        scored = lazy.map_partitions(_score, model, *scoring, meta=_score(lazy._meta, model, *scoring))
+        rows = len(write_days(scored, store, "batch", ["prediction"], scheduler="synchronous")[0])
+    seconds = time.perf_counter() - start
+    peak = _status_mb("VmHWM")
+    stored = store.read("batch").sort_values("id", ignore_index=True)
+    return {"seconds": seconds, "baseline_mb": baseline, "peak_mb": peak, "rows": rows, "stored": fingerprint(stored)}
+
+
+def _score(frame: pd.DataFrame, model: Any, *scoring: Any) -> pd.DataFrame:
+    """``score_frame`` with the partition first, as ``map_partitions`` calls it."""
+    from perennial.core.scoring import score_frame
+
+    return score_frame(model, frame, *scoring)
+
+
+def run_worker(engine: str, folder: Path, window: Path, step: str = "checks") -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), f"_{step}", engine, str(folder), str(window)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise SystemExit(f"{engine} worker failed:\n{done.stderr[-3000:]}")
@@ -142,7 +204,7 @@ def compare(pandas: dict[str, Any], dask: dict[str, Any]) -> dict[str, Any]:
 
 def report(results: list[dict[str, Any]], args: Any) -> list[str]:
     lines = [
-        "## A partitioned window: drift and validation in memory vs over Dask partitions",
+        "## A partitioned window: drift, validation and batch scoring in memory vs over Dask partitions",
         "",
         f"`{args.command}` on {dt.date.today().isoformat()}: the flights reference and contract (January-June);",
         f"the window July-December resampled to N rows (seed 0) in Parquet files of {FILE_ROWS:,} rows; each run a",
@@ -167,8 +229,29 @@ def report(results: list[dict[str, Any]], args: Any) -> list[str]:
                 f"| {peak:,.0f} ({baseline:,.0f}) | {'yes' if same['drift_same'] else 'NO'} "
                 f"| {same['largest_gap']:.2g} | {'yes' if same['validation_same'] else 'NO'} |"
             )
+    lines += [
+        "",
+        "Batch scoring (the demo's HistGradientBoosting pipeline; read, score and write the prediction store):",
+        "",
+        "| rows | path | seconds | rows/s | peak MB (baseline) | stored rows equal |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for r in results:
+        for engine in ("pandas", "dask"):
+            runs = r["scoring"][engine]
+            seconds = [x["seconds"] for x in runs]
+            peak, baseline = median([x["peak_mb"] for x in runs]), median([x["baseline_mb"] for x in runs])
+            lines.append(
+                f"| {r['rows']:,} | {engine} | {spread(seconds)} | {r['rows'] / median(seconds):,.0f} "
+                f"| {peak:,.0f} ({baseline:,.0f}) | {'yes' if r['stored_same'] else 'NO'} |"
+            )
     ok = all(r["same"]["drift_same"] and r["same"]["validation_same"] for r in results)
-    lines += ["", f"- {'met' if ok else 'MISSED'}: the same drift verdicts and validation report on both paths"]
+    stored = all(r["stored_same"] for r in results)
+    lines += [
+        "",
+        f"- {'met' if stored else 'MISSED'}: the same stored predictions on both paths",
+        f"- {'met' if ok else 'MISSED'}: the same drift verdicts and validation report on both paths",
+    ]
     return lines
 
 
@@ -182,20 +265,25 @@ def main() -> None:
         windows = prepare(folder, sizes)
         for rows, window in windows.items():
             runs: dict[str, list[dict[str, Any]]] = {"pandas": [], "dask": []}
+            scoring: dict[str, list[dict[str, Any]]] = {"pandas": [], "dask": []}
             for _ in range(args.repeats):
                 for engine in runs:  # in turn, so load on the shared machine hits both alike
                     runs[engine].append(run_worker(engine, folder, window))
+                    scoring[engine].append(run_worker(engine, folder, window, "scoring"))
             same = compare(runs["pandas"][0], runs["dask"][0])
-            results.append({"rows": rows, **runs, "same": same})
-            print(f"{rows:,} rows: {same}", flush=True)
+            stored = {x["stored"] for x in scoring["pandas"] + scoring["dask"]}
+            results.append({"rows": rows, **runs, "same": same, "scoring": scoring, "stored_same": len(stored) == 1})
+            print(f"{rows:,} rows: {same}, stores equal: {len(stored) == 1}", flush=True)
     lines = report(results, args)
     publish("dask_window", lines, args)
-    if "MISSED" in lines[-1]:
+    if any("MISSED" in line for line in lines[-2:]):
         raise SystemExit("the in-memory and partitioned paths disagree")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "_worker":
+    if len(sys.argv) > 1 and sys.argv[1] == "_checks":
         print(json.dumps(worker(*sys.argv[2:5])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_scoring":
+        print(json.dumps(scoring_worker(*sys.argv[2:5])))
     else:
         main()

@@ -5,10 +5,14 @@ fit using every core; with ``training.task_runner.kind: dask``
 a prefect-dask runner on a LocalCluster for this run, or on an existing cluster at
 ``address``. Chosen inside the flow (not at decoration) so that a deployment run by any
 worker follows the config it is given, with no code change.
+
+Batch scoring over partitions (``data.engine.kind: dask``) computes on a Dask scheduler sized by the
+same settings (``data_scheduler``), or on the cluster at ``PERENNIAL_DASK_ADDRESS``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +20,9 @@ from typing import Any
 from prefect.context import FlowRunContext
 from prefect.task_runners import TaskRunner
 
-from perennial.config import CandidateRunner
+from perennial.config import CandidateRunner, DaskCluster, DataEngine
+
+ADDRESS_VARIABLE = "PERENNIAL_DASK_ADDRESS"
 
 
 def dask_runner(spec: CandidateRunner) -> TaskRunner[Any]:
@@ -25,11 +31,37 @@ def dask_runner(spec: CandidateRunner) -> TaskRunner[Any]:
 
     if spec.address:
         return DaskTaskRunner(address=spec.address)
-    # A local cluster of processes, one per core unless sized; the dashboard on a free port
+    return DaskTaskRunner(cluster_kwargs=cluster_kwargs(spec))
+
+
+def cluster_kwargs(spec: DaskCluster) -> dict[str, Any]:
+    """LocalCluster arguments: processes, one per core unless sized; the dashboard on a free port."""
     kwargs: dict[str, Any] = {"threads_per_worker": spec.threads_per_worker, "dashboard_address": ":0"}
     if spec.n_workers:
         kwargs["n_workers"] = spec.n_workers
-    return DaskTaskRunner(cluster_kwargs=kwargs)
+    if spec.memory_limit:
+        kwargs["memory_limit"] = spec.memory_limit
+    return kwargs
+
+
+@contextmanager
+def data_scheduler(spec: DataEngine) -> Iterator[Any]:
+    """The scheduler partitioned data is computed on: "synchronous" (no cluster), or a ``distributed.Client``
+    of the cluster at ``spec.address`` or ``PERENNIAL_DASK_ADDRESS``, else of a LocalCluster started (and
+    closed) here."""
+    if spec.scheduler == "synchronous":
+        yield "synchronous"
+        return
+    from distributed import Client, LocalCluster
+
+    address = spec.address or os.environ.get(ADDRESS_VARIABLE) or None
+    if address:
+        with Client(address) as client:  # type: ignore[no-untyped-call]
+            yield client
+        return
+    cluster = LocalCluster(**cluster_kwargs(spec))  # type: ignore[no-untyped-call]
+    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
+        yield client
 
 
 @contextmanager

@@ -49,21 +49,38 @@ def validate_scoring_input_task(
     The column checks run vectorised (GX's verdicts and wording, a fraction of its time: scoring a
     million rows must not wait seconds on its input check)."""
     report = validate_frame(frame, suite, source=source, require_target=False, engine="vectorised")
+    return record_validation(report, run_id, config_name).raise_if_failed()
+
+
+def record_validation(report: ValidationReport, run_id: str, config_name: str) -> ValidationReport:
+    """The scoring input's report to MLflow (file and tags) and to a Prefect artifact."""
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
     tracking.set_tags(run_id, validation_tags(report))
-    publish_markdown(f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {source}")
-    return report.raise_if_failed()
+    publish_markdown(
+        f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {report.source}"
+    )
+    return report
 
 
 @task(name="score-window", cache_policy=NO_CACHE)
 def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str) -> pd.DataFrame:
     """Prediction rows stamped with this scoring run's id; rows, latency and the score distribution go to MLflow."""
     started = time.perf_counter()
-    predictions = score_frame(model, frame, config, config.tracking.registered_model, version)
-    seconds = time.perf_counter() - started
-    # the MLflow run that wrote a row: its metrics, validation report and model version explain the row
+    predictions = with_run_id(score_frame(model, frame, config, config.tracking.registered_model, version), run_id)
+    record_scoring(predictions, time.perf_counter() - started, config, version, run_id)
+    return predictions
+
+
+def with_run_id(predictions: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """The MLflow run that wrote a row, beside its model version: its metrics and validation report explain it."""
     at = cast(int, predictions.columns.get_loc("model_version"))  # a unique column: its position
     predictions.insert(at + 1, "run_id", run_id)
+    return predictions
+
+
+def record_scoring(predictions: pd.DataFrame, seconds: float, config: Config, version: str, run_id: str) -> None:
+    """Rows, latency and the score distribution to MLflow, a table to Prefect (``predictions`` needs only
+    the prediction and label columns)."""
     summary = scoring_summary(predictions, seconds, config.task)
     tracking.log_metrics(run_id, summary)
     value_range = (
@@ -79,7 +96,6 @@ def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, ru
     publish_table(
         f"{config.name}-batch-scoring", rows, f"Window scored by {config.tracking.registered_model} v{version}"
     )
-    return predictions
 
 
 def scoring_summary(predictions: pd.DataFrame, seconds: float, task: str = "binary") -> dict[str, float]:

@@ -103,7 +103,6 @@ MEANINGS = {
     "Candidate.params": "the estimator's parameters",
     "Candidate.search": "a hyper-parameter search over a grid",
     "CandidateRunner.kind": "thread: in the flow's process; dask: on a Dask cluster",
-    "CandidateRunner.threads_per_worker": "threads of each LocalCluster worker",
     "Bootstrap.resamples": "resamples of the holdout (more: tighter intervals, slower)",
     "Bootstrap.confidence": "the intervals' confidence level",
     "Bootstrap.seed": "seeds the resampling",

@@ -128,6 +128,45 @@ def test_a_wrong_task_runner_is_an_error_naming_the_rule(runner, message) -> Non
         parse_config(raw, "tiny.yaml")
 
 
+def test_batch_data_stays_in_memory_unless_the_dask_engine_is_configured(tiny_config) -> None:
+    # given the tiny config without an engine / then the window is read into one pandas frame
+    assert tiny_config.data.engine.kind == "pandas"
+    # when the dask engine is asked for without a cluster size
+    raw = config_dict()
+    raw["data"]["engine"] = {"kind": "dask"}
+    engine = parse_config(raw).data.engine
+    # then it computes on a cluster (the address, PERENNIAL_DASK_ADDRESS, or a local one), not in the flow's thread
+    assert (engine.kind, engine.scheduler, engine.address) == ("dask", "cluster", None)
+
+
+@pytest.mark.parametrize(
+    ("engine", "changes", "message"),
+    [
+        ({"kind": "pandas", "n_workers": 2}, {}, "apply to kind 'dask' only"),
+        ({"kind": "dask", "scheduler": "synchronous", "memory_limit": "1GiB"}, {}, "runs no cluster"),
+        ({"kind": "dask", "address": "tcp://h:8786", "memory_limit": "1GiB"}, {}, "sized by its owner"),
+        ({"kind": "dask"}, {"id_column": None}, "needs data.id_column"),
+        ({"kind": "dask"}, {"source": {"kind": "jsonl", "path": "f.jsonl"}}, "Parquet or CSV source"),
+        ({"kind": "spark"}, {}, r"data\.engine\.kind"),
+    ],
+)
+def test_a_wrong_data_engine_is_an_error_naming_the_rule(engine, changes, message) -> None:
+    raw = config_dict()
+    raw["data"] = {**raw["data"], "engine": engine, **changes}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, "tiny.yaml")
+
+
+def test_the_dask_engine_writes_a_parquet_prediction_store() -> None:
+    # given the dask engine / when predictions go to a database, then to Parquet (the default)
+    raw = config_dict()
+    raw["data"]["engine"] = {"kind": "dask", "scheduler": "synchronous"}
+    with pytest.raises(ConfigError, match="writes a Parquet prediction store"):
+        parse_config({**raw, "predictions": {"kind": "sql", "url": "sqlite:///p.db"}}, "tiny.yaml")
+    # then only the database is refused
+    assert parse_config(raw).predictions.kind == "parquet"
+
+
 def test_the_recorded_config_masks_url_passwords_and_keeps_the_rest(tiny_config: Config) -> None:
     # given a config whose prediction store is a database with a password
     config = tiny_config.model_copy(update={"predictions": SqlStore(kind="sql", url="postgresql://u:s3cret@db:5432/p")})

@@ -50,6 +50,20 @@ def parse_times(frame: pd.DataFrame, column: str, source: str, now: dt.datetime 
     return parsed
 
 
+def rows_in_window(
+    frame: pd.DataFrame, time_column: str, start: dt.date | None, end: dt.date | None, source: str
+) -> pd.DataFrame:
+    """The rows with start <= time < end (either optional), the time column as UTC timestamps; the
+    rows' order is kept. Applied to each partition of a lazy source (``parse_times`` checks its rows)."""
+    times = parse_times(frame, time_column, source)
+    keep = pd.Series(True, index=frame.index)
+    if end is not None:
+        keep &= times < _utc(end)
+    if start is not None:
+        keep &= times >= _utc(start)
+    return frame.assign(**{time_column: times}).loc[keep]
+
+
 def _utc(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize("UTC")
 

@@ -25,6 +25,8 @@ def predict_method(task: Task) -> str:
 
 def predict(model: Any, X: pd.DataFrame, task: Task) -> np.ndarray:
     """The task's prediction for each row of ``X``."""
+    if len(X) == 0:  # an empty partition (a window's filter empties many): no rows, the right shape
+        return np.empty((0, len(classes_of(model, task))) if task == "multiclass" else 0, dtype=np.float64)
     if task == "regression":
         return np.asarray(model.predict(X), dtype=np.float64).ravel()
     proba = np.asarray(model.predict_proba(X), dtype=np.float64)

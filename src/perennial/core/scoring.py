@@ -15,8 +15,18 @@ from perennial.core.predict import classes_of, predict, predicted_labels, scalar
 PROBA_PREFIX = "proba__"  # a multiclass row's probability of each class: proba__<class>
 
 
-def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str, version: str) -> pd.DataFrame:
+def score_frame(
+    model: Any,
+    frame: pd.DataFrame,
+    config: Config,
+    model_name: str,
+    version: str,
+    scored_at: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Prediction rows: id, event time, model identity, prediction, label, and the raw features.
+
+    ``scored_at`` (default: now) is one time for the whole batch, also when it is scored a partition at a time.
+    An empty frame gives no rows with the columns and types of a scored one (a Dask partition's meta).
 
     Multiclass rows also carry ``predicted_class`` (text) and ``proba__<class>`` for each class.
 
@@ -28,7 +38,7 @@ def score_frame(model: Any, frame: pd.DataFrame, config: Config, model_name: str
     predicted, classes = predict(model, X, task), classes_of(model, task)
     labels = predicted_labels(predicted, task, classes, config.evaluation.threshold)
     features = frame.loc[:, [c for c in config.data.features.columns if c != config.data.time_column]]
-    scored_at = pd.Timestamp(dt.datetime.now(dt.UTC))
+    scored_at = scored_at if scored_at is not None else pd.Timestamp(dt.datetime.now(dt.UTC))
     # without a time column a row's event is its scoring: the batch is the monitoring window
     time_column = config.data.time_column
     event_time = (

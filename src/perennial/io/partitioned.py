@@ -9,12 +9,14 @@ Dask scheduler: "synchronous" (one thread, the tests), "threads", or None for th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
 from perennial.core.partitions import Reduce
+from perennial.io.prediction_store import DayStaging, ParquetPredictionStore
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -40,3 +42,30 @@ def dask_reduce(frame: dd.DataFrame, scheduler: Any = "synchronous") -> Reduce:
         return merged
 
     return reduce
+
+
+def write_days(
+    rows: dd.DataFrame, store: ParquetPredictionStore, source: str, keep: Sequence[str], scheduler: Any = "synchronous"
+) -> tuple[pd.DataFrame, list[dt.date]]:
+    """Write prediction ``rows`` into ``store``, a partition at a time, replacing every day they cover
+    (``replace_days`` for a frame larger than memory; a failure leaves the store as it was).
+
+    Each partition is written where it is computed (workers need the store's file system); only its
+    ``keep`` columns come back, concatenated in row order, with the days replaced.
+    """
+    from dask.base import compute
+
+    wanted = [c for c in keep if c in rows.columns]
+    staging = store.stage(source)
+    written = rows.map_partitions(_write_part, staging, wanted, meta=rows._meta.loc[:, wanted])  # type: ignore[no-untyped-call]
+    try:
+        (kept,) = compute(written, scheduler=scheduler)  # type: ignore[no-untyped-call]
+    except BaseException:
+        staging.discard()
+        raise
+    return kept.reset_index(drop=True), store.install(source, staging)
+
+
+def _write_part(rows: pd.DataFrame, staging: DayStaging, keep: list[str]) -> pd.DataFrame:
+    staging.write(rows)
+    return rows.loc[:, keep]

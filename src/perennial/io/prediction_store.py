@@ -24,6 +24,7 @@ import shutil
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -172,6 +173,32 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
+@dataclass(frozen=True, slots=True)
+class DayStaging:
+    """Part files of a batch by day, in a hidden folder of the store until installed (picklable: Dask
+    workers write into it)."""
+
+    folder: Path
+
+    def write(self, frame: pd.DataFrame) -> int:
+        """Add ``frame``'s rows as a part file in the folder of each of its event days; how many rows."""
+        rows = prepare_rows(frame)
+        if not len(rows):
+            return 0
+        table = pa.Table.from_pandas(rows, preserve_index=False)  # converted once, sliced per day
+        for day, index in day_indices(rows).items():
+            folder = self.folder / f"date={day.isoformat()}"
+            folder.mkdir(exist_ok=True)
+            ParquetPredictionStore._write_file(table.take(pa.array(index)), folder)
+        return len(rows)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def days(self) -> list[dt.date]:
+        return sorted(dt.date.fromisoformat(p.name.removeprefix("date=")) for p in self.folder.glob("date=*"))
+
+
 class ParquetPredictionStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -213,14 +240,42 @@ class ParquetPredictionStore:
             self._replace(source, day, table.take(pa.array(index)))
         return list(days)
 
+    def stage(self, source: str) -> DayStaging:
+        """A hidden folder to write a batch into a part at a time (``DayStaging.write``, e.g. from Dask
+        workers sharing this file system), then ``install``: each of its days replaces the store's."""
+        folder = self.path / f"source={_check_source(source)}" / f".staging-{uuid.uuid4().hex[:12]}"
+        folder.mkdir(parents=True)
+        return DayStaging(folder)
+
+    def install(self, source: str, staging: DayStaging) -> list[dt.date]:
+        """Replace the partition of every day staged with the staged files (each day atomically); the
+        days, in order. The staging folder is gone afterwards, installed or not."""
+        try:
+            days = staging.days()
+            for day in days:
+                self._install(source, day, staging.folder / f"date={day.isoformat()}")
+        finally:
+            staging.discard()
+        return days
+
     def _replace(self, source: str, date: dt.date, table: pa.Table | None) -> None:
         final = self._partition(source, date)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:12]}"
         staging.mkdir()
-        try:
-            if table is not None:
+        if table is not None:
+            try:
                 self._write_file(table, staging)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        self._install(source, date, staging)
+
+    def _install(self, source: str, date: dt.date, staging: Path) -> None:
+        """Make the folder ``staging`` the partition of ``source`` on ``date`` (the old one is removed)."""
+        final = self._partition(source, date)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
             with self._locked(source, date):
                 if not final.exists():
                     os.rename(staging, final)

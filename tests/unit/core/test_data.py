@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
-from perennial.core.data import features_of, fingerprint, labelled, labels_of, parse_times, split_by_time
+from perennial.core.data import (
+    features_of,
+    fingerprint,
+    labelled,
+    labels_of,
+    parse_times,
+    rows_in_window,
+    split_by_time,
+)
 from perennial.errors import DataSourceError
 from tests.conftest import make_flights
 
@@ -104,3 +114,16 @@ def test_rows_without_a_target_are_counted_and_left_out(tiny_config) -> None:
     full = rows.fillna(0.0)
     kept_full, none = labelled(full, tiny_config)
     assert kept_full is full and none == 0
+
+
+def test_a_window_cut_from_a_part_keeps_its_rows_in_order_with_utc_times() -> None:
+    # given rows whose times are text, out of order, around the window's bounds
+    part = pd.DataFrame({"t": ["2013-03-02 10:00", "2013-02-28 23:00", "2013-03-01 00:00", "2013-03-15 00:00"]})
+    # when the window [Mar 1, Mar 15) is cut from it
+    window = rows_in_window(part, "t", dt.date(2013, 3, 1), dt.date(2013, 3, 15), "part")
+    # then the rows inside stay in their order, their times parsed to UTC; an open end keeps the last row
+    assert window.index.tolist() == [0, 2] and str(window["t"].dt.tz) == "UTC"
+    assert rows_in_window(part, "t", dt.date(2013, 3, 1), None, "part").index.tolist() == [0, 2, 3]
+    # and an unparseable time is the in-memory path's error
+    with pytest.raises(DataSourceError, match="column 't' has 1 values that are not timestamps"):
+        rows_in_window(pd.DataFrame({"t": ["2013-03-02", "soon"]}), "t", None, None, "part")

@@ -113,3 +113,54 @@ def test_hive_partition_columns_come_back_plain(tmp_path: Path) -> None:
     eager = read_source(FileSource(kind="parquet", path=str(tmp_path / "parts")))
     assert computed["origin"].dtype == eager["origin"].dtype != "category"
     assert sorted(np.unique(computed["origin"])) == ["EWR", "JFK", "LGA"]
+
+
+def _predictions(rows: int, version: str) -> pd.DataFrame:
+    """Prediction rows over three days, hour by hour, as score_frame writes them."""
+    times = pd.Timestamp("2013-03-01", tz="UTC") + pd.to_timedelta(np.arange(rows) * 3, unit="h")
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(rows)],
+            "event_time": times,
+            "scored_at": pd.Timestamp("2013-03-05", tz="UTC"),
+            "model_name": "m",
+            "model_version": version,
+            "prediction": np.linspace(0, 1, rows),
+            "predicted_label": (np.linspace(0, 1, rows) >= 0.5).astype("int64"),
+        }
+    )
+
+
+def test_rows_written_a_partition_at_a_time_replace_the_days_as_replace_days_does(tmp_path: Path) -> None:
+    import dask
+    import dask.dataframe as dd
+
+    from perennial.io import partitioned
+    from perennial.io.prediction_store import ParquetPredictionStore
+
+    # given a store with a first run's three days, and a re-run's rows in 4 partitions (days span two)
+    rows = _predictions(24, "2")
+    lazy, memory = ParquetPredictionStore(tmp_path / "lazy"), ParquetPredictionStore(tmp_path / "memory")
+    for store in (lazy, memory):
+        store.replace_days("batch", _predictions(24, "1"))
+    # when the re-run is written over partitions into one store and in memory into the other
+    with dask.config.set({"dataframe.convert-string": False}):  # text as object, as open_lazy reads it
+        parts = dd.from_pandas(rows, npartitions=4)
+    kept, days = partitioned.write_days(parts, lazy, "batch", ["prediction", "nope"])
+    # then both stores hold the same rows (only the re-run's), the kept column comes back in row order
+    assert days == memory.replace_days("batch", rows) == [dt.date(2013, 3, d) for d in (1, 2, 3)]
+    pd.testing.assert_frame_equal(
+        lazy.read("batch").sort_values("id", ignore_index=True),
+        memory.read("batch").sort_values("id", ignore_index=True),
+    )
+    assert set(lazy.read("batch")["model_version"]) == {"2"}
+    pd.testing.assert_frame_equal(kept, rows[["prediction"]])
+
+    # when a third run fails in its last partition (a row with no event time)
+    broken = _predictions(24, "3")
+    broken.loc[23, "event_time"] = pd.NaT
+    with pytest.raises(ValueError, match="need an event_time"):
+        partitioned.write_days(dd.from_pandas(broken, npartitions=4), lazy, "batch", ["prediction"])
+    # then the store still holds the second run's rows, and no staging folder is left behind
+    assert set(lazy.read("batch")["model_version"]) == {"2"} and len(lazy.read("batch")) == 24
+    assert not list((lazy.path / "source=batch").glob(".staging-*"))

@@ -242,3 +242,34 @@ def test_sql_names_from_config_and_data_are_quoted_not_pasted(tmp_path: Path) ->
     assert got.loc["b", feature] == 7.5 and pd.isna(got.loc["a", feature])
     with sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'p.db'}").connect() as conn:
         assert sqlalchemy.inspect(conn).get_table_names() == [table]
+
+
+def test_staged_parts_replace_each_of_their_days_whole_and_only_those(tmp_path: Path) -> None:
+    # given a store holding two days of a first run
+    store = ParquetPredictionStore(tmp_path / "predictions")
+    store.replace_days("batch", pd.concat([rows(["a", "b"]), rows(["c"], DAY + dt.timedelta(days=1))]))
+    # when a re-run stages its rows a part at a time (the second day's rows in two parts) and installs them
+    staging = store.stage("batch")
+    written = [
+        staging.write(rows(["a", "b"], version="2")),
+        staging.write(rows(["c", "d"], DAY + dt.timedelta(days=1), version="2").iloc[:1]),
+        staging.write(rows(["c", "d"], DAY + dt.timedelta(days=1), version="2").iloc[1:]),
+        staging.write(rows([]).iloc[:0]),  # an empty partition stages nothing
+    ]
+    days = store.install("batch", staging)
+    # then each staged day holds exactly the re-run's rows, nothing of the first run, and the staging is gone
+    assert written == [2, 1, 1, 0] and days == [DAY, DAY + dt.timedelta(days=1)]
+    after = store.read("batch").sort_values("id")
+    assert after["id"].tolist() == ["a", "b", "c", "d"] and set(after["model_version"]) == {"2"}
+    assert not staging.folder.exists()
+    # when a third run stages only the first day, then is discarded without installing
+    third = store.stage("batch")
+    third.write(rows(["x"], version="3"))
+    third.discard()
+    fourth = store.stage("batch")
+    fourth.write(rows(["y"], version="4"))
+    store.install("batch", fourth)
+    # then the discarded rows never show; the installed day changed and the other day is as it was
+    final = store.read("batch").sort_values("id")
+    assert final["id"].tolist() == ["c", "d", "y"]
+    assert final.set_index("id")["model_version"].to_dict() == {"c": "2", "d": "2", "y": "4"}
