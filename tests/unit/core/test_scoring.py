@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from perennial.core.data import features_of, labels_of
 from perennial.core.partitions import split_frame
@@ -8,14 +9,19 @@ from perennial.core.scoring import score_frame
 from perennial.core.training import train_candidate
 
 
-def test_scored_rows_carry_identity_probability_and_features(flights, tiny_config) -> None:
-    # given a fitted model / when a window is scored
-    model = train_candidate(
+@pytest.fixture
+def model(flights, tiny_config):
+    """The tiny config's first candidate fitted on the flights."""
+    return train_candidate(
         tiny_config.training.candidates[0],
         features_of(flights, tiny_config),
         labels_of(flights, tiny_config),
         tiny_config,
     ).model
+
+
+def test_scored_rows_carry_identity_probability_and_features(flights, tiny_config, model) -> None:
+    # given a fitted model / when a window is scored
     window = flights.iloc[100:400]
     rows = score_frame(model, window, tiny_config, "tiny-delay", "3")
     # then one row per input, in order, with the model's identity and the raw features
@@ -26,14 +32,8 @@ def test_scored_rows_carry_identity_probability_and_features(flights, tiny_confi
     assert str(rows["event_time"].dt.tz) == "UTC"
 
 
-def test_scoring_a_window_part_by_part_gives_the_whole_windows_rows(flights, tiny_config) -> None:
+def test_scoring_a_window_part_by_part_gives_the_whole_windows_rows(flights, tiny_config, model) -> None:
     # given a fitted model and a window in three parts, one of them empty
-    model = train_candidate(
-        tiny_config.training.candidates[0],
-        features_of(flights, tiny_config),
-        labels_of(flights, tiny_config),
-        tiny_config,
-    ).model
     window = flights.iloc[100:400]
     at = pd.Timestamp("2013-07-02", tz="UTC")
     parts = [*split_frame(window, 2), window.iloc[:0]]
