@@ -17,7 +17,6 @@ Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
 # No `from __future__ import annotations` here: Prefect builds each flow's parameter model from its
 # annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -26,7 +25,6 @@ from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
-from perennial.core.events import ReleaseDecided
 from perennial.core.monitoring import ArrivedLabels, WindowResult, event_for, label_shortfall, window_bounds
 from perennial.core.names import Tag
 from perennial.core.release_rows import ReleaseReview
@@ -52,7 +50,7 @@ from tasks.monitoring import (
     window_predictions_task,
 )
 from tasks.monitoring_insights import decay_task, skew_task
-from tasks.release import record_release_task, review_release_task
+from tasks.release import publish_release_task, record_release_task, review_release_task
 from tasks.runs import tracked_flow
 
 
@@ -138,7 +136,7 @@ def monitoring_flow(
         "skew": skew.to_dict() if skew else None,
         "estimated": estimated,
         "decayed_features": [d.feature for d in decay if d.decayed] if decay is not None else None,
-        "release": _release_dict(release),
+        "release": release.to_dict() if release else None,
     }
 
 
@@ -166,57 +164,8 @@ def _release(
         except (GateFailed, GateInconclusive) as exc:
             gate_stopped = str(exc).splitlines()[0][:500]
     review = record_release_task(review, step, registry, settings.ledger_url, run_id, gate_stopped)
-    comparison = review.decision.comparison
-    improvement = comparison.improvement if comparison else None
-    emit(
-        ReleaseDecided(
-            dataset=config.name,
-            window=window.label,
-            version=review.challenger_version,
-            mode=review.mode,
-            action=review.decision.action,
-            acted=review.acted,
-            loss=comparison.loss if comparison else None,
-            improvement=improvement.mean if improvement else None,
-            low=improvement.low if improvement else None,
-            high=improvement.high if improvement else None,
-            variants=review.table(),
-            reason=review.decision.why + (f"; {review.outcome}" if review.outcome else ""),
-        )
-    )
-    metrics = {}
-    if improvement is not None:
-        metrics = {
-            "release.improvement": improvement.mean,
-            "release.improvement_low": improvement.low,
-            "release.improvement_high": improvement.high,
-            "release.challenger_labelled": float(comparison.challenger.rows),  # type: ignore[union-attr]
-        }
-    tracking.log_metrics(run_id, {k: v for k, v in metrics.items() if v == v and abs(v) != float("inf")})
-    tracking.set_tags(run_id, {Tag.RELEASE_DECISION: f"{review.decision.action}: {review.decision.why}"[:5000]})
-    tracking.log_json(run_id, _release_dict(review) or {}, "monitoring/release.json")
-    publish_markdown(
-        f"{config.name}-release-{window.label}", review.describe(), f"Release decision, {config.name} {window.label}"
-    )
-    print(review.describe())
+    publish_release_task(review, config.name, window.label, run_id)
     return review
-
-
-def _release_dict(review: ReleaseReview | None) -> dict[str, Any] | None:
-    if review is None:
-        return None
-    comparison = review.decision.comparison
-    return {
-        "mode": review.mode,
-        "champion_version": review.champion_version,
-        "challenger_version": review.challenger_version,
-        "action": review.decision.action,
-        "acted": review.acted,
-        "outcome": review.outcome,
-        "why": review.decision.why,
-        "variants": list(review.table()),
-        "comparison": None if comparison is None else dataclasses.asdict(comparison),
-    }
 
 
 def _record(

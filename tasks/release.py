@@ -16,14 +16,16 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
 from perennial.core.monitoring import ArrivedLabels, Window
-from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode, release_action
+from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode, Tag, release_action
 from perennial.core.release import ReleasePolicy, decide_release
 from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
 from perennial.core.target import Labels
+from perennial.io import tracking
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
-from tasks.common import IO_RETRIES
+from tasks.common import IO_RETRIES, publish_markdown
+from tasks.events import emit
 
 
 def policy_of(config: Config) -> ReleasePolicy:
@@ -119,3 +121,14 @@ def record_release_task(
     finally:
         ledger.close()
     return replace(review, outcome=outcome)
+
+
+@task(name="publish-release-decision", cache_policy=NO_CACHE, **IO_RETRIES)
+def publish_release_task(review: ReleaseReview, dataset: str, window: str, run_id: str) -> None:
+    """The decision where people look: the event, the monitoring run (metrics, tag, JSON), a Prefect artifact."""
+    emit(review.event(dataset, window))
+    tracking.log_metrics(run_id, review.metrics())
+    tracking.set_tags(run_id, {Tag.RELEASE_DECISION: f"{review.decision.action}: {review.decision.why}"[:5000]})
+    tracking.log_json(run_id, review.to_dict(), "monitoring/release.json")
+    publish_markdown(f"{dataset}-release-{window}", review.describe(), f"Release decision, {dataset} {window}")
+    print(review.describe())

@@ -8,6 +8,7 @@ judged on every labelled row since it began, one row per id (its latest scoring)
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import Config
+from perennial.core.events import ReleaseDecided
 from perennial.core.monitoring import Performance, latest_predictions, window_estimates
 from perennial.core.release import (
     OutcomeComparison,
@@ -164,6 +166,57 @@ class ReleaseReview:
 
     def table(self) -> tuple[dict[str, Any], ...]:
         return tuple(v.to_dict() for v in self.variants)
+
+    @property
+    def reason(self) -> str:
+        """Why, and what was done about it."""
+        return self.decision.why + (f"; {self.outcome}" if self.outcome else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        comparison = self.decision.comparison
+        return {
+            "mode": self.mode,
+            "champion_version": self.champion_version,
+            "challenger_version": self.challenger_version,
+            "action": self.decision.action,
+            "acted": self.acted,
+            "outcome": self.outcome,
+            "why": self.decision.why,
+            "variants": list(self.table()),
+            "comparison": None if comparison is None else asdict(comparison),
+        }
+
+    def metrics(self) -> dict[str, float]:
+        """The improvement's bounds and the challenger's labelled rows (finite values only)."""
+        comparison = self.decision.comparison
+        if comparison is None:
+            return {}
+        i = comparison.improvement
+        found = {
+            "release.improvement": i.mean,
+            "release.improvement_low": i.low,
+            "release.improvement_high": i.high,
+            "release.challenger_labelled": float(comparison.challenger.rows),
+        }
+        return {k: v for k, v in found.items() if math.isfinite(v)}
+
+    def event(self, dataset: str, window: str) -> ReleaseDecided:
+        comparison = self.decision.comparison
+        i = comparison.improvement if comparison else None
+        return ReleaseDecided(
+            dataset=dataset,
+            window=window,
+            version=self.challenger_version,
+            mode=self.mode,
+            action=self.decision.action,
+            acted=self.acted,
+            loss=comparison.loss if comparison else None,
+            improvement=i.mean if i else None,
+            low=i.low if i else None,
+            high=i.high if i else None,
+            variants=self.table(),
+            reason=self.reason,
+        )
 
     def describe(self) -> str:
         verb = "done" if self.acted else "advice (release.decide: manual)"
