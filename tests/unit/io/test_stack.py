@@ -79,6 +79,11 @@ def test_ui_and_up_defer_to_a_stack_that_is_up(
 def bystander() -> Iterator[subprocess.Popen[bytes]]:
     """A process `perennial up` did not start, in its own group (as the servers are)."""
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    # until the child has exec'd, /proc shows the forking parent's command line: an identity read
+    # then would name another process than the one that stays
+    deadline = time.monotonic() + 10
+    while "time.sleep(120)" not in (process_identity(process.pid) or ("", ""))[0] and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield process
     process.kill()
     process.wait(timeout=10)
