@@ -12,13 +12,6 @@ from perennial.settings import load_settings
 from tests.conftest import config_dict, make_flights
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # one xdist worker runs them all: the harness starts once (~7 s), not once per worker
-    for item in items:
-        if "tests/integration" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("prefect-harness"))
-
-
 @pytest.fixture(autouse=True)
 def _in_harness(prefect_harness: None) -> None:
     """Every integration test runs against the session's harness (tests/conftest.py)."""

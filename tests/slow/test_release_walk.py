@@ -26,7 +26,7 @@ from tests.integration.conftest import _in_harness, project, state  # noqa: F401
 from tests.integration.test_release_cli import Run, perennial  # noqa: F401 (fixture)
 from tests.serving.conftest import free_port, records
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("prefect-harness")]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = {"reload_interval_seconds": 0.3, "canary": {"ramp": [0.5], "step_requests": 100_000, "max_p99_ms": 60_000}}
