@@ -1,7 +1,7 @@
 """The config reference (docs/config-reference.md), generated from the pydantic models.
 
 Every key with its type, default and meaning: the meaning is the field's description, else the
-comment beside or above it in config.py, else ``MEANINGS`` below (a new key without either fails
+comment beside or above it in the config package, else ``MEANINGS`` below (a new key without either fails
 ``tests/unit/test_config_reference.py``: give it a ``Field(description=...)``). A test
 regenerates the page and fails when the committed one differs:
 
@@ -21,7 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from perennial.config import Config
 
-# Meanings of keys whose model says nothing (a Field description or a comment in config.py wins)
+# Meanings of keys whose model says nothing (a Field description or a comment in perennial/config/ wins)
 MEANINGS = {
     "Config.name": "the project's name: lowercase, used in run names, artifacts and events",
     "Config.task": "what the target is: two classes (binary), several, or a quantity",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from perennial.cli_views import episodes_table
+from perennial.cli.views import episodes_table
 from perennial.core.episodes import Episode
 from perennial.io.monitor_store import MonitorStore
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pandas as pd
 
 from perennial.core.partitions import Reduce
-from perennial.io.prediction_store import DayStaging, ParquetPredictionStore
+from perennial.io.prediction_store_parquet import DayStaging, ParquetPredictionStore
 
 if TYPE_CHECKING:
     import dask.dataframe as dd

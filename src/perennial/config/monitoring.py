@@ -1,0 +1,51 @@
+"""Windows, delayed labels, drift and the retrain policy: the ``monitoring`` section."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from perennial.config.base import Frozen
+from perennial.config.data import Source
+
+
+class Retraining(Frozen):
+    """When monitoring asks for a retrain: k bad windows of the last n, then a cooldown."""
+
+    drift_share: float = Field(default=0.5, gt=0, le=1, description="share of drifted columns that counts as drift")
+    performance_tolerance: float = Field(default=0.03, ge=0, description="drop below the champion's holdout figure")
+    k: int = Field(default=2, ge=1)
+    n: int = Field(default=3, ge=1)
+    cooldown_days: float = Field(default=14, ge=0)
+    drift_needs_drop: bool = Field(
+        default=False,
+        description="drift asks for a retrain only when the latest window's performance drop beyond "
+        "performance_tolerance is measured (labels) or, short of labels, estimated (binary roc_auc: CBPE; "
+        "regression mae or rmse: direct loss estimation; multiclass accuracy or macro_f1: calibrated CBPE); "
+        "false: drift alone does",
+    )
+    episode_retries: int = Field(
+        default=1,
+        ge=0,
+        description="retrains more in one drift episode when its retrain ended inconclusive (too little evidence)",
+    )
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> Retraining:
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) cannot exceed n ({self.n})")
+        return self
+
+
+class Monitoring(Frozen):
+    window: Literal["day", "week", "month"] = "week"
+    labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
+    min_labelled_rows: int = Field(default=200, ge=1)
+    report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
+    service_url: str | None = Field(
+        default=None, description="the running service, e.g. http://127.0.0.1:8000: its /metrics is read"
+    )
+    # a feature whose permutation importance fell by more than this share since the champion was trained
+    max_importance_drop: float = Field(default=0.5, gt=0, le=1)
+    retraining: Retraining = Retraining()
