@@ -62,18 +62,30 @@ def open_predictions(
     return lazy
 
 
-def _read_part(part: tuple[int, str, Path | None], schema: pa.Schema) -> pd.DataFrame:
+def _read_part(part: tuple[int, str, Path | None], schema: pa.Schema, columns: list[str] | None = None) -> pd.DataFrame:
+    """One part file in the window's schema, only ``columns`` of it when Dask asks for fewer (it passes
+    ``columns`` when a step selects some: Parquet then reads no others)."""
     number, name, file = part
+    stored = schema.names if columns is None else [c for c in columns if c in schema.names]
     try:
-        table = schema.empty_table() if file is None else pq.read_table(file)
+        table = schema.empty_table() if file is None else _read_file(file, stored)
     except FileNotFoundError:
         raise DataSourceError(
             f"{file}: its day was re-scored while the window was read (the store replaced it): monitor the window again"
         ) from None
-    frame = pa.concat_tables([schema.empty_table(), table], promote_options="permissive").to_pandas()
-    frame["source"] = name
+    # every file in the window's one schema, as read's permissive concatenation makes it
+    empty = pa.schema([schema.field(c) for c in stored]).empty_table()
+    frame = pa.concat_tables([empty, table], promote_options="permissive").to_pandas()
+    frame = with_positions(frame.assign(source=name), number)
+    if columns is not None:
+        return frame.loc[:, columns]
     first = [c for c in ROW_COLUMNS if c in frame.columns]
-    return with_positions(frame.loc[:, first + [c for c in frame.columns if c not in first]], number)
+    return frame.loc[:, first + [c for c in frame.columns if c not in first]]
+
+
+def _read_file(file: Path, columns: list[str]) -> pa.Table:
+    handle = pq.ParquetFile(file)
+    return handle.read(columns=[c for c in columns if c in handle.schema_arrow.names])
 
 
 def open_labels(source: Source, root: Path | None = None) -> dd.DataFrame:
