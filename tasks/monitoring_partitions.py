@@ -6,14 +6,16 @@ The same steps as ``tasks.monitoring``'s, with the same reports and recording:
 - drift: the prediction store's part files of the window opened lazily (``io.window_parts``), each id's
   last scoring kept (``core.monitoring_partitioned``), per-partition sketches merged;
 - delayed labels: a Dask merge on id of the narrow columns only (id, scores, label); only the joined
-  rows come into memory, and labelled rows are far fewer than the window's (one per label that
-  arrived, for at most the window's ids);
-- the label-free estimate reads the few columns it needs of every row (the score; multiclass, the class
-  probabilities; regression, the loss estimator's inputs); feature decay reads the features of the
-  seeded sample of labelled rows that permutation importance shuffles anyway (at most
-  ``evaluation.importance.max_rows``); Evidently's page, a seeded sample of about
-  ``monitoring.report_sample_rows`` rows. Each equals the in-memory path's result; the page's sample
-  is drawn differently (it is for reading: the verdicts are the engine's).
+  rows come into memory, for the performance metrics: labelled rows are at most one per window row and,
+  labels arriving late, usually far fewer;
+- steps that need a pandas frame, decided per step: the label-free estimate holds the few columns it
+  reads of every row (binary, the score; multiclass, the class probabilities; regression, the loss
+  estimator's inputs); feature decay holds the features of the seeded sample of labelled rows that
+  permutation importance shuffles anyway (at most ``evaluation.importance.max_rows``); skew reads the
+  service's rows only, as in memory (served traffic, not the batch window); Evidently's page, a seeded
+  sample of about ``monitoring.report_sample_rows`` rows, recorded as a sample in
+  ``drift/summary.json``. Each result equals the in-memory path's; the page's sample is drawn
+  differently (it is for reading: the verdicts are the engine's).
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ def join_partitions_task(
     predictions: LazyPredictions, config: Config, root: Path, encoding: Labels | None, scheduler: Any
 ) -> pd.DataFrame:
     """``ArrivedLabels.join`` over partitions: the window's scores merged on id with the labels that
-    arrived, as a Dask merge of the narrow columns; only the joined rows are computed."""
+    arrived, as a Dask merge of the narrow columns (id, scores, label); only the joined rows are
+    computed, and labelled rows are far fewer than the window's when labels arrive late."""
     source = config.monitoring.labels or config.data.source
     where = sources.describe_source(source, root)
     labels = open_labels(source, root)
@@ -157,6 +160,7 @@ def join_partitions_task(
     meta = _known(narrow._meta, config, where, encoding)
     known = narrow.map_partitions(_known, config, where, encoding, meta=meta)
     scores = predictions.select(["scored_at", *scored_columns(predictions.frame.columns)])
+    # the joined rows alone come into memory: at most one per window row, usually far fewer (labels lag)
     (joined,) = _compute(scores.merge(known, on="id", how="inner"), scheduler=scheduler)  # type: ignore[no-untyped-call]
     return finish_join(joined)
 
@@ -179,8 +183,9 @@ def decay_partitions_task(
     run_id: str,
     scheduler: Any,
 ) -> tuple[FeatureDecay, ...] | None:
-    """``decay_task`` over partitions: the features of the labelled rows permutation importance samples
-    (the same seeded positions among the labelled rows), fetched by id; the rest are never read."""
+    """``decay_task`` over partitions: the labelled rows permutation importance samples (the same seeded
+    positions among the labelled rows, at most ``evaluation.importance.max_rows``), fetched by id with
+    their features; each partition is read and filtered to them where it is, no other row is kept."""
     stored = importance_at_training(config, joined, context)
     if stored is None:
         return None
