@@ -187,3 +187,15 @@ def test_a_window_out_of_range_fails_both_engines_with_the_same_message(
     failed = MlflowClient().search_runs([experiment.experiment_id], "attributes.status = 'FAILED'")
     (pandas, dask) = [mlflow.artifacts.load_dict(f"runs:/{r.info.run_id}/validation/report.json") for r in failed]
     assert dask == pandas and not dask["passed"]
+
+
+def test_a_window_never_scored_fails_both_engines_naming_the_fix(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a valid window that was never scored into the prediction store
+    configs = trained.configs("unscored", trained.copy_parts("unscored"))
+    # when each engine monitors it
+    states = {e: _monitor(c, trained.folder / "unscored" / f"{e}.db", monkeypatch) for e, c in configs.items()}
+    # then both fail with the same message, saying how to score it
+    assert states["pandas"].is_failed() and states["dask"].is_failed()
+    assert "perennial score" in states["dask"].message and states["dask"].message == states["pandas"].message
