@@ -52,7 +52,7 @@ def open_predictions(
     files = window_files(store, names, start, end)
     if not files:
         return None
-    # every file read into the window's one schema, as read's permissive concatenation does
+    # the window's one schema: every file's columns, types promoted as read's concatenation promotes them
     schema = pa.unify_schemas([pq.read_schema(file) for _, file in files], promote_options="permissive")
     parts = [(number, name, file) for number, (name, file) in enumerate(files)]
     meta = _read_part((0, names[0], None), schema)
