@@ -25,10 +25,19 @@ from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
-from perennial.core.monitoring import ArrivedLabels, WindowResult, event_for, label_shortfall, window_bounds
+from perennial.core.monitoring import (
+    ArrivedLabels,
+    ChampionContext,
+    Window,
+    WindowResult,
+    event_for,
+    label_shortfall,
+    window_bounds,
+)
 from perennial.core.names import Tag
 from perennial.core.release_rows import ReleaseReview
 from perennial.core.service_health import ServiceHealth
+from perennial.core.window_measures import WindowMeasures
 from perennial.errors import DataValidationFailed, GateFailed, GateInconclusive
 from perennial.io import tracking
 from perennial.io.registry import Registry
@@ -36,7 +45,7 @@ from perennial.settings import load_settings
 from tasks.common import publish_markdown
 from tasks.data import load_data_task
 from tasks.events import emit
-from tasks.label_free import label_free_task
+from tasks.label_free import label_free_columns, label_free_task
 from tasks.monitoring import (
     champion_context_task,
     check_window_task,
@@ -50,8 +59,18 @@ from tasks.monitoring import (
     window_predictions_task,
 )
 from tasks.monitoring_insights import decay_task, skew_task
+from tasks.monitoring_partitions import (
+    check_window_partitions_task,
+    decay_partitions_task,
+    drift_partitions_task,
+    join_partitions_task,
+    label_free_rows_task,
+    window_partitions_task,
+)
 from tasks.release import publish_release_task, record_release_task, review_release_task
+from tasks.runners import data_scheduler
 from tasks.runs import tracked_flow
+from tasks.scoring_partitions import open_window_task
 
 
 def _run_name() -> str:
@@ -81,37 +100,27 @@ def monitoring_flow(
         run_id,
     ):
         context = champion_context_task(config, registry)
-        frame, source = load_data_task(config, settings.root, window.start, window.end)
-        validation = check_window_task(frame, context.suite, config, source, window, run_id)
-        drift, performance, rows, skew, decay, estimated = None, None, len(frame), None, None, None
-        label_note = None
-        if validation.passed:  # invalid data is reported as such, never measured for a retrain
-            predictions = window_predictions_task(config, settings.root, window)
-            drift = drift_task(predictions, context, config, window, run_id)
-            estimated = label_free_task(predictions, context, config, run_id)  # CBPE, DLE: no label
-            labels = labels_task(config, settings.root)
-            joined = labels.join(predictions, config, context.labels)
-            performance, rows = window_performance_task(joined, config, context.holdout), len(predictions)
-            label_note = label_shortfall(joined, config)  # "too few labels (30 < 200)", never "no labels"
-            skew = skew_task(
-                config, settings.root, window, context, run_id
-            )  # served inputs vs training, apart from drift
-            decay = decay_task(config, registry, predictions, joined, context, run_id)
+        if config.data.engine.kind == "dask":  # over partitions: the window is never in one frame
+            with data_scheduler(config.data.engine) as scheduler:
+                measured = _measure_partitions(config, settings, registry, window, context, run_id, scheduler)
+        else:
+            measured = _measure(config, settings, registry, window, context, run_id)
+        validation, drift, estimated = measured.validation, measured.drift, measured.estimated
         result = decide_task(
             config,
             settings.ledger_url,
             window,
             validation.passed,
             drift,
-            performance,
-            rows,
+            measured.performance,
+            measured.rows,
             context.version,
-            label_note,
+            measured.label_note,
             (estimated or {}).get("estimated_drop"),
         )
         release = None
         if validation.passed:
-            release = _release(config_path, config, settings, registry, window, labels, context.labels, run_id)
+            release = _release(config_path, config, settings, registry, window, measured.labels, context.labels, run_id)
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
@@ -133,11 +142,69 @@ def monitoring_flow(
         "event": event.name if event else None,
         "mlflow_run_id": run_id,
         "service": health.to_dict() if health else None,
-        "skew": skew.to_dict() if skew else None,
+        "skew": measured.skew.to_dict() if measured.skew else None,
         "estimated": estimated,
-        "decayed_features": [d.feature for d in decay if d.decayed] if decay is not None else None,
+        "decayed_features": [d.feature for d in measured.decay if d.decayed] if measured.decay is not None else None,
         "release": release.to_dict() if release else None,
     }
+
+
+def _measure(
+    config: Any, settings: Any, registry: Registry, window: Window, context: ChampionContext, run_id: str
+) -> WindowMeasures:
+    """The window in one pandas frame, its predictions in another."""
+    frame, source = load_data_task(config, settings.root, window.start, window.end)
+    validation = check_window_task(frame, context.suite, config, source, window, run_id)
+    if not validation.passed:
+        return WindowMeasures(validation, validation.rows)
+    predictions = window_predictions_task(config, settings.root, window)
+    drift = drift_task(predictions, context, config, window, run_id)
+    estimated = label_free_task(predictions, context, config, run_id)  # CBPE, DLE: no label
+    labels = labels_task(config, settings.root)
+    joined = labels.join(predictions, config, context.labels)
+    return WindowMeasures(
+        validation,
+        len(predictions),
+        drift,
+        estimated,
+        window_performance_task(joined, config, context.holdout),
+        label_shortfall(joined, config),
+        skew_task(config, settings.root, window, context, run_id),  # served inputs vs training, apart from drift
+        decay_task(config, registry, predictions, joined, context, run_id),
+        labels,
+    )
+
+
+def _measure_partitions(
+    config: Any,
+    settings: Any,
+    registry: Registry,
+    window: Window,
+    context: ChampionContext,
+    run_id: str,
+    scheduler: Any,
+) -> WindowMeasures:
+    """The same measures over Dask partitions: only aggregates, the joined label rows and bounded
+    samples come into memory (tasks/monitoring_partitions.py says which)."""
+    lazy, source = open_window_task(config, settings.root, window.start, window.end)
+    validation = check_window_partitions_task(lazy, context.suite, config, source, window, run_id, scheduler)
+    if not validation.passed:
+        return WindowMeasures(validation, validation.rows)
+    predictions = window_partitions_task(config, settings.root, window, scheduler)
+    drift = drift_partitions_task(predictions, context, config, window, run_id, scheduler)
+    columns = label_free_columns(list(predictions.frame.columns), context, config)
+    estimated = label_free_task(label_free_rows_task(predictions, columns, scheduler), context, config, run_id)
+    joined = join_partitions_task(predictions, config, settings.root, context.labels, scheduler)
+    return WindowMeasures(
+        validation,
+        predictions.rows,
+        drift,
+        estimated,
+        window_performance_task(joined, config, context.holdout),
+        label_shortfall(joined, config),
+        skew_task(config, settings.root, window, context, run_id),  # the service's rows only: not the window
+        decay_partitions_task(config, registry, predictions, joined, context, run_id, scheduler),
+    )
 
 
 def _release(
@@ -146,7 +213,7 @@ def _release(
     settings: Any,
     registry: Registry,
     window: Any,
-    labels: ArrivedLabels,
+    labels: ArrivedLabels | None,
     encoding: Any,
     run_id: str,
 ) -> ReleaseReview | None:

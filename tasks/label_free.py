@@ -3,6 +3,7 @@ applied to a monitoring window before its labels arrive (core/label_free.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -71,6 +72,19 @@ def label_free_task(
     if found is not None:
         tracking.log_metrics(run_id, found)
     return found
+
+
+def label_free_columns(columns: Sequence[str], context: ChampionContext, config: Config) -> list[str]:
+    """The only columns of the window's rows ``label_free_task`` reads (a window over partitions fetches
+    these alone): binary, the score; regression, the loss estimator's inputs and the served value;
+    multiclass, the class probabilities."""
+    if config.task == "binary":
+        return [PREDICTION] if PREDICTION in columns else []
+    if config.task == "regression":
+        reference = context.label_free
+        inputs = reference.estimator.columns if isinstance(reference, LossReference) else ()
+        return [c for c in (*inputs, PREDICTION) if c in columns]
+    return [c for c in columns if c.startswith(PROBA_PREFIX)]
 
 
 def _label_free(predictions: pd.DataFrame, context: ChampionContext, config: Config) -> dict[str, float] | None:

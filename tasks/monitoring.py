@@ -102,6 +102,13 @@ def check_window_task(
         require_target=False,  # labels arrive later
         warnings=config.validation.warnings,
     )
+    return record_window_validation(report, config, source, window, run_id)
+
+
+def record_window_validation(
+    report: ValidationReport, config: Config, source: str, window: Window, run_id: str
+) -> ValidationReport:
+    """The window's validation report to MLflow (file and tags) and to a Prefect artifact."""
     tracking.log_json(run_id, report.to_dict(), "validation/report.json")
     tracking.set_tags(run_id, validation_tags(report))
     publish_markdown(
@@ -119,11 +126,15 @@ def window_predictions_task(config: Config, root: Path, window: Window) -> pd.Da
     frames = [store.read(source, window.start, window.end) for source in MONITORED_SOURCES]
     predictions = latest_predictions(pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True))
     if predictions.empty:
-        raise DataSourceError(
-            f"prediction store has no {' or '.join(MONITORED_SOURCES)} rows for {config.name} {window.label} "
-            f"({window.start}..{window.end}): score the window first ({_score_hint(config, window)})"
-        )
+        raise no_predictions(config, window)
     return predictions
+
+
+def no_predictions(config: Config, window: Window) -> DataSourceError:
+    return DataSourceError(
+        f"prediction store has no {' or '.join(MONITORED_SOURCES)} rows for {config.name} {window.label} "
+        f"({window.start}..{window.end}): score the window first ({_score_hint(config, window)})"
+    )
 
 
 def _score_hint(config: Config, window: Window) -> str:
@@ -149,6 +160,10 @@ def latest_scoring_window_task(config: Config, root: Path) -> Window:
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)
 def labels_task(config: Config, root: Path) -> ArrivedLabels:
     """The delayed labels that have arrived: read once, joined to the window's and a release's predictions."""
+    return read_labels(config, root)
+
+
+def read_labels(config: Config, root: Path) -> ArrivedLabels:
     source = config.monitoring.labels or config.data.source
     return ArrivedLabels(sources.read_source(source, root), sources.describe_source(source, root))
 
@@ -160,6 +175,14 @@ def drift_task(
     """The engine's verdicts on the whole window; Evidently's page on a sample, both to MLflow and Prefect."""
     frame = drift_frame(predictions, config)
     report = detect_drift(context.stats, frame, config.monitoring.retraining.drift_share)
+    return record_drift(report, frame, context, config, window, run_id)
+
+
+def record_drift(
+    report: DriftReport, frame: pd.DataFrame, context: ChampionContext, config: Config, window: Window, run_id: str
+) -> DriftReport:
+    """The engine's report with Evidently's page rendered on ``frame`` (the window, sampled down to
+    ``monitoring.report_sample_rows``), to MLflow and Prefect."""
     # the champion's reference holds the columns it was trained on; the config may since name others
     kept = set(context.sample.columns) & set(frame.columns)
     features = config.data.features

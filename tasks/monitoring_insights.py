@@ -57,11 +57,34 @@ def decay_task(
     run_id: str,
 ) -> tuple[FeatureDecay, ...] | None:
     """Permutation importance on the window's labelled rows against the champion's at training time."""
+    stored = importance_at_training(config, joined, context)
+    if stored is None:
+        return None
+    rows = predictions.merge(joined[["id", "label"]], on="id")
+    return measure_decay(config, registry, rows, stored, context, run_id, predictions["event_time"].min())
+
+
+def importance_at_training(config: Config, joined: pd.DataFrame, context: ChampionContext) -> dict[str, Any] | None:
+    """The champion's importance at training, when the window's labelled rows can be weighed against it."""
     stored = tracking.load_json(context.training_run, IMPORTANCE_JSON)
     # as for the window's performance: too few labels, or one class only (the metric is undefined), measure nothing
     if stored is None or len(joined) < config.monitoring.min_labelled_rows or joined["label"].nunique() < 2:
         return None
-    rows = predictions.merge(joined[["id", "label"]], on="id")
+    found: dict[str, Any] = stored
+    return found
+
+
+def measure_decay(
+    config: Config,
+    registry: Registry,
+    rows: pd.DataFrame,
+    stored: dict[str, Any],
+    context: ChampionContext,
+    run_id: str,
+    first_event: pd.Timestamp,
+) -> tuple[FeatureDecay, ...]:
+    """Permutation importance on ``rows`` (labelled prediction rows, in the window's order) against
+    ``stored``, flagged, recorded; ``first_event`` names the Prefect table."""
     if config.data.time_column:  # the store keeps the event time apart; the model may read it as a feature
         rows = rows.rename(columns={"event_time": config.data.time_column})
     model = registry.load(context.version)
@@ -94,7 +117,7 @@ def decay_task(
     decayed = [d.feature for d in decays if d.decayed]
     tracking.set_tags(run_id, {Tag.DECAYED_FEATURES: ",".join(decayed) or "none"})
     publish_table(
-        f"{config.name}-feature-decay-{predictions['event_time'].min():%Y-%m-%d}",
+        f"{config.name}-feature-decay-{first_event:%Y-%m-%d}",
         table,
         f"Importance now vs at training; decayed: {', '.join(decayed) or 'none'}",
     )

@@ -26,6 +26,7 @@ from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_markdown
 from tasks.events import emit
+from tasks.monitoring import read_labels
 
 
 def policy_of(config: Config) -> ReleasePolicy:
@@ -40,11 +41,13 @@ def review_release_task(
     registry: Registry,
     ledger_url: str,
     window: Window,
-    labels: ArrivedLabels,
+    labels: ArrivedLabels | None,
     encoding: Labels | None,
 ) -> tuple[ReleaseReview, int | None] | None:
     """The running release's per-variant table and decision; None when no release is running or
-    this challenger was pulled (a promoted one is the champion: nothing left to compare)."""
+    this challenger was pulled (a promoted one is the champion: nothing left to compare).
+
+    ``labels`` None: read them here, only when a release runs (monitoring over partitions reads none)."""
     aliases, released, allowed = registry.release_state()
     mode = released or config.serving.mode
     champion, challenger = aliases.get(Alias.CHAMPION), aliases.get(Alias.CHALLENGER)
@@ -52,6 +55,8 @@ def review_release_task(
         return None
     if _ended(ledger_url, registry.name, challenger):
         return None
+    if labels is None:
+        labels = read_labels(config, root)
     store = open_store(config, root)
     service, shadow = store.read("service", end=window.end), store.read("shadow", end=window.end)
     own, theirs = variant_rows(service, shadow, mode, champion, challenger)

@@ -63,6 +63,14 @@ class ImportanceReport:
         return "\n".join(lines) + "\n"
 
 
+def importance_sample(rows: int, settings: Importance, seed: int) -> np.ndarray:
+    """The positions, ascending, of the seeded sample of at most ``settings.max_rows`` of ``rows`` rows
+    that permutation importance shuffles (a window over partitions fetches only these rows)."""
+    rng = np.random.default_rng(seed)
+    take: np.ndarray = np.sort(rng.choice(rows, size=min(rows, settings.max_rows), replace=False))
+    return take
+
+
 def permutation_importances(
     model: Any, X: pd.DataFrame, y: np.ndarray, metric: str, settings: Importance, seed: int, task: Task = "binary"
 ) -> ImportanceReport:
@@ -71,8 +79,7 @@ def permutation_importances(
         raise ValueError(f"{len(X)} rows but {len(y)} labels")
     if len(X) == 0:
         raise ValueError("permutation importance needs at least one row")
-    rng = np.random.default_rng(seed)
-    take = np.sort(rng.choice(len(X), size=min(len(X), settings.max_rows), replace=False))
+    take = importance_sample(len(X), settings, seed)
     sample, labels = X.iloc[take].reset_index(drop=True), np.asarray(y)[take]
     result = permutation_importance(
         model,

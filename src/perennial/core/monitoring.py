@@ -8,7 +8,7 @@ statistics from MLflow; everything it decides is decided here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -119,22 +119,38 @@ def join_labels(
     column a label finds its prediction by the row's content key: labels must come in the same
     rows (the same feature values) that were scored.
     """
+    check_label_columns(labels.columns, config, where)
+    known = known_labels(labels, config, where, encoding).drop_duplicates("id", keep="last")
+    joined = predictions.loc[:, scored_columns(predictions.columns)].merge(known, on="id", how="inner")
+    return joined
+
+
+def check_label_columns(columns: Iterable[str], config: Config, where: str) -> None:
+    """A label source without the key or the target column is an error naming what it has."""
+    columns = list(columns)
     id_column, target = config.data.id_column, config.data.target.column
     keyed_by = [id_column] if id_column else list(config.data.features.columns)
-    missing = [c for c in (*keyed_by, target) if c not in labels.columns]
+    missing = [c for c in (*keyed_by, target) if c not in columns]
     if missing:
         how = "" if id_column else " (no id column: labels must come in the scored rows, with their feature values)"
-        raise DataSourceError(f"{where}: labels need columns {missing}{how} (found {sorted(labels.columns)[:12]})")
+        raise DataSourceError(f"{where}: labels need columns {missing}{how} (found {sorted(columns)[:12]})")
+
+
+def known_labels(labels: pd.DataFrame, config: Config, where: str, encoding: Labels | None = None) -> pd.DataFrame:
+    """The rows of ``labels`` that carry one, as id and label (binary: coded 0/1 with ``encoding``), in
+    their order; a repeated id is left for the caller (the last one counts)."""
+    target = config.data.target.column
     known = labels.loc[labels[target].notna()]
     codes = (
         (encoding or Labels(target, 1, 0)).encode(known[target], where) if config.task == "binary" else known[target]
     )
-    known = pd.DataFrame({"id": row_keys(known, config).to_numpy(), target: codes.to_numpy()})
-    known = known.drop_duplicates("id", keep="last")
-    # multiclass rows carry each class's probability (proba__<class>): performance needs them all
-    kept = ["id", PREDICTION, *(c for c in predictions.columns if c.startswith(PROBA_PREFIX))]
-    joined = predictions.loc[:, kept].merge(known[["id", target]], on="id", how="inner")
-    return joined.rename(columns={target: "label"})
+    return pd.DataFrame({"id": row_keys(known, config).to_numpy(), "label": codes.to_numpy()}, index=known.index)
+
+
+def scored_columns(columns: Iterable[str]) -> list[str]:
+    """What performance reads of a prediction row: its id, its score and (multiclass) every
+    class's probability (proba__<class>)."""
+    return ["id", PREDICTION, *(c for c in columns if c.startswith(PROBA_PREFIX))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from perennial.core.importance import (
     ImportanceReport,
     flag_decayed_features,
     importance_history,
+    importance_sample,
     permutation_importances,
 )
 from perennial.core.training import train_candidate
@@ -55,3 +56,19 @@ def test_history_is_features_by_version_sorted_by_the_latest() -> None:
     assert list(history.columns) == ["v1", "v2"]
     assert list(history.index) == ["carrier", "temp", "origin"]
     assert math.isnan(history.loc["origin", "v2"])
+
+
+def test_importance_on_the_sampled_rows_alone_equals_importance_on_every_row(tiny_config) -> None:
+    # given a model and 600 labelled rows, of which importance shuffles a sample of 100
+    frame = make_flights(rows=600)
+    X, y = features_of(frame, tiny_config), labels_of(frame, tiny_config)
+    model = train_candidate(Candidate(name="lr", family="logistic_regression"), X, y, tiny_config).model
+    settings = Importance(max_rows=100, repeats=1)
+    # when only the rows importance_sample names are fetched (as a window over partitions does)
+    take = importance_sample(len(X), settings, seed=3)
+    fetched = permutation_importances(model, X.iloc[take], y[take], "roc_auc", settings, seed=3)
+    # then the report is the one on every row; another sample of the same size gives another
+    assert len(take) == 100 and (take[1:] > take[:-1]).all()
+    assert fetched == permutation_importances(model, X, y, "roc_auc", settings, seed=3)
+    other = importance_sample(len(X), settings, seed=4)
+    assert fetched != permutation_importances(model, X.iloc[other], y[other], "roc_auc", settings, seed=3)
