@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from perennial.config import Config
+from perennial.config.messages import models_in
 
 # Meanings of keys whose model says nothing (a Field description or a comment in perennial/config/ wins)
 MEANINGS = {
@@ -133,18 +134,12 @@ MEANINGS = {
 PIPE = "\\|"  # a literal | inside a Markdown table cell
 HEADER = """# Config reference
 
-Generated from the pydantic models in `src/perennial/config.py` by
+Generated from the pydantic models in `src/perennial/config/` by
 `.venv/bin/python -m perennial.config_reference > docs/config-reference.md`
 (`tests/unit/test_config_reference.py` fails when this page is stale). Every model is strict:
 an unknown key is an error that names the closest valid key. Strings may use `${VAR}` and
 `${VAR:-default}` to read the environment.
 """
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def type_name(annotation: Any) -> str:
@@ -229,7 +224,7 @@ def render() -> str:
         out += _section(model, path)
         for name, field in model.model_fields.items():
             key = name if path == "(top level)" else f"{path}.{name}"
-            queue += [(inner, key) for inner in _models_in(field.annotation)]
+            queue += [(inner, key) for inner in models_in(field.annotation)]
     return "\n".join(out).rstrip() + "\n"
 
 

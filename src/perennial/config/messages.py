@@ -59,11 +59,11 @@ def _walk(loc: tuple[Any, ...], root: type[BaseModel]) -> tuple[list[str], set[s
             continue  # a tag
         shown.append(str(part))
         if not last:
-            models = [inner for m in owners for inner in _models_in(m.model_fields[part].annotation)] or models
+            models = [inner for m in owners for inner in models_in(m.model_fields[part].annotation)] or models
     return shown, {name for m in models for name in m.model_fields}
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
+def models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
-    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+    return [m for arg in get_args(annotation) for m in models_in(arg)]

@@ -47,11 +47,12 @@ class CandidateRunner(DaskCluster):
 
 
 class DataEngine(DaskCluster):
-    """Where batch scoring reads and scores its window: in one pandas frame, or over Dask partitions.
+    """Where batch scoring and monitoring read their window: in one pandas frame, or over Dask partitions.
 
     ``dask`` opens the source lazily (Parquet file, directory or glob; CSV file or glob), validates the
     window from per-partition aggregates and scores it partition by partition into the prediction
-    store's day partitions; results equal the pandas path's. Its cluster: ``address``, else
+    store's day partitions; monitoring reads the store's partitions lazily for drift, and joins the
+    delayed labels on id over partitions; results equal the pandas path's. Its cluster: ``address``, else
     ``PERENNIAL_DASK_ADDRESS``, else a LocalCluster sized here, or no cluster at all with
     ``scheduler: synchronous`` (one partition at a time in the flow's thread: small data, tests).
     """
