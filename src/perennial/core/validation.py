@@ -1,7 +1,5 @@
-"""The data contract: derived once from the config and reference data, then checked on new data.
+"""New data checked against its data contract (``core/contract``: the ``SuiteSpec`` and ``derive_suite``).
 
-``derive_suite`` turns the config's declared rules and the reference window's observed facts
-(null shares, categories, rows per day) into a JSON-serialisable ``SuiteSpec``.
 ``validate_frame`` checks a frame against it and returns a ``ValidationReport``; it never
 raises for bad data (``report.raise_if_failed()`` does). Column checks run as one Great
 Expectations suite (``validation_gx``); types, freshness and volume are read with pandas.
@@ -10,174 +8,25 @@ Expectations suite (``validation_gx``); types, freshness and volume are read wit
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Literal
 
 import pandas as pd
 
-from perennial.config import Config, Volume
+from perennial.config import Volume
 from perennial.core import validation_gx, validation_vectorised
-from perennial.core.validation_bounds import (
-    DEFAULT_WARNINGS,
-    ColumnVariation,
-    collapsed,
-    measure_variation,
-    null_limit,
-    unit_shift,
-    window_keys,
-)
+from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
+from perennial.core.validation_bounds import collapsed, null_limit, unit_shift
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
 
-__all__ = ["ColumnSpec", "RuleResult", "SuiteSpec", "ValidationReport", "derive_suite", "validate_frame", "Engine"]
-
-Kind = Literal["id", "datetime", "numeric", "categorical", "target"]
 # who runs the column checks: Great Expectations (the validation and training flows, for the
 # report and suite a reviewer opens), or vectorised pandas with the same verdicts (batch scoring)
 Engine = Literal["gx", "vectorised"]
-SUITE_FORMAT = 1
 
-
-@dataclass(frozen=True, slots=True)
-class ColumnSpec:
-    name: str
-    kind: Kind
-    max_null_share: float
-    range: tuple[float | None, float | None] | None = None  # declared in config, never learned
-    categories: tuple[Any, ...] | None = None  # the reference's values, for categorical columns
-    variation: ColumnVariation | None = None  # how it varied between reference windows (None: older contracts)
-
-
-@dataclass(frozen=True, slots=True)
-class SuiteSpec:
-    """The data contract of one reference window (usually a model's training data)."""
-
-    columns: tuple[ColumnSpec, ...]
-    id_column: str | None  # None: rows are keyed by their content (core/data.row_keys)
-    time_column: str | None  # None: no freshness or per-day volume to judge
-    target: str
-    target_values: tuple[
-        Any, ...
-    ]  # binary: the 0/1 codes (the user's labels travel as core/target.Labels); multiclass the reference's classes; regression () (numeric)
-    max_unseen_category_share: float
-    reference_rows: int
-    reference_rows_per_day: float
-    reference_start: str | None  # ISO-8601 UTC, for the record (None: no timestamps)
-    reference_end: str | None
-    task: str = "binary"
-    window: str | None = None  # the window size the variation was measured at
-    warnings: tuple[str, ...] = DEFAULT_WARNINGS  # rule kinds that warn instead of blocking
-
-    def column(self, name: str) -> ColumnSpec:
-        for spec in self.columns:
-            if spec.name == name:
-                return spec
-        raise KeyError(f"column '{name}' is not in the data contract")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types only: the contract is stored as an MLflow artifact with the model."""
-        plain: dict[str, Any] = json.loads(json.dumps({"format": SUITE_FORMAT, **asdict(self)}))
-        return plain
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SuiteSpec:
-        if d.get("format") != SUITE_FORMAT:
-            raise ValueError(f"data contract format {d.get('format')!r} is not supported (expected {SUITE_FORMAT})")
-        fields = {k: v for k, v in d.items() if k != "format"}
-        try:
-            columns = tuple(_column_from_dict(c) for c in fields.pop("columns"))
-            tuples: dict[str, Any] = {k: tuple(fields[k]) for k in ("target_values", "warnings") if k in fields}
-            return cls(columns=columns, **{**fields, **tuples})
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"data contract is malformed: {exc}") from None
-
-
-def _column_from_dict(raw: dict[str, Any]) -> ColumnSpec:
-    tuples = {k: tuple(raw[k]) for k in ("range", "categories") if raw.get(k) is not None}
-    variation = ColumnVariation.from_dict(raw["variation"]) if raw.get("variation") else None
-    return ColumnSpec(**{**raw, **tuples, "variation": variation})
-
-
-# --- deriving the contract ----------------------------------------------------------------
-
-
-def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
-    """The contract of ``reference``: config's declared rules plus the reference's own facts.
-
-    Never raises for bad reference data: a column the reference lacks keeps its declared
-    rules (its facts unknown), so validating that same data reports it missing by name.
-    """
-    data = config.data
-    roles: dict[str, Kind] = {}
-    if data.id_column is not None:
-        roles[data.id_column] = "id"
-    if data.time_column is not None:
-        roles[data.time_column] = "datetime"
-    roles.update({c: "numeric" for c in data.features.numeric})
-    roles.update({c: "categorical" for c in data.features.categorical})
-    roles.update({d.column: "datetime" for d in data.features.datetime})
-    roles[data.target.column] = "target"
-    has_times = data.time_column is not None and data.time_column in reference.columns
-    all_times = _times(reference[data.time_column]) if has_times else None
-    times = all_times.dropna() if all_times is not None else pd.Series(dtype="datetime64[ns, UTC]")
-    window = config.validation.window or config.monitoring.window
-    keys = window_keys(all_times, window) if all_times is not None and len(times) else None
-    return SuiteSpec(
-        columns=tuple(_column_spec(reference, name, kind, config, keys) for name, kind in roles.items()),
-        id_column=data.id_column,
-        time_column=data.time_column,
-        target=data.target.column,
-        target_values=_target_values(config, reference),
-        max_unseen_category_share=config.validation.max_unseen_category_share,
-        reference_rows=len(reference),
-        reference_rows_per_day=len(reference) / _days(times) if len(times) else 0.0,
-        reference_start=times.min().isoformat() if len(times) else None,
-        reference_end=times.max().isoformat() if len(times) else None,
-        task=config.task,
-        window=window if keys is not None else None,
-        warnings=tuple(config.validation.warnings),
-    )
-
-
-def _target_values(config: Config, reference: pd.DataFrame) -> tuple[Any, ...]:
-    if config.task == "regression":
-        return ()
-    if config.task == "multiclass" and config.data.target.column in reference.columns:
-        known = pd.unique(reference[config.data.target.column].dropna().to_numpy(dtype=object))
-        return tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
-    return (0, 1)
-
-
-def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config, keys: pd.Series | None) -> ColumnSpec:
-    """A column's rules: its null bound covers the worst reference window (plus the margin)."""
-    if kind == "target":
-        # labelled on every reference row: every row must be. A table that always had unlabelled
-        # rows (left out of training, still scored) may keep about as many, not suddenly more.
-        unlabelled = float(reference[name].isna().mean()) if name in reference.columns and len(reference) else 0.0
-        bound = 0.0 if unlabelled == 0 else min(1.0, round(unlabelled + config.validation.null_margin, 6))
-        return ColumnSpec(name, kind, max_null_share=bound)
-    present = name in reference.columns and len(reference) > 0
-    null_share = float(reference[name].isna().mean()) if present else 0.0
-    variation = None
-    if present and keys is not None and kind in ("numeric", "categorical"):
-        numeric = kind == "numeric" and pd.api.types.is_numeric_dtype(reference[name].dtype)
-        variation = measure_variation(reference[name], keys, numeric)
-        null_share = max(null_share, variation.null_high)
-    bound = min(1.0, round(null_share + config.validation.null_margin, 6))
-    declared = config.validation.ranges.get(name)
-    categories = None
-    if kind == "categorical" and present:
-        known = pd.unique(reference[name].dropna().to_numpy(dtype=object))
-        categories = tuple(sorted((_native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
-    return ColumnSpec(name, kind, bound, declared if declared else None, categories, variation)
-
-
-def _native(value: Any) -> Any:
-    """A JSON-friendly scalar (numpy scalars become Python ones)."""
-    return value.item() if hasattr(value, "item") else value
-
+# the contract's names too: callers that derive and check import both from here
+__all__ = ["ColumnSpec", "RuleResult", "SuiteSpec", "ValidationReport", "derive_suite", "validate_frame", "Engine"]
 
 # --- checking a frame -----------------------------------------------------------------------
 
@@ -201,7 +50,7 @@ def validate_frame(
     run_checks = validation_gx.run_checks if engine == "gx" else validation_vectorised.run_checks
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     has_times = suite.time_column is not None and suite.time_column in frame.columns
-    times = _times(frame[suite.time_column]) if has_times else None
+    times = utc_times(frame[suite.time_column]) if has_times else None
     parsed = {suite.time_column: times} if times is not None else {}  # text timestamps are parsed once
     planned: list[RuleResult | ColumnCheck] = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
     planned += [item for spec in specs for item in _plan_column(frame, spec, suite, parsed.get(spec.name))]
@@ -340,7 +189,7 @@ def _type_result(
     if spec.kind == "datetime":
         if pd.api.types.is_datetime64_any_dtype(dtype):
             return RuleResult(spec.name, "type datetime", True, str(dtype))
-        bad = (times if times is not None else _times(values)).isna() & values.notna()
+        bad = (times if times is not None else utc_times(values)).isna() & values.notna()
         if not bad.any():
             return RuleResult(spec.name, "type datetime", True, f"{dtype}, all values parse as timestamps")
         observed = f"{int(bad.sum()):,} values are not timestamps{_examples(values[bad])}"
@@ -357,7 +206,7 @@ def _wrong_type(values: pd.Series) -> str:
 
 
 def _examples(values: pd.Series, limit: int = 3) -> str:
-    shown = [repr(_native(v)) for v in pd.unique(values.head(1000).to_numpy(dtype=object))[:limit]]
+    shown = [repr(native(v)) for v in pd.unique(values.head(1000).to_numpy(dtype=object))[:limit]]
     return f", e.g. {', '.join(shown)}" if shown else ""
 
 
@@ -372,29 +221,6 @@ def _range_rule(low: float | None, high: float | None) -> str:
     if high is not None:
         return f"values <= {num(high)}"
     return "values in range (unbounded)"
-
-
-def _times(values: pd.Series) -> pd.Series:
-    """UTC timestamps; naive ones are taken as UTC, unparseable ones become NaT."""
-    utc: pd.Series
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        utc = values.dt.tz_convert("UTC")
-        return utc
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        utc = values.dt.tz_localize("UTC")
-        return utc
-    # ISO-8601 parses fast; only what it rejects goes through the slow per-value parser
-    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-    retry = parsed.isna() & values.notna()
-    if retry.any():
-        parsed[retry] = pd.to_datetime(values[retry], utc=True, errors="coerce", format="mixed")
-    return parsed
-
-
-def _days(times: pd.Series) -> int:
-    """Calendar days from the first to the last timestamp, both included: gaps count as days."""
-    days: int = (times.max().normalize() - times.min().normalize()).days + 1
-    return days
 
 
 def _freshness(times: pd.Series | None, column: str, as_of: dt.datetime | None, hours: float) -> RuleResult:
@@ -417,7 +243,7 @@ def _volume(times: pd.Series | None, rows: int, suite: SuiteSpec, volume: Volume
         return RuleResult(None, rule, False, f"no timestamps in '{suite.time_column}' to count days", kind="volume")
     if suite.reference_rows_per_day <= 0:
         return RuleResult(None, rule, False, "the reference had no timestamped rows to compare with", kind="volume")
-    days = _days(valid)
+    days = calendar_days(valid)
     ratio = rows / days / suite.reference_rows_per_day
     passed = volume.min_ratio <= ratio <= volume.max_ratio
     observed = (

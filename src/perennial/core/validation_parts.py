@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from perennial.core import validation as memory
+from perennial.core.contract import ColumnSpec, SuiteSpec, utc_times
 from perennial.core.partition_quantiles import Span
-from perennial.core.validation import ColumnSpec, SuiteSpec
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_vectorised import PARTIAL, passing
 
@@ -132,7 +132,7 @@ def _column_part(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> Colum
             bad, offending = int(len(ok) - ok.sum()), tuple(present[~ok].head(PARTIAL).tolist())
         except TypeError as exc:  # as the vectorised engine reports it
             error = str(exc).splitlines()[0][:200]
-    times = memory._times(values) if spec.kind == "datetime" else None
+    times = utc_times(values) if spec.kind == "datetime" else None
     unparsed = times.isna() & values.notna() if times is not None else None
     valid = times.dropna() if times is not None else None
     return ColumnPart(
