@@ -91,18 +91,20 @@ def check_window_task(
     frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str
 ) -> ValidationReport:
     """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
-    freshness = config.validation.freshness
-    report = validate_frame(
-        frame,
-        suite,
-        source=source,
-        as_of=window.end_time,
-        freshness_hours=freshness.max_age_hours if freshness else None,
-        volume=config.validation.volume,
-        require_target=False,  # labels arrive later
-        warnings=config.validation.warnings,
-    )
+    report = validate_frame(frame, suite, source=source, **window_rules(config, window))
     return record_window_validation(report, config, source, window, run_id)
+
+
+def window_rules(config: Config, window: Window) -> dict[str, Any]:
+    """The rules beside the contract a monitoring window is checked by, on either engine."""
+    freshness = config.validation.freshness
+    return {
+        "as_of": window.end_time,
+        "freshness_hours": freshness.max_age_hours if freshness else None,
+        "volume": config.validation.volume,
+        "require_target": False,  # labels arrive later
+        "warnings": config.validation.warnings,
+    }
 
 
 def record_window_validation(

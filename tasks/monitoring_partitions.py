@@ -61,7 +61,7 @@ from perennial.io.prediction_store import ParquetPredictionStore, open_store
 from perennial.io.registry import Registry
 from perennial.io.window_parts import open_labels, open_predictions, positions_of
 from tasks.common import IO_RETRIES
-from tasks.monitoring import no_predictions, record_drift, record_window_validation
+from tasks.monitoring import no_predictions, record_drift, record_window_validation, window_rules
 from tasks.monitoring_insights import importance_at_training, measure_decay
 
 if TYPE_CHECKING:
@@ -91,17 +91,7 @@ def check_window_partitions_task(
     lazy: dd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str, scheduler: Any
 ) -> ValidationReport:
     """``check_window_task`` over partitions: the same report, recorded alike, not raised."""
-    freshness = config.validation.freshness
-    report = validate_partitioned(
-        dask_reduce(lazy, scheduler),
-        suite,
-        source=source,
-        as_of=window.end_time,
-        freshness_hours=freshness.max_age_hours if freshness else None,
-        volume=config.validation.volume,
-        require_target=False,  # labels arrive later
-        warnings=config.validation.warnings,
-    )
+    report = validate_partitioned(dask_reduce(lazy, scheduler), suite, source=source, **window_rules(config, window))
     return record_window_validation(report, config, source, window, run_id)
 
 
