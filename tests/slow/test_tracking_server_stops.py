@@ -87,7 +87,10 @@ def test_a_tracking_server_that_stops_mid_run_fails_the_flow_and_promotes_nothin
     # then the flow fails, saying which server it could not reach, after bounded retries
     assert flow.returncode != 0, output[-3000:]
     assert "Finished in state Failed" in output and f"127.0.0.1:{port}" in output, output[-3000:]
-    assert "Retry 1/2" in output  # the task's bounded retries, not a hang
+    # bounded retries, not a hang: a task's own (Prefect's "Retry 1/2") or, where the server went away
+    # during a task that only records, the MLflow client's HTTP retries running out
+    assert "Retry 1/2" in output or "Retrying (Retry(total=0" in output, output[-3000:]
+    assert took < 300, f"the flow took {took:.0f} s to fail after the server stopped"
     print(f"failed {took:.0f} s after the server stopped")
     # and when the server is back, no model is champion and the ledger recorded no move
     with ExitStack() as stack:
