@@ -10,14 +10,14 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config, TimeSplit
 from perennial.core.data import split_frame
-from perennial.core.names import Tag
+from perennial.core.names import Artifact, Tag
 from perennial.core.validation import SuiteSpec, ValidationReport, derive_suite, validate_frame
 from perennial.core.validation_report import validation_tags
 from perennial.io import tracking
 from perennial.io.registry import Registry
 from tasks.common import publish_markdown
 
-SUITE_ARTIFACT = "validation/suite.json"
+SUITE_ARTIFACT = Artifact.SUITE
 
 
 @task(name="reference-suite", cache_policy=NO_CACHE)

@@ -1,14 +1,21 @@
-"""The core never imports Prefect, and importing it does no work (no files, no servers)."""
+"""The core never imports Prefect, importing it does no work (no files, no servers), and the commands
+that only look never load the flow stack."""
 
 from __future__ import annotations
 
+import json
+import os
 import pkgutil
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import yaml
+
 import perennial
+from tests.conftest import config_dict
 
 
 def test_no_perennial_module_imports_prefect(tmp_path: Path) -> None:
@@ -27,3 +34,51 @@ def test_core_does_not_import_the_io_layer() -> None:
     pattern = re.compile(r"^\s*(from|import)\s+(perennial\.io|mlflow|prefect)\b", re.MULTILINE)
     offenders = [p.name for p in core.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+# Runs a `perennial` command in this process, then writes which packages it loaded
+_COMMAND_THEN_MODULES = """
+import json, runpy, sys
+out, sys.argv, code = sys.argv[1], ["perennial", *sys.argv[2:]], 0
+try:
+    runpy.run_module("perennial.cli", run_name="__main__")
+except SystemExit as end:
+    code = end.code
+with open(out, "w") as file:
+    json.dump({"code": code, "packages": sorted({m.split(".")[0] for m in sys.modules})}, file)
+"""
+
+# Prefect and the data-validation stack start only for flows; a command that only looks at the
+# state or the config must not load them (each costs seconds, and --help is typed often)
+FLOWS_ONLY = {"prefect", "great_expectations", "evidently", "dask", "sklearn"}
+
+
+@pytest.mark.parametrize(
+    ("command", "absent"),
+    [
+        (["--help"], FLOWS_ONLY | {"mlflow", "pandas", "sqlalchemy"}),
+        (["check"], FLOWS_ONLY | {"mlflow", "sqlalchemy"}),
+        (["status"], FLOWS_ONLY),
+        (["doctor"], FLOWS_ONLY),
+    ],
+    ids=["help", "check", "status", "doctor"],
+)
+def test_commands_that_look_do_not_load_the_flow_stack(
+    command: list[str], absent: set[str], tmp_path: Path, flights_file: Path
+) -> None:
+    # given a config on real data and a fresh state folder
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(config_dict(str(flights_file))))
+    state = tmp_path / "state"
+    env = {**os.environ, "PERENNIAL_STATE_DIR": str(state), "MLFLOW_TRACKING_URI": f"sqlite:///{state / 'mlflow.db'}"}
+    env |= {"PERENNIAL_LEDGER_URL": f"sqlite:///{state / 'ledger.db'}"}
+    args = command if command == ["--help"] else [*command, "-c", str(config)]
+    # when the command runs in a fresh interpreter
+    report = tmp_path / "loaded.json"
+    run = subprocess.run(
+        [sys.executable, "-c", _COMMAND_THEN_MODULES, str(report), *args], env=env, capture_output=True, text=True
+    )
+    loaded = json.loads(report.read_text())
+    # then it succeeded without loading any of them
+    assert loaded["code"] == 0 and run.returncode == 0, run.stderr
+    assert absent & set(loaded["packages"]) == set()

@@ -87,7 +87,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
 
     config = load_config(settings.root / config_path)
     tracking.configure(settings)
-    registry = Registry(config.tracking.registered_model)
+    client = tracking.client()  # one client (and one MLflow store) for the registry and the runs
+    registry = Registry(config.tracking.registered_model, client)
     release = registry.release_mode() or f"{config.serving.mode} (from the config)"
     models = Table(title=f"model {registry.name}, release mode {release}")
     for column in ("alias", "version", "gate", "trained by run", "data fingerprint"):
@@ -117,8 +118,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
         )
     for note in data_notes(config):
         console.print(note, soft_wrap=True)
-    recent = tracking.client().search_runs(
-        [e.experiment_id for e in [tracking.client().get_experiment_by_name(config.tracking.experiment)] if e],
+    recent = client.search_runs(
+        [e.experiment_id for e in [client.get_experiment_by_name(config.tracking.experiment)] if e],
         filter_string="tags.`perennial.kind` = 'training'",
         order_by=["attributes.start_time DESC"],
         max_results=runs,

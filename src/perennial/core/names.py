@@ -1,4 +1,4 @@
-"""Every name Perennial writes into MLflow and reads back: tags, aliases, release modes.
+"""Every name Perennial writes into MLflow and reads back: tags, aliases, release modes, artifact paths.
 
 One home for each spelling, so a reader (or a grep) finds what a tag means and who writes it,
 and a typo is an AttributeError instead of a tag nothing ever reads.
@@ -87,3 +87,12 @@ class Tag:
     CANARY_STEP: Final = "perennial.release.canary_step"
     # monitoring (R): the release decision of the window
     RELEASE_DECISION: Final = "perennial.release_decision"
+
+
+class Artifact:
+    """Artifact paths on a model's training run that later commands read back (monitoring, doctor)."""
+
+    SUITE: Final = "validation/suite.json"  # the data contract
+    REFERENCE_STATS: Final = "drift/reference.npz"  # the drift reference statistics
+    REFERENCE_SAMPLE: Final = "drift/reference_sample.parquet"  # rows for the drift report
+    LABEL_FREE: Final = "label_free/reference.joblib"  # the label-free estimator

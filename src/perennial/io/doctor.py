@@ -24,15 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from mlflow.tracking import MlflowClient
 
-from perennial.core.names import Tag
+# the artifacts' names, not reference_store: reading them needs the drift statistics (scipy,
+# scikit-learn), and the doctor only asks whether they are there
+from perennial.core.names import Artifact, Tag
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import ParquetPredictionStore
-from perennial.io.reference_store import REFERENCE_STATS_ARTIFACT
 from perennial.io.registry import CHALLENGER, CHAMPION, Registry
 
-SUITE_ARTIFACT = "validation/suite.json"
+SUITE_ARTIFACT = Artifact.SUITE
+REFERENCE_STATS_ARTIFACT = Artifact.REFERENCE_STATS
 INTERRUPTED_TAG = Tag.INTERRUPTED
 ALIASES = (CHAMPION, CHALLENGER)
 
@@ -60,10 +63,11 @@ class DoctorReport:
 
 def diagnose(model: str, ledger_url: str, store_path: Path | None, *, repair: bool = False) -> DoctorReport:
     """Run every check on one registered model's state; with ``repair`` apply the safe repairs."""
-    registry, ledger = Registry(model), Ledger(ledger_url)
+    client = tracking.client()
+    registry, ledger = Registry(model, client), Ledger(ledger_url)
     try:
         findings = [*check_aliases(registry, ledger, repair), *check_versions(registry, ledger, repair)]
-        findings += check_champion_artifacts(registry)
+        findings += check_champion_artifacts(registry, client)
     finally:
         ledger.close()
     checks = ["aliases vs ledger", "interrupted registrations", "champion artifacts"]
@@ -138,7 +142,7 @@ def check_versions(registry: Registry, ledger: Ledger, repair: bool = False) -> 
     return findings
 
 
-def check_champion_artifacts(registry: Registry) -> list[Finding]:
+def check_champion_artifacts(registry: Registry, client: MlflowClient) -> list[Finding]:
     champion = registry.champion()
     if champion is None:
         return []
@@ -151,7 +155,7 @@ def check_champion_artifacts(registry: Registry) -> list[Finding]:
                 "promote a version trained by Perennial (`perennial promote N`) or retrain",
             )
         ]
-    have = _artifact_paths(run)
+    have = _artifact_paths(client, run, (SUITE_ARTIFACT, REFERENCE_STATS_ARTIFACT))
     findings = []
     if SUITE_ARTIFACT not in have:
         findings.append(
@@ -173,13 +177,15 @@ def check_champion_artifacts(registry: Registry) -> list[Finding]:
     return findings
 
 
-def _artifact_paths(run_id: str) -> set[str]:
-    found, folders = set(), [""]
-    while folders:
-        folder = folders.pop()
-        for item in tracking.client().list_artifacts(run_id, folder or None):
-            (folders.append(item.path) if item.is_dir else found.add(item.path))
-    return found
+def _artifact_paths(client: MlflowClient, run_id: str, wanted: tuple[str, ...]) -> set[str]:
+    """Which of ``wanted`` are files on the run.
+
+    Only their folders are listed: MLflow looks each listed folder up as a logged model too, so
+    walking the whole tree (the model's files included) costs a query per folder.
+    """
+    folders = sorted({str(Path(path).parent) for path in wanted})
+    listed = (client.list_artifacts(run_id, None if folder == "." else folder) for folder in folders)
+    return {item.path for items in listed for item in items if not item.is_dir}
 
 
 def check_predictions(store: ParquetPredictionStore, repair: bool = False) -> list[Finding]:

@@ -17,12 +17,13 @@ import pandas as pd
 
 from perennial.core.drift import ReferenceStats
 from perennial.core.label_free import ClassReference, LabelFreeReference, LossReference
+from perennial.core.names import Artifact
 from perennial.errors import RegistryError
 from perennial.io import tracking
 
-REFERENCE_STATS_ARTIFACT = "drift/reference.npz"
-REFERENCE_SAMPLE_ARTIFACT = "drift/reference_sample.parquet"
-LABEL_FREE_ARTIFACT = "label_free/reference.joblib"
+REFERENCE_STATS_ARTIFACT = Artifact.REFERENCE_STATS
+REFERENCE_SAMPLE_ARTIFACT = Artifact.REFERENCE_SAMPLE
+LABEL_FREE_ARTIFACT = Artifact.LABEL_FREE
 
 
 def log_reference(run_id: str, stats: ReferenceStats, sample: pd.DataFrame) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from perennial.config import FileSource, SqlSource
 from perennial.errors import DataSourceError
-from perennial.io.sources import describe_source, read_source
+from perennial.io.sources import describe_source, read_sample, read_source
 
 
 def test_parquet_csv_and_sql_sources_read_the_same_rows(tmp_path: Path, flights: pd.DataFrame) -> None:
@@ -100,6 +100,22 @@ def test_partitioned_parquet_and_json_lines(tmp_path: Path, cancer: pd.DataFrame
     assert sorted(parts["target"].unique()) == ["B", "M"]
     lines = read_source(FileSource(kind="jsonl", path=str(tmp_path / "c.jsonl.gz")))
     pd.testing.assert_frame_equal(lines, cancer)
+
+
+def test_a_parquet_sample_is_the_first_rows_of_the_whole_read(
+    tmp_path: Path, cancer: pd.DataFrame, flights: pd.DataFrame
+) -> None:
+    # given a Parquet file of several row groups, and a directory partitioned by the label
+    flights.to_parquet(tmp_path / "f.parquet", index=False, row_group_size=500)
+    cancer.to_parquet(tmp_path / "parts", partition_cols=["target"], index=False)
+    for source in (FileSource(kind="parquet", path="f.parquet"), FileSource(kind="parquet", path="parts")):
+        # when sampled / then it is the whole read's first rows, with the same types
+        whole = read_source(source, tmp_path)
+        pd.testing.assert_frame_equal(read_sample(source, tmp_path, rows=700), whole.head(700))
+    # and a file that is not Parquet is named in the error, as a whole read names it
+    (tmp_path / "not.parquet").write_text("a,b\n1,2\n")
+    with pytest.raises(DataSourceError, match=r"not\.parquet: cannot be read as parquet"):
+        read_sample(FileSource(kind="parquet", path="not.parquet"), tmp_path)
 
 
 def test_delimiter_and_encoding_from_config_and_a_wrong_guess_says_what_to_set(
