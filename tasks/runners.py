@@ -2,8 +2,8 @@
 
 By default (``kind: thread``) candidates train one after the other in the flow's own thread, each
 fit using every core; with ``training.task_runner.kind: dask``
-a prefect-dask runner on a LocalCluster for this run, or on an existing cluster at
-``address``. Chosen inside the flow (not at decoration) so that a deployment run by any
+a prefect-dask runner on an existing cluster at ``address`` or ``PERENNIAL_DASK_ADDRESS``, else
+on a LocalCluster for this run. Chosen inside the flow (not at decoration) so that a deployment run by any
 worker follows the config it is given, with no code change.
 
 Batch scoring over partitions (``data.engine.kind: dask``) computes on a Dask scheduler sized by the
@@ -29,9 +29,16 @@ def dask_runner(spec: CandidateRunner) -> TaskRunner[Any]:
     """A prefect-dask runner for the spec (imported here: the default path needs no Dask)."""
     from prefect_dask.task_runners import DaskTaskRunner
 
-    if spec.address:
-        return DaskTaskRunner(address=spec.address)
+    address = cluster_address(spec)
+    if address:
+        return DaskTaskRunner(address=address)
     return DaskTaskRunner(cluster_kwargs=cluster_kwargs(spec))
+
+
+def cluster_address(spec: DaskCluster) -> str | None:
+    """The existing cluster to join: the config's ``address``, else ``PERENNIAL_DASK_ADDRESS``, else none
+    (start a local one). Training and the data path read it the same way, so one variable moves both."""
+    return spec.address or os.environ.get(ADDRESS_VARIABLE) or None
 
 
 def cluster_kwargs(spec: DaskCluster) -> dict[str, Any]:
@@ -54,7 +61,7 @@ def data_scheduler(spec: DataEngine) -> Iterator[Any]:
         return
     from distributed import Client, LocalCluster
 
-    address = spec.address or os.environ.get(ADDRESS_VARIABLE) or None
+    address = cluster_address(spec)
     if address:
         with Client(address) as client:  # type: ignore[no-untyped-call]
             yield client
