@@ -59,7 +59,12 @@ def _start(name: str, command: list[str], logs: Path, env: dict[str, str], cwd: 
             command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     started = {"name": name, "pid": process.pid, "log": str(log), "_process": process}
-    identity = process_identity(process.pid)  # Popen returns after the exec: this is the server's command line
+    # Popen returns once the exec has begun; until the kernel has set the new program up, its command line
+    # reads empty (a record of that would name no live process): wait for the server's own
+    identity, deadline = process_identity(process.pid), time.monotonic() + 10
+    while identity is not None and not identity[0] and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        identity = process_identity(process.pid)
     if identity is not None:
         started["cmdline"], started["started"] = identity
     return started

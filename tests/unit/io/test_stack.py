@@ -157,3 +157,25 @@ def test_commands_join_the_cluster_up_started_unless_the_user_named_one(state_fo
     # then Dask work joins that cluster, or the one the user named
     assert seen.returncode == 0, seen.stderr
     assert seen.stdout.strip() == (users or "tcp://127.0.0.1:8786")
+
+
+def test_a_started_server_is_recorded_by_its_own_command_line(tmp_path: Path) -> None:
+    from perennial.io.stack import _start
+    from perennial.settings import is_recorded_process
+
+    # given servers started the way `perennial up` starts them (right after Popen, the command line can read empty)
+    servers = [
+        _start(
+            f"server-{i}", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path, dict(os.environ), tmp_path
+        )
+        for i in range(5)
+    ]
+    try:
+        # then each record names its process by its command line, and is found alive by it
+        records = [{k: v for k, v in s.items() if k != "_process"} for s in servers]
+        assert all("time.sleep(60)" in r["cmdline"] for r in records), records
+        assert all(is_recorded_process(r) for r in records)
+    finally:
+        for server in servers:
+            server["_process"].kill()
+            server["_process"].wait(timeout=10)
