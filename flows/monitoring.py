@@ -9,7 +9,8 @@ never a retrain, and the flow ends FAILED with the validation message.
 
 While a shadow or canary release runs, each window also judges the challenger on the delayed
 labels of its own answers against the champion's (tasks/release.py): promote (through the
-promotion flow's gate), pull, let the canary grow, or wait — ``perennial.release.decided``.
+promotion flow's gate), pull, let the canary grow, or wait — ``perennial.release.decided``. A
+window whose data broke its contract is still judged, but can only pull (the safe side).
 
 Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
 """
@@ -118,9 +119,8 @@ def monitoring_flow(
             measured.label_note,
             (estimated or {}).get("estimated_drop"),
         )
-        release = None
-        if validation.passed:
-            release = _release(config_path, config, settings, registry, window, measured.labels, context.labels, run_id)
+        broken = None if validation.passed else validation.summary(limit=3)
+        release = _release(config_path, config, settings, registry, window, measured.labels, context, run_id, broken)
         url = config.monitoring.service_url
         health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
@@ -214,11 +214,15 @@ def _release(
     registry: Registry,
     window: Any,
     labels: ArrivedLabels | None,
-    encoding: Any,
+    context: ChampionContext,
     run_id: str,
+    broken: str | None,
 ) -> ReleaseReview | None:
-    """Judge a running shadow or canary release on outcomes; under release.decide auto, act on it."""
-    reviewed = review_release_task(config, settings.root, registry, settings.ledger_url, window, labels, encoding)
+    """Judge a running shadow or canary release on outcomes; under release.decide auto, act on it.
+    A window whose data broke its contract (``broken``) can pull the challenger, not promote or grow it."""
+    reviewed = review_release_task(
+        config, settings.root, registry, settings.ledger_url, window, labels, context.labels, broken
+    )
     if reviewed is None:
         return None
     review, step = reviewed

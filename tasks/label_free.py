@@ -94,7 +94,7 @@ def _label_free(predictions: pd.DataFrame, context: ChampionContext, config: Con
             return None
         return binary_estimates(predictions[PREDICTION], context.sample[PREDICTION])
     if reference is None:
-        print(f"no label-free estimator recorded for v{context.version}: retrain to record one")
+        print(f"no label-free estimator for v{context.version}: {context.label_free_note}")
     if config.task == "regression":
         if not isinstance(reference, LossReference):
             return None

@@ -62,7 +62,7 @@ def log_reference_task(model: Any, train: pd.DataFrame, config: Config, run_id: 
 @task(name="load-champion-context", cache_policy=NO_CACHE, **IO_RETRIES)
 def champion_context_task(config: Config, registry: Registry) -> ChampionContext:
     """The champion's version, its training run, its gated holdout figure, its drift reference and its
-    label-free estimator (None for a champion trained before it was recorded)."""
+    label-free estimator (or why it has none)."""
     champion = registry.champion()
     if champion is None:
         raise RegistryError(f"model '{registry.name}' has no champion: train one before monitoring")
@@ -74,6 +74,7 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
     metric = config.evaluation.primary_metric
     holdout = tracking.client().get_run(training_run).data.metrics.get(f"candidate.{metric}")
     labels = Labels.from_json(registry.info(champion.version).tags.get(LABELS_TAG), config.data.target.column)
+    label_free, label_free_note = load_label_free(training_run)
     return ChampionContext(
         champion.version,
         training_run,
@@ -82,7 +83,8 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
         holdout,
         SuiteSpec.from_dict(suite),
         labels,
-        load_label_free(training_run),
+        label_free,
+        label_free_note,
     )
 
 

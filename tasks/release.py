@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.monitoring import ArrivedLabels, Window
 from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode, Tag, release_action
-from perennial.core.release import ReleasePolicy, decide_release
+from perennial.core.release import ReleasePolicy, decide_release, hold_on_invalid_data
 from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
 from perennial.core.target import Labels
 from perennial.io import tracking
@@ -43,11 +43,13 @@ def review_release_task(
     window: Window,
     labels: ArrivedLabels | None,
     encoding: Labels | None,
+    broken: str | None = None,
 ) -> tuple[ReleaseReview, int | None] | None:
     """The running release's per-variant table and decision; None when no release is running or
     this challenger was pulled (a promoted one is the champion: nothing left to compare).
 
-    ``labels`` None: read them here, only when a release runs (monitoring over partitions reads none)."""
+    ``labels`` None: read them here, only when a release runs (monitoring over partitions reads none).
+    ``broken``: why the window's data failed validation, if it did: then it may pull, not promote or grow."""
     aliases, released, allowed = registry.release_state()
     mode = released or config.serving.mode
     champion, challenger = aliases.get(Alias.CHAMPION), aliases.get(Alias.CHALLENGER)
@@ -69,7 +71,7 @@ def review_release_task(
     if mode == ReleaseMode.CANARY and config.release.decide == "auto":
         step = allowed or 0
         step = step if step + 1 < len(config.serving.canary.ramp) else None  # the last step: nothing to grow to
-    decision = decide_release(comparison, challenger, policy, step)
+    decision = hold_on_invalid_data(decide_release(comparison, challenger, policy, step), broken)
     variants = (
         variant_window("champion", champion, own, own_joined, window.start, window.end, config),
         variant_window(mode, challenger, theirs, their_joined, window.start, window.end, config),

@@ -163,6 +163,8 @@ def apply_defaults(settings: Settings | None = None) -> Settings:
     stack = running_stack(settings.state_dir)
     if stack:  # `perennial up` is running: flows, events and runs go to its Prefect server
         defaults["PREFECT_API_URL"] = stack["prefect_api"]
+        if stack.get("dask"):  # `perennial up --dask`: Dask work joins its cluster (tasks/runners.py)
+            defaults["PERENNIAL_DASK_ADDRESS"] = stack["dask"]
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
     return settings

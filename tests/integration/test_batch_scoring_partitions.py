@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from flows.training import training_flow
 from perennial.config import load_config
 from perennial.core.partitions import split_frame
 from perennial.io.prediction_store import open_store
+from tasks.runners import DASHBOARD_ARTIFACT
 
 WINDOW = {"start": dt.date(2013, 3, 1), "end": dt.date(2013, 3, 15)}
 SYNCHRONOUS = {"kind": "dask", "scheduler": "synchronous"}
@@ -39,6 +41,19 @@ def configs(project: Any, parts: Path) -> dict[str, str]:
         "pandas": project.write_config("pandas.yaml", **{"data.source.path": str(parts)}),
         "dask": project.write_config("dask.yaml", **{"data.source.path": str(parts), "data.engine": SYNCHRONOUS}),
     }
+
+
+def dashboard_links(state: Any) -> list[str]:
+    """The Dask dashboard links a flow run published in its artifacts."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    wanted = ArtifactFilter(
+        key=ArtifactFilterKey(any_=[DASHBOARD_ARTIFACT]),
+        flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+    )
+    with get_client(sync_client=True) as client:
+        return [str(a.data) for a in client.read_artifacts(artifact_filter=wanted)]
 
 
 def _stored(config: str, project: Any) -> pd.DataFrame:
@@ -105,12 +120,14 @@ def test_scoring_on_the_cluster_at_perennial_dask_address_stores_the_in_memory_r
     on_cluster = project.write_config(
         "cluster.yaml", **{"data.source.path": str(parts), "data.engine": {"kind": "dask"}}
     )
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster:
         monkeypatch.setenv("PERENNIAL_DASK_ADDRESS", cluster.scheduler_address)
         # when the config names no cluster and the window is scored over partitions
         state = batch_scoring_flow(config_path=on_cluster, **WINDOW, return_state=True)
-        ran = set(cluster.scheduler.task_prefixes)
+        ran, dashboard = set(cluster.scheduler.task_prefixes), cluster.dashboard_link
     # then the cluster's worker wrote the partitions, and the store holds the in-memory run's rows, value for value
     assert state.is_completed(), state.message
     assert any("write" in name for name in ran), ran
     pd.testing.assert_frame_equal(_stored(on_cluster, project), in_memory, check_exact=True)
+    # and the run links the cluster's dashboard in its artifacts (an in-process scheduler's host reads localhost)
+    assert dashboard_links(state) == [f"[Dask dashboard](http://localhost:{urlsplit(dashboard).port}/status)"]

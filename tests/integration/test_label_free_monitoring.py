@@ -90,15 +90,24 @@ def test_direct_loss_estimation_tracks_the_measured_mae_and_rises_under_a_covari
     run = MlflowClient().get_run(hot["mlflow_run_id"])
     assert run.data.metrics["estimated_mae"] == hot["estimated"]["estimated_mae"] != calm["estimated"]["estimated_mae"]
 
-    # when the champion is one trained before its estimator was recorded (the artifact gone)
+    # when the champion's estimator cannot be read here (pickled against a module this environment
+    # lacks, as after a scikit-learn upgrade), and then when it is one trained before it was recorded
     assert "no label-free estimator" not in caplog.text  # the recorded one was used
     artifacts = Path(urlparse(MlflowClient().get_run(outcome.run_id).info.artifact_uri).path)
+    (artifacts / LABEL_FREE_ARTIFACT).write_bytes(b"csklearn_gone.moved\nEstimator\n(tR.")
+    caplog.clear()
+    unreadable = monitoring_flow(config_path=path, **CALM)
+    unreadable_log = caplog.text
     (artifacts / LABEL_FREE_ARTIFACT).unlink()
     caplog.clear()
     older = monitoring_flow(config_path=path, **CALM)
-    # then the window is still measured, with no estimate, and the flow says why
-    assert older["estimated"] is None and older["estimated_drop"] is None and older["performance"] is not None
-    assert "no label-free estimator recorded for v1" in caplog.text
+    # then each window is still measured, with no estimate, and the flow says why
+    for result in (unreadable, older):
+        assert result["estimated"] is None and result["estimated_drop"] is None
+        assert result["performance"] == calm["performance"]
+    assert "no label-free estimator for v1: label_free/reference.joblib" in unreadable_log
+    assert "ModuleNotFoundError" in unreadable_log and "recorded none" not in unreadable_log
+    assert f"no label-free estimator for v1: training run {outcome.run_id} recorded none" in caplog.text
 
 
 def with_noisy_classes(path: Any) -> None:

@@ -18,7 +18,7 @@ from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.cli import app
 from perennial.config import load_config
-from perennial.io.ledger import Ledger
+from perennial.io.ledger import Ledger, LedgerEntry
 from perennial.io.registry import Registry
 from perennial.serving.app import create_app
 from perennial.settings import load_settings
@@ -51,12 +51,16 @@ def _serve_april(project: Any, config_path: str) -> int:
     return len(sent)  # leaving the client stops the service: its prediction log is flushed
 
 
-def _ledger_actions(model: str) -> list[tuple[str, str]]:
+def _ledger(model: str) -> list[LedgerEntry]:
     ledger = Ledger(load_settings().ledger_url)
     try:
-        return [(e.action, e.version) for e in ledger.history(model, alias="challenger")]
+        return list(ledger.history(model, alias="challenger"))
     finally:
         ledger.close()
+
+
+def _ledger_actions(model: str) -> list[tuple[str, str]]:
+    return [(e.action, e.version) for e in _ledger(model)]
 
 
 def test_a_worse_challenger_in_shadow_is_pulled_on_its_outcomes(project: Any) -> None:
@@ -113,7 +117,20 @@ def test_a_better_challenger_in_canary_is_promoted_through_the_gate(project: Any
     assert (registry.alias_version("champion"), registry.alias_version("challenger")) == ("1", "2")
     # and April answered half by the canary (its first step: outcomes allow no more yet)
     _serve_april(project, config)
-    # when April is monitored
+    # when April is monitored while its data breaks the champion's contract (negative distances)
+    clean = pd.read_parquet(project.data)
+    april = clean["time_hour"] >= pd.Timestamp("2013-04-01", tz="UTC")
+    clean.assign(distance=clean["distance"].where(~april, -5.0)).to_parquet(project.data, index=False)
+    broken = monitoring_flow(config, **APRIL, return_state=True)
+    # then the window fails, and the outcomes that favour the canary promote nothing on it: the
+    # ledger says the release waits, and why
+    assert broken.is_failed()
+    assert registry.alias_version("champion") == "1" and registry.alias_version("challenger") == "2"
+    waited = _ledger("tiny-delay")[0]
+    assert (waited.action, waited.version) == ("release wait", "2")
+    assert "the window's data broke its contract" in waited.reason and "not promoted on it" in waited.reason
+    # when April is monitored on its clean data
+    clean.to_parquet(project.data, index=False)
     result = monitoring_flow(config, **APRIL)
     # then the canary was judged unpaired against the champion's other ids, found better, and
     # promoted through the promotion flow's gate

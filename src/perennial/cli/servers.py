@@ -12,6 +12,7 @@ import typer
 from perennial.cli.common import DEFAULT_CONFIG, ConfigOpt, fail, project
 from perennial.cli.views import console
 from perennial.core.names import ReleaseMode
+from perennial.io.dask_cluster import DASHBOARD_PORT, SCHEDULER_PORT
 
 
 def serve(
@@ -40,8 +41,17 @@ def up(
     compose_env: Annotated[
         bool, typer.Option(help="only write docker compose's secrets (.env, git-ignored) and exit")
     ] = False,
+    dask: Annotated[
+        bool, typer.Option(help="also a Dask scheduler and two workers: Dask work of this project runs on them")
+    ] = False,
+    dask_port: int = SCHEDULER_PORT,
+    dask_dashboard_port: int = DASHBOARD_PORT,
 ) -> None:
-    """Start the Prefect server, the MLflow server and the deployments on localhost (stop: `perennial down`)."""
+    """Start the Prefect server, the MLflow server and the deployments on localhost (stop: `perennial down`).
+
+    With --dask, a Dask scheduler and two workers too; while they run, flows with `data.engine.kind: dask`
+    or `training.task_runner.kind: dask` join them (PERENNIAL_DASK_ADDRESS, unless you set it).
+    """
     settings = project()
     from perennial.io.compose_env import ensure_compose_env
     from perennial.io.stack import StackError
@@ -53,9 +63,18 @@ def up(
     if compose_env:
         return
 
-    console.print("starting the Prefect server, the MLflow server and the deployments ...")
+    cluster = ", a Dask scheduler and two workers" if dask else ""
+    console.print(f"starting the Prefect server, the MLflow server{cluster} and the deployments ...")
     try:
-        record, started = start_stack(settings, config, prefect_port=prefect_port, mlflow_port=mlflow_port)
+        record, started = start_stack(
+            settings,
+            config,
+            prefect_port=prefect_port,
+            mlflow_port=mlflow_port,
+            dask=dask,
+            dask_port=dask_port,
+            dashboard_port=dask_dashboard_port,
+        )
     except StackError as exc:
         fail(str(exc))
     console.print(
@@ -63,6 +82,10 @@ def up(
         + f" (since {record['started']}, config {record['config']})"
     )
     console.print(f"  Prefect dashboard: {record['prefect_ui']}\n  MLflow:            {record['mlflow']}")
+    if record.get("dask"):
+        console.print(f"  Dask dashboard:    {record['dask_dashboard']}\n  Dask scheduler:    {record['dask']}")
+    elif dask:
+        console.print("[yellow]this stack runs no Dask cluster[/]: `perennial down`, then `perennial up --dask`")
     for proc in record["processes"]:
         console.print(f"  {proc['name']:<15} pid {proc['pid']:<8} log {proc['log']}")
     console.print("Commands of this project now use these servers; `perennial down` stops them.")

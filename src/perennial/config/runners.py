@@ -11,7 +11,8 @@ from perennial.config.base import Frozen
 
 
 class DaskCluster(Frozen):
-    """A Dask cluster to run on: an existing one at ``address``, else a LocalCluster started for the run."""
+    """A Dask cluster to run on: an existing one at ``address`` (else at ``PERENNIAL_DASK_ADDRESS``), else a
+    LocalCluster started for the run."""
 
     address: str | None = Field(default=None, description="scheduler of an existing Dask cluster; '' = none")
     n_workers: int | None = Field(default=None, ge=1, description="LocalCluster workers; None = one per core")
@@ -33,8 +34,8 @@ class DaskCluster(Frozen):
 class CandidateRunner(DaskCluster):
     """Where candidates (and their searches) train: the flow's own threads, or a Dask cluster.
 
-    ``dask`` with no address starts a LocalCluster for the run; ``address: tcp://host:8786``
-    joins an existing cluster whose workers have this checkout and its environment.
+    ``dask`` with no address (and no ``PERENNIAL_DASK_ADDRESS``) starts a LocalCluster for the run;
+    ``address: tcp://host:8786`` joins an existing cluster whose workers have this checkout and its environment.
     """
 
     kind: Literal["thread", "dask"] = "thread"

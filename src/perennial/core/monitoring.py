@@ -57,6 +57,7 @@ class ChampionContext:
     labels: Labels | None = None  # binary: what its 1 and 0 stand for (delayed labels arrive in that text)
     # fitted on its holdout (regression: loss estimator; multiclass: calibration); None before it was recorded
     label_free: LabelFreeReference | None = None
+    label_free_note: str | None = None  # why there is no label-free estimator, when there is none
 
 
 def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:

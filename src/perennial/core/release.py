@@ -10,7 +10,8 @@ difference ever leaves them, over all windows, is at most ``alpha``.
 
 The decision is the gate's rule on outcomes: the improvement (champion's mean loss minus the
 challenger's) must have its lower bound above -margin to promote; an upper bound below -margin
-pulls the challenger; short of evidence, or between, the release keeps collecting.
+pulls the challenger; short of evidence, or between, the release keeps collecting. A window whose
+data broke its contract can pull, never promote or grow a canary (``hold_on_invalid_data``).
 """
 
 from __future__ import annotations
@@ -272,3 +273,17 @@ def decide_release(
         held = f"the canary does worse so far, it stays at step {canary_step + 1} until outcomes tell"
         return ReleaseDecision("wait", version, (f"{held}: {told}",), comparison)
     return ReleaseDecision("wait", version, (f"inconclusive, kept the champion: {told}",), comparison)
+
+
+def hold_on_invalid_data(decision: ReleaseDecision, broken: str | None) -> ReleaseDecision:
+    """A window whose data broke its contract can still pull a challenger (that returns every request
+    to the champion: the safe side) but neither promotes it nor grows its canary on that evidence."""
+    if broken is None or decision.action not in ("promote", "advance"):
+        return decision
+    held = "not promoted" if decision.action == "promote" else "the canary not grown"
+    return ReleaseDecision(
+        "wait",
+        decision.version,
+        (f"the window's data broke its contract ({broken}): {held} on it", *decision.reasons),
+        decision.comparison,
+    )

@@ -59,14 +59,29 @@ def log_label_free(run_id: str, reference: LabelFreeReference) -> None:
         tracking.client().log_artifact(run_id, str(path), str(Path(LABEL_FREE_ARTIFACT).parent))
 
 
-def load_label_free(run_id: str) -> LabelFreeReference | None:
-    """The label-free estimator logged on ``run_id``; None for a run trained before it was recorded."""
+def load_label_free(run_id: str) -> tuple[LabelFreeReference | None, str | None]:
+    """The label-free estimator logged on ``run_id``, or None and why there is none.
+
+    A run trained before it was recorded has none; so has one whose pickle this environment cannot
+    read (written under another scikit-learn or numpy): monitoring then goes on without the estimate
+    and says why, instead of failing the window over an optional figure.
+    """
     folder = str(Path(LABEL_FREE_ARTIFACT).parent)
     if LABEL_FREE_ARTIFACT not in {a.path for a in tracking.client().list_artifacts(run_id, folder)}:
-        return None
+        return None, f"training run {run_id} recorded none (trained before it was recorded): retrain to record one"
     with tempfile.TemporaryDirectory() as tmp:
         path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=LABEL_FREE_ARTIFACT, dst_path=tmp)
-        reference = joblib.load(path)
+        try:
+            reference = joblib.load(path)
+        except Exception as exc:  # unpickling another version's objects raises any type
+            return None, (
+                f"{LABEL_FREE_ARTIFACT} on training run {run_id} cannot be read here "
+                f"({type(exc).__name__}: {str(exc)[:200]}), likely written under other library versions: "
+                "retrain to record one"
+            )
     if not isinstance(reference, LossReference | ClassReference):
-        raise TypeError(f"run {run_id}: {LABEL_FREE_ARTIFACT} holds a {type(reference).__name__}")
-    return reference
+        return (
+            None,
+            f"{LABEL_FREE_ARTIFACT} on training run {run_id} holds a {type(reference).__name__}, not an estimator",
+        )
+    return reference, None

@@ -2,11 +2,12 @@
 
 Up starts, each in its own process group with its log under ``<state>/logs/``: the Prefect server
 (its SQLite database is the state folder's, the one the ephemeral API used), the MLflow tracking
-server on the state folder's store and artifacts, and ``python -m deployments.serve`` (the
-deployments, their schedules and the retrain trigger) pointed at both. What it started is written
-to ``<state>/stack.json``; while those processes live, every ``perennial`` command and flow of
-this project talks to these servers (see ``perennial.settings``). Down stops exactly those
-process groups and removes the file.
+server on the state folder's store and artifacts, with ``--dask`` a Dask scheduler and two workers
+(``perennial.io.dask_cluster``'s command lines, compose's), and ``python -m deployments.serve`` (the
+deployments, their schedules and the retrain trigger) pointed at all of them. What it started is
+written to ``<state>/stack.json``; while those processes live, every ``perennial`` command and flow
+of this project talks to these servers and joins that cluster (see ``perennial.settings``). Down
+stops exactly those process groups and removes the file.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 
 from perennial.errors import PerennialError
+from perennial.io import dask_cluster
 from perennial.settings import STACK_FILE, Settings, is_recorded_process, process_identity, stack_alive
 
 
@@ -57,7 +59,12 @@ def _start(name: str, command: list[str], logs: Path, env: dict[str, str], cwd: 
             command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     started = {"name": name, "pid": process.pid, "log": str(log), "_process": process}
-    identity = process_identity(process.pid)  # Popen returns after the exec: this is the server's command line
+    # Popen returns once the exec has begun; until the kernel has set the new program up, its command line
+    # reads empty (a record of that would name no live process): wait for the server's own
+    identity, deadline = process_identity(process.pid), time.monotonic() + 10
+    while identity is not None and not identity[0] and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        identity = process_identity(process.pid)
     if identity is not None:
         started["cmdline"], started["started"] = identity
     return started
@@ -77,13 +84,14 @@ def _wait(started: dict[str, Any], ready: Callable[[], bool], timeout: float) ->
     raise StackError(f"{started['name']} was not ready after {timeout:.0f} s: see {started['log']}")
 
 
-def check_ports(host: str, prefect_port: int, mlflow_port: int) -> None:
+def check_ports(host: str, prefect_port: int, mlflow_port: int, dask_ports: tuple[int, int] | None = None) -> None:
     """Fail naming the port (and its option) when something already listens on it."""
-    for what, port in (("Prefect", prefect_port), ("MLflow", mlflow_port)):
+    named = [("Prefect", "--prefect-port", prefect_port), ("MLflow", "--mlflow-port", mlflow_port)]
+    if dask_ports:
+        named += [("Dask", "--dask-port", dask_ports[0]), ("Dask dashboard", "--dask-dashboard-port", dask_ports[1])]
+    for what, option, port in named:
         if not _port_free(host, port):
-            raise StackError(
-                f"port {port} on {host} is taken ({what}): stop what uses it, or pass --{what.lower()}-port"
-            )
+            raise StackError(f"port {port} on {host} is taken ({what}): stop what uses it, or pass {option}")
 
 
 def _client_free_env() -> dict[str, str]:
@@ -133,6 +141,25 @@ def server_commands(
     ]
 
 
+def dask_commands(host: str, port: int, dashboard_port: int) -> list[tuple[str, list[str]]]:
+    """(name, command) of the Dask scheduler and its workers on ``host``: compose's command lines, with
+    the workers' own ports on ``host`` too."""
+    dask = str(Path(sys.executable).parent / "dask")
+    address = f"tcp://{host}:{port}"
+    workers = [
+        (name, [dask, *dask_cluster.worker_args(address, name), *dask_cluster.loopback_worker(host)])
+        for name in dask_cluster.WORKERS
+    ]
+    return [("dask-scheduler", [dask, *dask_cluster.scheduler_args(host, port, dashboard_port)]), *workers]
+
+
+def _workers_joined(dashboard: str) -> int:
+    try:
+        return int(httpx.get(f"{dashboard}/json/counts.json", timeout=2).json()["workers"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return 0
+
+
 def read_stack(settings: Settings) -> dict[str, Any] | None:
     path = settings.state_dir / STACK_FILE
     return json.loads(path.read_text()) if path.is_file() else None
@@ -145,28 +172,45 @@ def up(
     prefect_port: int = 4200,
     mlflow_port: int = 5000,
     timeout: float = 180,
+    dask: bool = False,
+    dask_port: int = dask_cluster.SCHEDULER_PORT,
+    dashboard_port: int = dask_cluster.DASHBOARD_PORT,
 ) -> tuple[dict[str, Any], bool]:
-    """Start the stack (or find it running): (its record, whether it was started now)."""
+    """Start the stack (or find it running): (its record, whether it was started now).
+
+    With ``dask``, a scheduler and two workers too, started before the deployments: they (and, through
+    the record, every command of the project) get ``PERENNIAL_DASK_ADDRESS`` unless the user set it.
+    """
     existing = read_stack(settings)
     if existing and stack_alive(existing):
         return existing, False
-    check_ports(host, prefect_port, mlflow_port)
+    check_ports(host, prefect_port, mlflow_port, (dask_port, dashboard_port) if dask else None)
     logs = settings.state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     api, tracking = f"http://{host}:{prefect_port}/api", f"http://{host}:{mlflow_port}"
+    address, dashboard = f"tcp://{host}:{dask_port}", f"http://{host}:{dashboard_port}"
     base = _client_free_env()
+    clients = base | {
+        "PREFECT_API_URL": api,
+        "MLFLOW_TRACKING_URI": tracking,
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "PERENNIAL_STATE_DIR": str(settings.state_dir),
+    }
     started: list[dict[str, Any]] = []
     try:
         for name, command, env in server_commands(settings, host, prefect_port, mlflow_port):
             started.append(_start(name, command, logs, env, settings.root))
+        if dask:  # tasks run on the workers as in a flow run: this checkout importable, the same servers
+            path = os.pathsep.join(filter(None, [str(settings.root), os.environ.get("PYTHONPATH")]))
+            for name, command in dask_commands(host, dask_port, dashboard_port):
+                started.append(_start(name, command, logs, clients | {"PYTHONPATH": path}, settings.root))
         _wait(started[0], lambda: _ok(f"{api}/health"), timeout)
         _wait(started[1], lambda: _ok(f"{tracking}/health"), timeout)
-        clients = base | {
-            "PREFECT_API_URL": api,
-            "MLFLOW_TRACKING_URI": tracking,
-            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-            "PERENNIAL_STATE_DIR": str(settings.state_dir),
-        }
+        if dask:
+            _wait(started[2], lambda: _ok(f"{dashboard}/health"), timeout)
+            for worker in started[3:]:
+                _wait(worker, lambda: _workers_joined(dashboard) >= len(dask_cluster.WORKERS), timeout)
+            clients["PERENNIAL_DASK_ADDRESS"] = os.environ.get("PERENNIAL_DASK_ADDRESS") or address
         started.append(
             _start(
                 "deployments",
@@ -176,7 +220,7 @@ def up(
                 settings.root,
             )
         )
-        _wait(started[2], lambda: _ok(f"{api}/deployments/name/training/training"), timeout)
+        _wait(started[-1], lambda: _ok(f"{api}/deployments/name/training/training"), timeout)
     except BaseException:
         _stop([{k: v for k, v in s.items() if k != "_process"} for s in started])
         raise
@@ -186,6 +230,7 @@ def up(
         "prefect_api": api,
         "prefect_ui": f"http://{host}:{prefect_port}",
         "mlflow": tracking,
+        **({"dask": address, "dask_dashboard": dask_cluster.dashboard_url(host, dashboard_port)} if dask else {}),
         "processes": [{k: v for k, v in s.items() if k != "_process"} for s in started],
     }
     (settings.state_dir / STACK_FILE).write_text(json.dumps(record, indent=2))

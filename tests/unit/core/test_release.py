@@ -16,6 +16,7 @@ from perennial.core.release import (
     compare_unpaired,
     confidence_sequence,
     decide_release,
+    hold_on_invalid_data,
     row_losses,
     same_days,
     standardised_difference,
@@ -87,6 +88,32 @@ def test_a_worse_challenger_is_pulled_a_better_one_promoted_an_equal_one_waits()
     assert pulled.action == "pull" and "worse on outcomes" in pulled.why
     assert promoted.action == "promote" and "better on outcomes" in promoted.why
     assert equal.action == "wait" and equal.why.startswith("inconclusive, kept the champion")
+
+
+def test_a_window_whose_data_broke_its_contract_can_pull_but_not_promote_or_grow_a_canary() -> None:
+    # given the decisions outcomes would make: pull a worse challenger, promote a better one, grow a canary
+    rng = np.random.default_rng(1)
+    y, good = _binary(1500, 0.6, rng)
+    _, weak = _binary(1500, 0.1, rng)
+    pulled = decide_release(compare_paired((good - y) ** 2, (weak - y) ** 2, y, "binary", POLICY), "2", POLICY)
+    promoted = decide_release(compare_paired((weak - y) ** 2, (good - y) ** 2, y, "binary", POLICY), "2", POLICY)
+    rng = np.random.default_rng(3)
+    y_a, p_a = _binary(2000, 0.5, rng)
+    y_b, p_b = _binary(250, 0.5, rng)
+    canary = compare_unpaired((p_a - y_a) ** 2, (p_b - y_b) ** 2, y_a, y_b, "binary", POLICY, imbalance=0.02)
+    advanced = decide_release(canary, "4", POLICY, canary_step=0)
+    assert (pulled.action, promoted.action, advanced.action) == ("pull", "promote", "advance")
+    broken = "flights.parquet: 1 of 12 checks failed: `distance` below 0"
+    # when the window they were judged in failed validation
+    held = {d.action: hold_on_invalid_data(d, broken) for d in (pulled, promoted, advanced)}
+    # then the pull stands (back to the champion is the safe side); the promotion and the ramp wait, saying why
+    assert held["pull"] == pulled
+    assert held["promote"].action == held["advance"].action == "wait"
+    assert held["promote"].why.startswith(f"the window's data broke its contract ({broken}): not promoted on it")
+    assert "the canary not grown on it" in held["advance"].why and "no harm seen at step 1" in held["advance"].why
+    assert held["promote"].comparison is promoted.comparison
+    # and a valid window changes nothing
+    assert hold_on_invalid_data(promoted, None) == promoted
 
 
 def test_thin_evidence_waits_and_says_which_number_is_short() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import stat
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from perennial.io.compose_env import ensure_compose_env
+from perennial.io.dask_cluster import WORKERS, scheduler_args, worker_args
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -51,3 +53,21 @@ def test_a_password_the_user_set_is_left_to_them(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("POSTGRES_PASSWORD", "from-env")
     (tmp_path / "x").mkdir()
     assert ensure_compose_env(tmp_path / "x")[1] == [] and not (tmp_path / "x" / ".env").exists()
+
+
+def test_the_dask_cluster_runs_the_shared_command_lines_beside_the_flows() -> None:
+    # given the compose file's services
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    # then the scheduler and two workers run `dask` with the arguments `perennial up --dask` and the slow tier use
+    assert shlex.split(services["dask-scheduler"]["command"]) == ["dask", *scheduler_args("0.0.0.0")]
+    for name in WORKERS:
+        worker = services[name]
+        assert shlex.split(worker["command"]) == ["dask", *worker_args("tcp://dask-scheduler:8786", name)]
+        # and the workers import the baked-in checkout and share the flows' state volume (data in, predictions out)
+        assert worker["environment"]["PYTHONPATH"] == "/opt/perennial"
+        assert worker["volumes"] == services["worker"]["volumes"] == ["perennial-state:/var/lib/perennial"]
+        assert worker["image"] == services["worker"]["image"]
+    # and the flows join it, and only the dashboard is published (on loopback: the test above)
+    flows = services["worker"]["environment"]
+    assert flows["PERENNIAL_DASK_ADDRESS"] == "tcp://dask-scheduler:8786"
+    assert services["dask-scheduler"]["ports"] == ["${PERENNIAL_BIND_HOST:-127.0.0.1}:8787:8787"]

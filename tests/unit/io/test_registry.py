@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pytest
 
 from perennial.core.data import features_of, labels_of
@@ -17,14 +16,8 @@ from perennial.io.registry import CHALLENGER, CHAMPION, ModelRef, Registry, move
 
 
 @pytest.fixture
-def registry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights, tiny_config
-) -> tuple[Registry, Ledger, list[str]]:
+def registry(tmp_path: Path, experiment: str, flights, tiny_config) -> tuple[Registry, Ledger, list[str]]:
     """Three registered versions of a small model, none aliased yet."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    experiment = tracking.ensure_experiment("reg", (tmp_path / "artifacts").as_uri())
     model = train_baseline(features_of(flights, tiny_config), labels_of(flights, tiny_config), tiny_config).model
     registry, versions = Registry("reg-model"), []
     for i in range(3):

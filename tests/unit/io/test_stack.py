@@ -37,10 +37,11 @@ def _free() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("option", ["--prefect-port", "--mlflow-port"])
+@pytest.mark.parametrize("option", ["--prefect-port", "--mlflow-port", "--dask-port", "--dask-dashboard-port"])
 def test_up_on_a_taken_port_names_it_and_starts_nothing(state_folder: Path, listening: int, option: str) -> None:
     ports = {"--prefect-port": _free(), "--mlflow-port": _free()} | {option: listening}
-    result = CliRunner().invoke(app, ["up", *(str(x) for pair in ports.items() for x in pair)])
+    dask = ["--dask"] if option.startswith("--dask") else []
+    result = CliRunner().invoke(app, ["up", *dask, *(str(x) for pair in ports.items() for x in pair)])
     assert result.exit_code == 1
     message = " ".join(result.output.split())
     assert f"port {listening} on 127.0.0.1 is taken" in message and option in message
@@ -124,3 +125,57 @@ def test_down_stops_the_process_the_record_names(state_folder: Path, bystander: 
     result = CliRunner().invoke(app, ["down"])
     assert result.exit_code == 0 and f"prefect-server (pid {bystander.pid})" in result.output
     assert bystander.wait(timeout=30) is not None
+
+
+DASK_ADDRESS_SEEN = """
+import os
+from perennial.settings import apply_defaults
+apply_defaults()
+print(os.environ.get("PERENNIAL_DASK_ADDRESS"))
+"""
+
+
+@pytest.mark.parametrize("users", [None, "tcp://10.0.0.7:8786"])
+def test_commands_join_the_cluster_up_started_unless_the_user_named_one(state_folder: Path, users: str | None) -> None:
+    # given a live stack record (this test's own process) with the cluster `perennial up --dask` started
+    record = {
+        "started": "2026-01-01T00:00:00+00:00",
+        "config": "configs/flights.yaml",
+        "prefect_api": "http://127.0.0.1:4321/api",
+        "prefect_ui": "http://127.0.0.1:4321",
+        "mlflow": "http://127.0.0.1:5432",
+        "dask": "tcp://127.0.0.1:8786",
+        "dask_dashboard": "http://127.0.0.1:8787/status",
+        "processes": [{"name": "dask-scheduler", "pid": os.getpid(), "log": "-"}],
+    }
+    (state_folder / STACK_FILE).write_text(json.dumps(record))
+    env = {k: v for k, v in os.environ.items() if k != "PERENNIAL_DASK_ADDRESS"}
+    if users:
+        env["PERENNIAL_DASK_ADDRESS"] = users
+    # when a command of the project sets its environment up
+    seen = subprocess.run([sys.executable, "-c", DASK_ADDRESS_SEEN], env=env, capture_output=True, text=True)
+    # then Dask work joins that cluster, or the one the user named
+    assert seen.returncode == 0, seen.stderr
+    assert seen.stdout.strip() == (users or "tcp://127.0.0.1:8786")
+
+
+def test_a_started_server_is_recorded_by_its_own_command_line(tmp_path: Path) -> None:
+    from perennial.io.stack import _start
+    from perennial.settings import is_recorded_process
+
+    # given servers started the way `perennial up` starts them (right after Popen, the command line can read empty)
+    servers = [
+        _start(
+            f"server-{i}", [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path, dict(os.environ), tmp_path
+        )
+        for i in range(5)
+    ]
+    try:
+        # then each record names its process by its command line, and is found alive by it
+        records = [{k: v for k, v in s.items() if k != "_process"} for s in servers]
+        assert all("time.sleep(60)" in r["cmdline"] for r in records), records
+        assert all(is_recorded_process(r) for r in records)
+    finally:
+        for server in servers:
+            server["_process"].kill()
+            server["_process"].wait(timeout=10)

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
 from perennial.core.names import Tag
 from perennial.io import tracking
-
-
-@pytest.fixture
-def experiment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    return tracking.ensure_experiment("bracket", (tmp_path / "artifacts").as_uri())
 
 
 def test_work_that_finishes_ends_the_run_finished_with_its_tags(experiment: str) -> None:
