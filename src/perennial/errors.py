@@ -92,3 +92,10 @@ class RegistryError(PerennialError):
     def __init__(self, message: str, **context: Any) -> None:
         self.context = context
         super().__init__(message)
+
+
+class ServiceUnavailable(PerennialError):
+    """A server the command needs did not start or answer (Prefect's embedded API, a tracking server):
+    neither a bug nor the user's data; running again, or with more time, can succeed."""
+
+    exit_code = 8

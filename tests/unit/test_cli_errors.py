@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -79,3 +80,28 @@ def test_a_missing_data_file_exits_4_and_debug_shows_the_traceback(project: Path
     assert code == 4 and "nowhere.parquet: file does not exist" in output and "Traceback" not in output
     code, output, _ = perennial("--debug", "check", "-c", config)
     assert code != 0 and "Traceback" in output
+
+
+def test_prefects_api_not_starting_in_time_is_one_message_and_exit_8_not_a_bug(project: Path) -> None:
+    # given a valid config, and Prefect's embedded API allowed 1 s to start (it needs several)
+    env = {
+        **os.environ,
+        "PERENNIAL_STATE_DIR": str(project / "state"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    path = _write(project, config_dict(str(project / "flights.parquet")))
+    # when a command that runs a flow starts it
+    done = subprocess.run(
+        [sys.executable, "-m", "perennial.cli", "train", "-c", path],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # then it says which server did not answer and what to do, with its own exit code, no traceback
+    output = (done.stdout + done.stderr).replace("\n", " ")
+    assert done.returncode == 8, output
+    assert "Prefect's embedded API did not answer within 1 s of starting" in output
+    assert "perennial up" in output and "a bug" not in output and "Traceback" not in output

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from perennial.errors import PerennialError
 
 DEBUG_ENV = "PERENNIAL_DEBUG"
 err_console = Console(stderr=True)
@@ -93,9 +96,33 @@ def run(app: Any) -> None:
     except Exception as exc:
         if debugging():
             raise
+        unavailable = service_unavailable(exc)
+        if unavailable is not None:
+            err_console.print(f"[bold red]error:[/] {unavailable}", highlight=False, soft_wrap=True)
+            sys.exit(unavailable.exit_code)
         err_console.print(
             f"[bold red]unexpected error[/] {type(exc).__name__}: {exc}\n(a bug: run again with --debug for the traceback)",
             highlight=False,
             soft_wrap=True,
         )
         sys.exit(1)
+
+
+# Prefect's words when its embedded API server did not answer in time (prefect/server/api/server.py)
+_PREFECT_START_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
+def service_unavailable(exc: BaseException) -> PerennialError | None:
+    """The error to report for a server that did not start in time, instead of calling it a bug."""
+    import os
+
+    from perennial.errors import ServiceUnavailable
+
+    if isinstance(exc, RuntimeError) and _PREFECT_START_TIMEOUT in str(exc):
+        waited = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "its")
+        return ServiceUnavailable(
+            f"Prefect's embedded API did not answer within {waited} s of starting (a busy machine, or a first "
+            "start migrating its database); nothing ran. Run again, raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start the servers once with `perennial up`"
+        )
+    return None
