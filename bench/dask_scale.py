@@ -18,8 +18,9 @@ rows, so the volume rule judges the window as it judges the real one.
 Each step at each size runs in a fresh process under the cap (bench/_memory_cap.py: a memory cgroup of
 the whole process tree, Dask's nannies and workers included). Over partitions the step's process starts
 the flows' cluster (``tasks.runners.data_scheduler``: a LocalCluster of 2 workers x 1 thread, each with a
-Dask memory limit of (cap - 1.5 GiB) / 2); its start and the workers' imports are timed apart, not in the
-step's seconds. The steps are the flows' task code without its recording (MLflow, Prefect artifacts,
+Dask memory limit of (cap - 1.5 GiB) / 2, at least a quarter of the cap); its start and the workers'
+imports are timed apart, not in the step's seconds. Dask's scratch space (spills, shuffles) is in the
+benchmark's temporary folder (under $TMPDIR), removed at the end. The steps are the flows' task code without its recording (MLflow, Prefect artifacts,
 Evidently's page on a bounded sample: none of it grows with the window), on the window
 [2013-07-01, 2014-01-01):
 
@@ -84,6 +85,13 @@ FILE_ROWS = 100_000
 ENGINES = ("dask", "pandas")
 WORKERS = 2
 DRIVER_RESERVE = 1.5 * GIB  # the step's own process (the scheduler, what comes back) and the nannies
+
+
+def worker_limit(cap: int) -> int:
+    """Each Dask worker's memory limit, bytes: the cap less the step's own process, shared by the workers."""
+    return int((cap - min(DRIVER_RESERVE, cap / 2)) / WORKERS)
+
+
 START, END = dt.date(2013, 7, 1), dt.date(2014, 1, 1)
 SCORED_AT = pd.Timestamp("2014-01-01", tz="UTC")  # one scoring time: the two stores compare whole
 RUN_ID, VERSION = "bench", "1"
@@ -181,14 +189,14 @@ def write_size(folder: Path, later: pd.DataFrame, rows: int, shares: list[float]
     suite = SuiteSpec.from_dict(json.loads((folder / "suite.json").read_text()))
     scaled = suite.to_dict() | {"reference_rows_per_day": suite.reference_rows_per_day * rows / len(later)}
     (size / "suite.json").write_text(json.dumps(scaled))
-    worker_limit = f"{int((cap - DRIVER_RESERVE) / WORKERS / 2**20)}MiB"
+    limit = f"{worker_limit(cap) // 2**20}MiB"
     for engine in ENGINES:
         raw = yaml.safe_load((ROOT / "configs" / "flights.yaml").read_text())
         raw["data"]["source"] = {"kind": "parquet", "path": str(size / "window")}
         raw["data"]["engine"] = (
             {"kind": "pandas"}
             if engine == "pandas"
-            else {"kind": "dask", "n_workers": WORKERS, "threads_per_worker": 1, "memory_limit": worker_limit}
+            else {"kind": "dask", "n_workers": WORKERS, "threads_per_worker": 1, "memory_limit": limit}
         )
         raw["predictions"] = {"kind": "parquet", "path": str(size / "store")}
         raw["monitoring"]["labels"] = {"kind": "parquet", "path": str(size / f"labels-{share_tag(shares[0])}")}
@@ -414,14 +422,18 @@ class Run:
 
 
 class Runner:
-    def __init__(self, cap_bytes: int, capped: bool, timeout: float) -> None:
-        self.cap_bytes, self.capped, self.timeout = cap_bytes, capped, timeout
+    """Runs each step in a fresh process, in a memory cgroup of its own when ``capped``; Dask's workers
+    spill and shuffle under ``scratch`` (removed with the benchmark's folder, also after a kill)."""
+
+    def __init__(self, cap_bytes: int, capped: bool, timeout: float, scratch: Path) -> None:
+        self.cap_bytes, self.capped, self.timeout, self.scratch = cap_bytes, capped, timeout, scratch
         self.count = 0
 
     def run(self, step: str, engine: str, size: Path, check: bool) -> Run:
         self.count += 1
         command = [sys.executable, "-m", "bench.dask_scale", "_step", step, engine, str(size), "1" if check else "0"]
         env = {k: v for k, v in os.environ.items() if k != "PERENNIAL_DASK_ADDRESS"}  # a cluster inside the cap
+        env["DASK_TEMPORARY_DIRECTORY"] = str(self.scratch)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")]).rstrip(
             os.pathsep
         )
@@ -455,13 +467,8 @@ class Runner:
         memory = ("KilledWorker", "exceeded 95% memory budget", "MemoryError")
         if kills or done.returncode == -9 or any(m in done.stderr for m in memory):
             at = f"killed at {peak / GIB:.2f} GiB" if peak is not None else "killed"
-            why = (
-                "the kernel at the cap"
-                if kills
-                else "Dask at a worker's memory limit"
-                if "KilledWorker" in done.stderr
-                else ""
-            )
+            dask = "KilledWorker" in done.stderr or "memory budget" in done.stderr
+            why = "the kernel at the cap" if kills else "Dask at a worker's memory limit" if dask else ""
             return Run("did not fit", f"{at}{' by ' + why if why else ''} after {wall:,.0f} s", wall, peak_mb)
         raise SystemExit(f"{step} ({engine}, {size.name} rows) failed:\n{done.stderr[-4000:]}")
 
@@ -666,7 +673,13 @@ def options(parser: Any) -> None:
     parser.add_argument(
         "--sizes", type=int, nargs="+", help="rows of each window (default 1M 5M 20M; --quick 50k 100k)"
     )
-    parser.add_argument("--cap-gb", type=float, default=4.0, help="the process tree's memory cap, GiB (default 4)")
+    parser.add_argument(
+        "--cap-gb",
+        type=float,
+        default=4.0,
+        help="the process tree's memory cap, GiB (default 4; below ~2.5 a Dask worker's limit is under what its "
+        "imports take, and its nanny restarts it until --timeout)",
+    )
     parser.add_argument(
         "--labelled",
         type=float,
@@ -675,7 +688,7 @@ def options(parser: Any) -> None:
     )
     parser.add_argument("--no-cap", action="store_true", help="run uncapped even where a memory cgroup can be made")
     parser.add_argument("--repeats", type=int, default=3, help="runs at sizes up to 1M rows (larger: one)")
-    parser.add_argument("--timeout", type=float, default=7200, help="seconds a step may take before it is stopped")
+    parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds a step may take before it is stopped")
 
 
 def main() -> None:
@@ -693,13 +706,13 @@ def main() -> None:
     args.cap_text = probe.describe() if probe else "--no-cap" if args.no_cap else "no writable memory cgroup here"
     if probe is not None:
         probe.close()
-    args.worker_limit = f"{(cap_bytes - DRIVER_RESERVE) / WORKERS / GIB:.2f} GiB"
+    args.worker_limit = f"{worker_limit(cap_bytes) / GIB:.2f} GiB"
     print(f"memory cap: {args.cap_text if args.capped else 'NONE (uncapped): ' + args.cap_text}", flush=True)
-    runner = Runner(cap_bytes, args.capped, args.timeout)
     results: dict[int, dict[str, list[Run]]] = {}
     extra: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="perennial-bench-dask-scale-") as tmp:
         folder = Path(tmp)
+        runner = Runner(cap_bytes, args.capped, args.timeout, folder / "dask-scratch")
         later = prepare(folder, QUICK_TRAIN_ROWS if args.quick else None)
         for rows in sizes:
             began = time.perf_counter()
