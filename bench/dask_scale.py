@@ -17,11 +17,12 @@ rows, so the volume rule judges the window as it judges the real one.
 
 Each step at each size runs in a fresh process under the cap (bench/_memory_cap.py: a memory cgroup of
 the whole process tree, Dask's nannies and workers included). Over partitions the step's process starts
-the flows' cluster (``tasks.runners.data_scheduler``: a LocalCluster of 2 workers x 1 thread, each with a
-Dask memory limit of (cap - 1.5 GiB) / 2, at least a quarter of the cap); its start and the workers'
-imports are timed apart, not in the step's seconds. Dask's scratch space (spills, shuffles) is in the
-benchmark's temporary folder (under $TMPDIR), removed at the end. The steps are the flows' task code without its recording (MLflow, Prefect artifacts,
-Evidently's page on a bounded sample: none of it grows with the window), on the window
+the flows' cluster (``tasks.runners.data_scheduler``: a LocalCluster of 2 workers x 1 thread, or
+``--workers`` x ``--threads``; the cap less 1.5 GiB shared by the workers as their Dask memory limit);
+its start and the workers' imports are timed apart, not in the step's seconds. Dask's scratch space
+(spills, shuffles) is in the benchmark's temporary folder (under $TMPDIR), removed at the end. The steps
+are the flows' task code without its recording (MLflow, Prefect artifacts, Evidently's page on a bounded
+sample: none of it grows with the window), on the window
 [2013-07-01, 2014-01-01):
 
 - scoring: the batch scoring flow: the window opened (``open_window_task`` / ``load_data_task``), its input
@@ -83,13 +84,13 @@ QUICK_SIZES = [50_000, 100_000]
 QUICK_TRAIN_ROWS = 20_000  # --quick: the model fitted on fewer rows (its fit is most of a quick run's set-up)
 FILE_ROWS = 100_000
 ENGINES = ("dask", "pandas")
-WORKERS = 2
 DRIVER_RESERVE = 1.5 * GIB  # the step's own process (the scheduler, what comes back) and the nannies
 
 
-def worker_limit(cap: int) -> int:
-    """Each Dask worker's memory limit, bytes: the cap less the step's own process, shared by the workers."""
-    return int((cap - min(DRIVER_RESERVE, cap / 2)) / WORKERS)
+def worker_limit(cap: int, workers: int) -> int:
+    """Each Dask worker's memory limit, bytes: the cap less the step's own process (1.5 GiB, or half a cap
+    under 3 GiB), shared by the workers."""
+    return int((cap - min(DRIVER_RESERVE, cap / 2)) / workers)
 
 
 START, END = dt.date(2013, 7, 1), dt.date(2014, 1, 1)
@@ -178,26 +179,24 @@ def write_window(later: pd.DataFrame, size: Path, rows: int, shares: list[float]
     return files
 
 
-def write_size(folder: Path, later: pd.DataFrame, rows: int, shares: list[float], cap: int) -> tuple[Path, int]:
+def write_size(folder: Path, later: pd.DataFrame, rows: int, args: Any, cap: int) -> tuple[Path, int]:
     """One size's window, labels, scaled contract and a config for each engine, under ``folder/N``."""
     import yaml
 
     from perennial.core.validation import SuiteSpec
 
     size = folder / str(rows)
+    shares = args.labelled
     files = write_window(later, size, rows, shares)
     suite = SuiteSpec.from_dict(json.loads((folder / "suite.json").read_text()))
     scaled = suite.to_dict() | {"reference_rows_per_day": suite.reference_rows_per_day * rows / len(later)}
     (size / "suite.json").write_text(json.dumps(scaled))
-    limit = f"{worker_limit(cap) // 2**20}MiB"
+    cluster: dict[str, Any] = {"n_workers": args.workers, "threads_per_worker": args.threads}
+    cluster["memory_limit"] = f"{worker_limit(cap, args.workers) // 2**20}MiB"
     for engine in ENGINES:
         raw = yaml.safe_load((ROOT / "configs" / "flights.yaml").read_text())
         raw["data"]["source"] = {"kind": "parquet", "path": str(size / "window")}
-        raw["data"]["engine"] = (
-            {"kind": "pandas"}
-            if engine == "pandas"
-            else {"kind": "dask", "n_workers": WORKERS, "threads_per_worker": 1, "memory_limit": limit}
-        )
+        raw["data"]["engine"] = {"kind": "pandas"} if engine == "pandas" else {"kind": "dask", **cluster}
         raw["predictions"] = {"kind": "parquet", "path": str(size / "store")}
         raw["monitoring"]["labels"] = {"kind": "parquet", "path": str(size / f"labels-{share_tag(shares[0])}")}
         (size / f"config-{engine}.yaml").write_text(yaml.safe_dump(raw))
@@ -583,7 +582,7 @@ def report(results: dict[int, dict[str, list[Run]]], extra: dict[int, dict[str, 
         f"the real July-December flights (seed 0), in time order, into Parquet files of {FILE_ROWS:,} rows; a",
         f"delayed-label source keyed on id holding {shares} of the rows' labels. Each step runs in a fresh process",
         "under the cap. Over partitions: the flows' LocalCluster "
-        f"({WORKERS} workers x 1 thread, Dask memory limit {args.worker_limit} each),",
+        f"({args.workers} worker(s) x {args.threads} thread(s), Dask memory limit {args.worker_limit} each),",
         "started in the step's process; its start and the workers' imports are shown apart, not in the seconds.",
         "The steps are the flows' task code less its recording (bench/dask_scale.py says which). In memory: the",
         "window in one pandas frame (validation on the vectorised engine). Peak MB cgroup: the tree's resident",
@@ -686,6 +685,8 @@ def options(parser: Any) -> None:
         nargs="+",
         help="shares of the rows whose label arrived, a join each (default 1 0.1; --quick 1)",
     )
+    parser.add_argument("--workers", type=int, default=2, help="Dask workers of the LocalCluster (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="threads of each Dask worker (default 1)")
     parser.add_argument("--no-cap", action="store_true", help="run uncapped even where a memory cgroup can be made")
     parser.add_argument("--repeats", type=int, default=3, help="runs at sizes up to 1M rows (larger: one)")
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds a step may take before it is stopped")
@@ -697,8 +698,7 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     args.labelled = args.labelled or ([1.0] if args.quick else [1.0, 0.1])
     args.steps = ["scoring", "validation", "drift", *(f"join-{share_tag(s)}" for s in args.labelled)]
-    args.command = "python -m bench.dask_scale" + (" --quick" if args.quick else "")
-    args.command += f" --sizes {' '.join(map(str, sizes))}" if args.sizes else ""
+    args.command = " ".join(["python -m bench.dask_scale", *(a for a in sys.argv[1:] if a != "--no-write")])
     args.commit = commit()
     cap_bytes = int(args.cap_gb * GIB)
     probe = None if args.no_cap else MemoryCap.create(cap_bytes, f"perennial-bench-{os.getpid()}-probe")
@@ -706,7 +706,7 @@ def main() -> None:
     args.cap_text = probe.describe() if probe else "--no-cap" if args.no_cap else "no writable memory cgroup here"
     if probe is not None:
         probe.close()
-    args.worker_limit = f"{worker_limit(cap_bytes) / GIB:.2f} GiB"
+    args.worker_limit = f"{worker_limit(cap_bytes, args.workers) / GIB:.2f} GiB"
     print(f"memory cap: {args.cap_text if args.capped else 'NONE (uncapped): ' + args.cap_text}", flush=True)
     results: dict[int, dict[str, list[Run]]] = {}
     extra: dict[int, dict[str, Any]] = {}
@@ -716,7 +716,7 @@ def main() -> None:
         later = prepare(folder, QUICK_TRAIN_ROWS if args.quick else None)
         for rows in sizes:
             began = time.perf_counter()
-            size, files = write_size(folder, later, rows, args.labelled, cap_bytes)
+            size, files = write_size(folder, later, rows, args, cap_bytes)
             extra[rows] = {"files": files, "made": time.perf_counter() - began}
             # in memory: at the smallest size (the ratio, the equality checks) and the largest (for contrast)
             contrast = rows == sizes[-1] and not args.quick
