@@ -36,11 +36,12 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# Every benchmark, one after another (about 40 min on 2 cores); each runs ours beside its anchor,
-# prints median (min-max) of its repeats, fails if an equality check does not hold, and rewrites
-# its own section of bench/RESULTS.md. One alone: .venv/bin/python -m bench.<name> [--quick].
+# Every benchmark, one after another (about 40 min on 2 cores, then dask_scale, whose 20M-row window
+# alone takes longer); each runs ours beside its anchor, prints median (min-max) of its repeats, fails
+# if an equality check does not hold, and rewrites its own section of bench/RESULTS.md.
+# One alone: .venv/bin/python -m bench.<name> [--quick].
 # bench-quick: small sizes, one repeat, nothing written (CI runs it: the benchmarks cannot rot)
-BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes dask_window
+BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes dask_window dask_scale
 
 bench: $(STAMP)
 	for b in $(BENCHES); do $(PY) -m bench.$$b || exit 1; done

@@ -129,14 +129,19 @@ def write_results(name: str, lines: list[str]) -> None:
     RESULTS.write_text(text)
 
 
-def parse_args(doc: str | None, quick: str) -> argparse.Namespace:
-    """The options every benchmark takes: --quick (what it cuts, in ``quick``) and --no-write."""
+def parse_args(
+    doc: str | None, quick: str, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    """The options every benchmark takes: --quick (what it cuts, in ``quick``) and --no-write; ``extra``
+    adds a benchmark's own."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     parser.add_argument(
         "--full-only", action="store_true", help="(orchestration) all demo rows, not the ~100k size first"
     )
+    if extra is not None:
+        extra(parser)
     return parser.parse_args()
 
 

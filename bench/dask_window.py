@@ -56,8 +56,11 @@ FILE_ROWS = 100_000
 # --- data (parent) -------------------------------------------------------------------------------
 
 
-def prepare(folder: Path, sizes: list[int]) -> dict[int, Path]:
-    """The reference stats and contract, and one partitioned window per size, under ``folder``."""
+def project(folder: Path, train_rows: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The flights reference stats (``reference.npz``), contract (``suite.json``) and the demo's
+    HistGradientBoosting pipeline (``model.pkl``, fitted on the last ``train_rows`` of them, default the
+    config's ``max_train_rows``) from the January-June rows, under ``folder``; the training rows, and the
+    July-December rows a window is resampled from (those with every numeric feature)."""
     from perennial.config import load_config
     from perennial.core.data import features_of, labels_of
     from perennial.core.drift import build_reference
@@ -73,11 +76,19 @@ def prepare(folder: Path, sizes: list[int]) -> dict[int, Path]:
     (folder / "reference.npz").write_bytes(reference.to_bytes())
     (folder / "suite.json").write_text(json.dumps(derive_suite(config, demo[cut]).to_dict()))
     hgb = next(c for c in config.training.candidates if c.family == "hist_gradient_boosting")
-    train = demo[cut].tail(config.training.max_train_rows)
+    train = demo[cut].tail(train_rows or config.training.max_train_rows)
     model = build_model(hgb, config.data.features, config.training.seed)
     model.fit(features_of(train, config), labels_of(train, config))
     (folder / "model.pkl").write_bytes(pickle.dumps(model))
-    later = demo[~cut].dropna(subset=list(features.numeric)).reset_index(drop=True)
+    return train, demo[~cut].dropna(subset=list(features.numeric)).reset_index(drop=True)
+
+
+def prepare(folder: Path, sizes: list[int]) -> dict[int, Path]:
+    """The reference stats and contract, and one partitioned window per size, under ``folder``."""
+    from perennial.config import load_config
+
+    config = load_config(ROOT / "configs" / "flights.yaml")
+    _, later = project(folder)
     windows = {}
     for rows in sizes:
         frame = later.sample(n=rows, replace=rows > len(later), random_state=0).reset_index(drop=True)
