@@ -54,20 +54,26 @@ def test_ui_on_a_taken_port_names_it(state_folder: Path, listening: int) -> None
     assert result.exit_code == 1 and f"port {listening} on 127.0.0.1 is taken" in " ".join(result.output.split())
 
 
+def _live_record(process: str, **extra: str) -> dict[str, object]:
+    """A stack record whose one process is this test's own (alive), its servers on fixed local ports."""
+    return {
+        "started": "2026-01-01T00:00:00+00:00",
+        "config": "configs/flights.yaml",
+        "prefect_api": "http://127.0.0.1:4321/api",
+        "prefect_ui": "http://127.0.0.1:4321",
+        "mlflow": "http://127.0.0.1:5432",
+        **extra,
+        "processes": [{"name": process, "pid": os.getpid(), "log": "-"}],
+    }
+
+
 def test_ui_and_up_defer_to_a_stack_that_is_up(
     state_folder: Path, listening: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the CLI exports the stack's API for the rest of the process: keep it to this test
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4321/api")
     # a stack record whose process lives (this test's own), its servers on ports that are taken
-    record = {
-        "started": "2026-01-01T00:00:00+00:00",
-        "config": "configs/flights.yaml",
-        "prefect_api": "http://127.0.0.1:4321/api",
-        "prefect_ui": "http://127.0.0.1:4321",
-        "mlflow": "http://127.0.0.1:5432",
-        "processes": [{"name": "prefect-server", "pid": os.getpid(), "log": "-"}],
-    }
+    record = _live_record("prefect-server")
     (state_folder / STACK_FILE).write_text(json.dumps(record))
     ui = CliRunner().invoke(app, ["ui", "--prefect-port", str(listening)])
     assert ui.exit_code == 0 and "already up" in ui.output and "http://127.0.0.1:4321" in ui.output
@@ -138,16 +144,7 @@ print(os.environ.get("PERENNIAL_DASK_ADDRESS"))
 @pytest.mark.parametrize("users", [None, "tcp://10.0.0.7:8786"])
 def test_commands_join_the_cluster_up_started_unless_the_user_named_one(state_folder: Path, users: str | None) -> None:
     # given a live stack record (this test's own process) with the cluster `perennial up --dask` started
-    record = {
-        "started": "2026-01-01T00:00:00+00:00",
-        "config": "configs/flights.yaml",
-        "prefect_api": "http://127.0.0.1:4321/api",
-        "prefect_ui": "http://127.0.0.1:4321",
-        "mlflow": "http://127.0.0.1:5432",
-        "dask": "tcp://127.0.0.1:8786",
-        "dask_dashboard": "http://127.0.0.1:8787/status",
-        "processes": [{"name": "dask-scheduler", "pid": os.getpid(), "log": "-"}],
-    }
+    record = _live_record("dask-scheduler", dask="tcp://127.0.0.1:8786", dask_dashboard="http://127.0.0.1:8787/status")
     (state_folder / STACK_FILE).write_text(json.dumps(record))
     env = {k: v for k, v in os.environ.items() if k != "PERENNIAL_DASK_ADDRESS"}
     if users:
