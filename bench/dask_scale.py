@@ -714,7 +714,7 @@ def main() -> None:
         folder = Path(tmp)
         runner = Runner(cap_bytes, args.capped, args.timeout, folder / "dask-scratch")
         later = prepare(folder, QUICK_TRAIN_ROWS if args.quick else None)
-        for rows in sizes:
+        for rows in reversed(sizes):  # the largest first: whether it fits is known soonest
             began = time.perf_counter()
             size, files = write_size(folder, later, rows, args, cap_bytes)
             extra[rows] = {"files": files, "made": time.perf_counter() - began}

@@ -34,9 +34,19 @@ class HashCounts:
         return cls(hashes, counts.astype(np.int64))
 
     def merge(self, other: HashCounts) -> HashCounts:
-        hashes, where = np.unique(np.concatenate((self.hashes, other.hashes)), return_inverse=True)
-        counts = np.bincount(where, weights=np.concatenate((self.counts, other.counts)), minlength=hashes.size)
-        return HashCounts(hashes, counts.astype(np.int64))
+        # a merge of two sorted arrays, not np.unique of both: its sort, inverse and float weights took
+        # ~1.1 GB for a 20M-row window's ids, most of a Dask worker's memory limit under a 4 GB cap
+        if self.hashes.size < other.hashes.size:
+            return other.merge(self)
+        at = np.searchsorted(self.hashes, other.hashes)
+        found = at < self.hashes.size
+        found[found] = self.hashes[at[found]] == other.hashes[found]
+        counts = self.counts.copy()
+        counts[at[found]] += other.counts[found]  # distinct hashes: each position once
+        new = ~found
+        return HashCounts(
+            np.insert(self.hashes, at[new], other.hashes[new]), np.insert(counts, at[new], other.counts[new])
+        )
 
     def repeated(self) -> np.ndarray:
         repeated: np.ndarray = self.hashes[self.counts > 1]

@@ -13,6 +13,7 @@ from perennial.core.drift import build_reference, detect_drift
 from perennial.core.partitions import over_frames, split_frame
 from perennial.core.validation import SuiteSpec, derive_suite, validate_frame
 from perennial.core.validation_partitioned import validate_partitioned
+from perennial.core.validation_parts import HashCounts
 from perennial.core.window_checks import check_window_partitioned
 from tests.conftest import config_dict, make_flights
 
@@ -158,3 +159,17 @@ def test_serving_data_without_a_target_and_chosen_warnings_give_the_same_words(s
     # then the range rule warns on both, and nothing asks for the label
     assert partitioned.to_dict() == in_memory.to_dict()
     assert [w.rule for w in partitioned.warnings] == ["values in range [0, 6000]"] and partitioned.passed
+
+
+@pytest.mark.parametrize("sizes", [(0, 5), (5, 0), (300, 40), (40, 300), (1000, 1000)])
+def test_hash_counts_merge_counts_every_value_of_both_sides(sizes: tuple[int, int]) -> None:
+    # given two partitions' values drawn from one small pool (so most repeat, within and across sides)
+    rng = np.random.default_rng(sum(sizes))
+    left, right = (pd.Series(rng.integers(0, 200, n)) for n in sizes)
+    # when their hash counts are merged
+    merged = HashCounts.of(left).merge(HashCounts.of(right))
+    # then they are the counts of the values together, sorted by hash
+    expected = HashCounts.of(pd.concat([left, right], ignore_index=True))
+    assert np.array_equal(merged.hashes, expected.hashes)
+    assert np.array_equal(merged.counts, expected.counts)
+    assert merged.duplicated_rows() == int(pd.concat([left, right]).duplicated(keep=False).sum())
