@@ -56,7 +56,7 @@ from perennial.core.target import Labels
 from perennial.core.validation import SuiteSpec, ValidationReport
 from perennial.core.validation_partitioned import validate_partitioned
 from perennial.io import sources
-from perennial.io.partitioned import dask_reduce
+from perennial.io.partitioned import dask_reduce, gather_frame
 from perennial.io.prediction_store import ParquetPredictionStore, open_store
 from perennial.io.registry import Registry
 from perennial.io.window_parts import open_labels, open_predictions, positions_of
@@ -130,8 +130,7 @@ def drift_partitions_task(
 @task(name="read-label-free-columns", cache_policy=NO_CACHE)
 def label_free_rows_task(predictions: LazyPredictions, columns: list[str], scheduler: Any) -> pd.DataFrame:
     """The window's rows, only ``columns`` of them, in the in-memory path's order."""
-    (frame,) = _compute(predictions.select(["scored_at", *columns]), scheduler=scheduler)
-    return in_read_order(frame).loc[:, columns]
+    return in_read_order(gather_frame(predictions.select(["scored_at", *columns]), scheduler)).loc[:, columns]
 
 
 @task(name="join-labels-partitions", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -151,8 +150,7 @@ def join_partitions_task(
     known = narrow.map_partitions(_known, config, where, encoding, meta=meta)
     scores = predictions.select(["scored_at", *scored_columns(predictions.frame.columns)])
     # the joined rows alone come into memory: at most one per window row, usually far fewer (labels lag)
-    (joined,) = _compute(scores.merge(known, on="id", how="inner"), scheduler=scheduler)  # type: ignore[no-untyped-call]
-    return finish_join(joined)
+    return finish_join(gather_frame(scores.merge(known, on="id", how="inner"), scheduler))  # type: ignore[no-untyped-call]
 
 
 def _known(

@@ -44,6 +44,20 @@ def dask_reduce(frame: dd.DataFrame, scheduler: Any = "synchronous") -> Reduce:
     return reduce
 
 
+def gather_frame(frame: dd.DataFrame, scheduler: Any = "synchronous") -> pd.DataFrame:
+    """``frame``'s partitions computed and brought into this process, concatenated here in order.
+
+    Dask's own ``compute`` first concatenates every partition on one worker (its finalize step), which then
+    holds the whole result two or three times over: a 20M-row window's scores went past a worker's
+    memory limit under a 4 GB cap. Here each partition travels alone and only this process holds it all.
+    """
+    from dask.base import compute
+
+    parts: tuple[pd.DataFrame, ...] = compute(*frame.to_delayed(), scheduler=scheduler)  # type: ignore[no-untyped-call]
+    filled = [part for part in parts if len(part)]  # as Dask's concatenation: an empty part's dtypes may differ
+    return pd.concat(filled) if filled else parts[0]
+
+
 def write_days(
     rows: dd.DataFrame, store: ParquetPredictionStore, source: str, keep: Sequence[str], scheduler: Any = "synchronous"
 ) -> tuple[pd.DataFrame, list[dt.date]]:
@@ -53,13 +67,11 @@ def write_days(
     Each partition is written where it is computed (workers need the store's file system); only its
     ``keep`` columns come back, concatenated in row order, with the days replaced.
     """
-    from dask.base import compute
-
     wanted = [c for c in keep if c in rows.columns]
     staging = store.stage(source)
     written = rows.map_partitions(_write_part, staging, wanted, meta=rows._meta.loc[:, wanted])  # type: ignore[no-untyped-call]
     try:
-        (kept,) = compute(written, scheduler=scheduler)  # type: ignore[no-untyped-call]
+        kept = gather_frame(written, scheduler)
     except BaseException:
         staging.discard()
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from perennial.core.drift.partitioned import detect_drift_partitioned
 from perennial.core.validation import derive_suite, validate_frame
 from perennial.core.validation_partitioned import validate_partitioned
 from perennial.errors import DataSourceError
-from perennial.io.partitioned import dask_reduce
+from perennial.io.partitioned import dask_reduce, gather_frame
 from perennial.io.sources import open_lazy, read_source
 from tests.conftest import config_dict, make_flights
 
@@ -90,6 +91,32 @@ def test_a_local_dask_cluster_gives_the_same_report(window: tuple[Path, pd.DataF
     # then
     assert report.to_dict()["drifted_columns"] == detect_drift(reference, frame).to_dict()["drifted_columns"]
     assert report.rows_current == len(frame) != 0
+
+
+def test_gather_frame_concatenates_in_this_process_not_on_a_worker() -> None:
+    # given a frame whose filter leaves some partitions empty, on an in-process local cluster
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster, get_task_stream
+
+    rows = pd.DataFrame({"n": range(100), "id": [f"r{i}" for i in range(100)]})
+    lazy = dd.from_pandas(rows, npartitions=5)
+    lazy = lazy[(lazy["n"] < 10) | (lazy["n"] >= 80)]
+
+    def concatenated_on_the_cluster(stream: list[dict[str, Any]]) -> bool:
+        return any("repartition" in str(task["key"]) for task in stream)
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            # when it is computed by Dask's own compute, and gathered
+            with get_task_stream(client) as dask_compute:
+                whole = lazy.compute(scheduler=client)
+            with get_task_stream(client) as gathered_stream:
+                gathered = gather_frame(lazy, client)
+    # then the rows, their order, index and dtypes are the same, yet no task on the cluster held them all
+    pd.testing.assert_frame_equal(gathered, whole)
+    assert gathered["n"].tolist() == [*range(10), *range(80, 100)]
+    assert concatenated_on_the_cluster(dask_compute.data)  # Dask's compute does: the check can fail
+    assert not concatenated_on_the_cluster(gathered_stream.data)
 
 
 def test_a_missing_path_or_a_json_lines_source_is_a_clear_error(tmp_path: Path) -> None:
