@@ -50,7 +50,7 @@ def superseded(reduce: Reduce, parts: PredictionParts) -> np.ndarray:
     One more pass when an id repeats, reading only the rows whose id shares a hash with another row
     (a hash collision of two ids only brings both in: the choice is made on the ids themselves).
     """
-    repeated = parts.ids.repeated()
+    repeated = parts.ids.repeated
     if not repeated.size:
         return np.empty(0, dtype=np.int64)
     columns = ["id", "scored_at", POSITION]

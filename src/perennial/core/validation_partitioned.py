@@ -198,7 +198,7 @@ def _quartiles(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> 
 def _duplicated_values(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> dict[str, tuple[Any, ...]]:
     """The first PARTIAL values of each id column that share a hash with another row, in row order (one pass)."""
     repeated = {
-        s.name: part.hashes.repeated()
+        s.name: part.hashes.repeated
         for s in specs
         if s.kind == "id" and (part := window.parts.get(s.name)) is not None and part.hashes is not None
     }

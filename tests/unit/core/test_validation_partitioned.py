@@ -161,15 +161,16 @@ def test_serving_data_without_a_target_and_chosen_warnings_give_the_same_words(s
     assert [w.rule for w in partitioned.warnings] == ["values in range [0, 6000]"] and partitioned.passed
 
 
-@pytest.mark.parametrize("sizes", [(0, 5), (5, 0), (300, 40), (40, 300), (1000, 1000)])
-def test_hash_counts_merge_counts_every_value_of_both_sides(sizes: tuple[int, int]) -> None:
-    # given two partitions' values drawn from one small pool (so most repeat, within and across sides)
+@pytest.mark.parametrize("pool", [200, 20_000])  # most values repeat; most are distinct, a few repeat
+@pytest.mark.parametrize("sizes", [(0, 5), (5, 0), (300, 40), (40, 300), (1000, 1000), (5000, 5000)])
+def test_hash_counts_merge_counts_every_value_of_both_sides(sizes: tuple[int, int], pool: int) -> None:
+    # given two partitions' values drawn from one pool (repeating within and across sides)
     rng = np.random.default_rng(sum(sizes))
-    left, right = (pd.Series(rng.integers(0, 200, n)) for n in sizes)
+    left, right = (pd.Series(rng.integers(0, pool, n)) for n in sizes)
     # when their hash counts are merged
     merged = HashCounts.of(left).merge(HashCounts.of(right))
     # then they are the counts of the values together, sorted by hash
     expected = HashCounts.of(pd.concat([left, right], ignore_index=True))
-    assert np.array_equal(merged.hashes, expected.hashes)
-    assert np.array_equal(merged.counts, expected.counts)
+    for part in ("hashes", "repeated", "repeats"):
+        assert np.array_equal(getattr(merged, part), getattr(expected, part)), part
     assert merged.duplicated_rows() == int(pd.concat([left, right]).duplicated(keep=False).sum())
