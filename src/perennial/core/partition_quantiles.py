@@ -4,7 +4,7 @@ A quantile is not mergeable, but the ranks it needs are: once the count, min and
 first pass of whoever asks), a histogram of 1,024 bins over [min, max] says which bins hold the ranks
 that pandas' linear quantile and median read. A bin holding more than ``limit`` values is split again
 by another histogram pass over it (skewed data: most values in one bin), until each rank's bin is small
-or holds one value; then one pass fetches those bins' values as value counts. The answer is exactly
+or holds one value (each bin's smallest and largest value travel with its count); then one pass fetches those bins' values as value counts. The answer is exactly
 pandas': the same order statistics, combined by numpy's ``linear`` formula (``(n - 1) q``, then ``_lerp``).
 A bin is always the same function of the value (``_bin_of`` with the same span), so the passes agree.
 """
@@ -34,6 +34,18 @@ class Span:
     high: float  # largest finite value
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Bins:
+    """A histogram's counts and each bin's smallest and largest value (mergeable: add)."""
+
+    counts: np.ndarray  # int64
+    low: np.ndarray  # +inf where empty
+    high: np.ndarray  # -inf where empty
+
+    def __add__(self, other: _Bins) -> _Bins:
+        return _Bins(self.counts + other.counts, np.minimum(self.low, other.low), np.maximum(self.high, other.high))
+
+
 @dataclass(frozen=True, slots=True)
 class _Window:
     """Values inside every level's bin; ``before`` values of the column order before them."""
@@ -60,11 +72,13 @@ def exact_quantiles(
         for column, ranks in pending.items():
             pending[column] = {}
             for rank, window in ranks.items():
-                counts = histograms[column][windows[column].index(window)]
-                starts = np.concatenate(([0], np.cumsum(counts))) + window.before
+                bins = histograms[column][windows[column].index(window)]
+                starts = np.concatenate(([0], np.cumsum(bins.counts))) + window.before
                 k = int(np.searchsorted(starts, rank, side="right")) - 1
                 child = _child(window, k, int(starts[k]))
-                small = counts[k] <= limit or child.high <= child.low or len(child.levels) >= MAX_DEPTH
+                # one value however often (a sensor's usual reading, a default): its count is all a fetch needs
+                one_value = bins.low[k] == bins.high[k]
+                small = bins.counts[k] <= limit or one_value or len(child.levels) >= MAX_DEPTH
                 (found[column] if small else pending[column])[rank] = child
     targets = {c: sorted(set(w.values()), key=lambda w: w.levels) for c, w in found.items()}
     values = reduce(
@@ -107,8 +121,13 @@ def _inside(series: pd.Series, window: _Window) -> np.ndarray:
     return values
 
 
-def _histogram(series: pd.Series, window: _Window) -> np.ndarray:
-    return np.bincount(_bin_of(_inside(series, window), window.low, window.high), minlength=BINS)
+def _histogram(series: pd.Series, window: _Window) -> _Bins:
+    values = _inside(series, window)
+    bins = _bin_of(values, window.low, window.high)
+    low, high = np.full(BINS, np.inf), np.full(BINS, -np.inf)
+    np.minimum.at(low, bins, values)
+    np.maximum.at(high, bins, values)
+    return _Bins(np.bincount(bins, minlength=BINS), low, high)
 
 
 def _value_counts(series: pd.Series, window: _Window) -> tuple[np.ndarray, np.ndarray]:

@@ -68,6 +68,23 @@ def test_skewed_data_is_fetched_in_small_bins_over_more_passes() -> None:
     assert len(passes) > 2
 
 
+def test_a_bin_holding_one_value_is_fetched_without_splitting_it() -> None:
+    # given a column where most values are one reading (visibility: 10 miles), and a few others spread out
+    series = pd.Series(np.r_[np.full(5000, 10.0), np.linspace(0, 9.9, 300)])
+    passes: list[int] = []
+    inner = over_frames(split_frame(series.to_frame("x"), 4))
+
+    def counting(summarise, merge, columns=None):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        return inner(summarise, merge, columns)
+
+    # when a bin may hold 100 values at most
+    quartiles, median = exact_quantiles(counting, {"x": span_of(series)}, QUARTILES, limit=100)["x"]
+    # then the answer is pandas' after one histogram and one fetch: the full bin holds a single value
+    assert quartiles.tolist() == series.quantile(QUARTILES).tolist() and median == series.median()
+    assert len(passes) == 2
+
+
 def test_a_different_column_gives_different_quartiles() -> None:
     # given two columns, the second shifted
     frame = pd.DataFrame({"a": column("normal", 1000), "b": column("normal", 1000) + 1})
