@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from perennial.core.partition_quantiles import Span, exact_quantiles
-from perennial.core.partitions import over_frames, split_frame
+from perennial.core.partitions import Reduce, over_frames, split_frame
 
 QUARTILES = [0.25, 0.5, 0.75]
 
@@ -36,6 +36,18 @@ def span_of(series: pd.Series) -> Span:
     return Span(len(present), float(finite.min()), float(finite.max()))
 
 
+def counted_passes(series: pd.Series) -> tuple[Reduce, list[int]]:
+    """A reduce over ``series`` in 4 partitions, and the list it appends to at each pass."""
+    passes: list[int] = []
+    inner = over_frames(split_frame(series.to_frame("x"), 4))
+
+    def counting(summarise, merge, columns=None):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        return inner(summarise, merge, columns)
+
+    return counting, passes
+
+
 @pytest.mark.parametrize("rows", [30, 31, 1000, 12345])
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("limit", [1_000_000, 5])
@@ -54,13 +66,7 @@ def test_quartiles_and_median_equal_pandas(kind: str, rows: int, limit: int) -> 
 def test_skewed_data_is_fetched_in_small_bins_over_more_passes() -> None:
     # given a column where 99% of the values sit in one bin of its range
     series = column("one value and a few outliers", 12345) + np.linspace(0, 1e-3, 12345)
-    passes: list[int] = []
-    inner = over_frames(split_frame(series.to_frame("x"), 4))
-
-    def counting(summarise, merge, columns=None):  # type: ignore[no-untyped-def]
-        passes.append(1)
-        return inner(summarise, merge, columns)
-
+    counting, passes = counted_passes(series)
     # when a bin may hold 100 values at most
     quartiles, _ = exact_quantiles(counting, {"x": span_of(series)}, QUARTILES, limit=100)["x"]
     # then the answer is pandas' all the same, after more than the two passes of unskewed data
@@ -71,13 +77,7 @@ def test_skewed_data_is_fetched_in_small_bins_over_more_passes() -> None:
 def test_a_bin_holding_one_value_is_fetched_without_splitting_it() -> None:
     # given a column where most values are one reading (visibility: 10 miles), and a few others spread out
     series = pd.Series(np.r_[np.full(5000, 10.0), np.linspace(0, 9.9, 300)])
-    passes: list[int] = []
-    inner = over_frames(split_frame(series.to_frame("x"), 4))
-
-    def counting(summarise, merge, columns=None):  # type: ignore[no-untyped-def]
-        passes.append(1)
-        return inner(summarise, merge, columns)
-
+    counting, passes = counted_passes(series)
     # when a bin may hold 100 values at most
     quartiles, median = exact_quantiles(counting, {"x": span_of(series)}, QUARTILES, limit=100)["x"]
     # then the answer is pandas' after one histogram and one fetch: the full bin holds a single value
