@@ -4,8 +4,9 @@ A quantile is not mergeable, but the ranks it needs are: once the count, min and
 first pass of whoever asks), a histogram of 1,024 bins over [min, max] says which bins hold the ranks
 that pandas' linear quantile and median read. A bin holding more than ``limit`` values is split again
 by another histogram pass over it (skewed data: most values in one bin), until each rank's bin is small
-or holds one value (each bin's smallest and largest value travel with its count); then one pass fetches those bins' values as value counts. The answer is exactly
-pandas': the same order statistics, combined by numpy's ``linear`` formula (``(n - 1) q``, then ``_lerp``).
+or holds one value (each bin's smallest and largest value travel with its count); then one pass fetches
+those bins' values as value counts. The answer is exactly pandas': the same order statistics, combined
+by numpy's ``linear`` formula (``(n - 1) q``, then ``_lerp``).
 A bin is always the same function of the value (``_bin_of`` with the same span), so the passes agree.
 """
 
