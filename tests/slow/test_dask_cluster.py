@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-import yaml
 
 from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
@@ -33,11 +32,11 @@ from perennial.core.partitions import split_frame
 from perennial.io.dask_cluster import WORKERS
 from perennial.io.prediction_store import open_store
 from perennial.io.stack import dask_commands
-from tests.conftest import config_dict, make_flights
+from tests.conftest import config_dict
 from tests.integration.conftest import _in_harness, project, state  # noqa: F401 (fixtures; autouse harness)
 from tests.integration.test_batch_scoring_partitions import RUN_COLUMNS, dashboard_links
 from tests.slow.test_postgres_stack import ROOT, _free_port, started, wait_until
-from tests.slow.test_stack import _alive, _perennial
+from tests.slow.test_stack import _alive, _perennial, _tiny_project
 from tests.unit.io.test_stack import DASK_ADDRESS_SEEN
 
 pytestmark = pytest.mark.slow
@@ -145,12 +144,7 @@ def test_scoring_and_monitoring_run_on_the_compose_cluster_and_equal_the_in_memo
 
 
 def test_up_with_dask_starts_the_cluster_commands_join_it_and_down_stops_it(tmp_path: Path) -> None:
-    data, config = tmp_path / "flights.parquet", tmp_path / "tiny.yaml"
-    make_flights(rows=2000, days=60).to_parquet(data, index=False)
-    config.write_text(yaml.safe_dump(config_dict(str(data))))
-    state_dir = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "PERENNIAL_"))}
-    env |= {"PERENNIAL_STATE_DIR": str(state_dir), "TQDM_DISABLE": "1"}
+    config, state_dir, env = _tiny_project(tmp_path, rows=2000, days=60)
     ports = [_free_port() for _ in range(4)]
     options = ["--prefect-port", "--mlflow-port", "--dask-port", "--dask-dashboard-port"]
     # given `perennial up --dask` on free ports

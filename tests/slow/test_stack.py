@@ -64,13 +64,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_path: Path) -> None:
+def _tiny_project(tmp_path: Path, rows: int, days: int) -> tuple[Path, Path, dict[str, str]]:
+    """A flights config and state folder under ``tmp_path``, and an environment that points the CLI at
+    them alone (none of this shell's PREFECT_, MLFLOW_ or PERENNIAL_ settings)."""
     data, config = tmp_path / "flights.parquet", tmp_path / "tiny.yaml"
-    make_flights(rows=4000, days=120).to_parquet(data, index=False)
+    make_flights(rows=rows, days=days).to_parquet(data, index=False)
     config.write_text(yaml.safe_dump(config_dict(str(data))))
     state = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "PERENNIAL_"))}
     env |= {"PERENNIAL_STATE_DIR": str(state), "TQDM_DISABLE": "1"}
+    return config, state, env
+
+
+def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_path: Path) -> None:
+    config, state, env = _tiny_project(tmp_path, rows=4000, days=120)
     ports = [_free_port(), _free_port()]
     api = f"http://127.0.0.1:{ports[0]}/api"
     # given `perennial up` on free ports
