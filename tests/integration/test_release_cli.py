@@ -123,6 +123,9 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
     for text in ("rollback", "v3 scores drift", "force", "hotfix for a broken feed", "promote", "challenger"):
         assert text in history, text
     assert history.index("v3 scores drift") < history.index("hotfix for a broken feed")
+    # and the training run the gate refused says why, as it recorded it
+    runs = status.output[status.output.index("last training runs") : status.output.index("promotion ledger")]
+    assert "GateFailed: gate FAILED for candidate:weak" in " ".join(runs.split()), runs
 
 
 def test_release_modes_need_a_challenger_and_are_recorded(project: Any, perennial: Run) -> None:

@@ -125,7 +125,7 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
         max_results=runs,
     )
     table = Table(title="last training runs")
-    for column in ("run", "started", "status", "validation", "gate", "reason"):
+    for column in ("run", "started", "status", "validation", "gate", "reason", "why it failed"):
         table.add_column(column)
     for run in recent:
         started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -137,6 +137,7 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
             tags.get(Tag.VALIDATION, "-"),
             tags.get(Tag.GATE, "-"),
             tags.get(Tag.REASON, "-"),
+            tags.get(Tag.FAILURE, "-"),  # a refused retrain: the gate's failing check, as the run recorded it
         )
     console.print(table)
     history = Table(title="promotion ledger (newest first)")
