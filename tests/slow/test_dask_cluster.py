@@ -73,11 +73,11 @@ def _on_scheduler(address: str) -> tuple[set[str], dict[str, int]]:
     from distributed import Client
 
     with Client(address, timeout=30) as client:  # type: ignore[no-untyped-call]
-        prefixes = client.run_on_scheduler(
+        keys = client.run_on_scheduler(
             lambda dask_scheduler: sorted({str(t[0]) for t in dask_scheduler.transition_log})
         )
         executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
-    return set(prefixes), executed
+    return set(keys), executed
 
 
 def _stored(config: str, root: Path) -> pd.DataFrame:
