@@ -51,6 +51,7 @@ from tasks.monitoring import (
     champion_context_task,
     check_window_task,
     decide_task,
+    drift_baseline_task,
     drift_task,
     labels_task,
     latest_scoring_window_task,
@@ -63,6 +64,7 @@ from tasks.monitoring_insights import decay_task, skew_task
 from tasks.monitoring_partitions import (
     check_window_partitions_task,
     decay_partitions_task,
+    drift_baseline_partitions_task,
     drift_partitions_task,
     join_partitions_task,
     label_free_rows_task,
@@ -129,7 +131,7 @@ def monitoring_flow(
             result,
             event.name if event else None,
             event_id,
-            drift.summary() if drift else validation.summary(),
+            f"{drift.summary()}; against {measured.reference}" if drift else validation.summary(),
             run_id,
             config.name,
             health,
@@ -144,6 +146,7 @@ def monitoring_flow(
         "service": health.to_dict() if health else None,
         "skew": measured.skew.to_dict() if measured.skew else None,
         "estimated": estimated,
+        "drift_reference": measured.reference,
         "decayed_features": [d.feature for d in measured.decay if d.decayed] if measured.decay is not None else None,
         "release": release.to_dict() if release else None,
     }
@@ -158,7 +161,8 @@ def _measure(
     if not validation.passed:
         return WindowMeasures(validation, validation.rows)
     predictions = window_predictions_task(config, settings.root, window)
-    drift = drift_task(predictions, context, config, window, run_id)
+    baseline = drift_baseline_task(config, settings.root, window, context)
+    drift = drift_task(predictions, baseline, config, window, run_id)
     estimated = label_free_task(predictions, context, config, run_id)  # CBPE, DLE: no label
     labels = labels_task(config, settings.root)
     joined = labels.join(predictions, config, context.labels)
@@ -172,6 +176,7 @@ def _measure(
         skew_task(config, settings.root, window, context, run_id),  # served inputs vs training, apart from drift
         decay_task(config, registry, predictions, joined, context, run_id),
         labels,
+        baseline.description,
     )
 
 
@@ -191,7 +196,8 @@ def _measure_partitions(
     if not validation.passed:
         return WindowMeasures(validation, validation.rows)
     predictions = window_partitions_task(config, settings.root, window, scheduler)
-    drift = drift_partitions_task(predictions, context, config, window, run_id, scheduler)
+    baseline = drift_baseline_partitions_task(config, settings.root, window, context, scheduler)
+    drift = drift_partitions_task(predictions, baseline, config, window, run_id, scheduler)
     columns = label_free_columns(list(predictions.frame.columns), context, config)
     estimated = label_free_task(label_free_rows_task(predictions, columns, scheduler), context, config, run_id)
     joined = join_partitions_task(predictions, config, settings.root, context.labels, scheduler)
@@ -204,6 +210,7 @@ def _measure_partitions(
         label_shortfall(joined, config),
         skew_task(config, settings.root, window, context, run_id),  # the service's rows only: not the window
         decay_partitions_task(config, registry, predictions, joined, context, run_id, scheduler),
+        reference=baseline.description,
     )
 
 

@@ -16,6 +16,7 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
+from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -30,6 +31,7 @@ from perennial.core.monitoring import (
     window_holding,
     window_performance,
 )
+from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
 from perennial.core.retraining import RetrainDecision, decide_retrain
 from perennial.core.service_health import ServiceHealth, service_health
@@ -126,12 +128,29 @@ def record_window_validation(
 @task(name="read-window-predictions", cache_policy=NO_CACHE, **IO_RETRIES)
 def window_predictions_task(config: Config, root: Path, window: Window) -> pd.DataFrame:
     """What was scored in the window (batch and service), one row per id."""
-    store = open_store(config, root)
-    frames = [store.read(source, window.start, window.end) for source in MONITORED_SOURCES]
-    predictions = latest_predictions(pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True))
+    predictions = stored_predictions(config, root, window.start, window.end)
     if predictions.empty:
         raise no_predictions(config, window)
     return predictions
+
+
+def stored_predictions(config: Config, root: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The monitored rows scored with event dates in [start, end), one row per id (its last scoring)."""
+    store = open_store(config, root)
+    frames = [store.read(source, start, end) for source in MONITORED_SOURCES]
+    return latest_predictions(pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True))
+
+
+@task(name="choose-drift-reference", cache_policy=NO_CACHE, **IO_RETRIES)
+def drift_baseline_task(config: Config, root: Path, window: Window, context: ChampionContext) -> DriftBaseline:
+    """What the window's drift is measured against (``monitoring.reference``): the champion's training
+    data, or the rows stored for the windows before it or for the same window a year earlier."""
+    spec = config.monitoring.reference
+    if spec.kind == "training":
+        return training_baseline(context)
+    span = reference_span(spec, config.monitoring.window, window)
+    rows = stored_predictions(config, root, span.start, span.end)
+    return stored_baseline(rows, span, spec, context, config.monitoring.report_sample_rows, config.training.seed)
 
 
 def no_predictions(config: Config, window: Window) -> DataSourceError:
@@ -174,24 +193,24 @@ def read_labels(config: Config, root: Path) -> ArrivedLabels:
 
 @task(name="detect-drift", cache_policy=NO_CACHE)
 def drift_task(
-    predictions: pd.DataFrame, context: ChampionContext, config: Config, window: Window, run_id: str
+    predictions: pd.DataFrame, baseline: DriftBaseline, config: Config, window: Window, run_id: str
 ) -> DriftReport:
     """The engine's verdicts on the whole window; Evidently's page on a sample, both to MLflow and Prefect."""
     frame = drift_frame(predictions, config)
-    report = detect_drift(context.stats, frame, config.monitoring.retraining.drift_share)
-    return record_drift(report, frame, context, config, window, run_id)
+    report = detect_drift(baseline.stats, frame, config.monitoring.retraining.drift_share)
+    return record_drift(report, frame, baseline, config, window, run_id)
 
 
 def record_drift(
-    report: DriftReport, frame: pd.DataFrame, context: ChampionContext, config: Config, window: Window, run_id: str
+    report: DriftReport, frame: pd.DataFrame, baseline: DriftBaseline, config: Config, window: Window, run_id: str
 ) -> DriftReport:
     """The engine's report with Evidently's page rendered on ``frame`` (the window, sampled down to
-    ``monitoring.report_sample_rows``), to MLflow and Prefect."""
+    ``monitoring.report_sample_rows``), to MLflow and Prefect, each saying what it was measured against."""
     # the champion's reference holds the columns it was trained on; the config may since name others
-    kept = set(context.sample.columns) & set(frame.columns)
+    kept = set(baseline.sample.columns) & set(frame.columns)
     features = config.data.features
     html, summary = render_report(
-        context.sample,
+        baseline.sample,
         frame,
         [c for c in [*features.numeric, PREDICTION] if c in kept],
         [c for c in features.categorical if c in kept],
@@ -200,14 +219,21 @@ def record_drift(
         drift_share=config.monitoring.retraining.drift_share,
     )
     tracking.log_text(run_id, html, "drift/evidently_report.html")
-    tracking.log_json(run_id, {"engine": report.to_dict(), "evidently_sample": summary}, "drift/summary.json")
+    tracking.log_json(
+        run_id,
+        {"engine": report.to_dict(), "reference": baseline.to_dict(), "evidently_sample": summary},
+        "drift/summary.json",
+    )
+    tracking.set_tags(run_id, {Tag.DRIFT_REFERENCE: baseline.description})
     share, drifted, score_drifted = split_drift(report)
+    features_tested = len([c for c in report.columns if c.column != PREDICTION])
+    score = "not tested" if score_drifted is None else "yes" if score_drifted else "no"
     publish_table(
         f"{config.name}-drift-{window.label}",
         report.to_rows(),
-        f"Drift per column, {config.name} {window.label} ({report.rows_current:,} rows): features drifted "
-        f"{len(drifted)} of {len(report.columns) - 1} (share {share:.2f}: {', '.join(drifted) or 'none'}); "
-        f"prediction drift: {'yes' if score_drifted else 'no'}",
+        f"Drift per column, {config.name} {window.label} ({report.rows_current:,} rows) against "
+        f"{baseline.description}: features drifted {len(drifted)} of {features_tested} (share {share:.2f}: "
+        f"{', '.join(drifted) or 'none'}); prediction drift: {score}",
     )
     return report
 

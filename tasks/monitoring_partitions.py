@@ -20,6 +20,7 @@ The same steps as ``tasks.monitoring``'s, with the same reports and recording:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.drift import DriftReport
 from perennial.core.drift.partitioned import detect_drift_partitioned
+from perennial.core.drift_baseline import (
+    DriftBaseline,
+    reference_span,
+    stored_baseline,
+    thin_span,
+    training_baseline,
+)
 from perennial.core.importance import FeatureDecay, importance_sample
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
@@ -99,32 +107,68 @@ def check_window_partitions_task(
 def window_partitions_task(config: Config, root: Path, window: Window, scheduler: Any) -> LazyPredictions:
     """``window_predictions_task`` over partitions: one pass counts the rows and their ids, one more
     (only when an id repeats) finds the earlier scorings to leave out."""
+    predictions = lazy_predictions(config, root, window.start, window.end, scheduler)
+    if predictions is None:
+        raise no_predictions(config, window)
+    return predictions
+
+
+def lazy_predictions(
+    config: Config, root: Path, start: dt.date, end: dt.date, scheduler: Any
+) -> LazyPredictions | None:
+    """The monitored rows stored with event dates in [start, end), lazily; None when there are none."""
     store = open_store(config, root)
     assert isinstance(store, ParquetPredictionStore)  # config: the dask engine writes Parquet
-    lazy = open_predictions(store, MONITORED_SOURCES, window.start, window.end)
+    lazy = open_predictions(store, MONITORED_SOURCES, start, end)
     if lazy is None:
-        raise no_predictions(config, window)
+        return None
     reduce = dask_reduce(lazy, scheduler)
     parts = reduce(summarise_predictions, lambda a, b: a.merge(b), ["id"])
     if not parts.rows:
-        raise no_predictions(config, window)
+        return None
     dropped = superseded(reduce, parts)
     return LazyPredictions(lazy, dropped, parts.rows - int(dropped.size))
 
 
+@task(name="choose-drift-reference-partitions", cache_policy=NO_CACHE, **IO_RETRIES)
+def drift_baseline_partitions_task(
+    config: Config, root: Path, window: Window, context: ChampionContext, scheduler: Any
+) -> DriftBaseline:
+    """``drift_baseline_task`` over partitions: a stored span's rows come into memory as a seeded
+    sample of at most ``monitoring.reference.max_rows``, the reference columns only."""
+    spec = config.monitoring.reference
+    if spec.kind == "training":
+        return training_baseline(context)
+    span = reference_span(spec, config.monitoring.window, window)
+    stored = lazy_predictions(config, root, span.start, span.end, scheduler)
+    thin = thin_span(span, stored.rows if stored else 0, spec)
+    if stored is None or thin:
+        return training_baseline(context, thin)
+    frame = stored.select([c for c in [*context.stats.columns, "model_version"] if c in stored.frame.columns])
+    rows = gather_frame(_about(frame, spec.max_rows, stored.rows, config.training.seed), scheduler)
+    return stored_baseline(rows, span, spec, context, config.monitoring.report_sample_rows, config.training.seed)
+
+
 @task(name="detect-drift-partitions", cache_policy=NO_CACHE)
 def drift_partitions_task(
-    predictions: LazyPredictions, context: ChampionContext, config: Config, window: Window, run_id: str, scheduler: Any
+    predictions: LazyPredictions, baseline: DriftBaseline, config: Config, window: Window, run_id: str, scheduler: Any
 ) -> DriftReport:
     """``drift_task`` over partitions: merged sketches; Evidently's page on a seeded sample of about
     ``report_sample_rows`` rows drawn across partitions (the whole window when it is smaller)."""
     columns = list(drift_frame(predictions.frame._meta, config).columns)  # the in-memory path's check
     frame = predictions.select(columns)[columns]
     share = config.monitoring.retraining.drift_share
-    report = detect_drift_partitioned(context.stats, dask_reduce(frame, scheduler), share)
-    fraction = min(1.0, config.monitoring.report_sample_rows / predictions.rows)
-    sample = frame if fraction == 1.0 else frame.sample(frac=fraction, random_state=config.training.seed)
-    return record_drift(report, sample.compute(scheduler=scheduler), context, config, window, run_id)
+    report = detect_drift_partitioned(baseline.stats, dask_reduce(frame, scheduler), share)
+    sample = _about(frame, config.monitoring.report_sample_rows, predictions.rows, config.training.seed)
+    return record_drift(report, sample.compute(scheduler=scheduler), baseline, config, window, run_id)  # type: ignore[no-untyped-call]
+
+
+def _about(frame: dd.DataFrame, most: int, rows: int, seed: int) -> dd.DataFrame:
+    """A seeded sample of about ``most`` of the frame's ``rows`` rows (all of them when there are fewer)."""
+    if rows <= most:
+        return frame
+    sampled: dd.DataFrame = frame.sample(frac=most / rows, random_state=seed)  # type: ignore[no-untyped-call]
+    return sampled
 
 
 @task(name="read-label-free-columns", cache_policy=NO_CACHE)

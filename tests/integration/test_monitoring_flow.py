@@ -68,13 +68,11 @@ def _artifact_keys(flow_run_id: Any) -> set[str]:
     return {a.key for a in found if a.key}
 
 
-def _alter_window(project: Any, change: Any) -> None:
-    """Rewrite the rows of the monitored window in the source (the world changed there)."""
+def _alter_window(project: Any, change: Any, start: dt.date = WINDOW["window_start"]) -> None:
+    """Rewrite the rows of the monitored window (from ``start`` on) in the source (the world changed there)."""
     frame = pd.read_parquet(project.data)
     times = frame["time_hour"]
-    inside = (times >= pd.Timestamp(WINDOW["window_start"], tz="UTC")) & (
-        times < pd.Timestamp(WINDOW["window_end"], tz="UTC")
-    )
+    inside = (times >= pd.Timestamp(start, tz="UTC")) & (times < pd.Timestamp(WINDOW["window_end"], tz="UTC"))
     frame.loc[inside] = change(frame.loc[inside].copy())
     frame.to_parquet(project.data, index=False)
 
@@ -181,6 +179,42 @@ def test_a_calm_window_asks_for_nothing(project: Any, trained: str) -> None:
     # then nothing drifted enough, the champion holds its figure, and no event is sent
     assert result["drift_share"] < 0.5 and not result["decision"]["retrain"] and result["event"] is None
     assert result["performance"]["drop"] < 0.1
+
+
+def test_a_rolling_reference_absorbs_a_shift_the_weeks_before_already_had_and_says_what_it_measured_against(
+    project: Any,
+) -> None:
+    # given a champion whose drift reference is the two weeks before each window (200 stored rows at least)
+    rolling = {**EAGER, "reference": {"kind": "rolling", "windows": 2, "min_rows": 200}}
+    config = project.write_config(monitoring=rolling)
+    training_flow(config_path=config)
+    # and a world that moved two weeks before the window (hotter, longer routes), scored from then on
+    moved = dt.date(2013, 3, 18)
+    _alter_window(project, _hot_april, start=moved)
+    batch_scoring_flow(config_path=config, start=moved, end=WINDOW["window_end"])
+    stored = len(open_store(load_config(config), project.settings.root).read("batch", moved, WINDOW["window_start"]))
+    span = f"the 2 weeks before (2013-03-18..2013-04-01): {stored:,} stored rows"
+    # when the window is monitored against the weeks before it
+    result = monitoring_flow(config_path=config, **WINDOW)
+    # then the moved columns did not drift (the weeks before had moved too): no retrain
+    assert {"temp", "distance"}.isdisjoint(result["drifted_columns"]) and result["drift_share"] < 0.5
+    assert not result["decision"]["retrain"] and result["event"] is None
+    # and the run says what it was measured against: the span, its rows, scores included (all v1's)
+    assert result["drift_reference"] == span.replace(":", ",")
+    (run,) = _monitoring_runs()
+    assert run.data.tags["perennial.drift_reference"] == result["drift_reference"]
+    summary = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/drift/summary.json")
+    assert summary["reference"]["rows"] == stored and "prediction" in summary["reference"]["columns"]
+
+    # when the reference asks for more stored rows than the weeks before hold
+    strict = project.write_config(
+        "strict.yaml", monitoring={**rolling, "reference": {"kind": "rolling", "windows": 2, "min_rows": 10_000}}
+    )
+    fallback = monitoring_flow(config_path=strict, **WINDOW)
+    # then the champion's training data stands in, the run says instead of what and why, and the shift is found
+    assert fallback["drift_reference"].startswith("the champion's training data (v1, ")
+    assert fallback["drift_reference"].endswith(f"instead of {span} < 10,000")
+    assert {"temp", "distance"} <= set(fallback["drifted_columns"]) and fallback["decision"]["retrain"]
 
 
 def test_invalid_window_data_fails_the_flow_raises_a_data_event_and_never_a_retrain(

@@ -44,13 +44,13 @@ class Trained:
         self.folder = folder
         self.parts = folder / "flights-parts"
 
-    def configs(self, name: str, parts: Path) -> dict[str, str]:
+    def configs(self, name: str, parts: Path, **monitoring: Any) -> dict[str, str]:
         """A config of each engine reading ``parts``, with the test's own prediction store."""
         out = {}
         for engine, spec in {"pandas": {"kind": "pandas"}, "dask": SYNCHRONOUS}.items():
             raw = config_dict(str(parts))
             raw["data"]["engine"] = spec
-            raw["monitoring"] = MONITORING
+            raw["monitoring"] = MONITORING | monitoring
             raw["predictions"] = {"kind": "parquet", "path": str(self.folder / name / "store")}
             path = self.folder / name / f"{engine}.yaml"
             path.write_text(yaml.safe_dump(raw))
@@ -168,6 +168,23 @@ def test_monitoring_over_partitions_equals_the_in_memory_run_and_reads_every_par
         verdicts[last] = {c.column: c.drifted for c in report.columns}
     # then distance drifts only with the last partition read: a path that skipped it would not have matched
     assert verdicts[end]["distance"] and not verdicts[LAST_DAY]["distance"]
+
+
+def test_a_rolling_reference_over_partitions_equals_the_in_memory_one(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given drift measured against the two weeks before the window, scored with the window
+    rolling = {"kind": "rolling", "windows": 2, "min_rows": 100}
+    configs = trained.configs("rolling", trained.copy_parts("rolling"), reference=rolling)
+    assert batch_scoring_flow(config_path=configs["pandas"], start=dt.date(2013, 3, 18), end=WINDOW["window_end"]) > 0
+    # when each engine monitors the window
+    states = {e: _monitor(c, trained.folder / "rolling" / f"{e}.db", monkeypatch) for e, c in configs.items()}
+    # then both measured against the stored weeks (not the training data) and found the same
+    results = {e: {k: v for k, v in s.result().items() if k not in RUN_KEYS} for e, s in states.items()}
+    assert results["pandas"]["drift_reference"].startswith("the 2 weeks before (2013-03-18..2013-04-01), ")
+    assert results["dask"] == results["pandas"]
+    runs = {e: s.result()["mlflow_run_id"] for e, s in states.items()}
+    assert _drift_verdicts(runs["dask"]) == _drift_verdicts(runs["pandas"])
 
 
 def test_a_window_out_of_range_fails_both_engines_with_the_same_message(

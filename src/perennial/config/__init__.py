@@ -23,7 +23,7 @@ from perennial.config.evaluation import (
 )
 from perennial.config.gate import Gate, MinEvidence
 from perennial.config.loading import expand_env, load_config, parse_config
-from perennial.config.monitoring import Monitoring, Retraining
+from perennial.config.monitoring import DriftReference, Monitoring, Retraining
 from perennial.config.project import Config, Tracking
 from perennial.config.runners import CandidateRunner, DaskCluster, DataEngine
 from perennial.config.serving import Canary, ParquetStore, Release, Serving, SqlStore
@@ -43,6 +43,7 @@ __all__ = [
     "Data",
     "DataEngine",
     "DatetimeFeature",
+    "DriftReference",
     "Evaluation",
     "Family",
     "Features",

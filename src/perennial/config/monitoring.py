@@ -38,6 +38,25 @@ class Retraining(Frozen):
         return self
 
 
+class DriftReference(Frozen):
+    """What a window's drift is measured against (the report names the one used)."""
+
+    kind: Literal["training", "rolling", "year_earlier"] = Field(
+        default="training",
+        description="training: the champion's training data; rolling: the prediction store's rows of the "
+        "`windows` windows before this one; year_earlier: its rows of the same window a year before",
+    )
+    windows: int = Field(default=4, ge=1, description="rolling: how many windows before this one")
+    min_rows: int = Field(
+        default=1000,
+        ge=1,
+        description="fewer stored rows in that span: the champion's training data stands in, and the report says why",
+    )
+    max_rows: int = Field(
+        default=1_000_000, ge=1000, description="a longer span is sampled down to this many rows (seeded)"
+    )
+
+
 class Monitoring(Frozen):
     window: Literal["day", "week", "month"] = "week"
     labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
@@ -49,3 +68,6 @@ class Monitoring(Frozen):
     # a feature whose permutation importance fell by more than this share since the champion was trained
     max_importance_drop: float = Field(default=0.5, gt=0, le=1)
     retraining: Retraining = Retraining()
+    reference: DriftReference = Field(
+        default=DriftReference(), description="what each window's drift is measured against (kind, span, rows)"
+    )

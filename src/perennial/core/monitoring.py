@@ -60,7 +60,7 @@ class ChampionContext:
     label_free_note: str | None = None  # why there is no label-free estimator, when there is none
 
 
-def _month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
+def month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
     index = day.year * 12 + day.month - 1 + months_ahead
     return dt.date(index // 12, index % 12 + 1, 1)
 
@@ -75,14 +75,14 @@ def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, 
         elif kind == "week":
             start = today - dt.timedelta(days=today.weekday() + 7)  # last full Monday-to-Sunday
         else:
-            start = _month_start(today, -1)
+            start = month_start(today, -1)
     if end is None:
-        end = {"day": start + dt.timedelta(days=1), "week": start + dt.timedelta(days=7)}.get(kind) or _month_start(
+        end = {"day": start + dt.timedelta(days=1), "week": start + dt.timedelta(days=7)}.get(kind) or month_start(
             start, 1
         )
     if end <= start:
         raise ValueError(f"window end {end} must be after its start {start}")
-    monthly = kind == "month" and start.day == 1 and end == _month_start(start, 1)
+    monthly = kind == "month" and start.day == 1 and end == month_start(start, 1)
     return Window(start, end, start.strftime("%Y-%m") if monthly else start.isoformat())
 
 

@@ -81,6 +81,7 @@ class Tag:
     EVENT: Final = "perennial.event"
     EVENT_ID: Final = "perennial.event_id"
     DECAYED_FEATURES: Final = "perennial.decayed_features"
+    DRIFT_REFERENCE: Final = "perennial.drift_reference"  # what the window's drift was measured against
     # the registered model (M): the release mode every replica follows
     RELEASE: Final = "perennial.release"
     # the highest canary step delayed outcomes allow (release.decide: auto); absent: the first step

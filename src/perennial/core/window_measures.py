@@ -24,3 +24,4 @@ class WindowMeasures:
     skew: SkewReport | None = None
     decay: tuple[FeatureDecay, ...] | None = None
     labels: ArrivedLabels | None = None  # as read for the window; None: a release review reads its own
+    reference: str | None = None  # what drift was measured against (core/drift_baseline.py)
