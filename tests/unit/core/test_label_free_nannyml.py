@@ -15,7 +15,7 @@ allows. Against the realised metric: three sampling errors.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +29,20 @@ from sklearn.naive_bayes import GaussianNB
 
 from perennial.core.label_free import ClassReference, LossEstimator, estimate_multiclass, estimate_roc_auc
 
-os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")  # NannyML reports usage over the network unless told
-import nannyml  # noqa: E402  (after the switch above; a test-only dependency, the dev extra)
-
 # each chunk is estimated whole (one chunk), which NannyML warns about
 pytestmark = pytest.mark.filterwarnings("ignore:The resulting number of chunks is too low")
+
+
+@pytest.fixture(scope="module")
+def nannyml() -> Iterator[Any]:
+    """NannyML (a test-only dependency, the dev extra), imported here: its import takes 7-12 s and ~300 MB, and
+    each xdist worker collects every module, so only the worker that runs these tests pays for it."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NML_DISABLE_USAGE_LOGGING", "1")  # it reports usage over the network unless told
+        import nannyml
+
+        yield nannyml
+
 
 BINARY_TOLERANCE = 1e-3
 SAMPLING_ERRORS = 3.0  # how far an estimate may sit from the realised metric
@@ -112,7 +121,7 @@ def _nannyml(estimator: Any, chunks: dict[str, pd.DataFrame], metrics: list[str]
     return out
 
 
-def _cbpe_binary(reference: pd.DataFrame) -> Any:
+def _cbpe_binary(nannyml: Any, reference: pd.DataFrame) -> Any:
     return nannyml.CBPE(
         problem_type="classification_binary",
         y_pred_proba="proba",
@@ -124,9 +133,9 @@ def _cbpe_binary(reference: pd.DataFrame) -> Any:
     ).fit(reference)
 
 
-def test_binary_roc_auc_agrees_with_nannyml_cbpe(binary: Fixture) -> None:
+def test_binary_roc_auc_agrees_with_nannyml_cbpe(nannyml: Any, binary: Fixture) -> None:
     # given NannyML's CBPE fitted on the reference, which finds the scores calibrated (both sides use them as are)
-    cbpe = _cbpe_binary(binary.reference)
+    cbpe = _cbpe_binary(nannyml, binary.reference)
     assert not cbpe.needs_calibration
     # when both estimate each chunk's ROC AUC
     theirs = _nannyml(cbpe, binary.chunks, ["roc_auc"])
@@ -140,10 +149,10 @@ def test_binary_roc_auc_agrees_with_nannyml_cbpe(binary: Fixture) -> None:
     assert abs(theirs["shifted"]["roc_auc"][0] - theirs["like 1"]["roc_auc"][0]) > 5 * BINARY_TOLERANCE
 
 
-def test_binary_comparison_sees_uncalibrated_scores(binary: Fixture) -> None:
+def test_binary_comparison_sees_uncalibrated_scores(nannyml: Any, binary: Fixture) -> None:
     # given the same scores cubed: the same ranking (the realised AUC is unchanged), no longer calibrated
     cubed = {name: chunk.assign(proba=chunk["proba"] ** 3) for name, chunk in binary.chunks.items()}
-    cbpe = _cbpe_binary(binary.reference.assign(proba=binary.reference["proba"] ** 3))
+    cbpe = _cbpe_binary(nannyml, binary.reference.assign(proba=binary.reference["proba"] ** 3))
     assert cbpe.needs_calibration  # NannyML recalibrates them on the reference; our binary estimate trusts them
     # when both estimate each chunk
     theirs = _nannyml(cbpe, cubed, ["roc_auc"])
@@ -154,7 +163,7 @@ def test_binary_comparison_sees_uncalibrated_scores(binary: Fixture) -> None:
         assert abs(value - realised) < SAMPLING_ERRORS * error, (name, value, realised, error)
 
 
-def _cbpe_multiclass(reference: pd.DataFrame) -> Any:
+def _cbpe_multiclass(nannyml: Any, reference: pd.DataFrame) -> Any:
     return nannyml.CBPE(
         problem_type="classification_multiclass",
         y_pred_proba={c: f"p{c}" for c in CLASSES},
@@ -166,11 +175,11 @@ def _cbpe_multiclass(reference: pd.DataFrame) -> Any:
     ).fit(reference)
 
 
-def test_multiclass_accuracy_and_macro_f1_agree_with_nannyml_cbpe(multiclass: Fixture) -> None:
+def test_multiclass_accuracy_and_macro_f1_agree_with_nannyml_cbpe(nannyml: Any, multiclass: Fixture) -> None:
     # given both calibrated per class, isotonic, on the reference. Ours always calibrates; NannyML only a class
     # whose calibration helps in all ten folds of its check: here all three (with seed 1 it keeps class 0 as is,
     # and then the two estimate from different probabilities)
-    cbpe = _cbpe_multiclass(multiclass.reference)
+    cbpe = _cbpe_multiclass(nannyml, multiclass.reference)
     assert all(isinstance(c, nannyml.calibration.IsotonicCalibrator) for c in cbpe._calibrators.values())
     reference = ClassReference.fit(multiclass.reference["label"], multiclass.reference[PROBA].to_numpy(), CLASSES)
     # when both estimate each chunk
@@ -193,7 +202,7 @@ def test_multiclass_accuracy_and_macro_f1_agree_with_nannyml_cbpe(multiclass: Fi
     assert theirs["like 1"]["f1"][0] - theirs["shifted"]["f1"][0] > 0.1
 
 
-def test_regression_mae_agrees_with_nannyml_dle(regression: Fixture) -> None:
+def test_regression_mae_agrees_with_nannyml_dle(nannyml: Any, regression: Fixture) -> None:
     # given both loss estimators fitted on the reference (ours a HistGradientBoosting, NannyML's a LightGBM model)
     features = [c for c in regression.reference.columns if c not in ("pred", "label")]
     dle = nannyml.DLE(
