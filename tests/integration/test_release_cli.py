@@ -6,14 +6,20 @@ the session's Prefect harness; nothing is faked below the command line.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
+from prefect.settings import PREFECT_API_URL
 from typer.testing import CliRunner, Result
 
 from perennial import cli
+from perennial.core.events import ModelRolledBack
 from perennial.errors import GateFailed, RegistryError
 from perennial.io.ledger import Ledger
 from perennial.io.registry import Registry
@@ -54,7 +60,25 @@ def perennial(state: Any, monkeypatch: pytest.MonkeyPatch) -> Run:
     return run
 
 
-def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledger(project: Any, perennial: Run) -> None:
+def _rolled_back_events(since: dt.datetime, wait: float = 10.0) -> list[Any]:
+    """The tiny dataset's rollback events since ``since``, once any reached the API (the harness is shared)."""
+    flt = EventFilter(
+        occurred=EventOccurredFilter(since=since),
+        event=EventNameFilter(name=[ModelRolledBack.name]),
+        resource=EventResourceFilter(id=["perennial.dataset.tiny"]),
+    )
+    deadline = time.monotonic() + wait
+    while True:
+        with get_client(sync_client=True) as client:
+            found = list(client.read_events(filter=flt, limit=10).events)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.25)
+
+
+def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledger(
+    project: Any, perennial: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # given v1 champion, then v2 trained on a later window under manual promotion: challenger only
     manual = project.write_config("manual.yaml", **{"gate.promotion": "manual"})
     assert perennial("train", "-c", project.write_config()).exit_code == 0
@@ -103,14 +127,27 @@ def test_promote_runs_the_gate_force_needs_a_reason_and_rollback_walks_the_ledge
         "hotfix for a broken feed",
     )
 
-    # when rolled back twice, then champion walks v3 → v2 → v1 (never back to v3), each step recorded
+    # when rolled back twice, first with no Prefect server known (no PREFECT_API_URL: nothing to tell),
+    # then with the harness's (as `perennial up` exports it)
+    since = dt.datetime.now(dt.UTC)
     first = perennial("rollback", "-c", manual, "--reason", "v3 scores drift")
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
     second = perennial("rollback", "-c", manual)
+    # then champion walks v3 → v2 → v1 (never back to v3), each step recorded
     assert first.exit_code == 0 and "v3 → v2" in first.output, first.output
     assert second.exit_code == 0 and "v2 → v1" in second.output, second.output
     assert registry.alias_version("champion") == "1"
     moves = [(e.action, e.version, e.reason) for e in ledger.history("tiny-delay", alias="champion", limit=2)]
     assert moves == [("rollback", "1", "manual rollback"), ("rollback", "2", "v3 scores drift")]
+    # and the second alone told Prefect, on the dataset's resource, dated by its ledger entry
+    (event,) = _rolled_back_events(since)
+    assert event.resource.get("perennial.window") == ledger.history("tiny-delay", limit=1)[0].at.date().isoformat()
+    assert {k: event.payload[k] for k in ("dataset", "version", "previous_version", "reason")} == {
+        "dataset": "tiny",
+        "version": "1",
+        "previous_version": "2",
+        "reason": "manual rollback",
+    }
     # and a third rollback has nowhere to go
     nowhere = perennial("rollback", "-c", manual)
     assert isinstance(nowhere.exception, RegistryError) and "no earlier champion" in str(nowhere.exception)
