@@ -104,13 +104,15 @@ class ClassCalibration:
 def estimate_multiclass(
     proba: object, classes: Sequence[object], calibration: ClassCalibration | None = None
 ) -> MulticlassEstimate:
-    """Expected accuracy, macro-F1 and each class's recall and precision on unlabelled rows."""
+    """Expected accuracy, macro-F1 and each class's recall and precision on unlabelled rows, of the
+    class served (the most probable before calibration, as core/predict answers): calibration says how
+    often that answer is right, it does not change the answer."""
     p = np.asarray(proba, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != len(classes):
         raise ValueError(f"expected a rows x {len(classes)} probability matrix, got shape {p.shape}")
+    guess = p.argmax(axis=1)
     if calibration is not None:
         p = calibration.apply(p)
-    guess = p.argmax(axis=1)
     per_class, f1s = [], []
     for c, name in enumerate(classes):
         chosen = guess == c

@@ -7,14 +7,16 @@ model fitted on its real labels. The estimates' premise (no concept drift) then 
 sampling error (~0.04 AUC) hides the differences compared here. Each fixture has a reference (labelled,
 what both sides fit on), two chunks like it and one chosen by a feature's top quartile (covariate shift).
 
-Tolerances. Binary: the same expected-ROC formula on the same scores, so only NannyML's rounding (5
-decimals) and tie order remain: 1e-3. Multiclass and regression: half the chunk's sampling error as
-NannyML reports it, i.e. the two estimates are indistinguishable at the resolution the chunk itself
-allows. Against the realised metric: three sampling errors.
+Tolerances. Binary and multiclass: the same formula on the same (calibrated) probabilities of the
+served answer, so only NannyML's rounding (5 decimals) and tie order remain: 1e-3. Regression: two
+different loss models (ours HistGradientBoosting, NannyML's LightGBM), so half the chunk's sampling
+error as NannyML reports it, i.e. indistinguishable at the resolution the chunk itself allows. Against
+the realised metric: three sampling errors.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,14 +39,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:The resulting number of chunks i
 def nannyml() -> Iterator[Any]:
     """NannyML (a test-only dependency, the dev extra), imported here: its import takes 7-12 s and ~300 MB, and
     each xdist worker collects every module, so only the worker that runs these tests pays for it."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NML_DISABLE_USAGE_LOGGING", "1")  # it reports usage over the network unless told
-        import nannyml
+    before = dict(os.environ)
+    os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"  # it reports usage over the network unless told
+    import nannyml
 
-        yield nannyml
+    yield nannyml
+    # its import also sets KMP_*, PYARROW_IGNORE_TIMEZONE and MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR for the
+    # process: later tests on this worker see the environment they would have seen without it
+    os.environ.clear()
+    os.environ.update(before)
 
 
-BINARY_TOLERANCE = 1e-3
+ROUNDING = 1e-3
 SAMPLING_ERRORS = 3.0  # how far an estimate may sit from the realised metric
 CHUNK = 500
 CLASSES = (0, 1, 2)
@@ -143,10 +149,10 @@ def test_binary_roc_auc_agrees_with_nannyml_cbpe(nannyml: Any, binary: Fixture) 
         ours = estimate_roc_auc(chunk["proba"])
         (value, error), realised = theirs[name]["roc_auc"], roc_auc_score(chunk["label"], chunk["proba"])
         # then they agree, and both are near the realised AUC
-        assert abs(ours - value) < BINARY_TOLERANCE, (name, ours, value)
+        assert abs(ours - value) < ROUNDING, (name, ours, value)
         assert abs(ours - realised) < SAMPLING_ERRORS * error, (name, ours, realised, error)
     # and the shift moved the estimate by more than the tolerance: the chunks do not all give one number
-    assert abs(theirs["shifted"]["roc_auc"][0] - theirs["like 1"]["roc_auc"][0]) > 5 * BINARY_TOLERANCE
+    assert abs(theirs["shifted"]["roc_auc"][0] - theirs["like 1"]["roc_auc"][0]) > 5 * ROUNDING
 
 
 def test_binary_comparison_sees_uncalibrated_scores(nannyml: Any, binary: Fixture) -> None:
@@ -159,7 +165,7 @@ def test_binary_comparison_sees_uncalibrated_scores(nannyml: Any, binary: Fixtur
     for name, chunk in cubed.items():
         (value, error), realised = theirs[name]["roc_auc"], roc_auc_score(chunk["label"], chunk["proba"])
         # then the comparison tells the two apart, and NannyML's is the one still near the realised AUC
-        assert abs(estimate_roc_auc(chunk["proba"]) - value) > 10 * BINARY_TOLERANCE, name
+        assert abs(estimate_roc_auc(chunk["proba"]) - value) > 10 * ROUNDING, name
         assert abs(value - realised) < SAMPLING_ERRORS * error, (name, value, realised, error)
 
 
@@ -192,8 +198,9 @@ def test_multiclass_accuracy_and_macro_f1_agree_with_nannyml_cbpe(nannyml: Any, 
         }
         for metric, mine in (("accuracy", ours.accuracy), ("f1", ours.macro_f1)):
             value, error = theirs[name][metric]
-            # then they agree within half a sampling error, and both are near the realised metric
-            assert abs(mine - value) < error / 2, (name, metric, mine, value, error)
+            # then they agree to NannyML's rounding (both score the served class with calibrated probabilities),
+            # and both are near the realised metric
+            assert abs(mine - value) < ROUNDING, (name, metric, mine, value, error)
             assert abs(mine - realised[metric]) < SAMPLING_ERRORS * error, (name, metric, mine, realised, error)
         # and ours without the calibration (the overconfident scores as are) is told apart: off by twice the tolerance
         uncalibrated = estimate_multiclass(chunk[PROBA].to_numpy(), CLASSES)
