@@ -26,6 +26,7 @@ from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
+from perennial.core.label_free import describe_estimate
 from perennial.core.monitoring import (
     ArrivedLabels,
     ChampionContext,
@@ -135,6 +136,7 @@ def monitoring_flow(
             run_id,
             config.name,
             health,
+            describe_estimate(estimated, config.evaluation.primary_metric),
         )
         print(f"{window.label}: {result.decision.why}" + (f" → {event.name}" if event else ""))
         if not validation.passed:
@@ -254,6 +256,7 @@ def _record(
     run_id: str,
     name: str,
     health: ServiceHealth | None,
+    estimate_line: str,
 ) -> None:
     """The window's figures, verdict and event on its MLflow run and as the flow's summary artifact."""
     metrics = perf_metrics(result.performance) | {"rows": float(result.rows)}
@@ -282,12 +285,7 @@ def _record(
         f"- champion: v{result.champion_version}; rows scored: {result.rows:,}; data valid: {result.data_valid}",
         f"- drift: {drift_summary}",
         f"- performance: {result.performance_line()}",
-        "- label-free estimate (CBPE, DLE): "
-        + (
-            "no drop for this task, metric or champion"
-            if result.estimated_drop is None
-            else f"drop {result.estimated_drop:+.4f}"
-        ),
+        f"- label-free estimate (CBPE, DLE): {estimate_line}",
         f"- service: {health.describe() if health else 'not monitored (monitoring.service_url unset)'}",
         f"- decision: {result.decision.why}",
         f"- drift episode: {result.episode.describe() if result.episode else 'none'}",

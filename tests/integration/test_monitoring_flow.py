@@ -119,6 +119,8 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
         estimated["estimated_reference_roc_auc"] - estimated["estimated_roc_auc"]
     )
     assert 0.5 <= estimated["estimated_roc_auc"] <= 1.0 and 0.5 <= estimated["estimated_reference_roc_auc"] <= 1.0
+    # with where the realised AUC would land if the scores hold (the labels' sampling alone)
+    assert estimated["estimated_roc_auc_low"] < estimated["estimated_roc_auc"] < estimated["estimated_roc_auc_high"]
     # and the policy (k=1 of n=1) asks for a drift retrain of this window, once, as a typed event
     assert result["decision"]["retrain"] and result["decision"]["reason"] == "drift"
     assert result["event"] == "perennial.drift.detected"
@@ -130,6 +132,7 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
     assert run.info.status == "FINISHED" and run.data.tags["perennial.window"] == "2013-04-01"
     assert run.data.metrics["drift_share"] == result["drift_share"] and run.data.metrics["roc_auc"] == perf["value"]
     assert run.data.metrics["estimated_drop"] == estimated["estimated_drop"]
+    assert run.data.metrics["estimated_roc_auc_high"] == estimated["estimated_roc_auc_high"]
     assert run.data.tags["perennial.event"] == "perennial.drift.detected"
     # and the champion's features are re-weighed on the labelled window (decay), skew needs served rows (none here)
     assert isinstance(result["decayed_features"], list) and result["skew"] is None

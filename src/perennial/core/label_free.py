@@ -24,7 +24,8 @@ measured MAE and RMSE of the served value) or a ``ClassReference`` (multiclass: 
 calibration and the holdout's measured accuracy and macro-F1). Against those measured figures a
 window's estimate gives ``estimated_drop``, signed so that positive is worse (error up, or accuracy
 or F1 down), in the units of the primary metric: what ``retraining.drift_needs_drop`` compares with
-``performance_tolerance`` when the window has no labels yet.
+``performance_tolerance`` when the window has no labels yet. Each estimate carries the interval the
+realised metric lands in when the labels come (core/label_free_interval.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import f1_score, roc_auc_score
 
+from perennial.core.label_free_interval import (
+    Interval,
+    binary_interval,
+    interval_metrics,
+    multiclass_intervals,
+    regression_intervals,
+)
 from perennial.core.task import Task
 from perennial.core.task_metrics import multiclass_arrays, regression_arrays
 
@@ -61,11 +69,14 @@ class MulticlassEstimate:
     accuracy: float
     macro_f1: float
     classes: tuple[ClassEstimate, ...]
+    intervals: tuple[Interval, Interval] | None = None  # accuracy's and macro-F1's (core/label_free_interval)
 
     def metrics(self) -> dict[str, float]:
         out: dict[str, float | None] = {"estimated_accuracy": self.accuracy, "estimated_macro_f1": self.macro_f1}
         for c in self.classes:
             out |= {f"estimated_recall.{c.name}": c.recall, f"estimated_precision.{c.name}": c.precision}
+        if self.intervals is not None:
+            out |= interval_metrics("accuracy", self.intervals[0]) | interval_metrics("macro_f1", self.intervals[1])
         return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
 
 
@@ -131,13 +142,14 @@ def estimate_multiclass(
         )
         f1s.append(0.0 if f1 is None else f1)
     accuracy = float(p[np.arange(len(p)), guess].mean()) if len(p) else float("nan")
-    return MulticlassEstimate(len(p), accuracy, float(np.mean(f1s)) if len(p) else float("nan"), tuple(per_class))
+    macro_f1 = float(np.mean(f1s)) if len(p) else float("nan")
+    intervals = multiclass_intervals(guess, p, accuracy, macro_f1)
+    return MulticlassEstimate(len(p), accuracy, macro_f1, tuple(per_class), intervals)
 
 
 def estimate_roc_auc(proba: object) -> float:
     """The ROC AUC expected from probabilities of the positive class (NaN for fewer than two rows)."""
-    p = np.clip(np.asarray(proba, dtype=np.float64).ravel(), 0.0, 1.0)
-    p = p[np.isfinite(p)]
+    p = _scores(proba)
     if len(p) < 2 or p.sum() == 0 or (1 - p).sum() == 0:
         return float("nan")
     # every row twice, once a positive weighted p, once a negative weighted 1 - p: ties count as halves
@@ -151,7 +163,14 @@ def binary_estimates(window: object, reference: object) -> dict[str, float] | No
     now, before = estimate_roc_auc(window), estimate_roc_auc(reference)
     if not (np.isfinite(now) and np.isfinite(before)):
         return None
-    return {"estimated_roc_auc": now, "estimated_reference_roc_auc": before, "estimated_drop": before - now}
+    interval = interval_metrics("roc_auc", binary_interval(_scores(window), now))
+    return {"estimated_roc_auc": now, **interval, "estimated_reference_roc_auc": before, "estimated_drop": before - now}
+
+
+def _scores(proba: object) -> np.ndarray:
+    """Finite probabilities of the positive class, clipped to [0, 1]."""
+    p = np.clip(np.asarray(proba, dtype=np.float64).ravel(), 0.0, 1.0)
+    return p[np.isfinite(p)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +180,11 @@ class LossEstimate:
     rmse: float
 
     def metrics(self) -> dict[str, float]:
-        return {"estimated_mae": self.mae, "estimated_rmse": self.rmse}
+        intervals = regression_intervals(self.mae, self.rmse, self.rows)
+        spans = (
+            {} if intervals is None else interval_metrics("mae", intervals[0]) | interval_metrics("rmse", intervals[1])
+        )
+        return {"estimated_mae": self.mae, "estimated_rmse": self.rmse, **spans}
 
 
 class LossEstimator:
@@ -289,3 +312,18 @@ def fit_reference(
     if task == "multiclass":
         return ClassReference.fit(y, predicted, classes)
     return None
+
+
+def describe_estimate(estimated: dict[str, float] | None, metric: str) -> str:
+    """The window's label-free estimate in words: the primary metric expected, its interval, the drop."""
+    if not estimated:
+        return "none for this task, metric or champion"
+    value = estimated.get(f"estimated_{metric}")
+    low, high = estimated.get(f"estimated_{metric}_low"), estimated.get(f"estimated_{metric}_high")
+    words = [] if value is None else [f"{metric} {value:.4f} expected"]
+    if words and low is not None and high is not None:
+        words[0] += f" (95% of labellings within [{low:.4f}, {high:.4f}])"
+    drop = estimated.get("estimated_drop")
+    if drop is not None:
+        words.append(f"drop {drop:+.4f}")
+    return ", ".join(words) or "no figure for the primary metric"
