@@ -25,6 +25,7 @@ from perennial.core.monitoring import (
     Performance,
     Window,
     WindowResult,
+    batch_window,
     drift_frame,
     latest_predictions,
     split_drift,
@@ -127,16 +128,22 @@ def record_window_validation(
 
 @task(name="read-window-predictions", cache_policy=NO_CACHE, **IO_RETRIES)
 def window_predictions_task(config: Config, root: Path, window: Window) -> pd.DataFrame:
-    """What was scored in the window (batch and service), one row per id."""
-    predictions = stored_predictions(config, root, window.start, window.end)
+    """What was scored in the window (batch and service; a batch window: that batch), one row per id."""
+    predictions = stored_predictions(config, root, window.start, window.end, window.batch)
     if predictions.empty:
         raise no_predictions(config, window)
     return predictions
 
 
-def stored_predictions(config: Config, root: Path, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """The monitored rows scored with event dates in [start, end), one row per id (its last scoring)."""
+def stored_predictions(
+    config: Config, root: Path, start: dt.date, end: dt.date, batch: dt.datetime | None = None
+) -> pd.DataFrame:
+    """The monitored rows scored with event dates in [start, end), one row per id (its last scoring);
+    with ``batch``, only the batch scoring stamped at that time."""
     store = open_store(config, root)
+    if batch is not None:
+        rows = store.read("batch", start, end)
+        return latest_predictions(rows[rows["scored_at"] == pd.Timestamp(batch)].reset_index(drop=True))
     frames = [store.read(source, start, end) for source in MONITORED_SOURCES]
     return latest_predictions(pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True))
 
@@ -161,6 +168,8 @@ def no_predictions(config: Config, window: Window) -> DataSourceError:
 
 
 def _score_hint(config: Config, window: Window) -> str:
+    if config.monitoring.window == "batch":
+        return "perennial score -c <config>, then perennial monitor -c <config>"
     if config.data.time_column is None:  # every row is scored, stamped with the scoring time
         return "perennial score -c <config>, then monitor the window that holds it"
     return f"perennial score --start {window.start} --end {window.end}"
@@ -168,15 +177,20 @@ def _score_hint(config: Config, window: Window) -> str:
 
 @task(name="latest-scoring", cache_policy=NO_CACHE, **IO_RETRIES)
 def latest_scoring_window_task(config: Config, root: Path) -> Window:
-    """Without a time column a window is the scoring batches stamped in it: the one holding the latest."""
+    """Without a time column a window is the scoring batches stamped in it: the one holding the latest
+    (``monitoring.window: batch``: the latest batch itself)."""
     store = open_store(config, root)
-    stamps = [store.read(source)["event_time"] for source in MONITORED_SOURCES]
+    batches = config.monitoring.window == "batch"
+    sources = ("batch",) if batches else MONITORED_SOURCES
+    stamps = [store.read(source)["event_time"] for source in sources]
     latest = max((s.max() for s in stamps if not s.empty), default=None)
     if latest is None or pd.isna(latest):
         raise DataSourceError(
-            f"prediction store has no {' or '.join(MONITORED_SOURCES)} rows for {config.name}: "
+            f"prediction store has no {' or '.join(sources)} rows for {config.name}: "
             "score the data first (perennial score -c <config>)"
         )
+    if batches:
+        return batch_window(pd.Timestamp(latest).to_pydatetime())
     return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
 
 

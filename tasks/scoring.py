@@ -132,7 +132,14 @@ def score_histogram(
 
 @task(name="write-predictions", cache_policy=NO_CACHE, **IO_RETRIES)
 def write_predictions_task(predictions: pd.DataFrame, config: Config, root: Path, run_id: str) -> list[dt.date]:
-    """Replace each date's batch partition atomically: a re-run never duplicates rows."""
-    days = open_store(config, root).replace_days("batch", predictions)
+    """Replace each date's batch partition atomically: a re-run never duplicates rows. Without a time
+    column every scoring is a batch of its own, stamped with its scoring time (a monitoring window,
+    ``monitoring.window: batch``): it is added, never replacing the day's earlier batches."""
+    store = open_store(config, root)
+    if config.data.time_column is None:
+        store.append("batch", predictions)
+        days = sorted(set(predictions["event_time"].dt.date))
+    else:
+        days = store.replace_days("batch", predictions)
     tracking.log_params(run_id, {"partitions": ",".join(d.isoformat() for d in days)})
     return list(days)

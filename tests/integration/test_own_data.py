@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import yaml
 from fastapi.testclient import TestClient
 
 from flows.batch_scoring import batch_scoring_flow
+from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.config import load_config
+from perennial.core.monitoring import BATCH_HAS_NO_DATES
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
 from perennial.io.starter import starter_config
@@ -134,6 +137,34 @@ def test_init_train_score_and_serve_a_table_as_users_bring_it(case: str, tmp_pat
     expected_positive = positive if positive is not None else True
     assert body["positive_label"] == expected_positive and 0 <= body["prediction"] <= 1
     assert body["label"] == (expected_positive if body["prediction"] >= 0.5 else _other(case))
+
+
+def test_without_a_time_column_each_scoring_is_a_monitoring_window_of_its_own(tmp_path: Path, state: Path) -> None:
+    # given the starter config of a table with no time column: each `perennial score` is a window
+    table, data = cancer(), tmp_path / "cancer.csv"
+    table.to_csv(data, index=False)
+    text = starter_config(data, "diagnosis", "M")
+    assert "window: batch" in text
+    raw = _fast(text, tmp_path / "predictions")
+    raw["monitoring"]["min_labelled_rows"] = 50
+    config_path = tmp_path / "cancer.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    assert training_flow(config_path=str(config_path)).promoted
+    # and the table scored twice, the team's file holding other rows the second time (with their labels)
+    first, second = table.iloc[:300], table.iloc[300:]
+    first.to_csv(data, index=False)
+    assert batch_scoring_flow(config_path=str(config_path)) == len(first)
+    second.to_csv(data, index=False)
+    assert batch_scoring_flow(config_path=str(config_path)) == len(second)
+    # when monitoring runs with no dates
+    result = monitoring_flow(config_path=str(config_path))
+    # then the window is the last scoring alone: its rows, joined with their labels by content
+    stamps = sorted(open_store(load_config(config_path), load_settings().root).read("batch")["scored_at"].unique())
+    assert len(stamps) == 2 and result["window"] == f"batch-{pd.Timestamp(stamps[1]):%Y%m%d-%H%M%S}"
+    assert result["rows"] == len(second) and result["performance"]["rows"] == len(second)
+    # when a window is asked for by dates, then the flow says a batch window has none, and what to do
+    state_ = monitoring_flow(config_path=str(config_path), window_start=dt.date(2026, 1, 1), return_state=True)
+    assert state_.is_failed() and BATCH_HAS_NO_DATES in state_.message
 
 
 def _other(case: str) -> object:

@@ -118,8 +118,12 @@ def monitor(
     """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""
     settings = project()
     from perennial.config import load_config
+    from perennial.core.monitoring import BATCH_HAS_NO_DATES
 
-    for note in data_notes(load_config(settings.root / config)):
+    loaded = load_config(settings.root / config)
+    if loaded.monitoring.window == "batch" and (start or end):
+        fail(BATCH_HAS_NO_DATES)
+    for note in data_notes(loaded):
         console.print(note, soft_wrap=True)
     from flows.monitoring import monitoring_flow
 

@@ -70,11 +70,13 @@ def data_notes(config: Any) -> list[str]:
             "predictions only when they come in the same rows, with the feature values that were scored"
         )
     if config.data.time_column is None:
-        notes.append(
-            "no time column: the split is by row key; freshness and per-day volume are skipped; "
-            "each `perennial score` stamps its rows with the scoring time, so a monitoring window "
+        windows = (
+            "each `perennial score` is a monitoring window of its own (monitoring.window: batch)"
+            if config.monitoring.window == "batch"
+            else "each `perennial score` stamps its rows with the scoring time, so a monitoring window "
             "holds the batches scored in it"
         )
+        notes.append(f"no time column: the split is by row key; freshness and per-day volume are skipped; {windows}")
     return notes
 
 

@@ -58,7 +58,11 @@ class DriftReference(Frozen):
 
 
 class Monitoring(Frozen):
-    window: Literal["day", "week", "month"] = "week"
+    window: Literal["day", "week", "month", "batch"] = Field(
+        default="week",
+        description="day, week or month of event time; batch (tables without data.time_column): each "
+        "`perennial score` is a window of its own",
+    )
     labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
     min_labelled_rows: int = Field(default=200, ge=1)
     report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")

@@ -108,6 +108,25 @@ class Config(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _batch_windows_stand_alone(self) -> Config:
+        monitoring = self.monitoring
+        if monitoring.window != "batch":
+            return self
+        if self.data.time_column is not None:
+            raise ValueError(
+                f"monitoring.window batch is for tables without data.time_column (rows stamped with their "
+                f"scoring time); with {self.data.time_column!r} use day, week or month"
+            )
+        if self.data.engine.kind == "dask":
+            raise ValueError("monitoring.window batch needs data.engine pandas (a batch is one frame)")
+        if monitoring.reference.kind != "training":
+            raise ValueError(
+                f"monitoring.reference {monitoring.reference.kind} reads windows of dates: with monitoring.window "
+                "batch use training"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _cost_gate_has_costs(self) -> Config:
         key = {"binary": "cost", "regression": "regression_cost", "multiclass": "class_cost"}[self.task]
         if self.gate.max_expected_cost is not None and getattr(self.evaluation, key) is None:

@@ -102,8 +102,9 @@ def derive_suite(config: Config, reference: pd.DataFrame) -> SuiteSpec:
     has_times = data.time_column is not None and data.time_column in reference.columns
     all_times = utc_times(reference[data.time_column]) if has_times else None
     times = all_times.dropna() if all_times is not None else pd.Series(dtype="datetime64[ns, UTC]")
-    window = config.validation.window or config.monitoring.window
-    keys = window_keys(all_times, window) if all_times is not None and len(times) else None
+    monitored = config.monitoring.window
+    window = config.validation.window or (None if monitored == "batch" else monitored)  # batch: no dates
+    keys = window_keys(all_times, window) if window and all_times is not None and len(times) else None
     return SuiteSpec(
         columns=tuple(_column_spec(reference, name, kind, config, keys) for name, kind in roles.items()),
         id_column=data.id_column,

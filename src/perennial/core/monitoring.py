@@ -28,8 +28,12 @@ from perennial.core.target import Labels
 from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError
 
-WindowKind = Literal["day", "week", "month"]
+WindowKind = Literal["day", "week", "month", "batch"]
 PREDICTION = "prediction"  # the score column, drift-tested beside the features
+BATCH_HAS_NO_DATES = (
+    "monitoring.window is batch: a window is one scoring batch, not dates; monitor the latest "
+    "(perennial monitor with no --start, after perennial score)"
+)
 MONITORED_SOURCES = ("batch", "service")  # shadow rows are the challenger's, never the champion's
 
 
@@ -37,11 +41,20 @@ MONITORED_SOURCES = ("batch", "service")  # shadow rows are the challenger's, ne
 class Window:
     start: dt.date
     end: dt.date  # exclusive
-    label: str  # "2013-07-01" (day, week) or "2013-07" (month)
+    label: str  # "2013-07-01" (day, week), "2013-07" (month), "batch-20261203-214512" (one scoring batch)
+    batch: dt.datetime | None = None  # a batch window: the scoring time stamped on its rows (no time column)
 
     @property
     def end_time(self) -> dt.datetime:
+        if self.batch is not None:
+            return self.batch
         return dt.datetime.combine(self.end, dt.time(), tzinfo=dt.UTC)
+
+
+def batch_window(stamp: dt.datetime) -> Window:
+    """One `perennial score` of a table without a time column: its rows, all stamped with its scoring time."""
+    stamp = stamp.astimezone(dt.UTC)
+    return Window(stamp.date(), stamp.date() + dt.timedelta(days=1), f"batch-{stamp:%Y%m%d-%H%M%S}", stamp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,8 @@ def month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
 
 def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, today: dt.date) -> Window:
     """The window [start, end): explicit bounds, a start and the configured length, or the last full one."""
+    if kind == "batch":
+        raise ValueError(BATCH_HAS_NO_DATES)
     if start is None and end is not None:
         raise ValueError("window_end needs window_start")
     if start is None:

@@ -151,12 +151,13 @@ def _assured(rows: int, share: float) -> int:
     return max(3, int(expected - 2.5 * spread))
 
 
-def monitoring_lines(values: pd.Series, share: float) -> list[str]:
-    """A small table's monitoring windows hold few labels: judge them on what its holdout could give."""
+def monitoring_lines(values: pd.Series, share: float, batches: bool) -> list[str]:
+    """Without a time column each scoring is a window (``batches``); a small table's windows hold few
+    labels: judge them on what its holdout could give."""
     present = len(values.dropna())
-    if present * share >= MONITORING_LABELS:
-        return []
-    return [
-        "monitoring:",
-        f"  min_labelled_rows: {_assured(present, share)}   # a window judged on fewer labels says 'too few labels'",
-    ]
+    lines = ["  window: batch   # no time column: each `perennial score` is a window of its own"] if batches else []
+    if present * share < MONITORING_LABELS:
+        lines.append(
+            f"  min_labelled_rows: {_assured(present, share)}   # a window judged on fewer labels says 'too few labels'"
+        )
+    return ["monitoring:", *lines] if lines else []
