@@ -226,6 +226,35 @@ def test_a_time_split_without_a_time_column_is_an_error() -> None:
         parse_config(raw, "t.yaml")
 
 
+def _timeless(**monitoring: object) -> dict:
+    """The tiny config with no time column (a hash split), monitored in batch windows."""
+    raw = config_dict()
+    raw["data"].update(time_column=None)
+    raw["data"]["features"]["datetime"] = []
+    raw["validation"].pop("freshness", None)
+    del raw["split"]
+    raw["monitoring"] = {"window": "batch", **monitoring}
+    return raw
+
+
+def test_batch_windows_are_for_tables_without_time_in_memory_against_the_training_data() -> None:
+    # given a table without a time column / when monitored in batches, then it loads
+    assert parse_config(_timeless(), "t.yaml").monitoring.window == "batch"
+    # when the table has a time column, then batch windows are refused: its windows are dates
+    with_time = config_dict()
+    with_time["monitoring"] = {"window": "batch"}
+    with pytest.raises(ConfigError, match="batch is for tables without data.time_column.*'time_hour'"):
+        parse_config(with_time, "t.yaml")
+    # when the reference is a span of dates, then it is refused naming both keys
+    with pytest.raises(ConfigError, match="monitoring.reference rolling reads windows of dates"):
+        parse_config(_timeless(reference={"kind": "rolling"}), "t.yaml")
+    # when the data runs on Dask, then it is refused (a batch is one frame)
+    raw = _timeless()
+    raw["data"]["engine"] = {"kind": "dask", "scheduler": "synchronous"}
+    with pytest.raises(ConfigError, match="batch needs data.engine pandas"):
+        parse_config(raw, "t.yaml")
+
+
 def test_a_split_kind_is_chosen_by_its_keys() -> None:
     raw = config_dict()
     raw["split"] = {"kind": "hash", "holdout_share": 0.3}

@@ -17,6 +17,7 @@ from perennial.core.monitoring import (
     Performance,
     Window,
     WindowResult,
+    batch_window,
     event_for,
     join_labels,
     label_shortfall,
@@ -206,3 +207,19 @@ def test_the_score_column_is_prediction_drift_not_a_feature() -> None:
     )
     report = DriftReport(columns, 2 / 3, 0.5, True, 1000, 500)
     assert split_drift(report) == (0.5, ("temp",), True)
+
+
+def test_a_batch_window_is_one_scoring_named_by_its_time_and_has_no_dates_to_ask_for() -> None:
+    # given a scoring stamped 2026-12-03 21:45:12 UTC (+01:00 as written)
+    stamp = dt.datetime(2026, 12, 3, 22, 45, 12, 345678, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    # when it becomes a window, then it is named and bounded by its UTC time, and judged as of it
+    window = batch_window(stamp)
+    assert (window.label, window.start, window.end) == (
+        "batch-20261203-214512",
+        dt.date(2026, 12, 3),
+        dt.date(2026, 12, 4),
+    )
+    assert window.end_time == stamp and window.batch == stamp
+    # when a batch window is asked for by dates, then the error says what to do instead
+    with pytest.raises(ValueError, match="monitor the latest"):
+        window_bounds("batch", dt.date(2026, 12, 1), None, dt.date(2026, 12, 3))
