@@ -40,7 +40,8 @@ def make_estimator(task: Task, family: str, params: Mapping[str, Any], categoric
         return cls(categorical_features=mask, random_state=seed, **params)
     if family == "random_forest":
         cls = RandomForestClassifier if classify else RandomForestRegressor
-        return cls(random_state=seed, n_jobs=1, **params)
+        # n_jobs unset: one job when the model serves, every core while it trains (core/training.py)
+        return cls(random_state=seed, **params)
     if family == "logistic_regression":
         return LogisticRegression(random_state=seed, **params)
     if family == "ridge":

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
@@ -92,14 +93,17 @@ def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config
     seed, scoring = config.training.seed, scorer(config)
     model = build_model(candidate, config.data.features, seed, config.task)
     started = time.perf_counter()
-    if candidate.search is not None:
-        search = _search(model, candidate, scoring, config).fit(X, y)
-        fitted, cv_score = search.best_estimator_, float(search.best_score_)
-        params = {**candidate.params, **{k.removeprefix("model__"): v for k, v in search.best_params_.items()}}
-    else:
-        folds = cv_folds(config, config.split.folds if isinstance(config.split, HashSplit) else 2)
-        cv_score = float(np.mean(cross_val_score(model, X, y, scoring=scoring, cv=folds)))
-        fitted, params = model.fit(X, y), dict(candidate.params)
+    # a forest left at n_jobs unset grows its trees on every core here, and predicts on one where it
+    # serves (outside this block); folds and searches stay one at a time (n_jobs=1): no nested pools
+    with parallel_config(n_jobs=-1):
+        if candidate.search is not None:
+            search = _search(model, candidate, scoring, config).fit(X, y)
+            fitted, cv_score = search.best_estimator_, float(search.best_score_)
+            params = {**candidate.params, **{k.removeprefix("model__"): v for k, v in search.best_params_.items()}}
+        else:
+            folds = cv_folds(config, config.split.folds if isinstance(config.split, HashSplit) else 2)
+            cv_score = float(np.mean(cross_val_score(model, X, y, scoring=scoring, cv=folds, n_jobs=1)))
+            fitted, params = model.fit(X, y), dict(candidate.params)
     return TrainedModel(candidate.name, candidate.family, fitted, params, cv_score, time.perf_counter() - started)
 
 

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from joblib import effective_n_jobs
 from sklearn.metrics import roc_auc_score
 
+from perennial.config import Candidate
 from perennial.core.data import features_of, labels_of, split_by_time
 from perennial.core.features import DatetimeParts, build_feature_pipeline
 from perennial.core.training import select_best, train_baseline, train_candidate
@@ -75,3 +77,20 @@ def test_datetime_parts_read_aware_naive_and_text_timestamps_alike() -> None:
     expected = np.array([[13.0, 5.0, 1.0], [2.0, 0.0, 0.0], [np.nan, np.nan, np.nan]])
     for result in results:
         np.testing.assert_array_equal(result, expected)
+
+
+def test_a_forest_trains_on_every_core_and_serves_on_one_with_the_same_trees(flights, tiny_config) -> None:
+    # given a random forest candidate
+    train, holdout = split_by_time(flights, tiny_config)
+    X, y = features_of(train, tiny_config), labels_of(train, tiny_config)
+    forest = Candidate(name="forest", family="random_forest", params={"n_estimators": 20, "min_samples_leaf": 5})
+    # when it is trained, and its twin pinned to one job
+    trained = train_candidate(forest, X, y, tiny_config)
+    pinned = train_candidate(forest.model_copy(update={"params": {**forest.params, "n_jobs": 1}}), X, y, tiny_config)
+    # then the trained model serves on one job (n_jobs unset outside training: no thread pool per request)
+    estimator = trained.model.named_steps["model"]
+    assert estimator.n_jobs is None and effective_n_jobs(estimator.n_jobs) == 1
+    # and its trees are the pinned twin's: the cores change the time, not the model
+    held = features_of(holdout, tiny_config)
+    assert np.array_equal(trained.model.predict_proba(held), pinned.model.predict_proba(held))
+    assert trained.cv_score == pinned.cv_score
