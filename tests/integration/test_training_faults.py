@@ -7,6 +7,7 @@ no ``finally``, exactly as an OOM kill or a pulled plug would leave things.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,17 +28,27 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = "tiny-delay"
 
 
-def _train_and_die(config: str, point: str) -> int:
+def _train_and_die(config: str, point: str, log: Path) -> int:
+    """Run the training flow in a child that dies at ``point``; its output goes to ``log``.
+
+    Output goes to a file and the child leads its own process group: a grandchild that outlived the
+    kill can neither hold a pipe open (the wait would hang) nor linger after the test (killpg).
+    """
     env = {**os.environ, FAULT_ENV: point, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.training", "--config", config],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return done.returncode
+    with log.open("w") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "flows.training", "--config", config],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            return child.wait(timeout=300)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
 
 
 def _state(ledger_url: str) -> tuple[dict[str, str | None], list[str]]:
@@ -61,7 +72,8 @@ def test_a_killed_training_run_never_promotes_and_a_rerun_completes(project: Any
     ledger_url = project.settings.ledger_url
     before = _state(ledger_url)
     # when the next training run is killed at the point
-    assert _train_and_die(config, point) == -signal.SIGKILL
+    log = Path(config).with_name("killed-run.log")
+    assert _train_and_die(config, point, log) == -signal.SIGKILL, log.read_text()[-2000:]
     # then the champion is still v1 and nothing was promoted by the dead run
     aliases, moves = _state(ledger_url)
     assert aliases[CHAMPION] == "1"

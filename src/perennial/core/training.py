@@ -94,8 +94,9 @@ def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config
     model = build_model(candidate, config.data.features, seed, config.task)
     started = time.perf_counter()
     # a forest left at n_jobs unset grows its trees on every core here, and predicts on one where it
-    # serves (outside this block); folds and searches stay one at a time (n_jobs=1): no nested pools
-    with parallel_config(n_jobs=-1):
+    # serves (outside this block); folds and searches stay one at a time (n_jobs=1): no nested pools.
+    # Threads, never loky's worker processes: those outlive a killed run and hold its stdout open.
+    with parallel_config(backend="threading", n_jobs=-1):
         if candidate.search is not None:
             search = _search(model, candidate, scoring, config).fit(X, y)
             fitted, cv_score = search.best_estimator_, float(search.best_score_)

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
@@ -9,6 +13,8 @@ from perennial.config import Candidate
 from perennial.core.data import features_of, labels_of, split_by_time
 from perennial.core.features import DatetimeParts, build_feature_pipeline
 from perennial.core.training import select_best, train_baseline, train_candidate
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_candidates_learn_the_signal_and_the_search_picks_params(flights, tiny_config) -> None:
@@ -94,3 +100,27 @@ def test_a_forest_trains_on_every_core_and_serves_on_one_with_the_same_trees(fli
     held = features_of(holdout, tiny_config)
     assert np.array_equal(trained.model.predict_proba(held), pinned.model.predict_proba(held))
     assert trained.cv_score == pinned.cv_score
+
+
+_CHILDREN_AFTER_TRAINING = """
+import sys, psutil
+from perennial.config import Candidate
+from perennial.core.training import train_candidate
+from perennial.config import parse_config
+from perennial.core.data import features_of, labels_of
+from tests.conftest import config_dict, make_flights
+frame, config = make_flights(), parse_config(config_dict(), "tiny.yaml")
+X, y = features_of(frame, config), labels_of(frame, config)
+for family, params in (("logistic_regression", {"max_iter": 500}), ("random_forest", {"n_estimators": 10})):
+    train_candidate(Candidate(name=family, family=family, params=params), X, y, config)
+print(len(psutil.Process().children(recursive=True)))
+"""
+
+
+def test_training_leaves_no_worker_process_behind() -> None:
+    # given a fresh interpreter (loky's worker pool is per process, another test's pool would hide one)
+    # when it trains a logistic regression (sklearn asks joblib for processes) and a forest
+    done = subprocess.run([sys.executable, "-c", _CHILDREN_AFTER_TRAINING], cwd=ROOT, capture_output=True, text=True)
+    # then no child process is left: a SIGKILLed run would orphan it, holding the run's pipes open
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "0"
