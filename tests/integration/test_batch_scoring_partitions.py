@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pandas as pd
 import pytest
 
@@ -126,9 +127,13 @@ def test_scoring_on_the_cluster_at_perennial_dask_address_stores_the_in_memory_r
         state = batch_scoring_flow(config_path=on_cluster, **WINDOW, return_state=True)
         # every key the scheduler moved: a fused task's key names each step fused into it
         ran, dashboard = {str(t[0]) for t in cluster.scheduler.transition_log}, cluster.dashboard_link
+        # the dashboard binds 127.0.0.1 while its link reads localhost (a browser tries both, httpx not)
+        page = httpx.get(f"http://127.0.0.1:{urlsplit(dashboard).port}/status", timeout=30, follow_redirects=True)
     # then the cluster's worker wrote the partitions, and the store holds the in-memory run's rows, value for value
     assert state.is_completed(), state.message
     assert any("_write_part" in name for name in ran), ran
     pd.testing.assert_frame_equal(_stored(on_cluster, project), in_memory, check_exact=True)
     # and the run links the cluster's dashboard in its artifacts (an in-process scheduler's host reads localhost)
     assert dashboard_links(state) == [f"[Dask dashboard](http://localhost:{urlsplit(dashboard).port}/status)"]
+    # and the link opens the dashboard itself (without bokeh the page only says to install it)
+    assert page.status_code == 200 and "<title>Dask Diagnostic UI</title>" in page.text, page.text[:300]
