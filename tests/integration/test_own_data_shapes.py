@@ -47,7 +47,23 @@ def prices(rng: np.random.Generator, n: int = 700) -> tuple[pd.DataFrame, str, s
     return pd.DataFrame({"rooms": rooms, "city": "Lyon", "listed": listed, "price": price}), "price", None
 
 
-SHAPES = {"census-spaced-labels": census, "cover-rare-class": cover, "prices-missing-targets": prices}
+def flowers(rng: np.random.Generator) -> tuple[pd.DataFrame, str, str | None]:
+    """Iris as scikit-learn ships it: units in the column names (`sepal width (cm)`), named species;
+    and a ratio named with a slash and a percent sign. MLflow refuses such names as metric keys."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True)
+    frame = iris.frame.assign(species=iris.target_names[iris.target]).drop(columns="target")
+    frame["petal/sepal %"] = (100 * frame["petal length (cm)"] / frame["sepal length (cm)"]).round(1)
+    return frame, "species", None
+
+
+SHAPES = {
+    "census-spaced-labels": census,
+    "cover-rare-class": cover,
+    "prices-missing-targets": prices,
+    "iris-units-in-names": flowers,
+}
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))

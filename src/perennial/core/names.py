@@ -6,6 +6,7 @@ and a typo is an AttributeError instead of a tag nothing ever reads.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Final
 
@@ -97,3 +98,14 @@ class Artifact:
     REFERENCE_STATS: Final = "drift/reference.npz"  # the drift reference statistics
     REFERENCE_SAMPLE: Final = "drift/reference_sample.parquet"  # rows for the drift report
     LABEL_FREE: Final = "label_free/reference.joblib"  # the label-free estimator
+
+
+# MLflow accepts metric and param keys of word characters, `.`, `-`, ` ` and `:`, up to 250 long;
+# a column's name (`sepal width (cm)`, `price/unit`) is whatever the user's table says
+_NOT_A_KEY_CHARACTER: Final = re.compile(r"[^\w.\- :]")
+_KEY_LENGTH: Final = 250
+
+
+def tracking_key(name: str) -> str:
+    """``name`` as an MLflow metric or param key: each character MLflow refuses becomes ``_``."""
+    return _NOT_A_KEY_CHARACTER.sub("_", name)[:_KEY_LENGTH]

@@ -22,7 +22,7 @@ import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
-from perennial.core.names import Tag
+from perennial.core.names import Tag, tracking_key
 from perennial.core.predict import classes_of, predict, predict_method
 from perennial.core.secrets import mask_secrets
 from perennial.core.task import Task
@@ -128,7 +128,7 @@ def set_tags(run_id: str, tags: Mapping[str, Any]) -> None:
 
 
 def log_params(run_id: str, params: Mapping[str, Any], prefix: str = "") -> None:
-    flat = {f"{prefix}{k}": str(v)[:6000] for k, v in params.items()}
+    flat = {tracking_key(f"{prefix}{k}"): str(v)[:6000] for k, v in params.items()}
     for key, value in flat.items():
         client().log_param(run_id, key, value)
 
@@ -139,7 +139,7 @@ def log_metrics(run_id: str, metrics: Mapping[str, float], step: int = 0) -> Non
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+    batch = [Metric(tracking_key(k), float(v), now, step) for k, v in metrics.items() if v is not None]
     for start in range(0, len(batch), 500):  # the REST API caps a batch at 1000 entries
         client().log_batch(run_id, metrics=batch[start : start + 500])
 
