@@ -105,3 +105,26 @@ def test_prefects_api_not_starting_in_time_is_one_message_and_exit_8_not_a_bug(p
     assert done.returncode == 8, output
     assert "Prefect's embedded API did not answer within 1 s of starting" in output
     assert "perennial up" in output and "a bug" not in output and "Traceback" not in output
+
+
+def test_a_flow_that_fails_exits_with_its_errors_code_and_a_usage_mistake_with_2(project: Path) -> None:
+    # given a valid config and a state folder where nothing was trained yet
+    env = {**os.environ, "PERENNIAL_STATE_DIR": str(project / "state")}
+    env.pop("PREFECT_API_URL", None)
+    path = _write(project, config_dict(str(project / "flights.parquet")))
+    # when the champion is asked to score (the flow runs and fails: the registry has no champion)
+    done = subprocess.run(
+        [sys.executable, "-m", "perennial.cli", "score", "-c", path],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    # then the registry's exit code (7), its message once, no traceback (a failed flow used to exit 0)
+    output = done.stdout + done.stderr
+    assert done.returncode == 7, output[-3000:]
+    assert output.count("has no 'champion' alias") == 1 and "Traceback" not in output
+    # and an unknown option is a usage mistake (2) with click's message, not "a bug"
+    code, output, _ = perennial("score", "--bogus")
+    assert code == 2 and "No such option: --bogus" in output and "a bug" not in output

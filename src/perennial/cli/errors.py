@@ -51,7 +51,8 @@ class _OncePerError(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, PerennialError):
             return False
-        text = record.getMessage() if record.levelno >= logging.ERROR else ""
+        # at any level: the flow's closing INFO line ("Finished in state Failed(...)") repeats it too
+        text = record.getMessage()
         return not any(name in text for name in _ERROR_NAMES)
 
 
@@ -69,8 +70,13 @@ def quiet_expected_errors() -> None:
 
 
 def run(app: Any) -> None:
-    """The console entry point: the Typer app, with expected errors as one message and an exit code."""
-    import click
+    """The console entry point: the Typer app, with expected errors as one message and an exit code.
+
+    Typer carries its own click (``typer._click``): its exceptions are Typer's (``typer.Exit``,
+    ``typer.Abort``, ``typer.TyperException``), not the ``click`` package's. Outside standalone mode a
+    command's ``typer.Exit`` comes back as the app's return value, which is the process's exit code.
+    """
+    import typer
 
     from perennial.errors import PerennialError
 
@@ -79,20 +85,20 @@ def run(app: Any) -> None:
 
         os.environ[DEBUG_ENV] = "1"
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except PerennialError as exc:
         if debugging():
             raise
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
+    except typer.TyperException as exc:  # a usage mistake: click's message and its exit code (2)
+        exc.show()  # type: ignore[attr-defined]  # every TyperException raised here is a ClickException
+        sys.exit(exc.exit_code)
     except Exception as exc:
         if debugging():
             raise
@@ -106,6 +112,7 @@ def run(app: Any) -> None:
             soft_wrap=True,
         )
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 # Prefect's words when its embedded API server did not answer in time (prefect/server/api/server.py)
