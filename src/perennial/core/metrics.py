@@ -178,10 +178,12 @@ def bootstrap_interval(
         )
         low, high = (np.atleast_1d(np.asarray(b, dtype=np.float64)) for b in result.confidence_interval)
         missing = np.isnan(low) | np.isnan(high)
-        if missing.any():  # some resamples had one class: the interval of the others
+        spread = np.atleast_2d(result.bootstrap_distribution)
+        # some resamples had one class: the interval of the others (none at all: it stays NaN)
+        recoverable = missing & ~np.isnan(spread).all(axis=-1)
+        if recoverable.any():
             alpha = (1 - bootstrap.confidence) / 2
-            spread = np.atleast_2d(result.bootstrap_distribution)[missing]
-            low[missing], high[missing] = np.nanquantile(spread, [alpha, 1 - alpha], axis=-1)
+            low[recoverable], high[recoverable] = np.nanquantile(spread[recoverable], [alpha, 1 - alpha], axis=-1)
     return low, high
 
 

@@ -65,6 +65,11 @@ def _ignore_known_warnings() -> None:
     # Process-wide, set once: warnings.catch_warnings is not thread-safe, and candidates log in threads
     for message in (r"Hint: Inferred schema contains integer", r"The specified dataset source can be interpreted"):
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
+    # a slice whose resamples all hold one class: core/metrics.py keeps its interval NaN on purpose,
+    # and its catch_warnings cannot hold while another candidate's thread restores the filters
+    from scipy.stats import DegenerateDataWarning
+
+    warnings.filterwarnings("ignore", category=DegenerateDataWarning)
 
 
 def configure(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from perennial.config import Bootstrap
 from perennial.core.metrics import (
     METRICS,
     WeightedRows,
+    bootstrap_interval,
     estimate_difference,
     estimate_metrics,
     higher_is_better,
@@ -129,3 +130,17 @@ def test_resamples_with_one_class_do_not_crash_the_interval() -> None:
     # then the intervals come from the resamples that define the metric
     for e in est.values():
         assert np.isfinite([e.value, e.low, e.high]).all() and e.low <= e.value <= e.high
+
+
+def test_a_statistic_undefined_on_every_resample_keeps_a_nan_interval_and_one_undefined_on_some_gets_one() -> None:
+    # given three statistics over 40 rows: a mean; one undefined (NaN) when the resample misses row 0;
+    # one undefined on every resample (a slice with one class in all of them)
+    def statistic(counts: np.ndarray) -> np.ndarray:
+        mean = counts @ np.arange(40.0) / counts.sum(axis=-1)
+        return np.stack([mean, np.where(counts[:, 0] > 0, mean, np.nan), np.full(len(counts), np.nan)])
+
+    # when bootstrapped
+    low, high = bootstrap_interval(40, statistic, FAST)
+    # then the first two get an interval around the mean (19.5), the third stays NaN: unknown, not made up
+    assert (low[:2] < 19.5).all() and (high[:2] > 19.5).all()
+    assert np.isnan(low[2]) and np.isnan(high[2])
