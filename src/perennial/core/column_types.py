@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 # Text with more distinct values than this share of rows (and than MAX_CATEGORIES) is free text or an id
@@ -34,7 +35,10 @@ def degenerate(values: pd.Series) -> str | None:
     if values.isna().all():
         return "all values are missing"
     if values.nunique(dropna=True) == 1:
-        return f"one value only ({values.dropna().iloc[0]!r})"
+        only = values.dropna().iloc[0]
+        if isinstance(only, np.generic):  # numpy's 1 reads 1, not np.int64(1)
+            only = only.item()
+        return f"one value only ({only!r})"
     return None
 
 

@@ -18,6 +18,7 @@ def test_columns_are_typed_from_their_values_and_useless_ones_left_out_with_why(
             "note": [f"free text {i}" for i in range(rows)],
             "empty": np.nan,
             "country": "NL",
+            "version": 1,
             "label": np.arange(rows) % 2,
         }
     )
@@ -25,9 +26,9 @@ def test_columns_are_typed_from_their_values_and_useless_ones_left_out_with_why(
     types = infer_types(frame, exclude=("label",))
     # then each lands in its list, and the left-out ones say why
     assert types.numeric == ("age",) and types.categorical == ("plan", "active") and types.datetime == ("signed_up",)
-    assert set(types.dropped) == {"note", "empty", "country"}
+    assert set(types.dropped) == {"note", "empty", "country", "version"}
     assert "distinct values" in types.dropped["note"] and types.dropped["empty"] == "all values are missing"
-    assert types.dropped["country"] == "one value only ('NL')"
+    assert types.dropped["country"] == "one value only ('NL')" and types.dropped["version"] == "one value only (1)"
     assert degenerate(frame["age"]) is None
 
 
