@@ -2,8 +2,8 @@
 
 ``infer_types`` sorts columns into numeric, categorical (text with few values, booleans),
 datetime (real timestamps or text that parses as one), and columns to leave out with the
-reason: all null, one value, an id-like or free text with too many distinct values to be a
-category. ``perennial init`` writes the result into a starter config, where it can be edited.
+reason: all null, one value, an id or row number, an id-like or free text with too many distinct
+values to be a category. ``perennial init`` writes the result into a starter config, where it can be edited.
 """
 
 from __future__ import annotations
@@ -42,6 +42,27 @@ def degenerate(values: pd.Series) -> str | None:
     return None
 
 
+def named_like_id(name: str) -> bool:
+    lower = name.lower()
+    return lower in ("id", "key", "uuid") or lower.endswith(("_id", "id", "_key", "uuid"))
+
+
+def row_label(name: str, values: pd.Series) -> str | None:
+    """Why a column of whole numbers names rows instead of describing them (an id, a row number), or None.
+
+    As a feature it would let a model learn the order rows were written in (a leak on a time-ordered
+    table, noise elsewhere): a unique column named like an id, or unique consecutive whole numbers
+    (a saved index, `Unnamed: 0`).
+    """
+    if not pd.api.types.is_integer_dtype(values.dtype) or values.isna().any() or not values.is_unique:
+        return None
+    if named_like_id(name):
+        return "unique and named like an id: it names rows, it does not describe them (data.id_column can key by it)"
+    if len(values) > 2 and int(values.max()) - int(values.min()) == len(values) - 1:
+        return "unique consecutive whole numbers: a row number (a saved index), not a feature"
+    return None
+
+
 def looks_like_datetime(values: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return True
@@ -59,7 +80,7 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> ColumnTyp
     rows = max(1, len(frame))
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
-        why = degenerate(values)
+        why = degenerate(values) or row_label(name, values)
         if why:
             dropped[name] = why
         elif pd.api.types.is_bool_dtype(values.dtype):
@@ -81,8 +102,7 @@ def suggest_id(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[str 
     """A column that looks like a row id (unique, no nulls, named like one), and why (or why none)."""
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
-        named = name.lower() in ("id", "key", "uuid") or name.lower().endswith(("_id", "id", "_key", "uuid"))
-        if named and values.notna().all() and values.is_unique:
+        if named_like_id(name) and values.notna().all() and values.is_unique:
             return name, f"'{name}' is unique and named like an id"
     return None, "no column is unique and named like an id: rows are keyed by their content (core/data.row_keys)"
 

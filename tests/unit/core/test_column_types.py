@@ -40,3 +40,24 @@ def test_id_and_time_are_suggested_or_why_not() -> None:
     assert suggest_id(frame.drop(columns="customer_id"))[0] is None
     none, why = suggest_time(frame.drop(columns="at"))
     assert none is None and "no column holds timestamps" in why
+
+
+def test_an_id_or_a_row_number_names_rows_and_is_left_out_of_the_features() -> None:
+    # given a unique id, a saved index (pandas' `Unnamed: 0`), and whole numbers that describe rows
+    rows = 300
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "Customer ID": np.arange(100_000, 100_000 + rows) * 3,  # unique, named like an id, not consecutive
+            "Unnamed: 0": rng.permutation(rows) + 1,  # 1..300 in any order
+            "tenure": rng.integers(1, 72, rows),  # repeats: describes
+            "account_number": rng.choice(10**9, rows, replace=False),  # unique, not named like an id, gaps
+            "order_id": np.r_[np.arange(rows - 1), 0],  # named like an id, one repeat: not an id
+        }
+    )
+    # when typed
+    types = infer_types(frame)
+    # then the id and the row number are left out with why, the others stay features
+    assert set(types.dropped) == {"Customer ID", "Unnamed: 0"}
+    assert "named like an id" in types.dropped["Customer ID"] and "row number" in types.dropped["Unnamed: 0"]
+    assert types.numeric == ("tenure", "account_number", "order_id")

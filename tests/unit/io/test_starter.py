@@ -100,7 +100,7 @@ def test_a_few_classes_get_a_multiclass_starter_with_per_class_evidence(tmp_path
 def test_the_task_can_be_given_and_a_positive_label_only_fits_a_binary_target(tmp_path: Path) -> None:
     # given whole-number grades 1-5, which read as classes
     path = tmp_path / "grades.csv"
-    pd.DataFrame({"x": range(100), "grade": [1, 2, 3, 4, 5] * 20}).to_csv(path, index=False)
+    pd.DataFrame({"x": [v / 2 for v in range(100)], "grade": [1, 2, 3, 4, 5] * 20}).to_csv(path, index=False)
     assert parse_config(yaml.safe_load(starter_config(path, "grade")), "s.yaml").task == "multiclass"
     # when --task regression is given / then it wins, and the file says what the values suggested
     text = starter_config(path, "grade", task="regression")
