@@ -128,3 +128,17 @@ def test_a_flow_that_fails_exits_with_its_errors_code_and_a_usage_mistake_with_2
     # and an unknown option is a usage mistake (2) with click's message, not "a bug"
     code, output, _ = perennial("score", "--bogus")
     assert code == 2 and "No such option: --bogus" in output and "a bug" not in output
+
+
+def test_init_on_a_missing_file_exits_4_and_an_unknown_task_is_a_usage_mistake(project: Path) -> None:
+    # given no file at the path / when init profiles it / then the data source's code, as everywhere
+    code, output, _ = perennial("init", str(project / "nowhere.csv"), "--target", "y")
+    assert code == 4 and "nowhere.csv: file does not exist" in output and "Traceback" not in output
+    # and a task that is not one is refused as a command-line mistake, naming the option and the tasks
+    table = project / "table.csv"
+    pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "y": ["a", "b", "a", "b"]}).to_csv(table, index=False)
+    code, output, _ = perennial(
+        "init", str(table), "--target", "y", "--task", "forecast", "-o", str(project / "t.yaml")
+    )
+    assert code == 2 and "'forecast' is not a task; use one of binary, multiclass, regression" in output
+    assert not (project / "t.yaml").exists()

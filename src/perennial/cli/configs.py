@@ -37,15 +37,16 @@ def init(
     """Profile DATA and write a commented starter config that `perennial train -c FILE` runs as it is."""
     settings = project()
     from perennial.core.task import TASKS
+    from perennial.errors import DataSourceError
     from perennial.io.starter import _name, starter_config
 
     data = data.expanduser().resolve()
     if not data.exists():
-        fail(f"{data}: no such file or directory")
+        raise DataSourceError(f"{data}: file does not exist")  # exit 4, as every missing source
     shown = str(data.relative_to(settings.root)) if data.is_relative_to(settings.root) else str(data)
     if task is not None and task not in TASKS:
-        fail(f"--task {task}: not a task; use one of {', '.join(TASKS)}")
-    text = starter_config(data, target, positive_label, time, id, shown_path=shown, task=task)  # type: ignore[arg-type]
+        raise typer.BadParameter(f"{task!r} is not a task; use one of {', '.join(TASKS)}", param_hint="--task")
+    text = starter_config(data, target, positive_label, time, id, shown_path=shown, task=task)
     path = output or settings.root / "configs" / f"{_name(data)}.yaml"
     if path.exists() and not force:
         fail(f"{path} exists: pass --force to overwrite it, or -o another file")
