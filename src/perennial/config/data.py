@@ -13,13 +13,14 @@ from perennial.config.runners import DataEngine
 
 class FileSource(Frozen):
     """A file: CSV (compressed by its name's suffix: .gz .bz2 .xz .zip .zst), Parquet (a file or a
-    partitioned directory) or JSON lines. ``perennial init`` sniffs the delimiter and encoding and
-    writes them here; a file that does not match them is an error that says what to set."""
+    partitioned directory) or JSON lines. ``perennial init`` sniffs the delimiter, decimal mark and
+    encoding and writes them here; a file that does not match them is an error that says what to set."""
 
     kind: Literal["csv", "parquet", "jsonl"]
     path: str
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV field separator")
     encoding: str = Field(default="utf-8", description="text encoding of CSV and JSON lines, e.g. latin-1")
+    decimal: Literal[".", ","] = Field(default=".", description="CSV decimal mark: ',' where numbers read 3,14")
 
     @model_validator(mode="after")
     def _known_encoding(self) -> FileSource:
@@ -29,6 +30,8 @@ class FileSource(Frozen):
             codecs.lookup(self.encoding)
         except LookupError:
             raise ValueError(f"unknown encoding '{self.encoding}' (try utf-8, latin-1, cp1252)") from None
+        if self.decimal == self.delimiter:
+            raise ValueError(f"decimal and delimiter are both {self.delimiter!r}: a CSV cannot use one mark for both")
         return self
 
 

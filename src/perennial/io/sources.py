@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +61,7 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
         path,
         sep=source.delimiter,
         encoding=source.encoding,
+        decimal=source.decimal,
         on_bad_lines="error",
         low_memory=False,
         usecols=columns,
@@ -200,6 +202,20 @@ def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str | None:
         return None
 
 
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_WHOLE = re.compile(r"^[+-]?\d+$")
+
+
+def sniff_decimal(frame: pd.DataFrame) -> str:
+    """',' when some text columns of a CSV's first rows hold only numbers written 3,14 (and whole
+    numbers), else '.': a `;`-separated European file read with the default would see them as text."""
+    for values in (frame[c].dropna().astype(str).str.strip() for c in frame.columns if frame[c].dtype == object):
+        comma = values.str.match(_DECIMAL_COMMA)
+        if len(values) and comma.any() and (comma | values.str.match(_WHOLE)).all():
+            return ","
+    return "."
+
+
 def text_sample(path: Path, encoding: str = "utf-8", size: int = 65536) -> str | None:
     """The first ``size`` bytes of a (possibly compressed) text file, decoded leniently; None if unreadable."""
     from pandas.io.common import get_handle
@@ -310,6 +326,7 @@ def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocks
             pattern,
             sep=source.delimiter,
             encoding=source.encoding,
+            decimal=source.decimal,
             usecols=columns,
             blocksize=None if compressed(path) else blocksize,  # a compressed file cannot be split
             on_bad_lines="error",

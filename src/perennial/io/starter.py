@@ -47,7 +47,11 @@ def source_for(path: Path, shown_path: str) -> FileSource:
     if base.endswith(JSON_LINES):
         return FileSource(kind="jsonl", path=shown_path, encoding=encoding)
     delimiter = sources.sniff_delimiter(path, encoding) or ","
-    return FileSource(kind="csv", path=shown_path, delimiter=delimiter, encoding=encoding)
+    source = FileSource(kind="csv", path=shown_path, delimiter=delimiter, encoding=encoding)
+    if delimiter == ",":  # a comma cannot be both: numbers with a decimal comma come quoted, and rarely
+        return source
+    head = sources.read_sample(source.model_copy(update={"path": str(path)}), None, rows=200)
+    return source.model_copy(update={"decimal": sources.sniff_decimal(head)})
 
 
 def sniff_encoding(path: Path) -> str:
@@ -158,6 +162,8 @@ def render(
         out.append(f"    delimiter: {json.dumps(source.delimiter)}   # sniffed")
     if source.kind != "parquet":
         out.append(f"    encoding: {source.encoding}   # sniffed")
+    if source.kind == "csv" and source.decimal != ".":
+        out.append(f"    decimal: {json.dumps(source.decimal)}   # sniffed: numbers are written 3{source.decimal}14")
     out += [
         *target_lines(kind, why, values, labels),
         f"  # id column: {id_why}",

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from perennial.config import parse_config
+from perennial.config import FileSource, parse_config
 from perennial.errors import ConfigError
+from perennial.io import sources
 from perennial.io.starter import source_for, starter_config
 
 
@@ -112,3 +113,34 @@ def test_the_task_can_be_given_and_a_positive_label_only_fits_a_binary_target(tm
     pd.DataFrame({"x": range(6), "grade": list("abcabc")}).to_csv(path, index=False)
     with pytest.raises(ConfigError, match="--task regression needs a numeric target; 'grade' holds text"):
         starter_config(path, "grade", task="regression")
+
+
+def test_a_european_csv_is_read_with_its_decimal_comma_and_a_dotted_one_is_left_alone(tmp_path: Path) -> None:
+    # given a ;-separated latin-1 file whose numbers are written 3,14 (as a French spreadsheet exports)
+    frame = pd.DataFrame(
+        {"prix": [102.51, 97.5, 120.0, 88.25] * 25, "pièces": [3, 2, 4, 1] * 25, "vendu": ["oui", "non"] * 50}
+    )
+    european = tmp_path / "ventes.csv"
+    frame.to_csv(european, sep=";", decimal=",", index=False, encoding="latin-1")
+    # when init profiles it
+    config = parse_config(yaml.safe_load(starter_config(european, "vendu", "oui")), "s.yaml")
+    # then the decimal comma is sniffed and written, and the prices are numbers, read as the spreadsheet meant
+    source = config.data.source
+    assert isinstance(source, FileSource) and (source.delimiter, source.decimal) == (";", ",")
+    assert config.data.features.numeric == ("prix", "pièces")
+    read = sources.read_source(source, tmp_path)
+    assert read["prix"].dtype == "float64" and read["prix"].tolist() == frame["prix"].tolist()
+    # and the same table with dotted decimals keeps the default mark (a whole-number column alone says nothing)
+    dotted = tmp_path / "sales.csv"
+    frame.to_csv(dotted, sep=";", index=False)
+    again = parse_config(yaml.safe_load(starter_config(dotted, "vendu", "oui")), "s.yaml").data.source
+    assert (
+        isinstance(again, FileSource)
+        and again.decimal == "."
+        and "decimal" not in starter_config(dotted, "vendu", "oui")
+    )
+
+
+def test_a_decimal_mark_that_is_also_the_delimiter_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="decimal and delimiter are both ','"):
+        FileSource(kind="csv", path="x.csv", decimal=",")
