@@ -58,11 +58,30 @@ def flowers(rng: np.random.Generator) -> tuple[pd.DataFrame, str, str | None]:
     return frame, "species", None
 
 
+def payments(rng: np.random.Generator, n: int = 900) -> tuple[pd.DataFrame, str, str | None]:
+    """Parquet written from pandas' nullable types (Int64, Float64, boolean, string), gaps in each,
+    and a nullable boolean target: scikit-learn refuses their pandas.NA."""
+    amount = rng.integers(1, 500, n)
+    fraud = (amount / 500 + rng.normal(0, 0.2, n)) > 0.7
+    gaps = rng.uniform(size=n) < 0.1
+    frame = pd.DataFrame(
+        {
+            "amount": pd.array(np.where(gaps, None, amount), dtype="Int64"),
+            "score": pd.array(np.where(gaps[::-1], None, rng.normal(size=n)), dtype="Float64"),
+            "card_present": pd.array(np.where(gaps, None, rng.uniform(size=n) < 0.5), dtype="boolean"),
+            "channel": pd.array(rng.choice(["web", "shop", None], n), dtype="string"),
+            "fraud": pd.array(fraud, dtype="boolean"),
+        }
+    )
+    return frame, "fraud", None
+
+
 SHAPES = {
     "census-spaced-labels": census,
     "cover-rare-class": cover,
     "prices-missing-targets": prices,
     "iris-units-in-names": flowers,
+    "payments-nullable-parquet": payments,
 }
 
 
@@ -70,8 +89,9 @@ SHAPES = {
 def test_a_real_table_shape_trains_to_a_verdict(shape: str, tmp_path: Path, state: Path) -> None:
     # given a table in one of the shapes public datasets come in
     frame, target, positive = SHAPES[shape](np.random.default_rng(3))
-    data = tmp_path / f"{shape}.csv"
-    frame.to_csv(data, index=False)
+    nullable = any(isinstance(t, pd.api.extensions.ExtensionDtype) for t in frame.dtypes)
+    data = tmp_path / (f"{shape}.parquet" if nullable else f"{shape}.csv")
+    frame.to_parquet(data, index=False) if nullable else frame.to_csv(data, index=False)
     # when it is profiled and the starter config trained as written (linear candidate only: a budget)
     raw = yaml.safe_load(starter_config(data, target, positive))
     raw["training"]["candidates"] = [c for c in raw["training"]["candidates"] if c["family"] != "random_forest"][1:]

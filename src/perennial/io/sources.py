@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from perennial.config import FileSource, Source, SqlSource
@@ -53,7 +54,7 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
     """The file as a frame (only ``columns``/``rows`` when given); library errors pass through."""
     if source.kind == "parquet":
         frame = pd.read_parquet(path, columns=columns) if rows is None else _parquet_head(path, columns, rows)
-        return _plain_partitions(frame)
+        return _plain_types(frame)
     if source.kind == "jsonl":
         frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False)
         return frame.loc[:, columns] if columns is not None else frame
@@ -80,11 +81,22 @@ def _parquet_head(path: Path, columns: list[str] | None, rows: int) -> pd.DataFr
     return frame
 
 
-def _plain_partitions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Hive partition columns come back as categoricals of text or numbers: give them their plain type."""
+def _plain_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet's pandas types as plain numpy ones, decided by the type alone (a Dask partition and its
+    empty meta agree): categoricals (Hive partitions too) as their categories' type; nullable numbers
+    (Int64, Float64) as float64 with NaN; nullable booleans and strings as objects with NaN. scikit-learn
+    refuses pandas.NA, and a served record arrives as plain types: the model sees the same either way."""
     for name in frame.columns:
-        if isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = frame[name].astype(frame[name].cat.categories.dtype)
+        dtype = frame[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(dtype.categories.dtype)
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+            if not pd.api.types.is_bool_dtype(dtype):
+                frame[name] = frame[name].astype("float64")
+            else:
+                frame[name] = frame[name].astype(object).where(frame[name].notna(), np.nan)
+        elif isinstance(dtype, pd.StringDtype):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), np.nan)
     return frame
 
 
@@ -320,7 +332,7 @@ def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocks
     try:
         if source.kind == "parquet":
             frame = dd.read_parquet(pattern, columns=columns)
-            lazy: dd.DataFrame = frame.map_partitions(_plain_partitions, meta=_plain_partitions(frame._meta.copy()))
+            lazy: dd.DataFrame = frame.map_partitions(_plain_types, meta=_plain_types(frame._meta.copy()))
             return lazy
         lazy = dd.read_csv(
             pattern,

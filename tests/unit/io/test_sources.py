@@ -7,7 +7,7 @@ import pytest
 
 from perennial.config import FileSource, SqlSource
 from perennial.errors import DataSourceError
-from perennial.io.sources import describe_source, read_sample, read_source
+from perennial.io.sources import describe_source, open_lazy, read_sample, read_source
 
 
 def test_parquet_csv_and_sql_sources_read_the_same_rows(tmp_path: Path, flights: pd.DataFrame) -> None:
@@ -134,3 +134,35 @@ def test_delimiter_and_encoding_from_config_and_a_wrong_guess_says_what_to_set(
         read_source(FileSource(kind="csv", path=str(path)))
     with pytest.raises(DataSourceError, match="delimited by ';'.*set data.source.delimiter: ';'"):
         read_source(FileSource(kind="csv", path=str(path), encoding="latin-1"))
+
+
+def test_parquets_nullable_types_are_read_as_plain_ones_in_memory_and_over_partitions(tmp_path: Path) -> None:
+    # given a Parquet file written from pandas' nullable types, with missing values in each
+    frame = pd.DataFrame(
+        {
+            "amount": pd.array([3, None, 5, 7], dtype="Int64"),
+            "ratio": pd.array([0.5, 1.5, None, 2.0], dtype="Float64"),
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+            "name": pd.array(["a", "b", None, "a"], dtype="string"),
+            "kind": pd.Categorical(["x", "y", "x", "y"]),
+        }
+    )
+    path = tmp_path / "nullable.parquet"
+    frame.to_parquet(path, index=False)
+    source = FileSource(kind="parquet", path=str(path))
+    # when read whole, and lazily over partitions
+    read = read_source(source)
+    lazy = open_lazy(source).compute()
+    # then no pandas.NA is left (scikit-learn refuses it): numbers are float64 with NaN, the rest objects
+    assert read.dtypes.astype(str).to_dict() == {
+        "amount": "float64",
+        "ratio": "float64",
+        "flag": "object",
+        "name": "object",
+        "kind": "object",
+    }
+    assert read["amount"].isna().tolist() == [False, True, False, False] and read["amount"].iloc[2] == 5.0
+    assert read["flag"].tolist()[::2] == [True, False] and pd.isna(read["flag"].iloc[1])
+    assert not any(v is pd.NA for column in read.columns for v in read[column])
+    # and the partitioned path reads the same values in the same types
+    pd.testing.assert_frame_equal(lazy.reset_index(drop=True), read)
