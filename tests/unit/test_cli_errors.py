@@ -17,10 +17,21 @@ from tests.conftest import config_dict
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def perennial(*args: str) -> tuple[int, str, float]:
+def perennial(*args: str, state: Path | None = None, **env: str) -> tuple[int, str, float]:
+    """The command in a subprocess: exit code, output, seconds. With ``state``: its own state folder and
+    Prefect's embedded API (not this session's), ``env`` added."""
     started = time.perf_counter()
+    environ = dict(os.environ)
+    if state is not None:
+        environ.pop("PREFECT_API_URL", None)
+        environ.update(PERENNIAL_STATE_DIR=str(state), **env)
     done = subprocess.run(
-        [sys.executable, "-m", "perennial.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "perennial.cli", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     return done.returncode, done.stdout + done.stderr, time.perf_counter() - started
 
@@ -84,46 +95,25 @@ def test_a_missing_data_file_exits_4_and_debug_shows_the_traceback(project: Path
 
 def test_prefects_api_not_starting_in_time_is_one_message_and_exit_8_not_a_bug(project: Path) -> None:
     # given a valid config, and Prefect's embedded API allowed 1 s to start (it needs several)
-    env = {
-        **os.environ,
-        "PERENNIAL_STATE_DIR": str(project / "state"),
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "1",
-    }
-    env.pop("PREFECT_API_URL", None)
     path = _write(project, config_dict(str(project / "flights.parquet")))
     # when a command that runs a flow starts it
-    done = subprocess.run(
-        [sys.executable, "-m", "perennial.cli", "train", "-c", path],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    code, output, _ = perennial(
+        "train", "-c", path, state=project / "state", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1"
     )
     # then it says which server did not answer and what to do, with its own exit code, no traceback
-    output = (done.stdout + done.stderr).replace("\n", " ")
-    assert done.returncode == 8, output
+    output = output.replace("\n", " ")
+    assert code == 8, output
     assert "Prefect's embedded API did not answer within 1 s of starting" in output
     assert "perennial up" in output and "a bug" not in output and "Traceback" not in output
 
 
 def test_a_flow_that_fails_exits_with_its_errors_code_and_a_usage_mistake_with_2(project: Path) -> None:
     # given a valid config and a state folder where nothing was trained yet
-    env = {**os.environ, "PERENNIAL_STATE_DIR": str(project / "state")}
-    env.pop("PREFECT_API_URL", None)
     path = _write(project, config_dict(str(project / "flights.parquet")))
     # when the champion is asked to score (the flow runs and fails: the registry has no champion)
-    done = subprocess.run(
-        [sys.executable, "-m", "perennial.cli", "score", "-c", path],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    code, output, _ = perennial("score", "-c", path, state=project / "state")
     # then the registry's exit code (7), its message once, no traceback (a failed flow used to exit 0)
-    output = done.stdout + done.stderr
-    assert done.returncode == 7, output[-3000:]
+    assert code == 7, output[-3000:]
     assert output.count("has no 'champion' alias") == 1 and "Traceback" not in output
     # and an unknown option is a usage mistake (2) with click's message, not "a bug"
     code, output, _ = perennial("score", "--bogus")
