@@ -90,13 +90,10 @@ def _plain_types(frame: pd.DataFrame) -> pd.DataFrame:
         dtype = frame[name].dtype
         if isinstance(dtype, pd.CategoricalDtype):
             frame[name] = frame[name].astype(dtype.categories.dtype)
-        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
-            if not pd.api.types.is_bool_dtype(dtype):
-                frame[name] = frame[name].astype("float64")
-            else:
-                frame[name] = frame[name].astype(object).where(frame[name].notna(), np.nan)
-        elif isinstance(dtype, pd.StringDtype):
+        elif isinstance(dtype, pd.BooleanDtype | pd.StringDtype):
             frame[name] = frame[name].astype(object).where(frame[name].notna(), np.nan)
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+            frame[name] = frame[name].astype("float64")
     return frame
 
 
