@@ -39,7 +39,7 @@ def served_deployments(root: Path, config_path: str) -> list[RunnerDeployment]:
         flow = load_flow_from_entrypoint(str(root / plan.entrypoint))
         built.append(
             flow.to_deployment(
-                name=plan.name.removesuffix("-pool"),
+                name=plan.served_name,
                 cron=plan.cron,
                 parameters=plan.parameters,
                 triggers=[retrain_trigger(dataset, config_path)] if plan.retrain_trigger else None,

@@ -41,6 +41,11 @@ class Planned:
     parameters: dict[str, Any] = field(default_factory=dict)
     retrain_trigger: bool = False
 
+    @property
+    def served_name(self) -> str:
+        """Its name when `python -m deployments.serve` serves it (no pool): the flow's own name."""
+        return self.name.removesuffix("-pool")
+
 
 def planned_deployments(config_path: str) -> list[Planned]:
     """Training monthly (and on a drift or performance event), scoring and monitoring daily."""

@@ -13,6 +13,7 @@ stops exactly those process groups and removes the file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import signal
@@ -153,6 +154,15 @@ def dask_commands(host: str, port: int, dashboard_port: int) -> list[tuple[str, 
     return [("dask-scheduler", [dask, *dask_cluster.scheduler_args(host, port, dashboard_port)]), *workers]
 
 
+def _served_deployments(config_path: str) -> list[str]:
+    """The deployments `python -m deployments.serve` registers, each named as its flow: the checkout's
+    plan (imported from the project root, as the serve process reads it; not part of the package)."""
+    import importlib
+
+    deploy = importlib.import_module("deployments.work_pool.deploy")
+    return [plan.served_name for plan in deploy.planned_deployments(config_path)]
+
+
 def _workers_joined(dashboard: str) -> int:
     try:
         return int(httpx.get(f"{dashboard}/json/counts.json", timeout=2).json()["workers"])
@@ -220,7 +230,9 @@ def up(
                 settings.root,
             )
         )
-        _wait(started[-1], lambda: _ok(f"{api}/deployments/name/training/training"), timeout)
+        # up is up when every deployment can be run: serve() registers them one after another
+        for url in [f"{api}/deployments/name/{name}/{name}" for name in _served_deployments(config_path)]:
+            _wait(started[-1], functools.partial(_ok, url), timeout)
     except BaseException:
         _stop([{k: v for k, v in s.items() if k != "_process"} for s in started])
         raise
