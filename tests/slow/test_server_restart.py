@@ -64,7 +64,9 @@ def test_a_server_restart_mid_run_leaves_a_final_state_and_a_consistent_registry
         wait_until(lambda: httpx.get(f"{api}/deployments/name/training/restart", timeout=5).status_code == 200, runner)
         # given a training run started by the served deployment
         dep = httpx.get(f"{api}/deployments/name/training/restart", timeout=5).json()
-        run_id = httpx.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={}, timeout=10).json()["id"]
+        created = httpx.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={}, timeout=10)
+        assert created.status_code == 201, f"{created.status_code}: {created.text[:2000]}"  # once seen without an id
+        run_id = created.json()["id"]
         wait_until(lambda: _run_state(api, run_id) == "RUNNING", runner, timeout=120)
         time.sleep(2)  # inside the flow: validating or training
         # when the Prefect server goes away mid-run and comes back on the same database
