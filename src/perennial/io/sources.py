@@ -53,7 +53,14 @@ def compressed(path: Path) -> bool:
 def _parse(source: FileSource, path: Path, columns: list[str] | None = None, rows: int | None = None) -> pd.DataFrame:
     """The file as a frame (only ``columns``/``rows`` when given); library errors pass through."""
     if source.kind == "parquet":
-        frame = pd.read_parquet(path, columns=columns) if rows is None else _parquet_head(path, columns, rows)
+        if rows is not None:
+            return _plain_types(_parquet_head(path, columns, rows))
+        if columns is None:
+            return _plain_types(pd.read_parquet(path))
+        # A few columns (the preflight's target) without Arrow's thread pools: with them, a short command
+        # that exits right after (`perennial check`) was sometimes aborted at exit by Arrow ("terminate
+        # called without an active exception"), on a loaded machine; not once without them
+        frame = pd.read_parquet(path, columns=columns, use_threads=False, pre_buffer=False)
         return _plain_types(frame)
     if source.kind == "jsonl":
         frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False)
