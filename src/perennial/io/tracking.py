@@ -66,10 +66,12 @@ def _ignore_known_warnings() -> None:
     for message in (r"Hint: Inferred schema contains integer", r"The specified dataset source can be interpreted"):
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
     # a slice whose resamples all hold one class: core/metrics.py keeps its interval NaN on purpose,
-    # and its catch_warnings cannot hold while another candidate's thread restores the filters
-    from scipy.stats import DegenerateDataWarning
-
-    warnings.filterwarnings("ignore", category=DegenerateDataWarning)
+    # and its catch_warnings cannot hold while another candidate's thread restores the filters.
+    # Matched by message (scipy's DegenerateDataWarning is a RuntimeWarning): importing scipy.stats
+    # for its class cost every `perennial status` 0.7 s
+    warnings.filterwarnings(
+        "ignore", message=r"The BCa confidence interval cannot be calculated", category=RuntimeWarning
+    )
 
 
 def configure(settings: Settings) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -60,3 +64,32 @@ def test_nested_runs_point_at_their_parent(experiment: str) -> None:
     client = MlflowClient()
     assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
     assert {client.get_run(r).info.status for r in (parent, child)} == {"FINISHED"}
+
+
+_CONFIGURE_THEN_BOOTSTRAP = """
+import sys, warnings
+from pathlib import Path
+import numpy as np
+from perennial.io import tracking
+from perennial.settings import Settings
+state = Path(sys.argv[1])
+tracking.configure(Settings(state, state, f"sqlite:///{state / 'mlflow.db'}", state.as_uri(), "sqlite://"))
+loaded_by_configure = "scipy.stats" in sys.modules
+from scipy import stats
+with warnings.catch_warnings(record=True) as caught:
+    stats.bootstrap((np.ones(20),), np.mean, n_resamples=50, random_state=0)  # every resample the same
+    warnings.warn("a warning of another kind", RuntimeWarning)
+print(loaded_by_configure, [str(w.message)[:20] for w in caught if str(w.message).startswith(("The BCa", "a warning"))])
+"""
+
+
+def test_configure_silences_the_degenerate_bootstrap_warning_without_importing_scipy_stats(
+    tmp_path: Path,
+) -> None:
+    # given a fresh interpreter (a `perennial status` pays for every module configure imports)
+    # when tracking is configured, then a bootstrap over identical values runs
+    out = subprocess.run(
+        [sys.executable, "-c", _CONFIGURE_THEN_BOOTSTRAP, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    # then configure did not load scipy.stats, the BCa warning is silent, and other warnings still show
+    assert out.stdout.strip() == "False ['a warning of another']", out.stdout + out.stderr
