@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
+from perennial.cli import app
 from perennial.config import load_config
 from perennial.core.monitoring import BATCH_HAS_NO_DATES
 from perennial.io.prediction_store import open_store
@@ -165,6 +167,11 @@ def test_without_a_time_column_each_scoring_is_a_monitoring_window_of_its_own(tm
     # when a window is asked for by dates, then the flow says a batch window has none, and what to do
     state_ = monitoring_flow(config_path=str(config_path), window_start=dt.date(2026, 1, 1), return_state=True)
     assert state_.is_failed() and BATCH_HAS_NO_DATES in state_.message
+    # when the same rows are scored again (the same row keys in a second batch of the day)
+    assert batch_scoring_flow(config_path=str(config_path)) == len(second)
+    doctor = CliRunner().invoke(app, ["doctor", "-c", str(config_path)])
+    # then the doctor finds the state consistent: a new batch is not a duplicate
+    assert doctor.exit_code == 0 and "consistent" in doctor.output, doctor.output
 
 
 def _other(case: str) -> object:

@@ -163,6 +163,32 @@ def test_prediction_partition_leftovers_are_found_and_cleaned(state: State) -> N
     assert len(state.store.read("service")) == 0  # the day reads again
 
 
+def _scoring(day: dt.date, ids: list[str], at: str) -> pd.DataFrame:
+    """A batch of a table without a time column: every row's event time is the scoring's one time."""
+    return _rows(day, ids).assign(event_time=pd.Timestamp(at, tz="UTC"), scored_at=pd.Timestamp(at, tz="UTC"))
+
+
+def test_without_a_time_column_two_scorings_of_a_day_are_not_duplicates_but_an_id_twice_in_one_is(
+    state: State,
+) -> None:
+    # given a table without a time column scored twice on one day: the same row keys in two batches
+    day = dt.date(2026, 12, 4)
+    state.store.append("batch", _scoring(day, ["a", "b", "c"], "2026-12-04 09:00"))
+    state.store.append("batch", _scoring(day, ["a", "b", "c"], "2026-12-04 10:00"))
+    # when checked as such a table / then the day is consistent (as a dated table it would not be)
+    assert diagnose(MODEL, state.ledger_url, state.store.path, scorings_accumulate=True).findings == ()
+    dated = [f.problem for f in state.diagnose().findings]
+    assert dated == ["source=batch/date=2026-12-04: 3 duplicate ids in a batch partition"]
+    # when one scoring holds an id twice (a part file copied past the store's API)
+    partition = state.store.path / "source=batch" / "date=2026-12-04"
+    first = sorted(partition.glob("part-*.parquet"))[0]
+    (partition / "part-zz-copy.parquet").write_bytes(first.read_bytes())
+    report = diagnose(MODEL, state.ledger_url, state.store.path, scorings_accumulate=True)
+    # then that is found, and its repair is a new scoring, not a day re-run
+    assert [f.problem for f in report.findings] == ["source=batch/date=2026-12-04: 3 duplicate ids within one scoring"]
+    assert "score again" in report.findings[0].repair and "--start" not in report.findings[0].repair
+
+
 def test_the_doctor_command_exits_non_zero_until_repaired(state: State, tmp_path: Path) -> None:
     # given a config and a champion moved behind the ledger's back
     config = tmp_path / "tiny.yaml"

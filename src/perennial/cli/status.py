@@ -43,7 +43,13 @@ def doctor(
     tracking.configure(settings)
     store = open_store(loaded, settings.root)  # a SQL store is transactional: no partitions to inspect
     store_path = store.path if isinstance(store, ParquetPredictionStore) else None
-    report = diagnose(loaded.tracking.registered_model, settings.ledger_url, store_path, repair=repair)
+    report = diagnose(
+        loaded.tracking.registered_model,
+        settings.ledger_url,
+        store_path,
+        repair=repair,
+        scorings_accumulate=loaded.data.time_column is None,
+    )
     console.print(f"checked {', '.join(report.checks)} of model {report.model}")
     for finding in report.findings:
         mark = "[green]repaired[/]" if finding.repaired else "[bold red]problem[/]"

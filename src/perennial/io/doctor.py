@@ -11,7 +11,8 @@ safe repairs itself):
   that was killed before it moved an alias. It is tagged ``perennial.interrupted`` so it is
   never taken for a candidate; a re-run trains a new one.
 * prediction partitions (Parquet store): staging folders and hidden temporary files that a
-  killed writer left, unreadable part files, duplicate ids in a batch partition.
+  killed writer left, unreadable part files, duplicate ids in a batch partition (within one scoring
+  where the table has no time column: there each `perennial score` adds its batch to the day's).
 * the champion's artifacts: its data contract (``validation/suite.json``) and the drift
   reference statistics (``REFERENCE_STATS_ARTIFACT``) on its training run.
 """
@@ -61,8 +62,14 @@ class DoctorReport:
         return all(f.repaired for f in self.findings)
 
 
-def diagnose(model: str, ledger_url: str, store_path: Path | None, *, repair: bool = False) -> DoctorReport:
-    """Run every check on one registered model's state; with ``repair`` apply the safe repairs."""
+def diagnose(
+    model: str, ledger_url: str, store_path: Path | None, *, repair: bool = False, scorings_accumulate: bool = False
+) -> DoctorReport:
+    """Run every check on one registered model's state; with ``repair`` apply the safe repairs.
+
+    ``scorings_accumulate``: the table has no time column, so a day's batch partition holds every
+    scoring of that day, the same rows again in each (core/scoring.py stamps a batch with one time).
+    """
     client = tracking.client()
     registry, ledger = Registry(model, client), Ledger(ledger_url)
     try:
@@ -72,7 +79,7 @@ def diagnose(model: str, ledger_url: str, store_path: Path | None, *, repair: bo
         ledger.close()
     checks = ["aliases vs ledger", "interrupted registrations", "champion artifacts"]
     if store_path is not None:
-        findings += check_predictions(ParquetPredictionStore(store_path), repair)
+        findings += check_predictions(ParquetPredictionStore(store_path), repair, scorings_accumulate)
         checks.append("prediction partitions")
     return DoctorReport(model, tuple(checks), tuple(findings))
 
@@ -188,17 +195,21 @@ def _artifact_paths(client: MlflowClient, run_id: str, wanted: tuple[str, ...]) 
     return {item.path for items in listed for item in items if not item.is_dir}
 
 
-def check_predictions(store: ParquetPredictionStore, repair: bool = False) -> list[Finding]:
+def check_predictions(
+    store: ParquetPredictionStore, repair: bool = False, scorings_accumulate: bool = False
+) -> list[Finding]:
     if not store.path.is_dir():
         return []
     findings = []
     for source_dir in sorted(p for p in store.path.iterdir() if p.is_dir()):
         for entry in sorted(source_dir.iterdir()):
-            findings += _check_entry(store, source_dir, entry, repair)
+            findings += _check_entry(store, source_dir, entry, repair, scorings_accumulate)
     return findings
 
 
-def _check_entry(store: ParquetPredictionStore, source_dir: Path, entry: Path, repair: bool) -> list[Finding]:
+def _check_entry(
+    store: ParquetPredictionStore, source_dir: Path, entry: Path, repair: bool, scorings_accumulate: bool
+) -> list[Finding]:
     where = f"{source_dir.name}/{entry.name}"
     if entry.name.startswith(".") and entry.name.endswith(".lock"):
         return []
@@ -222,7 +233,7 @@ def _check_entry(store: ParquetPredictionStore, source_dir: Path, entry: Path, r
         if finding is not None:
             findings.append(finding)
     if source_dir.name == "source=batch":
-        findings += _check_duplicates(store, source_dir, entry)
+        findings += _check_duplicates(store, source_dir, entry, scorings_accumulate)
     return findings
 
 
@@ -255,15 +266,27 @@ def _check_file(source: str, partition: Path, file: Path, repair: bool) -> Findi
     return None
 
 
-def _check_duplicates(store: ParquetPredictionStore, source_dir: Path, partition: Path) -> list[Finding]:
+def _check_duplicates(
+    store: ParquetPredictionStore, source_dir: Path, partition: Path, scorings_accumulate: bool
+) -> list[Finding]:
     day = dt.date.fromisoformat(partition.name.removeprefix("date="))
     try:
-        ids = store.read("batch", day, day + dt.timedelta(days=1))["id"]
+        rows = store.read("batch", day, day + dt.timedelta(days=1))
     except Exception:  # an unreadable file is reported by _check_file
         return []
-    duplicated = int(ids.duplicated().sum())
+    # a re-run replaces a dated partition whole, so any id twice is one too many; without a time column
+    # the day's scorings sit side by side, and only an id twice within one scoring is
+    duplicated = int(rows.duplicated(["id", "scored_at"] if scorings_accumulate else ["id"]).sum())
     if not duplicated:
         return []
+    if scorings_accumulate:
+        return [
+            Finding(
+                "predictions",
+                f"{source_dir.name}/{partition.name}: {duplicated:,} duplicate ids within one scoring",
+                f"move {partition} aside and score again (`perennial score`): each scoring adds its own batch",
+            )
+        ]
     return [
         Finding(
             "predictions",
