@@ -61,7 +61,7 @@ def test_direct_loss_estimation_tracks_the_measured_mae_and_rises_under_a_covari
             "data.target": "delay_minutes",
             "training.candidates": [{"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}],
             "gate": {"mode": "off"},
-            "monitoring": MONITORING,
+            "monitoring": {**MONITORING, "retraining": {"performance_tolerance": 2.0}},
         }
     )
     outcome = training_flow(config_path=path)

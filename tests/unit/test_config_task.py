@@ -18,6 +18,7 @@ def regression_dict() -> dict:
     ]
     raw["evaluation"] = {"bootstrap": {"resamples": 50}}
     raw["gate"] = {"min_lift_over_baseline": 1.0}
+    raw["monitoring"] = {"retraining": {"performance_tolerance": 2.0}}
     return raw
 
 
@@ -70,6 +71,18 @@ def test_a_setting_that_does_not_fit_the_task_is_named(change, message: str) -> 
     # when it is parsed / then the error names the key and the task
     with pytest.raises(ConfigError, match=message):
         parse_config(raw, "delay.yaml")
+
+
+def test_a_regression_config_names_its_own_performance_tolerance() -> None:
+    # given a regression config that leaves the monitor's tolerance to the default (a score's 0.03)
+    raw = regression_dict()
+    del raw["monitoring"]
+    # when it is parsed / then the error names the key and asks for the target's units
+    with pytest.raises(ConfigError, match=r"monitoring.retraining.performance_tolerance must be set for task "):
+        parse_config(raw, "delay.yaml")
+    # while a binary config keeps the default, and a regression config's own value is kept
+    assert parse_config(config_dict()).monitoring.retraining.performance_tolerance == 0.03
+    assert parse_config(regression_dict()).monitoring.retraining.performance_tolerance == 2.0
 
 
 def test_task_costs_parse_and_a_cost_gate_accepts_them() -> None:

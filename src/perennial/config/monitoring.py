@@ -14,7 +14,12 @@ class Retraining(Frozen):
     """When monitoring asks for a retrain: k bad windows of the last n, then a cooldown."""
 
     drift_share: float = Field(default=0.5, gt=0, le=1, description="share of drifted columns that counts as drift")
-    performance_tolerance: float = Field(default=0.03, ge=0, description="drop below the champion's holdout figure")
+    performance_tolerance: float = Field(
+        default=0.03,
+        ge=0,
+        description="drop below the champion's holdout figure, in the primary metric's units; a regression "
+        "config must set it (the target's units: perennial init suggests a tenth of a mean predictor's MAE)",
+    )
     k: int = Field(default=2, ge=1)
     n: int = Field(default=3, ge=1)
     cooldown_days: float = Field(default=14, ge=0)

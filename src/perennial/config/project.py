@@ -127,6 +127,18 @@ class Config(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _regression_tolerance_in_units(self) -> Config:
+        # the default 0.03 is a score's drop (AUC, accuracy); in a target's units it could be anything,
+        # and too small a tolerance retrains on noise: a regression config says its own
+        if self.task == "regression" and "performance_tolerance" not in self.monitoring.retraining.model_fields_set:
+            raise ValueError(
+                f"monitoring.retraining.performance_tolerance must be set for task 'regression': the rise in "
+                f"{self.evaluation.primary_metric} over the champion's holdout figure that counts as a drop, in "
+                "the target's units (the default 0.03 is for scores between 0 and 1; perennial init suggests one)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _cost_gate_has_costs(self) -> Config:
         key = {"binary": "cost", "regression": "regression_cost", "multiclass": "class_cost"}[self.task]
         if self.gate.max_expected_cost is not None and getattr(self.evaluation, key) is None:

@@ -189,7 +189,7 @@ def render(
     )
     out += [f"  # left out: {c}: {reason}" for c, reason in types.dropped.items()]
     out += ["", *_split(frame, time)]
-    monitoring = monitoring_lines(values, holdout_share(rows), batches=time is None)
+    monitoring = monitoring_lines(kind, values, holdout_share(rows), batches=time is None)
     out += [
         "",
         "validation:",

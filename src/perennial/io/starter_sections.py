@@ -19,6 +19,7 @@ from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 
 SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
+MONITOR_SHARE = 0.1  # of the mean predictor's MAE: a window's rise in error that counts as a drop
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
 DEFAULT_EVIDENCE = (500, 20, 0.1)
 MONITORING_LABELS = (
@@ -96,14 +97,19 @@ def gate_margin_lines(task: Task, values: pd.Series) -> list[str]:
             "  min_lift_over_baseline: 0.05     # the candidate must beat a model that ignores the features",
             "  max_regression_vs_champion: 0.01 # and may trail the champion by at most this (paired bootstrap)",
         ]
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
-    spread = float((numbers - numbers.mean()).abs().mean())
+    spread = _mean_predictor_error(values)
     lift, trail = _round(LIFT_SHARE * spread), _round(TRAIL_SHARE * spread)
     return [
         f"  # in the target's units: a mean predictor's MAE on this table is {spread:.4g}",
         f"  min_lift_over_baseline: {lift}   # MAE below the mean predictor's, {LIFT_SHARE:.0%} of it",
         f"  max_regression_vs_champion: {trail}   # MAE the candidate may trail the champion by, {TRAIL_SHARE:.0%}",
     ]
+
+
+def _mean_predictor_error(values: pd.Series) -> float:
+    """The MAE of predicting the mean: the target's own scale, for margins in its units."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return float((numbers - numbers.mean()).abs().mean())
 
 
 def _round(value: float) -> Any:
@@ -151,13 +157,20 @@ def _assured(rows: int, share: float) -> int:
     return max(3, int(expected - 2.5 * spread))
 
 
-def monitoring_lines(values: pd.Series, share: float, batches: bool) -> list[str]:
+def monitoring_lines(task: Task, values: pd.Series, share: float, batches: bool) -> list[str]:
     """Without a time column each scoring is a window (``batches``); a small table's windows hold few
-    labels: judge them on what its holdout could give."""
+    labels: judge them on what its holdout could give. A regression's drop is in the target's units."""
     present = len(values.dropna())
     lines = ["  window: batch   # no time column: each `perennial score` is a window of its own"] if batches else []
     if present * share < MONITORING_LABELS:
         lines.append(
             f"  min_labelled_rows: {_assured(present, share)}   # a window judged on fewer labels says 'too few labels'"
         )
+    if task == "regression":
+        tolerance = _round(MONITOR_SHARE * _mean_predictor_error(values))
+        lines += [
+            "  retraining:",
+            f"    performance_tolerance: {tolerance}   # error above the champion's holdout figure that counts "
+            f"as a drop, {MONITOR_SHARE:.0%} of a mean predictor's MAE",
+        ]
     return ["monitoring:", *lines] if lines else []
