@@ -94,8 +94,28 @@ class Labels:
         return [pos if c else neg for c in np.asarray(codes).astype(bool)]
 
 
+def check_spellings(values: pd.Series, where: str = "data") -> None:
+    """Refuse text labels that differ only in case or surrounding spaces ('Yes', 'yes ', ' YES').
+
+    They are one outcome typed several ways far more often than distinct outcomes; trained as
+    they are, each spelling would be a class of its own, and merging them here would be a guess.
+    """
+    texts = [v for v in pd.unique(values.dropna()) if isinstance(v, str)]
+    spellings: dict[str, list[str]] = {}
+    for text in texts:
+        spellings.setdefault(text.strip().casefold(), []).append(text)
+    clashes = [group for group in spellings.values() if len(group) > 1]
+    if clashes:
+        shown = "; ".join(" = ".join(repr(t) for t in group) for group in clashes[:SHOWN_VALUES])
+        raise TargetError(
+            f"{where}: target '{values.name}' spells an outcome more than one way (case or surrounding spaces): "
+            f"{shown}; give each outcome one spelling in the data (a model would learn each as a class of its own)"
+        )
+
+
 def resolve_labels(values: pd.Series, target: Target, where: str = "data") -> Labels:
     """The two labels of ``values`` and which one is positive, from config or the values themselves."""
+    check_spellings(values.rename(target.column), where)
     distinct = _distinct(values)
     if len(distinct) != 2:
         count = "no values" if not distinct else f"{len(distinct)} distinct value(s): {_shown(list(distinct.values()))}"
@@ -155,6 +175,7 @@ def infer_task(values: pd.Series, where: str = "data") -> tuple[Task, str]:
     A text column with more distinct values than ``MAX_INFERRED_CLASSES`` is refused by the caller's
     checks, not guessed at: it is rarely a label.
     """
+    check_spellings(values, where)
     present = values.dropna()
     distinct = present.nunique()
     if distinct < 2:

@@ -12,7 +12,7 @@ import difflib
 from pathlib import Path
 
 from perennial.config import Config, FileSource, load_config
-from perennial.core.target import Labels, resolve_labels
+from perennial.core.target import Labels, check_spellings, resolve_labels
 from perennial.errors import ConfigError
 from perennial.io import sources
 
@@ -32,7 +32,7 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     target = config.data.target
-    if config.task != "binary":
+    if config.task == "regression":
         return config, None  # the target's values are checked by the task's own validation
     values = (
         sources.read_columns(source, [target.column], root)
@@ -40,6 +40,9 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
         else sources.sql_columns(source, [target.column])
     )[target.column]
     try:
+        if config.task == "multiclass":
+            check_spellings(values, name)
+            return config, None
         return config, resolve_labels(values, target, name)
     except ConfigError as exc:
         raise ConfigError(f"{path}: data.target: {exc}") from None

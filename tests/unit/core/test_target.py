@@ -90,3 +90,17 @@ def test_the_task_is_inferred_from_the_target_values_with_its_reason(values, tas
 def test_a_target_with_one_outcome_is_refused_by_name(values, said) -> None:
     with pytest.raises(TargetError, match=rf"t.csv: target 'y' holds {said}: a model needs at least two outcomes"):
         infer_task(pd.Series(values, name="y", dtype=object), "t.csv")
+
+
+def test_labels_spelt_several_ways_are_refused_naming_each_spelling() -> None:
+    # given a churn flag typed by hand: 'Yes' and 'yes ', 'No' and ' no' (one outcome each)
+    values = pd.Series(["Yes", "No", "yes ", " no", "Yes", None], name="churned")
+    message = r"target 'churned' spells an outcome more than one way .*'Yes' = 'yes '; 'No' = ' no'"
+    # when its task is inferred, or its two labels resolved / then both refuse, naming the spellings
+    with pytest.raises(TargetError, match=message):
+        infer_task(values)
+    with pytest.raises(TargetError, match=message):
+        resolve_labels(values, Target(column="churned", positive_label="Yes"))
+    # while one spelling per outcome, and classes that differ in more than case, are fine
+    assert infer_task(pd.Series(["Yes", "No", "Yes"], name="churned"))[0] == "binary"
+    assert infer_task(pd.Series(["Yes", "No", "Maybe", "yesterday"], name="churned"))[0] == "multiclass"

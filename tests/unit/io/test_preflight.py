@@ -57,3 +57,21 @@ def test_a_sql_target_that_is_not_binary_is_refused_before_any_flow(tmp_path: Pa
     # when checked / then the target's values are named
     with pytest.raises(ConfigError, match="data.target: .*'delayed' must hold exactly two values, found 3"):
         check_config(_config(tmp_path, {**SQL, "url": f"sqlite:///{tmp_path / 'f.db'}"}), tmp_path)
+
+
+def test_a_multiclass_target_spelt_several_ways_is_refused_before_training(tmp_path: Path, table: pd.DataFrame) -> None:
+    # given a multiclass config whose classes were typed by hand: 'late' and 'Late ' are one class
+    frame = table.assign(delay_class=["late", "Late ", "early", "on time"] * (len(table) // 4))
+    frame.to_parquet(tmp_path / "classes.parquet", index=False)
+    path = _config(tmp_path, {"kind": "parquet", "path": str(tmp_path / "classes.parquet")}, target="delay_class")
+    raw = yaml.safe_load(path.read_text())
+    raw["task"] = "multiclass"
+    raw["gate"] = {"min_lift_over_baseline": 0.0}
+    raw["training"]["candidates"] = [{"name": "hgb", "family": "hist_gradient_boosting"}]
+    path.write_text(yaml.safe_dump(raw))
+    # when it is checked / then the file, the key and the two spellings are named
+    with pytest.raises(ConfigError, match=r"c.yaml: data.target: .*'late' = 'Late '"):
+        check_config(path, tmp_path)
+    # and with one spelling per class it passes
+    frame.assign(delay_class=frame["delay_class"].str.strip().str.lower()).to_parquet(tmp_path / "classes.parquet")
+    assert check_config(path, tmp_path)[0].task == "multiclass"
