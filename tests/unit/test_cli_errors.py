@@ -132,3 +132,24 @@ def test_init_on_a_missing_file_exits_4_and_an_unknown_task_is_a_usage_mistake(p
     )
     assert code == 2 and "'forecast' is not a task; use one of binary, multiclass, regression" in output
     assert not (project / "t.yaml").exists()
+
+
+def test_a_class_only_the_holdout_holds_fails_training_with_one_line_and_exit_4(project: Path) -> None:
+    # given wine as it ships, sorted by cultivar, with one reading a day: the last cultivar is all after
+    # the starter's time split
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine(as_frame=True)
+    wine = bunch.frame.iloc[:, :5].rename(columns=lambda c: c.replace("/", "_"))
+    wine["cultivar"] = bunch.frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    wine["tasted_on"] = pd.date_range("2025-01-01", periods=len(wine), freq="D").strftime("%Y-%m-%d")
+    table, config = project / "wine.csv", project / "wine.yaml"
+    wine.to_csv(table, index=False)
+    code, output, _ = perennial("init", str(table), "--target", "cultivar", "--time", "tasted_on", "-o", str(config))
+    assert code == 0, output
+    # when it is trained
+    code, output, _ = perennial("train", "-c", str(config), state=project / "state")
+    # then the data's code, the class named once with its rows and the way out, no traceback
+    said = "holds classes of 'cultivar' that no training row has: 'barbera'"
+    assert code == 4 and output.count(said) == 1 and "Traceback" not in output, output[-3000:]
+    assert "move split.train_end later" in output

@@ -127,6 +127,46 @@ def split_by_hash(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
+def check_classes_learnable(train: pd.DataFrame, holdout: pd.DataFrame, config: Config) -> None:
+    """A classifier learns only the classes its training rows hold: each class of the holdout must be
+    among them, and there must be two (else the fit, or the holdout's scoring, fails on a class it never saw)."""
+    if config.task == "regression":
+        return
+    column = config.data.target.column
+    seen = set(train[column].dropna().unique())
+    unseen = holdout[column].dropna()
+    unseen = unseen[~unseen.isin(seen)].value_counts()
+    where = _split_said(config)
+    if len(seen) < 2:
+        raise DataSourceError(
+            f"the training rows of {where} hold one class of '{column}' only ({_listed(seen)}): a model needs two "
+            f"to learn; {_widen(config)}"
+        )
+    if not unseen.empty:
+        counts = ", ".join(f"{label!r} ({count:,} rows)" for label, count in unseen.head(5).items())
+        raise DataSourceError(
+            f"the holdout of {where} holds classes of '{column}' that no training row has: {counts}; a model "
+            f"cannot learn a class it never saw; {_widen(config)}"
+        )
+
+
+def _split_said(config: Config) -> str:
+    split = config.split
+    if isinstance(split, TimeSplit):
+        return f"split (train_end {split.train_end}, holdout_end {split.holdout_end})"
+    return f"the hash split (holdout_share {split.holdout_share:g})"
+
+
+def _widen(config: Config) -> str:
+    if isinstance(config.split, TimeSplit):
+        return "move split.train_end later, or use split: {kind: hash} if the rows are not a time series"
+    return "a class this rare cannot be learnt: gather more of its rows, or merge it into another class"
+
+
+def _listed(values: Iterable[Any]) -> str:
+    return ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in sorted(values, key=str)) or "none"
+
+
 def hash_share(keys: pd.Series, seed: int) -> pd.Series:
     """Each key's place in [0, 1): a seeded hash, the same on every machine and every run."""
     salt = hashlib.sha256(str(seed).encode()).hexdigest()[:16]

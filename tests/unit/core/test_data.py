@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from perennial.core.data import (
+    check_classes_learnable,
     features_of,
     fingerprint,
     labelled,
@@ -127,3 +128,32 @@ def test_a_window_cut_from_a_part_keeps_its_rows_in_order_with_utc_times() -> No
     # and an unparseable time is the in-memory path's error
     with pytest.raises(DataSourceError, match="column 't' has 1 values that are not timestamps"):
         rows_in_window(pd.DataFrame({"t": ["2013-03-02", "soon"]}), "t", None, None, "part")
+
+
+def test_a_class_no_training_row_holds_is_named_before_training(flights, tiny_config) -> None:
+    # given a time split where the flights of March are the only 'late' ones (as a table sorted by
+    # its label, wine's cultivars, splits by time)
+    raw = tiny_config.model_dump(mode="json")
+    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
+    raw["data"]["target"] = "status"
+    raw["training"]["baseline"] = "prior"
+    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
+    from perennial.config import parse_config
+
+    config = parse_config(raw, "classes.yaml")
+    march = flights["time_hour"] >= pd.Timestamp("2013-03-01", tz="UTC")
+    frame = flights.assign(status=["early", "on time"] * (len(flights) // 2) + ["early"] * (len(flights) % 2))
+    frame.loc[march & (frame.index % 3 == 0), "status"] = "late"
+    train, holdout = split_by_time(frame, config)
+    # when checked / then the class, its holdout rows and the way out are named
+    late = int((holdout["status"] == "late").sum())
+    with pytest.raises(
+        DataSourceError,
+        match=rf"holds classes of 'status' that no training row has: 'late' \({late:,} rows\).*train_end later",
+    ):
+        check_classes_learnable(train, holdout, config)
+    # and with every class on both sides it passes; with one class in training it is named too
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    check_classes_learnable(shuffled.iloc[: len(frame) // 2], shuffled.iloc[len(frame) // 2 :], config)
+    with pytest.raises(DataSourceError, match=r"hold one class of 'status' only \('early'\)"):
+        check_classes_learnable(train.assign(status="early"), holdout, config)
