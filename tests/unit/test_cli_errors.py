@@ -153,3 +153,17 @@ def test_a_class_only_the_holdout_holds_fails_training_with_one_line_and_exit_4(
     said = "holds classes of 'cultivar' that no training row has: 'barbera'"
     assert code == 4 and output.count(said) == 1 and "Traceback" not in output, output[-3000:]
     assert "move split.train_end later" in output
+
+
+def test_monitor_without_dates_on_a_table_of_past_years_takes_its_last_full_week_and_says_so(project: Path) -> None:
+    # given flights that end on Sunday 2013-03-31, and nothing trained yet
+    path = _write(project, config_dict(str(project / "flights.parquet")))
+    # when monitored with no dates (the clock's last full week holds none of its rows)
+    code, output, _ = perennial("monitor", "-c", path, state=project / "state")
+    # then the data's last full week is the window, said before the flow runs (which then wants a champion)
+    said = "the data ends on 2013-03-31, before the last full week by the clock"
+    assert said in output and "monitoring the data's last full week, 2013-03-25 to 2013-04-01" in output, output
+    assert code == 7 and "-2013-03-25' for flow 'monitoring'" in output, output[-2000:]
+    # and dates given are taken as they are
+    code, output, _ = perennial("monitor", "-c", path, "--start", "2013-03-04", state=project / "state")
+    assert said not in output and "-2013-03-04' for flow 'monitoring'" in output, output[-2000:]

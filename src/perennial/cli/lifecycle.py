@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from rich.table import Table
 
 from perennial.cli.common import DEFAULT_CONFIG, ConfigOpt, checked, fail, project, run_flow
 from perennial.cli.views import console, data_notes, print_status, print_where_to_look
+
+if TYPE_CHECKING:
+    from perennial.config import Config
 
 
 def demo() -> None:
@@ -125,14 +129,12 @@ def monitor(
         fail(BATCH_HAS_NO_DATES)
     for note in data_notes(loaded):
         console.print(note, soft_wrap=True)
+    window_start, window_end = (start.date() if start else None), (end.date() if end else None)
+    if window_start is None and window_end is None:
+        window_start, window_end = _default_window(loaded, settings.root)
     from flows.monitoring import monitoring_flow
 
-    result, error = run_flow(
-        monitoring_flow,
-        config_path=config,
-        window_start=start.date() if start else None,
-        window_end=end.date() if end else None,
-    )
+    result, error = run_flow(monitoring_flow, config_path=config, window_start=window_start, window_end=window_end)
     if error:
         fail(error)
     perf = result["performance"]
@@ -190,3 +192,32 @@ def simulate(
     for row in rows:
         table.add_row(*(str(row.get(c, "-")) for c in columns))
     Console(width=max(console.width, 220)).print(table)  # a wide table: wrap it only on a wide terminal's terms
+
+
+def _default_window(config: Config, root: Path) -> tuple[dt.date | None, dt.date | None]:
+    """The flow's default (the last full window by the clock), or, on a table whose data ends before
+    it, the data's own last full window, said on the console (a scheduled run keeps the clock's)."""
+    time_column = config.data.time_column
+    if time_column is None or config.data.engine.kind == "dask":  # batch windows; a table too big to peek at
+        return None, None
+    from perennial.config import FileSource
+    from perennial.core.data import parse_times
+    from perennial.core.monitoring import clock_or_data_window
+    from perennial.io import sources
+
+    source = config.data.source
+    where = sources.describe_source(source, root)
+    frame = (
+        sources.read_columns(source, [time_column], root)
+        if isinstance(source, FileSource)
+        else sources.sql_columns(source, [time_column])
+    )
+    times = parse_times(frame, time_column, where).dropna()
+    if times.empty:
+        return None, None
+    today = dt.datetime.now(dt.UTC).date()
+    window, note = clock_or_data_window(config.monitoring.window, today, times.max().date())
+    if not note:
+        return None, None
+    console.print(note, soft_wrap=True)
+    return window.start, window.end

@@ -101,6 +101,19 @@ def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, 
     return Window(start, end, start.strftime("%Y-%m") if monthly else start.isoformat())
 
 
+def clock_or_data_window(kind: WindowKind, today: dt.date, latest: dt.date) -> tuple[Window, str]:
+    """The last full window by the clock, unless the data ends before it starts (a table of past
+    years, monitored by hand): then the data's own last full window, and a note saying so."""
+    clock = window_bounds(kind, None, None, today)
+    if latest >= clock.start:
+        return clock, ""
+    data = window_bounds(kind, None, None, latest + dt.timedelta(days=1))
+    return data, (
+        f"the data ends on {latest}, before the last full {kind} by the clock ({clock.start}): monitoring the "
+        f"data's last full {kind}, {data.start} to {data.end} (--start and --end choose another)"
+    )
+
+
 def window_holding(kind: WindowKind, day: dt.date) -> Window:
     """The window of ``kind`` that holds ``day``: where a table without a time column is monitored,
     its rows being stamped with the time they were scored (so the latest scoring is the window)."""

@@ -18,6 +18,7 @@ from perennial.core.monitoring import (
     Window,
     WindowResult,
     batch_window,
+    clock_or_data_window,
     event_for,
     join_labels,
     label_shortfall,
@@ -57,6 +58,22 @@ def test_window_bounds_refuse_an_end_without_start_or_before_it() -> None:
         window_bounds("day", None, dt.date(2013, 7, 1), TODAY)
     with pytest.raises(ValueError, match="must be after its start"):
         window_bounds("day", dt.date(2013, 7, 2), dt.date(2013, 7, 1), TODAY)
+
+
+def test_a_table_that_ends_before_the_clocks_window_is_monitored_on_its_own_last_full_window() -> None:
+    today = dt.date(2026, 12, 4)
+    # given data that runs to this week / when the default window is asked / then the clock's, unsaid
+    assert clock_or_data_window("week", today, dt.date(2026, 12, 3)) == (
+        window_bounds("week", None, None, today),
+        "",
+    )
+    # given a table that ends on Friday 2021-12-31 / then its last full Monday-to-Sunday week, said
+    window, note = clock_or_data_window("week", today, dt.date(2021, 12, 31))
+    assert (window.start, window.end) == (dt.date(2021, 12, 20), dt.date(2021, 12, 27))
+    assert "the data ends on 2021-12-31, before the last full week by the clock (2026-11-23)" in note
+    # and by month and day the same: the last whole one the data reaches
+    assert clock_or_data_window("month", today, dt.date(2013, 6, 30))[0].label == "2013-06"
+    assert clock_or_data_window("day", today, dt.date(2013, 6, 30))[0].start == dt.date(2013, 6, 30)
 
 
 def test_a_rescored_id_counts_once_with_its_latest_score() -> None:
