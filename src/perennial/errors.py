@@ -74,11 +74,19 @@ class GateFailed(PerennialError):
 
 
 class GateInconclusive(PerennialError):
-    """Too little evidence to promote on (rows, a class, a wide interval); carries the full report."""
+    """Too little evidence to promote on (rows, a class, a wide interval); carries the full report.
+
+    The gate did not pass: a refusal to promote, with the refused gate's exit code.
+    """
+
+    exit_code = 6
 
     def __init__(self, report: GateReport) -> None:
         self.report = report
-        super().__init__(report.summary())
+        super().__init__(
+            f"{report.summary()}. To promote on this evidence anyway: perennial promote VERSION --force --reason "
+            "'...' (recorded in the ledger); to judge on less evidence: lower gate.min_evidence"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.report,))

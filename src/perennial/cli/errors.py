@@ -56,7 +56,15 @@ class _OncePerError(logging.Filter):
         return not any(name in text for name in _ERROR_NAMES)
 
 
-_ERROR_NAMES = ("ConfigError", "TargetError", "DataSourceError", "DataValidationFailed", "GateFailed", "RegistryError")
+_ERROR_NAMES = (
+    "ConfigError",
+    "TargetError",
+    "DataSourceError",
+    "DataValidationFailed",
+    "GateFailed",
+    "GateInconclusive",
+    "RegistryError",
+)
 
 
 def quiet_expected_errors() -> None:

@@ -12,7 +12,7 @@ from perennial.config import Bootstrap, Evaluation, Gate
 from perennial.core.evaluation import MetricEstimate, Scores, SliceScore, paired_difference, score_predictions
 from perennial.core.evidence import Evidence, HoldoutEvidence, Verdict
 from perennial.core.gates import GateReport, check_promotion
-from perennial.errors import GateFailed
+from perennial.errors import GateFailed, GateInconclusive
 
 STRICT = Gate(
     mode="enforced",
@@ -309,6 +309,11 @@ def test_a_thin_holdout_is_inconclusive_names_the_short_numbers_and_does_not_rai
     assert verdicts["latency"] is Verdict.PASSED
     assert report.raise_if_failed() is report
     assert "*inconclusive*" in report.to_markdown() and report.to_dict()["verdict"] == "inconclusive"
+    # and where a promotion must stop on it, it is the gate's refusal (exit 6, not a bug's 1) saying
+    # both ways on, and it survives the trip through a task state
+    refusal = pickle.loads(pickle.dumps(GateInconclusive(report)))
+    assert refusal.exit_code == GateFailed.exit_code == 6 and str(refusal).startswith(report.summary())
+    assert "perennial promote VERSION --force --reason" in str(refusal) and "gate.min_evidence" in str(refusal)
 
 
 def test_a_failure_outranks_thin_evidence() -> None:

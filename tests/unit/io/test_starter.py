@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -148,3 +149,18 @@ def test_a_european_csv_is_read_with_its_decimal_comma_and_a_dotted_one_is_left_
 def test_a_decimal_mark_that_is_also_the_delimiter_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="decimal and delimiter are both ','"):
         FileSource(kind="csv", path="x.csv", decimal=",")
+
+
+def test_a_rare_positive_class_asks_for_what_a_draw_of_the_split_assures_not_what_it_expects(tmp_path: Path) -> None:
+    # given 5,000 rows with 100 positives: 20% held out expects 20, the default ask, but a draw gives fewer
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"amount": rng.normal(size=5000), "fraud": np.r_[np.ones(100), np.zeros(4900)].astype(int)})
+    path = tmp_path / "fraud.csv"
+    frame.to_csv(path, index=False)
+    # when a starter config is written
+    config = parse_config(yaml.safe_load(starter_config(path, "fraud")), "s.yaml")
+    # then it asks for the positives that about every draw holds (20 - 2.5 sd), not the 20 it expects
+    assert config.gate.min_evidence.rows_per_class == 10
+    # while 500 positives keep the default ask
+    frame.assign(fraud=np.r_[np.ones(500), np.zeros(4500)].astype(int)).to_csv(path, index=False)
+    assert parse_config(yaml.safe_load(starter_config(path, "fraud")), "s.yaml").gate.min_evidence.rows_per_class == 20
