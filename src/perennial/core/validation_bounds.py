@@ -29,6 +29,10 @@ MIN_ROWS_TO_JUDGE = 30
 MAX_TOP_SHARE = 0.5  # a collapse counts only where no value ever took more than half of a window  # fewer non-null values say nothing about collapse or units
 RATIO_AGREEMENT = 1.1  # a unit change moves every quartile by the same factor (within 10%)
 RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference showed
+# and at least this far from x1 either way: units differ by x1.6 (km/mile), x2.2 (lb/kg), x2.54, x100 or
+# x1000, while the quartiles of a few hundred rows of a skewed column move by chance as far as x0.75
+# (a clean month of 250 rows was blocked so, its reference having shown only two windows)
+MIN_UNIT_FACTOR = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +153,7 @@ def unit_shift_text(quartiles: np.ndarray, median: float, variation: ColumnVaria
         return None
     factor = float(np.exp(np.log(ratios).mean()))
     low, high = variation.median_ratio
-    if low / RATIO_SLACK <= factor <= high * RATIO_SLACK:
+    if low / RATIO_SLACK <= factor <= high * RATIO_SLACK or 1 / MIN_UNIT_FACTOR < factor < MIN_UNIT_FACTOR:
         return None
     return (
         f"every quartile moved by x{factor:.3g} (median {median:.4g} vs {variation.quartiles[1]:.4g}); "

@@ -61,6 +61,18 @@ def test_a_unit_change_moves_every_quartile_by_one_factor_and_a_season_does_not(
     assert same is None and warm is None
 
 
+def test_quartiles_that_moved_together_by_chance_in_a_small_window_are_not_a_unit_change() -> None:
+    # given a reference of two months whose medians stayed within x0.96-x1.04 (a small, skewed column)
+    month = pd.Series(np.random.default_rng(2).lognormal(-2.8, 0.8, 250))
+    quartiles = tuple(float(q) for q in month.quantile([0.25, 0.5, 0.75]))
+    variation = ColumnVariation(2, 0.0, 0.0, quartiles=quartiles, median_ratio=(0.96, 1.04))
+    # when a clean month of 250 rows has every quartile x0.75 by chance, and a month really in other units
+    chance, converted = unit_shift(month * 0.75, variation), unit_shift(month * 0.6, variation)
+    # then the chance move is not a unit change (it blocked a clean window), a x0.6 one still is
+    assert chance is None
+    assert converted is not None and converted.startswith("every quartile moved by x0.6")
+
+
 def test_one_value_is_a_collapse_only_where_no_value_ever_dominated_a_window() -> None:
     # given 10 days of 50 rows: visibility mostly 10 (90% of each day), departure times all different
     times = pd.Series(np.repeat(pd.date_range("2013-01-01", periods=10, freq="D", tz="UTC"), 50))
