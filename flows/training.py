@@ -23,7 +23,14 @@ from perennial.core.target import LABELS_TAG
 from perennial.io.lineage import git_commit
 from perennial.io.registry import TRAINED_THROUGH_TAG, Registry
 from perennial.settings import load_settings
-from tasks.data import encode_target_task, load_data_task, reach_back_task, split_task, usable_features_task
+from tasks.data import (
+    encode_target_task,
+    leave_out_refused_task,
+    load_data_task,
+    reach_back_task,
+    split_task,
+    usable_features_task,
+)
 from tasks.episodes import record_retrain_outcome_task
 from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.events import emit
@@ -56,6 +63,7 @@ def training_flow(
     registry = Registry(config.tracking.registered_model)
     with tracked_flow(config, settings, f"train {config.split.label}", "training", reason) as (experiment_id, run_id):
         frame, source = load_data_task(config, settings.root)
+        frame = leave_out_refused_task(frame, config, settings.ledger_url, run_id)  # never learn from bad data
         frame, labels = encode_target_task(frame, config, source)
         suite = reference_suite_task(config, registry, frame, run_id)
         validate_task(frame, suite, config, source, run_id)

@@ -14,9 +14,11 @@ from perennial.core.column_types import degenerate
 from perennial.core.data import check_classes_learnable, labelled, parse_times, split_frame
 from perennial.core.holdout import reach_back
 from perennial.core.names import Tag
+from perennial.core.refused_windows import leave_out_refused
 from perennial.core.target import Labels, resolve_labels
 from perennial.errors import DataSourceError
 from perennial.io import sources, tracking
+from perennial.io.monitor_store import MonitorStore
 from tasks.common import IO_RETRIES, publish_markdown
 
 
@@ -110,6 +112,25 @@ def split_task(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.Da
     train, holdout = split_frame(frame, config)
     check_classes_learnable(train, holdout, config)
     return train, holdout
+
+
+@task(name="leave-out-refused-windows", cache_policy=NO_CACHE, **IO_RETRIES)
+def leave_out_refused_task(frame: pd.DataFrame, config: Config, ledger_url: str, run_id: str) -> pd.DataFrame:
+    """The rows outside every window monitoring refused (core/refused_windows.py), said and recorded."""
+    time_column = config.data.time_column
+    if time_column is None:
+        return frame  # windows are scoring batches: no dates to find their rows by
+    store = MonitorStore(ledger_url)
+    try:
+        refused = store.refused_windows(config.name)
+    finally:
+        store.close()
+    kept, left_out = leave_out_refused(frame, frame[time_column], refused, config.monitoring.window)
+    if left_out.rows:
+        get_run_logger().warning(left_out.note(time_column))
+        tracking.log_params(run_id, {"left_out_refused_windows": ",".join(left_out.windows)[:500]})
+        tracking.log_metrics(run_id, {"left_out_refused_rows": float(left_out.rows)})
+    return kept.reset_index(drop=True)
 
 
 @task(name="reach-back-for-evidence", cache_policy=NO_CACHE)

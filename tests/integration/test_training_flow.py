@@ -134,3 +134,26 @@ def test_a_champion_is_never_judged_on_rows_it_trained_on(project) -> None:
     assert "0 holdout rows the champion never trained on < 500" in report
     assert f"champion:v1 trained on rows up to {through:%Y-%m-%d %H:%M}" in report
     assert "Holdout: 2013-03-01" in report
+
+
+def test_a_retrain_never_learns_from_a_window_monitoring_refused(project) -> None:
+    # given February's week of 2013-02-04 refused by monitoring (its data failed validation), and a
+    # later week that was fine
+    from perennial.core.retraining import WindowVerdict
+    from perennial.io.monitor_store import MonitorStore
+
+    store = MonitorStore(project.settings.ledger_url)
+    at = dt.datetime(2013, 3, 1, tzinfo=dt.UTC)
+    store.record_window("tiny", WindowVerdict("2013-02-04", 0.0, None, data_valid=False), at)
+    store.record_window("tiny", WindowVerdict("2013-02-11", 0.0, None, data_valid=True), at)
+    store.close()
+    frame = pd.read_parquet(project.data)
+    refused = int(((frame["time_hour"] >= "2013-02-04") & (frame["time_hour"] < "2013-02-11")).sum())
+    # when the model is trained over January and February
+    outcome = training_flow(config_path=project.write_config())
+    # then that week's rows were left out of training, recorded on the run; the valid week's were not
+    run = MlflowClient().get_run(outcome.run_id)
+    assert run.data.params["left_out_refused_windows"] == "2013-02-04"
+    assert run.data.metrics["left_out_refused_rows"] == refused > 0
+    everything = int(((frame["time_hour"] >= "2013-01-01") & (frame["time_hour"] < "2013-03-01")).sum())
+    assert int(run.data.params["rows_train"]) == everything - refused

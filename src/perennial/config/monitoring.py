@@ -18,7 +18,7 @@ class Retraining(Frozen):
         default=0.03,
         ge=0,
         description="drop below the champion's holdout figure, in the primary metric's units; a regression "
-        "config must set it (the target's units: perennial init suggests a tenth of a mean predictor's MAE)",
+        "config must set it (the target's units: perennial init suggests a twentieth of a mean predictor's MAE)",
     )
     k: int = Field(default=2, ge=1)
     n: int = Field(default=3, ge=1)

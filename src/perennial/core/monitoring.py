@@ -206,6 +206,14 @@ class Performance:
     reference: float | None  # the champion's gated holdout figure
     drop: float | None  # reference minus value, signed so that positive is worse
 
+    @property
+    def sure_drop(self) -> float | None:
+        """The least drop the window's interval allows: above 0 only when even its best end is worse
+        than the champion's holdout figure (the drop is not the noise of a few labels)."""
+        if self.reference is None:
+            return None
+        return self.reference - self.high if higher_is_better(self.metric) else self.low - self.reference
+
 
 def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
     """Why the labelled rows cannot be judged, with the counts ("too few labels (30 < 200)"); None when they can.
@@ -294,8 +302,9 @@ class WindowResult:
         return line
 
     def verdict(self) -> WindowVerdict:
-        drop = None if self.performance is None else self.performance.drop
-        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid, self.estimated_drop)
+        p = self.performance
+        drop, sure = (None, None) if p is None else (p.drop, p.sure_drop)
+        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid, self.estimated_drop, sure)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

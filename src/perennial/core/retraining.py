@@ -25,6 +25,9 @@ class WindowVerdict:
     # positive when worse (core/label_free.py: CBPE for classes, DLE for regression); None: no
     # estimate for this task, metric or champion; not stored
     estimated_drop: float | None = None
+    # the least drop the window's interval allows (core/monitoring.py Performance.sure_drop): a drop
+    # counts only when this is above 0; None: not measured (a window recorded before it was kept)
+    performance_sure_drop: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +38,18 @@ class RetrainDecision:
     why: str
 
 
+def _dropped(verdict: WindowVerdict, policy: Retraining) -> bool:
+    """A measured drop beyond tolerance that the window's own interval confirms: a drop within the
+    interval's reach of the champion's figure is the noise of the labels at hand, not a degradation."""
+    drop, sure = verdict.performance_drop, verdict.performance_sure_drop
+    return drop is not None and drop > policy.performance_tolerance and (sure is None or sure > 0)
+
+
 def _bad(verdict: WindowVerdict, policy: Retraining) -> set[Reason]:
     reasons: set[Reason] = set()
     if verdict.drift_share >= policy.drift_share:
         reasons.add("drift")
-    if verdict.performance_drop is not None and verdict.performance_drop > policy.performance_tolerance:
+    if _dropped(verdict, policy):
         reasons.add("performance")
     return reasons
 
@@ -48,12 +58,17 @@ def _hurt(verdict: WindowVerdict, policy: Retraining) -> tuple[bool, str]:
     """Whether the window shows a performance drop beyond tolerance: measured when labelled, else estimated."""
     tolerance = policy.performance_tolerance
     if verdict.performance_drop is not None:
-        drop, kind = verdict.performance_drop, "measured"
-    elif verdict.estimated_drop is not None:
-        drop, kind = verdict.estimated_drop, "estimated (label-free)"
-    else:
-        return False, "no labelled figure and no estimate"
-    return drop > tolerance, f"{kind} drop {drop:+.4f} {'>' if drop > tolerance else '<='} {tolerance}"
+        drop, sure = verdict.performance_drop, verdict.performance_sure_drop
+        if drop > tolerance and sure is not None and sure <= 0:
+            return False, f"measured drop {drop:+.4f} > {tolerance}, but within the window's interval of the champion's"
+        return drop > tolerance, f"measured drop {drop:+.4f} {'>' if drop > tolerance else '<='} {tolerance}"
+    if verdict.estimated_drop is not None:
+        drop = verdict.estimated_drop
+        return (
+            drop > tolerance,
+            f"estimated (label-free) drop {drop:+.4f} {'>' if drop > tolerance else '<='} {tolerance}",
+        )
+    return False, "no labelled figure and no estimate"
 
 
 def within_policy(verdict: WindowVerdict, policy: Retraining) -> bool:
@@ -78,6 +93,16 @@ def decide_retrain(
     recent = [v for v in history[-policy.n :] if v.data_valid]
     latest_bad = _bad(latest, policy)
     if not latest_bad:
+        drop, sure = latest.performance_drop, latest.performance_sure_drop
+        if drop is not None and drop > policy.performance_tolerance and sure is not None:
+            return RetrainDecision(
+                False,
+                None,
+                None,
+                f"window {latest.window} is within policy: its drop {drop:+.4f} is beyond "
+                f"{policy.performance_tolerance}, but its interval reaches the champion's figure (the least drop "
+                f"it allows is {sure:+.4f}): too few labels to tell it from noise",
+            )
         return RetrainDecision(False, None, None, f"window {latest.window} is within policy")
     for reason in ("performance", "drift"):  # performance first: it is what users feel
         if reason not in latest_bad:

@@ -22,9 +22,11 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -46,6 +48,8 @@ class _Window(_Base):
     performance_drop: Mapped[float | None] = mapped_column(Float, nullable=True)
     data_valid: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # added after the table was first shipped: _add_missing_columns brings older stores up to date
+    performance_sure_drop: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class _Retrain(_Base):
@@ -124,6 +128,7 @@ class MonitorStore:
             event.listen(self._engine, "connect", _no_driver_transactions)
             event.listen(self._engine, "begin", _begin_immediate)
         _Base.metadata.create_all(self._engine)
+        _add_missing_columns(self._engine)
 
     def record_window(self, dataset: str, verdict: WindowVerdict, at: dt.datetime) -> None:
         """Insert or replace the verdict of one window (a re-run of a window updates it)."""
@@ -132,6 +137,7 @@ class MonitorStore:
                 select(_Window).where(_Window.dataset == dataset, _Window.window == verdict.window)
             ).one_or_none() or _Window(dataset=dataset, window=verdict.window)
             row.drift_share, row.performance_drop = verdict.drift_share, verdict.performance_drop
+            row.performance_sure_drop = verdict.performance_sure_drop
             row.data_valid, row.at = verdict.data_valid, at
             session.add(row)
 
@@ -142,7 +148,22 @@ class MonitorStore:
             query = query.where(_Window.window <= until)
         with Session(self._engine) as session:
             rows = session.scalars(query.order_by(_Window.window.desc()).limit(limit)).all()
-            return [WindowVerdict(r.window, r.drift_share, r.performance_drop, r.data_valid) for r in reversed(rows)]
+            return [
+                WindowVerdict(
+                    r.window,
+                    r.drift_share,
+                    r.performance_drop,
+                    r.data_valid,
+                    performance_sure_drop=r.performance_sure_drop,
+                )
+                for r in reversed(rows)
+            ]
+
+    def refused_windows(self, dataset: str) -> list[str]:
+        """The labels of the windows whose data failed validation, as last monitored."""
+        query = select(_Window.window).where(_Window.dataset == dataset, _Window.data_valid.is_(False))
+        with Session(self._engine) as session:
+            return sorted(session.scalars(query).all())
 
     def claim_retrain(
         self,
@@ -232,6 +253,17 @@ class MonitorStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Nullable columns added since a store was created, added to it (create_all leaves tables as they are)."""
+    for table in _Base.metadata.sorted_tables:
+        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _with_ending(session: Session, episode: Episode) -> Episode:

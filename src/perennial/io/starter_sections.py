@@ -19,7 +19,7 @@ from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 
 SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
-MONITOR_SHARE = 0.1  # of the mean predictor's MAE: a window's rise in error that counts as a drop
+MONITOR_SHARE = 0.05  # of the mean predictor's MAE: a rise in error that counts, once the interval confirms it
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
 DEFAULT_EVIDENCE = (500, 20, 0.1)
 MONITORING_LABELS = (

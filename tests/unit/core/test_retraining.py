@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from perennial.config import Retraining
 from perennial.core.retraining import RetrainDecision, WindowVerdict, decide_retrain
@@ -34,6 +35,23 @@ def test_performance_drop_beyond_tolerance_wins_over_drift() -> None:
     assert decision.retrain and decision.reason == "performance"
     # within tolerance is not a drop
     assert decide_retrain("f", [w("a", 0, 0.02), w("b", 0, 0.03)], POLICY, NOW, None, set()).retrain is False
+
+
+def test_a_drop_counts_only_when_the_windows_interval_confirms_it() -> None:
+    # given two windows 0.05 below the champion's figure (beyond the 0.03 tolerance) whose intervals still
+    # reach the champion's figure (the least drop they allow is below 0): the noise of a few labels
+    noisy = [
+        replace(w("a", 0, 0.05), performance_sure_drop=-0.02),
+        replace(w("b", 0, 0.05), performance_sure_drop=-0.01),
+    ]
+    decision = decide_retrain("f", noisy, POLICY, NOW, None, set())
+    # then no retrain, and the why says the drop was seen and why it did not count
+    assert not decision.retrain and "its interval reaches the champion's figure" in decision.why
+    # given the same drops with intervals wholly below the champion's figure / then a retrain
+    sure = [replace(v, performance_sure_drop=0.01) for v in noisy]
+    assert decide_retrain("f", sure, POLICY, NOW, None, set()).reason == "performance"
+    # and a window stored before intervals were kept is judged on its drop alone
+    assert decide_retrain("f", [w("a", 0, 0.05), w("b", 0, 0.05)], POLICY, NOW, None, set()).retrain
 
 
 def test_dedupe_and_cooldown_suppress_repeats_and_say_so() -> None:

@@ -23,6 +23,27 @@ def test_windows_are_kept_in_order_and_a_rerun_replaces_its_verdict(tmp_path: Pa
     assert [v.window for v in store.history("f", until="2013-07-01")] == ["2013-07-01"]
 
 
+def test_a_store_made_before_the_sure_drop_was_kept_gains_its_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    # given a monitor store as an earlier release wrote it: no performance_sure_drop column
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE monitored_windows (id INTEGER PRIMARY KEY, dataset VARCHAR(200), window VARCHAR(40), "
+            "drift_share FLOAT, performance_drop FLOAT, data_valid BOOLEAN, at DATETIME, UNIQUE (dataset, window))"
+        )
+        old.execute("INSERT INTO monitored_windows VALUES (1, 'f', '2013-07-01', 0.1, 0.05, 1, '2013-07-08 00:00:00')")
+    # when it is opened / then its window reads back with no sure drop, and a new one keeps it
+    store = MonitorStore(f"sqlite:///{path}")
+    store.record_window("f", WindowVerdict("2013-07-08", 0.2, 0.06, True, performance_sure_drop=0.01), AT)
+    history = store.history("f")
+    assert [(v.window, v.performance_drop, v.performance_sure_drop) for v in history] == [
+        ("2013-07-01", 0.05, None),
+        ("2013-07-08", 0.06, 0.01),
+    ]
+
+
 def test_a_dedupe_key_is_claimed_once_even_from_two_stores(tmp_path: Path) -> None:
     # given two monitors on the same database (two processes would be the same)
     url = f"sqlite:///{tmp_path / 'm.db'}"
