@@ -19,7 +19,9 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.dataset_source import DatasetSource
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from perennial.core.names import Tag, tracking_key
@@ -186,16 +188,54 @@ def log_dataset(
     pass over data the fingerprint has just read; the schema of a sample is the same schema, and
     the row count is the run's ``rows_*`` parameter.
     """
-    from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.types.utils import _infer_schema
 
     with _quiet():
         schema = _infer_schema(frame.head(1000))
         # MLflow's Dataset marks `profile` abstract without ABCMeta; MetaDataset is concrete at run time
-        dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest, schema=schema)  # type: ignore[abstract]
+        dataset = MetaDataset(_dataset_source(source), name=name, digest=digest, schema=schema)  # type: ignore[abstract]
     with _in_run(run_id):
         mlflow.log_input(dataset, context=context, tags={"target": target})
+
+
+class SqlDatasetSource(DatasetSource):
+    """A database query's source, named by its URL with the password hidden (MLflow resolves none)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    @staticmethod
+    def _get_source_type() -> str:
+        return "sql"
+
+    def load(self, **kwargs: Any) -> Any:
+        raise NotImplementedError("a query's rows are read by perennial's sources, not by MLflow")
+
+    @staticmethod
+    def _can_resolve(raw_source: Any) -> bool:
+        return False
+
+    @classmethod
+    def _resolve(cls, raw_source: Any) -> SqlDatasetSource:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self._url}
+
+    @classmethod
+    def from_dict(cls, source_dict: dict[Any, Any]) -> SqlDatasetSource:
+        return cls(str(source_dict.get("url", "")))
+
+
+def _dataset_source(source: str) -> DatasetSource:
+    """MLflow's source for a file path; a SQL URL (``describe_source`` hid its password) as a sql source."""
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+
+    try:
+        return resolve_dataset_source(source)
+    except MlflowException:  # no resolver for a database URL
+        return SqlDatasetSource(source)
 
 
 def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "binary") -> str:

@@ -93,3 +93,12 @@ def test_configure_silences_the_degenerate_bootstrap_warning_without_importing_s
     )
     # then configure did not load scipy.stats, the BCa warning is silent, and other warnings still show
     assert out.stdout.strip() == "False ['a warning of another']", out.stdout + out.stderr
+
+
+def test_a_database_source_is_named_by_its_redacted_url_and_a_file_by_mlflows_own_source() -> None:
+    # given the name describe_source gives a query's database (password hidden) and a file's path
+    url = "postgresql+psycopg://scorer:***@db.internal:5432/clinic"
+    # when each becomes an MLflow dataset source / then the URL is kept as it was given, no more
+    sql, file = tracking._dataset_source(url), tracking._dataset_source("/data/clinic.parquet")
+    assert (sql._get_source_type(), sql.to_dict()) == ("sql", {"url": url})
+    assert file._get_source_type() != "sql" and "clinic.parquet" in str(file.to_dict())
