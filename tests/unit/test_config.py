@@ -262,3 +262,17 @@ def test_a_split_kind_is_chosen_by_its_keys() -> None:
     raw["split"] = {"holdout_share": 0.3, "train_end": "2013-03-01"}
     with pytest.raises(ConfigError, match="unknown key `split.holdout_share`"):
         parse_config(raw, "t.yaml")
+
+
+def test_a_feature_named_like_a_prediction_store_column_is_refused_by_name() -> None:
+    # given a table whose feature columns include 'prediction' and 'model_version' (a scored export)
+    raw = config_dict()
+    raw["data"]["features"]["numeric"] = ["distance", "temp", "prediction"]
+    raw["data"]["features"]["categorical"] = ["carrier", "model_version"]
+    # when parsed / then both are named with the rule (scoring would write its own columns over them)
+    with pytest.raises(ConfigError, match=r"data.features name \['prediction', 'model_version'\]: named like a column"):
+        parse_config(raw, "scored.yaml")
+    # while names close to them are features like any other
+    raw["data"]["features"]["numeric"] = ["distance", "temp", "prediction_error"]
+    raw["data"]["features"]["categorical"] = ["carrier", "model_year"]
+    assert parse_config(raw, "scored.yaml").data.features.numeric == ("distance", "temp", "prediction_error")

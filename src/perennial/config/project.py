@@ -20,6 +20,7 @@ from perennial.config.serving import ParquetStore, Release, Serving, SqlStore
 from perennial.config.split import HashSplit, Split, TimeSplit
 from perennial.config.training import Training
 from perennial.config.validation import Validation
+from perennial.core.names import reserved_feature_reason
 from perennial.core.secrets import mask_secrets
 from perennial.core.task import BASELINES, DEFAULT_BASELINE, DEFAULT_METRICS, FAMILIES, METRICS_BY_TASK, TASKS, Task
 from perennial.errors import ConfigError
@@ -51,6 +52,11 @@ class Config(Frozen):
         unknown_slices = [s for s in self.evaluation.slices if s not in known]
         if unknown_slices:
             raise ValueError(f"evaluation.slices names columns that are not features: {unknown_slices}")
+        reserved = [c for c in self.data.features.columns if reserved_feature_reason(c)]
+        if reserved:
+            raise ValueError(
+                f"data.features name {reserved}: {reserved_feature_reason(reserved[0])} (in the data and the config)"
+            )
         unknown_ranges = [c for c in self.validation.ranges if c not in self.data.features.numeric]
         if unknown_ranges:
             raise ValueError(f"validation.ranges names columns that are not numeric features: {unknown_ranges}")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from perennial.core.names import reserved_feature_reason
+
 # Text with more distinct values than this share of rows (and than MAX_CATEGORIES) is free text or an id
 MAX_CATEGORY_SHARE = 0.5
 MAX_CATEGORIES = 200
@@ -80,7 +82,7 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> ColumnTyp
     rows = max(1, len(frame))
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
-        why = degenerate(values) or row_label(name, values)
+        why = reserved_feature_reason(name) or degenerate(values) or row_label(name, values)
         if why:
             dropped[name] = why
         elif pd.api.types.is_bool_dtype(values.dtype):

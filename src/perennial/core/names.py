@@ -109,3 +109,25 @@ _KEY_LENGTH: Final = 250
 def tracking_key(name: str) -> str:
     """``name`` as an MLflow metric or param key: each character MLflow refuses becomes ``_``."""
     return _NOT_A_KEY_CHARACTER.sub("_", name)[:_KEY_LENGTH]
+
+
+# The prediction store's columns beside a row's features (io/prediction_rows.py), in the order written
+ROW_COLUMNS: Final = (
+    "id",
+    "event_time",
+    "scored_at",
+    "model_name",
+    "model_version",
+    "prediction",
+    "predicted_label",
+    "source",
+)
+# and the names scoring and the label join add: a feature named so would be overwritten or doubled
+RESERVED_FEATURE_NAMES: Final = (*ROW_COLUMNS, "run_id", "label")
+
+
+def reserved_feature_reason(name: str) -> str | None:
+    """Why a column cannot be a feature under its own name, or None."""
+    if name in RESERVED_FEATURE_NAMES:
+        return f"named like a column the prediction store writes ({', '.join(RESERVED_FEATURE_NAMES)}): rename it to use it"
+    return None

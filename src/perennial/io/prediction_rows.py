@@ -9,16 +9,8 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-ROW_COLUMNS = (
-    "id",
-    "event_time",
-    "scored_at",
-    "model_name",
-    "model_version",
-    "prediction",
-    "predicted_label",
-    "source",
-)
+from perennial.core.names import ROW_COLUMNS
+
 SOURCES = ("batch", "service", "shadow")
 _EPOCH = dt.date(1970, 1, 1)
 

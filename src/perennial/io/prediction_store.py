@@ -17,7 +17,7 @@ from typing import Protocol
 import pandas as pd
 
 from perennial.config import Config, ParquetStore, expand_env
-from perennial.io.prediction_rows import ROW_COLUMNS
+from perennial.core.names import ROW_COLUMNS
 from perennial.io.prediction_store_parquet import ParquetPredictionStore
 from perennial.io.prediction_store_sql import SqlPredictionStore
 

@@ -31,8 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from perennial.core.names import ROW_COLUMNS
 from perennial.io.prediction_rows import (
-    ROW_COLUMNS,
     check_source,
     day_indices,
     empty_rows,

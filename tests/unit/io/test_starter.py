@@ -165,3 +165,24 @@ def test_a_rare_positive_class_asks_for_what_a_draw_of_the_split_assures_not_wha
     # while 500 positives keep the default ask
     frame.assign(fraud=np.r_[np.ones(500), np.zeros(4500)].astype(int)).to_csv(path, index=False)
     assert parse_config(yaml.safe_load(starter_config(path, "fraud")), "s.yaml").gate.min_evidence.rows_per_class == 20
+
+
+def test_init_leaves_out_columns_named_like_the_prediction_stores_and_says_to_rename_them(tmp_path: Path) -> None:
+    # given an export that carries an earlier model's 'prediction' and 'model_version' beside real features
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(20, 80, 300),
+            "prediction": rng.random(300),
+            "model_version": rng.choice(["3", "4"], 300),
+            "churned": rng.choice(["yes", "no"], 300),
+        }
+    )
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    # when init profiles it / then both are left out with the rule, and the config parses as written
+    text = starter_config(path, "churned")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    assert "# left out: prediction: named like a column the prediction store writes" in text
+    assert "# left out: model_version: named like a column" in text
+    assert config.data.features.columns == ("age",)
