@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config, TimeSplit
 from perennial.core.column_types import degenerate
-from perennial.core.data import check_classes_learnable, labelled, parse_times, split_frame
+from perennial.core.data import check_classes_learnable, check_finite, labelled, parse_times, split_frame
 from perennial.core.holdout import reach_back
 from perennial.core.names import Tag
 from perennial.core.refused_windows import leave_out_refused
@@ -109,6 +109,7 @@ def split_task(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd.Da
         get_run_logger().warning(
             f"{unlabelled:,} rows have no '{config.data.target.column}': left out of training and evaluation"
         )
+    check_finite(frame, config.data.features.numeric, "the training window")
     train, holdout = split_frame(frame, config)
     check_classes_learnable(train, holdout, config)
     return train, holdout

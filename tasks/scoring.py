@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
+from perennial.core.data import check_finite
 from perennial.core.names import Tag
 from perennial.core.predict import served_model
 from perennial.core.scoring import score_frame
@@ -66,6 +67,7 @@ def record_validation(report: ValidationReport, run_id: str, config_name: str) -
 def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str) -> pd.DataFrame:
     """Prediction rows stamped with this scoring run's id; rows, latency and the score distribution go to MLflow."""
     started = time.perf_counter()
+    check_finite(frame, config.data.features.numeric, "the scoring window")
     predictions = with_run_id(score_frame(model, frame, config, config.tracking.registered_model, version), run_id)
     record_scoring(predictions, time.perf_counter() - started, config, version, run_id)
     return predictions

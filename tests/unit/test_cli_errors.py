@@ -167,3 +167,17 @@ def test_monitor_without_dates_on_a_table_of_past_years_takes_its_last_full_week
     # and dates given are taken as they are
     code, output, _ = perennial("monitor", "-c", path, "--start", "2013-03-04", state=project / "state")
     assert said not in output and "-2013-03-04' for flow 'monitoring'" in output, output[-2000:]
+
+
+def test_infinity_in_a_feature_fails_training_with_one_line_and_exit_4(project: Path, flights: pd.DataFrame) -> None:
+    # given flights where a distance was computed by dividing by zero
+    flights.assign(distance=flights["distance"].astype(float).where(flights.index != 7, float("inf"))).to_parquet(
+        project / "flights.parquet", index=False
+    )
+    raw = config_dict(str(project / "flights.parquet"))
+    raw["validation"]["ranges"] = {}  # no declared range to catch it first (that one exits 5)
+    path = _write(project, raw)
+    # when trained / then the data's code, the column named once, no traceback
+    code, output, _ = perennial("train", "-c", path, state=project / "state")
+    assert code == 4 and output.count("infinite values in 'distance' (1 rows)") == 1, output[-3000:]
+    assert "Traceback" not in output

@@ -127,6 +127,22 @@ def split_by_hash(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
+def check_finite(frame: pd.DataFrame, columns: Iterable[str], where: str = "the data") -> None:
+    """Refuse infinite values in numeric features (a ratio divided by zero): no model fits or scores them,
+    and reading them as missing would be a guess the data's owner should make."""
+    found = []
+    for column in columns:
+        if column in frame.columns and pd.api.types.is_float_dtype(frame[column].dtype):
+            infinite = int(np.isinf(frame[column].to_numpy()).sum())
+            if infinite:
+                found.append(f"'{column}' ({infinite:,} rows)")
+    if found:
+        raise DataSourceError(
+            f"{where}: infinite values in {', '.join(found)}: a model cannot learn from or score infinity; "
+            "write them as missing (an empty cell) or as a bound in the data"
+        )
+
+
 def check_classes_learnable(train: pd.DataFrame, holdout: pd.DataFrame, config: Config) -> None:
     """A classifier learns only the classes its training rows hold: each class of the holdout must be
     among them, and there must be two (else the fit, or the holdout's scoring, fails on a class it never saw)."""

@@ -7,6 +7,7 @@ import pytest
 
 from perennial.core.data import (
     check_classes_learnable,
+    check_finite,
     features_of,
     fingerprint,
     labelled,
@@ -157,3 +158,13 @@ def test_a_class_no_training_row_holds_is_named_before_training(flights, tiny_co
     check_classes_learnable(shuffled.iloc[: len(frame) // 2], shuffled.iloc[len(frame) // 2 :], config)
     with pytest.raises(DataSourceError, match=r"hold one class of 'status' only \('early'\)"):
         check_classes_learnable(train.assign(status="early"), holdout, config)
+
+
+def test_infinite_numbers_in_a_feature_are_refused_naming_the_column_and_count() -> None:
+    # given a ratio divided by zero twice, and a whole-number column (which cannot hold infinity)
+    frame = pd.DataFrame({"ratio": [0.5, float("inf"), 1.0, -float("inf")], "count": [1, 2, 3, 4], "x": 1.0})
+    # when checked / then the column and its rows are named, and what to write instead
+    with pytest.raises(DataSourceError, match=r"the training window: infinite values in 'ratio' \(2 rows\).*missing"):
+        check_finite(frame, ["ratio", "count", "x"], "the training window")
+    # while finite numbers and missing values pass
+    check_finite(frame.replace([float("inf"), -float("inf")], float("nan")), ["ratio", "count", "x"])
