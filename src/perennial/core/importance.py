@@ -17,6 +17,7 @@ from sklearn.inspection import permutation_importance
 
 from perennial.config import Importance
 from perennial.core.task import Task, sklearn_scorer
+from perennial.core.threads import openmp_for
 
 # below this a feature's importance is noise: a fall from it is not decay
 MIN_REFERENCE_IMPORTANCE = 1e-3
@@ -81,15 +82,16 @@ def permutation_importances(
         raise ValueError("permutation importance needs at least one row")
     take = importance_sample(len(X), settings, seed)
     sample, labels = X.iloc[take].reset_index(drop=True), np.asarray(y)[take]
-    result = permutation_importance(
-        model,
-        sample,
-        labels,
-        scoring=sklearn_scorer(task, metric),
-        n_repeats=settings.repeats,
-        random_state=seed,
-        n_jobs=1,
-    )
+    with openmp_for(len(sample)):  # many short predictions: spinning threads would cost more than they give
+        result = permutation_importance(
+            model,
+            sample,
+            labels,
+            scoring=sklearn_scorer(task, metric),
+            n_repeats=settings.repeats,
+            random_state=seed,
+            n_jobs=1,
+        )
     features = [
         FeatureImportance(str(c), float(mu), float(sd))
         for c, mu, sd in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)

@@ -23,6 +23,7 @@ from perennial.config import Candidate, Config, Features, HashSplit
 from perennial.core import estimators
 from perennial.core.features import build_feature_pipeline, categorical_mask
 from perennial.core.task import Task, sklearn_scorer
+from perennial.core.threads import openmp_for
 
 TREE_FAMILIES = {"hist_gradient_boosting", "random_forest"}
 
@@ -96,7 +97,7 @@ def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config
     # a forest left at n_jobs unset grows its trees on every core here, and predicts on one where it
     # serves (outside this block); folds and searches stay one at a time (n_jobs=1): no nested pools.
     # Threads, never loky's worker processes: those outlive a killed run and hold its stdout open.
-    with parallel_config(backend="threading", n_jobs=-1):
+    with parallel_config(backend="threading", n_jobs=-1), openmp_for(len(X)):
         if candidate.search is not None:
             search = _search(model, candidate, scoring, config).fit(X, y)
             fitted, cv_score = search.best_estimator_, float(search.best_score_)
