@@ -13,14 +13,24 @@ from perennial.config.runners import DataEngine
 
 class FileSource(Frozen):
     """A file: CSV (compressed by its name's suffix: .gz .bz2 .xz .zip .zst), Parquet (a file or a
-    partitioned directory) or JSON lines. ``perennial init`` sniffs the delimiter, decimal mark and
-    encoding and writes them here; a file that does not match them is an error that says what to set."""
+    partitioned directory) or JSON lines. ``perennial init`` sniffs the delimiter, decimal mark,
+    missing-value marks and encoding and writes them here; a file that does not match them is an error that says what to set."""
 
     kind: Literal["csv", "parquet", "jsonl"]
     path: str
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV field separator")
     encoding: str = Field(default="utf-8", description="text encoding of CSV and JSON lines, e.g. latin-1")
     decimal: Literal[".", ","] = Field(default=".", description="CSV decimal mark: ',' where numbers read 3,14")
+    dayfirst_columns: tuple[str, ...] = Field(
+        default=(),
+        description="CSV columns of dates written day first (31/12/2021, 03/04/2021 for 3 April), read as "
+        "dates; others are read as pandas guesses them, month first when ambiguous",
+    )
+    missing_marks: tuple[str, ...] = Field(
+        default=(),
+        description="CSV cells read as missing besides the empty cell and pandas' own (NA, null, NaN...), "
+        "e.g. ['?'] as UCI files write a missing number",
+    )
 
     @model_validator(mode="after")
     def _known_encoding(self) -> FileSource:

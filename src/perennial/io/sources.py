@@ -13,7 +13,7 @@ import csv
 import re
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -65,16 +65,25 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
     if source.kind == "jsonl":
         frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False)
         return frame.loc[:, columns] if columns is not None else frame
-    return pd.read_csv(
+    table: pd.DataFrame = pd.read_csv(
         path,
         sep=source.delimiter,
         encoding=source.encoding,
         decimal=source.decimal,
+        na_values=list(source.missing_marks) or None,
         on_bad_lines="error",
         low_memory=False,
         usecols=columns,
         nrows=rows,
+        **_dayfirst(source, columns),
     )
+    return table
+
+
+def _dayfirst(source: FileSource, columns: list[str] | None) -> dict[str, Any]:
+    """read_csv's arguments that read the day-first date columns (those among ``columns``) as dates."""
+    dated = [c for c in source.dayfirst_columns if columns is None or c in columns]
+    return {"parse_dates": dated, "dayfirst": True} if dated else {}
 
 
 def _parquet_head(path: Path, columns: list[str] | None, rows: int) -> pd.DataFrame:
@@ -232,6 +241,41 @@ def sniff_decimal(frame: pd.DataFrame) -> str:
     return "."
 
 
+# marks public tables write for a missing value that pandas does not read as one by default
+MISSING_MARKS = ("?", "-", "--", ".")
+
+
+def sniff_missing_marks(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The cells, as written, that stand for a missing number: a text column holding only numbers and
+    one of ``MISSING_MARKS`` ('?' in UCI files) is a numeric column with gaps, not a category."""
+    found: set[str] = set()
+    for column in (c for c in frame.columns if frame[c].dtype == object):
+        values = frame[column].dropna().astype(str)
+        marks = values[values.str.strip().isin(MISSING_MARKS)]
+        rest = values[~values.index.isin(marks.index)]
+        if len(marks) and len(rest) and pd.to_numeric(rest, errors="coerce").notna().all():
+            found.update(marks.unique())
+    return tuple(sorted(found))
+
+
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def sniff_dayfirst(frame: pd.DataFrame) -> tuple[str, ...]:
+    """Text columns of dates written day first: some read 31/12 (a first number above 12), none 12/31."""
+    found = []
+    for column in (c for c in frame.columns if frame[c].dtype == object):
+        parts = frame[column].dropna().astype(str).str.extract(_NUMERIC_DATE).dropna().astype(int)
+        if (
+            len(parts)
+            and len(parts) == frame[column].notna().sum()
+            and (parts[0] > 12).any()
+            and not (parts[1] > 12).any()
+        ):
+            found.append(str(column))
+    return tuple(found)
+
+
 def text_sample(path: Path, encoding: str = "utf-8", size: int = 65536) -> str | None:
     """The first ``size`` bytes of a (possibly compressed) text file, decoded leniently; None if unreadable."""
     from pandas.io.common import get_handle
@@ -343,7 +387,9 @@ def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocks
             sep=source.delimiter,
             encoding=source.encoding,
             decimal=source.decimal,
+            na_values=list(source.missing_marks) or None,
             usecols=columns,
+            **_dayfirst(source, columns),
             blocksize=None if compressed(path) else blocksize,  # a compressed file cannot be split
             on_bad_lines="error",
         )

@@ -86,6 +86,14 @@ def starter_config(
     """The YAML text of a config for ``data``; errors name the flag and the closest column."""
     source = source_for(data, shown_path or str(data))
     frame = sources.read_source(source.model_copy(update={"path": str(data)}))
+    sniffed: dict[str, Any] = {}
+    if source.kind == "csv" and (marks := sources.sniff_missing_marks(frame)):  # '?' for a missing number
+        sniffed["missing_marks"] = marks
+    if source.kind == "csv" and (dayfirst := sources.sniff_dayfirst(frame)):  # 31/12/2021: read as dates
+        sniffed["dayfirst_columns"] = dayfirst
+    if sniffed:
+        source = source.model_copy(update=sniffed)
+        frame = sources.read_source(source.model_copy(update={"path": str(data)}))
     for flag, column in (("--target", target), ("--time", time), ("--id", id_column)):
         _column(frame, column, flag)
     inferred, why = infer_task(frame[target], str(data))
@@ -164,6 +172,14 @@ def render(
         out.append(f"    encoding: {source.encoding}   # sniffed")
     if source.kind == "csv" and source.decimal != ".":
         out.append(f"    decimal: {json.dumps(source.decimal)}   # sniffed: numbers are written 3{source.decimal}14")
+    if source.kind == "csv" and source.dayfirst_columns:
+        out.append(
+            f"    dayfirst_columns: {json.dumps(list(source.dayfirst_columns))}   # sniffed: dates written 31/12/2021"
+        )
+    if source.kind == "csv" and source.missing_marks:
+        out.append(
+            f"    missing_marks: {json.dumps(list(source.missing_marks))}   # sniffed: numeric columns write a gap so"
+        )
     out += [
         *target_lines(kind, why, values, labels),
         f"  # id column: {id_why}",

@@ -186,3 +186,61 @@ def test_init_leaves_out_columns_named_like_the_prediction_stores_and_says_to_re
     assert "# left out: prediction: named like a column the prediction store writes" in text
     assert "# left out: model_version: named like a column" in text
     assert config.data.features.columns == ("age",)
+
+
+def test_a_uci_style_question_mark_is_read_as_a_missing_number(tmp_path: Path) -> None:
+    # given diabetes as UCI ships such tables: '?' where a bmi was not measured (26 of 442 rows)
+    from sklearn.datasets import load_diabetes
+
+    from perennial.io import sources
+
+    frame = load_diabetes(as_frame=True).frame.round(4)
+    frame["bmi"] = frame["bmi"].astype(object).where(frame.index % 17 != 0, "?")
+    path = tmp_path / "diabetes.csv"
+    frame.to_csv(path, index=False)
+    # when init profiles it
+    text = starter_config(path, "target")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    # then '?' is a missing mark, bmi a numeric feature, and the source reads it as numbers with gaps
+    assert config.data.source.missing_marks == ("?",) and "bmi" in config.data.features.numeric
+    read = sources.read_source(config.data.source)
+    assert read["bmi"].dtype == "float64" and int(read["bmi"].isna().sum()) == int((frame.index % 17 == 0).sum())
+    # while a table without such marks gets none written
+    load_diabetes(as_frame=True).frame.to_csv(path, index=False)
+    assert "missing_marks" not in starter_config(path, "target")
+
+
+def test_missing_marks_are_sniffed_only_where_the_rest_of_a_column_is_numbers() -> None:
+    from perennial.io.sources import sniff_missing_marks
+
+    frame = pd.DataFrame({"bmi": ["21.6", "?", "30.1"], "grade": ["A", "-", "B"], "gap": [" ?", "1", "2"]})
+    # a category that happens to hold '-' is not a number with gaps; ' ?' is kept as written
+    assert sniff_missing_marks(frame) == (" ?", "?")
+
+
+def test_dates_written_day_first_are_read_as_the_dates_they_are(tmp_path: Path) -> None:
+    # given visits written dd/mm/yyyy (from 1 to 28 of each month: a third read month first would be wrong)
+    from perennial.io import sources
+
+    days = pd.date_range("2021-01-01", periods=200, freq="D")
+    frame = pd.DataFrame(
+        {
+            "visit": days.strftime("%d/%m/%Y"),
+            "logged": days.strftime("%Y-%m-%d"),  # ISO: unambiguous, left to pandas
+            "dose": np.arange(200) % 7,
+            "outcome": np.where(np.arange(200) % 3 == 0, "worse", "better"),
+        }
+    )
+    path = tmp_path / "visits.csv"
+    frame.to_csv(path, index=False)
+    # when init profiles it
+    text = starter_config(path, "outcome", "worse")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    # then the day-first column is named in the source and read as its real dates, a datetime feature
+    assert config.data.source.dayfirst_columns == ("visit",)
+    assert "visit" in [d.column for d in config.data.features.datetime]
+    read = sources.read_source(config.data.source)
+    assert (read["visit"] == days).all()
+    # while the same dates written month first (12/31/2021) get no such line
+    frame.assign(visit=days.strftime("%m/%d/%Y")).to_csv(path, index=False)
+    assert "dayfirst_columns" not in starter_config(path, "outcome", "worse")
