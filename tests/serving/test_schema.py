@@ -158,3 +158,24 @@ def test_other_pipeline_shapes_keep_predict_proba() -> None:
     bare = Bare()
     assert compile_pipeline(bare) is None
     assert verified(bare, pd.DataFrame({"a": [1.0]})) == bare.predict_proba
+
+
+def test_a_datetime_feature_kept_as_text_takes_any_readable_time_and_refuses_one_that_is_not(
+    tiny_config: Config,
+) -> None:
+    # given a model whose datetime feature the data held as text ('03/04/2021'): its signature says string
+    text_times = [{**c, "type": "string"} if c["name"] == "time_hour" else c for c in SIGNATURE]
+    schema = RequestSchema(fields_from_signature(text_times, tiny_config), "flight_id", "time_hour", max_rows=3)
+    # when a record brings a time in the data's own spelling / then it is accepted as written
+    assert schema.parse(json.dumps({**GOOD, "time_hour": "03/04/2013 09:00"}).encode()).columns["time_hour"] == [
+        "03/04/2013 09:00"
+    ]
+    # when it brings text that is no time / then 422 names the field (it was scored as a missing time)
+    status, errors = errors_of(schema, {**GOOD, "time_hour": "not a date"})
+    assert status == 422 and [(e["field"], e["msg"]) for e in errors] == [
+        ("time_hour", "Input should be a date or time")
+    ]
+    # and /metadata says it is text holding a time, while an ordinary text field stays plain text
+    described = {f["name"]: f for f in schema.describe()["fields"]}
+    assert (described["time_hour"]["type"], described["time_hour"]["format"]) == ("string", "date or time")
+    assert "format" not in described["carrier"]

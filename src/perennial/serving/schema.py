@@ -18,7 +18,8 @@ from typing import Annotated, Any, NotRequired, cast
 import numpy as np
 import orjson
 import pandas as pd
-from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from perennial.config import Config
@@ -26,11 +27,23 @@ from perennial.core.data import content_keys
 
 BATCH_KEY = "records"
 NUMERIC = frozenset({"double", "float", "long", "integer"})
+# a datetime feature the data held as text (the signature says string): any spelling the model's
+# parser reads (core/features.py), but a value it cannot read is refused, not scored as a missing time
+DATETIME_TEXT = "datetime_text"
+
+
+def _readable_time(value: str) -> str:
+    if pd.isna(pd.to_datetime(pd.Series([value]), utc=True, errors="coerce", format="mixed").iloc[0]):
+        raise PydanticCustomError("datetime_parsing", "Input should be a date or time")
+    return value
+
+
 _TYPES: dict[str, Any] = {
     **{kind: float for kind in NUMERIC},  # strict float takes JSON integers too, never text or booleans
     "string": str,
     "boolean": bool,
     "datetime": Annotated[dt.datetime, Field(strict=False)],  # ISO text is the only JSON spelling
+    DATETIME_TEXT: Annotated[str, AfterValidator(_readable_time)],
 }
 
 
@@ -63,11 +76,13 @@ def fields_from_signature(inputs: Sequence[Mapping[str, Any]] | None, config: Co
             *(FieldSpec(d.column, "datetime") for d in features.datetime),
         )
     specs = []
+    dated = {d.column for d in config.data.features.datetime}
     for column in inputs:
         kind = str(column.get("type"))
         if kind not in _TYPES or "name" not in column:
             raise ValueError(f"the model signature has an input this service cannot take from JSON: {dict(column)}")
-        specs.append(FieldSpec(str(column["name"]), kind))
+        name = str(column["name"])
+        specs.append(FieldSpec(name, DATETIME_TEXT if kind == "string" and name in dated else kind))
     return tuple(specs)
 
 
@@ -143,7 +158,12 @@ class RequestSchema:
         fields = (
             [{"name": self.id_column, "type": "string", "required": True, "nullable": False}] if self.id_column else []
         )
-        fields += [{"name": f.name, "type": f.kind, "required": f.required, "nullable": True} for f in self.fields]
+        fields += [
+            {"name": f.name, "type": f.kind, "required": f.required, "nullable": True}
+            if f.kind != DATETIME_TEXT
+            else {"name": f.name, "type": "string", "format": "date or time", "required": f.required, "nullable": True}
+            for f in self.fields
+        ]
         return {"fields": fields, "batch_key": BATCH_KEY, "max_request_rows": self.max_rows}
 
     def _records_of(self, payload: Any) -> tuple[list[Any], bool]:
