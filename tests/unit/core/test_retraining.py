@@ -90,5 +90,9 @@ def test_drift_needs_a_drop_when_so_configured_measured_first_then_estimated() -
     assert not measured.retrain and "measured drop +0.0100" in measured.why
     # when there is neither / then drift alone is not enough
     assert "no labelled figure and no estimate" in decide(w("c", 0.9)).why
+    # when the drift's drop is beyond tolerance but its interval still reaches the champion's figure
+    # (a gradual drift on a small window) / then the drift is the evidence and the drop corroborates it
+    gradual = decide(WindowVerdict("c", 0.9, 0.04, True, performance_sure_drop=-0.003))
+    assert gradual.retrain and gradual.reason == "drift"
     # and by default (drift_needs_drop false) drift alone retrains, as before
     assert decide_retrain("f", [*drifted, w("c", 0.9)], POLICY, NOW, None, set()).retrain
