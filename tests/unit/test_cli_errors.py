@@ -181,3 +181,11 @@ def test_infinity_in_a_feature_fails_training_with_one_line_and_exit_4(project: 
     code, output, _ = perennial("train", "-c", path, state=project / "state")
     assert code == 4 and output.count("infinite values in 'distance' (1 rows)") == 1, output[-3000:]
     assert "Traceback" not in output
+
+
+def test_init_on_a_database_url_says_to_write_a_sql_source_by_hand(project: Path) -> None:
+    # when init is pointed at a SQLAlchemy URL, as the README's SQL sources are written
+    code, output, _ = perennial("init", f"sqlite:///{project / 'clinic.db'}", "--target", "y")
+    # then a usage mistake (2) saying what init reads and how to configure a query, not a mangled path
+    assert code == 2 and "init profiles a file" in output and "{kind: sql, url:" in output, output
+    assert "file does not exist" not in output

@@ -3,6 +3,7 @@ against its data (check)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,13 @@ def init(
     from perennial.errors import DataSourceError
     from perennial.io.starter import _name, starter_config
 
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", str(data)) and not data.exists():  # postgresql://..., sqlite:///...
+        raise typer.BadParameter(
+            "init profiles a file (CSV, Parquet, JSON lines); for a database table or query, write the config's "
+            "data.source by hand: {kind: sql, url: <SQLAlchemy URL>, query: SELECT ...} (README, Your own data), "
+            "or export a sample to a file and run init on it",
+            param_hint="DATA",
+        )
     data = data.expanduser().resolve()
     if not data.exists():
         raise DataSourceError(f"{data}: file does not exist")  # exit 4, as every missing source
