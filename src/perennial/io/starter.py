@@ -9,7 +9,6 @@ runtime reads the file exactly as it was profiled.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from perennial.io.starter_sections import (
     gate_margin_lines,
     holdout_share,
     monitoring_lines,
+    quoted,
     target_lines,
     training_lines,
 )
@@ -136,7 +136,7 @@ def _name(data: Path) -> str:
 
 
 def _list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+    return "[" + ", ".join(quoted(v) for v in values) + "]"
 
 
 def render(
@@ -164,33 +164,33 @@ def render(
         "data:",
         "  source:",
         f"    kind: {source.kind}",
-        f"    path: {json.dumps(source.path)}",
+        f"    path: {quoted(source.path)}",
     ]
     if source.kind == "csv":
-        out.append(f"    delimiter: {json.dumps(source.delimiter)}   # sniffed")
+        out.append(f"    delimiter: {quoted(source.delimiter)}   # sniffed")
     if source.kind != "parquet":
         out.append(f"    encoding: {source.encoding}   # sniffed")
     if source.kind == "csv" and source.decimal != ".":
-        out.append(f"    decimal: {json.dumps(source.decimal)}   # sniffed: numbers are written 3{source.decimal}14")
+        out.append(f"    decimal: {quoted(source.decimal)}   # sniffed: numbers are written 3{source.decimal}14")
     if source.kind == "csv" and source.dayfirst_columns:
         out.append(
-            f"    dayfirst_columns: {json.dumps(list(source.dayfirst_columns))}   # sniffed: dates written 31/12/2021"
+            f"    dayfirst_columns: {quoted(list(source.dayfirst_columns))}   # sniffed: dates written 31/12/2021"
         )
     if source.kind == "csv" and source.missing_marks:
         out.append(
-            f"    missing_marks: {json.dumps(list(source.missing_marks))}   # sniffed: numeric columns write a gap so"
+            f"    missing_marks: {quoted(list(source.missing_marks))}   # sniffed: numeric columns write a gap so"
         )
     out += [
         *target_lines(kind, why, values, labels),
         f"  # id column: {id_why}",
-        f"  id_column: {json.dumps(id_column)}"
+        f"  id_column: {quoted(id_column)}"
         if id_column
-        else (f"  # id_column: {json.dumps(id_hint)}" if id_hint else "  id_column: null"),
+        else (f"  # id_column: {quoted(id_hint)}" if id_hint else "  id_column: null"),
         f"  # time column: {time_why}",
-        f"  time_column: {json.dumps(time)}"
+        f"  time_column: {quoted(time)}"
         if time
         else (
-            f"  # time_column: {json.dumps(time_hint)}   # then use a time split (split.train_end, split.holdout_end)"
+            f"  # time_column: {quoted(time_hint)}   # then use a time split (split.train_end, split.holdout_end)"
             if time_hint
             else "  time_column: null"
         ),
@@ -199,7 +199,7 @@ def render(
         f"    categorical: {_list(types.categorical)}",
     ]
     out += (
-        ["    datetime:"] + [f"      - {{column: {json.dumps(c)}, parts: [dayofweek, month]}}" for c in types.datetime]
+        ["    datetime:"] + [f"      - {{column: {quoted(c)}, parts: [dayofweek, month]}}" for c in types.datetime]
         if types.datetime
         else ["    datetime: []"]
     )

@@ -27,21 +27,26 @@ MONITORING_LABELS = (
 )
 
 
+def quoted(value: Any) -> str:
+    """A YAML double-quoted scalar (JSON's), non-ASCII names kept as written: 'espèce', not 'esp\\u00e8ce'."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None) -> list[str]:
-    column = json.dumps(str(values.name))
+    column = quoted(str(values.name))
     if task == "binary":
         assert labels is not None
-        negative = json.dumps(labels.to_dict()["negative"])
+        negative = quoted(labels.to_dict()["negative"])
         rate = float((labels.encode(values) == 1).mean())
         return [
             "  target:",
             f"    column: {column}",
-            f"    positive_label: {json.dumps(labels.to_dict()['positive'])}   # the other value, {negative}, is"
+            f"    positive_label: {quoted(labels.to_dict()['positive'])}   # the other value, {negative}, is"
             f" negative; positive rate {rate:.1%}",
         ]
     if task == "multiclass":
         counts = values.value_counts()
-        shown = ", ".join(f"{json.dumps(native(k))}: {n}" for k, n in counts.head(SHOWN_CLASSES).items())
+        shown = ", ".join(f"{quoted(native(k))}: {n}" for k, n in counts.head(SHOWN_CLASSES).items())
         more = f", ... {len(counts) - SHOWN_CLASSES} more" if len(counts) > SHOWN_CLASSES else ""
         return [f"  target: {column}   # {len(counts)} classes, rows each: {{{shown}{more}}}"]
     numbers = pd.to_numeric(values, errors="coerce").dropna()
@@ -57,7 +62,7 @@ def training_lines(task: Task, values: pd.Series, rows: int) -> list[str]:
         lines.append("  max_train_rows: 200000")
     lines.append("  candidates:   # sized to the rows; an imbalanced multiclass target gets balanced class weights")
     for candidate in default_candidates(task, rows, values.dropna().to_numpy() if task == "multiclass" else None):
-        params = ", ".join(f"{k}: {json.dumps(v)}" for k, v in candidate["params"].items())
+        params = ", ".join(f"{k}: {quoted(v)}" for k, v in candidate["params"].items())
         lines += [
             f"    - name: {candidate['name']}",
             f"      family: {candidate['family']}",

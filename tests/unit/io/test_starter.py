@@ -244,3 +244,15 @@ def test_dates_written_day_first_are_read_as_the_dates_they_are(tmp_path: Path) 
     # while the same dates written month first (12/31/2021) get no such line
     frame.assign(visit=days.strftime("%m/%d/%Y")).to_csv(path, index=False)
     assert "dayfirst_columns" not in starter_config(path, "outcome", "worse")
+
+
+def test_names_outside_ascii_are_written_as_they_are(tmp_path: Path) -> None:
+    # given a French export: a target and a feature named with accents
+    frame = pd.DataFrame({"pétale (cm)": np.arange(60) % 7 + 0.5, "espèce": ["setosa", "versicolor", "virginica"] * 20})
+    path = tmp_path / "fleurs.csv"
+    frame.to_csv(path, index=False)
+    # when init writes the config / then the names read as written, and the file parses to them
+    text = starter_config(path, "espèce")
+    assert '"espèce"' in text and '"pétale (cm)"' in text and "\\u00e8" not in text
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    assert (config.data.target.column, config.data.features.numeric) == ("espèce", ("pétale (cm)",))
