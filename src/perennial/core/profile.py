@@ -22,6 +22,7 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 TOP_CATEGORIES = 10
 # a diff line is kept only when something moved by at least these amounts
 MISSING_SHIFT = 0.01
+LEVEL_SHIFT = 0.05  # a regression target's mean moving by this share of itself
 SHIFT_IN_STD = 0.1
 ASSOCIATION_SHIFT = 0.05
 CATEGORY_SHARE_SHIFT = 0.05
@@ -78,7 +79,7 @@ class DataProfile:
     def summary_markdown(self) -> str:
         """The short Prefect summary: one line a column."""
         lines = [
-            f"## Training data: {self.rows:,} rows, {self.target} rate {self.positive_rate:.1%} ({self.window})",
+            f"## Training data: {self.rows:,} rows, {self.target} {target_level(self.positive_rate)} ({self.window})",
             "",
             "| column | role | missing | range | association with target |",
             "|---|---|---|---|---|",
@@ -122,7 +123,7 @@ class DataProfile:
                 _num(c.association),
             )
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
-        title = f"Training data profile: {self.rows:,} rows, {self.target} rate {self.positive_rate:.2%}, {self.window}"
+        title = f"Training data profile: {self.rows:,} rows, {self.target} {target_level(self.positive_rate)}, {self.window}"
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>Data profile</title><style>"
             "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
@@ -274,6 +275,11 @@ class ProfileDiff:
         return "\n".join(lines) + "\n"
 
 
+def target_level(value: float) -> str:
+    """The target's level as read: a share of positives as a rate, a quantity's mean as a number."""
+    return f"rate {value:.1%}" if 0.0 <= value <= 1.0 else f"mean {value:.4g}"
+
+
 def diff_profiles(previous: DataProfile, current: DataProfile, label: str = "the previous champion") -> ProfileDiff:
     """What a reviewer should look at between two models' training data; small moves are left out."""
     changes = [
@@ -281,16 +287,14 @@ def diff_profiles(previous: DataProfile, current: DataProfile, label: str = "the
             "(all)", "rows", f"{previous.rows:,}", f"{current.rows:,}", previous.window + " → " + current.window
         )
     ]
-    if abs(current.positive_rate - previous.positive_rate) >= MISSING_SHIFT:
-        changes.append(
-            ProfileChange(
-                current.target,
-                "target rate",
-                f"{previous.positive_rate:.1%}",
-                f"{current.positive_rate:.1%}",
-                "base rate moved",
+    before, after = previous.positive_rate, current.positive_rate
+    if all(0.0 <= r <= 1.0 for r in (before, after)):  # a share of positives (binary)
+        if abs(after - before) >= MISSING_SHIFT:
+            changes.append(
+                ProfileChange(current.target, "target rate", f"{before:.1%}", f"{after:.1%}", "base rate moved")
             )
-        )
+    elif abs(after - before) >= LEVEL_SHIFT * max(abs(before), abs(after)):  # a quantity's mean (regression)
+        changes.append(ProfileChange(current.target, "target mean", f"{before:.4g}", f"{after:.4g}", "its level moved"))
     names_before = {c.name for c in previous.columns}
     names_now = {c.name for c in current.columns}
     changes += [ProfileChange(n, "added", "-", "present", "new input column") for n in sorted(names_now - names_before)]

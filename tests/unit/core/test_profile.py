@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -73,3 +74,19 @@ def test_profiling_a_frame_without_a_configured_column_names_it(tiny_config) -> 
     # given a frame missing a feature / when profiled / then the error names it
     with pytest.raises(ValueError, match="temp"):
         profile_frame(make_flights(rows=50).drop(columns=["temp"]), tiny_config)
+
+
+def test_a_regression_targets_level_reads_as_a_mean_not_a_rate(tiny_config) -> None:
+    # given two profiles of a delay in minutes: its mean went from 151.3 to 199.0 (a regression target)
+    base = profile_frame(make_flights(rows=300), tiny_config)
+    before = DataProfile(base.rows, "delay_minutes", 151.3, base.window, base.columns)
+    after = DataProfile(base.rows, "delay_minutes", 199.0, base.window, base.columns)
+    # when diffed / then the move is the target's mean in its units, not "15130.0% -> 19900.0%"
+    moved = [c for c in diff_profiles(before, after).changes if c.column == "delay_minutes"]
+    assert [(c.what, c.before, c.after) for c in moved] == [("target mean", "151.3", "199")]
+    assert "delay_minutes mean 199" in after.summary_markdown() and "%" not in after.summary_markdown().split("\n")[0]
+    # while a mean that moved 2% is not named, and a binary rate still reads as a rate
+    assert not [
+        c for c in diff_profiles(before, replace(before, positive_rate=154.3)).changes if c.column == "delay_minutes"
+    ]
+    assert "rate" in base.summary_markdown().split("\n")[0]
