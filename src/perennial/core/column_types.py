@@ -37,6 +37,8 @@ def degenerate(values: pd.Series) -> str | None:
     if values.isna().all():
         return "all values are missing"
     if values.nunique(dropna=True) == 1:
+        if values.isna().any():  # 'Y' or empty: whether a value is there is the information (a flag)
+            return None
         only = values.dropna().iloc[0]
         if isinstance(only, np.generic):  # numpy's 1 reads 1, not np.int64(1)
             only = only.item()

@@ -30,6 +30,9 @@ def test_columns_are_typed_from_their_values_and_useless_ones_left_out_with_why(
     assert "distinct values" in types.dropped["note"] and types.dropped["empty"] == "all values are missing"
     assert types.dropped["country"] == "one value only ('NL')" and types.dropped["version"] == "one value only (1)"
     assert degenerate(frame["age"]) is None
+    # and one value with gaps is a flag (a complaint filed or not), not a constant: it stays a feature
+    flag = pd.Series(["Y", None, None, "Y"] * 5)
+    assert degenerate(flag) is None and degenerate(flag.fillna("Y")) == "one value only ('Y')"
 
 
 def test_id_and_time_are_suggested_or_why_not() -> None:
