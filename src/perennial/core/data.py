@@ -127,19 +127,23 @@ def split_by_hash(frame: pd.DataFrame, config: Config) -> tuple[pd.DataFrame, pd
     return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
+LARGEST_NUMBER = 1e150  # a sentinel such as 1e300 is no measurement, and its square is infinite
+
+
 def check_finite(frame: pd.DataFrame, columns: Iterable[str], where: str = "the data") -> None:
     """Refuse infinite values in numeric features (a ratio divided by zero): no model fits or scores them,
     and reading them as missing would be a guess the data's owner should make."""
     found = []
     for column in columns:
         if column in frame.columns and pd.api.types.is_float_dtype(frame[column].dtype):
-            infinite = int(np.isinf(frame[column].to_numpy()).sum())
-            if infinite:
-                found.append(f"'{column}' ({infinite:,} rows)")
+            # beyond ~1e154 a square overflows: scaling the column (its variance) turns it into NaN
+            outsized = int((np.abs(frame[column].to_numpy()) > LARGEST_NUMBER).sum())
+            if outsized:
+                found.append(f"'{column}' ({outsized:,} rows)")
     if found:
         raise DataSourceError(
-            f"{where}: infinite values in {', '.join(found)}: a model cannot learn from or score infinity; "
-            "write them as missing (an empty cell) or as a bound in the data"
+            f"{where}: infinite or outsized values (beyond ±{LARGEST_NUMBER:.0e}) in {', '.join(found)}: a model "
+            "cannot learn from or score them; write them as missing (an empty cell) or as a bound in the data"
         )
 
 

@@ -164,7 +164,12 @@ def test_infinite_numbers_in_a_feature_are_refused_naming_the_column_and_count()
     # given a ratio divided by zero twice, and a whole-number column (which cannot hold infinity)
     frame = pd.DataFrame({"ratio": [0.5, float("inf"), 1.0, -float("inf")], "count": [1, 2, 3, 4], "x": 1.0})
     # when checked / then the column and its rows are named, and what to write instead
-    with pytest.raises(DataSourceError, match=r"the training window: infinite values in 'ratio' \(2 rows\).*missing"):
+    with pytest.raises(
+        DataSourceError, match=r"the training window: infinite or outsized .* in 'ratio' \(2 rows\).*missing"
+    ):
         check_finite(frame, ["ratio", "count", "x"], "the training window")
+    # and a sentinel like 1e300, whose square overflows the scaler, is named the same way
+    with pytest.raises(DataSourceError, match=r"in 'x' \(1 rows\)"):
+        check_finite(frame.assign(ratio=0.5, x=[1.0, 1e300, 2.0, 3.0]), ["ratio", "x"])
     # while finite numbers and missing values pass
     check_finite(frame.replace([float("inf"), -float("inf")], float("nan")), ["ratio", "count", "x"])
