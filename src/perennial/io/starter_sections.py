@@ -19,6 +19,7 @@ from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 
 SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
+RARE_CLASS_ROWS = 10  # a class with fewer rows leaves a holdout with one or none of them
 MONITOR_SHARE = 0.05  # of the mean predictor's MAE: a rise in error that counts, once the interval confirms it
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
 DEFAULT_EVIDENCE = (500, 20, 0.1)
@@ -48,7 +49,15 @@ def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None)
         counts = values.value_counts()
         shown = ", ".join(f"{quoted(native(k))}: {n}" for k, n in counts.head(SHOWN_CLASSES).items())
         more = f", ... {len(counts) - SHOWN_CLASSES} more" if len(counts) > SHOWN_CLASSES else ""
-        return [f"  target: {column}   # {len(counts)} classes, rows each: {{{shown}{more}}}"]
+        lines = [f"  target: {column}   # {len(counts)} classes, rows each: {{{shown}{more}}}"]
+        rare = counts[counts < RARE_CLASS_ROWS]
+        if len(rare):
+            named = ", ".join(f"{quoted(native(k))} ({n})" for k, n in rare.items())
+            lines.append(
+                f"  # too few rows to learn or judge: {named}; a gate judged on them stays inconclusive: "
+                "merge each into another class, or gather more of its rows"
+            )
+        return lines
     numbers = pd.to_numeric(values, errors="coerce").dropna()
     return [
         f"  target: {column}   # a quantity: median {numbers.median():.4g}, range [{numbers.min():.4g},"

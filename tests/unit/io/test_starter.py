@@ -256,3 +256,21 @@ def test_names_outside_ascii_are_written_as_they_are(tmp_path: Path) -> None:
     assert '"espèce"' in text and '"pétale (cm)"' in text and "\\u00e8" not in text
     config = parse_config(yaml.safe_load(text), "s.yaml")
     assert (config.data.target.column, config.data.features.numeric) == ("espèce", ("pétale (cm)",))
+
+
+def test_a_class_too_rare_to_judge_is_named_in_the_starter(tmp_path: Path) -> None:
+    # given wine with a fourth cultivar of three bottles
+    from sklearn.datasets import load_wine
+
+    bunch = load_wine(as_frame=True)
+    frame = bunch.frame.assign(cultivar=bunch.frame.pop("target").map({0: "barolo", 1: "grignolino", 2: "barbera"}))
+    frame.loc[:2, "cultivar"] = "nebbiolo"
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    # when init writes the config / then the rare class is named with its rows and what to do
+    text = starter_config(path, "cultivar")
+    assert '# too few rows to learn or judge: "nebbiolo" (3); a gate judged on them stays inconclusive' in text
+    assert parse_config(yaml.safe_load(text), "s.yaml").task == "multiclass"
+    # while classes of ten rows or more are not named
+    frame.assign(cultivar=[["a", "b", "c"][i % 3] for i in range(len(frame))]).to_csv(path, index=False)
+    assert "too few rows" not in starter_config(path, "cultivar")
