@@ -131,8 +131,8 @@ LARGEST_NUMBER = 1e150  # a sentinel such as 1e300 is no measurement, and its sq
 
 
 def check_finite(frame: pd.DataFrame, columns: Iterable[str], where: str = "the data") -> None:
-    """Refuse infinite values in numeric features (a ratio divided by zero): no model fits or scores them,
-    and reading them as missing would be a guess the data's owner should make."""
+    """Refuse infinite or outsized values in numeric features (a ratio divided by zero, a 1e300 sentinel):
+    no model fits or scores them, and reading them as missing would be a guess the data's owner should make."""
     found = []
     for column in columns:
         if column in frame.columns and pd.api.types.is_float_dtype(frame[column].dtype):
