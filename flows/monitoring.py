@@ -138,11 +138,18 @@ def monitoring_flow(
             health,
             describe_estimate(estimated, config.evaluation.primary_metric),
         )
-        print(f"{window.label}: {result.decision.why}" + (f" → {event.name}" if event else ""))
+        # recorded, not blocking (a column gone mostly missing, by default): said beside the decision
+        warned = [w.describe() for w in validation.warnings]
+        print(
+            f"{window.label}: {result.decision.why}"
+            + (f" → {event.name}" if event else "")
+            + (f"; data warnings: {'; '.join(warned)}" if warned else "")
+        )
         if not validation.passed:
             raise DataValidationFailed(validation)
     return {
         **result.to_dict(),
+        "data_warnings": warned,
         "event": event.name if event else None,
         "mlflow_run_id": run_id,
         "service": health.to_dict() if health else None,

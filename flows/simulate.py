@@ -99,7 +99,8 @@ def _one_window(
         "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}"
         if perf
         else result["label_note"] or "not measured",
-        "decision": result["decision"]["why"],
+        "decision": result["decision"]["why"]
+        + (f"; data warnings: {'; '.join(result['data_warnings'])}" if result.get("data_warnings") else ""),
         "event": result["event"] or "-",
         "episodes": _episode(result["episode"]),
     }

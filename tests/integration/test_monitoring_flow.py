@@ -314,3 +314,15 @@ def _ready(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_a_valid_windows_data_warnings_are_said_beside_its_decision(project: Any, trained: str) -> None:
+    # given a scored window monitored as it came: no warning
+    batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    assert monitoring_flow(config_path=trained, **WINDOW)["data_warnings"] == []
+    # when temp then arrives missing on every other row (nulls warn by default: recorded, not blocking)
+    _alter_window(project, lambda rows: rows.assign(temp=rows["temp"].where(rows.index % 2 == 0)))
+    result = monitoring_flow(config_path=trained, **WINDOW)
+    # then the window stays valid, and its result names the warning beside the decision
+    assert result["data_valid"] and len(result["data_warnings"]) == 1
+    assert "temp" in result["data_warnings"][0]

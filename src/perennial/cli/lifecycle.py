@@ -146,6 +146,11 @@ def monitor(
             else f", {result['label_note'] or 'performance not measured'}"
         )
         + f"\n{result['decision']['why']}"
+        + (
+            f"\ndata warnings (recorded, not blocking): {'; '.join(result['data_warnings'])}"
+            if result.get("data_warnings")
+            else ""
+        )
         + (f" → event {result['event']}" if result["event"] else "")
     )
 
