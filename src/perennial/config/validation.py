@@ -21,7 +21,9 @@ class Volume(Frozen):
 
 
 # rule kinds that can warn instead of block (core/validation_bounds.py: WARNABLE)
-WarnableRule = Literal["nulls", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift"]
+WarnableRule = Literal[
+    "nulls", "null_surge", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift"
+]
 
 
 class Validation(Frozen):
@@ -31,7 +33,8 @@ class Validation(Frozen):
     # the window size the reference's variation is measured at; default: monitoring.window
     window: Literal["day", "week", "month"] | None = None
     # broken rules of these kinds are recorded and shown but block nothing (schema, types, all-null
-    # columns and labels always block)
+    # columns and labels always block; a column far more missing than any reference window,
+    # null_surge, blocks unless listed here)
     warnings: tuple[WarnableRule, ...] = ("nulls", "volume")
     # share of values outside the reference's categories a column may carry (new routes...)
     max_unseen_category_share: float = Field(default=0.01, ge=0, le=1)

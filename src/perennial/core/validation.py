@@ -17,7 +17,7 @@ import pandas as pd
 from perennial.config import Volume
 from perennial.core import validation_gx, validation_vectorised
 from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
-from perennial.core.validation_bounds import collapsed, null_limit, unit_shift
+from perennial.core.validation_bounds import NULL_SURGE, collapsed, null_limit, null_surge, unit_shift
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
 
@@ -119,8 +119,7 @@ def _plan_column(
     limit = null_limit(spec.max_null_share, spec.variation, len(frame))
     null_rule = "not null" if limit == 0 else f"null share <= {share_text(limit)}"
     plan.append(ColumnCheck(name, null_rule, "not_null", mostly=1 - limit))
-    if limit > 0:
-        plan += _all_null(frame[name], spec)
+    plan += missing_rules(spec, suite, int(frame[name].isna().sum()), len(frame), limit)
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
     plan += _variation_rules(frame[name], spec)
@@ -139,14 +138,23 @@ def _plan_column(
     return plan
 
 
-def _all_null(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
-    """A column with no value at all is a broken feed, whatever missingness is normal: it blocks."""
-    if len(values) == 0 or spec.max_null_share >= 1 or not values.isna().all():
+def missing_rules(spec: ColumnSpec, suite: SuiteSpec, nulls: int, rows: int, limit: float) -> list[RuleResult]:
+    """A column with no value at all, or far more missing than any reference window held: a broken
+    feed, whatever missingness is normal. All null always blocks; a surge blocks unless it warns."""
+    if limit <= 0 or rows == 0 or spec.max_null_share >= 1:
         return []
+    if nulls == rows:
+        return [
+            RuleResult(
+                spec.name, "null share < 100% (not all null)", False, f"100.0% null ({rows:,} rows)", kind="all_null"
+            )
+        ]
+    surge = null_surge(nulls, rows, limit, spec.variation) if spec.name != suite.target else None  # late labels
+    if surge is None or spec.variation is None:
+        return []
+    bound = share_text(min(1.0, spec.variation.null_high + NULL_SURGE))
     return [
-        RuleResult(
-            spec.name, "null share < 100% (not all null)", False, f"100.0% null ({len(values):,} rows)", kind="all_null"
-        )
+        RuleResult(spec.name, f"null share <= {bound} (no surge of missing values)", False, surge, kind="null_surge")
     ]
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 WindowSize = Literal["day", "week", "month"]
 # rule kinds a config may turn into warnings; schema, types, all-null and labels always block
-WARNABLE = ("nulls", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift")
+WARNABLE = ("nulls", "null_surge", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift")
 DEFAULT_WARNINGS = ("nulls", "volume")
 # a bound is exceeded by chance about once in 2,000 windows (one-sided normal quantile)
 Z = 3.29
@@ -33,6 +33,10 @@ RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference sh
 # x1000, while the quartiles of a few hundred rows of a skewed column move by chance as far as x0.75
 # (a clean month of 250 rows was blocked so, its reference having shown only two windows)
 MIN_UNIT_FACTOR = 1.5
+# a column this much more missing than in any reference window is a broken feed, not a bad day: blood
+# glucose 86% null where every month held it whole was only a warning (nulls warn by default) and the
+# retrain a later drop asked for learnt from it
+NULL_SURGE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,23 @@ def null_limit(max_null_share: float, variation: ColumnVariation | None, rows: i
     p = variation.null_share
     chance = p + Z * math.sqrt(max(p * (1 - p), 1.0 / rows) / rows)
     return float(min(1.0, max(max_null_share, round(chance, 6))))
+
+
+def null_surge(nulls: int, rows: int, limit: float, variation: ColumnVariation | None) -> str | None:
+    """Why a column mostly present in every reference window is mostly missing here; None if it is not.
+
+    Beyond both the (warning) null bound and the worst reference window by ``NULL_SURGE``; a window
+    with no value at all is the all-null rule's, said once.
+    """
+    if variation is None or rows < MIN_ROWS_TO_JUDGE or nulls >= rows:
+        return None
+    share = nulls / rows
+    if share <= max(limit, variation.null_high + NULL_SURGE):
+        return None
+    return (
+        f"{share:.1%} null ({nulls:,} of {rows:,} rows) where no reference window held more than "
+        f"{variation.null_high:.1%}"
+    )
 
 
 def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | None:

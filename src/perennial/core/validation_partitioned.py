@@ -102,9 +102,7 @@ def _column_results(
     not_null = ColumnCheck(name, null_rule, "not_null", mostly=1 - limit)
     passed = part.rows == 0 or (part.rows - part.nulls) / part.rows >= not_null.mostly
     results.append(_result(not_null, suite, passed, outcome_text(not_null, part.rows, part.nulls, 0, [])))
-    if limit > 0 and part.rows and spec.max_null_share < 1 and part.nulls == part.rows:
-        observed = f"100.0% null ({part.rows:,} rows)"
-        results.append(RuleResult(name, "null share < 100% (not all null)", False, observed, kind="all_null"))
+    results += memory.missing_rules(spec, suite, part.nulls, part.rows, limit)
     if typed is not None and not typed.passed:
         return results
     results += _variation_results(part, spec, quartiles)

@@ -165,6 +165,29 @@ def test_an_all_null_column_blocks_whatever_missingness_warns(suite: SuiteSpec) 
     ]
 
 
+def test_a_column_gone_mostly_missing_blocks_though_missingness_warns(suite: SuiteSpec) -> None:
+    # given temp present in every reference window, then missing on 32 of 40 rows (a broken feed)
+    feed_bug = frame().assign(temp=lambda f: f["temp"].where(f.index % 5 == 0))
+    report = validate_frame(feed_bug, suite, source="new.parquet")
+    # then the surge blocks, beside the (warning) null bound, naming how far it is from the reference
+    assert [(f.column, f.rule, f.kind) for f in report.failures] == [
+        ("temp", "null share <= 50.0% (no surge of missing values)", "null_surge")
+    ]
+    assert "80.0% null (32 of 40 rows) where no reference window held more than 0.0%" in report.summary()
+    # and a config that expects such gaps turns it into a warning
+    assert validate_frame(feed_bug, suite, source="new.parquet", warnings=("nulls", "null_surge")).passed
+
+
+def test_a_surge_is_measured_from_the_reference_windows_own_missingness() -> None:
+    # given a reference whose temp was missing on 60% of rows in some windows
+    reference = frame().assign(temp=lambda f: f["temp"].where(f.index % 5 < 2))
+    suite = derive_suite(config(), reference)
+    # when a window misses 80% (within half of the 60% seen before)
+    report = validate_frame(frame().assign(temp=lambda f: f["temp"].where(f.index % 5 == 0)), suite, source="n")
+    # then it is at most a warning, not a surge
+    assert report.passed and "null_surge" not in {r.kind for r in report.results if not r.passed}
+
+
 def test_a_column_collapsed_to_one_value_blocks(suite: SuiteSpec) -> None:
     # given distance 0 on every row, inside its declared range [0, 6000]
     report = validate_frame(frame().assign(distance=0.0), suite, source="new.parquet")

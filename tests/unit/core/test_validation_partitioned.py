@@ -85,15 +85,17 @@ def test_type_failures_give_the_same_words(suite: SuiteSpec) -> None:
 
 
 def test_a_collapse_a_unit_shift_and_an_all_null_column_give_the_same_words(suite: SuiteSpec) -> None:
-    # given distance in kilometres, one origin everywhere and no temperature at all
+    # given distance in kilometres, one origin everywhere, no temperature at all and carrier mostly missing
     bad = window().assign(origin="JFK", temp=np.nan)
     bad["distance"] *= 1.609
+    bad["carrier"] = bad["carrier"].where(np.arange(len(bad)) % 10 == 0)
     # when
     in_memory, partitioned = both(bad, suite)
     # then
     assert partitioned == in_memory
     assert ("distance", "no unit shift") in broken(in_memory)
     assert ("temp", "null share < 100% (not all null)") in broken(in_memory)
+    assert any(column == "carrier" and "no surge" in rule for column, rule in broken(in_memory))
 
 
 def test_stale_thin_data_and_empty_partitions_give_the_same_words(suite: SuiteSpec) -> None:
