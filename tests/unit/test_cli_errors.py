@@ -17,9 +17,9 @@ from tests.conftest import config_dict
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def perennial(*args: str, state: Path | None = None, **env: str) -> tuple[int, str, float]:
-    """The command in a subprocess: exit code, output, seconds. With ``state``: its own state folder and
-    Prefect's embedded API (not this session's), ``env`` added."""
+def perennial(*args: str, state: Path | None = None, cwd: Path = ROOT, **env: str) -> tuple[int, str, float]:
+    """The command in a subprocess from ``cwd``: exit code, output, seconds. With ``state``: its own state
+    folder and Prefect's embedded API (not this session's), ``env`` added."""
     started = time.perf_counter()
     environ = dict(os.environ)
     if state is not None:
@@ -27,7 +27,7 @@ def perennial(*args: str, state: Path | None = None, **env: str) -> tuple[int, s
         environ.update(PERENNIAL_STATE_DIR=str(state), **env)
     done = subprocess.run(
         [sys.executable, "-m", "perennial.cli", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=environ,
         capture_output=True,
         text=True,
@@ -191,3 +191,29 @@ def test_init_on_a_database_url_says_to_write_a_sql_source_by_hand(project: Path
     # then a usage mistake (2) saying what init reads and how to configure a query, not a mangled path
     assert code == 2 and "init profiles a file" in output and "{kind: sql, url:" in output, output
     assert "file does not exist" not in output
+
+
+def test_a_teams_own_folder_runs_init_and_the_flows_of_the_installed_checkout(tmp_path: Path) -> None:
+    # given a folder of the team's own (its table, no pyproject, no flows/), the command run from there
+    from tests.integration.test_own_data import cancer
+
+    cancer().to_csv(tmp_path / "cancer.csv", index=False)
+    state = tmp_path / "state"
+    # when init writes a config beside the data and a flow runs on it
+    code, output, _ = perennial(
+        "init",
+        "cancer.csv",
+        "--target",
+        "diagnosis",
+        "--positive-label",
+        "M",
+        "-o",
+        "cancer.yaml",
+        state=state,
+        cwd=tmp_path,
+    )
+    assert code == 0, output
+    assert "wrote cancer.yaml" in output and (tmp_path / "cancer.yaml").is_file()
+    code, output, _ = perennial("validate", "-c", "cancer.yaml", state=state, cwd=tmp_path)
+    # then the validation flow was found (not "No module named flows") and passed
+    assert code == 0 and "No module named" not in output, output

@@ -4,6 +4,7 @@ and one way to run a flow."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,10 +22,22 @@ DEFAULT_CONFIG = default_config()
 def project() -> Settings:
     """The project's settings, its defaults exported to the environment and its root importable."""
     settings = apply_defaults()
-    root = str(settings.root)
+    root = str(code_root(settings.root))
     if root not in sys.path:
         sys.path.insert(0, root)  # flows/ and tasks/ are project code run from the checkout
     return settings
+
+
+def code_root(project_root: Path) -> Path:
+    """Where flows/ and tasks/ are imported from: the project when it holds them, else this checkout.
+
+    A team's own folder (its data and config, no flows/) still runs the flows of the checkout
+    Perennial is installed from (editable: src/perennial/cli/ sits three levels below it).
+    """
+    if (project_root / "flows").is_dir():
+        return project_root
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout if (checkout / "flows").is_dir() else project_root
 
 
 def fail(message: str) -> None:

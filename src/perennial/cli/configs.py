@@ -55,12 +55,12 @@ def init(
     if task is not None and task not in TASKS:
         raise typer.BadParameter(f"{task!r} is not a task; use one of {', '.join(TASKS)}", param_hint="--task")
     text = starter_config(data, target, positive_label, time, id, shown_path=shown, task=task)
-    path = output or settings.root / "configs" / f"{_name(data)}.yaml"
+    path = (output or settings.root / "configs" / f"{_name(data)}.yaml").resolve()
     if path.exists() and not force:
         fail(f"{path} exists: pass --force to overwrite it, or -o another file")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    shown_config = path.relative_to(settings.root) if path.resolve().is_relative_to(settings.root) else path
+    shown_config = path.relative_to(settings.root) if path.is_relative_to(settings.root) else path
     console.print(f"[green]wrote {shown_config}[/]: read it, then `perennial train -c {shown_config}`", soft_wrap=True)
 
 
