@@ -8,7 +8,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.events import DECAY_EVENTS
 from perennial.core.gates import Check, GateReport, check_promotion
 from perennial.core.lifecycle import Comparison
 from perennial.core.names import Tag
@@ -28,7 +27,7 @@ def gate_task(
 ) -> GateReport:
     """The gate's checks (plus any the insights add, e.g. expected cost), recorded with a readable report.
 
-    ``reason`` is what asked for the run: a retrain asked for by a performance drop must improve.
+    ``reason`` is what asked for the run: a retrain asked for by a performance drop or drift must improve.
     """
     report = check_promotion(
         comparison.candidate,
@@ -39,7 +38,7 @@ def gate_task(
         config.evaluation.primary_metric,
         evidence=comparison.evidence,
         versus_more=comparison.versus_more,
-        after_decay=reason in DECAY_EVENTS,
+        reason=reason,
     )
     if report.mode != "off":  # multiclass: each class's recall against the champion's, one check per class
         per_class = comparison.class_recall_versus_champion if comparison.champion is not None else None

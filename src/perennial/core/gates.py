@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from perennial.config import Gate, Metric
 from perennial.core.evaluation import MetricEstimate, Scores
+from perennial.core.events import DECAY_EVENTS, DriftDetected
 from perennial.core.evidence import HoldoutEvidence, Verdict, non_inferior, shortfall, superior
 from perennial.core.metrics import higher_is_better
 from perennial.errors import GateFailed
@@ -151,10 +152,11 @@ def check_promotion(
     *,
     evidence: HoldoutEvidence | None = None,
     versus_more: tuple[MetricEstimate, ...] = (),
-    after_decay: bool = False,
+    reason: str = "manual",
 ) -> GateReport:
     """Judge the candidate against the policy; a check exists only where the policy sets a limit.
 
+    ``reason`` is the event that asked for the retrain: after a drop or after drift it must improve.
     With ``evidence``, metric checks on a holdout short of ``policy.min_evidence`` are inconclusive,
     and so is the champion comparison on too few rows the champion never trained on.
     """
@@ -168,7 +170,7 @@ def check_promotion(
     if policy.min_lift_over_baseline is not None:
         checks.append(_lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher))
     checks += _champion_checks(
-        candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, after_decay
+        candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, reason
     )
     if policy.min_slice_primary is not None:
         checks += [
@@ -216,9 +218,9 @@ def _champion_checks(
     policy: Gate,
     metric: str,
     evidence: HoldoutEvidence | None,
-    after_decay: bool,
+    reason: str,
 ) -> list[Check]:
-    """Non-inferior with confidence on every margin; after a decay, better with confidence."""
+    """Non-inferior with confidence on every margin; after a decay or drift, better with confidence."""
     margin = policy.max_regression_vs_champion
     if margin is None and not policy.champion_margins:
         return []
@@ -243,9 +245,19 @@ def _champion_checks(
         )
         for d, m in judged
     ]
-    if after_decay and policy.min_improvement_after_decay is not None:
-        checks.append(_improves(diff, policy.min_improvement_after_decay, metric, reasons))
+    gain = required_gain(policy, reason)
+    if gain is not None:
+        checks.append(_improves(diff, gain, metric, reasons, reason))
     return checks
+
+
+def required_gain(policy: Gate, reason: str) -> float | None:
+    """The improvement a retrain asked for by ``reason`` must show with confidence (None: none asked)."""
+    if reason in DECAY_EVENTS:
+        return policy.min_improvement_after_decay
+    if reason == DriftDetected.name:
+        return policy.min_improvement_after_drift
+    return None
 
 
 def _champion_shortfall(
@@ -309,9 +321,12 @@ def _versus_champion(
     return Check(name, low, -margin, passed, detail)
 
 
-def _improves(diff: MetricEstimate | None, min_gain: float, metric: str, reasons: tuple[str, ...]) -> Check:
-    """After a performance drop a retrain must be better, not merely as good: else keep the champion."""
-    name = "improves on decayed champion"
+def _improves(
+    diff: MetricEstimate | None, min_gain: float, metric: str, reasons: tuple[str, ...], reason: str
+) -> Check:
+    """After a performance drop or drift a retrain must be better, not merely as good: else keep the champion."""
+    decay = reason in DECAY_EVENTS
+    name = "improves on decayed champion" if decay else "improves on champion after drift"
     if reasons or diff is None:
         why = "; ".join(reasons) or "no paired comparison"
         return Check(name, None, min_gain, False, f"not judged: {why}", inconclusive=True)
@@ -319,7 +334,7 @@ def _improves(diff: MetricEstimate | None, min_gain: float, metric: str, reasons
     low = diff.low if higher else -diff.high
     passed = superior(diff, min_gain, higher) is Verdict.PASSED
     detail = (
-        f"retrain asked for by a performance drop: {metric} improvement at least {low:+.4f} "
+        f"retrain asked for by {'a performance drop' if decay else 'drift alone'}: {metric} improvement at least {low:+.4f} "
         f"{'>' if passed else '<='} {_fmt(min_gain)}"
     )
     return Check(name, low, min_gain, passed, detail)

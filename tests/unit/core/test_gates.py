@@ -10,6 +10,7 @@ import pytest
 
 from perennial.config import Bootstrap, Evaluation, Gate
 from perennial.core.evaluation import MetricEstimate, Scores, SliceScore, paired_difference, score_predictions
+from perennial.core.events import DECAY_EVENTS, DriftDetected
 from perennial.core.evidence import Evidence, HoldoutEvidence, Verdict
 from perennial.core.gates import GateReport, check_promotion
 from perennial.errors import GateFailed, GateInconclusive
@@ -340,23 +341,28 @@ def test_the_champion_is_judged_only_on_rows_it_never_trained_on() -> None:
     assert "12 holdout rows < 500" in report.summary() and note in report.summary()
 
 
-def test_a_retrain_after_decay_must_beat_the_champion_with_confidence() -> None:
+def test_a_retrain_after_decay_or_drift_must_beat_the_champion_with_confidence() -> None:
     # given a candidate level with the champion: non-inferior, not better
     candidate, baseline, champion, _ = good_case()
     level = MetricEstimate("roc_auc_diff", 0.004, -0.003, 0.011)
     better = MetricEstimate("roc_auc_diff", 0.02, 0.008, 0.032)
-    # when gated as an ordinary retrain, then as one asked for by a performance drop
-    plain = check_promotion(candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty())
-    decayed = check_promotion(
-        candidate, baseline, champion, level, STRICT, "roc_auc", evidence=plenty(), after_decay=True
-    )
-    gained = check_promotion(
-        candidate, baseline, champion, better, STRICT, "roc_auc", evidence=plenty(), after_decay=True
-    )
-    # then only the decay-triggered one keeps the champion, and only while the gain is not certain
-    assert plain.passed and gained.passed
+
+    def gate(diff: MetricEstimate, reason: str) -> GateReport:
+        return check_promotion(candidate, baseline, champion, diff, STRICT, "roc_auc", evidence=plenty(), reason=reason)
+
+    # when gated as an ordinary retrain, then as one asked for by a performance drop, then by drift alone
+    plain, decayed, drifted = gate(level, "manual"), gate(level, DECAY_EVENTS[0]), gate(level, DriftDetected.name)
+    # then only the event-triggered ones keep the champion, and only while the gain is not certain
+    assert plain.passed and gate(better, DECAY_EVENTS[0]).passed and gate(better, DriftDetected.name).passed
     assert [c.name for c in decayed.failures] == ["improves on decayed champion"]
-    assert "improvement at least -0.0030 <= 0" in decayed.summary()
+    assert "performance drop: roc_auc improvement at least -0.0030 <= 0" in decayed.summary()
+    assert [c.name for c in drifted.failures] == ["improves on champion after drift"]
+    assert "drift alone: roc_auc improvement at least -0.0030 <= 0" in drifted.summary()
+    # and a policy that judges drift retrains like any other lets the level one through
+    lenient = STRICT.model_copy(update={"min_improvement_after_drift": None})
+    assert check_promotion(
+        candidate, baseline, champion, level, lenient, "roc_auc", evidence=plenty(), reason=DriftDetected.name
+    ).passed
 
 
 def test_every_metric_with_a_margin_is_judged_against_the_champion() -> None:
