@@ -133,13 +133,17 @@ def _target_values(config: Config, reference: pd.DataFrame) -> tuple[Any, ...]:
 
 def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config, keys: pd.Series | None) -> ColumnSpec:
     """A column's rules: its null bound covers the worst reference window (plus the margin)."""
+    present = name in reference.columns and len(reference) > 0
     if kind == "target":
         # labelled on every reference row: every row must be. A table that always had unlabelled
         # rows (left out of training, still scored) may keep about as many, not suddenly more.
-        unlabelled = float(reference[name].isna().mean()) if name in reference.columns and len(reference) else 0.0
+        unlabelled = float(reference[name].isna().mean()) if present else 0.0
         bound = 0.0 if unlabelled == 0 else min(1.0, round(unlabelled + config.validation.null_margin, 6))
-        return ColumnSpec(name, kind, max_null_share=bound)
-    present = name in reference.columns and len(reference) > 0
+        # how the labels varied between windows: a window all of one class, or (regression) moved
+        # wholesale by one factor, is a label feed fault (core/validation._label_rules)
+        numeric = config.task == "regression" and present and pd.api.types.is_numeric_dtype(reference[name].dtype)
+        labels = measure_variation(reference[name], keys, numeric) if present and keys is not None else None
+        return ColumnSpec(name, kind, max_null_share=bound, variation=labels)
     null_share = float(reference[name].isna().mean()) if present else 0.0
     variation = None
     if present and keys is not None and kind in ("numeric", "categorical"):

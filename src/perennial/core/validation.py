@@ -17,7 +17,7 @@ import pandas as pd
 from perennial.config import Volume
 from perennial.core import validation_gx, validation_vectorised
 from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
-from perennial.core.validation_bounds import NULL_SURGE, collapsed, null_limit, null_surge, unit_shift
+from perennial.core.validation_bounds import NULL_SURGE, collapsed, null_limit, null_surge, one_class, unit_shift
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
 
@@ -116,13 +116,13 @@ def _plan_column(
     typed = _type_result(frame[name], spec, times, numeric_target=suite.task == "regression")
     if typed is not None:
         plan.append(typed)
-    limit = null_limit(spec.max_null_share, spec.variation, len(frame))
+    limit = column_null_limit(spec, len(frame))
     null_rule = "not null" if limit == 0 else f"null share <= {share_text(limit)}"
     plan.append(ColumnCheck(name, null_rule, "not_null", mostly=1 - limit))
     plan += missing_rules(spec, suite, int(frame[name].isna().sum()), len(frame), limit)
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
-    plan += _variation_rules(frame[name], spec)
+    plan += _label_rules(frame[name], spec, suite) if spec.kind == "target" else _variation_rules(frame[name], spec)
     if spec.kind == "numeric" and spec.range is not None:
         low, high = spec.range
         plan.append(ColumnCheck(name, _range_rule(low, high), "between", {"min_value": low, "max_value": high}))
@@ -136,6 +136,12 @@ def _plan_column(
         values = ", ".join(str(v) for v in suite.target_values)
         plan.append(ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)}))
     return plan
+
+
+def column_null_limit(spec: ColumnSpec, rows: int) -> float:
+    """The null share a window of ``rows`` may carry in this column. The target's bound is not widened
+    for small windows: labels are whole on every reference row, so every labelled row must be."""
+    return null_limit(spec.max_null_share, spec.variation if spec.kind != "target" else None, rows)
 
 
 def missing_rules(spec: ColumnSpec, suite: SuiteSpec, nulls: int, rows: int, limit: float) -> list[RuleResult]:
@@ -172,6 +178,29 @@ def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
             )
         )
     return rules
+
+
+def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:
+    """Labels all of one value, or (regression) moved wholesale by one factor: the label feed broke,
+    and a retrain must not learn from it. Labels always block (kind labels)."""
+    if spec.variation is None:
+        return []
+    present = values.dropna()
+    one = one_class(len(present), present.iloc[0], spec.variation) if present.nunique() == 1 else None
+    rules = [RuleResult(spec.name, "labels vary as in the reference", one is None, one or "varies", kind="labels")]
+    if measured_in_units(spec, suite) and spec.variation.quartiles is not None:
+        moved = unit_shift(values, spec.variation)
+        rules.append(
+            RuleResult(
+                spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="labels"
+            )
+        )
+    return rules
+
+
+def measured_in_units(spec: ColumnSpec, suite: SuiteSpec) -> bool:
+    """A column whose quartiles are watched for a unit change: numeric features and a regression target."""
+    return spec.kind == "numeric" or (spec.kind == "target" and suite.task == "regression")
 
 
 def _type_result(

@@ -37,6 +37,10 @@ MIN_UNIT_FACTOR = 1.5
 # glucose 86% null where every month held it whole was only a warning (nulls warn by default) and the
 # retrain a later drop asked for learnt from it
 NULL_SURGE = 0.5
+# labels all of one class where every reference window held several: below this chance of it
+# happening at the reference's most lopsided window it is a label feed fault, not a quiet month
+# (a month labelled 0% malignant against a 39% prior was "within policy" and retrains learnt from it)
+ONE_CLASS_CHANCE = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,24 @@ def collapsed_text(present: int, value: Any, variation: ColumnVariation) -> str:
     return (
         f"every one of {present:,} values is {value!r}; "
         f"each reference window held >= {variation.distinct_min:,} distinct values"
+    )
+
+
+def one_class(present: int, value: Any, variation: ColumnVariation | None) -> str | None:
+    """Why ``present`` labels that are all ``value`` cannot be chance; None if they could be.
+
+    The reference's most lopsided window had one value on ``top_share_high`` of its rows, so a
+    window of n labels all alike has at most that share to the n-th power of happening by chance.
+    """
+    if variation is None or variation.distinct_min is None or variation.distinct_min < 2:
+        return None
+    top = variation.top_share_high
+    if top is None or present < MIN_ROWS_TO_JUDGE or top**present >= ONE_CLASS_CHANCE:
+        return None
+    value = value.item() if hasattr(value, "item") else value
+    return (
+        f"every one of {present:,} labels is {value!r}; no reference window held more than "
+        f"{100 * top:.1f}% of one value (a label feed fault?)"
     )
 
 

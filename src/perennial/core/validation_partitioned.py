@@ -33,7 +33,7 @@ from perennial.core.validation_bounds import (
     MAX_TOP_SHARE,
     MIN_ROWS_TO_JUDGE,
     collapsed_text,
-    null_limit,
+    one_class,
     unit_shift_text,
 )
 from perennial.core.validation_gx import ColumnCheck, outcome_text, share_text
@@ -62,7 +62,7 @@ def validate_partitioned(
         window = reduce(lambda frame: summarise_partition(frame, suite), lambda a, b: a.merge(b))
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     duplicated = _duplicated_values(reduce, window, specs)
-    quartiles = _quartiles(reduce, window, specs)
+    quartiles = _quartiles(reduce, window, specs, suite)
     results = [RuleResult(None, "rows > 0", window.rows > 0, f"{window.rows:,} rows")]
     for spec in specs:
         results += _column_results(window, spec, suite, duplicated.get(spec.name), quartiles.get(spec.name))
@@ -97,7 +97,7 @@ def _column_results(
     typed = _type_result(part, spec, numeric_target=suite.task == "regression")
     if typed is not None:
         results.append(typed)
-    limit = null_limit(spec.max_null_share, spec.variation, window.rows)
+    limit = memory.column_null_limit(spec, window.rows)
     null_rule = "not null" if limit == 0 else f"null share <= {share_text(limit)}"
     not_null = ColumnCheck(name, null_rule, "not_null", mostly=1 - limit)
     passed = part.rows == 0 or (part.rows - part.nulls) / part.rows >= not_null.mostly
@@ -105,7 +105,7 @@ def _column_results(
     results += memory.missing_rules(spec, suite, part.nulls, part.rows, limit)
     if typed is not None and not typed.passed:
         return results
-    results += _variation_results(part, spec, quartiles)
+    results += _variation_results(part, spec, suite, quartiles)
     check = value_check(spec, suite)
     if check is None:
         return results
@@ -155,13 +155,27 @@ def _inferred(kinds: frozenset[str]) -> str:
 
 
 def _variation_results(
-    part: ColumnPart, spec: ColumnSpec, quartiles: tuple[np.ndarray, float] | None
+    part: ColumnPart, spec: ColumnSpec, suite: SuiteSpec, quartiles: tuple[np.ndarray, float] | None
 ) -> list[RuleResult]:
-    """``validation._variation_rules`` from the distinct values kept and the exact quartiles."""
+    """``validation._variation_rules`` (``_label_rules`` for the target) from the distinct values kept
+    and the exact quartiles."""
     variation = spec.variation
     if variation is None:
         return []
     present = part.rows - part.nulls
+    if spec.kind == "target":
+        label = one_class(present, part.distinct[0], variation) if len(part.distinct) == 1 else None
+        rules = [
+            RuleResult(spec.name, "labels vary as in the reference", label is None, label or "varies", kind="labels")
+        ]
+        if memory.measured_in_units(spec, suite) and variation.quartiles is not None:
+            moved = unit_shift_text(*quartiles, variation) if quartiles is not None else None
+            rules.append(
+                RuleResult(
+                    spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="labels"
+                )
+            )
+        return rules
     one = None
     if (
         variation.distinct_min is not None
@@ -180,12 +194,14 @@ def _variation_results(
     return rules
 
 
-def _quartiles(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> dict[str, tuple[np.ndarray, float]]:
+def _quartiles(
+    reduce: Reduce, window: WindowParts, specs: list[ColumnSpec], suite: SuiteSpec
+) -> dict[str, tuple[np.ndarray, float]]:
     """Exact quartiles and medians of the columns ``unit_shift`` would measure (two passes, if any)."""
     spans: dict[str, Span] = {}
     for spec in specs:
         part, variation = window.parts.get(spec.name), spec.variation
-        if part is None or part.span is None or spec.kind != "numeric" or variation is None:
+        if part is None or part.span is None or not memory.measured_in_units(spec, suite) or variation is None:
             continue
         judged = variation.quartiles is not None and variation.median_ratio is not None
         if judged and part.span.count >= MIN_ROWS_TO_JUDGE and min(variation.quartiles or (0,)) > 0:

@@ -165,7 +165,9 @@ def _column_part(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> Colum
         kinds=frozenset([inferred]) if inferred and len(present) else frozenset(),
         present=tuple(present.head(EXAMPLES).to_numpy(dtype=object)),
         distinct=_first_two(present) if spec.variation is not None else (),
-        span=_span(present) if spec.kind == "numeric" and pd.api.types.is_numeric_dtype(values.dtype) else None,
+        span=_span(present)
+        if memory.measured_in_units(spec, suite) and pd.api.types.is_numeric_dtype(values.dtype)
+        else None,
         bad=bad,
         offending=offending,
         error=error,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from perennial.core.validation_bounds import WARNABLE
 from perennial.errors import DataValidationFailed
 
 
@@ -61,7 +62,20 @@ class ValidationReport:
             return f"{self.source}: all {len(self.results)} checks passed on {self.rows:,} rows"
         shown = "; ".join(f.describe() for f in failures[:limit])
         more = f"; and {len(failures) - limit} more" if len(failures) > limit else ""
-        return f"{self.source}: {len(failures)} of {len(self.results)} checks failed: {shown}{more}{warned}"
+        return f"{self.source}: {len(failures)} of {len(self.results)} checks failed: {shown}{more}{warned}{self.way_forward()}"
+
+    def way_forward(self) -> str:
+        """What to do when a blocking rule describes the data as it now is, not a fault (a new
+        carrier, a column dropped for good): left blocking, such data would stop every window."""
+        kinds = sorted({f.kind for f in self.failures if f.kind in WARNABLE})
+        if not kinds:
+            return ""
+        listed = ", ".join(kinds)
+        unseen = " (the model scores a new category as unseen)" if "categories" in kinds else ""
+        return (
+            f". If this is the data as it now is, not a fault: list {listed} in validation.warnings to record it "
+            f"without blocking{unseen}, and retrain once the training data holds it"
+        )
 
     def to_markdown(self) -> str:
         verdict = "PASSED" if self.passed else "FAILED"

@@ -196,6 +196,48 @@ def test_a_column_collapsed_to_one_value_blocks(suite: SuiteSpec) -> None:
     assert "every one of 40 values is 0.0; each reference window held >= 40 distinct values" in report.summary()
 
 
+def test_labels_all_of_one_class_block_where_the_reference_could_not_have_made_them() -> None:
+    # given a reference labelled half and half every day, and one labelled 90% negative every day
+    even = derive_suite(config(), frame(400, days=4))
+    lopsided = derive_suite(config(), frame(400, days=4).assign(delayed=lambda f: (f.index % 10 == 0).astype(int)))
+    window = frame(40).assign(delayed=0)  # 40 labels, every one 0
+    # when the one-class window is checked against each
+    against_even = validate_frame(window, even, source="june.csv")
+    against_lopsided = validate_frame(window, lopsided, source="june.csv")
+    # then it cannot be chance against the even reference (0.5^40), and labels always block
+    assert [(f.column, f.rule, f.kind) for f in against_even.failures] == [
+        ("delayed", "labels vary as in the reference", "labels")
+    ]
+    assert "every one of 40 labels is 0; no reference window held more than 50.0% of one value" in (
+        against_even.summary()
+    )
+    # and against the lopsided one (0.9^40 = 1.5%) it could be a quiet window: it passes
+    assert against_lopsided.passed
+    # and even labels pass the even reference
+    assert validate_frame(frame(40), even, source="june.csv").passed
+
+
+def test_regression_labels_moved_by_one_factor_block() -> None:
+    # given a regression contract: the label is minutes of delay, varying each day
+    raw = config_dict()
+    raw["task"] = "regression"
+    raw["data"]["target"] = {"column": "delay"}
+    raw["evaluation"]["primary_metric"] = "mae"
+    raw["gate"]["min_lift_over_baseline"] = None
+    raw["training"]["candidates"] = [{"name": "ridge", "family": "ridge"}]
+    raw["monitoring"] = {"retraining": {"performance_tolerance": 5.0}}
+    regression = parse_config(raw, "delay.yaml")
+    minutes = frame(400, days=4).drop(columns="delayed").assign(delay=lambda f: 10.0 + (f.index * 7) % 50)
+    suite = derive_suite(regression, minutes)
+    # when a window's labels arrive x100 (seconds and a slip of units), and one arrives as it should
+    scaled = validate_frame(minutes.head(100).assign(delay=lambda f: f["delay"] * 100), suite, source="june.csv")
+    clean = validate_frame(minutes.tail(100), suite, source="july.csv")
+    # then the scaled labels are blocked as a label fault, the clean ones pass
+    assert [(f.column, f.rule, f.kind) for f in scaled.failures] == [("delay", "no unit shift", "labels")]
+    assert "every quartile moved by x100" in scaled.summary()
+    assert clean.passed
+
+
 def test_a_contract_stored_before_variation_still_loads_and_checks(suite: SuiteSpec) -> None:
     # given a contract as older versions stored it: no variation, no window, no warnings
     raw = suite.to_dict()
@@ -237,6 +279,11 @@ def test_many_unseen_categories_fail_but_a_few_new_ones_pass() -> None:
     carrier_rule = "in set of 4 known categories (<=1.0% unseen)"
     assert "'ZZ'" in next(r.observed for r in few_report.results if r.rule == carrier_rule)
     assert failed(many_report) == {("carrier", carrier_rule): "40 of 400 rows (10.0%) not in the set, e.g. 'ZZ'"}
+    # and the failure says how to go on if ZZ is a real new carrier; a schema failure has no such way
+    assert "list categories in validation.warnings" in many_report.summary()
+    assert "scores a new category as unseen" in many_report.summary()
+    missing = validate_frame(frame(400, days=4).drop(columns=["carrier"]), suite, source="gone.csv")
+    assert not missing.passed and "validation.warnings" not in missing.summary()
 
 
 def test_duplicate_ids_fail(suite: SuiteSpec) -> None:

@@ -98,6 +98,19 @@ def test_a_collapse_a_unit_shift_and_an_all_null_column_give_the_same_words(suit
     assert any(column == "carrier" and "no surge" in rule for column, rule in broken(in_memory))
 
 
+def test_labels_all_of_one_class_give_the_same_words(suite: SuiteSpec) -> None:
+    # given a window whose 2,000 labels all came back 0 (a label feed fault)
+    # when
+    in_memory, partitioned = both(window().assign(delayed=0), suite)
+    # then both block it on the same rule, and a window labelled as usual passes it in both
+    assert partitioned == in_memory
+    assert broken(in_memory) == [("delayed", "labels vary as in the reference")]
+    clean_memory, clean_partitioned = both(window(), suite)
+    assert clean_partitioned == clean_memory and ("delayed", "labels vary as in the reference") not in broken(
+        clean_memory
+    )
+
+
 def test_stale_thin_data_and_empty_partitions_give_the_same_words(suite: SuiteSpec) -> None:
     # given two days of a week ago, split with empty partitions before, between and after
     thin = make_flights(20, seed=3, start="2013-03-20", days=2)
