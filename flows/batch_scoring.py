@@ -7,12 +7,14 @@ Run alone:  python -m flows.batch_scoring --start 2013-07-01 --end 2013-07-02
 # annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
+from pathlib import Path
 
 from prefect import flow
 from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
+from perennial.io.preflight import with_new_rows
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import load_data_task
@@ -33,16 +35,22 @@ def batch_scoring_flow(
     start: dt.date | None = None,
     end: dt.date | None = None,
     alias: str = "champion",
+    data: str | None = None,
 ) -> int:
     """Score rows with start <= time < end (default: the config's holdout window).
 
     Without a time column every row of the source is scored, stamped with the scoring time.
+    ``data``: a file of new rows to score instead of the config's source (labels optional), every
+    row of it unless ``start``/``end`` are given.
     """
     settings = load_settings()
     config = load_config(settings.root / config_path)
-    start = start or getattr(config.split, "train_end", None)
-    end = end or getattr(config.split, "holdout_end", None)
-    window = f"{start}..{end}" if config.data.time_column else "all rows"
+    if data is not None:
+        config = with_new_rows(config, Path(data))
+    else:
+        start = start or getattr(config.split, "train_end", None)
+        end = end or getattr(config.split, "holdout_end", None)
+    window = f"{start or ''}..{end or ''}" if config.data.time_column else "all rows"
     registry = Registry(config.tracking.registered_model)
     with tracked_flow(config, settings, f"score {window}", "scoring", f"alias {alias}") as (_, run_id):
         version, model, suite = load_model_task(registry, alias)
@@ -63,5 +71,6 @@ def batch_scoring_flow(
 if __name__ == "__main__":
     parser = command_line(__doc__, "--start", "--end")
     parser.add_argument("--alias", default="champion")
+    parser.add_argument("--data", default=None, help="a file of new rows to score instead of the config's source")
     args = parser.parse_args()
-    batch_scoring_flow(args.config, args.start, args.end, args.alias)
+    batch_scoring_flow(args.config, args.start, args.end, args.alias, args.data)

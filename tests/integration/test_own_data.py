@@ -173,6 +173,15 @@ def test_without_a_time_column_each_scoring_is_a_monitoring_window_of_its_own(tm
     # then the doctor finds the state consistent: a new batch is not a duplicate
     assert doctor.exit_code == 0 and "consistent" in doctor.output, doctor.output
 
+    # when new rows with no labels yet, shipped gzipped, are scored from their own file
+    unlabelled = tmp_path / "incoming.csv.gz"
+    second.drop(columns=["diagnosis"]).to_csv(unlabelled, index=False)
+    assert batch_scoring_flow(config_path=str(config_path), data=str(unlabelled)) == len(second)
+    # then they are stored as a batch of their own, each row under the key its labelled copy had
+    stored = open_store(load_config(config_path), load_settings().root).read("batch")
+    batches = [set(rows["id"]) for _, rows in stored.groupby("scored_at")]
+    assert len(batches) == 4 and batches[-1] == batches[1] and batches[-1] != batches[0]
+
 
 def _other(case: str) -> object:
     return {"booleans-null-constant": False, "semicolon-latin1": "bénin"}.get(case, "B")

@@ -92,9 +92,21 @@ def score(
     ] = None,
     end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="day after the last")] = None,
     alias: str = "champion",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="a file of new rows to score instead of the config's source (labels optional): every row"),
+    ] = None,
 ) -> None:
     """Batch-score a window with a model alias into the prediction store (no time column: every row)."""
-    checked(config)
+    if data is None:
+        checked(config)
+    else:
+        from perennial.config import load_config
+        from perennial.io.preflight import check_new_rows
+
+        settings = project()
+        data = data.expanduser().resolve()
+        check_new_rows(load_config(settings.root / config), data)
     from flows.batch_scoring import batch_scoring_flow
 
     rows, error = run_flow(
@@ -103,6 +115,7 @@ def score(
         start=start.date() if start else None,
         end=end.date() if end else None,
         alias=alias,
+        data=str(data) if data is not None else None,
     )
     if error:
         fail(error)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from perennial.config import Config, FileSource, load_config
 from perennial.core.target import Labels, check_spellings, resolve_labels
-from perennial.errors import ConfigError
+from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sources
 
 
@@ -46,6 +46,40 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
         return config, resolve_labels(values, target, name)
     except ConfigError as exc:
         raise ConfigError(f"{path}: data.target: {exc}") from None
+
+
+def with_new_rows(config: Config, path: Path) -> Config:
+    """``config`` reading ``path`` (new rows to score, labelled or not) instead of its source: the
+    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks and
+    day-first columns kept from the config's own file source."""
+    from perennial.io.starter import source_for
+
+    if not path.exists():
+        raise DataSourceError(f"{path}: file does not exist")
+    source = source_for(path, str(path))
+    old = config.data.source
+    if isinstance(old, FileSource) and source.kind == "csv":
+        source = source.model_copy(
+            update={"missing_marks": old.missing_marks, "dayfirst_columns": old.dayfirst_columns}
+        )
+    return config.model_copy(update={"data": config.data.model_copy(update={"source": source})})
+
+
+def check_new_rows(config: Config, path: Path) -> Config:
+    """``with_new_rows``, its header checked for every column scoring reads (the target is optional:
+    new rows have no labels yet)."""
+    scoring = with_new_rows(config, path)
+    source = scoring.data.source
+    assert isinstance(source, FileSource)  # with_new_rows made it
+    header = [str(c) for c in sources.read_sample(source, None, rows=50).columns]
+    problems = [
+        f"{key}: {_not_there(column, header, str(path))}"
+        for key, column in named_columns(config)
+        if column not in header and key != "data.target.column" and not key.startswith("evaluation.")
+    ]
+    if problems:
+        raise ConfigError(f"--data {path}: " + "; ".join(problems))
+    return scoring
 
 
 def named_columns(config: Config) -> list[tuple[str, str]]:

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from perennial.config import FileSource, load_config
 from perennial.errors import ConfigError
-from perennial.io.preflight import check_config
+from perennial.io.preflight import check_config, check_new_rows
+from perennial.io.sources import read_source
 from tests.conftest import config_dict, make_flights
 
 
@@ -75,3 +77,25 @@ def test_a_multiclass_target_spelt_several_ways_is_refused_before_training(tmp_p
     # and with one spelling per class it passes
     frame.assign(delay_class=frame["delay_class"].str.strip().str.lower()).to_parquet(tmp_path / "classes.parquet")
     assert check_config(path, tmp_path)[0].task == "multiclass"
+
+
+def test_new_rows_to_score_need_every_feature_but_not_the_target(tmp_path: Path, table: pd.DataFrame) -> None:
+    # given a config on a Parquet file, and new rows as a gzipped semicolon CSV: one without labels,
+    # one that lost a feature too
+    config = load_config(_config(tmp_path, {"kind": "parquet", "path": str(tmp_path / "flights.parquet")}))
+    unlabelled, short = tmp_path / "new.csv.gz", tmp_path / "short.csv"
+    table.drop(columns=["delayed"]).to_csv(unlabelled, index=False, sep=";")
+    table.drop(columns=["delayed", "carrier"]).to_csv(short, index=False)
+    # when each is checked for scoring
+    scoring = check_new_rows(config, unlabelled)
+    # then the unlabelled file is read as what it is, and scoring reads it instead of the config's source
+    source = scoring.data.source
+    assert isinstance(source, FileSource) and (source.kind, source.delimiter, source.path) == (
+        "csv",
+        ";",
+        str(unlabelled),
+    )
+    assert read_source(source, None)[["flight_id", "carrier"]].equals(table[["flight_id", "carrier"]])
+    # and the file without carrier is refused naming the key and the column, before anything starts
+    with pytest.raises(ConfigError, match=r"--data .*short.csv: data.features.categorical\[0\]: column `carrier`"):
+        check_new_rows(config, short)
