@@ -32,6 +32,7 @@ from perennial.core.monitoring import (
     ChampionContext,
     Window,
     WindowResult,
+    drift_unjudged,
     event_for,
     label_shortfall,
     window_bounds,
@@ -128,11 +129,14 @@ def monitoring_flow(
         health = service_health_task(url) if url else None
         event = event_for(result, window, config.monitoring.retraining.performance_tolerance, validation.summary())
         event_id = emit(event) if event is not None else None
+        unjudged = drift_unjudged(measured.rows, config.monitoring.min_drift_rows) if drift else None
         _record(
             result,
             event.name if event else None,
             event_id,
-            f"{drift.summary()}; against {measured.reference}" if drift else validation.summary(),
+            f"{drift.summary()}; against {measured.reference}" + (f"; {unjudged}" if unjudged else "")
+            if drift
+            else validation.summary(),
             run_id,
             config.name,
             health,
@@ -142,6 +146,7 @@ def monitoring_flow(
         warned = [w.describe() for w in validation.warnings]
         print(
             f"{window.label}: {result.decision.why}"
+            + (f" ({unjudged})" if unjudged else "")
             + (f" → {event.name}" if event else "")
             + (f"; data warnings: {'; '.join(warned)}" if warned else "")
         )

@@ -27,6 +27,7 @@ from perennial.core.monitoring import (
     WindowResult,
     batch_window,
     drift_frame,
+    drift_unjudged,
     latest_predictions,
     split_drift,
     window_holding,
@@ -296,7 +297,8 @@ def decide_task(
     estimated_drop: float | None = None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
-    share, drifted, prediction_drift = split_drift(drift) if drift is not None else (None, (), None)
+    judged = drift is not None and drift_unjudged(rows, config.monitoring.min_drift_rows) is None
+    share, drifted, prediction_drift = split_drift(drift) if drift is not None and judged else (None, (), None)
     pending = WindowResult(
         config.name,
         window.label,

@@ -155,6 +155,24 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
     assert len(_events("perennial.drift.detected", "2013-04-01", since, wait=1.0)) == 1
 
 
+def test_a_window_too_small_to_judge_drift_is_reported_and_never_asks_for_a_retrain(
+    project: Any, since: dt.datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a champion whose config judges drift only on windows of 100,000 rows or more, and the hot April
+    config = project.write_config(monitoring={**EAGER, "min_drift_rows": 100_000})
+    assert training_flow(config_path=config).promoted
+    _alter_window(project, _hot_april)
+    rows = batch_scoring_flow(config_path=config, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    # when the window is monitored
+    state = monitoring_flow(config_path=config, **WINDOW, return_state=True)
+    # then its drift is measured but not judged: no drift share, no retrain, no event, and the line says why
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert result["drift_share"] is None and result["drifted_columns"] == [] and result["event"] is None
+    assert f"drift not judged: {rows:,} rows < 100,000 (monitoring.min_drift_rows)" in caplog.text
+    assert _events("perennial.drift.detected", "2013-04-01", since, wait=1.0) == []
+
+
 def test_drift_that_costs_no_performance_is_watched_not_retrained_when_the_policy_asks_for_a_drop(
     project: Any, since: dt.datetime
 ) -> None:

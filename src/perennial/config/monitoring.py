@@ -70,6 +70,12 @@ class Monitoring(Frozen):
     )
     labels: Source | None = Field(default=None, description="delayed labels keyed by id; default: the data source")
     min_labelled_rows: int = Field(default=200, ge=1)
+    min_drift_rows: int = Field(
+        default=200,
+        ge=1,
+        description="a window with fewer rows is reported but not judged on drift: a distance measured on a "
+        "few dozen rows is mostly their noise (30 rows 'drifted' on 30 of 31 columns)",
+    )
     report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
     service_url: str | None = Field(
         default=None, description="the running service, e.g. http://127.0.0.1:8000: its /metrics is read"

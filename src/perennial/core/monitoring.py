@@ -312,6 +312,11 @@ class WindowResult:
         return out
 
 
+def drift_unjudged(rows: int, minimum: int) -> str | None:
+    """Why a window's drift does not count towards a decision (too few rows); None when it does."""
+    return f"drift not judged: {rows:,} rows < {minimum:,} (monitoring.min_drift_rows)" if rows < minimum else None
+
+
 def split_drift(report: DriftReport) -> tuple[float, tuple[str, ...], bool | None]:
     """(feature drift share, drifted features, prediction drifted) from one report over features + score."""
     features = [c for c in report.columns if c.column != PREDICTION]
