@@ -46,7 +46,7 @@ def sk_regression(name: str, y: np.ndarray, p: np.ndarray, q: float = 0.5) -> fl
 def sk_multiclass(name: str, y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
     predicted = classes[proba.argmax(axis=1)]
     return {
-        "macro_f1": lambda: skm.f1_score(y, predicted, average="macro", labels=classes, zero_division=0),
+        "macro_f1": lambda: skm.f1_score(y, predicted, average="macro"),
         "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, predicted),
         "log_loss": lambda: skm.log_loss(y, proba, labels=classes),
         "accuracy": lambda: skm.accuracy_score(y, predicted),
@@ -84,6 +84,20 @@ def test_multiclass_values_are_sklearns_on_the_full_and_the_resampled_rows(name:
     assert full.value == pytest.approx(sk_multiclass(name, y, proba, classes), rel=1e-10)
     assert resampled == pytest.approx([sk_multiclass(name, y[i], proba[i], classes) for i in index], rel=1e-10)
     assert full.low <= full.value <= full.high
+
+
+def test_macro_f1_leaves_out_a_class_neither_labelled_nor_predicted_in_the_rows() -> None:
+    # given a strong wine model's rows without any barbera (a window where that grape was not picked)
+    y, proba, classes = wine(C=1.0)
+    kept = (y != "barbera") & (classes[proba.argmax(axis=1)] != "barbera")
+    rows = tm.MulticlassRows(y[kept], proba[kept], classes, top_k=2)
+    # when macro F1 is measured
+    found = tm.estimate(rows, ["macro_f1"], FAST)["macro_f1"].value
+    # then it is the mean over the two classes present (sklearn's default), not a third lower for the absent one
+    predicted = classes[proba[kept].argmax(axis=1)]
+    assert found == pytest.approx(skm.f1_score(y[kept], predicted, average="macro"), rel=1e-10) and found > 0.9
+    counted_as_zero = skm.f1_score(y[kept], predicted, average="macro", labels=classes, zero_division=0)
+    assert counted_as_zero < 0.7 < found
 
 
 def test_mape_is_undefined_when_the_target_reaches_zero() -> None:
