@@ -37,6 +37,12 @@ def load_data_task(
         frame.index = pd.RangeIndex(len(frame))
         return frame, name
     times = parse_times(frame, time_column, name)
+    untimed = int(times.isna().sum())
+    if untimed:  # no window holds them: said, not dropped in silence (40% of a table once vanished so)
+        get_run_logger().warning(
+            f"{name}: {untimed:,} of {len(frame):,} rows ({untimed / len(frame):.1%}) have no '{time_column}' "
+            "and fall in no window: left out of training, scoring and monitoring"
+        )
     split = config.split
     start = start or getattr(split, "train_start", None)
     end = end or getattr(split, "holdout_end", None)

@@ -157,3 +157,17 @@ def test_a_retrain_never_learns_from_a_window_monitoring_refused(project) -> Non
     assert run.data.metrics["left_out_refused_rows"] == refused > 0
     everything = int(((frame["time_hour"] >= "2013-01-01") & (frame["time_hour"] < "2013-03-01")).sum())
     assert int(run.data.params["rows_train"]) == everything - refused
+
+
+def test_rows_without_a_timestamp_are_said_to_fall_in_no_window(project, caplog: pytest.LogCaptureFixture) -> None:
+    # given a source where every third row lost its timestamp
+    frame = pd.read_parquet(project.data)
+    untimed = frame.index % 3 == 0
+    frame["time_hour"] = frame["time_hour"].mask(untimed)
+    frame.to_parquet(project.data, index=False)
+    # when it is trained on
+    outcome = training_flow(config_path=project.write_config())
+    # then training goes on with the timed rows, and the rows left out are counted and named, not lost silently
+    assert outcome.version == "1"
+    expected = f"{int(untimed.sum()):,} of {len(frame):,} rows (33.4%) have no 'time_hour' and fall in no window"
+    assert expected in caplog.text
