@@ -18,6 +18,10 @@ from perennial.core.names import reserved_feature_reason
 # Text with more distinct values than this share of rows (and than MAX_CATEGORIES) is free text or an id
 MAX_CATEGORY_SHARE = 0.5
 MAX_CATEGORIES = 200
+# a column judged a leak: its values that repeat carry one outcome each, or it alone separates the
+# outcomes (AUC) or follows a numeric target (|correlation|) at least this well, over this many rows
+LEAK_SEPARATION = 0.999
+MIN_LEAK_ROWS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +82,58 @@ def looks_like_datetime(values: pd.Series) -> bool:
     return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
 
 
-def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> ColumnTypes:
-    """Each column's kind (``exclude``: the target, id and time columns, which are not features)."""
+def leaks_target(values: pd.Series, target: pd.Series) -> str | None:
+    """Why a column gives the target away (a copy of it, or a code written once the outcome was
+    known), or None. A model trained on it scores perfectly on the holdout and is promoted, then
+    fails where the outcome is not yet known: an outcome code copied from the label gave AUC 1.0.
+
+    Two readings: the values that repeat each carry one outcome on nearly every row; or (numbers)
+    the column alone orders the two outcomes, or moves with a numeric target, without error.
+    """
+    both = values.notna() & target.notna()
+    value, outcome = values[both], target[both]
+    if len(value) < MIN_LEAK_ROWS or outcome.nunique() < 2:
+        return None
+    counts = value.value_counts()
+    repeated = value.isin(counts.index[counts >= 2])
+    if repeated.mean() >= 0.9 and outcome[repeated].groupby(value[repeated]).nunique().max() == 1:
+        return (
+            f"each of its {value[repeated].nunique():,} values goes with one outcome on {int(repeated.sum()):,} rows: "
+            "it gives the target away (put it back only if it is known before the outcome)"
+        )
+    if not pd.api.types.is_numeric_dtype(value.dtype) or pd.api.types.is_bool_dtype(value.dtype):
+        return None
+    numbers = value.astype("float64")
+    if outcome.nunique() == 2:
+        codes = (outcome == outcome.iloc[0]).to_numpy()
+        ranks = numbers.rank().to_numpy()
+        positives = int(codes.sum())
+        auc = (ranks[codes].sum() - positives * (positives + 1) / 2) / (positives * (len(codes) - positives))
+        separation = max(auc, 1 - auc)
+        if separation >= LEAK_SEPARATION:
+            return (
+                f"alone it separates the two outcomes (AUC {separation:.4f}): it gives the target away "
+                "(put it back only if it is known before the outcome)"
+            )
+    elif pd.api.types.is_numeric_dtype(outcome.dtype) and numbers.std() > 0:
+        correlation = abs(float(np.corrcoef(numbers, outcome.astype("float64"))[0, 1]))
+        if correlation >= LEAK_SEPARATION:
+            return (
+                f"it moves with the target (correlation {correlation:.4f}): it gives the target away "
+                "(put it back only if it is known before the outcome)"
+            )
+    return None
+
+
+def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.Series | None = None) -> ColumnTypes:
+    """Each column's kind (``exclude``: the target, id and time columns, which are not features);
+    with ``target``, a column that gives it away is left out."""
     numeric, categorical, datetime, dropped = [], [], [], {}
     rows = max(1, len(frame))
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
         why = reserved_feature_reason(name) or degenerate(values) or row_label(name, values)
+        why = why or (leaks_target(values, target) if target is not None else None)
         if why:
             dropped[name] = why
         elif pd.api.types.is_bool_dtype(values.dtype):

@@ -103,7 +103,7 @@ def starter_config(
     if chosen == "regression" and not pd.api.types.is_numeric_dtype(frame[target].dropna()):
         raise ConfigError(f"{data}: --task regression needs a numeric target; '{target}' holds text")
     roles = tuple(c for c in (target, time, id_column) if c)
-    types = infer_types(frame, exclude=roles)
+    types = infer_types(frame, exclude=roles, target=frame[target])
     if not types.features:
         raise ConfigError(f"{data}: no usable feature columns besides {list(roles)}: {types.dropped}")
     text = render(_name(data), source, frame, target, (chosen, why), labels, types, time, id_column)

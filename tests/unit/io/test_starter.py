@@ -124,7 +124,11 @@ def test_the_task_can_be_given_and_a_positive_label_only_fits_a_binary_target(tm
 def test_a_european_csv_is_read_with_its_decimal_comma_and_a_dotted_one_is_left_alone(tmp_path: Path) -> None:
     # given a ;-separated latin-1 file whose numbers are written 3,14 (as a French spreadsheet exports)
     frame = pd.DataFrame(
-        {"prix": [102.51, 97.5, 120.0, 88.25] * 25, "pièces": [3, 2, 4, 1] * 25, "vendu": ["oui", "non"] * 50}
+        {
+            "prix": [102.51, 97.5, 120.0, 88.25] * 25,
+            "pièces": [3, 2, 4, 1] * 25,
+            "vendu": ["oui", "non", "non"] * 33 + ["oui"],
+        }
     )
     european = tmp_path / "ventes.csv"
     frame.to_csv(european, sep=";", decimal=",", index=False, encoding="latin-1")
@@ -274,3 +278,29 @@ def test_a_class_too_rare_to_judge_is_named_in_the_starter(tmp_path: Path) -> No
     # while classes of ten rows or more are not named
     frame.assign(cultivar=[["a", "b", "c"][i % 3] for i in range(len(frame))]).to_csv(path, index=False)
     assert "too few rows" not in starter_config(path, "cultivar")
+
+
+def test_init_leaves_out_a_column_that_gives_the_target_away_and_keeps_strong_honest_ones(tmp_path: Path) -> None:
+    # given the breast cancer table with an outcome code copied from the diagnosis, a follow-up time
+    # written once the outcome was known (it alone orders the two outcomes), and a regression table
+    # with the target in other units
+    from tests.integration.test_own_data import cancer, diabetes
+
+    table = cancer()
+    malignant = (table["diagnosis"] == "M").to_numpy()
+    noise = np.random.default_rng(0).uniform(0, 5, len(table))
+    table = table.assign(outcome_code=malignant.astype(int), followup_days=np.where(malignant, 30, 400) + noise)
+    table.to_csv(tmp_path / "cancer.csv", index=False)
+    progression = diabetes().assign(progression_pct=lambda f: f["progression"] / 3.46)
+    progression.to_csv(tmp_path / "diabetes.csv", index=False)
+    # when init profiles each
+    text = starter_config(tmp_path / "cancer.csv", "diagnosis", "M")
+    features = parse_config(yaml.safe_load(text), "s.yaml").data.features
+    regression = starter_config(tmp_path / "diabetes.csv", "progression")
+    # then the leaks are left out, each with why, and the measurements stay (the best alone: AUC ~0.96)
+    assert "outcome_code" not in features.numeric and "followup_days" not in features.numeric
+    assert "# left out: outcome_code: each of its 2 values goes with one outcome on 569 rows" in text
+    assert "# left out: followup_days: alone it separates the two outcomes (AUC 1.0000)" in text
+    assert {"mean_radius", "mean_concave_points"} <= set(features.numeric)
+    assert "# left out: progression_pct: it moves with the target (correlation 1.0000)" in regression
+    assert "bmi" in parse_config(yaml.safe_load(regression), "r.yaml").data.features.numeric
