@@ -93,6 +93,25 @@ def test_hash_split_keeps_each_rows_side_when_rows_are_added(flights, tiny_confi
     assert set(row_keys(other, config)) != set(row_keys(holdout, config))
 
 
+def test_identical_rows_fall_on_one_side_of_the_hash_split(flights, tiny_config) -> None:
+    # given a table where 300 rows appear twice (an export run twice), its unique rows as they were
+    config = _hash_config(tiny_config, holdout_share=0.3, seed=3)
+    from perennial.core.data import row_keys, split_frame
+
+    doubled = pd.concat([flights, flights.head(300)], ignore_index=True)
+    # when it is split
+    train, holdout = split_frame(doubled, config)
+    # then no row of the holdout has a copy in training (the holdout never scores a seen row)
+    features = list(config.data.features.columns)
+    seen = set(map(tuple, train[features].astype(str).to_numpy()))
+    assert not [row for row in map(tuple, holdout[features].astype(str).to_numpy()) if row in seen]
+    # and every unique row keeps the side it had before copies existed
+    _, before = split_frame(flights, config)
+    assert set(row_keys(before, config)) == set(row_keys(holdout, config)) - {
+        k for k in row_keys(holdout, config) if not k.endswith("-0")
+    }
+
+
 def test_content_keys_agree_across_dtypes_and_keep_duplicates_apart(tiny_config) -> None:
     from perennial.core.data import content_keys
 
