@@ -101,10 +101,15 @@ def _plain_types(frame: pd.DataFrame) -> pd.DataFrame:
     """Parquet's pandas types as plain numpy ones, decided by the type alone (a Dask partition and its
     empty meta agree): categoricals (Hive partitions too) as their categories' type; nullable numbers
     (Int64, Float64) as float64 with NaN; nullable booleans and strings as objects with NaN. scikit-learn
-    refuses pandas.NA, and a served record arrives as plain types: the model sees the same either way."""
+    refuses pandas.NA, and a served record arrives as plain types: the model sees the same either way.
+
+    Decimals (Parquet's decimal128, a database's NUMERIC) arrive as an object column of ``Decimal``: the
+    one case told by the values. As text they would be profiled as an id and MLflow cannot type them."""
     for name in frame.columns:
         dtype = frame[name].dtype
-        if isinstance(dtype, pd.CategoricalDtype):
+        if pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(frame[name], skipna=True) == "decimal":
+            frame[name] = frame[name].astype("float64")
+        elif isinstance(dtype, pd.CategoricalDtype):
             frame[name] = frame[name].astype(dtype.categories.dtype)
         elif isinstance(dtype, pd.BooleanDtype | pd.StringDtype):
             frame[name] = frame[name].astype(object).where(frame[name].notna(), np.nan)
@@ -330,7 +335,7 @@ def _read_sql(source: SqlSource, query: str | None = None, wanted: list[str] | N
 def read_source(source: Source, root: Path | None = None) -> pd.DataFrame:
     """The whole source as a frame; an empty result is an error, not an empty model."""
     if isinstance(source, SqlSource):
-        frame = _read_sql(source)
+        frame = _plain_types(_read_sql(source))  # a NUMERIC column comes as Decimal objects
     else:
         frame = _read_file(source, resolve_path(source, root))
     if frame.empty:

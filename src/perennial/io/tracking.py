@@ -192,7 +192,11 @@ def log_dataset(
     from mlflow.types.utils import _infer_schema
 
     with _quiet():
-        schema = _infer_schema(frame.head(1000))
+        try:
+            schema = _infer_schema(frame.head(1000))
+        except MlflowException as exc:  # a type MLflow cannot name: lineage keeps the digest, not the schema
+            logging.getLogger(__name__).warning("dataset %s logged without a schema: %.200s", name, exc.message)
+            schema = None
         # MLflow's Dataset marks `profile` abstract without ABCMeta; MetaDataset is concrete at run time
         dataset = MetaDataset(_dataset_source(source), name=name, digest=digest, schema=schema)  # type: ignore[abstract]
     with _in_run(run_id):

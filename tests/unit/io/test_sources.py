@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -166,3 +167,20 @@ def test_parquets_nullable_types_are_read_as_plain_ones_in_memory_and_over_parti
     assert not any(v is pd.NA for column in read.columns for v in read[column])
     # and the partitioned path reads the same values in the same types
     pd.testing.assert_frame_equal(lazy.reset_index(drop=True), read)
+
+
+def test_parquet_decimals_are_read_as_numbers_in_memory_and_over_partitions(tmp_path: Path) -> None:
+    # given a Parquet file with a decimal128 column (money), with a missing value
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    amounts = pa.array([Decimal("1001.00"), None, Decimal("2.50")], type=pa.decimal128(12, 2))
+    pq.write_table(pa.table({"amount": amounts, "name": ["a", "b", "c"]}), tmp_path / "money.parquet")
+    source = FileSource(kind="parquet", path=str(tmp_path / "money.parquet"))
+    # when read whole, as a sample, and lazily
+    read, sample, lazy = read_source(source), read_sample(source, rows=2), open_lazy(source).compute()
+    # then the decimals are float64 numbers (not Decimal objects: profiled as text, untypable by MLflow)
+    assert read["amount"].dtype == "float64" and read["amount"].iloc[0] == 1001.0 and pd.isna(read["amount"].iloc[1])
+    assert sample["amount"].dtype == "float64" and lazy["amount"].dtype == "float64"
+    # and text stays text
+    assert read["name"].dtype == object and read["name"].tolist() == ["a", "b", "c"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -102,3 +104,18 @@ def test_a_database_source_is_named_by_its_redacted_url_and_a_file_by_mlflows_ow
     sql, file = tracking._dataset_source(url), tracking._dataset_source("/data/clinic.parquet")
     assert (sql._get_source_type(), sql.to_dict()) == ("sql", {"url": url})
     assert file._get_source_type() != "sql" and "clinic.parquet" in str(file.to_dict())
+
+
+def test_a_dataset_mlflow_cannot_type_is_logged_by_its_digest_without_failing_the_run(experiment: str) -> None:
+    # given a frame whose column MLflow's schema inference refuses (Decimal objects), and one it can type
+    odd = pd.DataFrame({"amount": [Decimal("1001.00"), Decimal("2.50")], "y": [0.0, 1.0]})
+    plain = odd.assign(amount=odd["amount"].astype("float64"))
+    with tracking.tracked_run(experiment, "lineage", {}) as run_id:
+        # when each is logged as the run's dataset
+        tracking.log_dataset(run_id, odd, "odd", "/data/odd.parquet", "training", "d1", "y")
+        tracking.log_dataset(run_id, plain, "plain", "/data/plain.parquet", "evaluation", "d2", "y")
+    # then the run finishes with both datasets, named by digest; only the typable one carries a schema
+    run = MlflowClient().get_run(run_id)
+    logged = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
+    assert run.info.status == "FINISHED" and {n: d.digest for n, d in logged.items()} == {"odd": "d1", "plain": "d2"}
+    assert not logged["odd"].schema and "amount" in logged["plain"].schema
