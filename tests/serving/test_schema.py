@@ -179,3 +179,32 @@ def test_a_datetime_feature_kept_as_text_takes_any_readable_time_and_refuses_one
     described = {f["name"]: f for f in schema.describe()["fields"]}
     assert (described["time_hour"]["type"], described["time_hour"]["format"]) == ("string", "date or time")
     assert "format" not in described["carrier"]
+
+
+def test_a_served_record_keeps_the_key_batch_scoring_stored_for_the_same_row(tmp_path) -> None:
+    from perennial.config import FileSource
+    from perennial.core.data import content_keys
+    from perennial.io.sources import read_source
+
+    # given a Parquet table with a nullable boolean and a nullable number, gaps in both, read as batch scoring reads it
+    table = pd.DataFrame(
+        {
+            "vip": pd.array([False, True, None, None], dtype="boolean"),
+            "visits": pd.array([3, None, 5, None], dtype="Int64"),
+            "plan": ["a", "b", None, "a"],
+        }
+    )
+    table.to_parquet(tmp_path / "t.parquet", index=False)
+    stored = content_keys(read_source(FileSource(kind="parquet", path=str(tmp_path / "t.parquet"))), table.columns)
+    fields = [FieldSpec("vip", "boolean"), FieldSpec("visits", "long"), FieldSpec("plan", "string")]
+    schema = RequestSchema(fields, None, None)
+    records = [
+        {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in table.astype(object).to_dict("records")
+    ]
+    # when the same rows are served one at a time and as one batch
+    alone = [schema.parse(json.dumps(r).encode()).ids[0] for r in records]
+    batch = schema.parse(json.dumps({"records": records}).encode()).ids
+    # then each answer's id is the stored one (JSON true/false/null hash as the batch's column does)
+    assert alone == stored.str.replace(r"-\d+$", "-0", regex=True).tolist() and batch == stored.tolist()
+    # and a row whose boolean differs gets another id
+    assert schema.parse(json.dumps({**records[0], "vip": True}).encode()).ids[0] != alone[0]

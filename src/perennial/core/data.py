@@ -202,8 +202,8 @@ def hash_share(keys: pd.Series, seed: int) -> pd.Series:
 def row_keys(frame: pd.DataFrame, config: Config) -> pd.Series:
     """Each row's key: the id column's text, else ``<content hash>-<n>``.
 
-    Without an id column the key is a hash of the row's feature values (numbers compared as
-    numbers, so 1 and 1.0 agree; everything else as text) and ``n`` counts earlier identical rows
+    Without an id column the key is a hash of the row's feature values (numbers and booleans compared
+    as numbers, so 1 and 1.0 agree, and True with or without nulls beside it; everything else as text) and ``n`` counts earlier identical rows
     in the same frame: a row keeps its key wherever it sits, and duplicates stay apart. Labels given
     later must come in the same rows (same feature values) to find their predictions.
     """
@@ -223,6 +223,9 @@ def content_keys(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
 
 def _comparable(values: pd.Series) -> pd.Series:
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+        return values.astype("float64")
+    if pd.api.types.infer_dtype(values, skipna=True) == "boolean":
+        # booleans with gaps are objects (a CSV's, a nullable boolean read plain): as a bool column hashes
         return values.astype("float64")
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return pd.to_datetime(values, utc=True).astype(str)

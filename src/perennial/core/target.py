@@ -141,10 +141,13 @@ def resolve_labels(values: pd.Series, target: Target, where: str = "data") -> La
 
 
 def _distinct(values: pd.Series) -> dict[str, Any]:
-    """Label key -> the first value seen with it (the user's own spelling)."""
+    """Label key -> the first value seen with it (the user's own spelling), a whole number as an int:
+    0/1 read as float (a gap beside them, a nullable Int64 read plain) are answered 0/1, not 0.0/1.0."""
     seen: dict[str, Any] = {}
     for value in pd.unique(values.dropna()):
-        seen.setdefault(label_key(value), value)
+        plain = native(value)
+        whole = isinstance(plain, float) and math.isfinite(plain) and plain.is_integer()
+        seen.setdefault(label_key(value), int(plain) if whole else value)
     return seen
 
 

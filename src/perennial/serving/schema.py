@@ -146,6 +146,7 @@ class RequestSchema:
             # the event time is logged with each prediction even when the model does not read it
             self.fields = (*self.fields, FieldSpec(time_column, "datetime", required=False))
         self._names = {*([id_column] if id_column else []), *(f.name for f in self.fields)}
+        self._kinds = {f.name: f.kind for f in self.fields}
         spec: dict[str, Any] = {id_column: Annotated[str, BeforeValidator(_id_text)]} if id_column else {}
         for f in self.fields:
             kind = _TYPES[f.kind] | None
@@ -206,9 +207,10 @@ class RequestSchema:
         if self.id_column:
             ids = [r[self.id_column] for r in valid]
         else:
-            ids = content_keys(
-                pd.DataFrame({c: columns[c] for c in self.key_columns if c in columns}), self.key_columns
-            ).tolist()
+            # typed as the model frame is: a request whose values are all null still hashes a number as
+            # NaN, as the batch's column does (an untyped [None] would be text)
+            present = [c for c in self.key_columns if c in columns]
+            ids = content_keys(build_frame(columns, present, self._kinds), self.key_columns).tolist()
         return Parsed(single, ids, columns, self._unseen(columns))
 
     def _unseen(self, columns: Mapping[str, list[Any]]) -> dict[str, int]:

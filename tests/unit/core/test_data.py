@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,6 +124,22 @@ def test_content_keys_agree_across_dtypes_and_keep_duplicates_apart(tiny_config)
     assert keys.tolist() == content_keys(floats, ["b", "a"]).tolist()
     assert keys[0] != keys[1] and keys[0].split("-")[0] == keys[1].split("-")[0]
     assert content_keys(ints.assign(b=["x", "x", "z"]), ["a", "b"])[2] != keys[2]
+
+
+def test_a_boolean_keys_the_same_however_it_arrives() -> None:
+    from perennial.core.data import content_keys
+
+    # given one column of booleans held as numpy bools, pandas' nullable boolean, and objects with a gap
+    plain = pd.DataFrame({"vip": [False, True], "x": [1.0, 2.0]})
+    nullable = pd.DataFrame({"vip": pd.array([False, True, None], dtype="boolean"), "x": [1.0, 2.0, 3.0]})
+    gapped = nullable.astype({"vip": object}).where(nullable.notna(), np.nan)
+    # when keyed / then a row's key is the same in each, and its null agrees with a number column's null
+    keys = content_keys(plain, ["vip", "x"]).tolist()
+    assert content_keys(nullable, ["vip", "x"]).tolist()[:2] == keys == content_keys(gapped, ["vip", "x"]).tolist()[:2]
+    assert content_keys(gapped, ["vip", "x"])[2] == content_keys(nullable.astype({"vip": "float64"}), ["vip", "x"])[2]
+    # and the text 'False' is another value (a text column keys as text), as is the other boolean
+    assert content_keys(plain.astype({"vip": str}), ["vip", "x"]).tolist() != keys
+    assert content_keys(plain.assign(vip=[True, True]), ["vip", "x"])[0] != keys[0]
 
 
 def test_rows_without_a_target_are_counted_and_left_out(tiny_config) -> None:

@@ -104,3 +104,14 @@ def test_labels_spelt_several_ways_are_refused_naming_each_spelling() -> None:
     # while one spelling per outcome, and classes that differ in more than case, are fine
     assert infer_task(pd.Series(["Yes", "No", "Yes"], name="churned"))[0] == "binary"
     assert infer_task(pd.Series(["Yes", "No", "Maybe", "yesterday"], name="churned"))[0] == "multiclass"
+
+
+def test_whole_number_labels_read_as_floats_are_answered_as_whole_numbers() -> None:
+    # given 0/1 read as floats (a nullable Int64 read plain, a CSV column with a gap) and labels that are fractions
+    whole = resolve_labels(pd.Series([0.0, 1.0, np.nan]), Target(column="y"))
+    halves = resolve_labels(pd.Series([0.5, 1.5]), Target(column="y", positive_label=1.5))
+    # then the whole numbers are ints everywhere they are shown (1, not 1.0); fractions stay floats
+    assert (type(whole.positive), whole.positive, type(whole.negative), whole.negative) == (int, 1, int, 0)
+    assert whole.to_json() == '{"column": "y", "negative": 0, "positive": 1}'
+    assert whole.decode(np.array([1, 0])) == [1, 0] and [type(v) for v in whole.decode(np.array([1]))] == [int]
+    assert (halves.positive, halves.negative) == (1.5, 0.5) and type(halves.positive) is float
