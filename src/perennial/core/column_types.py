@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from perennial.core.data import epoch_unit
 from perennial.core.names import reserved_feature_reason
 
 # Text with more distinct values than this share of rows (and than MAX_CATEGORIES) is free text or an id
@@ -164,6 +165,20 @@ def suggest_time(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[st
     """The datetime column with the most distinct values (an event time), and why (or why none)."""
     candidates = [str(c) for c in frame.columns if str(c) not in exclude and looks_like_datetime(frame[c])]
     if not candidates:
-        return None, "no column holds timestamps: the split is a seeded random one by row key"
+        return _suggest_epoch(frame, exclude)
     best = max(candidates, key=lambda c: frame[c].nunique())
     return best, f"'{best}' holds timestamps ({frame[best].nunique():,} distinct)"
+
+
+def _suggest_epoch(frame: pd.DataFrame, exclude: tuple[str, ...]) -> tuple[str | None, str]:
+    """A numeric column whose values read as Unix time (kept a numeric feature unless chosen), and what it spans."""
+    for name in (str(c) for c in frame.columns if str(c) not in exclude):
+        if unit := epoch_unit(frame[name]):
+            times = pd.to_datetime(frame[name], unit=unit, utc=True)
+            seconds = "seconds" if unit == "s" else "milliseconds"
+            return name, (
+                f"'{name}' holds numbers that read as Unix epoch {seconds} ({times.min():%Y-%m-%d} to "
+                f"{times.max():%Y-%m-%d}), a timestamp kept as a numeric feature: if they are event times, "
+                f"pass --time {name}"
+            )
+    return None, "no column holds timestamps: the split is a seeded random one by row key"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from perennial.config import Config
+from perennial.core.data import epoch_unit
 from perennial.core.validation_bounds import DEFAULT_WARNINGS, ColumnVariation, measure_variation, window_keys
 
 Kind = Literal["id", "datetime", "numeric", "categorical", "target"]
@@ -172,6 +173,10 @@ def utc_times(values: pd.Series) -> pd.Series:
         return utc
     if pd.api.types.is_datetime64_dtype(values.dtype):
         utc = values.dt.tz_localize("UTC")
+        return utc
+    if pd.api.types.is_numeric_dtype(values.dtype):  # Unix seconds or milliseconds, as parse_times reads them
+        unit = epoch_unit(values)
+        utc = pd.to_datetime(values if unit else values.where(values.isna()), unit=unit or "s", utc=True)
         return utc
     # ISO-8601 parses fast; only what it rejects goes through the slow per-value parser
     parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")

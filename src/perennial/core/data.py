@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,33 @@ from perennial.errors import DataSourceError
 
 # Events stamped after now cannot have happened: a clock or unit bug upstream. Some skew is tolerated.
 FUTURE_TOLERANCE = pd.Timedelta(hours=1)
+# Numbers read as Unix time by magnitude, as the service reads a JSON number (pydantic: milliseconds
+# above 2e10): seconds or milliseconds from 1973 to 2603. Anything else is not taken for a time.
+EpochUnit = Literal["s", "ms"]
+EPOCH_UNITS: dict[EpochUnit, tuple[float, float]] = {"s": (1e8, 2e10), "ms": (1e11, 2e13)}
+
+
+def epoch_unit(values: pd.Series) -> EpochUnit | None:
+    """'s' or 'ms' when every value of a numeric column reads as Unix time in that unit, else None."""
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return None
+    present = values.dropna()
+    for unit, (low, high) in EPOCH_UNITS.items():
+        if len(present) and present.between(low, high, inclusive="left").all():
+            return unit
+    return None
+
+
+def numbers_not_times(values: pd.Series) -> str:
+    """What a numeric column holds that is not Unix time, in words (years, or which numbers)."""
+    present = values.dropna()
+    shown = ", ".join(f"{v:g}" for v in present.head(3))
+    if len(present) and (present % 1 == 0).all() and present.between(1000, 2999).all():
+        return f"holds years ({shown}...), not timestamps (a bare number reads as Unix seconds)"
+    return (
+        f"holds numbers ({shown}...; {present.min():g} to {present.max():g}), neither Unix epoch seconds "
+        f"({EPOCH_UNITS['s'][0]:g} to {EPOCH_UNITS['s'][1]:g}) nor milliseconds"
+    )
 
 
 def parse_times(frame: pd.DataFrame, column: str, source: str, now: dt.datetime | None = None) -> pd.Series:
@@ -30,6 +57,13 @@ def parse_times(frame: pd.DataFrame, column: str, source: str, now: dt.datetime 
     parsed: pd.Series
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         parsed = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_numeric_dtype(values.dtype):  # pandas would take numbers for nanoseconds: 1970
+        if (unit := epoch_unit(values)) is None:
+            raise DataSourceError(
+                f"{source}: time column '{column}' {numbers_not_times(values)}: write the times as dates or "
+                "timestamps (e.g. 2015-01-01) or Unix seconds, or set data.time_column to another column"
+            )
+        parsed = pd.to_datetime(values, unit=unit, utc=True)
     else:
         parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
     bad = parsed.isna() & values.notna()

@@ -17,6 +17,8 @@ import pandas as pd
 
 from perennial.config import FileSource, Target, parse_config
 from perennial.core.column_types import ColumnTypes, infer_types, suggest_id, suggest_time
+from perennial.core.contract import utc_times
+from perennial.core.data import epoch_unit, numbers_not_times
 from perennial.core.target import Labels, infer_task, resolve_labels
 from perennial.core.task import Task
 from perennial.errors import ConfigError
@@ -96,6 +98,11 @@ def starter_config(
         frame = sources.read_source(source.model_copy(update={"path": str(data)}))
     for flag, column in (("--target", target), ("--time", time), ("--id", id_column)):
         _column(frame, column, flag)
+    if time is not None and pd.api.types.is_numeric_dtype(frame[time].dtype) and epoch_unit(frame[time]) is None:
+        raise ConfigError(
+            f"--time {time}: column '{time}' {numbers_not_times(frame[time])}: write the times as dates or "
+            f"timestamps (e.g. 2015-01-01) or Unix seconds, or leave out --time ('{time}' is then a feature)"
+        )
     inferred, why = infer_task(frame[target], str(data))
     chosen: Task = task or inferred
     why = f"inferred: {why}" if chosen == inferred else f"given with --task (the values suggest {inferred}: {why})"
@@ -242,7 +249,7 @@ def _split(frame: pd.DataFrame, time: str | None) -> list[str]:
             + ("   # a small table: a larger holdout, for evidence" if len(frame) < SMALL_TABLE else ""),
             "  seed: 0",
         ]
-    times = pd.to_datetime(frame[time], utc=True, errors="coerce", format="mixed").dropna()
+    times = utc_times(frame[time]).dropna()  # text, timestamps or Unix seconds, as training reads them
     days = times.dt.normalize()
     quantile_end = days.quantile(0.8)
     end = days.max() + pd.Timedelta(days=1)

@@ -60,6 +60,24 @@ def test_unparseable_times_name_the_column_and_examples() -> None:
     assert parse_times(frame.iloc[[0, 2]], "t", "src.csv").dt.tz is not None
 
 
+def test_unix_times_are_read_by_magnitude_and_other_numbers_are_refused_by_name() -> None:
+    from perennial.core.contract import utc_times
+
+    # given one instant as Unix seconds, as milliseconds and as text, and numbers that are years or counts
+    seconds = pd.DataFrame({"t": [1672567260, None]})
+    millis = pd.DataFrame({"t": [1672567260123.0]})
+    # when read as the time column / then each is that instant (not nanoseconds after 1970), as validation reads it
+    assert parse_times(seconds, "t", "src.csv")[0] == pd.Timestamp("2023-01-01 10:01:00", tz="UTC")
+    assert parse_times(millis, "t", "src.csv")[0] == pd.Timestamp("2023-01-01 10:01:00.123", tz="UTC")
+    assert utc_times(seconds["t"]).tolist()[0] == parse_times(seconds, "t", "src.csv")[0]
+    assert parse_times(seconds.assign(t=[1672567261, None]), "t", "src.csv")[0] != parse_times(seconds, "t", "x")[0]
+    # and years or other numbers are refused, naming the column, what it holds and what to do
+    with pytest.raises(DataSourceError, match=r"src.csv: time column 'year' holds years \(2022, 2019.*write the times"):
+        parse_times(pd.DataFrame({"year": [2022, 2019]}), "year", "src.csv")
+    with pytest.raises(DataSourceError, match=r"'n' holds numbers \(3.5, 10...; 3.5 to 10\), neither Unix"):
+        parse_times(pd.DataFrame({"n": [3.5, 10]}), "n", "src.csv")
+
+
 def test_features_and_labels_follow_the_config(flights, tiny_config) -> None:
     X = features_of(flights, tiny_config)
     assert list(X.columns) == ["distance", "temp", "carrier", "origin", "time_hour"]

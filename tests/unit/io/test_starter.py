@@ -54,6 +54,27 @@ def test_a_time_column_gives_a_time_split_over_its_range(tmp_path: Path, table: 
     assert source_for(path, "t.parquet").kind == "parquet"
 
 
+def test_unix_seconds_are_suggested_and_split_as_times_and_years_are_refused_for_time(
+    tmp_path: Path, table: pd.DataFrame
+) -> None:
+    # given a table whose event time is Unix seconds (a day apart from 2023-01-01), and one with a year column
+    created = 1672531200 + 86400 * np.arange(len(table))
+    table.assign(created=created).to_csv(tmp_path / "epoch.csv", index=False)
+    table.assign(year=2000 + np.arange(len(table)) % 20).to_csv(tmp_path / "year.csv", index=False)
+    # when init runs without --time / then the comment says the numbers read as a timestamp and suggests --time
+    text = starter_config(tmp_path / "epoch.csv", "diagnosis", "malin")
+    assert "'created' holds numbers that read as Unix epoch seconds (2023-01-01 to 2024-07-22)" in text
+    assert '# time_column: "created"' in text and "pass --time created" in text
+    # when init runs with --time / then the split is over those dates, not 1970's first nanoseconds
+    config = parse_config(
+        yaml.safe_load(starter_config(tmp_path / "epoch.csv", "diagnosis", "malin", time="created")), "s"
+    )
+    assert config.split.kind == "time" and "2024-01-01" < str(config.split.train_end) < str(config.split.holdout_end)
+    # and a year column given as --time is refused, naming the column, what it holds and what to do
+    with pytest.raises(ConfigError, match=r"--time year: column 'year' holds years \(2000, 2001.*leave out --time"):
+        starter_config(tmp_path / "year.csv", "diagnosis", "malin", time="year")
+
+
 def test_a_quantity_gets_a_regression_starter_with_margins_in_its_own_units(tmp_path: Path) -> None:
     # given a numeric target in the hundreds (sklearn's diabetes progression score)
     from sklearn.datasets import load_diabetes
