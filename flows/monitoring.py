@@ -146,7 +146,6 @@ def monitoring_flow(
         warned = [w.describe() for w in validation.warnings]
         print(
             f"{window.label}: {result.decision.why}"
-            + (f" ({unjudged})" if unjudged else "")
             + (f" → {event.name}" if event else "")
             + (f"; data warnings: {'; '.join(warned)}" if warned else "")
         )

@@ -95,7 +95,7 @@ def _one_window(
     result = state.result()
     perf = result["performance"]
     row |= {
-        "drift share": round(result["drift_share"], 2),
+        "drift share": "-" if result["drift_share"] is None else round(result["drift_share"], 2),
         "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}"
         if perf
         else result["label_note"] or "not measured",

@@ -297,8 +297,8 @@ def decide_task(
     estimated_drop: float | None = None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
-    judged = drift is not None and drift_unjudged(rows, config.monitoring.min_drift_rows) is None
-    share, drifted, prediction_drift = split_drift(drift) if drift is not None and judged else (None, (), None)
+    unjudged = drift_unjudged(rows, config.monitoring.min_drift_rows) if drift is not None else None
+    share, drifted, prediction_drift = split_drift(drift) if drift is not None and not unjudged else (None, (), None)
     pending = WindowResult(
         config.name,
         window.label,
@@ -346,4 +346,10 @@ def decide_task(
                 store.save_episode(episode)
     finally:
         store.close()
+    # what the decision could not weigh, said beside it: too few rows for drift, no labels for performance
+    unweighed = [unjudged] if unjudged and data_valid else []
+    if performance is None and data_valid:
+        unweighed.append(f"performance not measured: {label_note or 'no labels'}")
+    if unweighed and not decision.retrain:
+        decision = replace(decision, why=f"{decision.why} ({'; '.join(unweighed)})")
     return replace(pending, decision=decision, episode=step.episode, alert=step.alert)

@@ -152,7 +152,8 @@ def monitor(
         fail(error)
     perf = result["performance"]
     console.print(
-        f"window {result['window']}: drift share {result['drift_share']:.2f}"
+        f"window {result['window']}: "
+        + ("drift not judged" if result["drift_share"] is None else f"drift share {result['drift_share']:.2f}")
         + (
             f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
             if perf
