@@ -325,3 +325,18 @@ def test_init_leaves_out_a_column_that_gives_the_target_away_and_keeps_strong_ho
     assert {"mean_radius", "mean_concave_points"} <= set(features.numeric)
     assert "# left out: progression_pct: it moves with the target (correlation 1.0000)" in regression
     assert "bmi" in parse_config(yaml.safe_load(regression), "r.yaml").data.features.numeric
+
+
+def test_many_classes_get_evidence_their_holdout_can_give(tmp_path: Path) -> None:
+    # given 1,800 rows of 30 classes, the rarest with 8 rows (about 2 held out)
+    rng = np.random.default_rng(1)
+    classes = [f"c{i}" for i in range(30) for _ in range(8 if i == 7 else 62)][:1800]
+    frame = pd.DataFrame({"x": rng.normal(size=len(classes)), "y": rng.normal(size=len(classes)), "cls": classes})
+    frame.to_csv(tmp_path / "many.csv", index=False)
+    # when init writes its starter
+    text = starter_config(tmp_path / "many.csv", "cls")
+    evidence = parse_config(yaml.safe_load(text), "m.yaml").gate.min_evidence
+    # then it asks for no more per class than the rarest can hold, says why, and widens the interval a
+    # macro F1 over 30 classes gets on ~500 rows (a proportion's 0.09 would leave every verdict inconclusive)
+    assert evidence.rows_per_class == 1 and "the rarest class, 'c7', holds ~2: too few to judge its recall" in text
+    assert evidence.max_interval_width is not None and evidence.max_interval_width >= 0.13
