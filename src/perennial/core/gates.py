@@ -15,7 +15,7 @@ from typing import Any, cast
 from perennial.config import Gate, Metric
 from perennial.core.evaluation import MetricEstimate, Scores
 from perennial.core.events import DECAY_EVENTS, DriftDetected
-from perennial.core.evidence import HoldoutEvidence, Verdict, non_inferior, shortfall, superior
+from perennial.core.evidence import HoldoutEvidence, Verdict, improvement_bounds, non_inferior, shortfall, superior
 from perennial.core.metrics import higher_is_better
 from perennial.errors import GateFailed
 
@@ -324,20 +324,25 @@ def _versus_champion(
 def _improves(
     diff: MetricEstimate | None, min_gain: float, metric: str, reasons: tuple[str, ...], reason: str
 ) -> Check:
-    """After a performance drop or drift a retrain must be better, not merely as good: else keep the champion."""
+    """After a performance drop or drift a retrain must be better, not merely as good: else keep the champion.
+
+    An interval that still reaches a gain is inconclusive (the champion stays, and the episode may
+    retry on more of the changed data); one whose best end is no gain fails.
+    """
     decay = reason in DECAY_EVENTS
     name = "improves on decayed champion" if decay else "improves on champion after drift"
     if reasons or diff is None:
         why = "; ".join(reasons) or "no paired comparison"
         return Check(name, None, min_gain, False, f"not judged: {why}", inconclusive=True)
-    higher = higher_is_better(metric)
-    low = diff.low if higher else -diff.high
-    passed = superior(diff, min_gain, higher) is Verdict.PASSED
-    detail = (
-        f"retrain asked for by {'a performance drop' if decay else 'drift alone'}: {metric} improvement at least {low:+.4f} "
-        f"{'>' if passed else '<='} {_fmt(min_gain)}"
-    )
-    return Check(name, low, min_gain, passed, detail)
+    low, high = improvement_bounds(diff, higher_is_better(metric))
+    passed = superior(diff, min_gain, higher_is_better(metric)) is Verdict.PASSED
+    asked = f"retrain asked for by {'a performance drop' if decay else 'drift alone'}"
+    if passed:
+        return Check(name, low, min_gain, True, f"{asked}: {metric} improvement at least {low:+.4f} > {_fmt(min_gain)}")
+    detail = f"{asked}: {metric} improvement {low:+.4f} to {high:+.4f}, not above {_fmt(min_gain)} with confidence"
+    if high > min_gain:
+        return Check(name, low, min_gain, False, f"{detail} (it may be better: not shown yet)", inconclusive=True)
+    return Check(name, low, min_gain, False, f"{detail} (no gain)")
 
 
 def _slices_versus_champion(candidate: Scores, champion: Scores | None, tolerance: float, higher: bool) -> list[Check]:

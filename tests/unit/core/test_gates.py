@@ -342,9 +342,11 @@ def test_the_champion_is_judged_only_on_rows_it_never_trained_on() -> None:
 
 
 def test_a_retrain_after_decay_or_drift_must_beat_the_champion_with_confidence() -> None:
-    # given a candidate level with the champion: non-inferior, not better
+    # given a candidate level with the champion (non-inferior, maybe better), one surely no better
+    # (still within the non-inferiority margin), and one better with confidence
     candidate, baseline, champion, _ = good_case()
     level = MetricEstimate("roc_auc_diff", 0.004, -0.003, 0.011)
+    no_gain = MetricEstimate("roc_auc_diff", -0.004, -0.008, -0.0005)
     better = MetricEstimate("roc_auc_diff", 0.02, 0.008, 0.032)
 
     def gate(diff: MetricEstimate, reason: str) -> GateReport:
@@ -352,12 +354,20 @@ def test_a_retrain_after_decay_or_drift_must_beat_the_champion_with_confidence()
 
     # when gated as an ordinary retrain, then as one asked for by a performance drop, then by drift alone
     plain, decayed, drifted = gate(level, "manual"), gate(level, DECAY_EVENTS[0]), gate(level, DriftDetected.name)
-    # then only the event-triggered ones keep the champion, and only while the gain is not certain
+    # then the ordinary one passes; the event-triggered ones keep the champion: inconclusive while the
+    # interval still reaches a gain (a retry on more data may show it), failed when it cannot
     assert plain.passed and gate(better, DECAY_EVENTS[0]).passed and gate(better, DriftDetected.name).passed
-    assert [c.name for c in decayed.failures] == ["improves on decayed champion"]
-    assert "performance drop: roc_auc improvement at least -0.0030 <= 0" in decayed.summary()
-    assert [c.name for c in drifted.failures] == ["improves on champion after drift"]
-    assert "drift alone: roc_auc improvement at least -0.0030 <= 0" in drifted.summary()
+    assert decayed.verdict is Verdict.INCONCLUSIVE and [c.name for c in decayed.unjudged] == [
+        "improves on decayed champion"
+    ]
+    assert "performance drop: roc_auc improvement -0.0030 to +0.0110, not above 0 with confidence" in (
+        decayed.summary()
+    )
+    assert drifted.verdict is Verdict.INCONCLUSIVE and "drift alone" in drifted.summary()
+    assert "it may be better: not shown yet" in drifted.summary()
+    surely_not = gate(no_gain, DriftDetected.name)
+    assert [c.name for c in surely_not.failures] == ["improves on champion after drift"]
+    assert "(no gain)" in surely_not.summary()
     # and a policy that judges drift retrains like any other lets the level one through
     lenient = STRICT.model_copy(update={"min_improvement_after_drift": None})
     assert check_promotion(
