@@ -39,10 +39,24 @@ JSON_LINES = (".jsonl", ".ndjson")
 FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes any bytes: the last resort
 
 
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
 def source_for(path: Path, shown_path: str) -> FileSource:
     """The source a file's name and first bytes imply: kind, delimiter and encoding."""
     name = path.name.lower()
     base = re.sub(r"\.(gz|bz2|xz|zip|zst)$", "", name)
+    if base.endswith(SPREADSHEETS):  # zip or OLE bytes would be read as a one-column CSV of noise
+        raise ConfigError(
+            f"{path}: a spreadsheet is not read; save the sheet as CSV (or Parquet) and point init at that"
+        )
+    if base.endswith(".json") and _json_array(path):
+        raise ConfigError(
+            f"{path}: one JSON array; Perennial reads JSON lines (one object per line, .jsonl): "
+            f"e.g. `jq -c '.[]' {path.name} > {path.stem}.jsonl`"
+        )
+    if base.endswith(".json"):  # objects one per line, named .json
+        return FileSource(kind="jsonl", path=shown_path, encoding=sniff_encoding(path))
     if path.is_dir() or base.endswith((".parquet", ".pq")):
         return FileSource(kind="parquet", path=shown_path)
     encoding = sniff_encoding(path)
@@ -54,6 +68,26 @@ def source_for(path: Path, shown_path: str) -> FileSource:
         return source
     head = sources.read_sample(source.model_copy(update={"path": str(path)}), None, rows=200)
     return source.model_copy(update={"decimal": sources.sniff_decimal(head)})
+
+
+def _json_array(path: Path) -> bool:
+    sample = sources.text_sample(path, "utf-8", size=4096) or ""
+    return sample.lstrip().startswith("[")
+
+
+def headerless(frame: pd.DataFrame) -> str | None:
+    """Why the first line looks like a row of data, not names, or None: every name a number, or half
+    of them decimals such as 5.1 (years name columns; measurements do not). pandas numbers a repeated
+    name ('0.2.1'), so that reads as a decimal too."""
+    names = [str(c) for c in frame.columns]
+    numbers = sum(bool(re.fullmatch(r"[-+]?\d+(\.\d+){0,2}", n)) for n in names)
+    decimals = sum(bool(re.fullmatch(r"[-+]?\d*\.\d+(\.\d+)?", n)) for n in names)
+    if len(names) < 2 or (numbers < len(names) and decimals < max(2, len(names) / 2)):
+        return None
+    return (
+        f"its first line ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}) reads as a row of data, not column "
+        "names: the file seems to have no header line; add one naming the columns"
+    )
 
 
 def sniff_encoding(path: Path) -> str:
@@ -96,6 +130,8 @@ def starter_config(
     if sniffed:
         source = source.model_copy(update=sniffed)
         frame = sources.read_source(source.model_copy(update={"path": str(data)}))
+    if source.kind == "csv" and (why := headerless(frame)):
+        raise ConfigError(f"{data}: {why}")
     for flag, column in (("--target", target), ("--time", time), ("--id", id_column)):
         _column(frame, column, flag)
     if time is not None and pd.api.types.is_numeric_dtype(frame[time].dtype) and epoch_unit(frame[time]) is None:

@@ -340,3 +340,33 @@ def test_many_classes_get_evidence_their_holdout_can_give(tmp_path: Path) -> Non
     # macro F1 over 30 classes gets on ~500 rows (a proportion's 0.09 would leave every verdict inconclusive)
     assert evidence.rows_per_class == 1 and "the rarest class, 'c7', holds ~2: too few to judge its recall" in text
     assert evidence.max_interval_width is not None and evidence.max_interval_width >= 0.13
+
+
+def test_a_headerless_csv_a_spreadsheet_and_a_json_array_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    # given iris without its header line, a spreadsheet's bytes, and one JSON array of records
+    from tests.integration.test_own_data import iris
+
+    table = iris()
+    table.to_csv(tmp_path / "iris.csv", index=False, header=False)
+    (tmp_path / "iris.xlsx").write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    table.to_json(tmp_path / "iris.json", orient="records")
+    # when init profiles each / then each is refused in words that say what to do, naming the file
+    with pytest.raises(ConfigError, match=r"iris.csv: its first line \(5.1, 3.5, 1.4, 0.2, setosa\) reads as a row"):
+        starter_config(tmp_path / "iris.csv", "setosa")
+    with pytest.raises(ConfigError, match=r"iris.xlsx: a spreadsheet is not read; save the sheet as CSV"):
+        starter_config(tmp_path / "iris.xlsx", "species")
+    with pytest.raises(ConfigError, match=r"iris.json: one JSON array; Perennial reads JSON lines"):
+        starter_config(tmp_path / "iris.json", "species")
+    # and a wide table whose columns are named by year, and JSON objects one per line named .json, are read
+    growth = np.random.default_rng(2).normal(size=(50, 2)).round(3)
+    years = pd.DataFrame({"country": list("abcdefghij") * 5, "1990": growth[:, 0], "2000": growth[:, 1]})
+    years.assign(grew=[i % 3 == 0 for i in range(50)]).to_csv(tmp_path / "years.csv", index=False)
+    assert (
+        "1990"
+        in parse_config(yaml.safe_load(starter_config(tmp_path / "years.csv", "grew")), "y").data.features.numeric
+    )
+    table.to_json(tmp_path / "lines.json", orient="records", lines=True)
+    assert (
+        parse_config(yaml.safe_load(starter_config(tmp_path / "lines.json", "species")), "j").data.source.kind
+        == "jsonl"
+    )
