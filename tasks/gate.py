@@ -39,6 +39,7 @@ def gate_task(
         evidence=comparison.evidence,
         versus_more=comparison.versus_more,
         reason=reason,
+        drift_alone=not config.monitoring.retraining.drift_needs_drop,
     )
     if report.mode != "off":  # multiclass: each class's recall against the champion's, one check per class
         per_class = comparison.class_recall_versus_champion if comparison.champion is not None else None

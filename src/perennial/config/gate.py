@@ -37,9 +37,9 @@ class Gate(Frozen):
     # a retrain asked for by a performance drop must beat the champion with confidence: the lower
     # bound of the improvement above this (None: judged like any other retrain)
     min_improvement_after_decay: float | None = Field(default=0.0, ge=0)
-    # the same for a retrain asked for by drift alone (no drop measured): one that merely matches the
-    # champion changes the version and nothing else, churn the loop must not make (None: judged like
-    # any other retrain)
+    # the same for a retrain asked for by drift alone (monitoring.retraining.drift_needs_drop off): one
+    # that merely matches the champion changes the version and nothing else, churn the loop must not
+    # make (None: judged like any other retrain)
     min_improvement_after_drift: float | None = Field(default=0.0, ge=0)
     min_evidence: MinEvidence = MinEvidence()
     min_slice_primary: float | None = None

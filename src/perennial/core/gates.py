@@ -153,10 +153,12 @@ def check_promotion(
     evidence: HoldoutEvidence | None = None,
     versus_more: tuple[MetricEstimate, ...] = (),
     reason: str = "manual",
+    drift_alone: bool = True,
 ) -> GateReport:
     """Judge the candidate against the policy; a check exists only where the policy sets a limit.
 
-    ``reason`` is the event that asked for the retrain: after a drop or after drift it must improve.
+    ``reason`` is the event that asked for the retrain: after a drop, or after drift that may ask
+    alone (``drift_alone``: monitoring.retraining.drift_needs_drop off), it must improve.
     With ``evidence``, metric checks on a holdout short of ``policy.min_evidence`` are inconclusive,
     and so is the champion comparison on too few rows the champion never trained on.
     """
@@ -170,7 +172,7 @@ def check_promotion(
     if policy.min_lift_over_baseline is not None:
         checks.append(_lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher))
     checks += _champion_checks(
-        candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, reason
+        candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, reason, drift_alone
     )
     if policy.min_slice_primary is not None:
         checks += [
@@ -219,6 +221,7 @@ def _champion_checks(
     metric: str,
     evidence: HoldoutEvidence | None,
     reason: str,
+    drift_alone: bool,
 ) -> list[Check]:
     """Non-inferior with confidence on every margin; after a decay or drift, better with confidence."""
     margin = policy.max_regression_vs_champion
@@ -245,17 +248,22 @@ def _champion_checks(
         )
         for d, m in judged
     ]
-    gain = required_gain(policy, reason)
+    gain = required_gain(policy, reason, drift_alone)
     if gain is not None:
         checks.append(_improves(diff, gain, metric, reasons, reason))
     return checks
 
 
-def required_gain(policy: Gate, reason: str) -> float | None:
-    """The improvement a retrain asked for by ``reason`` must show with confidence (None: none asked)."""
+def required_gain(policy: Gate, reason: str, drift_alone: bool = True) -> float | None:
+    """The improvement a retrain asked for by ``reason`` must show with confidence (None: none asked).
+
+    Drift asks for a gain only where it may ask alone: a drift retrain the policy let through only on
+    a measured or estimated drop is judged as any retrain (a gradual drift's first retrain, trained
+    before its holdout month, is rarely better with confidence yet; replays promoted it rightly).
+    """
     if reason in DECAY_EVENTS:
         return policy.min_improvement_after_decay
-    if reason == DriftDetected.name:
+    if reason == DriftDetected.name and drift_alone:
         return policy.min_improvement_after_drift
     return None
 

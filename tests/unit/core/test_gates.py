@@ -368,6 +368,19 @@ def test_a_retrain_after_decay_or_drift_must_beat_the_champion_with_confidence()
     surely_not = gate(no_gain, DriftDetected.name)
     assert [c.name for c in surely_not.failures] == ["improves on champion after drift"]
     assert "(no gain)" in surely_not.summary()
+    # and drift that could ask only alongside a drop (drift_needs_drop) is judged as any retrain
+    corroborated = check_promotion(
+        candidate,
+        baseline,
+        champion,
+        level,
+        STRICT,
+        "roc_auc",
+        evidence=plenty(),
+        reason=DriftDetected.name,
+        drift_alone=False,
+    )
+    assert corroborated.passed
     # and a policy that judges drift retrains like any other lets the level one through
     lenient = STRICT.model_copy(update={"min_improvement_after_drift": None})
     assert check_promotion(
