@@ -21,6 +21,9 @@ class FileSource(Frozen):
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV field separator")
     encoding: str = Field(default="utf-8", description="text encoding of CSV and JSON lines, e.g. latin-1")
     decimal: Literal[".", ","] = Field(default=".", description="CSV decimal mark: ',' where numbers read 3,14")
+    thousands: Literal[",", ".", " ", "'"] | None = Field(
+        default=None, description="CSV thousands separator where numbers read 1,001.5 or 1.570,0 (none by default)"
+    )
     dayfirst_columns: tuple[str, ...] = Field(
         default=(),
         description="CSV columns of dates written day first (31/12/2021, 03/04/2021 for 3 April), read as "
@@ -42,6 +45,8 @@ class FileSource(Frozen):
             raise ValueError(f"unknown encoding '{self.encoding}' (try utf-8, latin-1, cp1252)") from None
         if self.decimal == self.delimiter:
             raise ValueError(f"decimal and delimiter are both {self.delimiter!r}: a CSV cannot use one mark for both")
+        if self.thousands is not None and self.thousands == self.decimal:  # as the delimiter it is quoted: fine
+            raise ValueError(f"thousands and decimal are both {self.decimal!r}: a number cannot use one mark for both")
         return self
 
 

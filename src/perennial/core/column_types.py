@@ -83,6 +83,20 @@ def looks_like_datetime(values: pd.Series) -> bool:
     return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
 
 
+def numbers_with_units(values: pd.Series) -> str | None:
+    """Why a text column is numbers written with a currency or percent sign ('$1,228', '11.8%'), or
+    None: as text every amount would be a category of its own (and a new one at scoring)."""
+    present = values.dropna().astype(str).str.strip()
+    marked = present.str.contains(r"[$€£¥%]", regex=True)
+    if not len(present) or not marked.mean() >= 0.5:
+        return None
+    bare = present.str.replace(r"[$€£¥%\s,]", "", regex=True)
+    if pd.to_numeric(bare, errors="coerce").notna().all():
+        example = present[marked].iloc[0]
+        return f"numbers written with a unit ({example!r}): write them as plain numbers to use them"
+    return None
+
+
 def leaks_target(values: pd.Series, target: pd.Series) -> str | None:
     """Why a column gives the target away (a copy of it, or a code written once the outcome was
     known), or None. A model trained on it scores perfectly on the holdout and is promoted, then
@@ -143,6 +157,8 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.S
             numeric.append(name)
         elif looks_like_datetime(values):
             datetime.append(name)
+        elif units := numbers_with_units(values):
+            dropped[name] = units
         elif (distinct := values.nunique(dropna=True)) > MAX_CATEGORIES and distinct > MAX_CATEGORY_SHARE * rows:
             dropped[name] = (
                 f"text with {distinct:,} distinct values in {rows:,} rows (an id or free text, not a category)"

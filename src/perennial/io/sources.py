@@ -70,6 +70,7 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
         sep=source.delimiter,
         encoding=source.encoding,
         decimal=source.decimal,
+        thousands=source.thousands,
         na_values=list(source.missing_marks) or None,
         on_bad_lines="error",
         low_memory=False,
@@ -233,6 +234,7 @@ def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str | None:
 
 
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_GROUPED_DECIMAL_COMMA = re.compile(r"^[+-]?\d{1,3}(?:[. ']\d{3})+(?:,\d+)?$")  # 1.570,0
 _WHOLE = re.compile(r"^[+-]?\d+$")
 
 
@@ -240,10 +242,26 @@ def sniff_decimal(frame: pd.DataFrame) -> str:
     """',' when some text columns of a CSV's first rows hold only numbers written 3,14 (and whole
     numbers), else '.': a `;`-separated European file read with the default would see them as text."""
     for values in (frame[c].dropna().astype(str).str.strip() for c in frame.columns if frame[c].dtype == object):
-        comma = values.str.match(_DECIMAL_COMMA)
+        comma = values.str.match(_DECIMAL_COMMA) | values.str.match(_GROUPED_DECIMAL_COMMA)
         if len(values) and comma.any() and (comma | values.str.match(_WHOLE)).all():
             return ","
     return "."
+
+
+def sniff_thousands(frame: pd.DataFrame, decimal: str) -> str | None:
+    """The thousands separator of text columns holding only numbers written 1,001.5 (or 1.570,0 with
+    a decimal comma) and plain ones; None when no column does (a number is never guessed apart)."""
+    for mark in (",", ".", " ", "'"):
+        if mark == decimal:
+            continue
+        grouped = re.compile(rf"^[+-]?\d{{1,3}}(?:{re.escape(mark)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$")
+        plain = re.compile(rf"^[+-]?\d+(?:{re.escape(decimal)}\d+)?$")
+        for column in (c for c in frame.columns if frame[c].dtype == object):
+            values = frame[column].dropna().astype(str).str.strip()
+            hit = values.str.match(grouped)
+            if len(values) and hit.any() and (hit | values.str.match(plain)).all():
+                return mark
+    return None
 
 
 # marks public tables write for a missing value that pandas does not read as one by default
@@ -392,6 +410,7 @@ def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocks
             sep=source.delimiter,
             encoding=source.encoding,
             decimal=source.decimal,
+            thousands=source.thousands,
             na_values=list(source.missing_marks) or None,
             usecols=columns,
             **_dayfirst(source, columns),

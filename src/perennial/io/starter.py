@@ -127,6 +127,8 @@ def starter_config(
         sniffed["missing_marks"] = marks
     if source.kind == "csv" and (dayfirst := sources.sniff_dayfirst(frame)):  # 31/12/2021: read as dates
         sniffed["dayfirst_columns"] = dayfirst
+    if source.kind == "csv" and (thousands := sources.sniff_thousands(frame, source.decimal)):  # 1,001.5
+        sniffed["thousands"] = thousands
     if sniffed:
         source = source.model_copy(update=sniffed)
         frame = sources.read_source(source.model_copy(update={"path": str(data)}))
@@ -215,6 +217,9 @@ def render(
         out.append(f"    encoding: {source.encoding}   # sniffed")
     if source.kind == "csv" and source.decimal != ".":
         out.append(f"    decimal: {quoted(source.decimal)}   # sniffed: numbers are written 3{source.decimal}14")
+    if source.kind == "csv" and source.thousands is not None:
+        example = f"1{source.thousands}001{source.decimal}5"
+        out.append(f"    thousands: {quoted(source.thousands)}   # sniffed: numbers are written {example}")
     if source.kind == "csv" and source.dayfirst_columns:
         out.append(
             f"    dayfirst_columns: {quoted(list(source.dayfirst_columns))}   # sniffed: dates written 31/12/2021"

@@ -370,3 +370,40 @@ def test_a_headerless_csv_a_spreadsheet_and_a_json_array_are_refused_with_what_t
         parse_config(yaml.safe_load(starter_config(tmp_path / "lines.json", "species")), "j").data.source.kind
         == "jsonl"
     )
+
+
+def test_thousands_separators_are_sniffed_and_numbers_with_units_left_out_by_name(tmp_path: Path) -> None:
+    # given amounts written 1,001.5 (quoted in a comma CSV), 1.570,0 in a European file, and columns
+    # of prices and shares written with their signs
+    rng = np.random.default_rng(3)
+    amount = rng.uniform(500, 5000, 200).round(1)
+    frame = pd.DataFrame(
+        {
+            "amount": [f"{a:,.1f}" for a in amount],
+            "price": [f"${a:,.0f}" for a in amount],
+            "share": [f"{a / 100:.1f}%" for a in amount / 50],
+            "width": rng.normal(size=200).round(3),
+            "sold": ["yes", "no", "no", "yes", "no"] * 40,
+        }
+    )
+    frame.to_csv(tmp_path / "us.csv", index=False)
+    european = frame[["width", "sold"]].assign(
+        amount=[f"{a:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".") for a in amount]
+    )
+    european.assign(width=european["width"].astype(str).str.replace(".", ",")).to_csv(
+        tmp_path / "eu.csv", sep=";", index=False
+    )
+    # when init profiles each
+    us_text = starter_config(tmp_path / "us.csv", "sold", "yes")
+    us = parse_config(yaml.safe_load(us_text), "us.yaml")
+    eu = parse_config(yaml.safe_load(starter_config(tmp_path / "eu.csv", "sold", "yes")), "eu.yaml")
+    # then the separators are written to the source and the amounts read as the numbers they are
+    assert isinstance(us.data.source, FileSource) and us.data.source.thousands == ","
+    assert isinstance(eu.data.source, FileSource) and (eu.data.source.decimal, eu.data.source.thousands) == (",", ".")
+    for config in (us, eu):
+        assert "amount" in config.data.features.numeric
+        read = sources.read_source(config.data.source, tmp_path)
+        assert read["amount"].tolist() == pytest.approx(amount.tolist())
+    # and the prices and shares are left out, each with what it holds and what to do
+    assert "# left out: price: numbers written with a unit ('$" in us_text and "# left out: share:" in us_text
+    assert "write them as plain numbers to use them" in us_text
