@@ -182,7 +182,8 @@ def infer_task(values: pd.Series, where: str = "data") -> tuple[Task, str]:
     present = values.dropna()
     distinct = present.nunique()
     if distinct < 2:
-        shown = "no values" if distinct == 0 else f"only {present.iloc[0]!r}"
+        only = present.iloc[0].item() if distinct and hasattr(present.iloc[0], "item") else None
+        shown = "no values" if distinct == 0 else f"only {(only if only is not None else present.iloc[0])!r}"
         raise TargetError(
             f"{where}: target '{values.name}' holds {shown}: a model needs at least two outcomes to learn"
         )

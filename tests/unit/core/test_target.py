@@ -86,10 +86,14 @@ def test_the_task_is_inferred_from_the_target_values_with_its_reason(values, tas
     assert inferred == task and reason.startswith(why)
 
 
-@pytest.mark.parametrize(("values", "said"), [(["a", "a"], "only 'a'"), ([None, None], "no values")])
-def test_a_target_with_one_outcome_is_refused_by_name(values, said) -> None:
+@pytest.mark.parametrize(
+    ("values", "dtype", "said"),
+    [(["a", "a"], object, "only 'a'"), ([None, None], object, "no values"), ([1, 1], "int64", "only 1")],
+)
+def test_a_target_with_one_outcome_is_refused_by_name(values, dtype, said) -> None:
+    # numpy's 1 is said as 1, not np.int64(1)
     with pytest.raises(TargetError, match=rf"t.csv: target 'y' holds {said}: a model needs at least two outcomes"):
-        infer_task(pd.Series(values, name="y", dtype=object), "t.csv")
+        infer_task(pd.Series(values, name="y", dtype=dtype), "t.csv")
 
 
 def test_labels_spelt_several_ways_are_refused_naming_each_spelling() -> None:
