@@ -68,13 +68,20 @@ class ValidationReport:
         """What to do when a blocking rule describes the data as it now is, not a fault (a new
         carrier, a column dropped for good): left blocking, such data would stop every window."""
         kinds = sorted({f.kind for f in self.failures if f.kind in WARNABLE})
+        new_class = any(f.kind == "labels" and f.rule.startswith("values in") for f in self.failures)
+        classes = (
+            ". A label outside the reference's classes is a class no model here learnt: if it is real and rare, "
+            "drop or merge its rows; if it is new, retrain on data that holds enough of it"
+            if new_class
+            else ""
+        )
         if not kinds:
-            return ""
+            return classes
         listed = ", ".join(kinds)
         unseen = " (the model scores a new category as unseen)" if "categories" in kinds else ""
         return (
             f". If this is the data as it now is, not a fault: list {listed} in validation.warnings to record it "
-            f"without blocking{unseen}, and retrain once the training data holds it"
+            f"without blocking{unseen}, and retrain once the training data holds it{classes}"
         )
 
     def to_markdown(self) -> str:

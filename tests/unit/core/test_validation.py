@@ -298,6 +298,8 @@ def test_a_target_outside_zero_and_one_fails(suite: SuiteSpec) -> None:
     labelled.loc[2, "delayed"] = 2
     report = validate_frame(labelled, suite, source="new.parquet")
     assert failed(report) == {("delayed", "values in {0, 1}"): "1 of 40 rows (2.5%) not in the set, e.g. 2"}
+    # and the message says what a label outside the known classes asks of the user
+    assert "a class no model here learnt: if it is real and rare, drop or merge its rows" in report.summary()
 
 
 def test_a_missing_label_fails(suite: SuiteSpec) -> None:
