@@ -116,6 +116,18 @@ def test_malformed_empty_and_oversized_bodies_are_refused(schema: RequestSchema)
     assert status == 413 and "limit of 3" in errors[0]["msg"]
 
 
+def test_a_record_without_any_feature_value_is_refused_not_answered(schema: RequestSchema) -> None:
+    # given one record whose every feature is null, and a batch where the second is so
+    empty = {"flight_id": "f9", **{f["name"]: None for f in SIGNATURE}}
+    # when each is parsed / then each empty record is refused by place (the model would answer its prior)
+    status, errors = errors_of(schema, empty)
+    assert status == 422 and errors[0]["field"] == "record" and "every feature is missing" in errors[0]["msg"]
+    status, errors = errors_of(schema, {"records": [GOOD, empty]})
+    assert status == 422 and [e["field"] for e in errors] == ["records[1]"]
+    # and a record with one value left is scored
+    assert schema.parse(json.dumps({**empty, "temp": 50.0}).encode()).rows == 1
+
+
 def test_unseen_categories_are_accepted_and_counted(schema: RequestSchema) -> None:
     parsed = schema.parse(json.dumps([GOOD, {**GOOD, "carrier": "ZZ"}, {**GOOD, "carrier": None}]).encode())
     assert parsed.rows == 3 and parsed.unseen == {"carrier": 1}

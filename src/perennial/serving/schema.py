@@ -203,6 +203,12 @@ class RequestSchema:
             valid = cast("list[dict[str, Any]]", self._records.validate_python(records))
         except ValidationError as exc:
             raise RequestError(422, _field_errors(exc, single)) from None
+        # a record with no value at all would still get a confident answer (the model's prior): refuse it
+        empty = [i for i, r in enumerate(valid) if all(r.get(f.name) is None for f in self.fields)]
+        if empty:
+            msg = "every feature is missing: there is nothing to score"
+            named = [("record", ()) if single else (f"{BATCH_KEY}[{i}]", (BATCH_KEY, i)) for i in empty]
+            raise RequestError(422, [_error(name, msg, "value_error", loc) for name, loc in named])
         columns = {f.name: [r.get(f.name) for r in valid] for f in self.fields}
         if self.id_column:
             ids = [r[self.id_column] for r in valid]
