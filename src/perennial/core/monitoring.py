@@ -24,7 +24,7 @@ from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX
-from perennial.core.target import Labels
+from perennial.core.target import Labels, class_names
 from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError
 
@@ -265,7 +265,7 @@ def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
             "multiclass predictions lack their class probabilities (proba__<class>): re-score the window"
         )
     classes = [c.removeprefix(PROBA_PREFIX) for c in columns]
-    labels = joined["label"].astype(str)
+    labels = class_names(joined["label"])
     unknown = ~labels.isin(classes)  # a class the model never saw cannot be scored by it
     return tm.MulticlassRows(
         labels[~unknown], joined.loc[~unknown, columns].to_numpy(), classes, config.evaluation.top_k

@@ -15,6 +15,7 @@ import pandas as pd
 from perennial.config import Config
 from perennial.core.data import labels_of
 from perennial.core.names import Tag
+from perennial.core.target import class_names
 from perennial.core.task import Task
 
 
@@ -47,7 +48,7 @@ def targets_of(frame: pd.DataFrame, config: Config) -> np.ndarray:
     values = frame[config.data.target.column]
     if config.task == "regression":
         return pd.to_numeric(values, errors="raise").astype("float64").to_numpy()
-    return values.astype(str).to_numpy(dtype=object)
+    return class_names(values).to_numpy(dtype=object)
 
 
 def scalar_prediction(predicted: np.ndarray, task: Task) -> np.ndarray:

@@ -27,6 +27,7 @@ from perennial.config import MinEvidence
 from perennial.core.evidence import Evidence, shortfall
 from perennial.core.monitoring import PREDICTION
 from perennial.core.scoring import PROBA_PREFIX
+from perennial.core.target import class_names
 from perennial.core.task import Task
 
 Action = Literal["promote", "pull", "advance", "wait"]
@@ -64,7 +65,7 @@ def row_losses(joined: pd.DataFrame, task: Task) -> np.ndarray:
         return np.asarray((joined[PREDICTION].to_numpy(float) - joined["label"].to_numpy(float)) ** 2, dtype=float)
     columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
     proba = joined[columns].to_numpy(float)
-    truth = joined["label"].astype(str).to_numpy()[:, None] == np.array([c[len(PROBA_PREFIX) :] for c in columns])
+    truth = class_names(joined["label"]).to_numpy()[:, None] == np.array([c[len(PROBA_PREFIX) :] for c in columns])
     return np.asarray(((proba - truth) ** 2).sum(axis=1), dtype=float)
 
 

@@ -48,6 +48,25 @@ def label_key(value: Any) -> str:
     return str(value)
 
 
+def class_names(values: pd.Series) -> pd.Series:
+    """A multiclass target's values as the class names models, the store and monitoring share.
+
+    Whole numbers are named without '.0' whatever the column's dtype: a label column with one
+    gap is read as floats (2.0), and its classes must still be the '2' of the rows read as ints.
+    Missing values stay missing.
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.map(label_key)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        present = values.dropna()
+        floats = present.to_numpy(dtype=np.float64)
+        if bool(np.isfinite(floats).all() and (floats == np.round(floats)).all()):
+            return values.astype("Int64").astype(str).where(values.notna())
+        return values.astype(str).where(values.notna())
+    # text kept as written; numbers among it (a JSON feed's 2 and 2.0) named as above
+    return values.map(lambda v: v if isinstance(v, str) else label_key(v), na_action="ignore")
+
+
 def native(value: Any) -> Any:
     """A JSON-friendly scalar (numpy scalars become Python ones)."""
     return value.item() if isinstance(value, np.generic) else value

@@ -240,3 +240,27 @@ def test_a_batch_window_is_one_scoring_named_by_its_time_and_has_no_dates_to_ask
     # when a batch window is asked for by dates, then the error says what to do instead
     with pytest.raises(ValueError, match="monitor the latest"):
         window_bounds("batch", dt.date(2026, 12, 1), None, dt.date(2026, 12, 3))
+
+
+def test_multiclass_labels_read_as_floats_are_judged_against_the_whole_number_classes(tiny_config: Config) -> None:
+    # given a multiclass champion whose classes were 3, 5 and 7 (ints in training), and a label feed
+    # read as floats because one row is not labelled yet (3.0, 5.0, 7.0, NaN)
+    raw = tiny_config.model_dump(mode="json")
+    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
+    raw["data"]["target"] = "grade"
+    raw["training"]["baseline"] = "prior"
+    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
+    from perennial.config import parse_config
+
+    config = parse_config(raw, "grades.yaml")
+    rng = np.random.default_rng(0)
+    truth = rng.choice([3, 5, 7], 300)
+    proba = np.full((300, 3), 0.1) + 0.8 * (truth[:, None] == np.array([3, 5, 7]))  # right 90% of the time
+    predictions = pd.DataFrame({"id": [str(i) for i in range(300)], "prediction": proba.max(axis=1)})
+    predictions[["proba__3", "proba__5", "proba__7"]] = proba
+    labels = pd.DataFrame({"flight_id": range(301), "grade": [*truth.astype(float), np.nan]})
+    # when the window's labels are joined and judged
+    joined = join_labels(predictions, labels, config, "labels.csv")
+    performance = window_performance(joined, config, reference=1.0)
+    # then every labelled row is judged (none is taken for an unknown class '3.0'), and all are right
+    assert performance is not None and performance.rows == 300 and performance.value == pytest.approx(1.0)

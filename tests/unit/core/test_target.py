@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from perennial.config import Target
-from perennial.core.target import Labels, infer_task, label_key, resolve_labels
+from perennial.core.target import Labels, class_names, infer_task, label_key, resolve_labels
 from perennial.errors import TargetError
 
 
@@ -119,3 +119,20 @@ def test_whole_number_labels_read_as_floats_are_answered_as_whole_numbers() -> N
     assert whole.to_json() == '{"column": "y", "negative": 0, "positive": 1}'
     assert whole.decode(np.array([1, 0])) == [1, 0] and [type(v) for v in whole.decode(np.array([1]))] == [int]
     assert (halves.positive, halves.negative) == (1.5, 0.5) and type(halves.positive) is float
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "names"),
+    [
+        ([3, 5, 7], "int64", ["3", "5", "7"]),
+        ([3.0, 5.0, np.nan], "float64", ["3", "5", None]),  # a label feed with a gap: read as floats
+        ([3, 5, None], "Int64", ["3", "5", None]),
+        ([2.5, 3.0], "float64", ["2.5", "3.0"]),  # not whole numbers: named as written
+        ([2, 2.0, "2", "a ", None], "object", ["2", "2", "2", "a ", None]),  # a JSON feed's mix; text as it is
+    ],
+)
+def test_multiclass_names_are_the_same_whatever_dtype_the_labels_were_read_as(values, dtype, names) -> None:
+    # given one class column read as ints, floats with a gap, nullable ints or mixed objects
+    # then whole numbers are named alike ('3', never '3.0'), and a gap stays missing
+    got = class_names(pd.Series(values, dtype=dtype)).tolist()
+    assert [None if pd.isna(v) else v for v in got] == names
