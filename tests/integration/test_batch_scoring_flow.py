@@ -96,10 +96,10 @@ CORRUPTIONS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], str, str]] 
         "distance",
         "type numeric",
     ),
-    "unseen-categories": (
-        lambda f: f.assign(carrier=f["carrier"].where(f.index % 2 == 0, "ZZ")),
+    "recoded-categories": (
+        lambda f: f.assign(carrier=f["carrier"].str.lower()),
         "carrier",
-        "known categories",
+        "mostly known categories",
     ),
 }
 

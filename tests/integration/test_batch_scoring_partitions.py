@@ -96,16 +96,16 @@ def test_scoring_over_partitions_stores_the_in_memory_rows_and_a_rerun_replaces_
 def test_a_contract_failure_over_partitions_fails_as_in_memory_and_leaves_the_store(
     project: Any, configs: dict[str, str], parts: Path
 ) -> None:
-    # given a window already scored, then one file of the directory with an unseen carrier
+    # given a window already scored, then one file of the directory with negative distances
     assert batch_scoring_flow(config_path=configs["pandas"], **WINDOW, return_state=True).is_completed()
     before = _stored(configs["pandas"], project)
     bad = pd.read_parquet(parts / "part-03.parquet")
-    bad.assign(carrier=bad["carrier"].where(bad.index % 2 == 0, "ZZ")).to_parquet(parts / "part-03.parquet")
+    bad.assign(distance=bad["distance"].where(bad.index % 2 == 0, -5.0)).to_parquet(parts / "part-03.parquet")
     # when each engine scores the window
     failed = {e: batch_scoring_flow(config_path=c, **WINDOW, return_state=True) for e, c in configs.items()}
     # then both runs fail with the same message, naming the column and the rule, and the store is unchanged
     assert failed["dask"].is_failed() and failed["pandas"].is_failed()
-    assert "carrier" in failed["dask"].message and "known categories" in failed["dask"].message.lower()
+    assert "distance" in failed["dask"].message and "values in range" in failed["dask"].message.lower()
     assert failed["dask"].message == failed["pandas"].message
     pd.testing.assert_frame_equal(_stored(configs["dask"], project), before)
 

@@ -177,9 +177,11 @@ CASES: tuple[Case, ...] = (
         "DataValidationFailed",
     ),
     Case(
+        # a new carrier on a tenth of the rows only warns (the data as it now is); a feed that
+        # renames every code is a fault
         "unseen-category",
-        _frame_case(lambda f: f.assign(carrier=np.where(_every(10, f), "ZZ", f["carrier"]))),
-        ("'carrier'", "known categories", "'ZZ'"),
+        _frame_case(lambda f: f.assign(carrier=f["carrier"].str.lower())),
+        ("'carrier'", "mostly known categories", "not among the categories the model knows"),
         "DataValidationFailed",
         flow=True,
     ),

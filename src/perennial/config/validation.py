@@ -33,9 +33,9 @@ class Validation(Frozen):
     # the window size the reference's variation is measured at; default: monitoring.window
     window: Literal["day", "week", "month"] | None = None
     # broken rules of these kinds are recorded and shown but block nothing (schema, types, all-null
-    # columns and labels always block; a column far more missing than any reference window,
-    # null_surge, blocks unless listed here)
-    warnings: tuple[WarnableRule, ...] = ("nulls", "volume")
+    # columns, labels and a categorical column mostly of unseen values, a recoding, always block; a
+    # column far more missing than any reference window, null_surge, blocks unless listed here)
+    warnings: tuple[WarnableRule, ...] = ("nulls", "volume", "categories")
     # share of values outside the reference's categories a column may carry (new routes...)
     max_unseen_category_share: float = Field(default=0.01, ge=0, le=1)
     # physical bounds: numeric ranges are declared, never guessed from a season of data

@@ -17,7 +17,15 @@ import pandas as pd
 from perennial.config import Volume
 from perennial.core import validation_gx, validation_vectorised
 from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
-from perennial.core.validation_bounds import NULL_SURGE, collapsed, null_limit, null_surge, one_class, unit_shift
+from perennial.core.validation_bounds import (
+    NULL_SURGE,
+    RECODED,
+    collapsed,
+    null_limit,
+    null_surge,
+    one_class,
+    unit_shift,
+)
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
 
@@ -102,7 +110,9 @@ _KINDS = {"exists": "schema", "not_null": "nulls", "between": "range", "in_set":
 
 def _kind(check: ColumnCheck, suite: SuiteSpec) -> str:
     """The sort of rule a planned GX check is; the label's rules always block."""
-    return "labels" if check.column == suite.target and check.expect != "exists" else _KINDS[check.expect]
+    if check.column == suite.target and check.expect != "exists":
+        return "labels"
+    return check.kind or _KINDS[check.expect]
 
 
 def _plan_column(
@@ -123,19 +133,31 @@ def _plan_column(
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
     plan += _label_rules(frame[name], spec, suite) if spec.kind == "target" else _variation_rules(frame[name], spec)
+    return plan + value_checks(spec, suite)
+
+
+def value_checks(spec: ColumnSpec, suite: SuiteSpec) -> list[ColumnCheck]:
+    """The range, value-set or uniqueness checks of a column. A categorical column has two on one
+    value set: new categories beyond the allowed share (a warning by default), and a column mostly
+    of unseen values (a recoding or a shifted column: it always blocks)."""
+    name = spec.name
     if spec.kind == "numeric" and spec.range is not None:
         low, high = spec.range
-        plan.append(ColumnCheck(name, _range_rule(low, high), "between", {"min_value": low, "max_value": high}))
-    elif spec.kind == "categorical" and spec.categories is not None:
-        unseen = suite.max_unseen_category_share
+        return [ColumnCheck(name, _range_rule(low, high), "between", {"min_value": low, "max_value": high})]
+    if spec.kind == "categorical" and spec.categories is not None:
+        known, unseen = {"value_set": list(spec.categories)}, suite.max_unseen_category_share
         rule = f"in set of {len(spec.categories):,} known categories (<={share_text(unseen)} unseen)"
-        plan.append(ColumnCheck(name, rule, "in_set", {"value_set": list(spec.categories)}, mostly=1 - unseen))
-    elif spec.kind == "id":
-        plan.append(ColumnCheck(name, "unique", "unique"))
-    elif spec.kind == "target" and suite.target_values:
+        recoded = f"mostly known categories (<={share_text(RECODED)} unseen: not recoded)"
+        return [
+            ColumnCheck(name, rule, "in_set", known, mostly=1 - unseen),
+            ColumnCheck(name, recoded, "in_set", known, mostly=1 - RECODED, kind="recoded"),
+        ]
+    if spec.kind == "id":
+        return [ColumnCheck(name, "unique", "unique")]
+    if spec.kind == "target" and suite.target_values:
         values = ", ".join(str(v) for v in suite.target_values)
-        plan.append(ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)}))
-    return plan
+        return [ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)})]
+    return []
 
 
 def column_null_limit(spec: ColumnSpec, rows: int) -> float:

@@ -22,7 +22,11 @@ import pandas as pd
 WindowSize = Literal["day", "week", "month"]
 # rule kinds a config may turn into warnings; schema, types, all-null and labels always block
 WARNABLE = ("nulls", "null_surge", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift")
-DEFAULT_WARNINGS = ("nulls", "volume")
+# new categories warn: a new carrier or product on a few percent of rows is the data as it now is,
+# and blocked it would stop every window (left out of retrains, so never learnt); a column mostly
+# outside its categories is a recoding or a shifted column, and always blocks (RECODED)
+DEFAULT_WARNINGS = ("nulls", "volume", "categories")
+RECODED = 0.5  # a categorical column with at least this share of its values unseen
 # a bound is exceeded by chance about once in 2,000 windows (one-sided normal quantile)
 Z = 3.29
 MIN_ROWS_TO_JUDGE = 30

@@ -36,6 +36,7 @@ class ColumnCheck:
     expect: Expect
     options: dict[str, Any] = field(default_factory=dict)
     mostly: float = 1.0
+    kind: str | None = None  # the sort of rule, where the expectation alone does not say it
 
 
 @cache

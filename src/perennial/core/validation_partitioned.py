@@ -37,7 +37,7 @@ from perennial.core.validation_bounds import (
     unit_shift_text,
 )
 from perennial.core.validation_gx import ColumnCheck, outcome_text, share_text
-from perennial.core.validation_parts import ColumnPart, WindowParts, hash_values, summarise_partition, value_check
+from perennial.core.validation_parts import ColumnPart, WindowParts, hash_values, summarise_partition
 from perennial.core.validation_vectorised import PARTIAL
 
 
@@ -106,19 +106,19 @@ def _column_results(
     if typed is not None and not typed.passed:
         return results
     results += _variation_results(part, spec, suite, quartiles)
-    check = value_check(spec, suite)
-    if check is None:
-        return results
-    if part.error is not None:
-        return [*results, _result(check, suite, False, f"could not be checked: {part.error}")]
-    considered = part.rows - part.nulls
-    if check.expect == "unique":
-        bad = part.hashes.duplicated_rows() if part.hashes is not None else 0
-        offending, mostly = list(duplicated or ()), 1.0
-    else:
-        bad, offending, mostly = part.bad, list(part.offending), check.mostly
-    passed = considered == 0 or (considered - bad) / considered >= mostly
-    return [*results, _result(check, suite, passed, outcome_text(check, part.rows, bad, part.nulls, offending))]
+    for check in memory.value_checks(spec, suite):  # the partitions counted their offending values once
+        if part.error is not None:
+            results.append(_result(check, suite, False, f"could not be checked: {part.error}"))
+            continue
+        considered = part.rows - part.nulls
+        if check.expect == "unique":
+            bad = part.hashes.duplicated_rows() if part.hashes is not None else 0
+            offending, mostly = list(duplicated or ()), 1.0
+        else:
+            bad, offending, mostly = part.bad, list(part.offending), check.mostly
+        passed = considered == 0 or (considered - bad) / considered >= mostly
+        results.append(_result(check, suite, passed, outcome_text(check, part.rows, bad, part.nulls, offending)))
+    return results
 
 
 def _result(check: ColumnCheck, suite: SuiteSpec, passed: bool, observed: str) -> RuleResult:

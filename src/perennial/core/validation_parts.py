@@ -15,7 +15,7 @@ import pandas as pd
 from perennial.core import validation as memory
 from perennial.core.contract import ColumnSpec, SuiteSpec, utc_times
 from perennial.core.partition_quantiles import Span
-from perennial.core.validation_gx import ColumnCheck, share_text
+from perennial.core.validation_gx import ColumnCheck
 from perennial.core.validation_vectorised import PARTIAL, passing
 
 EXAMPLES = 1000  # values kept for a type failure's examples (``validation._examples`` reads the first 1,000)
@@ -125,21 +125,10 @@ def summarise_partition(frame: pd.DataFrame, suite: SuiteSpec) -> WindowParts:
 
 
 def value_check(spec: ColumnSpec, suite: SuiteSpec) -> ColumnCheck | None:
-    """The range, value-set or uniqueness check ``_plan_column`` plans for the column, if any."""
-    name = spec.name
-    if spec.kind == "numeric" and spec.range is not None:
-        low, high = spec.range
-        return ColumnCheck(name, memory._range_rule(low, high), "between", {"min_value": low, "max_value": high})
-    if spec.kind == "categorical" and spec.categories is not None:
-        unseen = suite.max_unseen_category_share
-        rule = f"in set of {len(spec.categories):,} known categories (<={share_text(unseen)} unseen)"
-        return ColumnCheck(name, rule, "in_set", {"value_set": list(spec.categories)}, mostly=1 - unseen)
-    if spec.kind == "id":
-        return ColumnCheck(name, "unique", "unique")
-    if spec.kind == "target" and suite.target_values:
-        values = ", ".join(str(v) for v in suite.target_values)
-        return ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)})
-    return None
+    """The first of ``validation.value_checks``: a column's checks share its value set or range, so
+    one count of offending values per partition serves them all."""
+    checks = memory.value_checks(spec, suite)
+    return checks[0] if checks else None
 
 
 def _column_part(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> ColumnPart:

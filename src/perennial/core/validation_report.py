@@ -75,6 +75,13 @@ class ValidationReport:
             if new_class
             else ""
         )
+        recoded = sorted({repr(f.column) for f in self.failures if f.kind == "recoded"})
+        if recoded:
+            classes += (
+                f". Most values of {', '.join(recoded)} are not among the categories the model knows: a "
+                "recoding (case, renamed codes) or values of another column; fix the feed, or if the column "
+                "really changed, train on data that holds its new values"
+            )
         if not kinds:
             return classes
         listed = ", ".join(kinds)

@@ -258,7 +258,7 @@ def render(
         "",
         "validation:",
         "  null_margin: 0.05",
-        "  max_unseen_category_share: 0.01",
+        "  max_unseen_category_share: 0.01   # above it a warning; a column mostly of unseen values blocks",
         "  ranges: {}   # physical bounds per numeric column, e.g. {age: [0, 120]}: declared, never guessed",
         "",
         *training_lines(kind, values, rows),

@@ -265,23 +265,32 @@ def test_nulls_are_not_counted_as_out_of_range(suite: SuiteSpec) -> None:
     assert validate_frame(one_null, suite, source="new.parquet").passed
 
 
-def test_many_unseen_categories_fail_but_a_few_new_ones_pass() -> None:
+def test_a_new_category_warns_a_recoded_column_blocks_and_categories_may_be_made_to_block() -> None:
     # given a contract allowing 1% unseen carriers, derived from 400 rows
     suite = derive_suite(config(max_unseen_category_share=0.01), frame(400, days=4))
-    few, many = frame(400, days=4), frame(400, days=4)
+    few, many, recoded = frame(400, days=4), frame(400, days=4), frame(400, days=4)
     few.loc[[7, 8], "carrier"] = "ZZ"  # 0.5%
-    many.loc[:39, "carrier"] = "ZZ"  # 10%
-    # when both are validated
-    few_report = validate_frame(few, suite, source="few.csv")
-    many_report = validate_frame(many, suite, source="many.csv")
-    # then a new route or two passes (and is still shown), a flood of them fails
-    assert few_report.passed
+    many.loc[:39, "carrier"] = "ZZ"  # 10%: a new carrier beside the known ones
+    recoded["carrier"] = recoded["carrier"].str.lower()  # every value renamed: a feed fault
+    # when each is validated
+    reports = {name: validate_frame(f, suite, source=f"{name}.csv") for name, f in [("few", few), ("many", many)]}
+    recoded_report = validate_frame(recoded, suite, source="recoded.csv")
+    # then a new route or two passes unremarked (and is still shown)
     carrier_rule = "in set of 4 known categories (<=1.0% unseen)"
-    assert "'ZZ'" in next(r.observed for r in few_report.results if r.rule == carrier_rule)
-    assert failed(many_report) == {("carrier", carrier_rule): "40 of 400 rows (10.0%) not in the set, e.g. 'ZZ'"}
-    # and the failure says how to go on if ZZ is a real new carrier; a schema failure has no such way
-    assert "list categories in validation.warnings" in many_report.summary()
-    assert "scores a new category as unseen" in many_report.summary()
+    assert reports["few"].passed and not reports["few"].warnings
+    assert "'ZZ'" in next(r.observed for r in reports["few"].results if r.rule == carrier_rule)
+    # a new carrier on a tenth of the rows passes with a warning naming it: the data as it now is
+    assert reports["many"].passed and [(w.column, w.rule, w.observed) for w in reports["many"].warnings] == [
+        ("carrier", carrier_rule, "40 of 400 rows (10.0%) not in the set, e.g. 'ZZ'")
+    ]
+    # and a column whose values are all unknown blocks, saying what it looks like and how to go on
+    assert not recoded_report.passed and {r.kind for r in recoded_report.failures} == {"recoded"}
+    assert "'carrier' are not among the categories the model knows: a recoding" in recoded_report.summary()
+    # a team that wants new categories to block says so, and is told how to undo it
+    strict = validate_frame(many, suite, source="many.csv", warnings=("nulls", "volume"))
+    assert failed(strict) == {("carrier", carrier_rule): "40 of 400 rows (10.0%) not in the set, e.g. 'ZZ'"}
+    assert "list categories in validation.warnings" in strict.summary()
+    assert "scores a new category as unseen" in strict.summary()
     missing = validate_frame(frame(400, days=4).drop(columns=["carrier"]), suite, source="gone.csv")
     assert not missing.passed and "validation.warnings" not in missing.summary()
 

@@ -71,6 +71,18 @@ def test_every_broken_rule_gives_the_same_verdict_and_words(suite: SuiteSpec) ->
     )
 
 
+def test_a_recoded_column_blocks_alike_over_partitions(suite: SuiteSpec) -> None:
+    # given a window whose carriers are all renamed (lower case) in most partitions
+    bad = window()
+    renamed = bad.index[: len(bad) * 3 // 4]
+    bad.loc[renamed, "carrier"] = bad.loc[renamed, "carrier"].str.lower()
+    # when
+    in_memory, partitioned = both(bad, suite)
+    # then both engines block on the recoding, in the same words
+    assert partitioned == in_memory
+    assert any(column == "carrier" and rule.startswith("mostly known categories") for column, rule in broken(in_memory))
+
+
 def test_type_failures_give_the_same_words(suite: SuiteSpec) -> None:
     # given numbers arriving as text and timestamps as text, a few of them unparseable
     bad = window()
