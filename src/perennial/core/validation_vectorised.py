@@ -28,10 +28,11 @@ PARTIAL = 20  # offending values GX keeps in a BASIC result
 
 def run_checks(frame: pd.DataFrame, checks: Sequence[ColumnCheck]) -> list[tuple[bool, str]]:
     """(passed, observed) for each check, in order: GX's verdicts without GX."""
-    return [_check(frame, check) for check in checks]
+    masks: dict[tuple[str, str, int], np.ndarray] = {}  # checks of one column on one value set share it
+    return [_check(frame, check, masks) for check in checks]
 
 
-def _check(frame: pd.DataFrame, check: ColumnCheck) -> tuple[bool, str]:
+def _check(frame: pd.DataFrame, check: ColumnCheck, masks: dict[tuple[str, str, int], np.ndarray]) -> tuple[bool, str]:
     if check.expect == "exists":
         exists = check.column in frame.columns
         return exists, "present" if exists else "missing"
@@ -45,8 +46,13 @@ def _check(frame: pd.DataFrame, check: ColumnCheck) -> tuple[bool, str]:
         passed = total == 0 or (total - bad) / total >= check.mostly
         return passed, outcome_text(check, total, bad, 0, [])
     present = values[~nulls.to_numpy()]
+    # the value set is the same object in both checks of a categorical column (validation.value_checks)
+    key = (check.column, check.expect, id(check.options.get("value_set")))
     try:
-        ok = passing(present, check)
+        cached = masks.get(key) if check.expect == "in_set" else None
+        ok = cached if cached is not None else passing(present, check)
+        if check.expect == "in_set":
+            masks[key] = ok
     except TypeError as exc:  # GX reports a comparison that raises as an error, not a verdict
         return False, f"could not be checked: {str(exc).splitlines()[0][:200]}"
     bad = int(len(ok) - ok.sum())
