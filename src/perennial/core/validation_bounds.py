@@ -32,6 +32,10 @@ Z = 3.29
 MIN_ROWS_TO_JUDGE = 30
 MAX_TOP_SHARE = 0.5  # a collapse counts only where no value ever took more than half of a window  # fewer non-null values say nothing about collapse or units
 RATIO_AGREEMENT = 1.1  # a unit change moves every quartile by the same factor (within 10%)
+# ... and, in a window large enough to tell, within what chance alone moves a sample's quartiles
+# apart (Z of their standard errors, at least 3%): a label prior shift moved one column's quartiles
+# x1.54/x1.56/x1.68 together in months of 2,000 rows (within 9%) and read as a unit change
+MIN_AGREEMENT = 1.03
 RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference showed
 # and at least this far from x1 either way: units differ by x1.6 (km/mile), x2.2 (lb/kg), x2.54, x100 or
 # x1000, while the quartiles of a few hundred rows of a skewed column move by chance as far as x0.75
@@ -58,10 +62,12 @@ class ColumnVariation:
     top_share_high: float | None = None  # the largest share one value took in any reference window
     quartiles: tuple[float, float, float] | None = None  # pooled q25, q50, q75 (numeric)
     median_ratio: tuple[float, float] | None = None  # per-window median / pooled median: lowest, highest
+    # each quartile's relative standard error times sqrt(rows): sqrt(p(1-p)) / (density x quartile)
+    quartile_noise: tuple[float, float, float] | None = None
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ColumnVariation:
-        tuples = {k: tuple(raw[k]) for k in ("quartiles", "median_ratio") if raw.get(k) is not None}
+        tuples = {k: tuple(raw[k]) for k in ("quartiles", "median_ratio", "quartile_noise") if raw.get(k) is not None}
         return cls(**{**raw, **tuples})
 
 
@@ -99,7 +105,20 @@ def measure_variation(values: pd.Series, keys: pd.Series, numeric: bool) -> Colu
     q25, q50, q75 = (float(q) for q in values.quantile([0.25, 0.5, 0.75]))
     medians = groups.median().loc[full].dropna()
     ratio = (float((medians / q50).min()), float((medians / q50).max())) if q50 > 0 and len(medians) else None
-    return replace(variation, quartiles=(q25, q50, q75), median_ratio=ratio)
+    noise = _quartile_noise(values)
+    return replace(variation, quartiles=(q25, q50, q75), median_ratio=ratio, quartile_noise=noise)
+
+
+def _quartile_noise(values: pd.Series) -> tuple[float, float, float] | None:
+    """Each quartile's relative standard error in a sample of one row (divide by sqrt(rows)): the
+    asymptotic sqrt(p(1-p)) / f(q), with the density f from the quantiles 5 points either side."""
+    points = [p + d for p in (0.25, 0.5, 0.75) for d in (-0.05, 0.0, 0.05)]
+    q = values.quantile(points).to_numpy(dtype=np.float64).reshape(3, 3)
+    if (q[:, 1] <= 0).any():
+        return None
+    p = np.array([0.25, 0.5, 0.75])
+    noise = np.sqrt(p * (1 - p)) * (q[:, 2] - q[:, 0]) / 0.1 / q[:, 1]
+    return (float(noise[0]), float(noise[1]), float(noise[2]))
 
 
 def null_limit(max_null_share: float, variation: ColumnVariation | None, rows: int) -> float:
@@ -189,14 +208,24 @@ def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | No
     if len(present) < MIN_ROWS_TO_JUDGE or (reference <= 0).any():
         return None
     quartiles = present.quantile([0.25, 0.5, 0.75]).to_numpy()
-    return unit_shift_text(quartiles, float(present.median()), variation)
+    return unit_shift_text(quartiles, float(present.median()), variation, len(present))
 
 
-def unit_shift_text(quartiles: np.ndarray, median: float, variation: ColumnVariation) -> str | None:
+def agreement(variation: ColumnVariation, rows: int) -> float:
+    """How closely a window of ``rows`` values' quartile ratios must agree to read as one factor (a
+    unit change): as closely as chance lets a sample of that size, never looser than RATIO_AGREEMENT."""
+    if variation.quartile_noise is None or rows <= 0:  # a contract from before the noise was measured
+        return RATIO_AGREEMENT
+    # two quartiles' log ratios differ by chance with about sqrt(2) times one's standard error
+    chance = math.exp(Z * math.sqrt(2) * max(variation.quartile_noise) / math.sqrt(rows))
+    return float(min(RATIO_AGREEMENT, max(MIN_AGREEMENT, chance)))
+
+
+def unit_shift_text(quartiles: np.ndarray, median: float, variation: ColumnVariation, rows: int) -> str | None:
     """``unit_shift`` from the window's quartiles and median (shared with partitioned windows)."""
     assert variation.quartiles is not None and variation.median_ratio is not None  # unit_shift checked them
     ratios = quartiles / np.array(variation.quartiles)
-    if (ratios <= 0).any() or ratios.max() / ratios.min() > RATIO_AGREEMENT:
+    if (ratios <= 0).any() or ratios.max() / ratios.min() > agreement(variation, rows):
         return None
     factor = float(np.exp(np.log(ratios).mean()))
     low, high = variation.median_ratio

@@ -169,7 +169,11 @@ def _variation_results(
             RuleResult(spec.name, "labels vary as in the reference", label is None, label or "varies", kind="labels")
         ]
         if memory.measured_in_units(spec, suite) and variation.quartiles is not None:
-            moved = unit_shift_text(*quartiles, variation) if quartiles is not None else None
+            moved = (
+                unit_shift_text(*quartiles, variation, part.span.count if part.span else 0)
+                if quartiles is not None
+                else None
+            )
             rules.append(
                 RuleResult(
                     spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="labels"
@@ -188,7 +192,11 @@ def _variation_results(
         one = collapsed_text(present, part.distinct[0], variation)
     rules = [RuleResult(spec.name, "varies as in the reference", one is None, one or "varies", kind="collapse")]
     if spec.kind == "numeric" and variation.quartiles is not None:
-        moved = unit_shift_text(*quartiles, variation) if quartiles is not None else None
+        moved = (
+            unit_shift_text(*quartiles, variation, part.span.count if part.span else 0)
+            if quartiles is not None
+            else None
+        )
         observed = moved or "quartiles as in the reference"
         rules.append(RuleResult(spec.name, "no unit shift", moved is None, observed, kind="unit_shift"))
     return rules

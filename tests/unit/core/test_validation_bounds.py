@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from perennial.core.validation_bounds import (
     ColumnVariation,
+    agreement,
     collapsed,
     measure_variation,
     null_limit,
@@ -84,3 +87,24 @@ def test_one_value_is_a_collapse_only_where_no_value_ever_dominated_a_window() -
     # then only the feed of zeros is a collapse
     assert visib.top_share_high == pytest.approx(0.9) and clear is None
     assert zeros == "every one of 50 values is 0.0; each reference window held >= 50 distinct values"
+
+
+def test_a_large_window_whose_quartiles_moved_apart_beyond_chance_is_not_a_unit_change() -> None:
+    # given two reference months of 2,000 exams of a skewed measurement
+    rng = np.random.default_rng(3)
+    times = pd.Series(np.repeat(pd.date_range("2024-01-01", periods=2, freq="MS", tz="UTC"), 2000))
+    reference = pd.Series(rng.lognormal(-1.5, 0.45, 4000))
+    variation = measure_variation(reference, window_keys(times, "month"), numeric=True)
+    # when a month of 2,000 arrives moved x1.52 at its lower quartile to x1.68 at its upper (more of
+    # the sick, whose values run higher: a label prior shift), and a clean month arrives in units x1.609
+    month = pd.Series(rng.lognormal(-1.5, 0.45, 2000))
+    shifted = month * (1.47 + 0.3 * month.rank(pct=True))
+    ratios = shifted.quantile([0.25, 0.5, 0.75]).to_numpy() / np.array(variation.quartiles)
+    assert ratios.min() > 1.5 and ratios.max() / ratios.min() < 1.1  # within the old rule's 10%: "one factor"
+    # then the uneven move is not a unit change: 2,000 rows pin quartiles closer than that
+    assert agreement(variation, 2000) < ratios.max() / ratios.min()
+    assert unit_shift(shifted, variation) is None
+    converted = unit_shift(month * 1.609, variation)
+    assert converted is not None and converted.startswith("every quartile moved by x1.")
+    # and a contract from before the noise was measured keeps the old 10%
+    assert unit_shift(shifted, replace(variation, quartile_noise=None)) is not None
