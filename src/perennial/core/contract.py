@@ -29,6 +29,9 @@ class ColumnSpec:
     range: tuple[float | None, float | None] | None = None  # declared in config, never learned
     categories: tuple[Any, ...] | None = None  # the reference's values, for categorical columns
     variation: ColumnVariation | None = None  # how it varied between reference windows (None: older contracts)
+    # categorical: the share of the reference's rows whose value appears only once, Good-Turing's
+    # estimate of how often a new row brings a value never seen (a cabin number: often; a carrier: never)
+    novelty: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +156,12 @@ def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config,
         null_share = max(null_share, variation.null_high)
     bound = min(1.0, round(null_share + config.validation.null_margin, 6))
     declared = config.validation.ranges.get(name)
-    categories = None
+    categories, novelty = None, None
     if kind == "categorical" and present:
-        known = pd.unique(reference[name].dropna().to_numpy(dtype=object))
-        categories = tuple(sorted((native(v) for v in known), key=lambda v: (type(v).__name__, str(v))))
-    return ColumnSpec(name, kind, bound, declared if declared else None, categories, variation)
+        counts = reference[name].value_counts(dropna=True)
+        categories = tuple(sorted((native(v) for v in counts.index), key=lambda v: (type(v).__name__, str(v))))
+        novelty = round(float((counts == 1).sum() / counts.sum()), 6) if len(counts) else None
+    return ColumnSpec(name, kind, bound, declared if declared else None, categories, variation, novelty)
 
 
 def native(value: Any) -> Any:

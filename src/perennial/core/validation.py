@@ -20,6 +20,7 @@ from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive
 from perennial.core.validation_bounds import (
     NULL_SURGE,
     RECODED,
+    RECODED_NOVELTY,
     collapsed,
     null_limit,
     null_surge,
@@ -138,8 +139,9 @@ def _plan_column(
 
 def value_checks(spec: ColumnSpec, suite: SuiteSpec) -> list[ColumnCheck]:
     """The range, value-set or uniqueness checks of a column. A categorical column has two on one
-    value set: new categories beyond the allowed share (a warning by default), and a column mostly
-    of unseen values (a recoding or a shifted column: it always blocks)."""
+    value set: new categories beyond the allowed share (a warning by default), and, where the
+    reference rarely met a new value, a column mostly of unseen values (a recoding or a shifted
+    column: it always blocks)."""
     name = spec.name
     if spec.kind == "numeric" and spec.range is not None:
         low, high = spec.range
@@ -148,10 +150,10 @@ def value_checks(spec: ColumnSpec, suite: SuiteSpec) -> list[ColumnCheck]:
         known, unseen = {"value_set": list(spec.categories)}, suite.max_unseen_category_share
         rule = f"in set of {len(spec.categories):,} known categories (<={share_text(unseen)} unseen)"
         recoded = f"mostly known categories (<={share_text(RECODED)} unseen: not recoded)"
-        return [
-            ColumnCheck(name, rule, "in_set", known, mostly=1 - unseen),
-            ColumnCheck(name, recoded, "in_set", known, mostly=1 - RECODED, kind="recoded"),
-        ]
+        checks = [ColumnCheck(name, rule, "in_set", known, mostly=1 - unseen)]
+        if spec.novelty is None or spec.novelty <= RECODED_NOVELTY:
+            checks.append(ColumnCheck(name, recoded, "in_set", known, mostly=1 - RECODED, kind="recoded"))
+        return checks
     if spec.kind == "id":
         return [ColumnCheck(name, "unique", "unique")]
     if spec.kind == "target" and suite.target_values:

@@ -27,6 +27,9 @@ WARNABLE = ("nulls", "null_surge", "categories", "range", "unique", "freshness",
 # outside its categories is a recoding or a shifted column, and always blocks (RECODED)
 DEFAULT_WARNINGS = ("nulls", "volume", "categories")
 RECODED = 0.5  # a categorical column with at least this share of its values unseen
+# ... where new values are rare: at most this share of the reference's rows held a value seen once
+# (a Titanic cabin is new for most passengers, and a new passenger list is not a recoding)
+RECODED_NOVELTY = 0.1
 # a bound is exceeded by chance about once in 2,000 windows (one-sided normal quantile)
 Z = 3.29
 MIN_ROWS_TO_JUDGE = 30

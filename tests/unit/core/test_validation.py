@@ -295,6 +295,18 @@ def test_a_new_category_warns_a_recoded_column_blocks_and_categories_may_be_made
     assert not missing.passed and "validation.warnings" not in missing.summary()
 
 
+def test_a_column_whose_values_are_mostly_new_every_time_is_not_taken_for_a_recoding() -> None:
+    # given a categorical column whose reference values were nearly all seen once (a cabin number)
+    reference = frame(400, days=4).assign(carrier=[f"C{i}" for i in range(400)])
+    suite = derive_suite(config(max_unseen_category_share=0.01), reference)
+    (cabin,) = [c for c in suite.columns if c.name == "carrier"]
+    assert cabin.novelty == 1.0 and SuiteSpec.from_dict(suite.to_dict()) == suite  # stored with the contract
+    # when a new batch brings cabins never seen
+    report = validate_frame(frame(400, days=4).assign(carrier=[f"D{i}" for i in range(400)]), suite, source="new.csv")
+    # then it passes, the new values named as a warning: new values are this column's normal
+    assert report.passed and [w.column for w in report.warnings] == ["carrier"]
+
+
 def test_duplicate_ids_fail(suite: SuiteSpec) -> None:
     doubled = frame()
     doubled.loc[1, "flight_id"] = "f0"
