@@ -40,6 +40,10 @@ def make_estimator(task: Task, family: str, params: Mapping[str, Any], categoric
         return cls(categorical_features=mask, random_state=seed, **params)
     if family == "random_forest":
         cls = RandomForestClassifier if classify else RandomForestRegressor
+        if classify and params.get("class_weight") == "balanced" and params.get("bootstrap", True):
+            # the same weights drawn per tree: scikit-learn's forest reads classes written as
+            # numbers ('3', '9': wine quality) back as ints under "balanced" and fails every fit
+            params = {**params, "class_weight": "balanced_subsample"}
         # n_jobs unset: one job when the model serves, every core while it trains (core/training.py)
         return cls(random_state=seed, **params)
     if family == "logistic_regression":

@@ -48,6 +48,29 @@ def test_an_imbalanced_multiclass_target_gets_balanced_class_weights() -> None:
     assert [c["family"] for c in default_candidates("regression", 100_000)] == ["hist_gradient_boosting", "ridge"]
 
 
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "logistic_regression", "random_forest"])
+def test_balanced_weights_fit_classes_written_as_numbers(family: str) -> None:
+    # given wine-quality grades as class names ('3'...'9', the rarest held 5 times), weighed balanced
+    X, grades = load_iris(return_X_y=True)
+    y = np.array([str(3 + g * 3) for g in grades], dtype=object)
+    y[:5] = "9"
+    model = make_estimator(
+        "multiclass",
+        family,
+        {"class_weight": "balanced", "max_iter": 500}
+        if family != "random_forest"
+        else {"class_weight": "balanced", "n_estimators": 20},
+        [False] * 4,
+        seed=0,
+    )
+    # when it is cross-validated as training does (each fold's fit sees the classes as text)
+    from sklearn.model_selection import cross_val_score
+
+    scores = cross_val_score(model, X, y, cv=3, error_score="raise")
+    # then every fold fits (the forest's "balanced" failed on them: 'The classes [3, 6, 9] are not in class_weight')
+    assert len(scores) == 3 and np.isfinite(scores).all()
+
+
 def test_mean_and_median_baselines_ignore_the_features() -> None:
     # given a skewed target
     X, y = np.zeros((5, 1)), np.array([1.0, 1.0, 2.0, 3.0, 100.0])
