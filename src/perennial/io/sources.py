@@ -264,13 +264,14 @@ def sniff_thousands(frame: pd.DataFrame, decimal: str) -> str | None:
     return None
 
 
-# marks public tables write for a missing value that pandas does not read as one by default
-MISSING_MARKS = ("?", "-", "--", ".")
+# marks public tables write for a missing value that pandas does not read as one by default; ""
+# stands for a cell of blanks (Telco churn's TotalCharges writes ' ' for a customer not yet billed)
+MISSING_MARKS = ("?", "-", "--", ".", "")
 
 
 def sniff_missing_marks(frame: pd.DataFrame) -> tuple[str, ...]:
     """The cells, as written, that stand for a missing number: a text column holding only numbers and
-    one of ``MISSING_MARKS`` ('?' in UCI files) is a numeric column with gaps, not a category."""
+    one of ``MISSING_MARKS`` ('?' in UCI files, ' ') is a numeric column with gaps, not a category."""
     found: set[str] = set()
     for column in (c for c in frame.columns if frame[c].dtype == object):
         values = frame[column].dropna().astype(str)

@@ -235,12 +235,40 @@ def test_a_uci_style_question_mark_is_read_as_a_missing_number(tmp_path: Path) -
     assert "missing_marks" not in starter_config(path, "target")
 
 
+def test_a_number_column_with_blank_cells_is_read_as_numbers_with_gaps(tmp_path: Path) -> None:
+    # given a table whose charges column writes ' ' for customers not yet billed (Telco churn's TotalCharges)
+    from sklearn.datasets import load_diabetes
+
+    from perennial.io import sources
+
+    frame = load_diabetes(as_frame=True).frame.round(4)
+    frame["charges"] = (frame["bmi"] * 1000 + 100).round(2).astype(object).where(frame.index % 40 != 0, " ")
+    path = tmp_path / "telco.csv"
+    frame.to_csv(path, index=False)
+    # when init profiles it
+    config = parse_config(yaml.safe_load(starter_config(path, "target")), "s.yaml")
+    # then charges is a numeric feature (it was left out as 'text with 431 distinct values'), its blanks missing
+    assert config.data.source.missing_marks == (" ",) and "charges" in config.data.features.numeric
+    read = sources.read_source(config.data.source)
+    assert read["charges"].dtype == "float64" and int(read["charges"].isna().sum()) == int(
+        (frame.index % 40 == 0).sum()
+    )
+
+
 def test_missing_marks_are_sniffed_only_where_the_rest_of_a_column_is_numbers() -> None:
     from perennial.io.sources import sniff_missing_marks
 
-    frame = pd.DataFrame({"bmi": ["21.6", "?", "30.1"], "grade": ["A", "-", "B"], "gap": [" ?", "1", "2"]})
-    # a category that happens to hold '-' is not a number with gaps; ' ?' is kept as written
-    assert sniff_missing_marks(frame) == (" ?", "?")
+    frame = pd.DataFrame(
+        {
+            "bmi": ["21.6", "?", "30.1"],
+            "grade": ["A", "-", "B"],
+            "gap": [" ?", "1", "2"],
+            "charges": ["29.85", " ", "1889.5"],  # Telco churn: a blank for a customer not yet billed
+            "note": ["late", " ", "paid"],
+        }
+    )
+    # a category that happens to hold '-' or a blank is not a number with gaps; ' ?' and ' ' are kept as written
+    assert sniff_missing_marks(frame) == (" ", " ?", "?")
 
 
 def test_dates_written_day_first_are_read_as_the_dates_they_are(tmp_path: Path) -> None:
