@@ -242,6 +242,17 @@ def _dataset_source(source: str) -> DatasetSource:
         return SqlDatasetSource(source)
 
 
+def signature_rows(example: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    """The first ``rows`` rows, plus the first row holding a value of each column they leave empty:
+    MLflow types a column from its values, and a text column empty in five rows (Titanic's Cabin,
+    77% missing) was typed a number, so the service refused every cabin as 'not a valid number'."""
+    head = example.head(rows)
+    empty = [c for c in example.columns if head[c].isna().all()]
+    extra = [example[c].first_valid_index() for c in empty]
+    found = [i for i in dict.fromkeys(extra) if i is not None and i not in head.index]
+    return pd.concat([head, example.loc[found]]) if found else head
+
+
 def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "binary") -> str:
     """Log a scikit-learn pipeline with its signature and input example; returns its model URI.
 
@@ -251,7 +262,7 @@ def log_model(run_id: str, model: Any, example: pd.DataFrame, task: Task = "bina
     from mlflow.models import infer_signature
 
     # MLflow's schema has no time zones: describe timestamps as naive UTC (the model reads both)
-    sample = example.head(5).apply(
+    sample = signature_rows(example).apply(
         lambda col: col.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(col.dtype, pd.DatetimeTZDtype) else col
     )
     requirements = [f"{p}=={package_version(p)}" for p in MODEL_REQUIREMENTS]

@@ -119,3 +119,18 @@ def test_a_dataset_mlflow_cannot_type_is_logged_by_its_digest_without_failing_th
     logged = {d.dataset.name: d.dataset for d in run.inputs.dataset_inputs}
     assert run.info.status == "FINISHED" and {n: d.digest for n, d in logged.items()} == {"odd": "d1", "plain": "d2"}
     assert not logged["odd"].schema and "amount" in logged["plain"].schema
+
+
+def test_a_text_column_empty_in_the_first_rows_is_typed_as_text_in_the_signature() -> None:
+    # given a training frame whose cabin is missing in its first rows, as Titanic's is (77% missing)
+    from mlflow.models import infer_signature
+
+    from perennial.io.tracking import signature_rows
+
+    frame = pd.DataFrame({"fare": [7.25, 71.3, 7.9, 53.1, 8.05, 8.46, 51.9], "cabin": [float("nan")] * 6 + ["E46"]})
+    # when the rows the signature is inferred from are chosen
+    sample = signature_rows(frame)
+    types = {c["name"]: c["type"] for c in infer_signature(sample).inputs.to_dict()}
+    # then the cabin's first value rides along and it is text (five empty rows alone typed it a number)
+    assert list(sample.index) == [0, 1, 2, 3, 4, 6] and types == {"fare": "double", "cabin": "string"}
+    assert {c["name"]: c["type"] for c in infer_signature(frame.head(5)).inputs.to_dict()}["cabin"] == "double"
