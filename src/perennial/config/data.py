@@ -34,6 +34,11 @@ class FileSource(Frozen):
         description="CSV cells read as missing besides the empty cell and pandas' own (NA, null, NaN...), "
         "e.g. ['?'] as UCI files write a missing number",
     )
+    skip_initial_space: bool = Field(
+        default=False,
+        description="CSV fields separated by a delimiter and a space ('39, State-gov, 77516' as UCI Adult "
+        "writes them): the space is not part of the name or value",
+    )
 
     @model_validator(mode="after")
     def _known_encoding(self) -> FileSource:

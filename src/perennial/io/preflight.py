@@ -50,8 +50,8 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
 
 def with_new_rows(config: Config, path: Path) -> Config:
     """``config`` reading ``path`` (new rows to score, labelled or not) instead of its source: the
-    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks and
-    day-first columns kept from the config's own file source."""
+    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks, day-first
+    columns, the thousands mark and initial spaces kept from the config's own file source."""
     from perennial.io.starter import source_for
 
     if not path.exists():
@@ -59,9 +59,8 @@ def with_new_rows(config: Config, path: Path) -> Config:
     source = source_for(path, str(path))
     old = config.data.source
     if isinstance(old, FileSource) and source.kind == "csv":
-        source = source.model_copy(
-            update={"missing_marks": old.missing_marks, "dayfirst_columns": old.dayfirst_columns}
-        )
+        kept = ("missing_marks", "dayfirst_columns", "thousands", "skip_initial_space")
+        source = source.model_copy(update={key: getattr(old, key) for key in kept})
     return config.model_copy(update={"data": config.data.model_copy(update={"source": source})})
 
 

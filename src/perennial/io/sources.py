@@ -72,6 +72,7 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
         decimal=source.decimal,
         thousands=source.thousands,
         na_values=list(source.missing_marks) or None,
+        skipinitialspace=source.skip_initial_space,
         on_bad_lines="error",
         low_memory=False,
         usecols=columns,
@@ -282,6 +283,17 @@ def sniff_missing_marks(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def sniff_initial_space(frame: pd.DataFrame) -> bool:
+    """Fields written after the delimiter and a space: every name but the first starts with one, or
+    every text column's values do (UCI Adult: '39, State-gov, 77516, Bachelors')."""
+    names = [str(c) for c in frame.columns[1:]]
+    if names and all(n.startswith(" ") and n.strip() for n in names):
+        return True
+    texts = [frame[c].dropna().astype(str) for c in frame.columns[1:] if frame[c].dtype == object]
+    texts = [t for t in texts if len(t)]
+    return bool(texts) and all(bool(t.str.startswith(" ").all()) for t in texts)
+
+
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 
@@ -413,6 +425,7 @@ def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocks
             decimal=source.decimal,
             thousands=source.thousands,
             na_values=list(source.missing_marks) or None,
+            skipinitialspace=source.skip_initial_space,
             usecols=columns,
             **_dayfirst(source, columns),
             blocksize=None if compressed(path) else blocksize,  # a compressed file cannot be split

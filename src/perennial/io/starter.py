@@ -123,6 +123,9 @@ def starter_config(
     source = source_for(data, shown_path or str(data))
     frame = sources.read_source(source.model_copy(update={"path": str(data)}))
     sniffed: dict[str, Any] = {}
+    if source.kind == "csv" and sources.sniff_initial_space(frame):  # ', ' between fields: read before the rest
+        source = source.model_copy(update={"skip_initial_space": True})
+        frame = sources.read_source(source.model_copy(update={"path": str(data)}))
     if source.kind == "csv" and (marks := sources.sniff_missing_marks(frame)):  # '?' for a missing number
         sniffed["missing_marks"] = marks
     if source.kind == "csv" and (dayfirst := sources.sniff_dayfirst(frame)):  # 31/12/2021: read as dates
@@ -215,6 +218,8 @@ def render(
         out.append(f"    delimiter: {quoted(source.delimiter)}   # sniffed")
     if source.kind != "parquet":
         out.append(f"    encoding: {source.encoding}   # sniffed")
+    if source.kind == "csv" and source.skip_initial_space:
+        out.append("    skip_initial_space: true   # sniffed: fields are written after ', '")
     if source.kind == "csv" and source.decimal != ".":
         out.append(f"    decimal: {quoted(source.decimal)}   # sniffed: numbers are written 3{source.decimal}14")
     if source.kind == "csv" and source.thousands is not None:

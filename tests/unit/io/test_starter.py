@@ -255,6 +255,30 @@ def test_a_number_column_with_blank_cells_is_read_as_numbers_with_gaps(tmp_path:
     )
 
 
+def test_fields_written_after_a_comma_and_a_space_are_read_without_it(tmp_path: Path) -> None:
+    # given a table as UCI Adult writes it: ', ' between fields, '?' for a missing value, ' >50K' labels
+    from perennial.io import sources
+
+    rows = [
+        f"{39 + i % 30}, {['State-gov', 'Private', '?'][i % 3]}, {77516 + i}, {['<=50K', '>50K'][i % 4 == 0]}"
+        for i in range(300)
+    ]
+    path = tmp_path / "adult.csv"
+    path.write_text("age, workclass, fnlwgt, income\n" + "\n".join(rows) + "\n")
+    # when init profiles it with the label named as a person would say it
+    text = starter_config(path, "income", positive_label=">50K")
+    config = parse_config(yaml.safe_load(text), "adult.yaml")
+    # then the names and values carry no leading space ('?' stays a category of its own)
+    assert config.data.source.skip_initial_space and config.data.target.column == "income"
+    read = sources.read_source(config.data.source)
+    assert list(read.columns) == ["age", "workclass", "fnlwgt", "income"]
+    assert set(read["income"]) == {"<=50K", ">50K"} and set(read["workclass"]) == {"State-gov", "Private", "?"}
+    # while a plain CSV is read as before
+    plain = tmp_path / "plain.csv"
+    plain.write_text("age,job,income\n" + "\n".join(f"{i % 40},{' ab'[i % 3]}x,{i % 2}" for i in range(300)) + "\n")
+    assert "skip_initial_space" not in starter_config(plain, "income")
+
+
 def test_missing_marks_are_sniffed_only_where_the_rest_of_a_column_is_numbers() -> None:
     from perennial.io.sources import sniff_missing_marks
 
