@@ -24,11 +24,12 @@ from tasks.common import IO_RETRIES, publish_markdown
 
 @task(name="load-data", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_data_task(
-    config: Config, root: Path, start: dt.date | None = None, end: dt.date | None = None
+    config: Config, root: Path, start: dt.date | None = None, end: dt.date | None = None, *, new_rows: bool = False
 ) -> tuple[pd.DataFrame, str]:
     """Rows with start <= time < end (default: the training window through the holdout), UTC, time-ordered.
 
-    Without a time column every row is read, in the source's order.
+    Without a time column every row is read, in the source's order. ``new_rows``: a file of new
+    rows, whose bounds default to none (the config's window is its training data's).
     """
     name = sources.describe_source(config.data.source, root)
     frame = sources.read_source(config.data.source, root)
@@ -43,7 +44,7 @@ def load_data_task(
             f"{name}: {untimed:,} of {len(frame):,} rows ({untimed / len(frame):.1%}) have no '{time_column}' "
             "and fall in no window: left out of training, scoring and monitoring"
         )
-    split = config.split
+    split = None if new_rows else config.split
     start = start or getattr(split, "train_start", None)
     end = end or getattr(split, "holdout_end", None)
     in_window = pd.Series(True, index=frame.index)

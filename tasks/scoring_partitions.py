@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = ("prediction", "predicted_label", "predicted_class")
 
 @task(name="open-window", cache_policy=NO_CACHE, **IO_RETRIES)
 def open_window_task(
-    config: Config, root: Path, start: dt.date | None = None, end: dt.date | None = None
+    config: Config, root: Path, start: dt.date | None = None, end: dt.date | None = None, *, new_rows: bool = False
 ) -> tuple[dd.DataFrame, str]:
     """The rows with start <= time < end as a lazy Dask DataFrame (``load_data_task``'s window and
     default bounds, in the source's order), and the source's name; nothing but the schema is read."""
@@ -48,8 +48,9 @@ def open_window_task(
     time_column = config.data.time_column
     if time_column is None:
         return lazy, name
-    start = start or getattr(config.split, "train_start", None)
-    end = end or getattr(config.split, "holdout_end", None)
+    split = None if new_rows else config.split
+    start = start or getattr(split, "train_start", None)
+    end = end or getattr(split, "holdout_end", None)
     cut = (time_column, start, end, name)
     meta = rows_in_window(lazy._meta, *cut)
     window: dd.DataFrame = lazy.map_partitions(rows_in_window, *cut, meta=meta)  # type: ignore[no-untyped-call]

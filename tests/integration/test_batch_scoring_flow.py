@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -17,8 +18,10 @@ from flows.batch_scoring import batch_scoring_flow
 from flows.training import training_flow
 from perennial.config import load_config
 from perennial.io.prediction_store import open_store
+from tests.conftest import make_flights
 
 WINDOW = {"start": dt.date(2013, 3, 1), "end": dt.date(2013, 3, 15)}
+SYNCHRONOUS = {"kind": "dask", "scheduler": "synchronous"}
 
 
 def _scoring_runs() -> list[Any]:
@@ -123,3 +126,25 @@ def test_bad_scoring_input_fails_the_flow_naming_the_column_and_leaves_the_store
         pd.testing.assert_frame_equal(store.read("batch").sort_values("id").reset_index(drop=True), before)
         last = _scoring_runs()[-1]
         assert last.info.status == "FAILED" and last.data.tags["perennial.validation"] == "failed", case
+
+
+@pytest.mark.parametrize("engine", ["pandas", "dask"])
+def test_a_file_of_new_rows_after_the_holdout_is_scored_whole_without_dates(
+    project: Any, champion: str, tmp_path: Path, engine: str
+) -> None:
+    # given new rows from after the config's holdout window (April-May), in their own CSV, without labels
+    new = make_flights(rows=400, seed=7, start="2013-04-10", days=30).drop(columns=["delayed"])
+    path = tmp_path / "new.csv"
+    new.to_csv(path, index=False)
+    config = champion if engine == "pandas" else project.write_config("dask.yaml", **{"data.engine": SYNCHRONOUS})
+    # when they are scored with no dates given (the config's window is its training data's)
+    state = batch_scoring_flow(config_path=config, data=str(path), return_state=True)
+    # then every row is scored, not the none of them that fall in the holdout window
+    assert state.is_completed(), state.message
+    assert state.result() == len(new)
+    stored = open_store(load_config(config), project.settings.root).read("batch")
+    assert sorted(stored["id"]) == sorted(new["flight_id"].astype(str))
+    # while dates given still bound them
+    assert batch_scoring_flow(config_path=config, data=str(path), start=dt.date(2013, 4, 20)) == int(
+        (pd.to_datetime(new["time_hour"], utc=True) >= pd.Timestamp("2013-04-20", tz="UTC")).sum()
+    )
