@@ -8,6 +8,7 @@ values to be a category. ``perennial init`` writes the result into a starter con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +141,42 @@ def leaks_target(values: pd.Series, target: pd.Series) -> str | None:
     return None
 
 
+EXACT_FIT = 0.9999  # R² of the target on some numeric columns: they add up to it
+EXACT_FIT_ROWS = 20_000  # rows (a seeded sample) the fit is measured on
+
+
+def adds_up_to_target(frame: pd.DataFrame, numeric: Sequence[str], target: pd.Series) -> dict[str, str]:
+    """Numeric columns that together make a numeric target exactly (bike rentals' casual + registered
+    = cnt: each alone only correlates), each with why; empty when no combination does. A model
+    trained on them scores R² 1.0 on the holdout and cannot be used before the outcome is known."""
+    if not numeric or not pd.api.types.is_numeric_dtype(target.dtype) or pd.api.types.is_bool_dtype(target.dtype):
+        return {}
+    data = frame.loc[:, list(numeric)].assign(__target=target).dropna()
+    data = data.sample(EXACT_FIT_ROWS, random_state=0) if len(data) > EXACT_FIT_ROWS else data
+    if len(data) < max(MIN_LEAK_ROWS, 3 * len(numeric)) or data["__target"].nunique() < 3:
+        return {}
+    y = data.pop("__target").to_numpy(dtype=np.float64)
+    columns = {c: data[c].to_numpy(dtype=np.float64) for c in numeric}
+
+    def fit(names: Sequence[str]) -> float:
+        X = np.column_stack([np.ones(len(y)), *(columns[n] for n in names)])
+        residual = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+        return 1.0 - float(residual @ residual) / float(((y - y.mean()) ** 2).sum())
+
+    whole = fit(numeric)
+    if whole < EXACT_FIT:
+        return {}
+    needed = [c for c in numeric if fit([n for n in numeric if n != c]) < EXACT_FIT]
+    return {
+        c: (
+            f"with {', '.join(repr(n) for n in needed if n != c) or 'the others'} it makes the target exactly "
+            f"(R² {whole:.4f} on {len(y):,} rows): together they give it away (put them back only if they are "
+            "known before the outcome)"
+        )
+        for c in needed
+    }
+
+
 def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.Series | None = None) -> ColumnTypes:
     """Each column's kind (``exclude``: the target, id and time columns, which are not features);
     with ``target``, a column that gives it away is left out."""
@@ -165,6 +202,10 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.S
             )
         else:
             categorical.append(name)
+    if target is not None:
+        for name, why in adds_up_to_target(frame, numeric, target).items():
+            numeric.remove(name)
+            dropped[name] = why
     return ColumnTypes(tuple(numeric), tuple(categorical), tuple(datetime), dropped)
 
 

@@ -379,6 +379,23 @@ def test_init_leaves_out_a_column_that_gives_the_target_away_and_keeps_strong_ho
     assert "bmi" in parse_config(yaml.safe_load(regression), "r.yaml").data.features.numeric
 
 
+def test_init_leaves_out_columns_that_add_up_to_the_target(tmp_path: Path) -> None:
+    # given bike rentals as the UCI table ships them: casual + registered = cnt, each alone only correlated
+    rng = np.random.default_rng(0)
+    hours, temp = rng.integers(0, 24, 3000), rng.normal(20, 8, 3000)
+    casual = rng.poisson(5 + 2 * np.clip(temp, 0, None) / 10 + (hours > 10) * 10)
+    registered = rng.poisson(40 + 30 * ((hours == 8) | (hours == 17)) + temp)
+    table = pd.DataFrame({"hr": hours, "temp": temp.round(2), "casual": casual, "registered": registered})
+    table.assign(cnt=casual + registered).to_csv(tmp_path / "bike.csv", index=False)
+    # when init profiles it
+    text = starter_config(tmp_path / "bike.csv", "cnt")
+    features = parse_config(yaml.safe_load(text), "bike.yaml").data.features
+    # then both parts of the count are left out, each naming the other, and the honest features stay
+    assert "casual" not in features.numeric and "registered" not in features.numeric
+    assert "# left out: casual: with 'registered' it makes the target exactly (R² 1.0000" in text
+    assert set(features.numeric) == {"hr", "temp"}
+
+
 def test_many_classes_get_evidence_their_holdout_can_give(tmp_path: Path) -> None:
     # given 1,800 rows of 30 classes, the rarest with 8 rows (about 2 held out)
     rng = np.random.default_rng(1)
