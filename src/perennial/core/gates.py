@@ -77,7 +77,13 @@ class GateReport:
             return f"gate passed{mode} for {self._subject()}: all {len(self.checks)} checks passed"
         if self.verdict is Verdict.INCONCLUSIVE:
             short = "; ".join(dict.fromkeys(_reason(c) for c in self.unjudged))
-            return f"gate INCONCLUSIVE{mode} for {self._subject()}: {short}; the champion stays"
+            how = (
+                " (gate.min_evidence asks for this much: hold out more rows, merge classes too rare to judge, "
+                "or ask for less)"
+                if any(c.name == "evidence" for c in self.unjudged)
+                else ""
+            )
+            return f"gate INCONCLUSIVE{mode} for {self._subject()}: {short}; the champion stays{how}"
         failed = "; ".join(f"{c.name} ({c.detail})" for c in self.failures)
         return f"gate FAILED{mode} for {self._subject()}: {failed}"
 

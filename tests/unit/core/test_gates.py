@@ -302,7 +302,8 @@ def test_a_thin_holdout_is_inconclusive_names_the_short_numbers_and_does_not_rai
     assert report.verdict is Verdict.INCONCLUSIVE and not report.passed and report.failures == ()
     assert report.summary() == (
         "gate INCONCLUSIVE for candidate:hgb vs champion:v1: "
-        "31 holdout rows < 500; 2 positives < 20; the champion stays"
+        "31 holdout rows < 500; 2 positives < 20; the champion stays (gate.min_evidence asks for this much: "
+        "hold out more rows, merge classes too rare to judge, or ask for less)"
     )
     # and the metric checks are not judged, while latency and size still are
     verdicts = {c.name: c.verdict for c in report.checks}
