@@ -19,6 +19,7 @@ Run alone:  python -m flows.monitoring --start 2013-07-01 --end 2013-08-01
 # annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -43,10 +44,11 @@ from perennial.core.service_health import ServiceHealth
 from perennial.core.window_measures import WindowMeasures
 from perennial.errors import DataValidationFailed, GateFailed, GateInconclusive
 from perennial.io import tracking
+from perennial.io.preflight import with_new_rows
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.common import publish_markdown
-from tasks.data import load_data_task
+from tasks.data import data_span_task, load_data_task
 from tasks.events import emit
 from tasks.label_free import label_free_columns, label_free_task
 from tasks.monitoring import (
@@ -89,13 +91,24 @@ def monitoring_flow(
     config_path: str = DEFAULT_CONFIG,
     window_start: dt.date | None = None,
     window_end: dt.date | None = None,
+    data: str | None = None,
 ) -> dict[str, Any]:
     """Monitor [window_start, window_end) (default: the last full window of the configured length;
-    without a time column, the window holding the latest scoring)."""
+    without a time column, the window holding the latest scoring).
+
+    ``data``: a file of new rows scored with ``batch_scoring_flow(data=...)``, read for the window
+    instead of the config's source (its labels, if any, judge it); default window: the days it spans.
+    """
     settings = load_settings()
     config = load_config(settings.root / config_path)
+    if data is not None:
+        config = with_new_rows(config, Path(data))
     if window_start is None and config.data.time_column is None:  # the window holding the latest scoring
         window = latest_scoring_window_task(config, settings.root)
+    elif data is not None and window_start is None and window_end is None:  # the days the new rows span
+        first, last = data_span_task(config, settings.root)
+        today = dt.datetime.now(dt.UTC).date()
+        window = window_bounds(config.monitoring.window, first, last + dt.timedelta(days=1), today)
     else:
         window = window_bounds(config.monitoring.window, window_start, window_end, dt.datetime.now(dt.UTC).date())
     experiment = f"{config.tracking.experiment}-monitoring"
@@ -309,5 +322,7 @@ def _record(
 
 
 if __name__ == "__main__":
-    args = command_line(__doc__, "--start", "--end").parse_args()
-    monitoring_flow(args.config, args.start, args.end)
+    parser = command_line(__doc__, "--start", "--end")
+    parser.add_argument("--data", default=None, help="a file of new rows (scored with --data) to monitor")
+    args = parser.parse_args()
+    monitoring_flow(args.config, args.start, args.end, args.data)

@@ -344,3 +344,18 @@ def test_a_valid_windows_data_warnings_are_said_beside_its_decision(project: Any
     # then the window stays valid, and its result names the warning beside the decision
     assert result["data_valid"] and len(result["data_warnings"]) == 1
     assert "temp" in result["data_warnings"][0]
+
+
+def test_new_rows_scored_from_their_own_file_are_monitored_from_it(project: Any, trained: str, tmp_path: Path) -> None:
+    # given June's flights, after the source's last day, scored from their own CSV and labelled in it
+    june = make_flights(rows=1500, seed=11, start="2013-06-01", days=28)
+    path = tmp_path / "june.csv"
+    june.to_csv(path, index=False)
+    assert batch_scoring_flow(config_path=trained, data=str(path)) == len(june)
+    # when the file's window is monitored from it (no dates: the days it spans)
+    result = monitoring_flow(config_path=trained, data=str(path))
+    # then its rows are validated, measured and judged on their labels (the config's source holds none
+    # of them: read from there, the window was refused as empty and a data-invalid event sent)
+    assert result["window"] == "2013-06-01" and result["rows"] == len(june)
+    assert result["performance"] is not None and result["performance"]["rows"] == len(june)
+    assert result["drift_share"] is not None

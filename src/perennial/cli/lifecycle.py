@@ -131,6 +131,10 @@ def monitor(
         dt.datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="day after the window (default: its configured length)"),
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="the file of new rows `score --data` scored (labels in it judge them): the days it spans"),
+    ] = None,
 ) -> None:
     """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""
     settings = project()
@@ -140,14 +144,25 @@ def monitor(
     loaded = load_config(settings.root / config)
     if loaded.monitoring.window == "batch" and (start or end):
         fail(BATCH_HAS_NO_DATES)
+    if data is not None:
+        from perennial.io.preflight import check_new_rows
+
+        data = data.expanduser().resolve()
+        loaded = check_new_rows(loaded, data)
     for note in data_notes(loaded):
         console.print(note, soft_wrap=True)
     window_start, window_end = (start.date() if start else None), (end.date() if end else None)
-    if window_start is None and window_end is None:
+    if window_start is None and window_end is None and data is None:
         window_start, window_end = _default_window(loaded, settings.root)
     from flows.monitoring import monitoring_flow
 
-    result, error = run_flow(monitoring_flow, config_path=config, window_start=window_start, window_end=window_end)
+    result, error = run_flow(
+        monitoring_flow,
+        config_path=config,
+        window_start=window_start,
+        window_end=window_end,
+        data=str(data) if data is not None else None,
+    )
     if error:
         fail(error)
     perf = result["performance"]
