@@ -53,6 +53,7 @@ from tasks.events import emit
 from tasks.label_free import label_free_columns, label_free_task
 from tasks.monitoring import (
     champion_context_task,
+    check_window_labels_task,
     check_window_task,
     decide_task,
     drift_baseline_task,
@@ -192,6 +193,9 @@ def _measure(
     estimated = label_free_task(predictions, context, config, run_id)  # CBPE, DLE: no label
     labels = labels_task(config, settings.root)
     joined = labels.join(predictions, config, context.labels)
+    validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
+    if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
+        return WindowMeasures(validation, len(predictions))
     return WindowMeasures(
         validation,
         len(predictions),
@@ -227,6 +231,9 @@ def _measure_partitions(
     columns = label_free_columns(list(predictions.frame.columns), context, config)
     estimated = label_free_task(label_free_rows_task(predictions, columns, scheduler), context, config, run_id)
     joined = join_partitions_task(predictions, config, settings.root, context.labels, scheduler)
+    validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
+    if not validation.passed:
+        return WindowMeasures(validation, predictions.rows)
     return WindowMeasures(
         validation,
         predictions.rows,

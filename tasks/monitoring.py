@@ -38,7 +38,7 @@ from perennial.core.predict import predict, scalar_prediction
 from perennial.core.retraining import RetrainDecision, decide_retrain
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
-from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
+from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
 from perennial.core.validation_report import validation_tags
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
@@ -99,6 +99,18 @@ def check_window_task(
     """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
     report = validate_frame(frame, suite, source=source, **window_rules(config, window))
     return record_window_validation(report, config, source, window, run_id)
+
+
+@task(name="check-window-labels", cache_policy=NO_CACHE)
+def check_window_labels_task(
+    report: ValidationReport, joined: pd.DataFrame, suite: SuiteSpec, config: Config, window: Window, run_id: str
+) -> ValidationReport:
+    """The window's report with the label feed's rules on the labels that arrived for its rows,
+    recorded again when they were judged."""
+    checked = check_arrived_labels(report, joined["label"], suite)
+    if checked is report:
+        return report
+    return record_window_validation(checked, config, report.source, window, run_id)
 
 
 def window_rules(config: Config, window: Window) -> dict[str, Any]:

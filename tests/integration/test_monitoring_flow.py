@@ -359,3 +359,20 @@ def test_new_rows_scored_from_their_own_file_are_monitored_from_it(project: Any,
     assert result["window"] == "2013-06-01" and result["rows"] == len(june)
     assert result["performance"] is not None and result["performance"]["rows"] == len(june)
     assert result["drift_share"] is not None
+
+
+def test_a_window_whose_arrived_labels_are_all_one_class_is_refused_as_a_label_fault(
+    project: Any, trained: str, since: dt.datetime
+) -> None:
+    # given a scored window whose label feed then wrote every label as 'not delayed' (the features are fine)
+    batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    _alter_window(project, lambda rows: rows.assign(delayed=0))
+    # when the window is monitored
+    state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
+    # then it is refused naming the labels (it read 'within policy, one class only' and a retrain learnt from it),
+    # a data-quality event goes out, and the window is recorded invalid, so no retrain will read its rows
+    assert state.is_failed() and "labels vary as in the reference" in state.message
+    (event,) = _events("perennial.data.invalid", "2013-04-01", since)
+    assert "every one of" in event.payload["summary"]
+    assert _events("perennial.performance.degraded", "2013-04-01", since, wait=1.0) == []
+    assert MonitorStore(project.settings.ledger_url).refused_windows("tiny") == ["2013-04-01"]

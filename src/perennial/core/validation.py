@@ -35,7 +35,16 @@ from perennial.core.validation_report import RuleResult, ValidationReport
 Engine = Literal["gx", "vectorised"]
 
 # the contract's names too: callers that derive and check import both from here
-__all__ = ["ColumnSpec", "RuleResult", "SuiteSpec", "ValidationReport", "derive_suite", "validate_frame", "Engine"]
+__all__ = [
+    "ColumnSpec",
+    "RuleResult",
+    "SuiteSpec",
+    "ValidationReport",
+    "check_arrived_labels",
+    "derive_suite",
+    "validate_frame",
+    "Engine",
+]
 
 # --- checking a frame -----------------------------------------------------------------------
 
@@ -202,6 +211,17 @@ def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
             )
         )
     return rules
+
+
+def check_arrived_labels(report: ValidationReport, labels: pd.Series, suite: SuiteSpec) -> ValidationReport:
+    """``report`` with the label feed's rules run on the labels that arrived for a window's rows
+    (coded as training coded them). A window's data is checked without its target (labels come
+    later), so a month of labels all one class, or a regression target in other units, passed as
+    'within policy' and a retrain learnt from it; judged here, such a window is refused."""
+    spec = next((c for c in suite.columns if c.kind == "target"), None)
+    if spec is None or not labels.notna().any():
+        return report
+    return replace(report, results=(*report.results, *_label_rules(labels, spec, suite)))
 
 
 def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:

@@ -15,7 +15,14 @@ import pandas as pd
 import pytest
 
 from perennial.config import Config, Volume, parse_config
-from perennial.core.validation import RuleResult, SuiteSpec, ValidationReport, derive_suite, validate_frame
+from perennial.core.validation import (
+    RuleResult,
+    SuiteSpec,
+    ValidationReport,
+    check_arrived_labels,
+    derive_suite,
+    validate_frame,
+)
 from perennial.core.validation_gx import ColumnCheck, run_checks
 from perennial.errors import DataValidationFailed
 from tests.conftest import config_dict
@@ -215,6 +222,24 @@ def test_labels_all_of_one_class_block_where_the_reference_could_not_have_made_t
     assert against_lopsided.passed
     # and even labels pass the even reference
     assert validate_frame(frame(40), even, source="june.csv").passed
+
+
+def test_a_windows_arrived_labels_are_judged_as_a_feed_though_its_data_is_checked_without_them() -> None:
+    # given a reference labelled half and half, and a window's data checked as monitoring checks it (no target)
+    suite = derive_suite(config(), frame(400, days=4))
+    window = frame(40).drop(columns=["delayed"])
+    report = validate_frame(window, suite, source="june.csv", require_target=False)
+    assert report.passed and not any(r.column == "delayed" for r in report.results)
+    # when the labels that arrived for its rows are all 0, or half and half, or none yet
+    broken = check_arrived_labels(report, pd.Series([0.0] * 40), suite)
+    fine = check_arrived_labels(report, pd.Series([0.0, 1.0] * 20), suite)
+    none = check_arrived_labels(report, pd.Series([float("nan")] * 40), suite)
+    # then the one-class feed refuses the window, naming the labels; real labels and no labels pass
+    assert [(f.column, f.rule, f.kind) for f in broken.failures] == [
+        ("delayed", "labels vary as in the reference", "labels")
+    ]
+    assert fine.passed and len(fine.results) == len(report.results) + 1
+    assert none is report
 
 
 def test_regression_labels_moved_by_one_factor_block() -> None:
