@@ -19,6 +19,7 @@ from perennial.core import validation_gx, validation_vectorised
 from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
 from perennial.core.validation_bounds import (
     NULL_SURGE,
+    ONE_CLASS_CHANCE,
     RECODED,
     RECODED_NOVELTY,
     collapsed,
@@ -133,7 +134,9 @@ def _plan_column(
     plan: list[RuleResult | ColumnCheck] = [ColumnCheck(name, "exists", "exists")]
     if name not in frame.columns:
         return plan  # the failed 'exists' says it all; other checks would only repeat it
-    typed = _type_result(frame[name], spec, times, numeric_target=suite.task == "regression")
+    typed = unjudged_type(
+        _type_result(frame[name], spec, times, numeric_target=suite.task == "regression"), frame[name].notna().sum()
+    )
     if typed is not None:
         plan.append(typed)
     limit = column_null_limit(spec, len(frame))
@@ -179,10 +182,12 @@ def column_null_limit(spec: ColumnSpec, rows: int) -> float:
 
 def missing_rules(spec: ColumnSpec, suite: SuiteSpec, nulls: int, rows: int, limit: float) -> list[RuleResult]:
     """A column with no value at all, or far more missing than any reference window held: a broken
-    feed, whatever missingness is normal. All null always blocks; a surge blocks unless it warns."""
+    feed, whatever missingness is normal. All null blocks (unless a window this small could be all
+    missing by chance at the column's null bound: a sparse column in a batch of 20); a surge blocks
+    unless it warns."""
     if limit <= 0 or rows == 0 or spec.max_null_share >= 1:
         return []
-    if nulls == rows:
+    if nulls == rows and spec.max_null_share**rows < ONE_CLASS_CHANCE:  # not a small window of a sparse column
         return [
             RuleResult(
                 spec.name, "null share < 100% (not all null)", False, f"100.0% null ({rows:,} rows)", kind="all_null"
@@ -279,6 +284,14 @@ def _type_result(
         ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
     return None  # ids may be of any type; a class target's type is its value set
+
+
+def unjudged_type(result: RuleResult | None, present: int) -> RuleResult | None:
+    """A column with no value at all has no type to judge (an all-missing sparse column is read as
+    floats): the type rule passes, and whether it may be all missing is the null rules' to say."""
+    if result is None or result.passed or present:
+        return result
+    return replace(result, passed=True, observed=f"{result.observed.split(' of ')[0]}: no value to judge")
 
 
 def _wrong_type(values: pd.Series) -> str:

@@ -332,6 +332,22 @@ def test_a_column_whose_values_are_mostly_new_every_time_is_not_taken_for_a_reco
     assert report.passed and [w.column for w in report.warnings] == ["carrier"]
 
 
+def test_a_sparse_column_empty_in_a_small_batch_passes_and_empty_in_a_large_one_blocks() -> None:
+    # given a carrier column missing on 70% of the reference's rows (an optional field)
+    reference = frame(400, days=4)
+    reference["carrier"] = reference["carrier"].where(reference.index % 10 < 3)
+    suite = derive_suite(config(), reference)
+    # when a batch of 20 rows, and one of 400, arrive with no carrier at all (read as floats: no text in them)
+    small = validate_frame(frame(20).assign(carrier=float("nan")), suite, source="batch.csv")
+    large = validate_frame(frame(400, days=4).assign(carrier=float("nan")), suite, source="day.csv")
+    # then the small batch passes (20 rows all missing happen by chance), its empty column not a type fault
+    assert small.passed, small.summary()
+    typed = next(r for r in small.results if r.column == "carrier" and r.rule.startswith("type"))
+    assert typed.passed and typed.observed == "dtype float64: no value to judge"
+    # while 400 rows with none is a feed that lost the column
+    assert {(f.column, f.kind) for f in large.failures} == {("carrier", "all_null")}
+
+
 def test_duplicate_ids_fail(suite: SuiteSpec) -> None:
     doubled = frame()
     doubled.loc[1, "flight_id"] = "f0"

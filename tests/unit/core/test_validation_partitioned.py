@@ -201,3 +201,13 @@ def test_hash_counts_merge_counts_every_value_of_both_sides(sizes: tuple[int, in
     for part in ("hashes", "repeated", "repeats"):
         assert np.array_equal(getattr(merged, part), getattr(expected, part)), part
     assert merged.duplicated_rows() == int(pd.concat([left, right]).duplicated(keep=False).sum())
+
+
+def test_an_empty_column_gives_the_same_verdict_and_words(suite: SuiteSpec) -> None:
+    # given a window whose carrier column holds no value at all (read as floats)
+    bad = window().assign(carrier=float("nan"))
+    # when
+    in_memory, partitioned = both(bad, suite)
+    # then the type is not judged alike, and the all-null rule speaks alike
+    assert partitioned == in_memory
+    assert ("carrier", "null share < 100% (not all null)") in broken(in_memory)
