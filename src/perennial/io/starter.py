@@ -258,7 +258,10 @@ def render(
     )
     out += [f"  # left out: {c}: {reason}" for c, reason in types.dropped.items()]
     out += ["", *_split(frame, time)]
-    monitoring = monitoring_lines(kind, values, holdout_share(rows), batches=time is None)
+    per_day = None
+    if time is not None and len(times := utc_times(frame[time]).dropna()):
+        per_day = len(times) / max(1, (times.max() - times.min()).days + 1)
+    monitoring = monitoring_lines(kind, values, holdout_share(rows), batches=time is None, rows_per_day=per_day)
     out += [
         "",
         "validation:",

@@ -180,11 +180,29 @@ def _assured(rows: int, share: float, floor: int = 3) -> int:
     return max(floor, int(expected - 2.5 * spread))
 
 
-def monitoring_lines(task: Task, values: pd.Series, share: float, batches: bool) -> list[str]:
-    """Without a time column each scoring is a window (``batches``); a small table's windows hold few
-    labels: judge them on what its holdout could give. A regression's drop is in the target's units."""
+WINDOW_DAYS = {"day": 1, "week": 7, "month": 30}
+
+
+def monitoring_window(rows_per_day: float, enough: int = MONITORING_LABELS) -> tuple[str, str]:
+    """The shortest window that holds ``enough`` rows at the data's pace (a month when none does),
+    and why: a week of hourly rows holds 168, too few to judge drift or performance on."""
+    for name, days in WINDOW_DAYS.items():
+        if rows_per_day * days >= enough:
+            return name, f"the shortest window holding {enough:,} rows (~{rows_per_day * days:,.0f} at the data's pace)"
+    return "month", f"~{rows_per_day * 30:,.0f} rows a month, fewer than the {enough:,} a window is judged on"
+
+
+def monitoring_lines(
+    task: Task, values: pd.Series, share: float, batches: bool, rows_per_day: float | None = None
+) -> list[str]:
+    """Without a time column each scoring is a window (``batches``); with one, the shortest window
+    holding enough rows; a small table's windows hold few labels: judge them on what its holdout
+    could give. A regression's drop is in the target's units."""
     present = len(values.dropna())
     lines = ["  window: batch   # no time column: each `perennial score` is a window of its own"] if batches else []
+    if not batches and rows_per_day is not None:
+        window, why = monitoring_window(rows_per_day)
+        lines.append(f"  window: {window}   # {why}")
     if present * share < MONITORING_LABELS:
         lines.append(
             f"  min_labelled_rows: {_assured(present, share)}   # a window judged on fewer labels says 'too few labels'"

@@ -396,6 +396,19 @@ def test_init_leaves_out_columns_that_add_up_to_the_target(tmp_path: Path) -> No
     assert set(features.numeric) == {"hr", "temp"}
 
 
+@pytest.mark.parametrize(("per_hour", "window"), [(1, "month"), (10, "day"), (2, "week")])
+def test_init_monitors_windows_that_hold_enough_rows_to_judge(tmp_path: Path, per_hour: int, window: str) -> None:
+    # given hourly rentals (24 a day: a week holds 168, too few to judge drift on), or 10 or 2 an hour
+    rng = np.random.default_rng(0)
+    times = pd.date_range("2012-01-01", periods=24 * 120, freq="h").repeat(per_hour)
+    table = pd.DataFrame({"dteday": times, "temp": rng.normal(20, 8, len(times))})
+    table.assign(cnt=(table["temp"] * 3 + rng.normal(0, 5, len(times))).round()).to_csv(tmp_path / "h.csv", index=False)
+    # when init profiles it with its time column
+    config = parse_config(yaml.safe_load(starter_config(tmp_path / "h.csv", "cnt", time="dteday")), "h.yaml")
+    # then the window is the shortest that holds 200 rows at that pace
+    assert config.monitoring.window == window
+
+
 def test_many_classes_get_evidence_their_holdout_can_give(tmp_path: Path) -> None:
     # given 1,800 rows of 30 classes, the rarest with 8 rows (about 2 held out)
     rng = np.random.default_rng(1)
