@@ -20,7 +20,13 @@ from perennial.settings import load_settings
 from tasks.data import load_data_task
 from tasks.runners import data_scheduler
 from tasks.runs import tracked_flow
-from tasks.scoring import load_model_task, score_task, validate_scoring_input_task, write_predictions_task
+from tasks.scoring import (
+    decision_threshold_task,
+    load_model_task,
+    score_task,
+    validate_scoring_input_task,
+    write_predictions_task,
+)
 from tasks.scoring_partitions import open_window_task, score_partitions_task, validate_scoring_partitions_task
 
 
@@ -54,15 +60,18 @@ def batch_scoring_flow(
     registry = Registry(config.tracking.registered_model)
     with tracked_flow(config, settings, f"score {window}", "scoring", f"alias {alias}") as (_, run_id):
         version, model, suite = load_model_task(registry, alias)
+        threshold = decision_threshold_task(registry, version, config)
         if config.data.engine.kind == "dask":  # over partitions: the window is never in one frame
             with data_scheduler(config.data.engine) as scheduler:
                 lazy, source = open_window_task(config, settings.root, start, end, new_rows=data is not None)
                 validate_scoring_partitions_task(lazy, suite, source, run_id, config.name, scheduler)
-                rows, days = score_partitions_task(model, lazy, config, version, run_id, settings.root, scheduler)
+                rows, days = score_partitions_task(
+                    model, lazy, config, version, run_id, settings.root, scheduler, threshold
+                )
         else:
             frame, source = load_data_task(config, settings.root, start, end, new_rows=data is not None)
             validate_scoring_input_task(frame, suite, source, run_id, config.name)
-            predictions = score_task(model, frame, config, version, run_id)
+            predictions = score_task(model, frame, config, version, run_id, threshold)
             rows, days = len(predictions), write_predictions_task(predictions, config, settings.root, run_id)
     print(f"v{version} scored {rows:,} rows into {len(days)} daily partitions")
     return rows

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.data import check_finite
 from perennial.core.names import Tag
-from perennial.core.predict import served_model
+from perennial.core.predict import decision_threshold, served_model
 from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
 from perennial.core.validation_report import validation_tags
@@ -64,11 +64,20 @@ def record_validation(report: ValidationReport, run_id: str, config_name: str) -
 
 
 @task(name="score-window", cache_policy=NO_CACHE)
-def score_task(model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str) -> pd.DataFrame:
+@task(name="decision-threshold", cache_policy=NO_CACHE, **IO_RETRIES)
+def decision_threshold_task(registry: Registry, version: str, config: Config) -> float:
+    """The version's decision threshold (its cost-minimising one, else the config's)."""
+    return decision_threshold(registry.info(version).tags, config.evaluation.threshold)
+
+
+def score_task(
+    model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str, threshold: float | None = None
+) -> pd.DataFrame:
     """Prediction rows stamped with this scoring run's id; rows, latency and the score distribution go to MLflow."""
     started = time.perf_counter()
     check_finite(frame, config.data.features.numeric, "the scoring window")
-    predictions = with_run_id(score_frame(model, frame, config, config.tracking.registered_model, version), run_id)
+    name = config.tracking.registered_model
+    predictions = with_run_id(score_frame(model, frame, config, name, version, threshold=threshold), run_id)
     record_scoring(predictions, time.perf_counter() - started, config, version, run_id)
     return predictions
 

@@ -68,14 +68,21 @@ def validate_scoring_partitions_task(
 
 @task(name="score-partitions", cache_policy=NO_CACHE)
 def score_partitions_task(
-    model: Any, window: dd.DataFrame, config: Config, version: str, run_id: str, root: Path, scheduler: Any
+    model: Any,
+    window: dd.DataFrame,
+    config: Config,
+    version: str,
+    run_id: str,
+    root: Path,
+    scheduler: Any,
+    threshold: float | None = None,
 ) -> tuple[int, list[dt.date]]:
     """Each partition scored and written into the store by day, then the days installed (a re-run
     replaces them, as ``write_predictions_task`` does); rows and days. Recorded as ``score_task`` is."""
     store = open_store(config, root)
     assert isinstance(store, ParquetPredictionStore)  # config: the dask engine writes Parquet
     # one scoring time for the whole batch; the meta is an empty window scored (its columns and types)
-    args = (config, config.tracking.registered_model, version, pd.Timestamp(dt.datetime.now(dt.UTC)))
+    args = (config, config.tracking.registered_model, version, pd.Timestamp(dt.datetime.now(dt.UTC)), threshold)
     scored = window.map_partitions(  # type: ignore[no-untyped-call]
         _score, model, *args, run_id, meta=_score(window._meta, model, *args, run_id), enforce_metadata=False
     )

@@ -57,9 +57,11 @@ def scalar_prediction(predicted: np.ndarray, task: Task) -> np.ndarray:
     return predicted.max(axis=1) if task == "multiclass" else predicted
 
 
-def predicted_labels(predicted: np.ndarray, task: Task, classes: tuple[str, ...], threshold: float) -> np.ndarray:
-    """The decision per row: 0/1 at the threshold (binary), the most probable class (multiclass),
-    or the value itself (regression)."""
+def predicted_labels(
+    predicted: np.ndarray, task: Task, classes: tuple[str, ...], threshold: float | np.ndarray
+) -> np.ndarray:
+    """The decision per row: 0/1 at the threshold (binary; one, or one per row), the most probable
+    class (multiclass), or the value itself (regression)."""
     if task == "binary":
         return (predicted >= threshold).astype("int64")
     if task == "multiclass":
@@ -84,6 +86,14 @@ class ShiftedRegressor:
         if name in ("model", "shift"):
             raise AttributeError(name)
         return getattr(self.model, name)
+
+
+def decision_threshold(tags: dict[str, str], configured: float) -> float:
+    """The probability a version decides 'positive' at: the expected-cost minimum its training chose
+    (evaluation.cost, tagged on the version), else the configured threshold. Chosen and not applied,
+    the cost block changed reports only: its 0.075 served and stored labels at 0.5."""
+    chosen = tags.get(Tag.DECISION_THRESHOLD)
+    return float(chosen) if chosen else configured
 
 
 def served_model(model: Any, tags: dict[str, str]) -> Any:

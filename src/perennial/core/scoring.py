@@ -22,10 +22,12 @@ def score_frame(
     model_name: str,
     version: str,
     scored_at: pd.Timestamp | None = None,
+    threshold: float | None = None,
 ) -> pd.DataFrame:
     """Prediction rows: id, event time, model identity, prediction, label, and the raw features.
 
     ``scored_at`` (default: now) is one time for the whole batch, also when it is scored a partition at a time.
+    ``threshold``: the version's decision threshold (``predict.decision_threshold``; default: the config's).
     An empty frame gives no rows with the columns and types of a scored one (a Dask partition's meta).
 
     Multiclass rows also carry ``predicted_class`` (text) and ``proba__<class>`` for each class.
@@ -36,7 +38,8 @@ def score_frame(
     """
     X, task = model_inputs(model, frame, config), config.task
     predicted, classes = predict(model, X, task), classes_of(model, task)
-    labels = predicted_labels(predicted, task, classes, config.evaluation.threshold)
+    decide_at = config.evaluation.threshold if threshold is None else threshold
+    labels = predicted_labels(predicted, task, classes, decide_at)
     features = frame.loc[:, [c for c in config.data.features.columns if c != config.data.time_column]]
     scored_at = scored_at if scored_at is not None else pd.Timestamp(dt.datetime.now(dt.UTC))
     # without a time column a row's event is its scoring: the batch is the monitoring window

@@ -97,7 +97,8 @@ def evaluation_lines(task: Task) -> list[str]:
             '  # cost: {false_positive: 1.0, false_negative: 1.0, unit: "cost units"}',
         ],
         "multiclass": [
-            "  # What a wrong class costs: fill in and uncomment to serve the class of least expected cost",
+            "  # What a wrong class costs: fill in and uncomment to report each candidate's expected cost "
+            "(the served class stays the most probable)",
             '  # class_cost: {unit: "cost units", matrix: {<true class>: {<predicted class>: 1.0}}}',
         ],
         "regression": [

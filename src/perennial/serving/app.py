@@ -84,10 +84,17 @@ def _answer(
     task: str = "binary",
     classes: tuple[str, ...] = (),
     labels: Labels | None = None,
+    thresholds: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    labels = labels or Labels("target", 1, 0)
+    """The JSON answer; ``thresholds``: each served version's own decision threshold (default ``threshold``)."""
+    labels, by_version = labels or Labels("target", 1, 0), thresholds or {}
     rows = [
-        {"id": i, **_row(s, task, threshold, classes, labels), "model_version": v, "variant": variant}
+        {
+            "id": i,
+            **_row(s, task, by_version.get(v, threshold), classes, labels),
+            "model_version": v,
+            "variant": variant,
+        }
         for i, s, v, variant in zip(parsed.ids, outcome.scores, outcome.versions, outcome.variants, strict=True)
     ]
     head: dict[str, Any] = {"model_name": model_name}
@@ -199,6 +206,7 @@ def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
             config.task,
             models.champion.classes,
             models.champion.labels,
+            {m.version: m.threshold for m in (models.champion, models.challenger) if m is not None},
         )
         return _json(answer)
 

@@ -39,6 +39,7 @@ class LogChunk:
     columns: dict[str, list[Any]]  # the request's columns for these rows
     classes: tuple[str, ...] = ()  # multiclass: ``scores`` holds one probability column per class
     scored_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    threshold: float | None = None  # binary: the version's decision threshold (default: the log's)
 
 
 def _release_arrow_memory() -> None:
@@ -155,6 +156,10 @@ class PredictionLog:
             for column, values in features.items():
                 values += c.columns.get(column) or [None] * n
         scores = np.concatenate([np.asarray(c.scores, dtype="float64") for c in chunks])
+        # each version decides at its own threshold (a challenger's cost may choose another)
+        decide_at = np.concatenate(
+            [np.full(len(c.ids), self.threshold if c.threshold is None else c.threshold) for c in chunks]
+        )
         classes = chunks[0].classes if chunks else ()
         task = "multiclass" if scores.ndim == 2 else self.task
         scored_at = pd.Series(pd.to_datetime(scored, utc=True))
@@ -167,7 +172,7 @@ class PredictionLog:
                 "model_name": self.model_name,
                 "model_version": versions,
                 "prediction": scalar_prediction(scores, task),
-                "predicted_label": label_column(predicted_labels(scores, task, classes, self.threshold), task, classes),
+                "predicted_label": label_column(predicted_labels(scores, task, classes, decide_at), task, classes),
             }
         )
         frame = pd.concat([frame, class_columns(scores, task, classes, len(frame))], axis=1)

@@ -190,5 +190,13 @@ class Predictor:
     def _log(self, source: str, version: str, part: Part) -> None:
         if self.prediction_log is not None and part.ids:
             self.prediction_log.submit(
-                LogChunk(source, version, part.ids, part.scores, part.columns, part.model.classes)
+                LogChunk(
+                    source,
+                    version,
+                    part.ids,
+                    part.scores,
+                    part.columns,
+                    part.model.classes,
+                    threshold=part.model.threshold,
+                )
             )

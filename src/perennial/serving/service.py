@@ -287,7 +287,7 @@ class Service:
                 "max_body_bytes": self.serving.max_body_bytes,
                 **(current.schema.describe() if current else {}),
             },
-            "threshold": self.config.evaluation.threshold,
+            "threshold": current.champion.threshold if current else self.config.evaluation.threshold,
             "canary": self.ramp.status().to_dict() if self.mode == "canary" else None,
             "shadow": self.shadow.report().to_dict() if self.shadow is not None else None,
             "batching": {

@@ -18,7 +18,7 @@ import mlflow
 import numpy as np
 
 from perennial.config import Config
-from perennial.core.predict import classes_of, served_model
+from perennial.core.predict import classes_of, decision_threshold, served_model
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.io.registry import Registry
 from perennial.serving.fastpath import RecordsPredict, probe_frame, verified, verified_records
@@ -49,6 +49,7 @@ class LoadedModel:
     classes: tuple[str, ...] = ()  # multiclass: the probability columns' classes
     compiled: RecordsPredict | None = None  # binary: the verified numpy path over records, when every step compiles
     labels: Labels = Labels("target", 1, 0)  # what its 1 and 0 stand for (the version's tag)
+    threshold: float = 0.5  # binary: the probability it decides 'positive' at (core/predict.decision_threshold)
 
     def predict(self, columns: dict[str, list[Any]]) -> np.ndarray:
         """The task's prediction for column-wise records: positive probability, class probabilities, value."""
@@ -132,6 +133,7 @@ def load_version(registry: Registry, version: str, role: str, config: Config) ->
         classes=classes_of(model, config.task),
         compiled=compiled,
         labels=Labels.from_json(info.tags.get(LABELS_TAG), config.data.target.column),
+        threshold=decision_threshold(info.tags, config.evaluation.threshold),
     )
 
 
