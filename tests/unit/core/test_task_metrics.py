@@ -100,6 +100,23 @@ def test_macro_f1_leaves_out_a_class_neither_labelled_nor_predicted_in_the_rows(
     assert counted_as_zero < 0.7 < found
 
 
+def test_macro_f1_leaves_out_a_class_absent_from_the_labels_though_the_model_called_it_a_few_times() -> None:
+    # given a month without barbera in its labels, where the model still called barbera on a few rows
+    y, proba, classes = wine(C=1.0)
+    labelled = y != "barbera"
+    called = classes[proba[labelled].argmax(axis=1)] == "barbera"
+    assert 0 < called.sum() < 0.2 * labelled.sum()  # a few false calls, as a real model makes
+    rows = tm.MulticlassRows(y[labelled], proba[labelled], classes, top_k=2)
+    # when macro F1 is measured
+    found = tm.estimate(rows, ["macro_f1"], FAST)["macro_f1"].value
+    # then it is over the labelled classes (sklearn with labels=those present): the false calls still cost
+    # their recall, but the absent class does not count as an F1 of 0 (a third off: a confirmed drop)
+    predicted = classes[proba[labelled].argmax(axis=1)]
+    present = np.unique(y[labelled])
+    assert found == pytest.approx(skm.f1_score(y[labelled], predicted, average="macro", labels=present), rel=1e-10)
+    assert skm.f1_score(y[labelled], predicted, average="macro") < found
+
+
 def test_mape_is_undefined_when_the_target_reaches_zero() -> None:
     # given a target with one zero
     y, p = np.array([0.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0])
