@@ -67,7 +67,10 @@ class ValidationReport:
     def way_forward(self) -> str:
         """What to do when a blocking rule describes the data as it now is, not a fault (a new
         carrier, a column dropped for good): left blocking, such data would stop every window."""
-        kinds = sorted({f.kind for f in self.failures if f.kind in WARNABLE})
+        # duplicated ids are a feed sending rows twice, never the data as it now is; a column gone
+        # missing is not learnt around by keeping it (a retrain on it 34% empty was promoted): drop it
+        kinds = sorted({f.kind for f in self.failures if f.kind in WARNABLE and f.kind not in ("unique", "null_surge")})
+        gone = sorted({repr(f.column) for f in self.failures if f.kind == "null_surge"})
         new_class = any(f.kind == "labels" and f.rule.startswith("values in") for f in self.failures)
         classes = (
             ". A label outside the reference's classes is a class no model here learnt: if it is real and rare, "
@@ -81,6 +84,11 @@ class ValidationReport:
                 f". Most values of {', '.join(recoded)} are not among the categories the model knows: a "
                 "recoding (case, renamed codes) or values of another column; fix the feed, or if the column "
                 "really changed, train on data that holds its new values"
+            )
+        if gone:
+            classes += (
+                f". If {', '.join(gone)} is gone for good, not a broken feed: take it out of data.features and "
+                "retrain without it"
             )
         if not kinds:
             return classes

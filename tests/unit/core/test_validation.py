@@ -181,7 +181,10 @@ def test_a_column_gone_mostly_missing_blocks_though_missingness_warns(suite: Sui
         ("temp", "null share <= 50.0% (no surge of missing values)", "null_surge")
     ]
     assert "80.0% null (32 of 40 rows) where no reference window held more than 0.0%" in report.summary()
-    # and a config that expects such gaps turns it into a warning
+    # and the way on it offers is to drop the column, not to train on it mostly empty
+    assert "If 'temp' is gone for good, not a broken feed: take it out of data.features" in report.summary()
+    assert "list null_surge in validation.warnings" not in report.summary()
+    # while a config that expects such gaps turns it into a warning
     assert validate_frame(feed_bug, suite, source="new.parquet", warnings=("nulls", "null_surge")).passed
 
 
