@@ -77,17 +77,28 @@ def _json_array(path: Path) -> bool:
 
 def headerless(frame: pd.DataFrame) -> str | None:
     """Why the first line looks like a row of data, not names, or None: every name a number, or half
-    of them decimals such as 5.1 (years name columns; measurements do not). pandas numbers a repeated
-    name ('0.2.1'), so that reads as a decimal too."""
+    of them decimals such as 5.1 (years name columns; measurements do not), or half of them values
+    their own column holds (UCI's adult.data: 'State-gov' names a column of 'Private', 'State-gov'...).
+    pandas numbers a repeated name ('0.2.1', 'p.1'), so that reads as a decimal or as its value too."""
     names = [str(c) for c in frame.columns]
     numbers = sum(bool(re.fullmatch(r"[-+]?\d+(\.\d+){0,2}", n)) for n in names)
     decimals = sum(bool(re.fullmatch(r"[-+]?\d*\.\d+(\.\d+)?", n)) for n in names)
-    if len(names) < 2 or (numbers < len(names) and decimals < max(2, len(names) / 2)):
+    own = sum(_names_a_value(frame[c], str(c)) for c in frame.columns)
+    if len(names) < 2 or (numbers < len(names) and decimals < max(2, len(names) / 2) and own < max(2, len(names) / 2)):
         return None
     return (
         f"its first line ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}) reads as a row of data, not column "
         "names: the file seems to have no header line; add one naming the columns"
     )
+
+
+def _names_a_value(values: pd.Series, name: str) -> bool:
+    """The column's name is one of its own text values (a first row of data read as names)."""
+    if values.dtype != object:
+        return False
+    text = values.dropna().astype(str).str.strip()
+    bare = re.sub(r"\.\d+$", "", name.strip())  # pandas' suffix for a repeated name
+    return bool(text.isin([name.strip(), bare]).any())
 
 
 def sniff_encoding(path: Path) -> str:

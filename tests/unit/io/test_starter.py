@@ -452,6 +452,15 @@ def test_a_headerless_csv_a_spreadsheet_and_a_json_array_are_refused_with_what_t
         parse_config(yaml.safe_load(starter_config(tmp_path / "lines.json", "species")), "j").data.source.kind
         == "jsonl"
     )
+    # and a headerless file whose first row mixes text and numbers (UCI's adult.data) is refused too
+    rows = [
+        f"{30 + i % 40}, {['State-gov', 'Private'][i % 2]}, {['Bachelors', 'HS-grad'][i % 3 > 0]}, {i % 5}, "
+        f"{['<=50K', '>50K'][i % 4 == 0]}"
+        for i in range(200)
+    ]
+    (tmp_path / "adult.data").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ConfigError, match=r"adult.data: its first line \(30, State-gov, Bachelors, 0, >50K\) reads"):
+        starter_config(tmp_path / "adult.data", "income")
 
 
 def test_thousands_separators_are_sniffed_and_numbers_with_units_left_out_by_name(tmp_path: Path) -> None:
