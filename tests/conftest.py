@@ -136,6 +136,16 @@ def tiny_config() -> Config:
     return parse_config(config_dict(), "tiny.yaml")
 
 
+def multiclass_config(target: str) -> Config:
+    """The tiny config as a multiclass task on ``target`` (prior baseline, the task's default metrics)."""
+    raw = config_dict()
+    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
+    raw["data"]["target"] = target
+    raw["training"]["baseline"] = "prior"
+    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
+    return parse_config(raw, f"{target}.yaml")
+
+
 @pytest.fixture
 def flights_file(tmp_path: Path, flights: pd.DataFrame) -> Path:
     path = tmp_path / "flights.parquet"

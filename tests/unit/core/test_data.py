@@ -188,14 +188,9 @@ def test_a_window_cut_from_a_part_keeps_its_rows_in_order_with_utc_times() -> No
 def test_a_class_no_training_row_holds_is_named_before_training(flights, tiny_config) -> None:
     # given a time split where the flights of March are the only 'late' ones (as a table sorted by
     # its label, wine's cultivars, splits by time)
-    raw = tiny_config.model_dump(mode="json")
-    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
-    raw["data"]["target"] = "status"
-    raw["training"]["baseline"] = "prior"
-    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
-    from perennial.config import parse_config
+    from tests.conftest import multiclass_config
 
-    config = parse_config(raw, "classes.yaml")
+    config = multiclass_config("status")
     march = flights["time_hour"] >= pd.Timestamp("2013-03-01", tz="UTC")
     frame = flights.assign(status=["early", "on time"] * (len(flights) // 2) + ["early"] * (len(flights) % 2))
     frame.loc[march & (frame.index % 3 == 0), "status"] = "late"

@@ -245,14 +245,9 @@ def test_a_batch_window_is_one_scoring_named_by_its_time_and_has_no_dates_to_ask
 def test_multiclass_labels_read_as_floats_are_judged_against_the_whole_number_classes(tiny_config: Config) -> None:
     # given a multiclass champion whose classes were 3, 5 and 7 (ints in training), and a label feed
     # read as floats because one row is not labelled yet (3.0, 5.0, 7.0, NaN)
-    raw = tiny_config.model_dump(mode="json")
-    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
-    raw["data"]["target"] = "grade"
-    raw["training"]["baseline"] = "prior"
-    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
-    from perennial.config import parse_config
+    from tests.conftest import multiclass_config
 
-    config = parse_config(raw, "grades.yaml")
+    config = multiclass_config("grade")
     rng = np.random.default_rng(0)
     truth = rng.choice([3, 5, 7], 300)
     proba = np.full((300, 3), 0.1) + 0.8 * (truth[:, None] == np.array([3, 5, 7]))  # right 90% of the time
