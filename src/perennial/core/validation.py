@@ -134,9 +134,9 @@ def _plan_column(
     plan: list[RuleResult | ColumnCheck] = [ColumnCheck(name, "exists", "exists")]
     if name not in frame.columns:
         return plan  # the failed 'exists' says it all; other checks would only repeat it
-    typed = unjudged_type(
-        _type_result(frame[name], spec, times, numeric_target=suite.task == "regression"), frame[name].notna().sum()
-    )
+    values = frame[name]
+    typed = _type_result(values, spec, times, numeric_target=suite.task == "regression")
+    typed = unjudged_type(typed, int(values.notna().sum()), values.dtype)
     if typed is not None:
         plan.append(typed)
     limit = column_null_limit(spec, len(frame))
@@ -286,12 +286,12 @@ def _type_result(
     return None  # ids may be of any type; a class target's type is its value set
 
 
-def unjudged_type(result: RuleResult | None, present: int) -> RuleResult | None:
+def unjudged_type(result: RuleResult | None, present: int, dtype: object) -> RuleResult | None:
     """A column with no value at all has no type to judge (an all-missing sparse column is read as
     floats): the type rule passes, and whether it may be all missing is the null rules' to say."""
     if result is None or result.passed or present:
         return result
-    return replace(result, passed=True, observed=f"{result.observed.split(' of ')[0]}: no value to judge")
+    return replace(result, passed=True, observed=f"dtype {dtype}: no value to judge")
 
 
 def _wrong_type(values: pd.Series) -> str:

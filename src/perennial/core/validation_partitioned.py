@@ -94,9 +94,8 @@ def _column_results(
     if part is None:
         return [RuleResult(name, "exists", False, "missing", kind=memory._kind(exists, suite))]
     results = [RuleResult(name, "exists", True, "present", kind=memory._kind(exists, suite))]
-    typed = memory.unjudged_type(
-        _type_result(part, spec, numeric_target=suite.task == "regression"), part.rows - part.nulls
-    )
+    typed = _type_result(part, spec, numeric_target=suite.task == "regression")
+    typed = memory.unjudged_type(typed, part.rows - part.nulls, part.dtype)
     if typed is not None:
         results.append(typed)
     limit = memory.column_null_limit(spec, window.rows)
