@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,84 +231,6 @@ def sniff_delimiter(path: Path, encoding: str = "utf-8") -> str | None:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         return None
-
-
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_GROUPED_DECIMAL_COMMA = re.compile(r"^[+-]?\d{1,3}(?:[. ']\d{3})+(?:,\d+)?$")  # 1.570,0
-_WHOLE = re.compile(r"^[+-]?\d+$")
-
-
-def sniff_decimal(frame: pd.DataFrame) -> str:
-    """',' when some text columns of a CSV's first rows hold only numbers written 3,14 (and whole
-    numbers), else '.': a `;`-separated European file read with the default would see them as text."""
-    for values in (frame[c].dropna().astype(str).str.strip() for c in frame.columns if frame[c].dtype == object):
-        comma = values.str.match(_DECIMAL_COMMA) | values.str.match(_GROUPED_DECIMAL_COMMA)
-        if len(values) and comma.any() and (comma | values.str.match(_WHOLE)).all():
-            return ","
-    return "."
-
-
-def sniff_thousands(frame: pd.DataFrame, decimal: str) -> str | None:
-    """The thousands separator of text columns holding only numbers written 1,001.5 (or 1.570,0 with
-    a decimal comma) and plain ones; None when no column does (a number is never guessed apart)."""
-    for mark in (",", ".", " ", "'"):
-        if mark == decimal:
-            continue
-        grouped = re.compile(rf"^[+-]?\d{{1,3}}(?:{re.escape(mark)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$")
-        plain = re.compile(rf"^[+-]?\d+(?:{re.escape(decimal)}\d+)?$")
-        for column in (c for c in frame.columns if frame[c].dtype == object):
-            values = frame[column].dropna().astype(str).str.strip()
-            hit = values.str.match(grouped)
-            if len(values) and hit.any() and (hit | values.str.match(plain)).all():
-                return mark
-    return None
-
-
-# marks public tables write for a missing value that pandas does not read as one by default; ""
-# stands for a cell of blanks (Telco churn's TotalCharges writes ' ' for a customer not yet billed)
-MISSING_MARKS = ("?", "-", "--", ".", "")
-
-
-def sniff_missing_marks(frame: pd.DataFrame) -> tuple[str, ...]:
-    """The cells, as written, that stand for a missing number: a text column holding only numbers and
-    one of ``MISSING_MARKS`` ('?' in UCI files, ' ') is a numeric column with gaps, not a category."""
-    found: set[str] = set()
-    for column in (c for c in frame.columns if frame[c].dtype == object):
-        values = frame[column].dropna().astype(str)
-        marks = values[values.str.strip().isin(MISSING_MARKS)]
-        rest = values[~values.index.isin(marks.index)]
-        if len(marks) and len(rest) and pd.to_numeric(rest, errors="coerce").notna().all():
-            found.update(marks.unique())
-    return tuple(sorted(found))
-
-
-def sniff_initial_space(frame: pd.DataFrame) -> bool:
-    """Fields written after the delimiter and a space: every name but the first starts with one, or
-    every text column's values do (UCI Adult: '39, State-gov, 77516, Bachelors')."""
-    names = [str(c) for c in frame.columns[1:]]
-    if names and all(n.startswith(" ") and n.strip() for n in names):
-        return True
-    texts = [frame[c].dropna().astype(str) for c in frame.columns[1:] if frame[c].dtype == object]
-    texts = [t for t in texts if len(t)]
-    return bool(texts) and all(bool(t.str.startswith(" ").all()) for t in texts)
-
-
-_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
-
-
-def sniff_dayfirst(frame: pd.DataFrame) -> tuple[str, ...]:
-    """Text columns of dates written day first: some read 31/12 (a first number above 12), none 12/31."""
-    found = []
-    for column in (c for c in frame.columns if frame[c].dtype == object):
-        parts = frame[column].dropna().astype(str).str.extract(_NUMERIC_DATE).dropna().astype(int)
-        if (
-            len(parts)
-            and len(parts) == frame[column].notna().sum()
-            and (parts[0] > 12).any()
-            and not (parts[1] > 12).any()
-        ):
-            found.append(str(column))
-    return tuple(found)
 
 
 def text_sample(path: Path, encoding: str = "utf-8", size: int = 65536) -> str | None:

@@ -22,7 +22,7 @@ from perennial.core.data import epoch_unit, numbers_not_times
 from perennial.core.target import Labels, infer_task, resolve_labels
 from perennial.core.task import Task
 from perennial.errors import ConfigError
-from perennial.io import sources
+from perennial.io import sniffing, sources
 from perennial.io.starter_sections import (
     SMALL_TABLE,
     evaluation_lines,
@@ -67,7 +67,7 @@ def source_for(path: Path, shown_path: str) -> FileSource:
     if delimiter == ",":  # a comma cannot be both: numbers with a decimal comma come quoted, and rarely
         return source
     head = sources.read_sample(source.model_copy(update={"path": str(path)}), None, rows=200)
-    return source.model_copy(update={"decimal": sources.sniff_decimal(head)})
+    return source.model_copy(update={"decimal": sniffing.sniff_decimal(head)})
 
 
 def _json_array(path: Path) -> bool:
@@ -134,14 +134,14 @@ def starter_config(
     source = source_for(data, shown_path or str(data))
     frame = sources.read_source(source.model_copy(update={"path": str(data)}))
     sniffed: dict[str, Any] = {}
-    if source.kind == "csv" and sources.sniff_initial_space(frame):  # ', ' between fields: read before the rest
+    if source.kind == "csv" and sniffing.sniff_initial_space(frame):  # ', ' between fields: read before the rest
         source = source.model_copy(update={"skip_initial_space": True})
         frame = sources.read_source(source.model_copy(update={"path": str(data)}))
-    if source.kind == "csv" and (marks := sources.sniff_missing_marks(frame)):  # '?' for a missing number
+    if source.kind == "csv" and (marks := sniffing.sniff_missing_marks(frame)):  # '?' for a missing number
         sniffed["missing_marks"] = marks
-    if source.kind == "csv" and (dayfirst := sources.sniff_dayfirst(frame)):  # 31/12/2021: read as dates
+    if source.kind == "csv" and (dayfirst := sniffing.sniff_dayfirst(frame)):  # 31/12/2021: read as dates
         sniffed["dayfirst_columns"] = dayfirst
-    if source.kind == "csv" and (thousands := sources.sniff_thousands(frame, source.decimal)):  # 1,001.5
+    if source.kind == "csv" and (thousands := sniffing.sniff_thousands(frame, source.decimal)):  # 1,001.5
         sniffed["thousands"] = thousands
     if sniffed:
         source = source.model_copy(update=sniffed)

@@ -280,7 +280,7 @@ def test_fields_written_after_a_comma_and_a_space_are_read_without_it(tmp_path: 
 
 
 def test_missing_marks_are_sniffed_only_where_the_rest_of_a_column_is_numbers() -> None:
-    from perennial.io.sources import sniff_missing_marks
+    from perennial.io.sniffing import sniff_missing_marks
 
     frame = pd.DataFrame(
         {
