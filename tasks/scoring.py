@@ -63,13 +63,13 @@ def record_validation(report: ValidationReport, run_id: str, config_name: str) -
     return report
 
 
-@task(name="score-window", cache_policy=NO_CACHE)
 @task(name="decision-threshold", cache_policy=NO_CACHE, **IO_RETRIES)
 def decision_threshold_task(registry: Registry, version: str, config: Config) -> float:
     """The version's decision threshold (its cost-minimising one, else the config's)."""
     return decision_threshold(registry.info(version).tags, config.evaluation.threshold)
 
 
+@task(name="score-window", cache_policy=NO_CACHE)
 def score_task(
     model: Any, frame: pd.DataFrame, config: Config, version: str, run_id: str, threshold: float | None = None
 ) -> pd.DataFrame:
