@@ -268,9 +268,11 @@ def render(
         else ["    datetime: []"]
     )
     out += [f"  # left out: {c}: {reason}" for c, reason in types.dropped.items()]
-    out += ["", *_split(frame, time)]
+    # text, timestamps or Unix seconds, as training reads them: parsed once for the split and the window
+    times = utc_times(frame[time]).dropna() if time is not None else None
+    out += ["", *_split(frame, times)]
     per_day = None
-    if time is not None and len(times := utc_times(frame[time]).dropna()):
+    if times is not None and len(times):
         per_day = len(times) / max(1, (times.max() - times.min()).days + 1)
     monitoring = monitoring_lines(kind, values, holdout_share(rows), batches=time is None, rows_per_day=per_day)
     out += [
@@ -299,8 +301,8 @@ def render(
     return "\n".join(out)
 
 
-def _split(frame: pd.DataFrame, time: str | None) -> list[str]:
-    if time is None:
+def _split(frame: pd.DataFrame, times: pd.Series | None) -> list[str]:
+    if times is None:
         return [
             "# No time column: a seeded random split by row key; a row keeps its side across retrains.",
             "split:",
@@ -309,7 +311,6 @@ def _split(frame: pd.DataFrame, time: str | None) -> list[str]:
             + ("   # a small table: a larger holdout, for evidence" if len(frame) < SMALL_TABLE else ""),
             "  seed: 0",
         ]
-    times = utc_times(frame[time]).dropna()  # text, timestamps or Unix seconds, as training reads them
     days = times.dt.normalize()
     quantile_end = days.quantile(0.8)
     end = days.max() + pd.Timedelta(days=1)
