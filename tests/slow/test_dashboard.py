@@ -16,10 +16,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.slow.test_postgres_stack import ROOT, _free_port, http_ok, started, wait_until
+from tests.slow.test_postgres_stack import ROOT, _free_port, http_ok, prefect_api, started, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +77,7 @@ def _browse(url: str, screenshot: Path | None = None) -> str:
 
 
 def _api(api: str, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
-    response = httpx.post(f"{api}{path}", json=body, timeout=10)
+    response = prefect_api("POST", f"{api}{path}", json=body)
     response.raise_for_status()
     return response.json()
 

@@ -99,6 +99,17 @@ def http_ok(url: str) -> bool:
     return httpx.get(url, timeout=2).status_code == 200
 
 
+def prefect_api(method: str, url: str, json: Any = None, tries: int = 8) -> httpx.Response:
+    """One Prefect REST call, retried on 503 the way Prefect's own client does: a SQLite-backed server
+    answers 503 when its database is busy (`is_client_retryable_exception`), which a busy CI box meets."""
+    for attempt in range(tries):
+        response = httpx.request(method, url, json=json, timeout=10)
+        if response.status_code != 503 or attempt == tries - 1:
+            return response
+        time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def postgres(base: Path, logs: Path) -> Iterator[str]:
     """A throwaway cluster on a free port; yields a URL template with {driver} and {db}."""

@@ -22,7 +22,17 @@ import pytest
 from perennial.io.doctor import diagnose
 from perennial.io.ledger import Ledger
 from perennial.io.registry import CHAMPION, Registry
-from tests.slow.test_postgres_stack import BIN, ROOT, TERMINAL, _free_port, http_ok, started, wait_until, write_project
+from tests.slow.test_postgres_stack import (
+    BIN,
+    ROOT,
+    TERMINAL,
+    _free_port,
+    http_ok,
+    prefect_api,
+    started,
+    wait_until,
+    write_project,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +41,7 @@ SERVE = "from flows.training import training_flow; import sys; training_flow.ser
 
 def _run_state(api: str, run_id: str) -> str | None:
     try:
-        return httpx.get(f"{api}/flow_runs/{run_id}", timeout=5).raise_for_status().json()["state_type"]
+        return prefect_api("GET", f"{api}/flow_runs/{run_id}").raise_for_status().json()["state_type"]
     except httpx.HTTPError:
         return None
 
@@ -61,10 +71,11 @@ def test_a_server_restart_mid_run_leaves_a_final_state_and_a_consistent_registry
         runner = stack.enter_context(
             started("serve", [sys.executable, "-c", SERVE, str(config)], logs, env=client_env, cwd=ROOT)
         )
-        wait_until(lambda: httpx.get(f"{api}/deployments/name/training/restart", timeout=5).status_code == 200, runner)
+        deployment = f"{api}/deployments/name/training/restart"
+        wait_until(lambda: prefect_api("GET", deployment).status_code == 200, runner)
         # given a training run started by the served deployment
-        dep = httpx.get(f"{api}/deployments/name/training/restart", timeout=5).json()
-        created = httpx.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={}, timeout=10)
+        dep = prefect_api("GET", deployment).json()
+        created = prefect_api("POST", f"{api}/deployments/{dep['id']}/create_flow_run", json={})
         assert created.status_code == 201, f"{created.status_code}: {created.text[:2000]}"  # once seen without an id
         run_id = created.json()["id"]
         wait_until(lambda: _run_state(api, run_id) == "RUNNING", runner, timeout=120)

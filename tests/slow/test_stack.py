@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import config_dict, make_flights
-from tests.slow.test_postgres_stack import ROOT, TERMINAL, _free_port
+from tests.slow.test_postgres_stack import ROOT, TERMINAL, _free_port, prefect_api
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def _perennial(env: dict[str, str], *args: str, timeout: float = 300) -> subproc
 def _training_runs(api: str, triggered: bool = True) -> list[dict[str, Any]]:
     """The training deployment's runs: those an event triggered (they carry a window), or the scheduled ones."""
     body = {"flows": {"name": {"any_": ["training"]}}, "deployments": {"name": {"any_": ["training"]}}}
-    runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).raise_for_status().json()
+    runs = prefect_api("POST", f"{api}/flow_runs/filter", json=body).raise_for_status().json()
     return [r for r in runs if ("holdout_end" in r["parameters"]) == triggered]
 
 
@@ -90,7 +90,7 @@ def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_pa
         assert f"http://127.0.0.1:{ports[0]}" in started.stdout and f"http://127.0.0.1:{ports[1]}" in started.stdout
         assert httpx.get(f"{record['mlflow']}/health", timeout=5).status_code == 200
         for name in ("training/training", "batch-scoring/batch-scoring", "monitoring/monitoring"):
-            assert httpx.get(f"{api}/deployments/name/{name}", timeout=5).status_code == 200, name
+            assert prefect_api("GET", f"{api}/deployments/name/{name}").status_code == 200, name
         # and a second `up` finds it running instead of starting another
         again = _perennial(
             env, "up", "--config", str(config), "--prefect-port", str(ports[0]), "--mlflow-port", str(ports[1])
