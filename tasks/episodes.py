@@ -46,4 +46,5 @@ def episode_step(
         within_policy(pending.verdict(), policy),
         pending.champion_version,
         policy,
+        pending.performance.level if pending.performance is not None and pending.data_valid else None,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pandas as pd
@@ -35,7 +35,7 @@ from perennial.core.monitoring import (
 )
 from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
-from perennial.core.retraining import RetrainDecision, decide_retrain
+from perennial.core.retraining import Reason, RetrainDecision, decide_retrain, retrain_key
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
@@ -340,6 +340,9 @@ def decide_task(
         step = episode_step(store, pending, window, decision, config)
         if decision.retrain and not step.retrain:  # the episode had its retrain: the why says what instead
             decision = replace(decision, retrain=False, why=f"{decision.why}; {step.why}")
+        elif step.retrain and not decision.retrain and step.episode is not None:  # a calm window, a retrain won
+            reason = cast(Reason, step.episode.trigger)  # back too little of its episode's drop: the retry
+            decision = RetrainDecision(True, reason, retrain_key(config.name, reason, window.label), step.why)
         elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
             decision = replace(decision, why=f"{decision.why}; {step.why}")
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)

@@ -10,6 +10,12 @@ passed without release, or was promoted and the drift stayed — asks a person
 (``perennial.drift.persistent``, once per episode) instead of retraining on the same shift again.
 A measured performance drop beyond tolerance after a drift episode's retrain is new evidence, not
 the same shift: it closes the drift episode and opens a performance episode with its own retrain.
+
+A performance episode remembers the level its drop was measured from. A promoted retrain absorbs it
+only once a window judged by the new champion has won back at least half of that drop: a token gain
+(the retrain learnt from months mostly before the change) would otherwise reset the reference to the
+weaker model and read every later month as "within policy". Short of that, the episode retrains again
+(within ``episode_retries``) on the newer windows, then asks a person.
 """
 
 from __future__ import annotations
@@ -24,6 +30,27 @@ from perennial.core.retraining import RetrainDecision
 Outcome = Literal["promoted", "passed", "failed", "inconclusive", "lost"]
 # a retrain that ended so says nothing about whether retraining helps: it may be tried again
 RETRYABLE: tuple[Outcome, ...] = ("inconclusive", "lost")
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """A window's measured primary metric: its value, the best end of its interval and the champion's
+    holdout figure it was judged against."""
+
+    value: float
+    best: float
+    reference: float
+    higher_is_better: bool
+
+    @property
+    def drop(self) -> float:
+        """The value's drop from the champion's figure (positive: worse)."""
+        return self.below(self.reference, self.value)
+
+    def below(self, level: float, value: float | None = None) -> float:
+        """How far ``value`` (by default the interval's best end) falls short of ``level`` (positive: worse)."""
+        value = self.best if value is None else value
+        return level - value if self.higher_is_better else value - level
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +69,9 @@ class Episode:
     calm: tuple[bool, ...] = ()  # the last n windows' "within policy", for the k-of-n close
     alerted: bool = False  # perennial.drift.persistent was raised for it
     closed_by: str | None = None
+    # performance episodes: the champion's figure the opening drop was measured against, and the drop
+    target: float | None = None
+    drop: float | None = None
 
     @property
     def open(self) -> bool:
@@ -82,16 +112,20 @@ def advance_episode(
     calm: bool,
     champion: str | None,
     policy: Retraining,
+    level: Level | None = None,
 ) -> EpisodeStep:
     """The episode after ``window``, given the policy's ``decision`` on it.
 
     ``calm``: the window is valid and within policy. ``champion``: the version that judged it.
     ``holdout_end``: what a retrain started now would hold out to (it identifies that retrain).
+    ``level``: the window's measured primary metric (None: no labels for it yet).
     """
     if previous is None or not previous.open:
         if decision.reason is None:
             return EpisodeStep(None, False, False, "no drift episode")
         opened = Episode(dataset, window, window, trigger=decision.reason, calm=(False,))
+        if decision.reason == "performance" and level is not None:
+            opened = replace(opened, target=level.reference, drop=level.drop)
         if decision.retrain:
             return EpisodeStep(_retrained(opened, holdout_end), True, False, f"episode opened at {window}")
         return EpisodeStep(opened, False, False, f"episode opened at {window}")
@@ -99,6 +133,10 @@ def advance_episode(
         return EpisodeStep(
             previous, False, False, f"window {window} already counted in the episode from {previous.start}"
         )
+    judged_by_retrain = previous.outcome == "promoted" and champion is not None and champion == previous.version
+    unmeasured = judged_by_retrain and previous.target is not None and level is None
+    short = _short_of_target(previous, level, policy) if judged_by_retrain and level is not None else None
+    calm = calm and not unmeasured and short is None  # calm against a weaker champion's figure is not won back
     episode = replace(
         previous,
         last=window,
@@ -106,13 +144,69 @@ def advance_episode(
         since_retrain=previous.since_retrain + 1,
         calm=(*previous.calm, calm)[-policy.n :],
     )
-    if closed := _close(episode, window, calm, champion, policy):
+    if judged_by_retrain and previous.target is not None and level is not None and short is None:
+        return _won_back(episode, window, holdout_end, decision, calm, champion, policy, level)
+    if closed := _close(episode, window, calm and judged_by_retrain, policy):
         return EpisodeStep(closed, False, False, f"episode from {episode.start} closed: {closed.closed_by}")
-    return _within(episode, holdout_end, decision, policy)
+    if unmeasured and decision.reason is None:  # a performance episode is absorbed on labels, not on a quiet window
+        why = f"episode from {episode.start}: no labels yet to show v{episode.version} won back the drop"
+        return EpisodeStep(episode, False, False, why)
+    if short is not None:
+        return _won_back_too_little(episode, holdout_end, short, decision, policy)
+    return _within(episode, holdout_end, decision, policy, level)
 
 
-def _close(episode: Episode, window: str, calm: bool, champion: str | None, policy: Retraining) -> Episode | None:
-    if calm and episode.outcome == "promoted" and champion is not None and champion == episode.version:
+def _short_of_target(episode: Episode, level: Level, policy: Retraining) -> str | None:
+    """Why the promoted retrain has not won back the drop that opened a performance episode; None
+    when it has (or the episode has no such drop to win back)."""
+    if episode.target is None or episode.drop is None:
+        return None
+    gap = level.below(episode.target)
+    if gap <= max(policy.performance_tolerance, episode.drop / 2):
+        return None
+    return (
+        f"v{episode.version} won back too little of the drop: even at best the window is {gap:.4g} below "
+        f"{episode.target:.4g}, the figure the drop of {episode.drop:.4g} from {episode.start} was measured "
+        "from (absorbed once half of it is won back)"
+    )
+
+
+def _won_back(
+    episode: Episode,
+    window: str,
+    holdout_end: str,
+    decision: RetrainDecision,
+    calm: bool,
+    champion: str | None,
+    policy: Retraining,
+    level: Level,
+) -> EpisodeStep:
+    """The promoted retrain won back the drop: the episode closes on its labels, drift or not, and a
+    firing of the policy on this window (a new shift against the new champion) opens its own episode."""
+    closed = replace(episode, end=window, closed_by=f"absorbed by the promoted v{episode.version}")
+    why = f"episode from {episode.start} closed: {closed.closed_by}"
+    if decision.reason is None:
+        return EpisodeStep(closed, False, False, why)
+    step = advance_episode(None, episode.dataset, window, holdout_end, decision, calm, champion, policy, level)
+    return replace(step, superseded=closed, why=f"{why}; {step.why}")
+
+
+def _won_back_too_little(
+    episode: Episode, holdout_end: str, short: str, decision: RetrainDecision, policy: Retraining
+) -> EpisodeStep:
+    """A promoted retrain that left most of the drop: retrain on the newer windows, then a person."""
+    if episode.retrains <= policy.episode_retries:
+        if decision.reason is not None and not decision.retrain:  # held back now: cooldown, dedupe, claimed
+            return EpisodeStep(episode, False, False, f"{short}; the retry waits: {decision.why}")
+        why = f"retry {episode.retrains} of {policy.episode_retries} on the newer windows: {short}"
+        return EpisodeStep(_retrained(episode, holdout_end), True, False, why)
+    # asked once, then closed: the champion's own figure judges from here, so a later decay is a new episode
+    asked = replace(episode, alerted=True, end=episode.last, closed_by=f"{short}: a person was asked")
+    return EpisodeStep(asked, False, True, f"{short}: a person decides, not a retrain")
+
+
+def _close(episode: Episode, window: str, absorbed: bool, policy: Retraining) -> Episode | None:
+    if absorbed:
         return replace(episode, end=window, closed_by=f"absorbed by the promoted v{episode.version}")
     settled = sum(episode.calm)
     if settled >= policy.k:
@@ -122,7 +216,9 @@ def _close(episode: Episode, window: str, calm: bool, champion: str | None, poli
     return None
 
 
-def _within(episode: Episode, holdout_end: str, decision: RetrainDecision, policy: Retraining) -> EpisodeStep:
+def _within(
+    episode: Episode, holdout_end: str, decision: RetrainDecision, policy: Retraining, level: Level | None
+) -> EpisodeStep:
     """An open episode's window that did not close it: retrain, wait, or ask a person."""
     if episode.retrains and episode.outcome is None and episode.since_retrain >= policy.n:
         episode = replace(episode, outcome="lost")  # no verdict after n windows: the run died or never started
@@ -139,7 +235,7 @@ def _within(episode: Episode, holdout_end: str, decision: RetrainDecision, polic
     spent = f"episode from {episode.start} had its retrain ({_ending(episode)})"
     if decision.reason == "performance" and episode.trigger == "drift":
         closed = replace(episode, end=episode.last, closed_by=f"superseded by a performance drop in {episode.last}")
-        step = advance_episode(None, episode.dataset, episode.last, holdout_end, decision, False, None, policy)
+        step = advance_episode(None, episode.dataset, episode.last, holdout_end, decision, False, None, policy, level)
         return replace(step, superseded=closed, why=f"{spent}; a performance drop opens its own episode")
     if decision.reason is None or episode.alerted:
         return EpisodeStep(episode, False, False, f"{spent}; no further retrain in it")

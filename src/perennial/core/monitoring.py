@@ -18,7 +18,7 @@ from perennial.config import Config
 from perennial.core import task_metrics as tm
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
-from perennial.core.episodes import Episode
+from perennial.core.episodes import Episode, Level
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerennialEvent, PerformanceDegraded
 from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
@@ -213,6 +213,14 @@ class Performance:
         if self.reference is None:
             return None
         return self.reference - self.high if higher_is_better(self.metric) else self.low - self.reference
+
+    @property
+    def level(self) -> Level | None:
+        """The window's figure as a drift episode weighs it (None: no champion figure to weigh it by)."""
+        if self.reference is None:
+            return None
+        better = higher_is_better(self.metric)
+        return Level(self.value, self.high if better else self.low, self.reference, better)
 
 
 def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:

@@ -76,6 +76,11 @@ def within_policy(verdict: WindowVerdict, policy: Retraining) -> bool:
     return verdict.data_valid and not _bad(verdict, policy)
 
 
+def retrain_key(dataset: str, reason: str, window: str) -> str:
+    """What makes a retrain request unique: one per dataset, reason and window, across monitors."""
+    return f"{dataset}:{reason}:{window}"
+
+
 def decide_retrain(
     dataset: str,
     history: list[WindowVerdict],
@@ -119,7 +124,7 @@ def decide_retrain(
                     None,
                     f"drift in {count} of {len(recent)} windows, but {evidence}: watched, not retrained",
                 )
-        key = f"{dataset}:{reason}:{latest.window}"
+        key = retrain_key(dataset, reason, latest.window)
         if key in seen_keys:
             return RetrainDecision(False, reason, key, f"{reason} in {latest.window} already handled (dedupe)")
         if last_retrain_at is not None and now - last_retrain_at < dt.timedelta(days=policy.cooldown_days):

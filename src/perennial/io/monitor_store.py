@@ -80,6 +80,9 @@ class _Episode(_Base):
     calm: Mapped[str] = mapped_column(String(100))  # "01": the last n windows, 1 = within policy
     alerted: Mapped[bool] = mapped_column(Boolean)
     closed_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # added after the table was first shipped (_add_missing_columns): a performance episode's level and drop
+    target_level: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target_drop: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     def episode(self) -> Episode:
         return Episode(
@@ -97,6 +100,8 @@ class _Episode(_Base):
             tuple(c == "1" for c in self.calm),
             self.alerted,
             self.closed_by,
+            self.target_level,
+            self.target_drop,
         )
 
 
@@ -217,6 +222,7 @@ class MonitorStore:
             row.retrains, row.retrain, row.outcome = episode.retrains, episode.retrain, episode.outcome
             row.version, row.since_retrain, row.alerted = episode.version, episode.since_retrain, episode.alerted
             row.calm, row.closed_by = "".join("1" if c else "0" for c in episode.calm), episode.closed_by
+            row.target_level, row.target_drop = episode.target, episode.drop
             session.add(row)
 
     def open_episode(self, dataset: str) -> Episode | None:

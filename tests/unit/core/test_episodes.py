@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from perennial.config import Retraining
-from perennial.core.episodes import Episode, EpisodeStep, advance_episode, outcome_of
+from perennial.core.episodes import Episode, EpisodeStep, Level, advance_episode, outcome_of
 from perennial.core.retraining import RetrainDecision
 
 POLICY = Retraining(k=2, n=3, episode_retries=1)
@@ -20,8 +20,9 @@ def step(
     calm: bool = False,
     champion: str | None = "1",
     policy: Retraining = POLICY,
+    level: Level | None = None,
 ) -> EpisodeStep:
-    return advance_episode(previous, "d", window, f"{window}-end", decision, calm, champion, policy)
+    return advance_episode(previous, "d", window, f"{window}-end", decision, calm, champion, policy, level)
 
 
 def test_no_firing_policy_no_episode() -> None:
@@ -82,6 +83,85 @@ def test_a_promoted_retrain_whose_reference_absorbs_the_shift_closes_the_episode
     assert closed.episode.closed_by == "absorbed by the promoted v2"
     # and a calm window still judged by the old champion (v1) is only one of k
     assert step(promoted, "w2", QUIET, calm=True, champion="1").episode.open  # type: ignore[union-attr]
+
+
+DROPPED = RetrainDecision(True, "performance", "d:performance:w1", "performance in 2 of the last 3 windows (k=2)")
+
+
+def auc(value: float, reference: float, width: float = 0.01) -> Level:
+    return Level(value, value + width, reference, higher_is_better=True)
+
+
+def test_a_promoted_retrain_that_won_back_too_little_of_the_drop_retrains_again_then_asks_a_person() -> None:
+    # given a performance episode opened by roc_auc 0.68 against the champion's 0.92 (a drop of 0.24),
+    # whose retrain was promoted (v2) on a token gain: v2's own holdout figure is 0.69
+    opened = step(None, "w1", DROPPED, level=auc(0.68, 0.92)).episode
+    assert opened is not None and (opened.target, opened.drop) == (0.92, 0.92 - 0.68)
+    promoted = opened.with_outcome("promoted", "2")
+    # when the first window judged by v2 is within policy against v2's figure, still far below 0.92
+    token = step(promoted, "w2", QUIET, calm=True, champion="2", level=auc(0.67, 0.69))
+    # then the episode is not absorbed: a retry on the newer windows goes ahead, saying why
+    assert token.retrain and not token.alert and token.episode is not None and token.episode.open
+    assert "retry 1 of 1 on the newer windows: v2 won back too little of the drop" in token.why
+    assert "0.24 below 0.92" in token.why and token.episode.retrains == 2
+    # when that retry is promoted (v3) and still leaves most of the drop / then a person is asked, once
+    still = step(
+        token.episode.with_outcome("promoted", "3"), "w3", QUIET, calm=True, champion="3", level=auc(0.70, 0.72)
+    )
+    assert not still.retrain and still.alert and "a person decides" in still.why
+    # and the episode closes there: v3's own figure judges from now on, so a later decay opens a new one
+    assert (
+        still.episode is not None and still.episode.end == "w3" and "a person was asked" in str(still.episode.closed_by)
+    )
+    later = step(still.episode, "w4", QUIET, calm=True, champion="3", level=auc(0.70, 0.72))
+    assert not later.retrain and not later.alert and later.episode is None
+    assert step(still.episode, "w4", DROPPED, champion="3", level=auc(0.60, 0.72)).retrain
+    # and a drift episode (no level to win back) is absorbed as before on its first calm window
+    drift = step(None, "w1", FIRE, level=auc(0.68, 0.92)).episode
+    assert drift is not None and drift.target is None
+    assert (
+        step(
+            drift.with_outcome("promoted", "2"), "w2", QUIET, calm=True, champion="2", level=auc(0.67, 0.69)
+        ).episode.end
+        == "w2"
+    )  # type: ignore[union-attr]
+
+
+def test_a_promoted_retrain_that_won_back_half_the_drop_absorbs_it_and_labels_decide_not_a_quiet_window() -> None:
+    promoted = step(None, "w1", DROPPED, level=auc(0.68, 0.92)).episode.with_outcome("promoted", "2")  # type: ignore[union-attr]
+    # when v2's window is 0.82 at best: 0.10 below 0.92, more than half the drop won back / then absorbed
+    won = step(promoted, "w2", QUIET, calm=True, champion="2", level=auc(0.81, 0.85))
+    assert won.episode is not None and won.episode.closed_by == "absorbed by the promoted v2"
+    # and a drift firing on that window is a new shift against v2: the episode closes, a drift one opens
+    drifted = step(promoted, "w2", FIRE, champion="2", level=auc(0.81, 0.85))
+    assert drifted.superseded is not None and drifted.superseded.closed_by == "absorbed by the promoted v2"
+    assert drifted.retrain and drifted.episode is not None and drifted.episode.trigger == "drift"
+    assert drifted.episode.start == "w2" and drifted.episode.target is None
+    # and at 0.78 at best (0.14 below: less than half won back) it is not
+    assert step(promoted, "w2", QUIET, calm=True, champion="2", level=auc(0.77, 0.85)).retrain
+    # when v2's first window has no labels yet / then it neither closes nor retrains: it waits for them
+    waits = step(promoted, "w2", QUIET, calm=True, champion="2")
+    assert waits.episode is not None and waits.episode.open and not waits.retrain
+    assert "no labels yet to show v2 won back the drop" in waits.why
+    # when the retry would start inside the cooldown (the policy or the claim holds it back) / then it waits
+    cooling = RetrainDecision(False, "performance", "d:performance:w2", "cooling down until 2024-08-01")
+    held = step(promoted, "w2", cooling, calm=True, champion="2", level=auc(0.67, 0.69))
+    assert not held.retrain and "the retry waits: cooling down" in held.why
+    assert held.episode is not None and held.episode.retrains == 1
+
+
+def test_a_loss_metric_wins_back_its_drop_downwards() -> None:
+    # given an mae episode: 16 against the champion's 10 (lower is better; the interval's best end is its low)
+    def mae(value: float, reference: float) -> Level:
+        return Level(value, value - 0.5, reference, higher_is_better=False)
+
+    opened = step(None, "w1", DROPPED, level=mae(16.0, 10.0)).episode
+    assert opened is not None and opened.drop == 6.0
+    promoted = opened.with_outcome("promoted", "2")
+    # then 15 (at best 14.5, 4.5 above 10) is short of half the drop, and 13 (at best 12.5) is not
+    assert step(promoted, "w2", QUIET, calm=True, champion="2", level=mae(15.0, 14.8)).retrain
+    won = step(promoted, "w2", QUIET, calm=True, champion="2", level=mae(13.0, 12.9))
+    assert won.episode is not None and won.episode.closed_by == "absorbed by the promoted v2"
 
 
 def test_an_inconclusive_retrain_is_retried_once_then_a_person_is_asked() -> None:

@@ -101,7 +101,9 @@ def test_an_episode_round_trips_and_learns_its_retrains_ending_from_the_training
     # given an open episode whose retrain holds out to 2013-08-01, and a closed older one
     store = MonitorStore(f"sqlite:///{tmp_path / 'm.db'}")
     old = Episode("f", "2013-05", "2013-06", end="2013-06", windows=2, calm=(False, True), closed_by="k of n")
-    running = Episode("f", "2013-07", "2013-07", retrains=1, retrain="2013-08-01", calm=(False,))
+    running = Episode(
+        "f", "2013-07", "2013-07", retrains=1, retrain="2013-08-01", calm=(False,), target=0.92, drop=0.24
+    )
     store.save_episode(old)
     store.save_episode(running)
     store.save_episode(Episode("other", "2013-07", "2013-07"))

@@ -1,0 +1,64 @@
+"""The loop's decision task on a real monitor store (SQLite): a performance episode whose promoted
+retrain won back too little of the drop retrains again, once per window, as a performance event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from perennial.config import parse_config
+from perennial.core.events import PerformanceDegraded
+from perennial.core.lifecycle import TrainingOutcome
+from perennial.core.monitoring import Performance, Window, event_for
+from perennial.io.monitor_store import MonitorStore
+from tasks.episodes import record_retrain_outcome_task
+from tasks.monitoring import decide_task
+from tests.conftest import config_dict
+
+MAY = Window(dt.date(2024, 5, 1), dt.date(2024, 6, 1), "2024-05")
+JUNE = Window(dt.date(2024, 6, 1), dt.date(2024, 7, 1), "2024-06")
+
+
+def _auc(value: float, reference: float) -> Performance:
+    return Performance("roc_auc", value, value - 0.01, value + 0.01, 2000, reference, reference - value)
+
+
+def _promoted(version: str) -> TrainingOutcome:
+    return TrainingOutcome("run", "candidate:hgb", version, True, True, version, "gate passed", "passed")
+
+
+def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_path: Path) -> None:
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0, "episode_retries": 1}}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    # given May's roc_auc 0.68 against champion v1's 0.92: a performance retrain of May
+    may = decide_task.fn(config, ledger, MAY, True, None, _auc(0.68, 0.92), 2000, "1")
+    assert may.decision.retrain and may.decision.reason == "performance"
+    # and that retrain promoted v2 on a token gain (v2's own holdout figure: 0.69)
+    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, _promoted("2"))
+    # when June, judged by v2, is within policy against 0.69 but still far below 0.92
+    june = decide_task.fn(config, ledger, JUNE, True, None, _auc(0.67, 0.69), 2000, "2")
+    # then it asks for one more retrain, on the newer windows, saying why, as a performance event
+    assert june.decision.retrain and june.decision.reason == "performance", june.decision.why
+    assert "v2 won back too little of the drop" in june.decision.why
+    assert june.decision.dedupe_key == "tiny:performance:2024-06"
+    event = event_for(june, JUNE, config.monitoring.retraining.performance_tolerance)
+    assert isinstance(event, PerformanceDegraded) and event.holdout_end == "2024-07-01"
+    store = MonitorStore(ledger)
+    try:
+        (episode,) = store.episodes("tiny")
+        assert episode.open and episode.retrains == 2 and episode.target == 0.92
+    finally:
+        store.close()
+    # when June is monitored again / then no second retrain of it
+    again = decide_task.fn(config, ledger, JUNE, True, None, _auc(0.67, 0.69), 2000, "2")
+    assert not again.decision.retrain
+    # and had v2 won back most of the drop (0.85), June would have closed the episode with no retrain
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    decide_task.fn(config, other, MAY, True, None, _auc(0.68, 0.92), 2000, "1")
+    record_retrain_outcome_task.fn(other, "tiny", MAY.end, _promoted("2"))
+    won = decide_task.fn(config, other, JUNE, True, None, _auc(0.85, 0.86), 2000, "2")
+    assert (
+        not won.decision.retrain and won.episode is not None and won.episode.closed_by == "absorbed by the promoted v2"
+    )
