@@ -107,7 +107,7 @@ def check_window_labels_task(
 ) -> ValidationReport:
     """The window's report with the label feed's rules on the labels that arrived for its rows,
     recorded again when they were judged."""
-    checked = check_arrived_labels(report, joined["label"], suite)
+    checked = check_arrived_labels(report, joined["label"], suite, config.validation.warnings)
     if checked is report:
         return report
     return record_window_validation(checked, config, report.source, window, run_id)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from perennial.config import Config
@@ -274,10 +275,13 @@ def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
         )
     classes = [c.removeprefix(PROBA_PREFIX) for c in columns]
     labels = class_names(joined["label"])
-    unknown = ~labels.isin(classes)  # a class the model never saw cannot be scored by it
-    return tm.MulticlassRows(
-        labels[~unknown], joined.loc[~unknown, columns].to_numpy(), classes, config.evaluation.top_k
-    )
+    # a class the model never learnt is one it can only miss: its rows count, at probability 0
+    # (dropped, 40 'urgent' tickets among 1,050 left macro F1 at 0.46 instead of 0.34, said nowhere)
+    new = sorted(set(labels.dropna()) - set(classes))
+    proba = joined[columns].to_numpy(dtype=float)
+    if new:
+        proba = np.hstack([proba, np.zeros((len(proba), len(new)))])
+    return tm.MulticlassRows(labels, proba, [*classes, *new], config.evaluation.top_k)
 
 
 @dataclass(frozen=True, slots=True)

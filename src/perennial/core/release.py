@@ -66,7 +66,8 @@ def row_losses(joined: pd.DataFrame, task: Task) -> np.ndarray:
     columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
     proba = joined[columns].to_numpy(float)
     truth = class_names(joined["label"]).to_numpy()[:, None] == np.array([c[len(PROBA_PREFIX) :] for c in columns])
-    return np.asarray(((proba - truth) ** 2).sum(axis=1), dtype=float)
+    unlearnt = ~truth.any(axis=1)  # a class the model never learnt: its own (absent) column adds (0 - 1)**2
+    return np.asarray(((proba - truth) ** 2).sum(axis=1) + unlearnt, dtype=float)
 
 
 def confidence_sequence(

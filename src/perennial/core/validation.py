@@ -17,6 +17,7 @@ import pandas as pd
 from perennial.config import Volume
 from perennial.core import validation_gx, validation_vectorised
 from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
+from perennial.core.target import class_names
 from perennial.core.validation_bounds import (
     NULL_SURGE,
     ONE_CLASS_CHANCE,
@@ -218,15 +219,37 @@ def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
     return rules
 
 
-def check_arrived_labels(report: ValidationReport, labels: pd.Series, suite: SuiteSpec) -> ValidationReport:
+def check_arrived_labels(
+    report: ValidationReport, labels: pd.Series, suite: SuiteSpec, warnings: Collection[str] | None = None
+) -> ValidationReport:
     """``report`` with the label feed's rules run on the labels that arrived for a window's rows
     (coded as training coded them). A window's data is checked without its target (labels come
     later), so a month of labels all one class, or a regression target in other units, passed as
-    'within policy' and a retrain learnt from it; judged here, such a window is refused."""
+    'within policy' and a retrain learnt from it; judged here, such a window is refused. A class the
+    model never learnt is a new category (kind categories: a warning unless ``warnings``, by default
+    the contract's, leaves it out)."""
     spec = next((c for c in suite.columns if c.kind == "target"), None)
     if spec is None or not labels.notna().any():
         return report
-    return replace(report, results=(*report.results, *_label_rules(labels, spec, suite)))
+    rules = _label_rules(labels, spec, suite)
+    if suite.task == "multiclass" and suite.target_values:
+        warn = set(suite.warnings if warnings is None else warnings)
+        rules += [replace(r, blocking="categories" not in warn) for r in _unlearnt_classes(labels, spec, suite)]
+    return replace(report, results=(*report.results, *rules))
+
+
+def _unlearnt_classes(labels: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:
+    present = class_names(labels.dropna())
+    new = ~present.isin(set(class_names(pd.Series(suite.target_values, dtype=object))))
+    if not new.any():
+        return []
+    counts = present[new].value_counts()
+    named = ", ".join(f"{c!r} ({n:,})" for c, n in counts.head(5).items()) + (", ..." if len(counts) > 5 else "")
+    observed = (
+        f"{int(new.sum()):,} of {len(present):,} labels ({new.mean():.1%}) are classes the model never learnt: "
+        f"{named}; the window's metric counts them as misses"
+    )
+    return [RuleResult(spec.name, "labels among the classes the model learnt", False, observed, kind="categories")]
 
 
 def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:

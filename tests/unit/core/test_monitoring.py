@@ -25,6 +25,7 @@ from perennial.core.monitoring import (
     latest_predictions,
     split_drift,
     window_bounds,
+    window_estimates,
     window_performance,
 )
 from perennial.core.retraining import RetrainDecision
@@ -259,3 +260,24 @@ def test_multiclass_labels_read_as_floats_are_judged_against_the_whole_number_cl
     performance = window_performance(joined, config, reference=1.0)
     # then every labelled row is judged (none is taken for an unknown class '3.0'), and all are right
     assert performance is not None and performance.rows == 300 and performance.value == pytest.approx(1.0)
+
+
+def test_labels_of_a_class_the_model_never_learnt_count_as_its_misses() -> None:
+    # given a multiclass champion of classes low/high, right on every row it knows, and a window whose
+    # labels hold 80 'urgent' tickets among 400 (a class that did not exist at training)
+    from tests.conftest import multiclass_config
+
+    config = multiclass_config("priority")
+    truth = np.array(["low", "high"] * 160 + ["urgent"] * 80)
+    known = np.where(truth == "urgent", "high", truth)
+    proba = np.column_stack([(known == "low") * 0.9 + 0.05, (known == "high") * 0.9 + 0.05])
+    predictions = pd.DataFrame({"id": [str(i) for i in range(400)], "prediction": proba.max(axis=1)})
+    predictions[["proba__low", "proba__high"]] = proba
+    labels = pd.DataFrame({"flight_id": range(400), "priority": truth})
+    joined = join_labels(predictions, labels, config, "labels.csv")
+    # when the window is judged on accuracy
+    accuracy = window_estimates(joined, config, ["accuracy"])
+    # then every labelled row counts: the 80 'urgent' rows are misses (320 of 400 right, not 320 of 320)
+    assert accuracy is not None and accuracy["accuracy"].value == pytest.approx(0.8)
+    # and the known classes alone would have scored 1.0: the two sides differ
+    assert window_estimates(joined[joined["label"] != "urgent"], config, ["accuracy"])["accuracy"].value == 1.0  # type: ignore[index]

@@ -42,6 +42,9 @@ def test_row_losses_per_task() -> None:
     assert row_losses(binary, "binary") == pytest.approx([0.04, 0.49])
     assert row_losses(regression, "regression") == pytest.approx([2.0, 0.0])
     assert row_losses(multiclass, "multiclass") == pytest.approx([0.18, 1.28])
+    # and a label of a class the model never learnt adds its own column's (0 - 1)^2: 0.49 + 0.09 + 1
+    unlearnt = multiclass.assign(label=["c", "a"])
+    assert row_losses(unlearnt, "multiclass") == pytest.approx([1.58, 1.28])
 
 
 def test_the_sequence_is_wider_than_one_look_and_shrinks_with_rows() -> None:

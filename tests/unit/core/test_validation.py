@@ -530,3 +530,27 @@ def test_importing_the_module_does_not_import_great_expectations() -> None:
     script = "import sys, perennial.core.validation; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_arrived_labels_of_a_class_the_model_never_learnt_warn_by_default_and_block_when_asked() -> None:
+    # given a multiclass contract whose classes are the priorities AA, B6, DL and UA
+    raw = config_dict()
+    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
+    raw["data"]["target"] = "priority"
+    raw["training"]["baseline"] = "prior"
+    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
+    multi = parse_config(raw, "carrier.yaml")
+    reference = frame(400, days=4)
+    suite = derive_suite(multi, reference.assign(priority=reference["carrier"]).drop(columns="delayed"))
+    report = validate_frame(frame(40).drop(columns="delayed"), suite, source="june.csv", require_target=False)
+    labels = pd.Series(["AA", "B6", "DL", "UA"] * 9 + ["ZZ"] * 4)
+    # when 4 of the 40 labels that arrived are 'ZZ' / then it is said as a warning, the window passes
+    warned = check_arrived_labels(report, labels, suite)
+    assert warned.passed
+    (new,) = [r for r in warned.warnings if r.rule == "labels among the classes the model learnt"]
+    assert new.observed.startswith("4 of 40 labels (10.0%) are classes the model never learnt: 'ZZ' (4)")
+    # and with categories not among the warnings it blocks
+    assert not check_arrived_labels(report, labels, suite, warnings=()).passed
+    # and labels all among the learnt classes add no such rule
+    known = check_arrived_labels(report, pd.Series(["AA", "B6", "DL", "UA"] * 10), suite)
+    assert not any(r.rule == "labels among the classes the model learnt" for r in known.results)
