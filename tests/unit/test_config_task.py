@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from perennial.config import parse_config
 from perennial.errors import ConfigError
@@ -96,3 +97,14 @@ def test_task_costs_parse_and_a_cost_gate_accepts_them() -> None:
     multiclass["evaluation"]["class_cost"] = {"matrix": {"late": {"on_time": 4}}}
     multiclass["gate"]["max_class_recall_drop"] = 0.05
     assert parse_config(multiclass).evaluation.class_cost.matrix == {"late": {"on_time": 4.0}}
+
+
+def test_a_class_cost_matrix_keyed_by_whole_number_classes_names_them_as_text() -> None:
+    # given wine-quality classes written as the data writes them: YAML reads the keys as numbers
+    multiclass = config_dict()
+    multiclass["task"] = "multiclass"
+    multiclass["evaluation"]["class_cost"] = yaml.safe_load("matrix: {7: {5: 20, 6: 20}, 5: {7: 1.0}}")
+    # then they parse as the class names the probabilities carry ('7', '5', '6'), not as an error per key
+    matrix = parse_config(multiclass).evaluation.class_cost.matrix  # type: ignore[union-attr]
+    assert matrix == {"7": {"5": 20.0, "6": 20.0}, "5": {"7": 1.0}}
+    assert 7 not in matrix

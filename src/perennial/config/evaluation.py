@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from perennial.config.base import Frozen
 
@@ -71,11 +71,23 @@ class RegressionCost(Frozen):
 class ClassCost(Frozen):
     """A multiclass cost matrix: ``matrix[true][predicted]``, 0 where unset (a right answer costs 0).
 
-    The served label is then the class of least expected cost under the predicted probabilities.
+    Training reports the holdout's cost of the most probable class and of the class of least
+    expected cost under the predicted probabilities; the served label stays the most probable class.
     """
 
     matrix: dict[str, dict[str, float]]
     unit: str = "cost units"
+
+    @field_validator("matrix", mode="before")
+    @classmethod
+    def _classes_as_text(cls, matrix: Any) -> Any:
+        """Classes are named as text (as the probabilities' keys are): YAML reads ``{5: {6: 1.0}}``,
+        keys as the data writes whole-number classes, as numbers."""
+        if not isinstance(matrix, dict):
+            return matrix
+        return {
+            str(t): {str(p): c for p, c in row.items()} if isinstance(row, dict) else row for t, row in matrix.items()
+        }
 
     @model_validator(mode="after")
     def _non_negative(self) -> ClassCost:
