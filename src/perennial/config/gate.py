@@ -14,7 +14,11 @@ class MinEvidence(Frozen):
     """The least evidence a verdict needs; below it the gate is inconclusive and the champion stays."""
 
     holdout_rows: int = Field(default=500, ge=1)
-    rows_per_class: int = Field(default=20, ge=1, description="rows of each class (classification)")
+    rows_per_class: int = Field(
+        default=20,
+        ge=0,
+        description="rows of each class (classification); 0: no class minimum (classes too rare to judge)",
+    )
     # the widest interval a check of a 0-1 metric (AUC, F1, accuracy, Brier...) may rest on; None: any width
     max_interval_width: float | None = Field(default=0.1, gt=0)
     # a short holdout reaches back over the most recent labelled rows before it (training keeps at

@@ -160,12 +160,20 @@ def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
         lines.insert(0, f"    holdout_rows: {assured}")
     if task != "regression":
         counts = present.value_counts()
-        rarest = int(counts.min())
-        per_class = _assured(rarest, share, floor=1)
+        rarest, name = int(counts.min()), native(counts.idxmin())
+        # 0 when even one row of the rarest class is not assured: asking for 1 made the first
+        # training a coin toss (5 rows of wine quality 9, ~1 held out: 0 drawn, no model at all)
+        per_class = _assured(rarest, share, floor=0)
         if per_class < per_class_default:
+            too_few = (
+                ""
+                if per_class >= 3
+                else ": too few to judge its recall"
+                + (", so no class minimum" if per_class == 0 else "")
+                + "; merge rare classes or gather more rows"
+            )
             lines.append(
-                f"    rows_per_class: {per_class}   # the rarest class, {counts.idxmin()!r}, holds ~{rarest * share:.0f}"
-                + ("" if per_class >= 3 else ": too few to judge its recall; merge rare classes or gather more rows")
+                f"    rows_per_class: {per_class}   # the rarest class, {name!r}, holds ~{rarest * share:.0f}{too_few}"
             )
     if not lines:
         return []

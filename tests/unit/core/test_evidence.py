@@ -92,3 +92,11 @@ def test_the_interval_width_is_judged_only_on_metrics_of_a_unit_scale() -> None:
     # then only the AUC's width counts against the evidence
     assert shortfall(evidence, MINIMUM, mae) == ()
     assert shortfall(evidence, MINIMUM, auc) == ("roc_auc_diff interval width 0.150 > 0.1",)
+
+
+def test_no_class_minimum_leaves_a_class_the_holdout_did_not_draw_unjudged_not_inconclusive() -> None:
+    # given a multiclass holdout of 600 rows that drew no row of the rare class '9'
+    evidence = Evidence.of_labels(np.array(["5"] * 300 + ["6"] * 300), all_classes=("5", "6", "9"))
+    # then with a class minimum it is short, and with none (init's 0 for classes too rare to judge) it is not
+    assert shortfall(evidence, MINIMUM) == ("0 class '9' rows < 20",)
+    assert shortfall(evidence, MinEvidence(holdout_rows=500, rows_per_class=0, max_interval_width=0.1)) == ()

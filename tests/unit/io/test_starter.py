@@ -418,9 +418,12 @@ def test_many_classes_get_evidence_their_holdout_can_give(tmp_path: Path) -> Non
     # when init writes its starter
     text = starter_config(tmp_path / "many.csv", "cls")
     evidence = parse_config(yaml.safe_load(text), "m.yaml").gate.min_evidence
-    # then it asks for no more per class than the rarest can hold, says why, and widens the interval a
+    # then it asks for no more per class than the rarest is sure to hold, says why, and widens the interval a
     # macro F1 over 30 classes gets on ~500 rows (a proportion's 0.09 would leave every verdict inconclusive)
-    assert evidence.rows_per_class == 1 and "the rarest class, 'c7', holds ~2: too few to judge its recall" in text
+    # (one row of 'c7' is not assured: 0.7^8 = 6% of draws hold none, so no class minimum rather than
+    # a first training that ends with no model one time in 17)
+    assert evidence.rows_per_class == 0
+    assert "the rarest class, 'c7', holds ~2: too few to judge its recall, so no class minimum" in text
     assert evidence.max_interval_width is not None and evidence.max_interval_width >= 0.13
 
 
