@@ -46,7 +46,6 @@ from perennial.core.monitoring import (
     MONITORED_SOURCES,
     ChampionContext,
     Window,
-    check_label_columns,
     drift_frame,
     known_labels,
     scored_columns,
@@ -60,7 +59,7 @@ from perennial.core.monitoring_partitioned import (
     superseded,
     without_positions,
 )
-from perennial.core.target import Labels
+from perennial.core.target import Labels, check_label_columns
 from perennial.core.validation import SuiteSpec, ValidationReport
 from perennial.core.validation_partitioned import validate_partitioned
 from perennial.io import sources

@@ -25,7 +25,7 @@ from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX
-from perennial.core.target import Labels, class_names
+from perennial.core.target import Labels, check_label_columns, class_names
 from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError
 
@@ -153,17 +153,6 @@ def join_labels(
     known = known_labels(labels, config, where, encoding).drop_duplicates("id", keep="last")
     joined = predictions.loc[:, scored_columns(predictions.columns)].merge(known, on="id", how="inner")
     return joined
-
-
-def check_label_columns(columns: Iterable[str], config: Config, where: str) -> None:
-    """A label source without the key or the target column is an error naming what it has."""
-    columns = list(columns)
-    id_column, target = config.data.id_column, config.data.target.column
-    keyed_by = [id_column] if id_column else list(config.data.features.columns)
-    missing = [c for c in (*keyed_by, target) if c not in columns]
-    if missing:
-        how = "" if id_column else " (no id column: labels must come in the scored rows, with their feature values)"
-        raise DataSourceError(f"{where}: labels need columns {missing}{how} (found {sorted(columns)[:12]})")
 
 
 def known_labels(labels: pd.DataFrame, config: Config, where: str, encoding: Labels | None = None) -> pd.DataFrame:

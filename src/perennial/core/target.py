@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from perennial.config import Target
+from perennial.config import Config, Target
 from perennial.core.names import Tag
 from perennial.core.task import Task
-from perennial.errors import TargetError
+from perennial.errors import DataSourceError, TargetError
 
 # Pairs whose positive side is plain from the words (compared lower-case); numbers and booleans by value
 _NAMED_PAIRS = {
@@ -216,3 +217,14 @@ def infer_task(values: pd.Series, where: str = "data") -> tuple[Task, str]:
         return "multiclass", f"{distinct} whole-number values (pass --task regression if they are a quantity)"
     kind = "whole numbers" if whole else "numbers"
     return "regression", f"{distinct} distinct {kind}"
+
+
+def check_label_columns(columns: Iterable[str], config: Config, where: str) -> None:
+    """A label source without the key or the target column is an error naming what it has."""
+    columns = list(columns)
+    id_column, target = config.data.id_column, config.data.target.column
+    keyed_by = [id_column] if id_column else list(config.data.features.columns)
+    missing = [c for c in (*keyed_by, target) if c not in columns]
+    if missing:
+        how = "" if id_column else " (no id column: labels must come in the scored rows, with their feature values)"
+        raise DataSourceError(f"{where}: labels need columns {missing}{how} (found {sorted(columns)[:12]})")

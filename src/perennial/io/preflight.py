@@ -12,7 +12,7 @@ import difflib
 from pathlib import Path
 
 from perennial.config import Config, FileSource, load_config
-from perennial.core.target import Labels, check_spellings, resolve_labels
+from perennial.core.target import Labels, check_label_columns, check_spellings, resolve_labels
 from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sources
 
@@ -43,9 +43,28 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
         if config.task == "multiclass":
             check_spellings(values, name)
             return config, None
-        return config, resolve_labels(values, target, name)
+        labels = resolve_labels(values, target, name)
     except ConfigError as exc:
         raise ConfigError(f"{path}: data.target: {exc}") from None
+    _check_label_feed(path, config, labels, root)
+    return config, labels
+
+
+def _check_label_feed(path: Path, config: Config, labels: Labels, root: Path | None) -> None:
+    """A delayed-label file already there (``monitoring.labels``) holds the columns monitoring joins on
+    and only the two labels: a new spelling (adult.test's ' >50K.') was found 30 s into `monitor`.
+    A file not written yet is fine: labels arrive later."""
+    feed = config.monitoring.labels
+    if not isinstance(feed, FileSource) or not sources.resolve_path(feed, root).exists():
+        return
+    name = sources.describe_source(feed, root)
+    try:
+        header = [str(c) for c in sources.read_sample(feed, root, rows=50).columns]
+        check_label_columns(header, config, name)
+        values = sources.read_columns(feed, [config.data.target.column], root)[config.data.target.column]
+        labels.encode(values, name)
+    except (DataSourceError, ConfigError) as exc:
+        raise ConfigError(f"{path}: monitoring.labels: {exc}") from None
 
 
 def with_new_rows(config: Config, path: Path) -> Config:

@@ -99,3 +99,28 @@ def test_new_rows_to_score_need_every_feature_but_not_the_target(tmp_path: Path,
     # and the file without carrier is refused naming the key and the column, before anything starts
     with pytest.raises(ConfigError, match=r"--data .*short.csv: data.features.categorical\[0\]: column `carrier`"):
         check_new_rows(config, short)
+
+
+def test_a_label_feed_already_there_is_checked_with_the_config_and_one_not_written_yet_is_not(
+    tmp_path: Path, table: pd.DataFrame
+) -> None:
+    # given a config whose delayed labels come from a CSV of ids and labels
+    raw = config_dict()
+    raw["data"]["source"] = {"kind": "parquet", "path": str(tmp_path / "flights.parquet")}
+    raw["monitoring"] = {"labels": {"kind": "csv", "path": str(tmp_path / "labels.csv")}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    # when the file is not written yet / then the config is valid: labels arrive later
+    assert check_config(path, tmp_path)[1] is not None
+    # when it holds the two labels / then it is valid too
+    labels = table[["flight_id", "delayed"]]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    assert check_config(path, tmp_path)[1] is not None
+    # when it spells a label anew (as adult.test writes ' >50K.') / then check names the key, the file and the value
+    labels.assign(delayed=labels["delayed"].map({0: "0", 1: "1 (late)"})).to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(ConfigError, match=r"monitoring.labels: .*labels.csv.*'1 \(late\)'"):
+        check_config(path, tmp_path)
+    # and a feed without the id column is named as such
+    labels.drop(columns="flight_id").to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(ConfigError, match=r"monitoring.labels: .*labels need columns \['flight_id'\]"):
+        check_config(path, tmp_path)
