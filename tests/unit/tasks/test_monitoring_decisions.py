@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from perennial.config import parse_config
-from perennial.core.events import PerformanceDegraded
+from perennial.core.events import DriftPersistent, PerformanceDegraded
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import Performance, Window, event_for
 from perennial.io.monitor_store import MonitorStore
@@ -54,6 +54,14 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     # when June is monitored again / then no second retrain of it
     again = decide_task.fn(config, ledger, JUNE, True, None, _auc(0.67, 0.69), 2000, "2")
     assert not again.decision.retrain
+    # when that retry is promoted too (v3) and July is still far below 0.92 / then a person is asked,
+    # and the alert's summary says why, not only that July is within policy against v3's own figure
+    record_retrain_outcome_task.fn(ledger, "tiny", JUNE.end, _promoted("3"))
+    july = Window(dt.date(2024, 7, 1), dt.date(2024, 8, 1), "2024-07")
+    asked = decide_task.fn(config, ledger, july, True, None, _auc(0.70, 0.71), 2000, "3")
+    alert = event_for(asked, july, config.monitoring.retraining.performance_tolerance)
+    assert asked.alert and not asked.decision.retrain and isinstance(alert, DriftPersistent)
+    assert "v3 won back too little of the drop" in alert.summary and "a person decides" in alert.summary
     # and had v2 won back most of the drop (0.85), June would have closed the episode with no retrain
     other = f"sqlite:///{tmp_path / 'other.db'}"
     decide_task.fn(config, other, MAY, True, None, _auc(0.68, 0.92), 2000, "1")
