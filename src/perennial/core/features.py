@@ -43,6 +43,9 @@ class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]  # s
         return np.asarray(list(self.parts), dtype=object)
 
 
+TREE_CATEGORIES = 255  # HistGradientBoosting's most categories per native categorical feature
+
+
 def _timestamps(X: pd.DataFrame | np.ndarray) -> pd.Series:
     """The one column as UTC timestamps (unparseable values become NaT)."""
     if isinstance(X, pd.DataFrame) and pd.api.types.is_datetime64_any_dtype(X.dtypes.iloc[0]):
@@ -61,11 +64,14 @@ def _as_text(X: pd.DataFrame) -> pd.DataFrame:
 def _categorical_steps(features: Features, tree_based: bool) -> Pipeline:
     text = FunctionTransformer(_as_text, feature_names_out="one-to-one")
     if tree_based:
-        # Unseen and rare categories map to NaN, which the trees treat as missing
+        # Unseen and rare categories map to NaN, which the trees treat as missing; past the 255
+        # categories HistGradientBoosting's native categorical split takes, the rarest are pooled
+        # (400 wards of ~7 rows each crashed the whole training)
         encoder = OrdinalEncoder(
             handle_unknown="use_encoded_value",
             unknown_value=np.nan,
             min_frequency=features.min_category_share or None,
+            max_categories=TREE_CATEGORIES,
         )
     else:
         encoder = OneHotEncoder(

@@ -40,6 +40,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import f1_score, roc_auc_score
 
+from perennial.core.features import TREE_CATEGORIES
 from perennial.core.label_free_interval import (
     Interval,
     binary_interval,
@@ -210,8 +211,10 @@ class LossEstimator:
     def fit(self, X: pd.DataFrame, y: object, predicted: object) -> LossEstimator:
         target, p = regression_arrays(y, predicted)
         self.columns = tuple(str(c) for c in X.columns)
+        # the most frequent TREE_CATEGORIES of each: the rest read as missing, as a new one does
+        # (1,631 stock codes crashed a regression's training after every candidate had trained)
         self.categories = {
-            c: pd.Index(sorted(X[c].dropna().astype(str).unique()))
+            c: pd.Index(sorted(X[c].dropna().astype(str).value_counts().index[:TREE_CATEGORIES]))
             for c in X.columns
             if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_datetime64_any_dtype(X[c]))
         }

@@ -180,3 +180,15 @@ def test_the_reference_fitted_per_task() -> None:
     assert isinstance(fit_reference("regression", X, y, p, ()), LossReference)
     assert isinstance(fit_reference("multiclass", X, labels, proba, ["a", "b", "c"]), ClassReference)
     assert fit_reference("binary", X, (y > 0).astype(int), rng.uniform(size=300), ()) is None
+
+
+def test_the_loss_estimator_fits_a_column_of_more_categories_than_its_trees_split_on() -> None:
+    # given a regression holdout whose 'sku' holds 1,000 codes (the trees split on at most 255)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=3000), "sku": [f"s{i % 1000}" for i in range(3000)]})
+    y = X["x"] * 2 + rng.normal(size=3000)
+    p = X["x"].to_numpy() * 2
+    # when it fits / then it does (it raised "cardinality <= 255 ... 1000"), keeping the most frequent codes
+    estimator = LossEstimator(seed=0, max_iter=20).fit(X, y, p)
+    assert len(estimator.categories["sku"]) == 255
+    assert estimator.estimate(X.head(50), p[:50]).rows == 50

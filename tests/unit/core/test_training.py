@@ -124,3 +124,24 @@ def test_training_leaves_no_worker_process_behind() -> None:
     # then no child process is left: a SIGKILLed run would orphan it, holding the run's pipes open
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "0"
+
+
+def test_a_categorical_of_more_codes_than_the_trees_split_on_trains_with_the_rarest_pooled() -> None:
+    # given 3,000 rows whose 'ward' holds 400 codes of ~7 rows each (every one above min_category_share)
+    from sklearn.pipeline import make_pipeline
+
+    from perennial.config import Features
+    from perennial.core.estimators import make_estimator
+    from perennial.core.features import build_feature_pipeline, categorical_mask
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=3000), "ward": [f"w{i % 400}" for i in range(3000)]})
+    y = (frame["x"] + rng.normal(size=3000) > 0).astype(int)
+    features = Features(numeric=("x",), categorical=("ward",))
+    # when the gradient-boosting candidate fits / then it fits (it raised "cardinality <= 255 ... 400")
+    model = make_pipeline(
+        build_feature_pipeline(features, tree_based=True),
+        make_estimator("binary", "hist_gradient_boosting", {}, categorical_mask(features), 0),
+    ).fit(frame, y)
+    codes = model[0].fit_transform(frame)[:, 1]
+    assert len(np.unique(codes[~np.isnan(codes)])) <= 255 < frame["ward"].nunique()
