@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 
 from flows import DEFAULT_CONFIG, command_line
 from perennial.config import load_config
+from perennial.core.names import Tag
 from perennial.io.preflight import with_new_rows
 from perennial.io.registry import Registry
 from perennial.settings import load_settings
@@ -58,7 +59,12 @@ def batch_scoring_flow(
         end = end or getattr(config.split, "holdout_end", None)
     window = f"{start or ''}..{end or ''}" if config.data.time_column else "all rows"
     registry = Registry(config.tracking.registered_model)
-    with tracked_flow(config, settings, f"score {window}", "scoring", f"alias {alias}") as (_, run_id):
+    # the file scored, on the run: monitoring reads a batch's rows and labels from where they came
+    scored = {Tag.SCORED_DATA: str(Path(data).resolve())} if data is not None else None
+    with tracked_flow(config, settings, f"score {window}", "scoring", f"alias {alias}", extra_tags=scored) as (
+        _,
+        run_id,
+    ):
         version, model, suite = load_model_task(registry, alias)
         threshold = decision_threshold_task(registry, version, config)
         if config.data.engine.kind == "dask":  # over partitions: the window is never in one frame

@@ -105,7 +105,10 @@ def monitoring_flow(
     if data is not None:
         config = with_new_rows(config, Path(data))
     if window_start is None and config.data.time_column is None:  # the window holding the latest scoring
-        window = latest_scoring_window_task(config, settings.root)
+        window = latest_scoring_window_task(config, settings.root, None if data is None else Path(data).resolve())
+        if data is None and window.scored_from is not None:  # its own rows and labels, not the source's
+            print(f"{window.label} scored {window.scored_from}: its rows and labels are judged")
+            config = with_new_rows(config, Path(window.scored_from))
     elif data is not None and window_start is None and window_end is None:  # the days the new rows span
         first, last = data_span_task(config, settings.root)
         today = dt.datetime.now(dt.UTC).date()

@@ -25,9 +25,9 @@ from perennial.core.monitoring import (
     Performance,
     Window,
     WindowResult,
-    batch_window,
     drift_frame,
     drift_unjudged,
+    latest_batch,
     latest_predictions,
     split_drift,
     window_holding,
@@ -189,22 +189,40 @@ def _score_hint(config: Config, window: Window) -> str:
 
 
 @task(name="latest-scoring", cache_policy=NO_CACHE, **IO_RETRIES)
-def latest_scoring_window_task(config: Config, root: Path) -> Window:
+def latest_scoring_window_task(config: Config, root: Path, data: Path | None = None) -> Window:
     """Without a time column a window is the scoring batches stamped in it: the one holding the latest
-    (``monitoring.window: batch``: the latest batch itself)."""
+    (``monitoring.window: batch``: the latest batch itself, or with ``data`` the latest scored from
+    that file; the window names the file its batch was scored from)."""
     store = open_store(config, root)
-    batches = config.monitoring.window == "batch"
-    sources = ("batch",) if batches else MONITORED_SOURCES
-    stamps = [store.read(source)["event_time"] for source in sources]
+    if config.monitoring.window == "batch":
+        rows = store.read("batch")
+        scored_from = tracking.runs_tagged(config.tracking.experiment, Tag.SCORED_DATA)
+        window = latest_batch(rows, scored_from, None if data is None else str(data))
+        if window is None and data is not None and not rows.empty:
+            raise DataSourceError(
+                f"{data}: no batch of {config.name} was scored from this file: "
+                f"perennial score -c <config> --data {data}, then monitor it"
+            )
+        if window is None:
+            raise no_scoring(config, ("batch",))
+        if data is None and window.scored_from is not None and not Path(window.scored_from).exists():
+            raise DataSourceError(
+                f"{window.label} was scored from {window.scored_from}, which is no longer there: "
+                "its rows and labels cannot be read (monitor another batch after scoring it)"
+            )
+        return window
+    stamps = [store.read(source)["event_time"] for source in MONITORED_SOURCES]
     latest = max((s.max() for s in stamps if not s.empty), default=None)
     if latest is None or pd.isna(latest):
-        raise DataSourceError(
-            f"prediction store has no {' or '.join(sources)} rows for {config.name}: "
-            "score the data first (perennial score -c <config>)"
-        )
-    if batches:
-        return batch_window(pd.Timestamp(latest).to_pydatetime())
+        raise no_scoring(config, MONITORED_SOURCES)
     return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
+
+
+def no_scoring(config: Config, sources: tuple[str, ...]) -> DataSourceError:
+    return DataSourceError(
+        f"prediction store has no {' or '.join(sources)} rows for {config.name}: "
+        "score the data first (perennial score -c <config>)"
+    )
 
 
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)

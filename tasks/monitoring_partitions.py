@@ -48,7 +48,9 @@ from perennial.core.monitoring import (
     Window,
     drift_frame,
     known_labels,
+    no_joined_labels,
     scored_columns,
+    unlabelled,
 )
 from perennial.core.monitoring_partitioned import (
     LABEL_POSITION,
@@ -186,6 +188,8 @@ def join_partitions_task(
     source = config.monitoring.labels or config.data.source
     where = sources.describe_source(source, root)
     labels = open_labels(source, root)
+    if unlabelled(labels.columns, config):  # new rows whose labels have not come: none arrived
+        return no_joined_labels()
     check_label_columns(list(labels.columns), config, where)
     assert config.data.id_column is not None  # config: the dask engine keys rows by id
     narrow = labels[[config.data.id_column, config.data.target.column]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import pandas as pd
@@ -27,7 +27,13 @@ def experiment_task(settings: Settings, experiment: str) -> str:
 
 @contextmanager
 def tracked_flow(
-    config: Config, settings: Settings, run_name: str, kind: str, reason: str, experiment: str | None = None
+    config: Config,
+    settings: Settings,
+    run_name: str,
+    kind: str,
+    reason: str,
+    experiment: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, str]]:
     """The flow's MLflow run (in the config's experiment unless named) around the flow's work.
 
@@ -41,6 +47,7 @@ def tracked_flow(
         Tag.CONFIG_HASH: config.fingerprint(),
         Tag.GIT_COMMIT: git_commit(settings.root),
         Tag.PREFECT_FLOW_RUN: flow_run_id(),
+        **(extra_tags or {}),
     }
     with tracking.tracked_run(experiment_id, run_name, tags) as run_id:
         tracking.log_params(run_id, {"split": config.split.model_dump_json(), "gate_mode": config.gate.mode})

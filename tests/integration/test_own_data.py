@@ -181,6 +181,20 @@ def test_without_a_time_column_each_scoring_is_a_monitoring_window_of_its_own(tm
     stored = open_store(load_config(config_path), load_settings().root).read("batch")
     batches = [set(rows["id"]) for _, rows in stored.groupby("scored_at")]
     assert len(batches) == 4 and batches[-1] == batches[1] and batches[-1] != batches[0]
+    # when that batch is monitored with no dates: its own file is read, not the config's source
+    result = monitoring_flow(config_path=str(config_path))
+    # then it has no labels yet, though the source holds labelled rows with the very same keys
+    assert result["rows"] == len(second) and result["performance"] is None, result
+
+    # when later labelled rows are scored from a file of their own, then the earlier one is monitored again
+    later = tmp_path / "later.csv"
+    first.iloc[:100].to_csv(later, index=False)
+    assert batch_scoring_flow(config_path=str(config_path), data=str(later)) == 100
+    latest = monitoring_flow(config_path=str(config_path))
+    again = monitoring_flow(config_path=str(config_path), data=str(unlabelled))
+    # then the latest batch is judged on the labels in its file, and --data picks the batch scored from it
+    assert latest["rows"] == 100 and latest["performance"]["rows"] == 100, latest
+    assert again["window"] == result["window"] and again["performance"] is None, again
 
 
 def _other(case: str) -> object:

@@ -133,7 +133,9 @@ def monitor(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="the file of new rows `score --data` scored (labels in it judge them): the days it spans"),
+        typer.Option(
+            help="the file of new rows `score --data` scored (labels in it judge them): the days it spans, or the latest batch scored from it"
+        ),
     ] = None,
 ) -> None:
     """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""

@@ -8,7 +8,7 @@ statistics from MLflow; everything it decides is decided here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -44,6 +44,7 @@ class Window:
     end: dt.date  # exclusive
     label: str  # "2013-07-01" (day, week), "2013-07" (month), "batch-20261203-214512" (one scoring batch)
     batch: dt.datetime | None = None  # a batch window: the scoring time stamped on its rows (no time column)
+    scored_from: str | None = None  # a batch window's file of new rows (`score --data`); None: the config's source
 
     @property
     def end_time(self) -> dt.datetime:
@@ -52,10 +53,33 @@ class Window:
         return dt.datetime.combine(self.end, dt.time(), tzinfo=dt.UTC)
 
 
-def batch_window(stamp: dt.datetime) -> Window:
+def batch_window(stamp: dt.datetime, scored_from: str | None = None) -> Window:
     """One `perennial score` of a table without a time column: its rows, all stamped with its scoring time."""
     stamp = stamp.astimezone(dt.UTC)
-    return Window(stamp.date(), stamp.date() + dt.timedelta(days=1), f"batch-{stamp:%Y%m%d-%H%M%S}", stamp)
+    day = stamp.date()
+    return Window(day, day + dt.timedelta(days=1), f"batch-{stamp:%Y%m%d-%H%M%S}", stamp, scored_from)
+
+
+def latest_batch(rows: pd.DataFrame, scored_from: Mapping[str, str], data: str | None = None) -> Window | None:
+    """The latest scoring batch of ``rows`` (the store's batch rows), or with ``data`` the latest one
+    scored from that file; None when there is none.
+
+    ``scored_from``: the file each scoring run read (by run id; a run absent read the config's source).
+    The batch carries its file so that monitoring reads the rows and labels of *that* file: without an
+    id column a row is keyed by its content, and the config's source would lend its labels to every
+    new row that happens to repeat one of its rows.
+    """
+    if rows.empty:
+        return None
+    runs = rows.get("run_id", pd.Series(pd.NA, index=rows.index)).fillna("")
+    stamps = rows["scored_at"].groupby(runs.to_numpy()).max().sort_values()
+    origins = pd.Series([scored_from.get(str(run)) for run in stamps.index], index=stamps.index, dtype="object")
+    if data is not None:
+        stamps = stamps[(origins == data).to_numpy()]
+    if stamps.empty:
+        return None
+    run = stamps.index[-1]
+    return batch_window(pd.Timestamp(stamps.iloc[-1]).to_pydatetime(), origins[run])
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +205,21 @@ class ArrivedLabels:
 
     def join(self, predictions: pd.DataFrame, config: Config, encoding: Labels | None = None) -> pd.DataFrame:
         """``predictions`` with the labels that have arrived for them: id, prediction, label."""
-        if predictions.empty:
-            return pd.DataFrame({"id": pd.Series(dtype=str), PREDICTION: pd.Series(dtype=float), "label": []})
+        if predictions.empty or unlabelled(self.frame.columns, config):
+            return no_joined_labels()
         return join_labels(predictions, self.frame, config, self.where, encoding)
+
+
+def unlabelled(columns: Iterable[str], config: Config) -> bool:
+    """New rows without the target column (``monitor --data`` on rows whose labels have not come):
+    no label has arrived, which is not an error. A named label source (``monitoring.labels``)
+    without it still is: that file exists to hold them."""
+    return config.monitoring.labels is None and config.data.target.column not in set(columns)
+
+
+def no_joined_labels() -> pd.DataFrame:
+    """What a join that found no label gives: its columns, no rows."""
+    return pd.DataFrame({"id": pd.Series(dtype=str), PREDICTION: pd.Series(dtype=float), "label": []})
 
 
 @dataclass(frozen=True, slots=True)

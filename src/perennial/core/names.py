@@ -74,6 +74,8 @@ class Tag:
     # batch scoring (R)
     MODEL_VERSION: Final = "perennial.model_version"
     ROWS: Final = "perennial.rows"
+    # the file of new rows it scored (`score --data`, its absolute path); absent: the config's source
+    SCORED_DATA: Final = "perennial.scored_data"
     # monitoring (R)
     WINDOW: Final = "perennial.window"
     CHAMPION_VERSION: Final = "perennial.champion_version"

@@ -298,3 +298,20 @@ def run_url(run_id: str) -> str:
     """Where to look at a run: the MLflow UI path (when served by `perennial ui`)."""
     run = client().get_run(run_id)
     return f"#/experiments/{run.info.experiment_id}/runs/{run_id}"
+
+
+def runs_tagged(experiment: str, tag: str) -> dict[str, str]:
+    """Each run of ``experiment`` that carries ``tag``: its id and the tag's value (one search, paged)."""
+    found = client().get_experiment_by_name(experiment)
+    if found is None:
+        return {}
+    tagged: dict[str, str] = {}
+    token = None
+    while True:
+        page = client().search_runs(
+            [found.experiment_id], filter_string=f"tags.`{tag}` LIKE '%'", max_results=1000, page_token=token
+        )
+        tagged.update({run.info.run_id: run.data.tags[tag] for run in page})
+        token = page.token
+        if not token:
+            return tagged

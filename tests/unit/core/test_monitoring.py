@@ -14,6 +14,7 @@ from perennial.core.drift import ColumnDrift, DriftReport
 from perennial.core.episodes import Episode
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerformanceDegraded
 from perennial.core.monitoring import (
+    ArrivedLabels,
     Performance,
     Window,
     WindowResult,
@@ -22,6 +23,7 @@ from perennial.core.monitoring import (
     event_for,
     join_labels,
     label_shortfall,
+    latest_batch,
     latest_predictions,
     split_drift,
     window_bounds,
@@ -106,6 +108,26 @@ def test_labels_without_the_target_name_the_source_and_column(tiny_config: Confi
             tiny_config,
             "labels.csv",
         )
+
+
+def test_new_rows_without_the_target_have_no_labels_yet_but_a_named_label_file_without_it_is_an_error(
+    tiny_config: Config,
+) -> None:
+    # given new rows scored from their own file, which holds no target column (labels come later)
+    predictions = pd.DataFrame({"id": ["1"], "prediction": [0.5]})
+    rows = ArrivedLabels(pd.DataFrame({"flight_id": [1]}), "incoming.csv")
+    # when they are joined, then no label has arrived: not an error
+    assert rows.join(predictions, tiny_config).empty
+    # when the config names a label file (monitoring.labels) and it lacks the target, then that is an error
+    named = tiny_config.model_copy(
+        update={
+            "monitoring": tiny_config.monitoring.model_copy(
+                update={"labels": tiny_config.data.source.model_copy(update={"path": "labels.csv"})}
+            )
+        }
+    )
+    with pytest.raises(DataSourceError, match=r"labels need columns \['delayed'\]"):
+        rows.join(predictions, named)
 
 
 def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tiny_config: Config) -> None:
@@ -241,6 +263,30 @@ def test_a_batch_window_is_one_scoring_named_by_its_time_and_has_no_dates_to_ask
     # when a batch window is asked for by dates, then the error says what to do instead
     with pytest.raises(ValueError, match="monitor the latest"):
         window_bounds("batch", dt.date(2026, 12, 1), None, dt.date(2026, 12, 3))
+
+
+def test_the_latest_batch_names_the_file_it_scored_and_a_file_finds_its_own_batch() -> None:
+    # given three batches: the source at 09:00, new rows from a file at 10:00, then the source at 11:00
+    at = [pd.Timestamp(f"2026-12-05 {h}:00", tz="UTC") for h in (9, 10, 11)]
+    rows = pd.DataFrame({"run_id": ["a", "a", "b", "c"], "scored_at": [at[0], at[0], at[1], at[2]]})
+    scored_from = {"b": "/data/incoming.csv"}
+    # when the latest batch is asked for, then it is 11:00's, read from the config's source
+    latest = latest_batch(rows, scored_from)
+    assert latest is not None and (latest.batch, latest.scored_from) == (at[2], None)
+    # when the latest batch of the file is asked for, then it is 10:00's, and it names the file
+    own = latest_batch(rows, scored_from, "/data/incoming.csv")
+    assert own is not None and (own.batch, own.scored_from, own.label) == (
+        at[1],
+        "/data/incoming.csv",
+        "batch-20261205-100000",
+    )
+    # when the latest batch is the file's, then the window says so
+    assert latest_batch(rows.iloc[:3], scored_from) == own
+    # when a file was never scored, or nothing was, then there is no batch
+    assert latest_batch(rows, scored_from, "/data/other.csv") is None
+    assert latest_batch(rows.iloc[:0], scored_from) is None
+    # when rows predate the run id (stored before it was kept), then the latest is still found
+    assert latest_batch(rows.drop(columns="run_id"), {}) == batch_window(at[2].to_pydatetime())
 
 
 def test_multiclass_labels_read_as_floats_are_judged_against_the_whole_number_classes(tiny_config: Config) -> None:
