@@ -220,3 +220,22 @@ def test_a_served_record_keeps_the_key_batch_scoring_stored_for_the_same_row(tmp
     assert alone == stored.str.replace(r"-\d+$", "-0", regex=True).tolist() and batch == stored.tolist()
     # and a row whose boolean differs gets another id
     assert schema.parse(json.dumps({**records[0], "vip": True}).encode()).ids[0] != alone[0]
+
+
+@pytest.mark.parametrize("kind", ["datetime", "string"])
+def test_a_served_record_without_an_id_keys_as_its_batch_row_whatever_type_its_date_arrived_in(kind: str) -> None:
+    import datetime as dt
+
+    from perennial.core.data import content_keys
+
+    # given a table keyed by content whose feature 'day' is a date, and a service whose signature reads it as kind
+    schema = RequestSchema([FieldSpec("day", kind), FieldSpec("x", "double")], None, None, key_datetimes=["day"])
+    served = schema.parse(json.dumps({"day": "2024-01-05", "x": 1.5}).encode()).ids
+    # when batch scoring reads the same row from a CSV (text), a Parquet date column (date objects) or timestamps
+    as_text = pd.DataFrame({"day": ["2024-01-05"], "x": [1.5]})
+    as_dates = as_text.assign(day=[dt.date(2024, 1, 5)])
+    as_stamps = as_text.assign(day=pd.to_datetime(["2024-01-05"]))
+    batch = [content_keys(frame, ["day", "x"], ["day"]).tolist() for frame in (as_text, as_dates, as_stamps)]
+    # then every read keys the row as the service does, and another day keys apart
+    assert batch == [served, served, served]
+    assert content_keys(as_text.assign(day=["2024-01-06"]), ["day", "x"], ["day"]).tolist() != served

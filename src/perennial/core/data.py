@@ -243,16 +243,30 @@ def row_keys(frame: pd.DataFrame, config: Config) -> pd.Series:
     """
     if config.data.id_column is not None:
         return frame[config.data.id_column].astype(str)
-    return content_keys(frame, config.data.features.columns)
+    features = config.data.features
+    return content_keys(frame, features.columns, [d.column for d in features.datetime])
 
 
-def content_keys(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
-    """``<hash of the row's values in columns>-<n>``: see ``row_keys``."""
+def content_keys(frame: pd.DataFrame, columns: Iterable[str], datetimes: Iterable[str] = ()) -> pd.Series:
+    """``<hash of the row's values in columns>-<n>``: see ``row_keys``.
+
+    ``datetimes``: columns hashed as instants (UTC), however they arrive: a CSV's text, a Parquet
+    date's ``datetime.date`` objects, timestamps, the service's parsed JSON. As written they hashed
+    apart ('2024-01-05' against '2024-01-05 00:00:00+00:00'), and a served row never met its label.
+    """
     names = sorted(c for c in set(columns) if c in frame.columns)
-    content = pd.DataFrame({c: _comparable(frame[c]) for c in names}, index=frame.index)
+    instants = set(datetimes)
+    content = pd.DataFrame(
+        {c: _instants(frame[c]) if c in instants else _comparable(frame[c]) for c in names}, index=frame.index
+    )
     digest = pd.Series(pd.util.hash_pandas_object(content, index=False).to_numpy(), index=frame.index)
     occurrence = digest.groupby(digest, sort=False).cumcount()
     return digest.map("{:016x}".format) + "-" + occurrence.astype(str)
+
+
+def _instants(values: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="mixed")
+    return parsed.astype(str).where(parsed.notna(), "")
 
 
 def _comparable(values: pd.Series) -> pd.Series:

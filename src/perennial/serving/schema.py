@@ -136,11 +136,13 @@ class RequestSchema:
         categories: Mapping[str, frozenset[str]] | None = None,
         max_rows: int = 1000,
         key_columns: Sequence[str] = (),
+        key_datetimes: Sequence[str] = (),
     ) -> None:
         self.fields = tuple(fields)
         self.id_column, self.time_column, self.max_rows = id_column, time_column, max_rows
         # without an id column a record's id is its content key, as in batch scoring (core/data.row_keys)
         self.key_columns = tuple(key_columns) or tuple(f.name for f in self.fields)
+        self.key_datetimes = tuple(key_datetimes)  # hashed as instants, as batch scoring hashes them
         self.categories = dict(categories or {})
         if time_column is not None and not any(f.name == time_column for f in self.fields):
             # the event time is logged with each prediction even when the model does not read it
@@ -216,7 +218,8 @@ class RequestSchema:
             # typed as the model frame is: a request whose values are all null still hashes a number as
             # NaN, as the batch's column does (an untyped [None] would be text)
             present = [c for c in self.key_columns if c in columns]
-            ids = content_keys(build_frame(columns, present, self._kinds), self.key_columns).tolist()
+            frame = build_frame(columns, present, self._kinds)
+            ids = content_keys(frame, self.key_columns, self.key_datetimes).tolist()
         return Parsed(single, ids, columns, self._unseen(columns))
 
     def _unseen(self, columns: Mapping[str, list[Any]]) -> dict[str, int]:

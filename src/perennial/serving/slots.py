@@ -146,6 +146,7 @@ def build_model_set(champion: LoadedModel, challenger: LoadedModel | None, confi
         categories=champion.categories,
         max_rows=config.serving.max_request_rows,
         key_columns=config.data.features.columns,
+        key_datetimes=[d.column for d in config.data.features.datetime],
     )
     return ModelSet(champion, challenger, schema)
 
