@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import FileSource, Source, SqlSource
+from perennial.core.footer import find_footer
 from perennial.errors import DataSourceError
 
 if TYPE_CHECKING:  # dask is imported on first lazy read: the pandas path never pays for it
@@ -150,7 +151,19 @@ def _read_file(
         _check_delimiter(frame, path, source.delimiter)
         if rows is None and columns is None and path.is_file() and not compressed(path):
             _check_not_truncated(frame, path, source)
+        if rows is None and columns is None:
+            _check_no_footer(frame, path)
     return frame
+
+
+def _check_no_footer(frame: pd.DataFrame, path: Path) -> None:
+    """A sheet's total or notes under the data (core/footer.py) are refused, never scored or learnt."""
+    footer = find_footer(frame)
+    if footer is not None:
+        raise DataSourceError(
+            f"{path}: its last {footer.rows} row(s), from data row {footer.first + 1:,}, look like a "
+            f"spreadsheet's total or notes, not records ({footer.example[:60]!r}): delete them from the file"
+        )
 
 
 _OTHER_DELIMITERS = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}

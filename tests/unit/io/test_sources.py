@@ -184,3 +184,23 @@ def test_parquet_decimals_are_read_as_numbers_in_memory_and_over_partitions(tmp_
     assert sample["amount"].dtype == "float64" and lazy["amount"].dtype == "float64"
     # and text stays text
     assert read["name"].dtype == object and read["name"].tolist() == ["a", "b", "c"]
+
+
+def test_a_sheet_exported_with_its_total_row_and_notes_is_refused_naming_the_rows(
+    tmp_path: Path, cancer: pd.DataFrame
+) -> None:
+    # given the table saved from a spreadsheet with a Total row and a source note under it
+    path = tmp_path / "cancer.csv"
+    numbers = cancer.select_dtypes("number")
+    total = {c: (numbers[c].sum() if c in numbers else None) for c in cancer.columns}
+    first = cancer.columns[0]
+    total[first] = "Total"
+    note = dict.fromkeys(cancer.columns)
+    note[first] = "Source: Wisconsin diagnostic breast cancer data"
+    pd.concat([cancer, pd.DataFrame([total, note])], ignore_index=True).to_csv(path, index=False)
+    # when it is read / then the error names the file, the rows and what gave them away
+    with pytest.raises(DataSourceError, match=rf"last 2 row\(s\), from data row {len(cancer) + 1:,}.*'Total'"):
+        read_source(FileSource(kind="csv", path=str(path)))
+    # when the rows are deleted, then it reads as before
+    cancer.to_csv(path, index=False)
+    assert len(read_source(FileSource(kind="csv", path=str(path)))) == len(cancer)
