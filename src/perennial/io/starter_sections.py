@@ -23,6 +23,7 @@ RARE_CLASS_ROWS = 10  # a class with fewer rows leaves a holdout with one or non
 MONITOR_SHARE = 0.05  # of the mean predictor's MAE: a rise in error that counts, once the interval confirms it
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
 DEFAULT_EVIDENCE = (500, 20, 0.1)
+Z95 = 1.96  # a 95% interval is this many standard errors either side
 # a macro F1 over many classes varies more than one proportion on the same rows: 30 classes on 510
 # holdout rows gave an interval 0.116 wide where a proportion's is 0.087 (init's own config, no model)
 MACRO_WIDTH_FACTOR = 1.5
@@ -143,7 +144,7 @@ def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
 
     The hash split holds each row out with probability ``share``, so a holdout's size varies with
     the draw: ask for the count that a draw falls below only rarely (``_assured``). The interval
-    width is the widest a proportion's 95% interval gets on that many rows (p = 0.5).
+    width is the widest the primary metric's 95% interval gets on those rows (``interval_width``).
     """
     rows_default, per_class_default, width_default = DEFAULT_EVIDENCE
     present = values.dropna()
@@ -152,14 +153,12 @@ def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
     # judged on the count a draw falls below only rarely, not the expected one: 100 positives with 20%
     # held out expect 20, the default, and the hash split's draw gave 17 (inconclusive, no champion)
     assured = _assured(len(present), share)
-    factor = MACRO_WIDTH_FACTOR if task == "multiclass" else 1.0
-    width = math.ceil(100 * factor * 2 * 1.96 * 0.5 / math.sqrt(assured)) / 100
-    if task != "regression" and width > width_default:
-        lines.append(f"    max_interval_width: {width}   # a 95% interval on this many rows can be this wide")
+    counts = present.value_counts()
+    if task != "regression" and (width := interval_width(task, counts, share)) > width_default:
+        lines.append(f"    max_interval_width: {width}   # {_width_why(task, counts, share)}")
     if assured < rows_default:
         lines.insert(0, f"    holdout_rows: {assured}")
     if task != "regression":
-        counts = present.value_counts()
         rarest, name = int(counts.min()), native(counts.idxmin())
         # 0 when even one row of the rarest class is not assured: asking for 1 made the first
         # training a coin toss (5 rows of wine quality 9, ~1 held out: 0 drawn, no model at all)
@@ -181,6 +180,35 @@ def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
         f"  min_evidence:   # this table holds about {held:,} holdout rows; a verdict on less is inconclusive",
         *lines,
     ]
+
+
+def interval_width(task: Task, counts: pd.Series, share: float) -> float:
+    """The widest 95% interval of the primary metric init writes, on the rows a holdout assures.
+
+    A binary target's ROC AUC rests on its positives and negatives, not its rows: Hanley and McNeil's
+    variance at AUC 0.5 (the widest), with each class's assured count. A proportion's interval on the
+    rows was 0.11 where a first model's AUC interval on an imbalanced table was 0.122 (no model).
+    """
+    primary = DEFAULT_METRICS[task][0]
+    if primary == "roc_auc" and len(counts) == 2:
+        positives, negatives = (_assured(int(n), share, floor=1) for n in counts)
+        variance = (0.25 + (positives + negatives - 2) / 12) / (positives * negatives)
+    else:
+        factor = MACRO_WIDTH_FACTOR if primary == "macro_f1" else 1.0
+        variance = factor**2 * 0.25 / _assured(int(counts.sum()), share)
+    return min(1.0, math.ceil(100 * 2 * Z95 * math.sqrt(variance)) / 100)
+
+
+def _width_why(task: Task, counts: pd.Series, share: float) -> str:
+    if DEFAULT_METRICS[task][0] == "roc_auc" and len(counts) == 2:
+        (rare, rare_name), (common, common_name) = sorted(
+            ((_assured(int(n), share, 1), native(k)) for k, n in counts.items()), key=lambda pair: pair[0]
+        )
+        return (
+            f"a 95% ROC AUC interval can be this wide on the {rare:,} {quoted(rare_name)} and {common:,} "
+            f"{quoted(common_name)} rows nearly every draw of the holdout holds"
+        )
+    return "a 95% interval on this many rows can be this wide"
 
 
 def _assured(rows: int, share: float, floor: int = 3) -> int:

@@ -501,3 +501,40 @@ def test_thousands_separators_are_sniffed_and_numbers_with_units_left_out_by_nam
     # and the prices and shares are left out, each with what it holds and what to do
     assert "# left out: price: numbers written with a unit ('$" in us_text and "# left out: share:" in us_text
     assert "write them as plain numbers to use them" in us_text
+
+
+@pytest.mark.parametrize(("rows", "rate"), [(600, 0.08), (1500, 0.15), (3000, 0.03), (10000, 0.01)])
+def test_an_imbalanced_binary_target_gets_an_auc_interval_width_its_holdout_can_give(
+    tmp_path: Path, rows: int, rate: float
+) -> None:
+    # given a table with few positives, whose first model may be no better than chance
+    from perennial.core.data import split_frame
+    from perennial.core.evaluation import score_predictions
+    from perennial.core.evidence import Evidence, shortfall
+
+    rng = np.random.default_rng(rows)
+    positives = int(rows * rate)
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.normal(size=rows).round(4),
+            "spend": rng.gamma(2.0, 30.0, rows).round(2),
+            "churned": rng.permutation(np.r_[np.ones(positives), np.zeros(rows - positives)]).astype(int),
+        }
+    )
+    frame.to_csv(tmp_path / "churn.csv", index=False)
+    # when init writes its starter and the table is split by it, as training splits it
+    config = parse_config(yaml.safe_load(starter_config(tmp_path / "churn.csv", "churned")), "c.yaml")
+    evidence = config.gate.min_evidence
+    _, holdout = split_frame(sources.read_source(config.data.source, tmp_path), config)
+    labels = holdout["churned"].to_numpy()
+    # then the gate's own evidence rules find the ROC AUC interval of chance-level scores (the widest)
+    # within what init wrote, on that hash holdout
+    assert config.evaluation.primary_metric == "roc_auc"
+    widths = []
+    for seed in range(5):
+        scores = score_predictions("m", labels, rng.uniform(size=len(labels)), None, config.evaluation)
+        assert shortfall(Evidence.of_labels(labels), evidence, scores.primary) == (), (seed, scores.primary)
+        widths.append(scores.primary.high - scores.primary.low)
+    # where a proportion's interval on the assured rows (init's old width, 0.1 at least) is too narrow
+    proportion = max(0.1, np.ceil(100 * 1.96 / np.sqrt(evidence.holdout_rows)) / 100)
+    assert max(widths) > proportion
