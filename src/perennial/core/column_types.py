@@ -8,6 +8,7 @@ values to be a category. ``perennial init`` writes the result into a starter con
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -84,16 +85,30 @@ def looks_like_datetime(values: pd.Series) -> bool:
     return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
 
 
-def numbers_with_units(values: pd.Series) -> str | None:
-    """Why a text column is numbers written with a currency or percent sign ('$1,228', '11.8%'), or
-    None: as text every amount would be a category of its own (and a new one at scoring)."""
+UNIT_SIGNS = r"[$€£¥%]"
+THOUSANDS_MARKS = r"\d,\d{3}(?!\d)"  # 16,884.92: a CSV source reads these only with data.source.thousands
+
+
+def numbers_as_text(values: pd.Series, marks: str = UNIT_SIGNS) -> str | None:
+    """A value of a text column whose values are all numbers, half of them or more written with
+    ``marks`` ('$1,228', '11.8%'), or None. Stripped of signs, spaces and commas they read as numbers."""
     present = values.dropna().astype(str).str.strip()
-    marked = present.str.contains(r"[$€£¥%]", regex=True)
+    marked = present.str.contains(marks, regex=True)
     if not len(present) or not marked.mean() >= 0.5:
         return None
     bare = present.str.replace(r"[$€£¥%\s,]", "", regex=True)
-    if pd.to_numeric(bare, errors="coerce").notna().all():
-        example = present[marked].iloc[0]
+    return str(present[marked].iloc[0]) if pd.to_numeric(bare, errors="coerce").notna().all() else None
+
+
+def plain_number(text: str) -> str:
+    """'$16,884.92' written as a plain number: '16884.92'."""
+    return re.sub(r"[$€£¥%\s,]", "", text)
+
+
+def numbers_with_units(values: pd.Series) -> str | None:
+    """Why a text column is numbers written with a currency or percent sign ('$1,228', '11.8%'), or
+    None: as text every amount would be a category of its own (and a new one at scoring)."""
+    if example := numbers_as_text(values):
         return f"numbers written with a unit ({example!r}): write them as plain numbers to use them"
     return None
 

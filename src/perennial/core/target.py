@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import Config, Target
+from perennial.core.column_types import THOUSANDS_MARKS, UNIT_SIGNS, numbers_as_text, plain_number
 from perennial.core.names import Tag
 from perennial.core.task import Task
 from perennial.errors import DataSourceError, TargetError
@@ -187,16 +188,18 @@ def _shown(values: Any) -> str:
     return "[" + ", ".join(items) + (f", ... {more} more" if more > 0 else "") + "]"
 
 
-# A whole-number target with at most this many values reads as classes (grades, codes), more as a quantity
+# A whole-number target with at most this many values reads as classes (grades, codes), more as a quantity;
+# a class target with more, most of them on LONE_CLASS_ROWS rows or fewer, is not a label at all
 MAX_INFERRED_CLASSES = 20
+LONE_CLASS_ROWS = 2
 
 
 def infer_task(values: pd.Series, where: str = "data") -> tuple[Task, str]:
     """The task a target column implies, with the reason in words (``perennial init`` writes both down).
 
     Two values: binary. Text, booleans or a few whole numbers: multiclass. Other numbers: regression.
-    A text column with more distinct values than ``MAX_INFERRED_CLASSES`` is refused by the caller's
-    checks, not guessed at: it is rarely a label.
+    Numbers written as text ('$16,884.92') and text where most values are a class of a row or two
+    are refused, not guessed at: as classes, each amount or id would be one (``check_class_rows``).
     """
     check_spellings(values, where)
     present = values.dropna()
@@ -211,12 +214,42 @@ def infer_task(values: pd.Series, where: str = "data") -> tuple[Task, str]:
         return "binary", "two distinct values"
     numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
     if not numeric:
+        check_amounts(values, where)
+        check_class_rows(values, where)
         return "multiclass", f"{distinct} distinct text values"
     whole = bool(np.all(np.mod(present.to_numpy(dtype="float64"), 1) == 0))
     if whole and distinct <= MAX_INFERRED_CLASSES:
         return "multiclass", f"{distinct} whole-number values (pass --task regression if they are a quantity)"
     kind = "whole numbers" if whole else "numbers"
     return "regression", f"{distinct} distinct {kind}"
+
+
+def check_amounts(values: pd.Series, where: str = "data") -> None:
+    """Refuse a text target of numbers written with a currency sign or thousands marks ('$16,884.92'):
+    read as text, each amount is a class of its own (1,338 insurance charges, 1,338 classes)."""
+    example = numbers_as_text(values, f"{UNIT_SIGNS}|{THOUSANDS_MARKS}")
+    if example is not None:
+        raise TargetError(
+            f"{where}: target '{values.name}' holds numbers written as text ({example!r}), each amount a class of "
+            f"its own: write the column as plain numbers ({plain_number(example)}) to predict it as a quantity "
+            "(a CSV source reads thousands marks with data.source.thousands, never a currency or percent sign)"
+        )
+
+
+def check_class_rows(values: pd.Series, where: str = "data") -> None:
+    """Refuse a class target where most classes hold a row or two: no holdout can judge them, and an
+    amount, an id or free text read as classes gives every row one (the training split then fails)."""
+    present = values.dropna()
+    counts = present.value_counts()
+    lone = counts[counts <= LONE_CLASS_ROWS]
+    if len(counts) > MAX_INFERRED_CLASSES and len(lone) > len(counts) / 2:
+        example = native(present[present.isin(lone.index)].iloc[0])  # the first in the file, not a tie's pick
+        raise TargetError(
+            f"{where}: target '{values.name}' holds {len(counts):,} classes, {len(lone):,} of them on "
+            f"{LONE_CLASS_ROWS} rows or fewer (e.g. {example!r}): too many to learn or judge "
+            f"(more than {MAX_INFERRED_CLASSES}, most that rare); if it is a quantity write it as plain numbers "
+            "(regression), if an id or free text choose another target, else merge its values into fewer classes"
+        )
 
 
 def check_label_columns(columns: Iterable[str], config: Config, where: str) -> None:

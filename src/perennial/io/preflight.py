@@ -12,7 +12,7 @@ import difflib
 from pathlib import Path
 
 from perennial.config import Config, FileSource, load_config
-from perennial.core.target import Labels, check_label_columns, check_spellings, resolve_labels
+from perennial.core.target import Labels, check_class_rows, check_label_columns, check_spellings, resolve_labels
 from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sources
 
@@ -42,6 +42,7 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
     try:
         if config.task == "multiclass":
             check_spellings(values, name)
+            check_class_rows(values, name)
             return config, None
         labels = resolve_labels(values, target, name)
     except ConfigError as exc:

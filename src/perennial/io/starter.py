@@ -19,7 +19,7 @@ from perennial.config import FileSource, Target, parse_config
 from perennial.core.column_types import ColumnTypes, infer_types, suggest_id, suggest_time
 from perennial.core.contract import utc_times
 from perennial.core.data import epoch_unit, numbers_not_times
-from perennial.core.target import Labels, infer_task, resolve_labels
+from perennial.core.target import Labels, check_class_rows, infer_task, resolve_labels
 from perennial.core.task import Task
 from perennial.errors import ConfigError
 from perennial.io import sniffing, sources
@@ -158,6 +158,8 @@ def starter_config(
     inferred, why = infer_task(frame[target], str(data))
     chosen: Task = task or inferred
     why = f"inferred: {why}" if chosen == inferred else f"given with --task (the values suggest {inferred}: {why})"
+    if chosen == "multiclass" and inferred != "multiclass":  # numbers given as classes: as rare as text's?
+        check_class_rows(frame[target], str(data))
     labels = _labels(frame[target], chosen, positive_label, str(data))
     if chosen == "regression" and not pd.api.types.is_numeric_dtype(frame[target].dropna()):
         raise ConfigError(f"{data}: --task regression needs a numeric target; '{target}' holds text")

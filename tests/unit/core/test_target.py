@@ -136,3 +136,44 @@ def test_multiclass_names_are_the_same_whatever_dtype_the_labels_were_read_as(va
     # then whole numbers are named alike ('3', never '3.0'), and a gap stays missing
     got = class_names(pd.Series(values, dtype=dtype)).tolist()
     assert [None if pd.isna(v) else v for v in got] == names
+
+
+@pytest.mark.parametrize(
+    ("values", "example", "plain"),
+    [
+        ([f"${v:,.2f}" for v in (16884.92, 1725.55, 4449.46, 21984.47, 3866.86)], r"'\$16,884.92'", "16884.92"),
+        ([f"{v:,.2f}" for v in (16884.92, 1725.55, 4449.46, 21984.47, 3866.86)], "'16,884.92'", "16884.92"),
+        (["12.5%", "3%", "40.25%", "7.75%"], "'12.5%'", "12.5"),
+    ],
+)
+def test_a_target_of_amounts_written_as_text_is_refused_with_the_plain_number(values, example, plain) -> None:
+    # given medical insurance charges written as money ('$16,884.92'): read as text, each one a class
+    charges = pd.Series(values, name="charges")
+    # when its task is inferred / then it is refused, naming the file, the column, a value and the plain number
+    with pytest.raises(
+        TargetError, match=rf"insurance.csv: target 'charges' holds numbers written as text \({example}\)"
+    ):
+        infer_task(charges, "insurance.csv")
+    with pytest.raises(
+        TargetError, match=rf"write the column as plain numbers \({plain}\) to predict it as a quantity"
+    ):
+        infer_task(charges, "insurance.csv")
+    # while text classes that merely contain a digit or a sign stay classes
+    assert infer_task(pd.Series(["A1", "B2", "C3", "A1"], name="grade"))[0] == "multiclass"
+    assert infer_task(pd.Series(["<=50K", ">50K", "n/a"], name="income"))[0] == "multiclass"
+
+
+def test_a_text_target_where_nearly_every_row_is_its_own_class_is_refused() -> None:
+    # given 300 ticket codes, nearly each on one row, and 30 classes of 10 rows each
+    tickets = pd.Series([f"T-{i:05d}" for i in range(290)] + ["T-00001"] * 10, name="ticket")
+    classes = pd.Series([f"class {i % 30}" for i in range(300)], name="species")
+    # when each task is inferred / then the tickets are refused with the counts, an example and what to do
+    with pytest.raises(
+        TargetError,
+        match=r"t.csv: target 'ticket' holds 290 classes, 289 of them on 2 rows or fewer \(e.g. 'T-00000'\)",
+    ):
+        infer_task(tickets, "t.csv")
+    with pytest.raises(TargetError, match=r"if it is a quantity write it as plain numbers \(regression\)"):
+        infer_task(tickets, "t.csv")
+    # while many classes with rows enough each stay a multiclass target
+    assert infer_task(classes)[0] == "multiclass"

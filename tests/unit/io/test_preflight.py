@@ -79,6 +79,23 @@ def test_a_multiclass_target_spelt_several_ways_is_refused_before_training(tmp_p
     assert check_config(path, tmp_path)[0].task == "multiclass"
 
 
+def test_a_multiclass_target_of_one_row_per_class_is_refused_before_training(
+    tmp_path: Path, table: pd.DataFrame
+) -> None:
+    # given a hand-written multiclass config whose target is an amount written as text: a class per row
+    frame = table.assign(fare=[f"${100 + i * 1.5:,.2f}" for i in range(len(table))])
+    frame.to_parquet(tmp_path / "fares.parquet", index=False)
+    path = _config(tmp_path, {"kind": "parquet", "path": str(tmp_path / "fares.parquet")}, target="fare")
+    raw = yaml.safe_load(path.read_text())
+    raw["task"] = "multiclass"
+    raw["gate"] = {"min_lift_over_baseline": 0.0}
+    raw["training"]["candidates"] = [{"name": "hgb", "family": "hist_gradient_boosting"}]
+    path.write_text(yaml.safe_dump(raw))
+    # when it is checked / then the file, the key, the class counts and what to do are named
+    with pytest.raises(ConfigError, match=r"c.yaml: data.target: .*'fare' holds 300 classes, 300 of them on 2 rows"):
+        check_config(path, tmp_path)
+
+
 def test_new_rows_to_score_need_every_feature_but_not_the_target(tmp_path: Path, table: pd.DataFrame) -> None:
     # given a config on a Parquet file, and new rows as a gzipped semicolon CSV: one without labels,
     # one that lost a feature too

@@ -538,3 +538,30 @@ def test_an_imbalanced_binary_target_gets_an_auc_interval_width_its_holdout_can_
     # where a proportion's interval on the assured rows (init's old width, 0.1 at least) is too narrow
     proportion = max(0.1, np.ceil(100 * 1.96 / np.sqrt(evidence.holdout_rows)) / 100)
     assert max(widths) > proportion
+
+
+def test_money_written_as_text_is_refused_as_a_target_and_plain_or_grouped_amounts_are_a_regression(
+    tmp_path: Path,
+) -> None:
+    # given medical insurance charges written as money, as plain amounts with thousands marks, and as numbers
+    rng = np.random.default_rng(4)
+    charges = rng.gamma(2.0, 6000.0, 300).round(2)
+    frame = pd.DataFrame({"age": rng.integers(18, 65, 300), "smoker": rng.choice(["yes", "no"], 300)})
+    frame.assign(charges=[f"${c:,.2f}" for c in charges]).to_csv(tmp_path / "money.csv", index=False)
+    frame.assign(charges=[f"{c:,.2f}" for c in charges]).to_csv(tmp_path / "grouped.csv", index=False)
+    frame.assign(charges=charges).to_csv(tmp_path / "plain.csv", index=False)
+    # when init profiles each / then money is refused, naming the file, the column, a value and what to do
+    example = f"${charges[0]:,.2f}".replace("$", r"\$")
+    for task in (None, "regression", "multiclass"):
+        with pytest.raises(
+            ConfigError, match=rf"money.csv: target 'charges' holds numbers written as text \('{example}'\)"
+        ):
+            starter_config(tmp_path / "money.csv", "charges", task=task)
+    # and grouped or plain amounts are a quantity, the grouped ones read with their thousands mark
+    for name in ("grouped.csv", "plain.csv"):
+        config = parse_config(yaml.safe_load(starter_config(tmp_path / name, "charges")), name)
+        assert config.task == "regression"
+        assert sources.read_source(config.data.source, tmp_path)["charges"].tolist() == pytest.approx(charges.tolist())
+    # and amounts given as classes are refused too: nearly every row would be a class of its own
+    with pytest.raises(ConfigError, match=r"plain.csv: target 'charges' holds 300 classes, 300 of them on 2 rows"):
+        starter_config(tmp_path / "plain.csv", "charges", task="multiclass")
