@@ -264,13 +264,15 @@ def record_drift(
         drift_share=config.monitoring.retraining.drift_share,
     )
     tracking.log_text(run_id, html, "drift/evidently_report.html")
+    share, drifted, score_drifted = split_drift(report)
+    # the engine's share counts the prediction as a column, as Evidently does; the policy's counts features
+    policy = {"feature_drift_share": share, "drifted_features": list(drifted), "prediction_drift": score_drifted}
     tracking.log_json(
         run_id,
-        {"engine": report.to_dict(), "reference": baseline.to_dict(), "evidently_sample": summary},
+        {"policy": policy, "engine": report.to_dict(), "reference": baseline.to_dict(), "evidently_sample": summary},
         "drift/summary.json",
     )
     tracking.set_tags(run_id, {Tag.DRIFT_REFERENCE: baseline.description})
-    share, drifted, score_drifted = split_drift(report)
     features_tested = len([c for c in report.columns if c.column != PREDICTION])
     score = "not tested" if score_drifted is None else "yes" if score_drifted else "no"
     publish_table(

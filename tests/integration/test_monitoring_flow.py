@@ -141,6 +141,9 @@ def test_a_drifted_window_is_measured_logged_and_triggers_one_retrain_event(
     assert summary["engine"]["drifted_columns"] == list(result["drifted_columns"]) + (
         ["prediction"] if result["prediction_drift"] else []
     )
+    # and its share is the policy's (features only), beside the engine's (features and the prediction)
+    assert summary["policy"]["feature_drift_share"] == result["drift_share"]
+    assert summary["engine"]["drift_share"] != result["drift_share"]
     html = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/drift/evidently_report.html")
     assert "<html" in html.lower() and "temp" in html
     # and Prefect shows the drift table and the verdict

@@ -170,7 +170,12 @@ def monitor(
     perf = result["performance"]
     console.print(
         f"window {result['window']}: "
-        + ("drift not judged" if result["drift_share"] is None else f"drift share {result['drift_share']:.2f}")
+        + (
+            "drift not judged"
+            if result["drift_share"] is None
+            else f"feature drift share {result['drift_share']:.2f}"
+            + (f" ({', '.join(result['drifted_columns'])})" if result["drifted_columns"] else "")
+        )
         + (
             f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
             if perf

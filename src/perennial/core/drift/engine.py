@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perennial.core.drift import stattests
+from perennial.core.drift import noise, stattests
 from perennial.core.drift.reference import (
     CategoricalReference,
     NumericReference,
@@ -43,7 +43,20 @@ class ColumnDrift:
     test: str  # Evidently's stattest name: "wasserstein", "jensenshannon", "ks", "chisquare", "z"
     statistic: float  # a distance (wasserstein, jensenshannon) or a p-value (ks, chisquare, z)
     threshold: float
-    drifted: bool
+    drifted: bool  # Evidently's verdict, and beyond sampling noise where that is measured
+    noise: float | None = (
+        None  # the distance sampling alone reaches at these sizes (``noise``), when Evidently says drift
+    )
+
+    @property
+    def evidently_drifted(self) -> bool:
+        """Evidently's own verdict, before sampling noise is weighed."""
+        return self.drifted or self.noise is not None
+
+    @property
+    def within_noise(self) -> bool:
+        """Evidently calls it drift, but the distance is no more than sampling alone shows at these sizes."""
+        return self.noise is not None and not self.drifted
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +76,11 @@ class DriftReport:
         drifted = self.drifted_columns
         verdict = "dataset drift" if self.dataset_drift else "no dataset drift"
         names = f": {', '.join(drifted)}" if drifted else ""
+        noisy = [f"{c.column} ({c.statistic:.3f} <= {c.noise:.3f})" for c in self.columns if c.within_noise]
+        noise = f"; within sampling noise, not counted: {', '.join(noisy)}" if noisy else ""
         return (
             f"{verdict}: {len(drifted)} of {len(self.columns)} columns drifted (share {self.drift_share:.2f}, "
-            f"threshold {self.share_threshold:.2f}) on {self.rows_current:,} rows{names}"
+            f"threshold {self.share_threshold:.2f}) on {self.rows_current:,} rows{names}{noise}"
         )
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -140,19 +155,23 @@ class _LatestPlan:
 
 def _numeric_drift(name: str, reference: NumericReference, series: pd.Series, plan: PlanFor) -> ColumnDrift:
     window = finite_sorted(name, series, WINDOW)
+
+    def sampled() -> float:
+        return noise.numeric_noise(reference, window.size, name)
+
     if reference.n_unique > stattests.FEW_VALUES:  # more than 5 distinct values whatever the window holds
         test = stattests.choose_test("numeric", reference.rows, reference.n_unique)
-        return column_drift(name, "numeric", test, _on_sample(test, reference, window, plan))
+        return column_drift(name, "numeric", test, _on_sample(test, reference, window, plan), sampled)
     ref_values, ref_counts = reference.value_counts()
     cur_values, cur_counts = runs(window)
     keys = np.union1d(ref_values, cur_values)
     test = stattests.choose_test("numeric", reference.rows, keys.size)
     if test in ("wasserstein", "ks"):
-        return column_drift(name, "numeric", test, _on_sample(test, reference, window, plan))
+        return column_drift(name, "numeric", test, _on_sample(test, reference, window, plan), sampled)
     ref_aligned, cur_aligned = np.zeros(keys.size, np.int64), np.zeros(keys.size, np.int64)
     ref_aligned[np.searchsorted(keys, ref_values)] = ref_counts
     cur_aligned[np.searchsorted(keys, cur_values)] = cur_counts
-    return column_drift(name, "numeric", test, on_counts(test, ref_aligned, cur_aligned, first=0))
+    return counts_drift(name, "numeric", test, ref_aligned, cur_aligned, first=0)
 
 
 def _on_sample(test: str, reference: NumericReference, window: np.ndarray, plan: PlanFor) -> float:
@@ -169,7 +188,17 @@ def _categorical_drift(name: str, reference: CategoricalReference, series: pd.Se
     ref_aligned = np.array([known.get(k, 0) for k in keys], dtype=np.int64)
     cur_aligned = np.array([window.get(k, 0) for k in keys], dtype=np.int64)
     first = keys.index(min(keys)) if test == "z" else 0  # Evidently's Z-test counts "not the smallest value"
-    return column_drift(name, "categorical", test, on_counts(test, ref_aligned, cur_aligned, first))
+    return counts_drift(name, "categorical", test, ref_aligned, cur_aligned, first)
+
+
+def counts_drift(
+    name: str, kind: str, test: str, reference: np.ndarray, current: np.ndarray, first: int
+) -> ColumnDrift:
+    """A column tested on aligned counts, its distance weighed against the noise of a window of its size."""
+    statistic = on_counts(test, reference, current, first)
+    return column_drift(
+        name, kind, test, statistic, lambda: noise.categorical_noise(reference, int(current.sum()), name)
+    )
 
 
 def on_counts(test: str, reference: np.ndarray, current: np.ndarray, first: int) -> float:
@@ -180,9 +209,16 @@ def on_counts(test: str, reference: np.ndarray, current: np.ndarray, first: int)
     return stattests.jensenshannon_distance(reference, current)
 
 
-def column_drift(name: str, kind: str, test: str, statistic: float) -> ColumnDrift:
+def column_drift(
+    name: str, kind: str, test: str, statistic: float, sampling_noise: Callable[[], float] | None = None
+) -> ColumnDrift:
+    """Evidently's verdict; a distance it calls drift counts only above ``sampling_noise()`` (see ``noise``)."""
     threshold = stattests.THRESHOLDS[test]
-    return ColumnDrift(name, kind, test, statistic, threshold, stattests.is_drifted(test, statistic, threshold))
+    drifted = stattests.is_drifted(test, statistic, threshold)
+    if not (drifted and sampling_noise is not None and test in noise.DISTANCE_TESTS):
+        return ColumnDrift(name, kind, test, statistic, threshold, drifted)
+    floor = sampling_noise()
+    return ColumnDrift(name, kind, test, statistic, threshold, statistic > floor, floor)
 
 
 def _json_float(value: float) -> float | None:

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perennial.core.drift import stattests
-from perennial.core.drift.engine import WINDOW, ColumnDrift, DriftReport, column_drift, on_counts
+from perennial.core.drift import noise, stattests
+from perennial.core.drift.engine import WINDOW, ColumnDrift, DriftReport, column_drift, counts_drift
 from perennial.core.drift.reference import NumericReference, ReferenceStats
 from perennial.core.partitions import Reduce
 
@@ -186,10 +186,10 @@ def _numeric_drift(name: str, reference: NumericReference, grid: Grid, sketch: N
         test = stattests.choose_test("numeric", reference.rows, max(reference.n_unique, stattests.FEW_VALUES + 1))
         values, counts = _atoms(grid, sketch)
         statistic = _ks_pvalue(reference, values, counts) if test == "ks" else _wasserstein(reference, values, counts)
-        return column_drift(name, "numeric", test, statistic)
+        return column_drift(name, "numeric", test, statistic, lambda: noise.numeric_noise(reference, sketch.rows, name))
     keys, ref_aligned, cur_aligned = few
     test = stattests.choose_test("numeric", reference.rows, keys.size)
-    return column_drift(name, "numeric", test, on_counts(test, ref_aligned, cur_aligned, first=0))
+    return counts_drift(name, "numeric", test, ref_aligned, cur_aligned, first=0)
 
 
 def _few_values(reference: NumericReference, sketch: NumericSketch) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -218,7 +218,7 @@ def _categorical_drift(
     ref_aligned = np.array([known.get(k, 0) for k in keys], dtype=np.int64)
     cur_aligned = np.array([window.get(k, 0) for k in keys], dtype=np.int64)
     first = keys.index(min(keys)) if test == "z" else 0  # as engine._categorical_drift
-    return column_drift(name, "categorical", test, on_counts(test, ref_aligned, cur_aligned, first))
+    return counts_drift(name, "categorical", test, ref_aligned, cur_aligned, first)
 
 
 def _atoms(grid: Grid, sketch: NumericSketch) -> tuple[np.ndarray, np.ndarray]:

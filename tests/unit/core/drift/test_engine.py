@@ -71,6 +71,7 @@ def test_report_serialises_to_json_and_rows() -> None:
         "statistic": report.columns[1].statistic,
         "threshold": 0.1,
         "drifted": False,
+        "noise": None,
     }
     assert "1 of 2 columns drifted" in report.summary()
 
