@@ -21,10 +21,10 @@ from perennial.core.drift import stattests
 from perennial.core.drift.reference import NumericReference
 
 QUANTILE = 0.99
-DRAWS = 300
+DRAWS = 200
 # numeric draws are capped at this many rows a side and the distance scaled by sqrt(1/n + 1/m), as the
 # Wasserstein distance between two samples shrinks
-MAX_NUMERIC_DRAW = 2000
+MAX_NUMERIC_DRAW = 1000
 DISTANCE_TESTS = ("wasserstein", "jensenshannon")
 
 
