@@ -40,9 +40,12 @@ def find_footer(frame: pd.DataFrame) -> Footer | None:
         if not cells:  # a line of empty fields (",,,,"): part of the footer, not a finding alone
             continue
         said = _note(cells, len(frame.columns)) or _summary(cells, frame, start + position)
-        if said is None:
+        if said is not None:
+            first, example = position, said
+        elif len(cells) > len(frame.columns) / 2:  # a record: the footer, if any, ends below it
             break
-        first, example = position, said
+        # a line filling at most half its fields, unrecognised ("see tab 2", a comment split at its
+        # commas): the footer only if a total or a note sits above it, so the scan goes on up
     if first is None or example is None:
         return None
     return Footer(len(frame) - len(tail) + first, len(tail) - first, example)
@@ -50,9 +53,14 @@ def find_footer(frame: pd.DataFrame) -> Footer | None:
 
 def _note(cells: list[str], columns: int) -> str | None:
     """A note stands alone on its line (one filled field of several) and reads as one: "Source: …",
-    or a sentence of a few words."""
-    if len(cells) == 1 and columns >= 3 and (_NOTE.match(cells[0]) or len(cells[0].split()) >= 4):
+    or a sentence of a few words. Typed under the data, a note's commas split it over the next
+    fields: "Source: …" leading at most half the fields is a note too."""
+    if columns < 3:
+        return None
+    if len(cells) == 1 and (_NOTE.match(cells[0]) or len(cells[0].split()) >= 4):
         return cells[0]
+    if 1 < len(cells) <= columns / 2 and _NOTE.match(cells[0]):
+        return ", ".join(cells)
     return None
 
 

@@ -283,7 +283,7 @@ def _type_result(
     dtype = values.dtype
     if spec.kind == "numeric":
         ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
+        return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _not_numbers(values))
     if spec.kind == "categorical":
         # booleans are two categories (True/False), read as bool or as text
         ok = (
@@ -305,7 +305,7 @@ def _type_result(
         return RuleResult(spec.name, "type datetime", False, observed)
     if spec.kind == "target" and numeric_target:  # a regression target: a number, not a value set
         ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _wrong_type(values))
+        return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _not_numbers(values))
     return None  # ids may be of any type; a class target's type is its value set
 
 
@@ -320,6 +320,18 @@ def unjudged_type(result: RuleResult | None, present: int, dtype: object) -> Rul
 def _wrong_type(values: pd.Series) -> str:
     inferred = pd.api.types.infer_dtype(values, skipna=True)
     return f"dtype {values.dtype} of {inferred} values{_examples(values.dropna())}"
+
+
+def _not_numbers(values: pd.Series) -> str:
+    """What makes a number column text: the values that are not numbers (a 'Total' on the last row
+    among 30 good readings), not the first values of the column."""
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return _wrong_type(values)
+    text = present[pd.to_numeric(present, errors="coerce").isna()]
+    if text.empty:
+        return _wrong_type(values)
+    return f"dtype {values.dtype}: {len(text):,} of {len(present):,} values are not numbers{_examples(text)}"
 
 
 def _examples(values: pd.Series, limit: int = 3) -> str:

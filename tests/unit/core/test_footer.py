@@ -33,6 +33,26 @@ def test_a_total_row_that_sums_the_columns_is_a_footer_with_its_notes_and_blank_
     assert alone is not None and (alone.first, alone.rows, alone.example) == (50, 1, "Total")
 
 
+def test_a_note_split_at_its_commas_is_a_note_and_does_not_hide_the_total_above() -> None:
+    # given a Total row, a blank line, then a note typed under the data with an unquoted comma, which
+    # splits it over two fields ("Source: lab records 2024" and "exported from Sheets")
+    rows = sheet().assign(visits=1.0, score=2.0)
+    total = rows.sum(numeric_only=True).to_frame().T.assign(region="Total")
+    blank = pd.DataFrame({"region": [None]})
+    note = pd.DataFrame({"region": ["Source: lab records 2024"], "age": ["exported from Sheets"]})
+    # when the footer is looked for, then it spans the three rows and names the Total row
+    found = find_footer(pd.concat([rows, total, blank, note], ignore_index=True))
+    assert found is not None and (found.first, found.rows, found.example) == (50, 3, "Total")
+    # and a last line the scan cannot name, under a Total row, is part of that footer
+    aside = pd.DataFrame({"region": ["see tab 2"], "age": ["v3"]})
+    found = find_footer(pd.concat([rows, total, aside], ignore_index=True))
+    assert found is not None and (found.first, found.rows, found.example) == (50, 2, "Total")
+    # and the split note alone closes the sheet: it alone is the footer
+    found = find_footer(pd.concat([rows, note], ignore_index=True))
+    assert found is not None and (found.first, found.rows) == (50, 1)
+    assert found.example == "Source: lab records 2024, exported from Sheets"
+
+
 def test_records_that_merely_hold_the_word_or_few_values_are_kept() -> None:
     rows = sheet()
     # given a last record whose region reads 'Total' but whose numbers are its own (not sums, not means)

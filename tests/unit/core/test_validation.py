@@ -152,6 +152,16 @@ def test_numbers_arriving_as_text_are_a_type_failure(suite: SuiteSpec) -> None:
     assert len(report.failures) == 1  # its range check is skipped, not failed a second time
 
 
+def test_a_number_column_turned_text_by_one_value_shows_that_value(suite: SuiteSpec) -> None:
+    # given good distances read as text because the last row's is 'Total' (a sheet's footer)
+    text = frame()["distance"].map(lambda v: f"{v:.0f}").astype(object)
+    text.iloc[-1] = "Total"
+    report = validate_frame(frame().assign(distance=text), suite, source="new.csv")
+    # then the failure shows the value that is not a number, not the good numbers before it
+    observed = failed(report)[("distance", "type numeric")]
+    assert observed == f"dtype object: 1 of {len(text)} values are not numbers, e.g. 'Total'"
+
+
 def test_a_null_heavy_column_fails_with_its_null_share(suite: SuiteSpec) -> None:
     # given half of temp missing (the bound is 0% + 5%, widened to 8.2% for a window of 40 rows)
     holey = frame().assign(temp=lambda f: f["temp"].where(f.index % 2 == 0))
