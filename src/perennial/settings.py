@@ -34,6 +34,10 @@ def find_project_root(start: Path | None = None) -> Path:
     return next((folder for folder in (here, *here.parents) if _project_table(folder) is not None), here)
 
 
+# what --config defaults to outside a project: loading it says to pass --config
+NO_DEFAULT_CONFIG = "<no config given>"
+
+
 def default_config(start: Path | None = None) -> str:
     """The config every command and flow uses unless told: ``[tool.perennial] default_config``.
 
@@ -41,7 +45,7 @@ def default_config(start: Path | None = None) -> str:
     when a command tries to load it.
     """
     table = _project_table(find_project_root(start)) or {}
-    return str(table.get("default_config") or "<no [tool.perennial] default_config in pyproject.toml: pass --config>")
+    return str(table.get("default_config") or NO_DEFAULT_CONFIG)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,18 @@ def test_a_target_with_text_labels_asks_for_the_positive_one(project: Path) -> N
     assert code == 3 and "data.target: " in output and "set data.target.positive_label" in output
 
 
+def test_a_command_run_beside_ones_data_without_a_config_says_to_pass_one(tmp_path: Path) -> None:
+    # given a team's folder with its data and no pyproject naming a default config
+    (tmp_path / "tickets.csv").write_text("a,b\n1,2\n")
+    # when status runs there without --config, then one line says what to pass, brackets intact
+    code, output, _ = perennial("status", cwd=tmp_path, state=tmp_path / ".perennial")
+    assert code == 3 and "error: no config given: pass --config FILE" in output, output
+    assert "default_config under [tool.perennial]" in output and "does not exist" not in output
+    # and a config that does not exist is named as before
+    code, output, _ = perennial("status", "-c", "configs/tickets.yaml", cwd=tmp_path, state=tmp_path / ".perennial")
+    assert code == 3 and "configs/tickets.yaml: config file does not exist" in output, output
+
+
 def test_a_missing_data_file_exits_4_and_debug_shows_the_traceback(project: Path) -> None:
     raw = config_dict(str(project / "nowhere.parquet"))
     config = _write(project, raw)

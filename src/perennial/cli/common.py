@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from perennial.cli.errors import FlowFailure, err_console, quiet_expected_errors
+from perennial.cli.errors import FlowFailure, print_error, quiet_expected_errors
 from perennial.settings import Settings, apply_defaults, default_config
 
 ConfigOpt = Annotated[str, typer.Option("--config", "-c", help="config file, relative to the project root")]
@@ -42,7 +42,7 @@ def code_root(project_root: Path) -> Path:
 
 def fail(message: str) -> None:
     """Print one error and exit with its kind's code (a FlowFailure carries it; others exit 1)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(str(message))
     raise typer.Exit(getattr(message, "exit_code", 1))
 
 

@@ -12,12 +12,18 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from perennial.errors import PerennialError
 
 DEBUG_ENV = "PERENNIAL_DEBUG"
 err_console = Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """One error line; the message's brackets are text ("[tool.perennial]"), not rich markup."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def debugging() -> bool:
@@ -97,7 +103,7 @@ def run(app: Any) -> None:
     except PerennialError as exc:
         if debugging():
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -112,10 +118,10 @@ def run(app: Any) -> None:
             raise
         unavailable = service_unavailable(exc)
         if unavailable is not None:
-            err_console.print(f"[bold red]error:[/] {unavailable}", highlight=False, soft_wrap=True)
+            print_error(str(unavailable))
             sys.exit(unavailable.exit_code)
         err_console.print(
-            f"[bold red]unexpected error[/] {type(exc).__name__}: {exc}\n(a bug: run again with --debug for the traceback)",
+            f"[bold red]unexpected error[/] {type(exc).__name__}: {escape(str(exc))}\n(a bug: run again with --debug for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from perennial.config.messages import describe
 from perennial.config.project import Config
 from perennial.errors import ConfigError
+from perennial.settings import NO_DEFAULT_CONFIG
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -53,6 +54,11 @@ def parse_config(raw: Any, source: str = "<config>") -> Config:
 def load_config(path: str | Path) -> Config:
     """Read a YAML config file into a frozen Config."""
     path = Path(path)
+    if path.name == NO_DEFAULT_CONFIG:
+        raise ConfigError(
+            "no config given: pass --config FILE (-c; `perennial init DATA --target COLUMN` writes one), "
+            "or name it as default_config under [tool.perennial] in the project's pyproject.toml"
+        )
     if not path.is_file():
         raise ConfigError(f"{path}: config file does not exist")
     try:
