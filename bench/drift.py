@@ -238,6 +238,9 @@ def main() -> None:
         "- peak MB: the process's peak resident set (VmHWM, reset via /proc/self/clear_refs just before the timed "
         "calls) during the calls, interpreter, libraries and loaded data included; (before) = resident set just "
         "before the calls. The engine holds the window and the reference statistics, Evidently both frames.",
+        "- verdicts: Evidently's per column against the engine's own before it weighs a distance against the "
+        "window's sampling noise (core/drift/noise.py, which Evidently does not do); that weighing is in the "
+        "engine's time.",
         "",
         *table(results),
         "",
