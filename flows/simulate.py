@@ -108,9 +108,9 @@ def _one_window(
         # a second monitor of the same window (a schedule's re-run) must not ask for a second retrain
         repeat = monitoring_flow(config_path, window.start, window.end)
         row["repeat"] = f"{repeat['event'] or 'no event'}: {repeat['decision']['why']}"
-        retrain = _retrain(
-            config_path, config, registry, window.start, window.end, result["event"], since, inline, timeout_s
-        )
+        start = result["decision"]["train_start"]  # a retry on the newer windows learns from its episode's start
+        bounds = (dt.date.fromisoformat(start) if start else None, window.start, window.end)
+        retrain = _retrain(config_path, config, registry, bounds, result["event"], since, inline, timeout_s)
         row |= {"retrain": f"{retrain['run']} ({retrain['state']})", "gate": retrain["gate"]}
     before, after = result["champion_version"], registry.alias_version(CHAMPION)
     return {**row, "champion": f"v{before}" if after == before else f"v{before} → v{after}"}
@@ -127,16 +127,16 @@ def _retrain(
     config_path: str,
     config: Config,
     registry: Registry,
-    train_end: dt.date,
-    holdout_end: dt.date,
+    bounds: tuple[dt.date | None, dt.date, dt.date],  # train start (None: the first row), train end, holdout end
     event: str,
     since: dt.datetime,
     inline: bool,
     timeout_s: float,
 ) -> dict[str, Any]:
+    train_start, train_end, holdout_end = bounds
     if not inline:
         return wait_for_retrain_task(config, registry, since, holdout_end.isoformat(), timeout_s)
-    state = training_flow(config_path, train_end, holdout_end, reason=event, return_state=True)
+    state = training_flow(config_path, train_end, holdout_end, reason=event, train_start=train_start, return_state=True)
     return {
         "run": f"train (inline) {holdout_end}",
         "state": state.name,

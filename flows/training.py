@@ -57,9 +57,10 @@ def training_flow(
     train_end: dt.date | None = None,
     holdout_end: dt.date | None = None,
     reason: str = "manual",
+    train_start: dt.date | None = None,
 ) -> TrainingOutcome:
     settings = load_settings()
-    config = load_config(settings.root / config_path).with_split(train_end, holdout_end)
+    config = load_config(settings.root / config_path).with_split(train_end, holdout_end, train_start)
     registry = Registry(config.tracking.registered_model)
     with tracked_flow(config, settings, f"train {config.split.label}", "training", reason) as (experiment_id, run_id):
         frame, source = load_data_task(config, settings.root)

@@ -17,6 +17,7 @@ from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
+from perennial.core.episodes import EpisodeStep
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -27,6 +28,7 @@ from perennial.core.monitoring import (
     WindowResult,
     drift_frame,
     drift_unjudged,
+    label_start,
     latest_batch,
     latest_predictions,
     split_drift,
@@ -225,6 +227,13 @@ def no_scoring(config: Config, sources: tuple[str, ...]) -> DataSourceError:
     )
 
 
+def retry_start(step: EpisodeStep, window: Window) -> str | None:
+    """The first day a retry on the newer windows learns from: its episode's first window, when that
+    window has a time span and starts before this one (a scoring batch has none: all rows, as always)."""
+    start = label_start(step.train_from) if step.retrain and step.train_from else None
+    return start.isoformat() if start is not None and start < window.start else None
+
+
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)
 def labels_task(config: Config, root: Path) -> ArrivedLabels:
     """The delayed labels that have arrived: read once, joined to the window's and a release's predictions."""
@@ -367,6 +376,7 @@ def decide_task(
             decision = replace(decision, why=f"{decision.why}; {step.why}")
         elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
             decision = replace(decision, why=f"{decision.why}; {step.why}")
+        decision = replace(decision, train_start=retry_start(step, window) if decision.retrain else None)
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown

@@ -71,6 +71,8 @@ def retrain_trigger(dataset: str, config_path: str) -> DeploymentEventTrigger:
             "config_path": config_path,
             "train_end": "{{ event.payload.train_end }}",
             "holdout_end": "{{ event.payload.holdout_end }}",
+            # null unless the retry is on the newer windows: one expression renders as JSON, so None stays None
+            "train_start": "{{ event.payload.train_start }}",
             "reason": "{{ event.event }}",
         },
     )

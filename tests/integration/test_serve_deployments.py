@@ -22,7 +22,7 @@ from tasks.events import emit
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _event(window: str, start: str, end: str) -> DriftDetected:
+def _event(window: str, start: str, end: str, train_start: str | None = None) -> DriftDetected:
     return DriftDetected(
         dataset="tiny",
         window=window,
@@ -31,6 +31,7 @@ def _event(window: str, start: str, end: str) -> DriftDetected:
         prediction_drift=True,
         train_end=start,
         holdout_end=end,
+        train_start=train_start,
     )
 
 
@@ -61,7 +62,7 @@ def test_ten_drift_events_of_one_window_make_one_training_run_with_that_window(p
         # when ten monitors report drift in July within seconds, and one reports August
         for _ in range(10):
             emit(_event("2013-07", "2013-07-01", "2013-08-01"))
-        emit(_event("2013-08", "2013-08-01", "2013-09-01"))
+        emit(_event("2013-08", "2013-08-01", "2013-09-01", train_start="2013-07-01"))  # a retry on the newer windows
         # then exactly one training run per window is created, with the window as its split
         deadline = time.monotonic() + 20
         while len(runs := _runs(deployment_id)) < 2 and time.monotonic() < deadline:
@@ -70,6 +71,9 @@ def test_ten_drift_events_of_one_window_make_one_training_run_with_that_window(p
         runs = _runs(deployment_id)
         windows = sorted((r.parameters["train_end"], r.parameters["holdout_end"]) for r in runs)
         assert windows == [("2013-07-01", "2013-08-01"), ("2013-08-01", "2013-09-01")]
+        # and a retry's first day arrives as such, an ordinary retrain's as null (from the first row)
+        starts = {r.parameters["holdout_end"]: r.parameters["train_start"] for r in runs}
+        assert starts == {"2013-08-01": None, "2013-09-01": "2013-07-01"}
         assert {r.parameters["reason"] for r in runs} == {"perennial.drift.detected"}
         assert {r.parameters["config_path"] for r in runs} == {config}
     finally:

@@ -51,6 +51,17 @@ def test_first_run_promotes_with_lineage_and_the_second_competes_with_it(project
     assert "champion.roc_auc" in metrics and "roc_auc_diff" in metrics
     assert metrics["roc_auc_diff_low"] <= metrics["roc_auc_diff"] <= metrics["roc_auc_diff_high"]
     assert second.version == "2"
+    # and a retry on the newer windows (from February) learns from those rows alone, recorded with the version
+    third = training_flow(
+        config_path=config,
+        train_end=dt.date(2013, 3, 15),
+        holdout_end=dt.date(2013, 4, 30),
+        train_start=dt.date(2013, 2, 1),
+    )
+    rows = {r: int(MlflowClient().get_run(r).data.params["rows_train"]) for r in (second.run_id, third.run_id)}
+    assert 0 < rows[third.run_id] < rows[second.run_id]
+    assert '"train_start":"2013-02-01"' in registry.info(third.version).tags["perennial.split"]
+    assert '"train_start":"2013-02-01"' not in registry.info("2").tags["perennial.split"]
     report = mlflow.artifacts.load_text(f"runs:/{second.run_id}/gate/report.md")
     assert "champion:v1" in report
     # and every alias move is in the ledger

@@ -76,6 +76,11 @@ def test_split_must_be_ordered_and_overrides_are_checked(tiny_config) -> None:
     assert moved.split.train_end == dt.date(2013, 3, 15) and tiny_config.split.train_end == dt.date(2013, 3, 1)
     with pytest.raises(ConfigError, match="split override"):
         tiny_config.with_split(dt.date(2013, 5, 1), None)
+    # a retry on the newer windows moves the first day too, checked the same way
+    newer = tiny_config.with_split(dt.date(2013, 3, 15), dt.date(2013, 4, 1), dt.date(2013, 2, 1))
+    assert newer.split.train_start == dt.date(2013, 2, 1) and moved.split.train_start == dt.date(2013, 1, 1)
+    with pytest.raises(ConfigError, match="train_start must be before train_end"):
+        tiny_config.with_split(dt.date(2013, 3, 15), None, dt.date(2013, 3, 20))
 
 
 def test_target_listed_as_feature_is_rejected_as_leakage() -> None:

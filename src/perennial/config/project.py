@@ -174,15 +174,19 @@ class Config(Frozen):
         masked: dict[str, Any] = _mask_urls(self.model_dump(mode="json"))
         return masked
 
-    def with_split(self, train_end: dt.date | None = None, holdout_end: dt.date | None = None) -> Config:
-        """The same config with the time split moved (schedules and retrains pass a window).
+    def with_split(
+        self, train_end: dt.date | None = None, holdout_end: dt.date | None = None, train_start: dt.date | None = None
+    ) -> Config:
+        """The same config with the time split moved (schedules and retrains pass a window; a retry on
+        the newer windows its first day too).
 
         A hash split has no window: it is returned unchanged.
         """
-        if not isinstance(self.split, TimeSplit) or not (train_end or holdout_end):
+        moved = {"train_end": train_end, "holdout_end": holdout_end, "train_start": train_start}
+        if not isinstance(self.split, TimeSplit) or not any(moved.values()):
             return self
         split = self.split.model_dump()
-        split.update({k: v for k, v in {"train_end": train_end, "holdout_end": holdout_end}.items() if v})
+        split.update({k: v for k, v in moved.items() if v})
         try:
             return self.model_copy(update={"split": TimeSplit(**split)})
         except ValidationError as exc:

@@ -101,6 +101,7 @@ class EpisodeStep:
     alert: bool  # raise perennial.drift.persistent now
     why: str
     superseded: Episode | None = None  # a drift episode this window closed by opening a performance one
+    train_from: str | None = None  # the retrain learns from this window on (the episode's start), not all history
 
 
 def advance_episode(
@@ -198,8 +199,8 @@ def _won_back_too_little(
     if episode.retrains <= policy.episode_retries:
         if decision.reason is not None and not decision.retrain:  # held back now: cooldown, dedupe, claimed
             return EpisodeStep(episode, False, False, f"{short}; the retry waits: {decision.why}")
-        why = f"retry {episode.retrains} of {policy.episode_retries} on the newer windows: {short}"
-        return EpisodeStep(_retrained(episode, holdout_end), True, False, why)
+        why = f"retry {episode.retrains} of {policy.episode_retries} on the windows from {episode.start}: {short}"
+        return EpisodeStep(_retrained(episode, holdout_end), True, False, why, train_from=episode.start)
     # asked once, then closed: the champion's own figure judges from here, so a later decay is a new episode
     asked = replace(episode, alerted=True, end=episode.last, closed_by=f"{short}: a person was asked")
     return EpisodeStep(asked, False, True, f"{short}: a person decides, not a retrain")

@@ -41,6 +41,7 @@ class DriftDetected(PerennialEvent):
     prediction_drift: bool
     train_end: str  # the retrain's new training cutoff (the window's start)
     holdout_end: str
+    train_start: str | None = None  # a retry on the newer windows learns from here; None: from the first row
 
 
 class PerformanceDegraded(PerennialEvent):
@@ -53,6 +54,7 @@ class PerformanceDegraded(PerennialEvent):
     tolerance: float
     train_end: str
     holdout_end: str
+    train_start: str | None = None
 
 
 # the events the training deployment's trigger turns into a retrain

@@ -103,6 +103,15 @@ def month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+def label_start(label: str) -> dt.date | None:
+    """The first day of the window ``window_bounds`` labelled so (a month "2013-08", a day or any
+    other span its start's ISO date); None for a scoring batch, which has no time span."""
+    try:
+        return dt.date.fromisoformat(label if len(label) != 7 else f"{label}-01")
+    except ValueError:
+        return None
+
+
 def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, today: dt.date) -> Window:
     """The window [start, end): explicit bounds, a start and the configured length, or the last full one."""
     if kind == "batch":
@@ -369,7 +378,8 @@ def event_for(
     """The event a window calls for: its data is invalid, the policy decided a retrain, or a drift
     episode persists after its retrain; else none.
 
-    A retrain trains up to the window's start and holds the window itself out: its labels are in.
+    A retrain trains up to the window's start and holds the window itself out: its labels are in. A
+    retry on the newer windows (the decision's ``train_start``) learns from its episode's first window.
     """
     if not result.data_valid:
         return DataInvalid(dataset=result.dataset, window=result.window, summary=invalid_summary or "validation failed")
@@ -400,6 +410,7 @@ def event_for(
             high=p.high,
             reference=p.reference,
             tolerance=tolerance,
+            train_start=decision.train_start,
             **bounds,
         )
     return DriftDetected(
@@ -408,5 +419,6 @@ def event_for(
         drift_share=result.drift_share or 0.0,
         drifted_columns=result.drifted_columns,
         prediction_drift=bool(result.prediction_drift),
+        train_start=decision.train_start,
         **bounds,
     )

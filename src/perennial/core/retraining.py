@@ -36,6 +36,9 @@ class RetrainDecision:
     reason: Reason | None
     dedupe_key: str | None
     why: str
+    # the first day the retrain learns from (ISO), when it is a retry on the newer windows: a promoted
+    # retrain that won back too little of a drop learnt mostly from months before the change; None: all
+    train_start: str | None = None
 
 
 def _dropped(verdict: WindowVerdict, policy: Retraining) -> bool:

@@ -95,14 +95,16 @@ def auc(value: float, reference: float, width: float = 0.01) -> Level:
 def test_a_promoted_retrain_that_won_back_too_little_of_the_drop_retrains_again_then_asks_a_person() -> None:
     # given a performance episode opened by roc_auc 0.68 against the champion's 0.92 (a drop of 0.24),
     # whose retrain was promoted (v2) on a token gain: v2's own holdout figure is 0.69
-    opened = step(None, "w1", DROPPED, level=auc(0.68, 0.92)).episode
-    assert opened is not None and (opened.target, opened.drop) == (0.92, 0.92 - 0.68)
+    first = step(None, "w1", DROPPED, level=auc(0.68, 0.92))
+    opened = first.episode
+    assert opened is not None and (opened.target, opened.drop) == (0.92, 0.92 - 0.68) and first.train_from is None
     promoted = opened.with_outcome("promoted", "2")
     # when the first window judged by v2 is within policy against v2's figure, still far below 0.92
     token = step(promoted, "w2", QUIET, calm=True, champion="2", level=auc(0.67, 0.69))
     # then the episode is not absorbed: a retry on the newer windows goes ahead, saying why
     assert token.retrain and not token.alert and token.episode is not None and token.episode.open
-    assert "retry 1 of 1 on the newer windows: v2 won back too little of the drop" in token.why
+    assert "retry 1 of 1 on the windows from w1: v2 won back too little of the drop" in token.why
+    assert token.train_from == "w1"  # it learns from the episode's first window on, where the first learnt from all
     assert "0.24 below 0.92" in token.why and token.episode.retrains == 2
     # when that retry is promoted (v3) and still leaves most of the drop / then a person is asked, once
     still = step(

@@ -23,6 +23,7 @@ from perennial.core.monitoring import (
     event_for,
     join_labels,
     label_shortfall,
+    label_start,
     latest_batch,
     latest_predictions,
     split_drift,
@@ -54,6 +55,12 @@ TODAY = dt.date(2013, 8, 14)  # a Wednesday
 )
 def test_window_bounds(kind: str, start: dt.date | None, end: dt.date | None, expected: Window) -> None:
     assert window_bounds(kind, start, end, TODAY) == expected  # type: ignore[arg-type]
+    # and the label gives the window's first day back (a retry on the newer windows learns from it)
+    assert label_start(expected.label) == expected.start
+
+
+def test_a_scoring_batch_label_has_no_first_day() -> None:
+    assert label_start(batch_window(dt.datetime(2024, 5, 3, 10, 0, tzinfo=dt.UTC)).label) is None
 
 
 def test_window_bounds_refuse_an_end_without_start_or_before_it() -> None:

@@ -35,6 +35,9 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     # given May's roc_auc 0.68 against champion v1's 0.92: a performance retrain of May
     may = decide_task.fn(config, ledger, MAY, True, None, _auc(0.68, 0.92), 2000, "1")
     assert may.decision.retrain and may.decision.reason == "performance"
+    # and that first retrain learns from every row before May, as any retrain
+    first = event_for(may, MAY, config.monitoring.retraining.performance_tolerance)
+    assert isinstance(first, PerformanceDegraded) and first.train_start is None and first.train_end == "2024-05-01"
     # and that retrain promoted v2 on a token gain (v2's own holdout figure: 0.69)
     record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, _promoted("2"))
     # when June, judged by v2, is within policy against 0.69 but still far below 0.92
@@ -45,6 +48,9 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     assert june.decision.dedupe_key == "tiny:performance:2024-06"
     event = event_for(june, JUNE, config.monitoring.retraining.performance_tolerance)
     assert isinstance(event, PerformanceDegraded) and event.holdout_end == "2024-07-01"
+    # and it learns from the episode's first window on (May), not from the months before the change
+    assert (event.train_start, event.train_end) == ("2024-05-01", "2024-06-01")
+    assert "on the windows from 2024-05" in june.decision.why
     store = MonitorStore(ledger)
     try:
         (episode,) = store.episodes("tiny")
