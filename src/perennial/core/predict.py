@@ -41,6 +41,28 @@ def classes_of(model: Any, task: Task) -> tuple[str, ...]:
     return tuple(str(c) for c in getattr(model, "classes_", ()))
 
 
+def class_union(*class_sets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every class of several models, the first's order kept and each later one's new classes after."""
+    return tuple(dict.fromkeys(c for classes in class_sets for c in classes))
+
+
+def aligned_probabilities(scores: np.ndarray, classes: tuple[str, ...], to: tuple[str, ...]) -> np.ndarray:
+    """Multiclass probabilities with their columns in ``to``'s classes.
+
+    A class the model never learnt gets probability 0: it can only miss it. Two versions disagree on
+    their classes when a retrain learnt a new one; their rows are compared and stored by class name,
+    never by column position (the third column is not the same class in both).
+    """
+    if classes == to:
+        return scores
+    where = {c: i for i, c in enumerate(classes)}
+    out = np.zeros((len(scores), len(to)), dtype=np.float64)
+    for j, c in enumerate(to):
+        if c in where:
+            out[:, j] = scores[:, where[c]]
+    return out
+
+
 def targets_of(frame: pd.DataFrame, config: Config) -> np.ndarray:
     """The target as the task fits on it: 0/1 labels, class names as text, or floats."""
     if config.task == "binary":

@@ -64,7 +64,7 @@ def row_losses(joined: pd.DataFrame, task: Task) -> np.ndarray:
     if task == "binary":
         return np.asarray((joined[PREDICTION].to_numpy(float) - joined["label"].to_numpy(float)) ** 2, dtype=float)
     columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
-    proba = joined[columns].to_numpy(float)
+    proba = joined[columns].fillna(0.0).to_numpy(float)  # empty where the version never learnt the class
     truth = class_names(joined["label"]).to_numpy()[:, None] == np.array([c[len(PROBA_PREFIX) :] for c in columns])
     unlearnt = ~truth.any(axis=1)  # a class the model never learnt: its own (absent) column adds (0 - 1)**2
     return np.asarray(((proba - truth) ** 2).sum(axis=1) + unlearnt, dtype=float)

@@ -22,13 +22,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from perennial.config import Config
-from perennial.core.target import Labels
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.serving.metrics import CONTENT_TYPE, MetricsMiddleware
 from perennial.serving.predictor import Outcome
 from perennial.serving.schema import Parsed, RequestError
 from perennial.serving.service import Service
+from perennial.serving.slots import LoadedModel, ModelSet
 from perennial.settings import Settings
 
 ADMIN_TOKEN_ENV = "PERENNIAL_ADMIN_TOKEN"
@@ -61,45 +61,33 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _row(score: Any, task: str, threshold: float, classes: tuple[str, ...], labels: Labels) -> dict[str, Any]:
-    """One row's answer: the positive label's probability and the decided label (in the data's own
-    values); the value; or the class and each class's probability."""
-    if task == "regression":
+def _row(score: Any, model: LoadedModel) -> dict[str, Any]:
+    """One row's answer by the version that scored it: the positive label's probability and the
+    decided label (in the data's own values, at the version's threshold); the value; or the class
+    and each class's probability (the version's own classes: a retrain may have learnt a new one)."""
+    if model.task == "regression":
         return {"prediction": score}
-    if task == "multiclass":
+    if model.task == "multiclass":
         best = max(range(len(score)), key=score.__getitem__)
         return {
-            "label": classes[best],
+            "label": model.classes[best],
             "prediction": score[best],
-            "probabilities": dict(zip(classes, score, strict=True)),
+            "probabilities": dict(zip(model.classes, score, strict=True)),
         }
-    return {"prediction": score, "label": labels.decode(np.asarray([score >= threshold]))[0]}
+    return {"prediction": score, "label": model.labels.decode(np.asarray([score >= model.threshold]))[0]}
 
 
-def _answer(
-    parsed: Parsed,
-    outcome: Outcome,
-    model_name: str,
-    threshold: float,
-    task: str = "binary",
-    classes: tuple[str, ...] = (),
-    labels: Labels | None = None,
-    thresholds: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """The JSON answer; ``thresholds``: each served version's own decision threshold (default ``threshold``)."""
-    labels, by_version = labels or Labels("target", 1, 0), thresholds or {}
+def _answer(parsed: Parsed, outcome: Outcome, models: ModelSet) -> dict[str, Any]:
+    """The JSON answer, each row as the version that scored it (champion, or a canary's challenger) says."""
+    champion = models.champion
+    by_version = {m.version: m for m in (champion, models.challenger) if m is not None}
     rows = [
-        {
-            "id": i,
-            **_row(s, task, by_version.get(v, threshold), classes, labels),
-            "model_version": v,
-            "variant": variant,
-        }
+        {"id": i, **_row(s, by_version.get(v, champion)), "model_version": v, "variant": variant}
         for i, s, v, variant in zip(parsed.ids, outcome.scores, outcome.versions, outcome.variants, strict=True)
     ]
-    head: dict[str, Any] = {"model_name": model_name}
-    if task == "binary":  # which label "prediction" is the probability of
-        head["positive_label"] = labels.to_dict()["positive"]
+    head: dict[str, Any] = {"model_name": champion.name}
+    if champion.task == "binary":  # which label "prediction" is the probability of
+        head["positive_label"] = champion.labels.to_dict()["positive"]
     return {**head, **rows[0]} if parsed.single else {**head, "predictions": rows}
 
 
@@ -166,7 +154,7 @@ def create_app(config: Config, settings: Settings) -> FastAPI:
 
 
 def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
-    threshold, limit = config.evaluation.threshold, config.serving.max_body_bytes
+    limit = config.serving.max_body_bytes
 
     answers: dict[int | str, dict[str, Any]] = {
         200: {
@@ -198,16 +186,7 @@ def _add_predict_route(app: FastAPI, service: Service, config: Config) -> None:
             log.exception("prediction failed")
             return _problem(500, None, f"prediction failed: {type(exc).__name__}: {exc}", "prediction_failed")
         service.settle(job, outcome)
-        answer = _answer(
-            parsed,
-            outcome,
-            models.champion.name,
-            threshold,
-            config.task,
-            models.champion.classes,
-            models.champion.labels,
-            {m.version: m.threshold for m in (models.champion, models.challenger) if m is not None},
-        )
+        answer = _answer(parsed, outcome, models)
         return _json(answer)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from perennial.core.predict import predicted_labels, scalar_prediction
+from perennial.core.predict import aligned_probabilities, class_union, predicted_labels, scalar_prediction
 from perennial.core.scoring import class_columns, label_column
 from perennial.core.task import Task
 from perennial.io.prediction_store import PredictionStore
@@ -155,12 +155,15 @@ class PredictionLog:
             versions += [c.model_version] * n
             for column, values in features.items():
                 values += c.columns.get(column) or [None] * n
-        scores = np.concatenate([np.asarray(c.scores, dtype="float64") for c in chunks])
+        # multiclass rows by class name: a canary's challenger may have learnt a class the champion never did
+        classes = class_union(*(c.classes for c in chunks))
+        scores = np.concatenate(
+            [aligned_probabilities(np.asarray(c.scores, dtype="float64"), c.classes, classes) for c in chunks]
+        )
         # each version decides at its own threshold (a challenger's cost may choose another)
         decide_at = np.concatenate(
             [np.full(len(c.ids), self.threshold if c.threshold is None else c.threshold) for c in chunks]
         )
-        classes = chunks[0].classes if chunks else ()
         task = "multiclass" if scores.ndim == 2 else self.task
         scored_at = pd.Series(pd.to_datetime(scored, utc=True))
         event_time = pd.Series(pd.to_datetime(times, utc=True))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from perennial.core.names import Alias
+from perennial.core.predict import aligned_probabilities, class_union
 from perennial.serving.prediction_log import LogChunk, PredictionLog
 from perennial.serving.schema import Parsed
 from perennial.serving.shadow import ShadowComparison
@@ -184,7 +185,14 @@ class Predictor:
                 shadow.record_error()
                 self.on_shadow_error()
                 continue
-            shadow.record(served.scores, scores, served.ms, ms)
+            # by class name: a challenger that learnt a new class has one more column
+            classes = class_union(served.model.classes, challenger.classes)
+            shadow.record(
+                aligned_probabilities(np.asarray(served.scores), served.model.classes, classes),
+                aligned_probabilities(np.asarray(scores), challenger.classes, classes),
+                served.ms,
+                ms,
+            )
             self._log("shadow", challenger.version, Part(challenger, served.ids, served.columns, scores, ms))
 
     def _log(self, source: str, version: str, part: Part) -> None:

@@ -334,3 +334,23 @@ def test_labels_of_a_class_the_model_never_learnt_count_as_its_misses() -> None:
     assert accuracy is not None and accuracy["accuracy"].value == pytest.approx(0.8)
     # and the known classes alone would have scored 1.0: the two sides differ
     assert window_estimates(joined[joined["label"] != "urgent"], config, ["accuracy"])["accuracy"].value == 1.0  # type: ignore[index]
+
+
+def test_a_window_scored_by_two_versions_with_different_classes_is_judged_on_every_row() -> None:
+    # given a canary window: half its rows scored by a champion of classes low/high (no 'urgent'
+    # column: empty in the store), half by a challenger that learnt 'urgent'; every row right
+    from tests.conftest import multiclass_config
+
+    config = multiclass_config("priority")
+    truth = np.array(["low", "high"] * 100 + ["urgent", "high"] * 100)
+    onehot = (truth[:, None] == np.array(["low", "high", "urgent"])) * 0.9 + 0.05
+    predictions = pd.DataFrame({"id": [str(i) for i in range(400)], "prediction": onehot.max(axis=1)})
+    predictions[["proba__low", "proba__high", "proba__urgent"]] = onehot
+    predictions.loc[:199, "proba__urgent"] = np.nan  # the champion's rows
+    labels = pd.DataFrame({"flight_id": range(400), "priority": truth})
+    joined = join_labels(predictions, labels, config, "labels.csv")
+    # when the window is judged
+    accuracy = window_estimates(joined, config, ["accuracy", "log_loss"])
+    # then every row counts with a finite loss (the champion gave 'urgent' probability 0)
+    assert accuracy is not None and accuracy["accuracy"].value == pytest.approx(1.0)
+    assert np.isfinite(accuracy["log_loss"].value)

@@ -45,6 +45,9 @@ def test_row_losses_per_task() -> None:
     # and a label of a class the model never learnt adds its own column's (0 - 1)^2: 0.49 + 0.09 + 1
     unlearnt = multiclass.assign(label=["c", "a"])
     assert row_losses(unlearnt, "multiclass") == pytest.approx([1.58, 1.28])
+    # and a stored column a version never had (empty on its rows) is its probability 0, not a lost row
+    canary = multiclass.assign(proba__c=[np.nan, 0.0], label=["c", "a"])
+    assert row_losses(canary, "multiclass") == pytest.approx([1.58, 1.28])
 
 
 def test_the_sequence_is_wider_than_one_look_and_shrinks_with_rows() -> None:
