@@ -21,7 +21,7 @@ from perennial.core.label_free import (
 )
 from perennial.core.monitoring import PREDICTION, ChampionContext
 from perennial.core.predict import classes_of, predict, targets_of
-from perennial.core.scoring import PROBA_PREFIX
+from perennial.core.scoring import PROBA_PREFIX, stored_probabilities
 from perennial.io import tracking
 from perennial.io.reference_store import log_label_free
 from tasks.common import IO_RETRIES
@@ -103,10 +103,9 @@ def _label_free(predictions: pd.DataFrame, context: ChampionContext, config: Con
             print(f"no label-free estimate: the window's rows lack {missing}, which v{context.version} was fitted on")
             return None
         return reference.estimates(predictions, predictions[PREDICTION], metric)
-    columns = [c for c in predictions.columns if c.startswith(PROBA_PREFIX)]
-    if not columns:
+    proba, classes = stored_probabilities(predictions)
+    if not classes:
         return None
-    proba, classes = predictions[columns].to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns]
     if isinstance(reference, ClassReference):
         calibrated = reference.estimates(proba, classes, metric)
         if calibrated is not None:

@@ -24,7 +24,7 @@ from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, P
 from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
-from perennial.core.scoring import PROBA_PREFIX
+from perennial.core.scoring import PROBA_PREFIX, stored_probabilities
 from perennial.core.target import Labels, check_label_columns, class_names
 from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError
@@ -302,18 +302,15 @@ def window_estimates(joined: pd.DataFrame, config: Config, names: Sequence[str])
 def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
     if config.task == "regression":
         return tm.RegressionRows(pd.to_numeric(joined["label"]), joined[PREDICTION], config.evaluation.quantile)
-    columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
-    if not columns:
+    proba, classes = stored_probabilities(joined)
+    if not classes:
         raise DataSourceError(
             "multiclass predictions lack their class probabilities (proba__<class>): re-score the window"
         )
-    classes = [c.removeprefix(PROBA_PREFIX) for c in columns]
     labels = class_names(joined["label"])
     # a class the model never learnt is one it can only miss: its rows count, at probability 0
     # (dropped, 40 'urgent' tickets among 1,050 left macro F1 at 0.46 instead of 0.34, said nowhere)
     new = sorted(set(labels.dropna()) - set(classes))
-    # a class's column is empty on rows of a version that never learnt it (a canary's, a store across retrains)
-    proba = joined[columns].fillna(0.0).to_numpy(dtype=float)
     if new:
         proba = np.hstack([proba, np.zeros((len(proba), len(new)))])
     return tm.MulticlassRows(labels, proba, [*classes, *new], config.evaluation.top_k)

@@ -26,7 +26,7 @@ import pandas as pd
 from perennial.config import MinEvidence
 from perennial.core.evidence import Evidence, shortfall
 from perennial.core.monitoring import PREDICTION
-from perennial.core.scoring import PROBA_PREFIX
+from perennial.core.scoring import stored_probabilities
 from perennial.core.target import class_names
 from perennial.core.task import Task
 
@@ -63,9 +63,8 @@ def row_losses(joined: pd.DataFrame, task: Task) -> np.ndarray:
         return np.asarray(np.abs(predicted - pd.to_numeric(joined["label"]).to_numpy(float)), dtype=float)
     if task == "binary":
         return np.asarray((joined[PREDICTION].to_numpy(float) - joined["label"].to_numpy(float)) ** 2, dtype=float)
-    columns = [c for c in joined.columns if c.startswith(PROBA_PREFIX)]
-    proba = joined[columns].fillna(0.0).to_numpy(float)  # empty where the version never learnt the class
-    truth = class_names(joined["label"]).to_numpy()[:, None] == np.array([c[len(PROBA_PREFIX) :] for c in columns])
+    proba, classes = stored_probabilities(joined)
+    truth = class_names(joined["label"]).to_numpy()[:, None] == np.array(classes)
     unlearnt = ~truth.any(axis=1)  # a class the model never learnt: its own (absent) column adds (0 - 1)**2
     return np.asarray(((proba - truth) ** 2).sum(axis=1) + unlearnt, dtype=float)
 

@@ -68,6 +68,16 @@ def score_frame(
     )
 
 
+def stored_probabilities(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Stored multiclass rows' class probabilities (proba__<class>) and their classes, in column order.
+
+    A class's column is empty on the rows of a version that never learnt it (a canary's champion, a
+    store read across a retrain that learnt a new class): that version gave it probability 0.
+    """
+    columns = [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
+    return rows[columns].fillna(0.0).to_numpy(dtype="float64"), [c.removeprefix(PROBA_PREFIX) for c in columns]
+
+
 def label_column(labels: np.ndarray, task: str, classes: tuple[str, ...]) -> Any:
     if task == "binary":
         return labels
