@@ -176,7 +176,8 @@ def check_promotion(
     if policy.min_primary is not None:
         checks.append(_floor("primary floor", candidate.primary.value, policy.min_primary, primary_metric, higher))
     if policy.min_lift_over_baseline is not None:
-        checks.append(_lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher))
+        lift = _lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher)
+        checks.append(_lift_beside_champion(lift, champion, versus_champion, baseline, higher))
     checks += _champion_checks(
         candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, reason, drift_alone
     )
@@ -256,7 +257,7 @@ def _champion_checks(
     ]
     gain = required_gain(policy, reason, drift_alone)
     if gain is not None:
-        checks.append(_improves(diff, gain, metric, reasons, reason))
+        checks.append(_improves(diff, gain, metric, reasons, reason, margin))
     return checks
 
 
@@ -303,6 +304,26 @@ def _lift(candidate: Scores, baseline: Scores, minimum: float, metric: str, high
     return Check("beats baseline", lift, minimum, passed, detail)
 
 
+def _lift_beside_champion(
+    lift: Check, champion: Scores | None, diff: MetricEstimate | None, baseline: Scores, higher: bool
+) -> Check:
+    """A lift short of the bar still passes when the champion it would replace is short of it too on the
+    same rows and the candidate beats that champion with confidence: refusing it would keep the worse
+    model (after a concept change the champion can fall below even the baseline). It must still beat
+    the baseline at all: a candidate no better than a constant has learnt nothing."""
+    if lift.passed or champion is None or diff is None or lift.value is None or lift.threshold is None:
+        return lift
+    champion_lift = (champion.primary.value - baseline.primary.value) * (1.0 if higher else -1.0)
+    better = superior(diff, 0.0, higher) is Verdict.PASSED
+    if not (lift.value > 0 and champion_lift < lift.threshold and better):
+        return lift
+    detail = (
+        f"{lift.detail}; short of the bar, but the champion's own lift on these rows is {_fmt(champion_lift)}"
+        " and the candidate beats it with confidence: kept, the champion would be worse"
+    )
+    return replace(lift, passed=True, detail=detail)
+
+
 def _versus_champion(
     candidate: Scores,
     champion: Scores | None,
@@ -336,12 +357,19 @@ def _versus_champion(
 
 
 def _improves(
-    diff: MetricEstimate | None, min_gain: float, metric: str, reasons: tuple[str, ...], reason: str
+    diff: MetricEstimate | None,
+    min_gain: float,
+    metric: str,
+    reasons: tuple[str, ...],
+    reason: str,
+    immaterial: float | None = None,
 ) -> Check:
     """After a performance drop or drift a retrain must be better, not merely as good: else keep the champion.
 
     An interval that still reaches a gain is inconclusive (the champion stays, and the episode may
-    retry on more of the changed data); one whose best end is no gain fails.
+    retry on more of the changed data); one whose best end is no gain fails, and so does one whose best
+    end is within ``immaterial`` (the non-inferiority margin: a difference the policy calls no
+    difference), since that is conclusive evidence that the retrain is the same model again.
     """
     decay = reason in DECAY_EVENTS
     name = "improves on decayed champion" if decay else "improves on champion after drift"
@@ -354,6 +382,15 @@ def _improves(
     if passed:
         return Check(name, low, min_gain, True, f"{asked}: {metric} improvement at least {low:+.4f} > {_fmt(min_gain)}")
     detail = f"{asked}: {metric} improvement {low:+.4f} to {high:+.4f}, not above {_fmt(min_gain)} with confidence"
+    if immaterial is not None and high > min_gain and high < immaterial:
+        return Check(
+            name,
+            low,
+            min_gain,
+            False,
+            f"{detail} (equivalent: even at best below the {_fmt(immaterial)} "
+            "the gate treats as no difference, gate.max_regression_vs_champion)",
+        )
     if high > min_gain:
         return Check(name, low, min_gain, False, f"{detail} (it may be better: not shown yet)", inconclusive=True)
     return Check(name, low, min_gain, False, f"{detail} (no gain)")

@@ -397,3 +397,56 @@ def test_every_metric_with_a_margin_is_judged_against_the_champion() -> None:
     failed = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc", versus_more=(worse_loss,))
     passed = check_promotion(candidate, baseline, champion, versus, policy, "roc_auc", versus_more=(fine_loss,))
     assert [c.name for c in failed.failures] == ["log_loss vs champion"] and passed.passed
+
+
+def test_a_retrain_that_beats_a_champion_fallen_below_the_baseline_is_not_refused_for_its_lift() -> None:
+    # given a concept change: on the new month the champion's MAE 47.79 is worse than the mean predictor's
+    # 47.05, and the retrain's 44.59 beats the champion by 3.0 to 3.4 with confidence, but the mean by
+    # only 2.46 where the policy asks for 2.63 (loop replay s2)
+    candidate = scores("candidate:ridge", 44.59, metric="mae")
+    baseline = scores("baseline", 47.05, metric="mae")
+    champion = scores("champion:v1", 47.79, metric="mae")
+    better = MetricEstimate("mae_diff", -3.20, -3.42, -3.01)
+    policy = Gate(min_lift_over_baseline=2.63, max_regression_vs_champion=0.525)
+    # when gated as the retrain a performance drop asked for
+    report = check_promotion(candidate, baseline, champion, better, policy, "mae", reason=DECAY_EVENTS[0])
+    # then it passes: refusing it would keep the worse model; the lift check says why it let it through
+    assert report.passed, report.summary()
+    lift = next(c for c in report.checks if c.name == "beats baseline")
+    assert lift.value == pytest.approx(2.46) and "the champion's own lift on these rows is -0.74" in lift.detail
+    # and without confidence that it beats the champion, the bar holds
+    unsure = MetricEstimate("mae_diff", -0.30, -0.90, 0.40)
+    refused = check_promotion(candidate, baseline, champion, unsure, policy, "mae", reason="manual")
+    assert [c.name for c in refused.failures] == ["beats baseline"]
+    # and so it does when the champion itself clears the bar on these rows (43.0: a lift of 4.05)
+    fine_champion = scores("champion:v1", 43.0, metric="mae")
+    assert not check_promotion(candidate, baseline, fine_champion, better, policy, "mae").passed
+    # and a candidate no better than the baseline at all never passes, however bad the champion
+    no_lift = scores("candidate:ridge", 47.5, metric="mae")
+    failed = check_promotion(no_lift, baseline, champion, MetricEstimate("mae_diff", -0.3, -0.4, -0.2), policy, "mae")
+    assert [c.name for c in failed.failures] == ["beats baseline"]
+
+
+def test_a_retrain_equivalent_to_the_champion_fails_instead_of_asking_for_a_retry() -> None:
+    # given a retrain asked for by a performance drop whose improvement lies in [-0.0010, +0.0005]: a tight
+    # interval well inside the 0.01 the gate treats as no difference (max_regression_vs_champion)
+    candidate, baseline, champion, _ = good_case()
+    same = MetricEstimate("roc_auc_diff", -0.0002, -0.0010, 0.0005)
+    # when gated
+    report = check_promotion(candidate, baseline, champion, same, STRICT, "roc_auc", evidence=plenty(), reason="x")
+    decayed = check_promotion(
+        candidate, baseline, champion, same, STRICT, "roc_auc", evidence=plenty(), reason=DECAY_EVENTS[0]
+    )
+    # then as an ordinary retrain it passes, but after a drop it fails: conclusively no material gain,
+    # not "it may be better" (that would spend a retry on the same model again)
+    assert report.passed
+    assert decayed.verdict is Verdict.FAILED and [c.name for c in decayed.failures] == ["improves on decayed champion"]
+    assert "equivalent: even at best below the 0.01" in decayed.summary()
+    # and an interval that reaches past the margin is still not shown either way: inconclusive
+    wide = MetricEstimate("roc_auc_diff", 0.002, -0.006, 0.012)
+    assert (
+        check_promotion(
+            candidate, baseline, champion, wide, STRICT, "roc_auc", evidence=plenty(), reason=DECAY_EVENTS[0]
+        ).verdict
+        is Verdict.INCONCLUSIVE
+    )
