@@ -18,6 +18,7 @@ from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
 from perennial.core.episodes import EpisodeStep
+from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -37,7 +38,7 @@ from perennial.core.monitoring import (
 )
 from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
-from perennial.core.retraining import Reason, RetrainDecision, decide_retrain, retrain_key
+from perennial.core.retraining import Reason, RetrainDecision, cooling_down, decide_retrain, retrain_key
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
@@ -78,7 +79,7 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
     if suite is None:
         raise RegistryError(f"model '{registry.name}' v{champion.version} has no data contract ({SUITE_ARTIFACT})")
     metric = config.evaluation.primary_metric
-    holdout = tracking.client().get_run(training_run).data.metrics.get(f"candidate.{metric}")
+    holdout = _holdout_figure(tracking.client().get_run(training_run).data.metrics, metric)
     labels = Labels.from_json(registry.info(champion.version).tags.get(LABELS_TAG), config.data.target.column)
     label_free, label_free_note = load_label_free(training_run)
     return ChampionContext(
@@ -92,6 +93,16 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
         label_free,
         label_free_note,
     )
+
+
+def _holdout_figure(metrics: dict[str, float], metric: str) -> Estimate | None:
+    """The candidate's gated figure and its bootstrap interval, as its training run logged them (an
+    older run without the interval: its ends are NaN, and the figure is taken as exact)."""
+    value = metrics.get(f"candidate.{metric}")
+    if value is None:
+        return None
+    nan = float("nan")
+    return Estimate(value, metrics.get(f"candidate.{metric}_low", nan), metrics.get(f"candidate.{metric}_high", nan))
 
 
 @task(name="check-window-data", cache_policy=NO_CACHE)
@@ -320,7 +331,7 @@ def service_health_task(url: str) -> ServiceHealth:
 
 
 @task(name="window-performance", cache_policy=NO_CACHE)
-def window_performance_task(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
+def window_performance_task(joined: pd.DataFrame, config: Config, reference: Estimate | None) -> Performance | None:
     return window_performance(joined, config, reference)
 
 
@@ -381,12 +392,9 @@ def decide_task(
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown
         ):  # checked again in one transaction: another monitor may have claimed this one, or one within the cooldown
-            decision = RetrainDecision(
-                False,
-                decision.reason,
-                decision.dedupe_key,
-                f"{decision.why}; already claimed by another monitor (dedupe or cooldown)",
-            )
+            held = cooling_down(window.end_time, store.last_retrain_at(config.name), config.monitoring.retraining)
+            held = f"it waits: {held}" if held else "already claimed by another monitor (dedupe)"
+            decision = RetrainDecision(False, decision.reason, decision.dedupe_key, f"{decision.why}; {held}")
             step = episode_step(store, pending, window, decision, config)  # the episode did not retrain after all
         for episode in (step.superseded, step.episode):
             if episode is not None:

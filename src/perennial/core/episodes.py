@@ -5,7 +5,8 @@ when the policy fires (k bad windows of the last n) and closes when k of the las
 within policy, or when a promoted retrain's reference absorbs the shift (the first window judged
 against the promoted champion is within policy). Inside an episode there is at most one retrain,
 plus ``episode_retries`` more when a retrain ended inconclusive (too little evidence: no verdict on
-whether it helped). A shift that persists after a retrain that did not help — failed its gate,
+whether it helped), or when a performance episode's first retrain, which learnt from all history,
+failed (the retry learns from the episode's first bad window on). A shift that persists after a retrain that did not help — failed its gate,
 passed without release, or was promoted and the drift stayed — asks a person
 (``perennial.drift.persistent``, once per episode) instead of retraining on the same shift again.
 A measured performance drop beyond tolerance after a drift episode's retrain is new evidence, not
@@ -34,23 +35,20 @@ RETRYABLE: tuple[Outcome, ...] = ("inconclusive", "lost")
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    """A window's measured primary metric: its value, the best end of its interval and the champion's
-    holdout figure it was judged against."""
+    """A window's measured primary metric and the champion's holdout figure it was judged against."""
 
     value: float
-    best: float
     reference: float
     higher_is_better: bool
 
     @property
     def drop(self) -> float:
         """The value's drop from the champion's figure (positive: worse)."""
-        return self.below(self.reference, self.value)
+        return self.below(self.reference)
 
-    def below(self, level: float, value: float | None = None) -> float:
-        """How far ``value`` (by default the interval's best end) falls short of ``level`` (positive: worse)."""
-        value = self.best if value is None else value
-        return level - value if self.higher_is_better else value - level
+    def below(self, level: float) -> float:
+        """How far the window's figure falls short of ``level`` (positive: worse)."""
+        return level - self.value if self.higher_is_better else self.value - level
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +70,7 @@ class Episode:
     # performance episodes: the champion's figure the opening drop was measured against, and the drop
     target: float | None = None
     drop: float | None = None
+    since: str | None = None  # the first bad window of the evidence that opened it (before start, often)
 
     @property
     def open(self) -> bool:
@@ -124,7 +123,7 @@ def advance_episode(
     if previous is None or not previous.open:
         if decision.reason is None:
             return EpisodeStep(None, False, False, "no drift episode")
-        opened = Episode(dataset, window, window, trigger=decision.reason, calm=(False,))
+        opened = Episode(dataset, window, window, trigger=decision.reason, calm=(False,), since=decision.since)
         if decision.reason == "performance" and level is not None:
             opened = replace(opened, target=level.reference, drop=level.drop)
         if decision.retrain:
@@ -162,11 +161,13 @@ def _short_of_target(episode: Episode, level: Level, policy: Retraining) -> str 
     when it has (or the episode has no such drop to win back)."""
     if episode.target is None or episode.drop is None:
         return None
+    # the window's own figure, not its interval's best end: on a few hundred labels that end is generous
+    # enough to call a token gain "won back", and the weaker model would become the yardstick
     gap = level.below(episode.target)
     if gap <= max(policy.performance_tolerance, episode.drop / 2):
         return None
     return (
-        f"v{episode.version} won back too little of the drop: even at best the window is {gap:.4g} below "
+        f"v{episode.version} won back too little of the drop: the window is {gap:.4g} below "
         f"{episode.target:.4g}, the figure the drop of {episode.drop:.4g} from {episode.start} was measured "
         "from (absorbed once half of it is won back)"
     )
@@ -199,8 +200,8 @@ def _won_back_too_little(
     if episode.retrains <= policy.episode_retries:
         if decision.reason is not None and not decision.retrain:  # held back now: cooldown, dedupe, claimed
             return EpisodeStep(episode, False, False, f"{short}; the retry waits: {decision.why}")
-        why = f"retry {episode.retrains} of {policy.episode_retries} on the windows from {episode.start}: {short}"
-        return EpisodeStep(_retrained(episode, holdout_end), True, False, why, train_from=episode.start)
+        why = f"retry {episode.retrains} of {policy.episode_retries} on the windows from {_first(episode)}: {short}"
+        return EpisodeStep(_retrained(episode, holdout_end), True, False, why, train_from=_first(episode))
     # asked once, then closed: the champion's own figure judges from here, so a later decay is a new episode
     asked = replace(episode, alerted=True, end=episode.last, closed_by=f"{short}: a person was asked")
     return EpisodeStep(asked, False, True, f"{short}: a person decides, not a retrain")
@@ -227,12 +228,17 @@ def _within(
         return EpisodeStep(
             episode, False, False, f"episode from {episode.start}: waiting for retrain {episode.retrain}"
         )
-    retry = episode.retrains > 0 and episode.outcome in RETRYABLE and episode.retrains <= policy.episode_retries
+    retry = _retryable(episode, policy)
     if episode.retrains == 0 or retry:
         if not decision.retrain:
             return EpisodeStep(episode, False, False, f"episode from {episode.start}, window {episode.windows}")
+        if not retry:
+            return EpisodeStep(_retrained(episode, holdout_end), True, False, "first retrain of it")
         why = f"retry {episode.retrains} of {policy.episode_retries}: the last retrain was {episode.outcome}"
-        return EpisodeStep(_retrained(episode, holdout_end), True, False, why if retry else "first retrain of it")
+        if episode.trigger != "performance":
+            return EpisodeStep(_retrained(episode, holdout_end), True, False, why)
+        why += f"; this one learns from the windows from {_first(episode)} on, where the drop began"
+        return EpisodeStep(_retrained(episode, holdout_end), True, False, why, train_from=_first(episode))
     spent = f"episode from {episode.start} had its retrain ({_ending(episode)})"
     if decision.reason == "performance" and episode.trigger == "drift":
         closed = replace(episode, end=episode.last, closed_by=f"superseded by a performance drop in {episode.last}")
@@ -243,6 +249,25 @@ def _within(
     return EpisodeStep(
         replace(episode, alerted=True), False, True, f"{spent} and the shift persists: a person decides, not a retrain"
     )
+
+
+def _retryable(episode: Episode, policy: Retraining) -> bool:
+    """Whether the episode's last retrain may be tried again (within ``episode_retries``).
+
+    One that ended without a verdict may. So may a performance episode's first retrain that failed: it
+    learnt from all history, mostly before the drop, and the retry on the windows since the drop is a
+    different attempt, not the same one again (a refused retrain would otherwise leave a concept change
+    with the worse champion until a person came).
+    """
+    if not episode.retrains or episode.retrains > policy.episode_retries:
+        return False
+    first_failed = episode.trigger == "performance" and episode.outcome == "failed" and episode.retrains == 1
+    return episode.outcome in RETRYABLE or first_failed
+
+
+def _first(episode: Episode) -> str:
+    """The window a retry learns from: where the episode's evidence began, else where it opened."""
+    return episode.since or episode.start
 
 
 def _retrained(episode: Episode, holdout_end: str) -> Episode:

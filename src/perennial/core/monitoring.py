@@ -8,6 +8,7 @@ statistics from MLflow; everything it decides is decided here.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -90,7 +91,7 @@ class ChampionContext:
     training_run: str
     stats: ReferenceStats  # drift reference: the training features' and scores' statistics
     sample: pd.DataFrame  # a sample of the training rows, for Evidently's page
-    holdout: float | None  # the champion's gated primary metric on its holdout
+    holdout: Estimate | None  # the champion's gated primary metric on its holdout, with its interval
     suite: SuiteSpec  # the data contract it was trained under
     labels: Labels | None = None  # binary: what its 1 and 0 stand for (delayed labels arrive in that text)
     # fitted on its holdout (regression: loss estimator; multiclass: calibration); None before it was recorded
@@ -240,22 +241,26 @@ class Performance:
     rows: int
     reference: float | None  # the champion's gated holdout figure
     drop: float | None  # reference minus value, signed so that positive is worse
+    # the end of the champion's holdout interval nearer a worse window (its low end for a score, its
+    # high end for a loss); None: the training run kept no interval, the figure is taken as exact
+    reference_bound: float | None = None
 
     @property
     def sure_drop(self) -> float | None:
-        """The least drop the window's interval allows: above 0 only when even its best end is worse
-        than the champion's holdout figure (the drop is not the noise of a few labels)."""
+        """The least drop the two intervals allow: above 0 only when even the window's best end is worse
+        than the worst end of the champion's holdout figure. Both are estimates: a holdout of a few hundred
+        rows that came out lucky would otherwise read every later window of unchanged data as a drop."""
         if self.reference is None:
             return None
-        return self.reference - self.high if higher_is_better(self.metric) else self.low - self.reference
+        bound = self.reference if self.reference_bound is None else self.reference_bound
+        return bound - self.high if higher_is_better(self.metric) else self.low - bound
 
     @property
     def level(self) -> Level | None:
         """The window's figure as a drift episode weighs it (None: no champion figure to weigh it by)."""
         if self.reference is None:
             return None
-        better = higher_is_better(self.metric)
-        return Level(self.value, self.high if better else self.low, self.reference, better)
+        return Level(self.value, self.reference, higher_is_better(self.metric))
 
 
 def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
@@ -274,16 +279,29 @@ def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
     return None
 
 
-def window_performance(joined: pd.DataFrame, config: Config, reference: float | None) -> Performance | None:
-    """The primary metric on the labelled rows with a bootstrap interval; None when ``label_shortfall`` says why."""
+def window_performance(joined: pd.DataFrame, config: Config, reference: Estimate | None) -> Performance | None:
+    """The primary metric on the labelled rows with a bootstrap interval, against the champion's holdout
+    figure and its interval (``reference``); None when ``label_shortfall`` says why."""
     name = config.evaluation.primary_metric
     estimates = window_estimates(joined, config, [name])
     if estimates is None:
         return None
-    estimate, drop = estimates[name], None
-    if reference is not None:
-        drop = reference - estimate.value if higher_is_better(name) else estimate.value - reference
-    return Performance(name, estimate.value, estimate.low, estimate.high, len(joined), reference, drop)
+    estimate = estimates[name]
+    if reference is None or math.isnan(reference.value):
+        return Performance(name, estimate.value, estimate.low, estimate.high, len(joined), None, None)
+    higher = higher_is_better(name)
+    drop = reference.value - estimate.value if higher else estimate.value - reference.value
+    bound = reference.low if higher else reference.high
+    return Performance(
+        name,
+        estimate.value,
+        estimate.low,
+        estimate.high,
+        len(joined),
+        reference.value,
+        drop,
+        None if math.isnan(bound) else bound,
+    )
 
 
 def window_estimates(joined: pd.DataFrame, config: Config, names: Sequence[str]) -> dict[str, Estimate] | None:

@@ -25,8 +25,9 @@ class WindowVerdict:
     # positive when worse (core/label_free.py: CBPE for classes, DLE for regression); None: no
     # estimate for this task, metric or champion; not stored
     estimated_drop: float | None = None
-    # the least drop the window's interval allows (core/monitoring.py Performance.sure_drop): a drop
-    # counts only when this is above 0; None: not measured (a window recorded before it was kept)
+    # the least drop the window's interval and the champion's holdout interval allow together
+    # (core/monitoring.py Performance.sure_drop): a drop counts only when this is above 0; None: not
+    # measured (a window recorded before it was kept)
     performance_sure_drop: float | None = None
 
 
@@ -39,11 +40,13 @@ class RetrainDecision:
     # the first day the retrain learns from (ISO), when it is a retry on the newer windows: a promoted
     # retrain that won back too little of a drop learnt mostly from months before the change; None: all
     train_start: str | None = None
+    # the first of the last n windows that was bad for ``reason``: where the change the policy saw began
+    since: str | None = None
 
 
 def _dropped(verdict: WindowVerdict, policy: Retraining) -> bool:
-    """A measured drop beyond tolerance that the window's own interval confirms: a drop within the
-    interval's reach of the champion's figure is the noise of the labels at hand, not a degradation."""
+    """A measured drop beyond tolerance that the intervals confirm: a window whose interval still reaches
+    the champion's holdout interval is within the noise of the labels at hand, not a degradation."""
     drop, sure = verdict.performance_drop, verdict.performance_sure_drop
     return drop is not None and drop > policy.performance_tolerance and (sure is None or sure > 0)
 
@@ -84,6 +87,13 @@ def retrain_key(dataset: str, reason: str, window: str) -> str:
     return f"{dataset}:{reason}:{window}"
 
 
+def cooling_down(now: dt.datetime, last_retrain_at: dt.datetime | None, policy: Retraining) -> str | None:
+    """ "cooling down until <day>" while the last retrain is within the cooldown; None when it is not."""
+    if last_retrain_at is None or now - last_retrain_at >= dt.timedelta(days=policy.cooldown_days):
+        return None
+    return f"cooling down until {last_retrain_at + dt.timedelta(days=policy.cooldown_days):%Y-%m-%d}"
+
+
 def decide_retrain(
     dataset: str,
     history: list[WindowVerdict],
@@ -108,14 +118,15 @@ def decide_retrain(
                 None,
                 None,
                 f"window {latest.window} is within policy: its drop {drop:+.4f} is beyond "
-                f"{policy.performance_tolerance}, but its interval reaches the champion's figure (the least drop "
-                f"it allows is {sure:+.4f}): too few labels to tell it from noise",
+                f"{policy.performance_tolerance}, but its interval reaches the champion's holdout interval (the "
+                f"least drop they allow is {sure:+.4f}): too few labels to tell it from noise",
             )
         return RetrainDecision(False, None, None, f"window {latest.window} is within policy")
     for reason in ("performance", "drift"):  # performance first: it is what users feel
         if reason not in latest_bad:
             continue
-        count = sum(reason in _bad(v, policy) for v in recent)
+        bad = [v.window for v in recent if reason in _bad(v, policy)]
+        count, since = len(bad), bad[0] if bad else None
         if count < policy.k:
             continue
         if reason == "drift" and policy.drift_needs_drop:
@@ -129,18 +140,13 @@ def decide_retrain(
                 )
         key = retrain_key(dataset, reason, latest.window)
         if key in seen_keys:
-            return RetrainDecision(False, reason, key, f"{reason} in {latest.window} already handled (dedupe)")
-        if last_retrain_at is not None and now - last_retrain_at < dt.timedelta(days=policy.cooldown_days):
-            until = last_retrain_at + dt.timedelta(days=policy.cooldown_days)
-            return RetrainDecision(
-                False,
-                reason,
-                key,
-                f"{reason} in {count} of {len(recent)} windows, but cooling down until {until:%Y-%m-%d}",
-            )
-        return RetrainDecision(
-            True, reason, key, f"{reason} in {count} of the last {len(recent)} windows (k={policy.k})"
-        )
+            why = f"{reason} in {latest.window} already handled (dedupe)"
+            return RetrainDecision(False, reason, key, why, since=since)
+        if cooling := cooling_down(now, last_retrain_at, policy):
+            why = f"{reason} in {count} of {len(recent)} windows, but {cooling}"
+            return RetrainDecision(False, reason, key, why, since=since)
+        why = f"{reason} in {count} of the last {len(recent)} windows (k={policy.k})"
+        return RetrainDecision(True, reason, key, why, since=since)
     return RetrainDecision(
         False, None, None, f"window {latest.window} is bad, but fewer than k={policy.k} of the last {policy.n}"
     )

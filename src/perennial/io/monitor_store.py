@@ -83,6 +83,7 @@ class _Episode(_Base):
     # added after the table was first shipped (_add_missing_columns): a performance episode's level and drop
     target_level: Mapped[float | None] = mapped_column(Float, nullable=True)
     target_drop: Mapped[float | None] = mapped_column(Float, nullable=True)
+    since: Mapped[str | None] = mapped_column(String(40), nullable=True)  # its first bad window
 
     def episode(self) -> Episode:
         return Episode(
@@ -102,6 +103,7 @@ class _Episode(_Base):
             self.closed_by,
             self.target_level,
             self.target_drop,
+            self.since,
         )
 
 
@@ -222,7 +224,7 @@ class MonitorStore:
             row.retrains, row.retrain, row.outcome = episode.retrains, episode.retrain, episode.outcome
             row.version, row.since_retrain, row.alerted = episode.version, episode.since_retrain, episode.alerted
             row.calm, row.closed_by = "".join("1" if c else "0" for c in episode.calm), episode.closed_by
-            row.target_level, row.target_drop = episode.target, episode.drop
+            row.target_level, row.target_drop, row.since = episode.target, episode.drop, episode.since
             session.add(row)
 
     def open_episode(self, dataset: str) -> Episode | None:

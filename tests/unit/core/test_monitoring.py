@@ -13,6 +13,7 @@ from perennial.config import Config
 from perennial.core.drift import ColumnDrift, DriftReport
 from perennial.core.episodes import Episode
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerformanceDegraded
+from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     ArrivedLabels,
     Performance,
@@ -147,10 +148,12 @@ def test_performance_has_an_interval_and_a_signed_drop_and_needs_enough_rows(tin
             "label": label,
         }
     )
-    perf = window_performance(joined, tiny_config, reference=0.95)
+    perf = window_performance(joined, tiny_config, reference=Estimate(0.95, float("nan"), float("nan")))
     assert perf is not None and perf.metric == "roc_auc" and perf.rows == 400
     assert perf.low <= perf.value <= perf.high and perf.drop == pytest.approx(0.95 - perf.value)
-    assert window_performance(joined.head(150), tiny_config, 0.95) is None  # below min_labelled_rows (200)
+    assert (
+        window_performance(joined.head(150), tiny_config, Estimate(0.95, 0.9, 1.0)) is None
+    )  # below min_labelled_rows (200)
 
 
 @pytest.mark.parametrize(
@@ -176,7 +179,7 @@ def test_a_window_short_of_labels_says_how_short_never_no_labels_when_some_came(
     )
     # when its shortfall is read / then it names the counts (minimum 200), and judged windows have none
     assert label_shortfall(joined, tiny_config) == expected
-    assert (window_performance(joined, tiny_config, 0.9) is None) == (expected is not None)
+    assert (window_performance(joined, tiny_config, Estimate(0.9, 0.85, 0.95)) is None) == (expected is not None)
 
 
 def test_the_performance_line_says_why_there_is_no_figure() -> None:
@@ -310,7 +313,7 @@ def test_multiclass_labels_read_as_floats_are_judged_against_the_whole_number_cl
     labels = pd.DataFrame({"flight_id": range(301), "grade": [*truth.astype(float), np.nan]})
     # when the window's labels are joined and judged
     joined = join_labels(predictions, labels, config, "labels.csv")
-    performance = window_performance(joined, config, reference=1.0)
+    performance = window_performance(joined, config, reference=Estimate(1.0, 1.0, 1.0))
     # then every labelled row is judged (none is taken for an unknown class '3.0'), and all are right
     assert performance is not None and performance.rows == 300 and performance.value == pytest.approx(1.0)
 
@@ -354,3 +357,36 @@ def test_a_window_scored_by_two_versions_with_different_classes_is_judged_on_eve
     # then every row counts with a finite loss (the champion gave 'urgent' probability 0)
     assert accuracy is not None and accuracy["accuracy"].value == pytest.approx(1.0)
     assert np.isfinite(accuracy["log_loss"].value)
+
+
+def test_a_drop_counts_only_beyond_the_champions_holdout_interval_not_its_lucky_point() -> None:
+    # given a champion whose 414-row holdout came out lucky: AUC 0.853 [0.814, 0.883], and fresh rows of
+    # the very same process at 0.792 [0.755, 0.836] (own-data probe d9)
+    window = Performance("roc_auc", 0.7921, 0.7547, 0.8360, 400, 0.853, 0.853 - 0.7921, 0.814)
+    # when the least drop the two allow is read / then none: the window reaches the holdout's interval
+    assert window.sure_drop == pytest.approx(0.814 - 0.836)
+    assert window.sure_drop < 0
+    # and a run that kept no interval judges against the point figure, as before (a drop "confirmed")
+    assert replace(window, reference_bound=None).sure_drop == pytest.approx(0.853 - 0.836)
+    # and a real fall clears both intervals
+    fallen = Performance("roc_auc", 0.70, 0.66, 0.74, 400, 0.853, 0.153, 0.814)
+    assert fallen.sure_drop == pytest.approx(0.074)
+    # and for a loss the champion's interval end nearer a worse window is its high end
+    mae = Performance("mae", 36.9, 33.9, 39.5, 350, 31.8, 5.1, 33.0)
+    assert mae.sure_drop == pytest.approx(33.9 - 33.0)
+
+
+def test_window_performance_takes_the_champions_interval_from_its_holdout_estimate(tiny_config: Config) -> None:
+    # given 400 labelled rows and a champion figure with an interval, and one without (NaN ends)
+    rng = np.random.default_rng(1)
+    label = rng.integers(0, 2, 400)
+    joined = pd.DataFrame(
+        {"id": [str(i) for i in range(400)], "prediction": label * 0.2 + rng.uniform(0, 0.8, 400), "label": label}
+    )
+    # when measured against each
+    with_interval = window_performance(joined, tiny_config, Estimate(0.95, 0.93, 0.97))
+    exact = window_performance(joined, tiny_config, Estimate(0.95, float("nan"), float("nan")))
+    # then the bound is the holdout's low end (AUC: higher is better), or None when it was not kept
+    assert with_interval is not None and with_interval.reference_bound == 0.93 and with_interval.reference == 0.95
+    assert exact is not None and exact.reference_bound is None
+    assert with_interval.sure_drop == pytest.approx(exact.sure_drop - 0.02)  # type: ignore[operator]

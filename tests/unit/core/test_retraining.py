@@ -19,6 +19,10 @@ def test_k_of_n_bad_windows_including_the_latest_trigger_one_retrain() -> None:
     history = [w("07-01", 0.6), w("07-08"), w("07-15", 0.7)]
     decision = decide_retrain("flights", history, POLICY, NOW, None, set())
     assert decision.retrain and decision.reason == "drift" and decision.dedupe_key == "flights:drift:07-15"
+    # and the decision names where the evidence began: the first bad window of the last n, not the latest
+    assert decision.since == "07-01"
+    later = decide_retrain("flights", [w("07-08"), w("07-15", 0.7), w("07-22", 0.7)], POLICY, NOW, None, set())
+    assert later.since == "07-15"
 
 
 def test_one_bad_window_is_not_enough_and_an_old_episode_does_not_count() -> None:
@@ -46,7 +50,7 @@ def test_a_drop_counts_only_when_the_windows_interval_confirms_it() -> None:
     ]
     decision = decide_retrain("f", noisy, POLICY, NOW, None, set())
     # then no retrain, and the why says the drop was seen and why it did not count
-    assert not decision.retrain and "its interval reaches the champion's figure" in decision.why
+    assert not decision.retrain and "its interval reaches the champion's holdout interval" in decision.why
     # given the same drops with intervals wholly below the champion's figure / then a retrain
     sure = [replace(v, performance_sure_drop=0.01) for v in noisy]
     assert decide_retrain("f", sure, POLICY, NOW, None, set()).reason == "performance"

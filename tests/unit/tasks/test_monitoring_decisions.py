@@ -76,3 +76,21 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     assert (
         not won.decision.retrain and won.episode is not None and won.episode.closed_by == "absorbed by the promoted v2"
     )
+
+
+def test_a_retry_held_by_the_cooldown_says_until_when_not_that_another_monitor_claimed_it(tmp_path: Path) -> None:
+    # given weekly windows, a 14-day cooldown and one monitor: the week of May 6 asks for a retrain
+    raw = config_dict()
+    raw["monitoring"] = {"window": "week", "retraining": {"k": 1, "n": 1, "cooldown_days": 14, "episode_retries": 1}}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    first = Window(dt.date(2024, 5, 6), dt.date(2024, 5, 13), "2024-05-06")
+    assert decide_task.fn(config, ledger, first, True, None, _auc(0.68, 0.92), 2000, "1").decision.retrain
+    record_retrain_outcome_task.fn(ledger, "tiny", first.end, _promoted("2"))
+    # when the next week, judged by v2 on a token gain, wants its retry inside the cooldown
+    second = Window(dt.date(2024, 5, 13), dt.date(2024, 5, 20), "2024-05-13")
+    held = decide_task.fn(config, ledger, second, True, None, _auc(0.67, 0.69), 2000, "2")
+    # then it does not retrain, and says the cooldown holds it, with the day it ends
+    assert not held.decision.retrain
+    assert "it waits: cooling down until 2024-05-27" in held.decision.why
+    assert "another monitor" not in held.decision.why
