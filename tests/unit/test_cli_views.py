@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -40,3 +43,21 @@ def test_status_lists_the_drift_episodes_with_their_retrain_and_ending(tmp_path:
     for cell in ("2013-09", "drift", "holdout to 2013-08-01", "promoted, v3", "absorbed by the promoted v3"):
         assert cell in row, (cell, row)
     assert "2013-10" not in text
+
+
+def test_status_tables_piped_into_a_log_are_not_cut_to_80_columns(tmp_path: Path) -> None:
+    # given an episode whose cells need about 150 columns
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    store = MonitorStore(url)
+    closed_by = "2 of the last 3 windows within policy after the retrain from 2024-09-02"
+    store.save_episode(Episode("tiny", "2024-08-26", "2024-09-30", end="2024-09-30", windows=6, closed_by=closed_by))
+    store.close()
+    script = f"from perennial.cli.views import console, episodes_table; console.print(episodes_table({url!r}, 'tiny'))"
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    # when printed by a process whose stdout is a pipe (a log, CI), with no COLUMNS set
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True).stdout
+    # then each cell reads whole, where rich's 80 columns would have cut it
+    assert "2024-08-26" in out and "2024-09-30" in out and closed_by in out, out
+    narrow = Console(width=80, record=True)
+    narrow.print(episodes_table(url, "tiny"))
+    assert closed_by not in narrow.export_text()  # the cut the pipe used to get

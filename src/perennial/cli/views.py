@@ -6,6 +6,8 @@ Read-only views of the registry, MLflow and the ledger, kept apart from the comm
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -14,7 +16,10 @@ from rich.table import Table
 from perennial.core.names import Tag
 from perennial.settings import Settings
 
-console = Console()
+# piped into a log or CI, rich would cut every table to 80 columns ("2024-… | open | windo…"): wide
+# enough there to read; on a terminal, or with COLUMNS set, rich's own width
+PIPED_WIDTH = 220
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 
 
 def print_importance_history(settings: Settings, config_path: str) -> None:
