@@ -4,8 +4,9 @@ Every window is one MLflow run in the ``<experiment>-monitoring`` experiment; th
 verdict and the links are Prefect artifacts. When the policy decides a retrain it emits a typed event
 (``perennial.drift.detected`` / ``perennial.performance.degraded``), which the training deployment's
 trigger turns into a training run gated like any other — once per drift episode (core/episodes.py);
-a shift that persists after that retrain did not help emits ``perennial.drift.persistent`` instead. Invalid data emits ``perennial.data.invalid``,
-never a retrain, and the flow ends FAILED with the validation message.
+a shift that persists after that retrain did not help emits ``perennial.drift.persistent``
+(``perennial.performance.persistent`` for a performance episode) instead. Invalid data emits
+``perennial.data.invalid``, never a retrain, and the flow ends FAILED with the validation message.
 
 While a shadow or canary release runs, each window also judges the challenger on the delayed
 labels of its own answers against the champion's (tasks/release.py): promote (through the

@@ -80,6 +80,13 @@ class DriftPersistent(PerennialEvent):
     summary: str
 
 
+class PerformancePersistent(DriftPersistent):
+    """The same for a performance episode (a changed concept, often with no drift at all): its own name,
+    so that an alert routed by event name does not read "drift" for it."""
+
+    name: ClassVar[str] = "perennial.performance.persistent"
+
+
 class GateFailedEvent(PerennialEvent):
     name: ClassVar[str] = "perennial.gate.failed"
     version: str | None

@@ -21,7 +21,14 @@ from perennial.core import task_metrics as tm
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
 from perennial.core.episodes import Episode, Level
-from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerennialEvent, PerformanceDegraded
+from perennial.core.events import (
+    DataInvalid,
+    DriftDetected,
+    DriftPersistent,
+    PerennialEvent,
+    PerformanceDegraded,
+    PerformancePersistent,
+)
 from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
@@ -402,7 +409,8 @@ def event_for(
     decision = result.decision
     if result.alert and result.episode is not None:
         e = result.episode
-        return DriftPersistent(
+        persistent = PerformancePersistent if e.trigger == "performance" else DriftPersistent
+        return persistent(
             dataset=result.dataset,
             window=result.window,
             episode_start=e.start,

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from perennial.config import parse_config
-from perennial.core.events import DriftPersistent, PerformanceDegraded
+from perennial.core.events import PerformanceDegraded, PerformancePersistent
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import Performance, Window, event_for
 from perennial.io.monitor_store import MonitorStore
@@ -66,7 +66,8 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     july = Window(dt.date(2024, 7, 1), dt.date(2024, 8, 1), "2024-07")
     asked = decide_task.fn(config, ledger, july, True, None, _auc(0.70, 0.71), 2000, "3")
     alert = event_for(asked, july, config.monitoring.retraining.performance_tolerance)
-    assert asked.alert and not asked.decision.retrain and isinstance(alert, DriftPersistent)
+    assert asked.alert and not asked.decision.retrain and isinstance(alert, PerformancePersistent)
+    assert alert.name == "perennial.performance.persistent"  # not "drift": this episode is a performance one
     assert "v3 won back too little of the drop" in alert.summary and "a person decides" in alert.summary
     # and had v2 won back most of the drop (0.85), June would have closed the episode with no retrain
     other = f"sqlite:///{tmp_path / 'other.db'}"
