@@ -54,6 +54,7 @@ from tasks.events import emit
 from tasks.label_free import label_free_columns, label_free_task
 from tasks.monitoring import (
     champion_context_task,
+    check_label_signal_task,
     check_window_labels_task,
     check_window_task,
     decide_task,
@@ -198,6 +199,7 @@ def _measure(
     labels = labels_task(config, settings.root)
     joined = labels.join(predictions, config, context.labels)
     validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
+    validation = check_label_signal_task(validation, joined, predictions, drift, config, window, run_id)
     if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
         return WindowMeasures(validation, len(predictions))
     return WindowMeasures(

@@ -18,6 +18,7 @@ from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
 from perennial.core.episodes import EpisodeStep
+from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
 from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
@@ -29,6 +30,7 @@ from perennial.core.monitoring import (
     WindowResult,
     drift_frame,
     drift_unjudged,
+    label_shortfall,
     label_start,
     latest_batch,
     latest_predictions,
@@ -123,6 +125,32 @@ def check_window_labels_task(
     checked = check_arrived_labels(report, joined["label"], suite, config.validation.warnings)
     if checked is report:
         return report
+    return record_window_validation(checked, config, report.source, window, run_id)
+
+
+@task(name="check-label-signal", cache_policy=NO_CACHE)
+def check_label_signal_task(
+    report: ValidationReport,
+    joined: pd.DataFrame,
+    predictions: pd.DataFrame,
+    drift: DriftReport | None,
+    config: Config,
+    window: Window,
+    run_id: str,
+) -> ValidationReport:
+    """The window's report with a binary label feed's signal judged (core/label_signal.py): labels that
+    carry none where the unchanged inputs predict some are refused like bad data, never learnt from."""
+    if config.task != "binary" or not report.passed or label_shortfall(joined, config) is not None:
+        return report
+    judged = drift is not None and not drift_unjudged(len(predictions), config.monitoring.min_drift_rows)
+    share, _, prediction_drifted = split_drift(drift) if judged and drift is not None else (None, (), None)
+    inputs = WindowInputs(share, config.monitoring.retraining.drift_share, prediction_drifted)
+    features = [*config.data.features.numeric, *config.data.features.categorical]
+    rows = with_features(joined, predictions, features)
+    rule = check_label_signal(rows, features, inputs, config.data.target.column, config.evaluation.bootstrap)
+    if rule is None:
+        return report
+    checked = replace(report, results=(*report.results, rule))
     return record_window_validation(checked, config, report.source, window, run_id)
 
 

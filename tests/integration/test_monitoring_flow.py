@@ -379,3 +379,20 @@ def test_a_window_whose_arrived_labels_are_all_one_class_is_refused_as_a_label_f
     assert "every one of" in event.payload["summary"]
     assert _events("perennial.performance.degraded", "2013-04-01", since, wait=1.0) == []
     assert MonitorStore(project.settings.ledger_url).refused_windows("tiny") == ["2013-04-01"]
+
+
+def test_a_window_whose_labels_were_shuffled_is_refused_and_never_learnt_from(
+    project: Any, trained: str, since: dt.datetime
+) -> None:
+    # given a scored window whose label feed then shuffled the labels among its rows (inputs unchanged)
+    batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    _alter_window(project, lambda rows: rows.assign(delayed=rows["delayed"].sample(frac=1, random_state=3).to_numpy()))
+    # when the window is monitored
+    state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
+    # then it is refused as a label fault (it read as a performance drop, asked for a retrain on the
+    # shuffled rows and stayed in every later training set), with the evidence, and no retrain is asked
+    assert state.is_failed() and "labels carry the signal the inputs predict" in state.message, state.message
+    assert "a broken label feed" in state.message
+    assert _events("perennial.data.invalid", "2013-04-01", since)
+    assert _events("perennial.performance.degraded", "2013-04-01", since, wait=1.0) == []
+    assert MonitorStore(project.settings.ledger_url).refused_windows("tiny") == ["2013-04-01"]

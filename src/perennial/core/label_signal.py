@@ -1,0 +1,115 @@
+"""Labels that carry no signal: a broken label feed, refused before the loop learns from it (pure).
+
+Labels shuffled within a window, or joined to the wrong rows, read as a performance drop: the
+champion scores at chance, the policy asks for a retrain, and the rows stay in every later training
+set. Three things together tell such a feed from a real change of concept:
+
+- the champion's scores say what they should earn (the label-free estimate, CBPE), and the labels
+  disagree beyond both intervals, while the inputs and the scores did not move (no drift);
+- the champion's ROC AUC on the window cannot be told from a coin (its interval reaches 0.5);
+- a model fit on the window's own rows finds no signal either (out-of-fold ROC AUC whose interval
+  reaches 0.5). A changed concept is learnable from the new labels; noise is not.
+
+Binary tasks only: there chance is 0.5 whatever the class balance. Without the features (a window
+read over partitions keeps only ids, scores and labels in memory) the third test cannot run, and
+without a drift verdict (too few rows) the first cannot: then the window is not refused, since a
+feed is never blocked on a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from perennial.config import Bootstrap
+from perennial.core.label_free import estimate_roc_auc
+from perennial.core.label_free_interval import binary_interval
+from perennial.core.metrics import Estimate, estimate_metrics
+from perennial.core.threads import openmp_for
+from perennial.core.validation_report import RuleResult
+
+RULE = "labels carry the signal the inputs predict"
+CHANCE = 0.5
+FOLDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInputs:
+    """What the check weighs besides the labels: the inputs' drift as monitoring measured it."""
+
+    drift_share: float | None  # the features' drift share (None: not judged, too few rows)
+    drift_threshold: float  # monitoring.retraining.drift_share
+    prediction_drifted: bool | None  # the champion's scores drifted (None: not judged)
+
+
+def check_label_signal(
+    joined: pd.DataFrame,
+    features: Sequence[str],
+    inputs: WindowInputs,
+    target: str,
+    bootstrap: Bootstrap,
+) -> RuleResult | None:
+    """A failed ``labels`` rule when the window's labels carry no signal that its unchanged inputs
+    predict (see the module's three tests); None when they do, or when it cannot be told.
+
+    ``joined``: the window's labelled rows, 0/1 ``label``, the champion's ``prediction`` (the positive
+    class's probability) and the ``features`` it was scored on.
+    """
+    labels = pd.to_numeric(joined["label"], errors="coerce")
+    if labels.nunique() < 2 or not set(features) <= set(joined.columns) or not features:
+        return None
+    if _moved(inputs):
+        return None  # the inputs moved: a real change may explain the labels
+    window = estimate_metrics(labels, joined["prediction"], ["roc_auc"], bootstrap)["roc_auc"]
+    expected = _expected(joined["prediction"])
+    if expected is None or window.low > CHANCE or window.high >= expected.low:
+        return None
+    learnt = _learnt(joined.loc[:, list(features)], labels, bootstrap)
+    if learnt is None or learnt.low > CHANCE:
+        return None  # learnable from the window itself: a changed concept, the retrain's to learn
+    observed = (
+        f"the champion scores roc_auc {window.value:.3f} [{window.low:.3f}, {window.high:.3f}] on {len(labels):,} "
+        f"labelled rows where its own scores predict {expected.value:.3f} [{expected.low:.3f}, {expected.high:.3f}]"
+        f" (label-free), the inputs did not move (feature drift share {inputs.drift_share:.2f}), and a model fit on the window's own rows finds "
+        f"no signal either (out-of-fold roc_auc {learnt.value:.3f} [{learnt.low:.3f}, {learnt.high:.3f}]): a broken "
+        f"label feed (shuffled, or joined to the wrong rows?); fix '{target}' and monitor the window again"
+    )
+    return RuleResult(target, RULE, False, observed, kind="labels")
+
+
+def _moved(inputs: WindowInputs) -> bool:
+    """The inputs or the scores drifted, or nobody knows (drift not judged): then no refusal."""
+    share = inputs.drift_share
+    return share is None or share >= inputs.drift_threshold or inputs.prediction_drifted is not False
+
+
+def with_features(joined: pd.DataFrame, predictions: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """The labelled rows with the feature values they were scored on (from the window's predictions)."""
+    present = [f for f in features if f in predictions.columns and f not in joined.columns]
+    rows = predictions.loc[:, ["id", *present]].drop_duplicates("id", keep="last")
+    return joined.merge(rows, on="id", how="left")
+
+
+def _expected(scores: pd.Series) -> Estimate | None:
+    """The ROC AUC the champion's scores expect of their labels, with its interval (CBPE)."""
+    p = np.clip(pd.to_numeric(scores, errors="coerce").dropna().to_numpy(dtype=np.float64), 0.0, 1.0)
+    value = estimate_roc_auc(p)
+    interval = binary_interval(p, value) if np.isfinite(value) else None
+    return None if interval is None else Estimate(value, interval[0], interval[1])
+
+
+def _learnt(frame: pd.DataFrame, labels: pd.Series, bootstrap: Bootstrap) -> Estimate | None:
+    """Out-of-fold ROC AUC of a small gradient-boosted model fit on the window's own rows."""
+    if labels.value_counts().min() < FOLDS:
+        return None
+    x = frame.apply(lambda c: c.astype("category") if not pd.api.types.is_numeric_dtype(c) else c)
+    model = HistGradientBoostingClassifier(max_iter=50, categorical_features="from_dtype", random_state=0)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+    with openmp_for(len(x)):
+        proba = cross_val_predict(model, x, labels.astype(int), cv=folds, method="predict_proba")[:, 1]
+    return estimate_metrics(labels, proba, ["roc_auc"], bootstrap)["roc_auc"]
