@@ -161,10 +161,14 @@ def monitoring_flow(
             health,
             describe_estimate(estimated, config.evaluation.primary_metric),
         )
-        # recorded, not blocking (a column gone mostly missing, by default): said beside the decision
-        warned = [w.describe() for w in validation.warnings]
+        # recorded, not blocking (a column gone mostly missing, by default): said beside the decision,
+        # after the rules that blocked (a column that broke one is not warned about again)
+        failed = validation.failures
+        blocked = [f.describe() for f in failed[:3]]
+        warned = [w.describe() for w in validation.warnings if w.column not in {f.column for f in failed}]
         print(
             f"{window.label}: {result.decision.why}"
+            + (f" ({'; '.join(blocked)})" if blocked else "")
             + (f" → {event.name}" if event else "")
             + (f"; data warnings: {'; '.join(warned)}" if warned else "")
         )

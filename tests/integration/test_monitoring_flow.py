@@ -382,7 +382,7 @@ def test_a_window_whose_arrived_labels_are_all_one_class_is_refused_as_a_label_f
 
 
 def test_a_window_whose_labels_were_shuffled_is_refused_and_never_learnt_from(
-    project: Any, trained: str, since: dt.datetime
+    project: Any, trained: str, since: dt.datetime, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given a scored window whose label feed then shuffled the labels among its rows (inputs unchanged)
     batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
@@ -396,3 +396,6 @@ def test_a_window_whose_labels_were_shuffled_is_refused_and_never_learnt_from(
     assert _events("perennial.data.invalid", "2013-04-01", since)
     assert _events("perennial.performance.degraded", "2013-04-01", since, wait=1.0) == []
     assert MonitorStore(project.settings.ledger_url).refused_windows("tiny") == ["2013-04-01"]
+    # and the monitor's line names the rule that blocked, not only that the window failed validation
+    line = next(m for m in caplog.messages if m.startswith("2013-04-01: window 2013-04-01 failed validation"))
+    assert "labels carry the signal the inputs predict" in line and "→ perennial.data.invalid" in line, line
