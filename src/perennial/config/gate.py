@@ -34,7 +34,8 @@ class Gate(Frozen):
     min_primary: float | None = None
     min_lift_over_baseline: float | None = Field(default=0.0)
     # non-inferior with confidence: the lower bound of the paired bootstrap improvement (candidate
-    # minus champion, on rows the champion never trained on) must be above -this margin
+    # minus champion, on rows the champion never trained on) must be above -this margin; a retrain
+    # asked for by a drop or drift whose best plausible gain is below it is the same model (fails)
     max_regression_vs_champion: float | None = Field(default=0.01, ge=0)
     # more metrics judged the same way against the champion, each with its own margin
     champion_margins: dict[Metric, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
