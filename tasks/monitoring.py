@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
-from perennial.core.drift.evidently_report import render_report
+from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
 from perennial.core.episodes import EpisodeStep
 from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
@@ -301,6 +301,7 @@ def record_drift(
     ``monitoring.report_sample_rows``), to MLflow and Prefect, each saying what it was measured against."""
     # the champion's reference holds the columns it was trained on; the config may since name others
     kept = set(baseline.sample.columns) & set(frame.columns)
+    kept &= set(page_columns(report.columns, config.monitoring.report_max_columns, keep=PREDICTION))
     features = config.data.features
     html, summary = render_report(
         baseline.sample,
@@ -311,6 +312,7 @@ def record_drift(
         tests={c.column: c.test for c in report.columns},
         drift_share=config.monitoring.retraining.drift_share,
     )
+    summary.update(columns_tested=len(report.columns), columns_on_page=len(kept))
     tracking.log_text(run_id, html, "drift/evidently_report.html")
     share, drifted, score_drifted = split_drift(report)
     # the engine's share counts the prediction as a column, as Evidently does; the policy's counts features

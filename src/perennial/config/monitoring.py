@@ -77,6 +77,12 @@ class Monitoring(Frozen):
         "few dozen rows is mostly their noise (30 rows 'drifted' on 30 of 31 columns)",
     )
     report_sample_rows: int = Field(default=5000, ge=100, description="rows in the Evidently HTML report")
+    report_max_columns: int = Field(
+        default=30,
+        ge=1,
+        description="columns on the Evidently HTML report: the most drifted (and the score); the engine's "
+        "verdicts test every column, while the page's time and size grow with each column it draws",
+    )
     service_url: str | None = Field(
         default=None, description="the running service, e.g. http://127.0.0.1:8000: its /metrics is read"
     )

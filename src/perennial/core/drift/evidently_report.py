@@ -17,6 +17,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from perennial.core.drift.engine import ColumnDrift
+
+# the engine's tests whose statistic is a p-value (lower: more drift); the others give a distance
+_P_VALUE_TESTS = {"ks", "chisquare", "z"}
+
+
+def page_columns(columns: Sequence[ColumnDrift], limit: int, keep: str) -> tuple[str, ...]:
+    """The columns Evidently's page shows: every one while there are at most ``limit`` (besides ``keep``,
+    the score, always shown); else the ``limit`` with the strongest drift, Evidently's verdict first,
+    then how far the statistic is past its threshold. A page per column on hundreds of columns took
+    most of a wide window's monitoring and is not read column by column; the verdicts cover them all."""
+    others = [c for c in columns if c.column != keep]
+    kept = [c.column for c in columns if c.column == keep]
+    if len(others) <= limit:
+        return (*kept, *(c.column for c in others))
+
+    def strength(c: ColumnDrift) -> tuple[bool, float]:
+        if c.test in _P_VALUE_TESTS:
+            return c.evidently_drifted, c.threshold / max(c.statistic, 1e-300)
+        return c.evidently_drifted, c.statistic / c.threshold if c.threshold else c.statistic
+
+    return (*kept, *(c.column for c in sorted(others, key=strength, reverse=True)[:limit]))
+
+
 # Evidently only accepts these by name on these kinds (chi-square and Z are "categorical" tests to it, even
 # though its default selection uses them on numeric columns with few values)
 _PINNABLE = {"numeric": {"wasserstein", "ks", "jensenshannon"}, "categorical": {"jensenshannon", "chisquare", "z"}}
