@@ -372,7 +372,7 @@ def _warm(modules: list[str]) -> None:
 
 def run_step(step: str, engine: str, size: str, check: str) -> dict[str, Any]:
     """One step in this process; seconds exclude imports, the cluster's start and the workers' imports."""
-    from perennial.core.data import fingerprint
+    from perennial.core.fingerprint import fingerprint
     from tasks.runners import data_scheduler
 
     name, _, labels = step.partition("-")  # join-<percent>: the join of that share of labels
@@ -473,7 +473,7 @@ class Runner:
 
 
 def store_fingerprint(path: Path) -> str:
-    from perennial.core.data import fingerprint
+    from perennial.core.fingerprint import fingerprint
     from perennial.io.prediction_store import ParquetPredictionStore
 
     return fingerprint(ParquetPredictionStore(path).read("batch").sort_values("id", ignore_index=True))

@@ -151,7 +151,7 @@ def scoring_worker(engine: str, folder: str, window: str) -> dict[str, Any]:
     import time
 
     from perennial.config import FileSource, load_config
-    from perennial.core.data import fingerprint
+    from perennial.core.fingerprint import fingerprint
     from perennial.core.scoring import score_frame
     from perennial.io.partitioned import write_days
     from perennial.io.prediction_store import ParquetPredictionStore

@@ -10,7 +10,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.data import fingerprint
+from perennial.core.fingerprint import fingerprint
 from perennial.core.names import Tag
 from perennial.io import tracking
 from perennial.io.lineage import git_commit

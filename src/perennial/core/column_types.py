@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.core.data import epoch_unit
+from perennial.core.fingerprint import NESTED
 from perennial.core.names import reserved_feature_reason
 
 # Text with more distinct values than this share of rows (and than MAX_CATEGORIES) is free text or an id
@@ -37,6 +38,21 @@ class ColumnTypes:
     @property
     def features(self) -> tuple[str, ...]:
         return (*self.numeric, *self.categorical, *self.datetime)
+
+
+def nested_cells(values: pd.Series) -> str | None:
+    """Why a column holds JSON objects or lists (a JSON-lines field like {"city": "a"}), or None:
+    a model reads plain values, and pandas cannot even count such cells (they are unhashable)."""
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) != "mixed":
+        return None  # text, numbers, booleans: the common case, decided without a Python loop
+    cells = values.dropna()
+    found = cells[cells.map(lambda v: isinstance(v, NESTED))]
+    if found.empty:
+        return None
+    first = found.iloc[0]
+    keyed = isinstance(first, dict) and first
+    example = f"{values.name}.{next(iter(first))}" if keyed else f"{values.name}_count or one column per item"
+    return f"nested JSON objects/lists: flatten them into plain columns, e.g. {example}"
 
 
 def degenerate(values: pd.Series) -> str | None:
@@ -199,7 +215,7 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.S
     rows = max(1, len(frame))
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
-        why = reserved_feature_reason(name) or degenerate(values) or row_label(name, values)
+        why = reserved_feature_reason(name) or nested_cells(values) or degenerate(values) or row_label(name, values)
         why = why or (leaks_target(values, target) if target is not None else None)
         if why:
             dropped[name] = why
@@ -228,7 +244,7 @@ def suggest_id(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[str 
     """A column that looks like a row id (unique, no nulls, named like one), and why (or why none)."""
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
-        if named_like_id(name) and values.notna().all() and values.is_unique:
+        if named_like_id(name) and values.notna().all() and not nested_cells(values) and values.is_unique:
             return name, f"'{name}' is unique and named like an id"
     return None, "no column is unique and named like an id: rows are keyed by their content (core/data.row_keys)"
 

@@ -1,5 +1,5 @@
-"""Pure data helpers: the split (by time or by a stable hash of row keys), row keys, fingerprints,
-feature and label extraction."""
+"""Pure data helpers: the split (by time or by a stable hash of row keys), row keys, feature and label
+extraction (fingerprints: core/fingerprint.py)."""
 
 from __future__ import annotations
 
@@ -278,14 +278,6 @@ def _comparable(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return pd.to_datetime(values, utc=True).astype(str)
     return values.astype(str).where(values.notna(), "")
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    """A content hash of the whole frame (values, columns and order): ties a model to its data."""
-    digest = hashlib.sha256()
-    digest.update(",".join(map(str, frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def features_of(frame: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -64,3 +64,18 @@ def test_an_id_or_a_row_number_names_rows_and_is_left_out_of_the_features() -> N
     assert set(types.dropped) == {"Customer ID", "Unnamed: 0"}
     assert "named like an id" in types.dropped["Customer ID"] and "row number" in types.dropped["Unnamed: 0"]
     assert types.numeric == ("tenure", "account_number", "order_id")
+
+
+def test_nested_json_objects_and_lists_are_left_out_with_how_to_flatten_them() -> None:
+    # given JSON lines whose fields hold an object and a list beside plain ones, read as init reads them
+    rows = [
+        {"age": 20 + i % 50, "address": {"city": "ab"[i % 2]}, "tags": ["x", "y"][: i % 3], "bought": i % 3 == 0}
+        for i in range(60)
+    ]
+    frame = pd.DataFrame(rows)
+    # when typed (this raised "unhashable type: 'dict'")
+    types = infer_types(frame, exclude=("bought",), target=frame["bought"])
+    # then the nested columns are left out, each saying how to flatten it; the plain one stays a feature
+    assert types.features == ("age",)
+    assert types.dropped["address"] == "nested JSON objects/lists: flatten them into plain columns, e.g. address.city"
+    assert types.dropped["tags"].startswith("nested JSON objects/lists: flatten them")

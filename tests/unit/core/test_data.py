@@ -10,7 +10,6 @@ from perennial.core.data import (
     check_classes_learnable,
     check_finite,
     features_of,
-    fingerprint,
     labelled,
     labels_of,
     parse_times,
@@ -42,13 +41,6 @@ def test_an_empty_window_is_an_error_naming_it(flights, tiny_config) -> None:
     early = flights[flights["time_hour"] < pd.Timestamp("2013-03-01", tz="UTC")]
     with pytest.raises(DataSourceError, match="holdout window"):
         split_by_time(early, tiny_config)
-
-
-def test_fingerprint_changes_with_any_value(flights) -> None:
-    changed = flights.copy()
-    changed.loc[5, "temp"] += 0.001
-    assert fingerprint(flights) == fingerprint(flights.copy())
-    assert fingerprint(flights) != fingerprint(changed)
 
 
 def test_unparseable_times_name_the_column_and_examples() -> None:
