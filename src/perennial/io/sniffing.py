@@ -2,11 +2,13 @@
 file's text, in ``sources``): the decimal and thousands marks, the cells that stand for a missing
 number, fields written after ', ', and columns of dates written day first. Each guess is written
 into the starter config as a plain key, so the runtime reads the file exactly as it was profiled.
+Also the partition keys of a Parquet directory, which init leaves out of the features.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -86,3 +88,15 @@ def sniff_dayfirst(frame: pd.DataFrame) -> tuple[str, ...]:
         ):
             found.append(str(column))
     return tuple(found)
+
+
+def partition_keys(path: Path) -> tuple[str, ...]:
+    """The Hive partition keys of a Parquet directory (`year` of `readings/year=2022/`), outermost
+    first. The reader adds each as a column though no file holds it: a new-rows file or a served
+    record never carries it, and as a feature it is a coarse copy of where, or when, rows were written."""
+    if not path.is_dir():
+        return ()
+    keys: dict[str, None] = {}
+    for folder in sorted(p for p in path.rglob("*=*") if p.is_dir()):
+        keys.update((part.split("=", 1)[0], None) for part in folder.relative_to(path).parts if "=" in part)
+    return tuple(keys)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes any bytes
 
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+PARTITION_KEY = "the directory's partition key: new-rows files and served records will not carry it"
 
 
 def source_for(path: Path, shown_path: str) -> FileSource:
@@ -164,7 +166,9 @@ def starter_config(
     if chosen == "regression" and not pd.api.types.is_numeric_dtype(frame[target].dropna()):
         raise ConfigError(f"{data}: --task regression needs a numeric target; '{target}' holds text")
     roles = tuple(c for c in (target, time, id_column) if c)
-    types = infer_types(frame, exclude=roles, target=frame[target])
+    keys = tuple(k for k in sniffing.partition_keys(data) if k in frame.columns and k not in roles)
+    types = infer_types(frame, exclude=roles + keys, target=frame[target])
+    types = replace(types, dropped={**dict.fromkeys(keys, PARTITION_KEY), **types.dropped})
     if not types.features:
         raise ConfigError(f"{data}: no usable feature columns besides {list(roles)}: {types.dropped}")
     text = render(_name(data), source, frame, target, (chosen, why), labels, types, time, id_column)

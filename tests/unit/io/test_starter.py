@@ -565,3 +565,23 @@ def test_money_written_as_text_is_refused_as_a_target_and_plain_or_grouped_amoun
     # and amounts given as classes are refused too: nearly every row would be a class of its own
     with pytest.raises(ConfigError, match=r"plain.csv: target 'charges' holds 300 classes, 300 of them on 2 rows"):
         starter_config(tmp_path / "plain.csv", "charges", task="multiclass")
+
+
+def test_a_partitioned_directorys_key_is_left_out_of_the_features_with_why(tmp_path: Path) -> None:
+    # given a Parquet directory partitioned by year (readings/year=2022/...), whose files hold no `year`
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(4)
+    times = pd.date_range("2022-01-01", "2023-12-31", freq="D", tz="UTC")
+    frame = pd.DataFrame(
+        {"at": times, "temp": rng.normal(15, 8, len(times)).round(1), "failed": rng.random(len(times)) < 0.3}
+    ).assign(year=times.year)
+    pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "readings", ["year"])
+    # when init profiles the directory
+    text = starter_config(tmp_path / "readings", target="failed", time="at")
+    # then the key the reader adds is not a feature (it was: numeric, then missing from every new-rows file),
+    # and the config says why
+    features = parse_config(yaml.safe_load(text)).data.features
+    assert features.columns == ("temp",)
+    assert "# left out: year: the directory's partition key: new-rows files and served records" in text
