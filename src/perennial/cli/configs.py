@@ -39,15 +39,10 @@ def init(
     settings = project()
     from perennial.core.task import TASKS
     from perennial.errors import DataSourceError
-    from perennial.io.starter import _name, starter_config
+    from perennial.io.starter import SQL_ADVICE, _name, starter_config
 
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", str(data)) and not data.exists():  # postgresql://..., sqlite:///...
-        raise typer.BadParameter(
-            "init profiles a file (CSV, Parquet, JSON lines); for a database table or query, write the config's "
-            "data.source by hand: {kind: sql, url: <SQLAlchemy URL>, query: SELECT ...} (README, Your own data), "
-            "or export a sample to a file and run init on it",
-            param_hint="DATA",
-        )
+        raise typer.BadParameter(SQL_ADVICE, param_hint="DATA")
     data = data.expanduser().resolve()
     if not data.exists():
         raise DataSourceError(f"{data}: file does not exist")  # exit 4, as every missing source

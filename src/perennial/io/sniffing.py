@@ -2,7 +2,8 @@
 file's text, in ``sources``): the decimal and thousands marks, the cells that stand for a missing
 number, fields written after ', ', and columns of dates written day first. Each guess is written
 into the starter config as a plain key, so the runtime reads the file exactly as it was profiled.
-Also the partition keys of a Parquet directory, which init leaves out of the features.
+Also the partition keys of a Parquet directory, which init leaves out of the features, and a file
+that is no text at all (a database file), which init refuses before reading it as a CSV.
 """
 
 from __future__ import annotations
@@ -100,3 +101,20 @@ def partition_keys(path: Path) -> tuple[str, ...]:
     for folder in sorted(p for p in path.rglob("*=*") if p.is_dir()):
         keys.update((part.split("=", 1)[0], None) for part in folder.relative_to(path).parts if "=" in part)
     return tuple(keys)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 text holds NUL bytes too: not judged binary here
+
+
+def binary_kind(path: Path) -> str | None:
+    """What a file named like no table is when its first bytes are not text: 'a SQLite database'
+    (its header), 'a binary file' (a NUL byte, which no CSV or JSON line holds), or None. Read as a
+    CSV such bytes gave "malformed CSV: Expected 1 fields in line 3", which says nothing of the cause."""
+    with path.open("rb") as stream:
+        head = stream.read(4096)
+    if head.startswith(SQLITE_HEADER):
+        return "a SQLite database"
+    if b"\x00" in head and not head.startswith(UTF16_BOMS):
+        return "a binary file"
+    return None

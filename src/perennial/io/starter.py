@@ -41,6 +41,11 @@ FALLBACK_ENCODINGS = ("utf-8", "cp1252", "latin-1")  # latin-1 decodes any bytes
 
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods")
+SQL_ADVICE = (
+    "init profiles a file (CSV, Parquet, JSON lines); for a database table or query, write the config's "
+    "data.source by hand: {kind: sql, url: <SQLAlchemy URL>, query: SELECT ...} (README, Your own data), "
+    "or export a sample to a file and run init on it"
+)
 PARTITION_KEY = "the directory's partition key: new-rows files and served records will not carry it"
 
 
@@ -61,6 +66,9 @@ def source_for(path: Path, shown_path: str) -> FileSource:
         return FileSource(kind="jsonl", path=shown_path, encoding=sniff_encoding(path))
     if path.is_dir() or base.endswith((".parquet", ".pq")):
         return FileSource(kind="parquet", path=shown_path)
+    if base == name and (kind := sniffing.binary_kind(path)):  # compressed files are binary by design
+        url = f" (url: sqlite:///{path})" if kind == "a SQLite database" else ""
+        raise ConfigError(f"{path}: {kind}, not a table in text{url}; {SQL_ADVICE}")
     encoding = sniff_encoding(path)
     if base.endswith(JSON_LINES):
         return FileSource(kind="jsonl", path=shown_path, encoding=encoding)

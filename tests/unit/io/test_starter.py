@@ -585,3 +585,19 @@ def test_a_partitioned_directorys_key_is_left_out_of_the_features_with_why(tmp_p
     features = parse_config(yaml.safe_load(text)).data.features
     assert features.columns == ("temp",)
     assert "# left out: year: the directory's partition key: new-rows files and served records" in text
+
+
+def test_a_sqlite_file_and_other_binary_files_are_refused_with_how_to_read_a_database(tmp_path: Path) -> None:
+    # given a real SQLite database file and a file of binary bytes, neither named like a table
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "bank.db") as connection:
+        pd.DataFrame({"x": np.arange(500), "y": np.arange(500) % 2}).to_sql("t", connection, index=False)
+    (tmp_path / "dump.bin").write_bytes(bytes(range(256)) * 8)
+    # when init profiles each / then each is refused for what it is, with the sql source to write (was: "malformed CSV")
+    with pytest.raises(
+        ConfigError, match=r"bank.db: a SQLite database, not a table in text \(url: sqlite:///.*bank.db\)"
+    ):
+        starter_config(tmp_path / "bank.db", "y")
+    with pytest.raises(ConfigError, match=r"dump.bin: a binary file, not a table in text; .*\{kind: sql, url: "):
+        starter_config(tmp_path / "dump.bin", "y")
