@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,6 +150,8 @@ def _read_file(
         raise DataSourceError(f"{path}: cannot be read as {source.kind}: {exc}") from None
     if source.kind == "csv":
         _check_delimiter(frame, path, source.delimiter)
+        if columns is None:
+            _check_unique_header(frame, path, source)
         if rows is None and columns is None and path.is_file() and not compressed(path):
             _check_not_truncated(frame, path, source)
         if rows is None and columns is None:
@@ -163,6 +166,33 @@ def _check_no_footer(frame: pd.DataFrame, path: Path) -> None:
         raise DataSourceError(
             f"{path}: its last {footer.rows} row(s), from data row {footer.first + 1:,}, look like a "
             f"spreadsheet's total or notes, not records ({footer.example[:60]!r}): delete them from the file"
+        )
+
+
+def _check_unique_header(frame: pd.DataFrame, path: Path, source: FileSource) -> None:
+    """A header naming one column twice (`a,b,a`) is refused: pandas reads the second as `a.1`, a
+    name in no file, and every config, served record and new-rows file would have to use it."""
+    names = {str(c) for c in frame.columns}
+    renamed = [n for n in names if (m := re.fullmatch(r"(.+)\.\d+", n)) and m.group(1) in names]
+    if not renamed:  # the common case, told without reading the header again
+        return
+    header = pd.read_csv(
+        path,
+        sep=source.delimiter,
+        encoding=source.encoding,
+        header=None,
+        nrows=1,
+        dtype=str,
+        skipinitialspace=source.skip_initial_space,
+    ).iloc[0]
+    repeated = header[header.duplicated()]
+    # a number named twice is a first row of data (no header line): init says that, in its own words
+    twice = repeated[pd.to_numeric(repeated, errors="coerce").isna()]
+    if len(twice):
+        name = str(twice.iloc[0])
+        raise DataSourceError(
+            f"{path}: the header names the column {name!r} {int((header == name).sum())} times "
+            f"(read as {name!r}, {name + '.1'!r}): rename one so each column has its own name"
         )
 
 

@@ -204,3 +204,21 @@ def test_a_sheet_exported_with_its_total_row_and_notes_is_refused_naming_the_row
     # when the rows are deleted, then it reads as before
     cancer.to_csv(path, index=False)
     assert len(read_source(FileSource(kind="csv", path=str(path)))) == len(cancer)
+
+
+def test_a_header_naming_a_column_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    # given a CSV whose header names `a` twice, and one with distinct columns `a` and `a.1`
+    (tmp_path / "twice.csv").write_text("a,b,a,y\n" + "1,2,3,0\n4,5,6,1\n" * 20)
+    (tmp_path / "distinct.csv").write_text("a,b,a.1,y\n" + "1,2,3,0\n4,5,6,1\n" * 20)
+    # when each is read, whole or as a sample (as training and `check` read it)
+    # then the first is refused naming the file and the name (pandas silently read the second as `a.1`)
+    for read in (read_source, read_sample):
+        with pytest.raises(DataSourceError, match=r"twice.csv: the header names the column 'a' 2 times"):
+            read(FileSource(kind="csv", path=str(tmp_path / "twice.csv")))
+    # and a name that only looks renamed is read as written
+    assert list(read_source(FileSource(kind="csv", path=str(tmp_path / "distinct.csv"))).columns) == [
+        "a",
+        "b",
+        "a.1",
+        "y",
+    ]
