@@ -249,6 +249,20 @@ def suggest_id(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[str 
     return None, "no column is unique and named like an id: rows are keyed by their content (core/data.row_keys)"
 
 
+def repeated_ids(values: pd.Series) -> str | None:
+    """Why a column given as the row id names some rows more than once, or None. Training refuses
+    such an id (its contract says unique); said before, it costs no run."""
+    shared = values[values.duplicated(keep=False) & values.notna()]
+    if shared.empty:
+        return None
+    examples = ", ".join(map(str, shared.drop_duplicates().head(3)))
+    return (
+        f"column '{values.name}' is not unique: {len(shared):,} rows share {shared.nunique():,} values "
+        f"(e.g. {examples}); an id names each row once: choose another column, or none (rows are then keyed "
+        "by their content)"
+    )
+
+
 def suggest_time(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[str | None, str]:
     """The datetime column with the most distinct values (an event time), and why (or why none)."""
     candidates = [str(c) for c in frame.columns if str(c) not in exclude and looks_like_datetime(frame[c])]

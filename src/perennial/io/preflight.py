@@ -12,6 +12,7 @@ import difflib
 from pathlib import Path
 
 from perennial.config import Config, FileSource, load_config
+from perennial.core.column_types import repeated_ids
 from perennial.core.target import Labels, check_class_rows, check_label_columns, check_spellings, resolve_labels
 from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sources
@@ -31,6 +32,7 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
     ]
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
+    _check_ids(path, config, root)
     target = config.data.target
     if config.task == "regression":
         return config, None  # the target's values are checked by the task's own validation
@@ -49,6 +51,20 @@ def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels |
         raise ConfigError(f"{path}: data.target: {exc}") from None
     _check_label_feed(path, config, labels, root)
     return config, labels
+
+
+def _check_ids(path: Path, config: Config, root: Path | None) -> None:
+    """The id column names each row once: training's contract refuses it otherwise, after the read."""
+    column, source = config.data.id_column, config.data.source
+    if column is None:
+        return
+    values = (
+        sources.read_columns(source, [column], root)
+        if isinstance(source, FileSource)
+        else sources.sql_columns(source, [column])
+    )[column]
+    if repeated := repeated_ids(values):
+        raise ConfigError(f"{path}: data.id_column: {repeated}")
 
 
 def _check_label_feed(path: Path, config: Config, labels: Labels, root: Path | None) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from perennial.config import FileSource, Target, parse_config
-from perennial.core.column_types import ColumnTypes, infer_types, suggest_id, suggest_time
+from perennial.core.column_types import ColumnTypes, infer_types, repeated_ids, suggest_id, suggest_time
 from perennial.core.contract import utc_times
 from perennial.core.data import epoch_unit, numbers_not_times
 from perennial.core.target import Labels, check_class_rows, infer_task, resolve_labels
@@ -160,6 +160,8 @@ def starter_config(
         raise ConfigError(f"{data}: {why}")
     for flag, column in (("--target", target), ("--time", time), ("--id", id_column)):
         _column(frame, column, flag)
+    if id_column is not None and (repeated := repeated_ids(frame[id_column])):
+        raise ConfigError(f"--id {id_column}: {repeated}")
     if time is not None and pd.api.types.is_numeric_dtype(frame[time].dtype) and epoch_unit(frame[time]) is None:
         raise ConfigError(
             f"--time {time}: column '{time}' {numbers_not_times(frame[time])}: write the times as dates or "

@@ -141,3 +141,28 @@ def test_a_label_feed_already_there_is_checked_with_the_config_and_one_not_writt
     labels.drop(columns="flight_id").to_csv(tmp_path / "labels.csv", index=False)
     with pytest.raises(ConfigError, match=r"monitoring.labels: .*labels need columns \['flight_id'\]"):
         check_config(path, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["parquet", "sql"])
+def test_an_id_column_that_names_rows_twice_is_refused_by_check(kind: str, tmp_path: Path, table: pd.DataFrame) -> None:
+    # given the table with an id column in which rows 0-2 and 3-5 share two values, as a file and as a SQL table
+    ids = [100, 100, 100, 101, 101, *range(102, 102 + len(table) - 5)]
+    table.assign(txn_id=ids).to_parquet(tmp_path / "flights.parquet", index=False)
+    table.assign(txn_id=ids, time_hour=table["time_hour"].astype(str)).to_sql(
+        "flights", sqlite3.connect(tmp_path / "f.db"), if_exists="replace"
+    )
+    source = (
+        {"kind": "parquet", "path": str(tmp_path / "flights.parquet")}
+        if kind == "parquet"
+        else {**SQL, "url": f"sqlite:///{tmp_path / 'f.db'}"}
+    )
+    # when checked with it as data.id_column (`check` said valid; only train refused it, after the read)
+    # then the column, the rows, the values they share and examples are named
+    with pytest.raises(
+        ConfigError, match=r"data.id_column: column 'txn_id' is not unique: 5 rows share 2 values \(e.g. 100, 101\)"
+    ):
+        check_config(_config(tmp_path, source, id_column="txn_id"), tmp_path)
+    # and a unique id passes
+    table.assign(txn_id=range(len(table))).to_parquet(tmp_path / "flights.parquet", index=False)
+    if kind == "parquet":
+        assert check_config(_config(tmp_path, source, id_column="txn_id"), tmp_path)[1] is not None

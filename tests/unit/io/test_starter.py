@@ -601,3 +601,14 @@ def test_a_sqlite_file_and_other_binary_files_are_refused_with_how_to_read_a_dat
         starter_config(tmp_path / "bank.db", "y")
     with pytest.raises(ConfigError, match=r"dump.bin: a binary file, not a table in text; .*\{kind: sql, url: "):
         starter_config(tmp_path / "dump.bin", "y")
+
+
+def test_an_id_given_with_id_that_names_rows_twice_is_refused_naming_them(tmp_path: Path, table: pd.DataFrame) -> None:
+    # given the table with an id column in which 4 rows share 2 values
+    ids = [7, 7, 8, 8, *range(9, 9 + len(table) - 4)]
+    table.assign(txn_id=ids).to_csv(tmp_path / "t.csv", index=False)
+    # when init is told it is the id / then it is refused before a config is written (was: accepted, train refused it)
+    with pytest.raises(
+        ConfigError, match=r"--id txn_id: column 'txn_id' is not unique: 4 rows share 2 values \(e.g. 7, 8\)"
+    ):
+        starter_config(tmp_path / "t.csv", "diagnosis", positive_label="malin", id_column="txn_id")
