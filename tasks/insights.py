@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sklearn.base import clone
 
@@ -108,8 +108,19 @@ def error_analysis_task(best: TrainedModel, holdout: pd.DataFrame, config: Confi
     worst = report.worst(1) if isinstance(report, ErrorAnalysis) else ()
     if worst:
         tracking.set_tags(run_id, {Tag.WORST_SLICE: f"{worst[0].column}={worst[0].value}"})
+    if why := _no_positive_decided(report, config):
+        get_run_logger().warning(why)
+        tracking.set_tags(run_id, {Tag.NO_POSITIVE_DECIDED: why})
     publish_markdown(f"{config.name}-error-analysis", report.to_markdown(TOP_LOSSES), f"Error analysis of {label}")
     return report
+
+
+def _no_positive_decided(report: Errors, config: Config) -> str | None:
+    """A warning, not a gate failure: the probabilities may be good, only the threshold is wrong for them.
+    With a cost block the threshold is the cost's choice, and deciding none may be the cheapest."""
+    if not isinstance(report, ErrorAnalysis) or config.evaluation.cost is not None:
+        return None
+    return report.no_positive_decided()
 
 
 def _validation(
@@ -235,6 +246,8 @@ class CandidateInsights:
                 )
                 + "."
             )
+        if isinstance(self.errors, ErrorAnalysis) and self.cost is None and (why := self.errors.no_positive_decided()):
+            lines.append(f"**No positive decided**: {why}.")
         if isinstance(self.cost, CostReport):
             lines.append(
                 f"Expected cost {self.cost.holdout_cost:.4f} {self.cost.unit}/row at threshold "

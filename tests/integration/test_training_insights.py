@@ -110,3 +110,16 @@ def test_status_features_shows_each_feature_across_versions(project: Any, monkey
             len([cell for cell in row.split("│") if cell.strip().replace(".", "").replace("-", "").isdigit()]) == 2
         ), row
     assert len(json.loads(Registry("tiny-delay").info("2").tags["perennial.importance"])) == 2
+
+
+def test_a_candidate_that_decides_no_positive_is_warned_of_not_failed(project: Any) -> None:
+    # given a threshold no delay probability reaches (as 0.5 is for a rare positive class)
+    config = project.write_config(**{"evaluation.threshold": 0.9999})
+    # when trained
+    outcome = training_flow(config_path=config)
+    # then the gate still decides on the probabilities, and the run and the gate report say no row is decided positive
+    run = MlflowClient().get_run(outcome.run_id)
+    why = run.data.tags["perennial.no_positive_decided"]
+    assert why.startswith("at threshold 0.9999 candidate:") and "decides no holdout row positive" in why
+    assert f"**No positive decided**: {why}." in mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/gate/report.md")
+    assert Registry("tiny-delay").alias_version(CHAMPION) == "1"

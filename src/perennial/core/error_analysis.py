@@ -49,6 +49,19 @@ class ErrorAnalysis:
     slices: tuple[SliceErrors, ...]  # worst primary metric first; slices without one last
     top_losses: pd.DataFrame  # the highest-loss rows, with label, probability and loss
 
+    def no_positive_decided(self) -> str | None:
+        """Why every label this model would serve is the negative one, or None: no holdout row reaches
+        the threshold, though some are positive. A rare positive class does it at 0.5 (1.8% positives:
+        the highest probability was 0.42), and the gate, which judges probabilities, passes it."""
+        positive = next(c for c in self.classes if c.label == 1)
+        if positive.predicted or not positive.support:
+            return None
+        return (
+            f"at threshold {self.threshold:g} {self.model} decides no holdout row positive ({positive.support:,} "
+            f"of {self.rows:,} are): every label it serves is the negative one; fill in evaluation.cost to choose "
+            "the threshold by expected cost, or lower evaluation.threshold"
+        )
+
     def worst(self, n: int = 3) -> tuple[SliceErrors, ...]:
         return tuple(s for s in self.slices if s.metric is not None)[:n]
 

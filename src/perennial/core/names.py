@@ -59,6 +59,7 @@ class Tag:
     CANDIDATE: Final = "perennial.candidate"
     PROFILE_DIFF_CHANGES: Final = "perennial.profile_diff_changes"
     WORST_SLICE: Final = "perennial.worst_slice"
+    NO_POSITIVE_DECIDED: Final = "perennial.no_positive_decided"  # binary: why every decided label is negative
     TRAINING_RUN: Final = "perennial.training_run_id"  # V: the flow's run that trained and gated it
     CANDIDATE_RUN: Final = "perennial.candidate_run_id"  # V: the nested run holding the model
     VERSION_FLOW_RUN: Final = "perennial.prefect_flow_run_id"  # V

@@ -300,7 +300,7 @@ def render(
         "",
         *training_lines(kind, values, rows),
         "",
-        *evaluation_lines(kind),
+        *evaluation_lines(kind, float((labels.encode(values) == 1).mean()) if labels else None),
         "",
         "gate:",
         "  mode: enforced",

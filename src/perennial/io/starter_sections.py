@@ -19,6 +19,7 @@ from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 
 SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
+RARE_OUTCOME = 0.1  # a binary outcome rarer than this seldom gets a probability above 0.5
 RARE_CLASS_ROWS = 10  # a class with fewer rows leaves a holdout with one or none of them
 MONITOR_SHARE = 0.05  # of the mean predictor's MAE: a rise in error that counts, once the interval confirms it
 SMALL_TABLE = 2_000  # rows below which a fifth held out is too little evidence: hold out more
@@ -84,13 +85,14 @@ def training_lines(task: Task, values: pd.Series, rows: int) -> list[str]:
     return lines
 
 
-def evaluation_lines(task: Task) -> list[str]:
+def evaluation_lines(task: Task, positive_rate: float | None = None) -> list[str]:
     primary, secondary = DEFAULT_METRICS[task]
     lines = [
         "evaluation:",
         f"  primary_metric: {primary}",
         f"  secondary_metrics: [{', '.join(secondary)}]",
         "  bootstrap: {resamples: 200, confidence: 0.95, seed: 7}",
+        *_threshold_lines(positive_rate),
     ]
     cost = {
         "binary": [
@@ -108,6 +110,20 @@ def evaluation_lines(task: Task) -> list[str]:
         ],
     }
     return lines + cost[task]
+
+
+def _threshold_lines(rate: float | None) -> list[str]:
+    """The 0.5 threshold said out loud where one outcome is rare: a model's probabilities then seldom
+    cross it, and on 1.8% positives a passed model decided no row positive, served 'negative' to all."""
+    if rate is None or RARE_OUTCOME <= rate <= 1 - RARE_OUTCOME:
+        return []
+    rare, reach, move = ("positive", "reach", "lower") if rate < RARE_OUTCOME else ("negative", "fall below", "raise")
+    return [
+        f"  # positive rate {rate:.1%}: a model's probabilities may never {reach} 0.5, and at this threshold it",
+        f"  # then decides no row {rare}; fill in the cost block below to choose the threshold by expected cost,",
+        f"  # or {move} it here",
+        "  threshold: 0.5",
+    ]
 
 
 def gate_margin_lines(task: Task, values: pd.Series) -> list[str]:

@@ -72,3 +72,21 @@ def test_small_slices_are_skipped_and_a_row_mismatch_is_an_error() -> None:
     # and rows that do not match the predictions are refused
     with pytest.raises(ValueError, match="29 rows but there are 30"):
         analyze_errors("m", y, proba, frame.iloc[:29], EV)
+
+
+def test_a_model_that_decides_no_positive_at_its_threshold_says_so() -> None:
+    # given 2% positives whose probabilities stay below 0.5 however well they are ranked (as a rare class's do)
+    rng = np.random.default_rng(3)
+    y = (np.arange(500) % 50 == 0).astype(int)
+    proba = np.where(y == 1, 0.4, 0.05) + rng.uniform(0, 0.02, 500)
+    frame = pd.DataFrame({"carrier": ["AA"] * 500})
+    # when analysed at the default threshold, and at one the probabilities reach
+    at_default = analyze_errors("candidate:hgb", y, proba, frame, EV)
+    lowered = analyze_errors("candidate:hgb", y, proba, frame, EV, threshold=0.3)
+    # then the first names the threshold, the model and the positives it never decides; the second says nothing
+    assert at_default.no_positive_decided() == (
+        "at threshold 0.5 candidate:hgb decides no holdout row positive (10 of 500 are): every label it serves "
+        "is the negative one; fill in evaluation.cost to choose the threshold by expected cost, or lower "
+        "evaluation.threshold"
+    )
+    assert lowered.no_positive_decided() is None

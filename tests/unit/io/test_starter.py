@@ -612,3 +612,19 @@ def test_an_id_given_with_id_that_names_rows_twice_is_refused_naming_them(tmp_pa
         ConfigError, match=r"--id txn_id: column 'txn_id' is not unique: 4 rows share 2 values \(e.g. 7, 8\)"
     ):
         starter_config(tmp_path / "t.csv", "diagnosis", positive_label="malin", id_column="txn_id")
+
+
+def test_a_rare_positive_class_gets_its_threshold_written_with_why(tmp_path: Path) -> None:
+    # given 2% positives (fraud-like) and a balanced table
+    rng = np.random.default_rng(5)
+    rare = pd.DataFrame({"amount": rng.gamma(2.0, 30.0, 1000).round(2), "fraud": np.arange(1000) % 50 == 0})
+    rare.to_csv(tmp_path / "rare.csv", index=False)
+    rare.assign(fraud=np.arange(1000) % 2 == 0).to_csv(tmp_path / "even.csv", index=False)
+    # when init writes each starter
+    text, even = (starter_config(tmp_path / f"{n}.csv", "fraud") for n in ("rare", "even"))
+    # then the rare one says a model may decide no row positive at 0.5, and where to change it (was: silent)
+    assert "# positive rate 2.0%: a model's probabilities may never reach 0.5, and at this threshold it" in text
+    assert "  # or lower it here\n  threshold: 0.5\n" in text
+    assert parse_config(yaml.safe_load(text)).evaluation.threshold == 0.5
+    # and the balanced one keeps the default unsaid
+    assert "threshold:" not in even
