@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from perennial.config import Monitoring
 from perennial.core.estimators import default_candidates
 from perennial.core.target import Labels, native
 from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
@@ -245,6 +246,20 @@ def monitoring_window(rows_per_day: float, enough: int = MONITORING_LABELS) -> t
     return "month", f"~{rows_per_day * 30:,.0f} rows a month, fewer than the {enough:,} a window is judged on"
 
 
+def _drift_floor_lines(rows: int, batches: bool, rows_per_day: float | None) -> list[str]:
+    """The drift floor said out loud where no window of this table reaches it. Not lowered to fit: a
+    distance over a few dozen rows is mostly their noise, and a verdict on noise asks for retrains."""
+    floor = Monitoring.model_fields["min_drift_rows"].default
+    window = rows if batches else (rows_per_day or 0) * WINDOW_DAYS["month"]
+    if window >= floor:
+        return []
+    held = f"this table has {rows:,} rows" if batches else f"a month holds ~{window:,.0f} rows"
+    return [
+        f"  min_drift_rows: {floor}   # drift is not judged on a window of fewer rows (its distances are mostly",
+        f"  # noise): {held}, so its windows are measured and reported but not judged on drift",
+    ]
+
+
 def monitoring_lines(
     task: Task, values: pd.Series, share: float, batches: bool, rows_per_day: float | None = None
 ) -> list[str]:
@@ -260,6 +275,7 @@ def monitoring_lines(
         lines.append(
             f"  min_labelled_rows: {_assured(present, share)}   # a window judged on fewer labels says 'too few labels'"
         )
+    lines += _drift_floor_lines(len(values), batches, rows_per_day)
     if task == "regression":
         tolerance = _round(MONITOR_SHARE * _mean_predictor_error(values))
         lines += [

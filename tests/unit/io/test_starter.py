@@ -628,3 +628,19 @@ def test_a_rare_positive_class_gets_its_threshold_written_with_why(tmp_path: Pat
     assert parse_config(yaml.safe_load(text)).evaluation.threshold == 0.5
     # and the balanced one keeps the default unsaid
     assert "threshold:" not in even
+
+
+def test_a_table_smaller_than_the_drift_floor_says_its_windows_are_not_judged_on_drift(tmp_path: Path) -> None:
+    # given iris (150 rows, no time column: each scoring a window) and the same rows twice over (300)
+    from tests.integration.test_own_data import iris
+
+    iris().to_csv(tmp_path / "iris.csv", index=False)
+    pd.concat([iris()] * 2).to_csv(tmp_path / "twice.csv", index=False)
+    # when init writes each starter
+    small, larger = (starter_config(tmp_path / f"{n}.csv", "species") for n in ("iris", "twice"))
+    # then the small one says drift is never judged on it, where min_labelled_rows alone was lowered (was: silent)
+    config = parse_config(yaml.safe_load(small))
+    assert config.monitoring.min_labelled_rows < 200 and config.monitoring.min_drift_rows == 200
+    assert "  # noise): this table has 150 rows, so its windows are measured and reported but not judged" in small
+    # and a table whose scoring reaches the floor leaves it unsaid
+    assert "min_drift_rows" not in larger
