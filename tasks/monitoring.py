@@ -147,7 +147,9 @@ def check_label_signal_task(
     inputs = WindowInputs(share, config.monitoring.retraining.drift_share, prediction_drifted)
     features = [*config.data.features.numeric, *config.data.features.categorical]
     rows = with_features(joined, predictions, features)
-    rule = check_label_signal(rows, features, inputs, config.data.target.column, config.evaluation.bootstrap)
+    blocking = "label_signal" not in config.validation.warnings
+    target, bootstrap = config.data.target.column, config.evaluation.bootstrap
+    rule = check_label_signal(rows, features, inputs, target, bootstrap, blocking)
     if rule is None:
         return report
     checked = replace(report, results=(*report.results, rule))

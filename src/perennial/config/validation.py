@@ -22,7 +22,16 @@ class Volume(Frozen):
 
 # rule kinds that can warn instead of block (core/validation_bounds.py: WARNABLE)
 WarnableRule = Literal[
-    "nulls", "null_surge", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift"
+    "nulls",
+    "null_surge",
+    "categories",
+    "range",
+    "unique",
+    "freshness",
+    "volume",
+    "collapse",
+    "unit_shift",
+    "label_signal",
 ]
 
 

@@ -21,7 +21,18 @@ import pandas as pd
 
 WindowSize = Literal["day", "week", "month"]
 # rule kinds a config may turn into warnings; schema, types, all-null and labels always block
-WARNABLE = ("nulls", "null_surge", "categories", "range", "unique", "freshness", "volume", "collapse", "unit_shift")
+WARNABLE = (
+    "nulls",
+    "null_surge",
+    "categories",
+    "range",
+    "unique",
+    "freshness",
+    "volume",
+    "collapse",
+    "unit_shift",
+    "label_signal",
+)
 # new categories warn: a new carrier or product on a few percent of rows is the data as it now is,
 # and blocked it would stop every window (left out of retrains, so never learnt); a column mostly
 # outside its categories is a recoding or a shifted column, and always blocks (RECODED)

@@ -8,6 +8,7 @@ import pytest
 
 from perennial.config import Bootstrap
 from perennial.core.label_signal import RULE, WindowInputs, check_label_signal
+from perennial.core.validation_report import ValidationReport
 
 BOOT = Bootstrap(resamples=200)
 STILL = WindowInputs(drift_share=0.0, drift_threshold=0.5, prediction_drifted=False)
@@ -35,7 +36,7 @@ def test_labels_shuffled_within_the_window_are_refused_naming_the_evidence() -> 
     rule = check(joined)
     # then a blocking labels rule names the champion's chance-level figure, what its scores predict,
     # the still inputs and the window's own unlearnable labels
-    assert rule is not None and not rule.passed and rule.blocking and rule.kind == "labels" and rule.rule == RULE
+    assert rule is not None and not rule.passed and rule.blocking and rule.kind == "label_signal" and rule.rule == RULE
     assert rule.column == "churned" and "a broken label feed" in rule.observed
     assert "where its own scores predict 0.8" in rule.observed and "feature drift share 0.00" in rule.observed
     assert "out-of-fold roc_auc 0.4" in rule.observed or "out-of-fold roc_auc 0.5" in rule.observed
@@ -79,3 +80,15 @@ def test_a_window_whose_drift_was_not_judged_is_not_refused() -> None:
     joined = window()
     joined["label"] = np.random.default_rng(1).permutation(joined["label"].to_numpy())
     assert check(joined, WindowInputs(drift_share=None, drift_threshold=0.5, prediction_drifted=None)) is None
+
+
+def test_a_team_whose_labels_really_carry_so_little_can_record_it_without_blocking() -> None:
+    # given shuffled-looking labels and validation.warnings listing label_signal
+    joined = window()
+    joined["label"] = np.random.default_rng(1).permutation(joined["label"].to_numpy())
+    # when checked as a warning / then the rule is recorded, failed, and blocks nothing
+    rule = check_label_signal(joined, ("x1", "x2", "region"), STILL, "churned", BOOT, blocking=False)
+    assert rule is not None and not rule.passed and not rule.blocking
+    # and, blocking, the report's way forward names the key that makes it a warning
+    blocked = ValidationReport("labels.csv", 1000, (check(joined),))  # type: ignore[arg-type]
+    assert "list label_signal in validation.warnings" in blocked.summary()
