@@ -13,6 +13,7 @@ Run alone:  python -m flows.simulate --start 2013-07-01 --windows 6
 # annotations, and string annotations (`dt.date`) fail to resolve when a deployment runs the flow.
 
 import datetime as dt
+import re
 from typing import Any
 
 from prefect import flow
@@ -88,7 +89,7 @@ def _one_window(
         scoring = "scoring refused the window too; " if scored.is_failed() else ""
         return {
             **row,
-            "decision": f"{scoring}monitoring FAILED: {state.message}",
+            "decision": f"{scoring}monitoring FAILED: {failure_text(state.message)}",
             "event": "perennial.data.invalid" if invalid else "-",
             "champion": f"v{registry.alias_version(CHAMPION)}",
         }
@@ -114,6 +115,13 @@ def _one_window(
         row |= {"retrain": f"{retrain['run']} ({retrain['state']})", "gate": retrain["gate"]}
     before, after = result["champion_version"], registry.alias_version(CHAMPION)
     return {**row, "champion": f"v{before}" if after == before else f"v{before} → v{after}"}
+
+
+def failure_text(message: str | None) -> str:
+    """A failed flow's message without Prefect's "Flow run encountered an exception: <Error>: " lead:
+    the CLI drops log lines naming an expected error (it prints the error once), and with the lead the
+    window's line vanished from the log, leaving only the final table to say why it was refused."""
+    return re.sub(r"^Flow run encountered an exception: \w+: ", "", message or "flow failed")
 
 
 def _episode(episode: dict[str, Any] | None) -> str:
