@@ -2,7 +2,8 @@
 
 Margins are in the primary metric's own units. For a regression target those are the target's units,
 so they are set from the table itself: a share of what a mean predictor gets wrong on it (its mean
-absolute deviation), never a constant that would be nothing for prices and everything for ratios.
+absolute deviation), never a constant that would be nothing for prices and everything for ratios;
+measured without a few target values far outside the rest (``core.target_extremes``), which are named.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 from perennial.config import Monitoring
 from perennial.core.estimators import default_candidates
 from perennial.core.target import Labels, native
+from perennial.core.target_extremes import extreme_targets, mean_predictor_error
 from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 
 SHOWN_CLASSES = 8
@@ -65,9 +67,11 @@ def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None)
             )
         return lines
     numbers = pd.to_numeric(values, errors="coerce").dropna()
+    extremes = extreme_targets(values)
     return [
         f"  target: {column}   # a quantity: median {numbers.median():.4g}, range [{numbers.min():.4g},"
-        f" {numbers.max():.4g}]"
+        f" {numbers.max():.4g}]",
+        *([f"  # {extremes.describe()}: one in a holdout outweighs every other row's error"] if extremes else []),
     ]
 
 
@@ -133,19 +137,24 @@ def gate_margin_lines(task: Task, values: pd.Series) -> list[str]:
             "  min_lift_over_baseline: 0.05     # the candidate must beat a model that ignores the features",
             "  max_regression_vs_champion: 0.01 # and may trail the champion by at most this (paired bootstrap)",
         ]
-    spread = _mean_predictor_error(values)
+    spread, on = _target_scale(values)
     lift, trail = _round(LIFT_SHARE * spread), _round(TRAIL_SHARE * spread)
     return [
-        f"  # in the target's units: a mean predictor's MAE on this table is {spread:.4g}",
+        f"  # in the target's units: a mean predictor's MAE on {on}",
         f"  min_lift_over_baseline: {lift}   # MAE below the mean predictor's, {LIFT_SHARE:.0%} of it",
         f"  max_regression_vs_champion: {trail}   # MAE the candidate may trail the champion by, {TRAIL_SHARE:.0%}",
     ]
 
 
-def _mean_predictor_error(values: pd.Series) -> float:
-    """The MAE of predicting the mean: the target's own scale, for margins in its units."""
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
-    return float((numbers - numbers.mean()).abs().mean())
+def _target_scale(values: pd.Series) -> tuple[float, str]:
+    """A mean predictor's MAE, and the rows it is measured on: a few far-out targets would set it alone
+    (5 in 2,600 made it 10x the rest's, and init's own config failed its gate)."""
+    extremes = extreme_targets(values)
+    spread = mean_predictor_error(values, extremes)
+    if extremes is None:
+        return spread, f"this table is {spread:.4g}"
+    rows = f"{len(extremes.rows)} far-out row{'s' if len(extremes.rows) > 1 else ''}"
+    return spread, f"this table without its {rows} is {spread:.4g} ({mean_predictor_error(values):.4g} with them)"
 
 
 def _round(value: float) -> Any:
@@ -277,10 +286,10 @@ def monitoring_lines(
         )
     lines += _drift_floor_lines(len(values), batches, rows_per_day)
     if task == "regression":
-        tolerance = _round(MONITOR_SHARE * _mean_predictor_error(values))
+        tolerance = _round(MONITOR_SHARE * _target_scale(values)[0])
         lines += [
             "  retraining:",
             f"    performance_tolerance: {tolerance}   # error above the champion's holdout figure that counts "
-            f"as a drop, {MONITOR_SHARE:.0%} of a mean predictor's MAE",
+            f"as a drop, {MONITOR_SHARE:.0%} of the mean predictor's MAE written under gate",
         ]
     return ["monitoring:", *lines] if lines else []

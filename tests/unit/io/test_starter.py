@@ -644,3 +644,45 @@ def test_a_table_smaller_than_the_drift_floor_says_its_windows_are_not_judged_on
     assert "  # noise): this table has 150 rows, so its windows are measured and reported but not judged" in small
     # and a table whose scoring reaches the floor leaves it unsaid
     assert "min_drift_rows" not in larger
+
+
+def test_targets_far_outside_the_rest_are_named_and_the_margins_measured_without_them(tmp_path: Path) -> None:
+    # given a regression table whose profits are in the thousands but for 5 rows in the millions (rows
+    # 101, 202, ... as a file counts them), and the same table without them
+    rng = np.random.default_rng(3)
+    sqft = rng.integers(400, 5_000, 2_600)
+    profit = sqft * 2.0 + rng.lognormal(0, 1, 2_600) * 300
+    frame = pd.DataFrame({"sqft": sqft, "region": rng.choice(["n", "s"], 2_600), "profit": profit.round(2)})
+    far = [100, 201, 302, 403, 504]
+    frame.drop(index=far).to_csv(tmp_path / "clean.csv", index=False)
+    frame.loc[far, "profit"] = [5e6, 8e6, -3e6, 1.2e7, 6e6]
+    frame.to_csv(tmp_path / "stores.csv", index=False)
+    # when init profiles each
+    text = starter_config(tmp_path / "stores.csv", "profit")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    clean = parse_config(yaml.safe_load(starter_config(tmp_path / "clean.csv", "profit")), "c.yaml")
+    # then the 5 rows are named, with their values and what to do
+    assert "# 5 rows hold a target far outside the rest (over 50 interquartile ranges beyond the quartiles)" in text
+    assert "data rows 101 (5e+06), 202 (8e+06), 303 (-3e+06), ...; check them or drop them" in text
+    # and the margins are the clean table's (within a percent), not ~10x them, saying what they were measured on
+    assert "a mean predictor's MAE on this table without its 5 far-out rows is" in text
+    for scale in (lambda c: c.gate.min_lift_over_baseline, lambda c: c.monitoring.retraining.performance_tolerance):
+        assert scale(config) == pytest.approx(scale(clean), rel=0.01)
+    assert config.gate.max_regression_vs_champion == pytest.approx(clean.gate.max_regression_vs_champion, rel=0.01)
+
+
+def test_a_skewed_target_without_far_out_rows_keeps_margins_from_the_whole_table(tmp_path: Path) -> None:
+    # given a long-tailed quantity (lognormal: its median-based spread is far from its MAE) and no far-out rows
+    rng = np.random.default_rng(5)
+    price = pd.Series(rng.lognormal(5, 1, 2_000)).round(2)
+    pd.DataFrame({"size": rng.normal(size=2_000).round(3), "price": price}).to_csv(tmp_path / "p.csv", index=False)
+    # when init profiles it
+    text = starter_config(tmp_path / "p.csv", "price")
+    config = parse_config(yaml.safe_load(text), "p.yaml")
+    # then the margins are shares of the mean predictor's MAE on every row, as before, and no row is named
+    spread = float((price - price.mean()).abs().mean())
+    robust = float((price - price.median()).abs().median())
+    assert abs(robust - spread) > 0.2 * spread  # a robust figure in its place would have moved the margins
+    assert config.gate.min_lift_over_baseline == pytest.approx(0.05 * spread, rel=0.01)
+    assert config.monitoring.retraining.performance_tolerance == pytest.approx(0.05 * spread, rel=0.01)
+    assert "far outside the rest" not in text and "a mean predictor's MAE on this table is" in text
