@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from perennial.config import FileSource, Target, parse_config
+from perennial.config import Config, FileSource, HashSplit, Target, parse_config
 from perennial.core.column_types import ColumnTypes, infer_types, repeated_ids, suggest_id, suggest_time
 from perennial.core.contract import utc_times
-from perennial.core.data import epoch_unit, numbers_not_times
+from perennial.core.data import epoch_unit, labelled, numbers_not_times, split_frame
 from perennial.core.target import Labels, check_class_rows, infer_task, resolve_labels
 from perennial.core.task import Task
-from perennial.errors import ConfigError
+from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sniffing, sources
 from perennial.io.starter_sections import (
     SMALL_TABLE,
@@ -181,9 +181,25 @@ def starter_config(
     types = replace(types, dropped={**dict.fromkeys(keys, PARTITION_KEY), **types.dropped})
     if not types.features:
         raise ConfigError(f"{data}: no usable feature columns besides {list(roles)}: {types.dropped}")
-    text = render(_name(data), source, frame, target, (chosen, why), labels, types, time, id_column)
-    parse_config(_yaml(text), "<starter config>")  # what init writes always loads
+    parts = (_name(data), source, frame, target, (chosen, why), labels, types, time, id_column)
+    text = render(*parts)
+    held = _held_out(frame, parse_config(_yaml(text), "<starter config>"))  # what init writes always loads
+    if held is None:
+        return text
+    text = render(*parts, held=held)  # the evidence asked for is what this table's own split gives
+    parse_config(_yaml(text), "<starter config>")
     return text
+
+
+def _held_out(frame: pd.DataFrame, config: Config) -> pd.Series | None:
+    """The targets the config's hash split holds out of this table, as training splits it (None for a
+    time split, or a split too small to hold two rows, which training refuses in its own words)."""
+    if not isinstance(config.split, HashSplit):
+        return None
+    try:
+        return split_frame(labelled(frame, config)[0], config)[1][config.data.target.column]
+    except DataSourceError:
+        return None
 
 
 def _labels(values: pd.Series, task: Task, positive_label: Any, where: str) -> Labels | None:
@@ -224,7 +240,9 @@ def render(
     types: ColumnTypes,
     time: str | None,
     id_column: str | None,
+    held: pd.Series | None = None,
 ) -> str:
+    """The config's text; ``held``: the targets its hash split holds out, which bound the evidence asked for."""
     rows, values = len(frame), frame[target]
     kind, why = task
     roles = tuple(c for c in (target, time, id_column) if c)
@@ -304,7 +322,7 @@ def render(
         "",
         "gate:",
         "  mode: enforced",
-        *evidence_lines(kind, values, holdout_share(rows)),
+        *evidence_lines(kind, values, holdout_share(rows), held),
         *gate_margin_lines(kind, values),
         "",
         *monitoring,

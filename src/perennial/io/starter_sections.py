@@ -165,30 +165,36 @@ def holdout_share(rows: int) -> float:
     return 0.3 if rows < SMALL_TABLE else 0.2
 
 
-def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
+def evidence_lines(task: Task, values: pd.Series, share: float, held: pd.Series | None = None) -> list[str]:
     """What a table of this size can give as evidence, when it is less than the defaults ask.
 
     The hash split holds each row out with probability ``share``, so a holdout's size varies with
-    the draw: ask for the count that a draw falls below only rarely (``_assured``). The interval
-    width is the widest the primary metric's 95% interval gets on those rows (``interval_width``).
+    the draw: ask for the count that a draw falls below only rarely (``_assured``), and never more
+    than the split gives this very table (``held``, the targets it holds out), since identical rows
+    share a side and move the holdout in lumps: 124 distinct rows of 1,500 gave 395 where 405 was
+    asked (inconclusive, no champion). The interval width is the widest the primary metric's 95%
+    interval gets on those rows (``interval_width``).
     """
     rows_default, per_class_default, width_default = DEFAULT_EVIDENCE
     present = values.dropna()
-    held = int(len(present) * share)
-    lines = []
+    counts = present.value_counts()
     # judged on the count a draw falls below only rarely, not the expected one: 100 positives with 20%
     # held out expect 20, the default, and the hash split's draw gave 17 (inconclusive, no champion)
+    sure = counts.map(lambda n: _assured(int(n), share, floor=0))
     assured = _assured(len(present), share)
-    counts = present.value_counts()
-    if task != "regression" and (width := interval_width(task, counts, share)) > width_default:
-        lines.append(f"    max_interval_width: {width}   # {_width_why(task, counts, share)}")
+    if held is not None:
+        sure = sure.combine(held.value_counts().reindex(counts.index, fill_value=0), min)
+        assured = min(assured, len(held))
+    lines = []
+    if task != "regression" and (width := interval_width(task, sure, assured)) > width_default:
+        lines.append(f"    max_interval_width: {width}   # {_width_why(task, sure)}")
     if assured < rows_default:
         lines.insert(0, f"    holdout_rows: {assured}")
     if task != "regression":
-        rarest, name = int(counts.min()), native(counts.idxmin())
+        rarest = counts[sure == sure.min()].idxmin()  # of the classes least assured, the one with fewest rows
+        per_class, name = int(sure[rarest]), native(rarest)
         # 0 when even one row of the rarest class is not assured: asking for 1 made the first
         # training a coin toss (5 rows of wine quality 9, ~1 held out: 0 drawn, no model at all)
-        per_class = _assured(rarest, share, floor=0)
         if per_class < per_class_default:
             too_few = (
                 ""
@@ -198,37 +204,41 @@ def evidence_lines(task: Task, values: pd.Series, share: float) -> list[str]:
                 + "; merge rare classes or gather more rows"
             )
             lines.append(
-                f"    rows_per_class: {per_class}   # the rarest class, {name!r}, holds ~{rarest * share:.0f}{too_few}"
+                f"    rows_per_class: {per_class}   # the rarest class, {name!r}, holds "
+                f"~{counts[rarest] * share:.0f}{too_few}"
             )
     if not lines:
         return []
-    return [
-        f"  min_evidence:   # this table holds about {held:,} holdout rows; a verdict on less is inconclusive",
-        *lines,
-    ]
+    size = (
+        f"the split holds out {len(held):,} rows of this table"
+        if held is not None
+        else f"this table holds about {int(len(present) * share):,} holdout rows"
+    )
+    return [f"  min_evidence:   # {size}; a verdict on less is inconclusive", *lines]
 
 
-def interval_width(task: Task, counts: pd.Series, share: float) -> float:
-    """The widest 95% interval of the primary metric init writes, on the rows a holdout assures.
+def interval_width(task: Task, sure: pd.Series, rows: int) -> float:
+    """The widest 95% interval of the primary metric init writes, on the ``rows`` a holdout assures
+    and the rows of each class it assures (``sure``).
 
     A binary target's ROC AUC rests on its positives and negatives, not its rows: Hanley and McNeil's
     variance at AUC 0.5 (the widest), with each class's assured count. A proportion's interval on the
     rows was 0.11 where a first model's AUC interval on an imbalanced table was 0.122 (no model).
     """
     primary = DEFAULT_METRICS[task][0]
-    if primary == "roc_auc" and len(counts) == 2:
-        positives, negatives = (_assured(int(n), share, floor=1) for n in counts)
+    if primary == "roc_auc" and len(sure) == 2:
+        positives, negatives = (max(1, int(n)) for n in sure)
         variance = (0.25 + (positives + negatives - 2) / 12) / (positives * negatives)
     else:
         factor = MACRO_WIDTH_FACTOR if primary == "macro_f1" else 1.0
-        variance = factor**2 * 0.25 / _assured(int(counts.sum()), share)
+        variance = factor**2 * 0.25 / rows
     return min(1.0, math.ceil(100 * 2 * Z95 * math.sqrt(variance)) / 100)
 
 
-def _width_why(task: Task, counts: pd.Series, share: float) -> str:
-    if DEFAULT_METRICS[task][0] == "roc_auc" and len(counts) == 2:
+def _width_why(task: Task, sure: pd.Series) -> str:
+    if DEFAULT_METRICS[task][0] == "roc_auc" and len(sure) == 2:
         (rare, rare_name), (common, common_name) = sorted(
-            ((_assured(int(n), share, 1), native(k)) for k, n in counts.items()), key=lambda pair: pair[0]
+            ((max(1, int(n)), native(k)) for k, n in sure.items()), key=lambda pair: pair[0]
         )
         return (
             f"a 95% ROC AUC interval can be this wide on the {rare:,} {quoted(rare_name)} and {common:,} "

@@ -686,3 +686,33 @@ def test_a_skewed_target_without_far_out_rows_keeps_margins_from_the_whole_table
     assert config.gate.min_lift_over_baseline == pytest.approx(0.05 * spread, rel=0.01)
     assert config.monitoring.retraining.performance_tolerance == pytest.approx(0.05 * spread, rel=0.01)
     assert "far outside the rest" not in text and "a mean predictor's MAE on this table is" in text
+
+
+def test_the_holdout_floor_is_never_above_what_the_split_holds_out_of_a_table_of_repeated_rows(
+    tmp_path: Path,
+) -> None:
+    # given 1,500 rows of only ~124 distinct feature rows (age x plan; the free text is left out): identical
+    # rows share a side, so the holdout moves in lumps (395 rows where 30% expects 450 and 405 was asked)
+    rng = np.random.default_rng(1)
+    age = rng.integers(18, 80, 1_500)
+    words = np.array("the a broken fast slow great bad refund late".split())
+    pd.DataFrame(
+        {
+            "age": age,
+            "plan": rng.choice(["basic", "pro"], 1_500),
+            "review": [" ".join(rng.choice(words, 8)) for _ in range(1_500)],
+            "churned": rng.random(1_500) < 1 / (1 + np.exp(-0.05 * (age - 45))),
+        }
+    ).to_csv(tmp_path / "c.csv", index=False)
+    # when init writes its starter and the table is split by it, as training splits it
+    from perennial.core.data import split_frame
+    from perennial.core.evidence import Evidence, shortfall
+
+    text = starter_config(tmp_path / "c.csv", "churned")
+    config = parse_config(yaml.safe_load(text), "c.yaml")
+    _, holdout = split_frame(sources.read_source(config.data.source, tmp_path), config)
+    # then the evidence asked for is what that holdout holds: its rows and each class's
+    labels = holdout["churned"].astype(int).to_numpy()
+    assert config.gate.min_evidence.holdout_rows <= len(holdout) < 405
+    assert shortfall(Evidence.of_labels(labels), config.gate.min_evidence) == ()
+    assert f"the split holds out {len(holdout)} rows of this table" in text
