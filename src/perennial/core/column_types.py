@@ -2,8 +2,8 @@
 
 ``infer_types`` sorts columns into numeric, categorical (text with few values, booleans),
 datetime (real timestamps or text that parses as one), and columns to leave out with the
-reason: all null, one value, an id or row number, an id-like or free text with too many distinct
-values to be a category. ``perennial init`` writes the result into a starter config, where it can be edited.
+reason: all null, one value, an id or row number, numbers with a unit or dates in several formats,
+an id-like or free text with too many distinct values to be a category. ``perennial init`` writes the result into a starter config, where it can be edited.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.core.data import epoch_unit
+from perennial.core.date_formats import several_date_formats
 from perennial.core.fingerprint import NESTED
 from perennial.core.names import reserved_feature_reason
 
@@ -225,8 +226,8 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.S
             numeric.append(name)
         elif looks_like_datetime(values):
             datetime.append(name)
-        elif units := numbers_with_units(values):
-            dropped[name] = units
+        elif written := numbers_with_units(values) or several_date_formats(values):
+            dropped[name] = written
         elif (distinct := values.nunique(dropna=True)) > MAX_CATEGORIES and distinct > MAX_CATEGORY_SHARE * rows:
             dropped[name] = (
                 f"text with {distinct:,} distinct values in {rows:,} rows (an id or free text, not a category)"
