@@ -192,21 +192,8 @@ def evidence_lines(task: Task, values: pd.Series, share: float, held: pd.Series 
         lines.insert(0, f"    holdout_rows: {assured}")
     if task != "regression":
         rarest = counts[sure == sure.min()].idxmin()  # of the classes least assured, the one with fewest rows
-        per_class, name = int(sure[rarest]), native(rarest)
-        # 0 when even one row of the rarest class is not assured: asking for 1 made the first
-        # training a coin toss (5 rows of wine quality 9, ~1 held out: 0 drawn, no model at all)
-        if per_class < per_class_default:
-            too_few = (
-                ""
-                if per_class >= 3
-                else ": too few to judge its recall"
-                + (", so no class minimum" if per_class == 0 else "")
-                + "; merge rare classes or gather more rows"
-            )
-            lines.append(
-                f"    rows_per_class: {per_class}   # the rarest class, {name!r}, holds "
-                f"~{counts[rarest] * share:.0f}{too_few}"
-            )
+        if sure[rarest] < per_class_default:
+            lines.append(_class_floor_line(int(sure[rarest]), native(rarest), f"~{counts[rarest] * share:.0f}"))
     if not lines:
         return []
     size = (
@@ -215,6 +202,19 @@ def evidence_lines(task: Task, values: pd.Series, share: float, held: pd.Series 
         else f"this table holds about {int(len(present) * share):,} holdout rows"
     )
     return [f"  min_evidence:   # {size}; a verdict on less is inconclusive", *lines]
+
+
+def _class_floor_line(per_class: int, name: Any, holds: str) -> str:
+    """The rows_per_class line: 0 when even one row of the rarest class is not assured: asking for 1
+    made the first training a coin toss (5 rows of wine quality 9, ~1 held out: 0 drawn, no model)."""
+    too_few = (
+        ""
+        if per_class >= 3
+        else ": too few to judge its recall"
+        + (", so no class minimum" if per_class == 0 else "")
+        + "; merge rare classes or gather more rows"
+    )
+    return f"    rows_per_class: {per_class}   # the rarest class, {name!r}, holds {holds}{too_few}"
 
 
 def interval_width(task: Task, sure: pd.Series, rows: int) -> float:
@@ -240,9 +240,10 @@ def _width_why(task: Task, sure: pd.Series) -> str:
         (rare, rare_name), (common, common_name) = sorted(
             ((max(1, int(n)), native(k)) for k, n in sure.items()), key=lambda pair: pair[0]
         )
+        # 'labelled': bare 0/1 labels beside the counts read as one run of numbers ('the 6 1 and 722 0 rows')
         return (
-            f"a 95% ROC AUC interval can be this wide on the {rare:,} {quoted(rare_name)} and {common:,} "
-            f"{quoted(common_name)} rows nearly every draw of the holdout holds"
+            f"a 95% ROC AUC interval can be this wide on the {rare:,} rows labelled {quoted(rare_name)} and "
+            f"{common:,} labelled {quoted(common_name)} that nearly every draw of the holdout holds"
         )
     return "a 95% interval on this many rows can be this wide"
 

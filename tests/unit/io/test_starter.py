@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -716,3 +717,17 @@ def test_the_holdout_floor_is_never_above_what_the_split_holds_out_of_a_table_of
     assert config.gate.min_evidence.holdout_rows <= len(holdout) < 405
     assert shortfall(Evidence.of_labels(labels), config.gate.min_evidence) == ()
     assert f"the split holds out {len(holdout)} rows of this table" in text
+
+
+def test_the_interval_width_note_says_which_label_each_count_is_for_numbers_and_text_alike(tmp_path: Path) -> None:
+    # given a rare outcome written 0/1, and the same one written as words
+    rng = np.random.default_rng(2)
+    outcome = rng.permutation(np.r_[np.ones(60), np.zeros(2_940)]).astype(int)
+    frame = pd.DataFrame({"x": rng.normal(size=3_000).round(3), "fraud": outcome})
+    frame.to_csv(tmp_path / "codes.csv", index=False)
+    frame.assign(fraud=np.where(outcome == 1, "yes", "no")).to_csv(tmp_path / "words.csv", index=False)
+    # when init writes each / then each count is read with its label, not as a run of numbers ('the 6 1 and 722 0')
+    codes, words = (starter_config(tmp_path / f"{name}.csv", "fraud") for name in ("codes", "words"))
+    held = re.search(r"on the (\d+) rows labelled 1 and ([\d,]+) labelled 0 that nearly every draw", codes)
+    assert held is not None, codes
+    assert f'on the {held[1]} rows labelled "yes" and {held[2]} labelled "no" that nearly every draw' in words
