@@ -10,8 +10,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from perennial.cli.views import episodes_table
+from perennial.cli.views import episodes_table, window_line
 from perennial.core.episodes import Episode
+from perennial.core.monitoring import Performance, WindowResult
+from perennial.core.retraining import RetrainDecision
 from perennial.io.monitor_store import MonitorStore
 
 
@@ -61,3 +63,21 @@ def test_status_tables_piped_into_a_log_are_not_cut_to_80_columns(tmp_path: Path
     narrow = Console(width=80, record=True)
     narrow.print(episodes_table(url, "tiny"))
     assert closed_by not in narrow.export_text()  # the cut the pipe used to get
+
+
+def _window(rows: int, drift_share: float | None, performance: Performance | None, note: str | None) -> WindowResult:
+    decision = RetrainDecision(False, None, None, "not decided")
+    return WindowResult("d", "2023-10", rows, True, drift_share, ("age",), None, performance, decision, "1", note)
+
+
+def test_monitor_says_why_drift_was_not_judged_apart_from_why_performance_was_not_measured() -> None:
+    # given a window of 48 rows (under min_drift_rows 200) of which 45 are labelled (under 200 too)
+    small = _window(48, None, None, "too few labels (45 < 200)").to_dict()
+    # when monitor's line is written / then each clause carries its own reason, not one read as the other's cause
+    assert window_line(small, 200) == (
+        "window 2023-10: drift not judged: 48 rows < 200 (monitoring.min_drift_rows); too few labels (45 < 200)"
+    )
+    # and a judged window still reads its drift and its figure
+    figure = Performance("roc_auc", 0.81, 0.78, 0.84, 900, 0.83, 0.02)
+    judged = _window(1_000, 0.25, figure, None).to_dict()
+    assert window_line(judged, 200) == "window 2023-10: feature drift share 0.25 (age); roc_auc 0.8100 [0.7800, 0.8400]"

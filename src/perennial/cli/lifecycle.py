@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from perennial.cli.common import DEFAULT_CONFIG, ConfigOpt, checked, fail, project, run_flow
-from perennial.cli.views import console, data_notes, print_status, print_where_to_look
+from perennial.cli.views import console, data_notes, print_status, print_where_to_look, window_line
 
 if TYPE_CHECKING:
     from perennial.config import Config
@@ -167,20 +167,8 @@ def monitor(
     )
     if error:
         fail(error)
-    perf = result["performance"]
     console.print(
-        f"window {result['window']}: "
-        + (
-            "drift not judged"
-            if result["drift_share"] is None
-            else f"feature drift share {result['drift_share']:.2f}"
-            + (f" ({', '.join(result['drifted_columns'])})" if result["drifted_columns"] else "")
-        )
-        + (
-            f", {perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
-            if perf
-            else f", {result['label_note'] or 'performance not measured'}"
-        )
+        window_line(result, loaded.monitoring.min_drift_rows)
         + f"\n{result['decision']['why']}"
         + (
             f"\ndata warnings (recorded, not blocking): {'; '.join(result['data_warnings'])}"

@@ -85,6 +85,26 @@ def data_notes(config: Any) -> list[str]:
     return notes
 
 
+def window_line(result: dict[str, Any], min_drift_rows: int) -> str:
+    """`perennial monitor`'s first line: the window, its drift and its performance, each with its own
+    reason. 'drift not judged, too few labels (45 < 200)' read as one cause where drift had its own:
+    48 rows, under monitoring.min_drift_rows."""
+    from perennial.core.monitoring import drift_unjudged
+
+    perf = result["performance"]
+    if result["drift_share"] is None:
+        drift = drift_unjudged(result["rows"], min_drift_rows) or "drift not judged"
+    else:
+        drifted = f" ({', '.join(result['drifted_columns'])})" if result["drifted_columns"] else ""
+        drift = f"feature drift share {result['drift_share']:.2f}{drifted}"
+    performance = (
+        f"{perf['metric']} {perf['value']:.4f} [{perf['low']:.4f}, {perf['high']:.4f}]"
+        if perf
+        else result["label_note"] or "performance not measured"
+    )
+    return f"window {result['window']}: {drift}; {performance}"
+
+
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
     from perennial.config import load_config
     from perennial.core.names import RELEASE_DECISIONS, release_action
