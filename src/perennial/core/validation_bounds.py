@@ -14,25 +14,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
+from perennial.config.validation import WarnableRule
+
 WindowSize = Literal["day", "week", "month"]
 # rule kinds a config may turn into warnings; schema, types, all-null and labels always block
-WARNABLE = (
-    "nulls",
-    "null_surge",
-    "categories",
-    "range",
-    "unique",
-    "freshness",
-    "volume",
-    "collapse",
-    "unit_shift",
-    "label_signal",
-)
+WARNABLE: tuple[str, ...] = get_args(WarnableRule)  # one home: config/validation.py names them
 # new categories warn: a new carrier or product on a few percent of rows is the data as it now is,
 # and blocked it would stop every window (left out of retrains, so never learnt); a column mostly
 # outside its categories is a recoding or a shifted column, and always blocks (RECODED)
