@@ -239,3 +239,18 @@ def test_a_served_record_without_an_id_keys_as_its_batch_row_whatever_type_its_d
     # then every read keys the row as the service does, and another day keys apart
     assert batch == [served, served, served]
     assert content_keys(as_text.assign(day=["2024-01-06"]), ["day", "x"], ["day"]).tolist() != served
+
+
+def test_a_field_the_model_does_not_take_is_named_as_such_with_the_field_meant(schema: RequestSchema) -> None:
+    # given a record that misspells temp, and one that carries a column of the user's file the model never read
+    status, errors = errors_of(schema, {"records": [{**{k: v for k, v in GOOD.items() if k != "temp"}, "tmep": 50.0}]})
+    # then the misspelling is refused naming the field it meant, and temp as missing
+    assert status == 422
+    by_type = {e["type"]: e for e in errors}
+    assert "'tmep' is not a field of this model; did you mean 'temp'?" in by_type["extra_forbidden"]["msg"]
+    assert by_type["missing"]["field"] == "records[0].temp"
+    # and the file's other column is refused saying why the service, unlike batch scoring, refuses it
+    status, errors = errors_of(schema, {**GOOD, "review text": "great flight"})
+    (error,) = errors
+    assert status == 422 and error["field"] == "review text" and "did you mean" not in error["msg"]
+    assert "GET /metadata lists" in error["msg"] and "batch scoring ignores a file's other columns" in error["msg"]

@@ -11,6 +11,7 @@ not refused.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, cast
@@ -204,7 +205,7 @@ class RequestSchema:
             # the Record TypedDict is built at run time: mypy sees it with no keys
             valid = cast("list[dict[str, Any]]", self._records.validate_python(records))
         except ValidationError as exc:
-            raise RequestError(422, _field_errors(exc, single)) from None
+            raise RequestError(422, [self._explained(e) for e in _field_errors(exc, single)]) from None
         # a record with no value at all would still get a confident answer (the model's prior): refuse it
         empty = [i for i, r in enumerate(valid) if all(r.get(f.name) is None for f in self.fields)]
         if empty:
@@ -221,6 +222,23 @@ class RequestSchema:
             frame = build_frame(columns, present, self._kinds)
             ids = content_keys(frame, self.key_columns, self.key_datetimes).tolist()
         return Parsed(single, ids, columns, self._unseen(columns))
+
+    def _explained(self, error: dict[str, Any]) -> dict[str, Any]:
+        """A field the model does not take, said as such, with the field meant when it is a near miss.
+
+        Batch scoring ignores a file's other columns; the service refuses them, so that a misspelt
+        field is never dropped unseen and scored as missing (GET /metadata lists the fields)."""
+        if error["type"] != "extra_forbidden" or not error.get("loc"):
+            return error
+        name = str(error["loc"][-1])
+        close = difflib.get_close_matches(name, sorted(self._names), n=1, cutoff=0.75)
+        meant = f"; did you mean '{close[0]}'?" if close else ""
+        msg = (
+            f"'{name}' is not a field of this model{meant} (it takes only the fields GET /metadata lists; "
+            "batch scoring ignores a file's other columns, the service refuses them so a misspelt field "
+            "is never scored as missing)"
+        )
+        return {**error, "msg": msg}
 
     def _unseen(self, columns: Mapping[str, list[Any]]) -> dict[str, int]:
         counts = {}
