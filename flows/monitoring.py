@@ -176,6 +176,9 @@ def monitoring_flow(
             raise DataValidationFailed(validation)
     return {
         **result.to_dict(),
+        # the UTC days judged: a label names a window by its first day ("2023-09-30" for new rows of
+        # October to December written at +02:00), which alone reads as the wrong month
+        "days": None if window.batch else [window.start.isoformat(), (window.end - dt.timedelta(days=1)).isoformat()],
         "data_warnings": warned,
         "event": event.name if event else None,
         "mlflow_run_id": run_id,

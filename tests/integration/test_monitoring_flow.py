@@ -203,6 +203,8 @@ def test_a_calm_window_asks_for_nothing(project: Any, trained: str) -> None:
     # then nothing drifted enough, the champion holds its figure, and no event is sent
     assert result["drift_share"] < 0.5 and not result["decision"]["retrain"] and result["event"] is None
     assert result["performance"]["drop"] < 0.1
+    # and the result names the UTC days it judged (the label alone names only the first)
+    assert result["window"] == "2013-04-01" and result["days"] == ["2013-04-01", "2013-04-14"]
 
 
 def test_a_rolling_reference_absorbs_a_shift_the_weeks_before_already_had_and_says_what_it_measured_against(

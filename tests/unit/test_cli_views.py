@@ -81,3 +81,25 @@ def test_monitor_says_why_drift_was_not_judged_apart_from_why_performance_was_no
     figure = Performance("roc_auc", 0.81, 0.78, 0.84, 900, 0.83, 0.02)
     judged = _window(1_000, 0.25, figure, None).to_dict()
     assert window_line(judged, 200) == "window 2023-10: feature drift share 0.25 (age); roc_auc 0.8100 [0.7800, 0.8400]"
+
+
+def test_a_window_named_by_its_first_day_says_the_days_it_spans() -> None:
+    # given new rows of October to December written at +02:00: their first UTC day is September 30
+    result = {
+        "window": "2023-09-30",
+        "days": ["2023-09-30", "2023-12-31"],
+        "rows": 736,
+        "drift_share": 0.0,
+        "drifted_columns": [],
+        "performance": None,
+        "label_note": "no labels",
+    }
+    # when the monitor's line is written / then it names the days judged, not a lone September date
+    assert window_line(result, 200).startswith("window 2023-09-30 (2023-09-30 to 2023-12-31, UTC days): ")
+    # and a month, or a single day, is left as its label says
+    assert window_line({**result, "window": "2023-10", "days": ["2023-10-01", "2023-10-31"]}, 200).startswith(
+        "window 2023-10: "
+    )
+    assert window_line({**result, "window": "2023-10-01", "days": ["2023-10-01", "2023-10-01"]}, 200).startswith(
+        "window 2023-10-01: "
+    )

@@ -102,7 +102,16 @@ def window_line(result: dict[str, Any], min_drift_rows: int) -> str:
         if perf
         else result["label_note"] or "performance not measured"
     )
-    return f"window {result['window']}: {drift}; {performance}"
+    return f"window {result['window']}{_days(result)}: {drift}; {performance}"
+
+
+def _days(result: dict[str, Any]) -> str:
+    """The UTC days a window spans, where its label (its first day) does not say them: a month's
+    label does, and so does a single day's."""
+    days = result.get("days")
+    if not days or days[0] == days[1] or len(str(result["window"])) == len("2023-10"):
+        return ""
+    return f" ({days[0]} to {days[1]}, UTC days)"
 
 
 def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
