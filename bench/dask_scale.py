@@ -281,7 +281,7 @@ def validation(ctx: Context, scheduler: Any) -> dict[str, Any]:
     from perennial.core.validation_partitioned import validate_partitioned
     from perennial.io.partitioned import dask_reduce
     from tasks.data import load_data_task
-    from tasks.monitoring import window_rules
+    from tasks.monitoring_validation import window_rules
     from tasks.scoring_partitions import open_window_task
 
     config, window = ctx.config, ctx.window

@@ -54,9 +54,6 @@ from tasks.events import emit
 from tasks.label_free import label_free_columns, label_free_task
 from tasks.monitoring import (
     champion_context_task,
-    check_label_signal_task,
-    check_window_labels_task,
-    check_window_task,
     decide_task,
     drift_baseline_task,
     drift_task,
@@ -77,6 +74,7 @@ from tasks.monitoring_partitions import (
     label_free_rows_task,
     window_partitions_task,
 )
+from tasks.monitoring_validation import check_label_signal_task, check_window_labels_task, check_window_task
 from tasks.release import publish_release_task, record_release_task, review_release_task
 from tasks.runners import data_scheduler
 from tasks.runs import tracked_flow

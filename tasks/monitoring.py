@@ -18,7 +18,6 @@ from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
 from perennial.core.episodes import EpisodeStep
-from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
 from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
@@ -30,7 +29,6 @@ from perennial.core.monitoring import (
     WindowResult,
     drift_frame,
     drift_unjudged,
-    label_shortfall,
     label_start,
     latest_batch,
     latest_predictions,
@@ -43,15 +41,14 @@ from perennial.core.predict import predict, scalar_prediction
 from perennial.core.retraining import Reason, RetrainDecision, cooling_down, decide_retrain, retrain_key
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
-from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
-from perennial.core.validation_report import validation_tags
+from perennial.core.validation import SuiteSpec
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore
 from perennial.io.prediction_store import open_store
 from perennial.io.reference_store import load_label_free, load_reference, log_reference
 from perennial.io.registry import Registry
-from tasks.common import IO_RETRIES, publish_markdown, publish_table
+from tasks.common import IO_RETRIES, publish_table
 from tasks.episodes import episode_step
 from tasks.validation import SUITE_ARTIFACT
 
@@ -105,81 +102,6 @@ def _holdout_figure(metrics: dict[str, float], metric: str) -> Estimate | None:
         return None
     nan = float("nan")
     return Estimate(value, metrics.get(f"candidate.{metric}_low", nan), metrics.get(f"candidate.{metric}_high", nan))
-
-
-@task(name="check-window-data", cache_policy=NO_CACHE)
-def check_window_task(
-    frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str
-) -> ValidationReport:
-    """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
-    report = validate_frame(frame, suite, source=source, **window_rules(config, window))
-    return record_window_validation(report, config, source, window, run_id)
-
-
-@task(name="check-window-labels", cache_policy=NO_CACHE)
-def check_window_labels_task(
-    report: ValidationReport, joined: pd.DataFrame, suite: SuiteSpec, config: Config, window: Window, run_id: str
-) -> ValidationReport:
-    """The window's report with the label feed's rules on the labels that arrived for its rows,
-    recorded again when they were judged."""
-    checked = check_arrived_labels(report, joined["label"], suite, config.validation.warnings)
-    if checked is report:
-        return report
-    return record_window_validation(checked, config, report.source, window, run_id)
-
-
-@task(name="check-label-signal", cache_policy=NO_CACHE)
-def check_label_signal_task(
-    report: ValidationReport,
-    joined: pd.DataFrame,
-    predictions: pd.DataFrame,
-    drift: DriftReport | None,
-    config: Config,
-    window: Window,
-    run_id: str,
-) -> ValidationReport:
-    """The window's report with a binary label feed's signal judged (core/label_signal.py): labels that
-    carry none where the unchanged inputs predict some are refused like bad data, never learnt from."""
-    if config.task != "binary" or not report.passed or label_shortfall(joined, config) is not None:
-        return report
-    judged = drift is not None and not drift_unjudged(len(predictions), config.monitoring.min_drift_rows)
-    share, _, prediction_drifted = split_drift(drift) if judged and drift is not None else (None, (), None)
-    inputs = WindowInputs(share, config.monitoring.retraining.drift_share, prediction_drifted)
-    features = [*config.data.features.numeric, *config.data.features.categorical]
-    rows = with_features(joined, predictions, features)
-    blocking = "label_signal" not in config.validation.warnings
-    target, bootstrap = config.data.target.column, config.evaluation.bootstrap
-    rule = check_label_signal(rows, features, inputs, target, bootstrap, blocking)
-    if rule is None:
-        return report
-    checked = replace(report, results=(*report.results, rule))
-    return record_window_validation(checked, config, report.source, window, run_id)
-
-
-def window_rules(config: Config, window: Window) -> dict[str, Any]:
-    """The rules beside the contract a monitoring window is checked by, on either engine."""
-    freshness = config.validation.freshness
-    return {
-        "as_of": window.end_time,
-        "freshness_hours": freshness.max_age_hours if freshness else None,
-        "volume": config.validation.volume,
-        "require_target": False,  # labels arrive later
-        "warnings": config.validation.warnings,
-    }
-
-
-def record_window_validation(
-    report: ValidationReport, config: Config, source: str, window: Window, run_id: str
-) -> ValidationReport:
-    """The window's validation report to MLflow (file and tags) and to a Prefect artifact."""
-    tracking.log_json(run_id, report.to_dict(), "validation/report.json")
-    tracking.set_tags(run_id, validation_tags(report))
-    publish_markdown(
-        f"{config.name}-window-validation-{window.label}",
-        report.to_markdown(),
-        f"Data validation of {source}, {window.label}",
-    )
-    return report
 
 
 @task(name="read-window-predictions", cache_policy=NO_CACHE, **IO_RETRIES)

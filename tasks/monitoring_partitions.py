@@ -70,8 +70,9 @@ from perennial.io.prediction_store import ParquetPredictionStore, open_store
 from perennial.io.registry import Registry
 from perennial.io.window_parts import open_labels, open_predictions, positions_of
 from tasks.common import IO_RETRIES
-from tasks.monitoring import no_predictions, record_drift, record_window_validation, window_rules
+from tasks.monitoring import no_predictions, record_drift
 from tasks.monitoring_insights import importance_at_training, measure_decay
+from tasks.monitoring_validation import record_window_validation, window_rules
 
 if TYPE_CHECKING:
     import dask.dataframe as dd

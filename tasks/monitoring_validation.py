@@ -1,0 +1,96 @@
+"""Monitoring's validation tasks: a window's data against the champion's contract, its arrived labels
+as a feed, and (binary) whether those labels carry the signal the unchanged inputs predict. Recorded,
+not raised: the monitoring flow decides first, then refuses the window."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from perennial.config import Config
+from perennial.core.drift import DriftReport
+from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
+from perennial.core.monitoring import Window, drift_unjudged, label_shortfall, split_drift
+from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
+from perennial.core.validation_report import validation_tags
+from perennial.io import tracking
+from tasks.common import publish_markdown
+
+
+@task(name="check-window-data", cache_policy=NO_CACHE)
+def check_window_task(
+    frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str
+) -> ValidationReport:
+    """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
+    report = validate_frame(frame, suite, source=source, **window_rules(config, window))
+    return record_window_validation(report, config, source, window, run_id)
+
+
+@task(name="check-window-labels", cache_policy=NO_CACHE)
+def check_window_labels_task(
+    report: ValidationReport, joined: pd.DataFrame, suite: SuiteSpec, config: Config, window: Window, run_id: str
+) -> ValidationReport:
+    """The window's report with the label feed's rules on the labels that arrived for its rows,
+    recorded again when they were judged."""
+    checked = check_arrived_labels(report, joined["label"], suite, config.validation.warnings)
+    if checked is report:
+        return report
+    return record_window_validation(checked, config, report.source, window, run_id)
+
+
+@task(name="check-label-signal", cache_policy=NO_CACHE)
+def check_label_signal_task(
+    report: ValidationReport,
+    joined: pd.DataFrame,
+    predictions: pd.DataFrame,
+    drift: DriftReport | None,
+    config: Config,
+    window: Window,
+    run_id: str,
+) -> ValidationReport:
+    """The window's report with a binary label feed's signal judged (core/label_signal.py): labels that
+    carry none where the unchanged inputs predict some are refused like bad data, never learnt from."""
+    if config.task != "binary" or not report.passed or label_shortfall(joined, config) is not None:
+        return report
+    judged = drift is not None and not drift_unjudged(len(predictions), config.monitoring.min_drift_rows)
+    share, _, prediction_drifted = split_drift(drift) if judged and drift is not None else (None, (), None)
+    inputs = WindowInputs(share, config.monitoring.retraining.drift_share, prediction_drifted)
+    features = [*config.data.features.numeric, *config.data.features.categorical]
+    rows = with_features(joined, predictions, features)
+    blocking = "label_signal" not in config.validation.warnings
+    target, bootstrap = config.data.target.column, config.evaluation.bootstrap
+    rule = check_label_signal(rows, features, inputs, target, bootstrap, blocking)
+    if rule is None:
+        return report
+    checked = replace(report, results=(*report.results, rule))
+    return record_window_validation(checked, config, report.source, window, run_id)
+
+
+def window_rules(config: Config, window: Window) -> dict[str, Any]:
+    """The rules beside the contract a monitoring window is checked by, on either engine."""
+    freshness = config.validation.freshness
+    return {
+        "as_of": window.end_time,
+        "freshness_hours": freshness.max_age_hours if freshness else None,
+        "volume": config.validation.volume,
+        "require_target": False,  # labels arrive later
+        "warnings": config.validation.warnings,
+    }
+
+
+def record_window_validation(
+    report: ValidationReport, config: Config, source: str, window: Window, run_id: str
+) -> ValidationReport:
+    """The window's validation report to MLflow (file and tags) and to a Prefect artifact."""
+    tracking.log_json(run_id, report.to_dict(), "validation/report.json")
+    tracking.set_tags(run_id, validation_tags(report))
+    publish_markdown(
+        f"{config.name}-window-validation-{window.label}",
+        report.to_markdown(),
+        f"Data validation of {source}, {window.label}",
+    )
+    return report
