@@ -186,3 +186,14 @@ def test_release_modes_need_a_challenger_and_are_recorded(project: Any, perennia
     # when v2 is promoted, then the release is over: the mode is back to the champion alone
     assert perennial("promote", "2", "-c", manual).exit_code == 0
     assert registry.serving_state() == ({"champion": "2", "challenger": "2"}, "champion")
+
+
+def test_train_learns_from_the_day_a_person_names_and_records_it(project: Any, perennial: Run) -> None:
+    # given a person asked after a concept change, who retrains from the day it began
+    config = project.write_config()
+    trained = perennial(
+        "train", "-c", config, "--train-start", "2013-02-01", "--train-end", "2013-03-15", "--holdout-end", "2013-04-30"
+    )
+    # then the version learnt from that day on, and its lineage says so
+    assert trained.exit_code == 0, trained.output
+    assert '"train_start":"2013-02-01"' in Registry("tiny-delay").info("1").tags["perennial.split"]

@@ -68,6 +68,13 @@ def train(
     train_end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     holdout_end: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
     reason: str = "manual",
+    train_start: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="learn from this day on, not from the first row (after a concept change: the day it began)",
+        ),
+    ] = None,
 ) -> None:
     """Run the training flow once: validate, train, evaluate, gate, register."""
     checked(config)
@@ -79,6 +86,7 @@ def train(
         train_end=train_end.date() if train_end else None,
         holdout_end=holdout_end.date() if holdout_end else None,
         reason=reason,
+        train_start=train_start.date() if train_start else None,
     )
     if error:
         fail(error)

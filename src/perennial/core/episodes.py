@@ -204,7 +204,7 @@ def _won_back_too_little(
         return EpisodeStep(_retrained(episode, holdout_end), True, False, why, train_from=_first(episode))
     # asked once, then closed: the champion's own figure judges from here, so a later decay is a new episode
     asked = replace(episode, alerted=True, end=episode.last, closed_by=f"{short}: a person was asked")
-    return EpisodeStep(asked, False, True, f"{short}: a person decides, not a retrain")
+    return EpisodeStep(asked, False, True, f"{short}: a person decides, not a retrain{_by_hand(episode)}")
 
 
 def _close(episode: Episode, window: str, absorbed: bool, policy: Retraining) -> Episode | None:
@@ -247,7 +247,10 @@ def _within(
     if decision.reason is None or episode.alerted:
         return EpisodeStep(episode, False, False, f"{spent}; no further retrain in it")
     return EpisodeStep(
-        replace(episode, alerted=True), False, True, f"{spent} and the shift persists: a person decides, not a retrain"
+        replace(episode, alerted=True),
+        False,
+        True,
+        f"{spent} and the shift persists: a person decides, not a retrain{_by_hand(episode)}",
     )
 
 
@@ -263,6 +266,13 @@ def _retryable(episode: Episode, policy: Retraining) -> bool:
         return False
     first_failed = episode.trigger == "performance" and episode.outcome == "failed" and episode.retrains == 1
     return episode.outcome in RETRYABLE or first_failed
+
+
+def _by_hand(episode: Episode) -> str:
+    """What the person asked about a performance episode can run: a retrain on the changed data alone."""
+    if episode.trigger != "performance":
+        return ""
+    return f" (to learn from the change alone: perennial train --train-start <the first day of {_first(episode)}>)"
 
 
 def _first(episode: Episode) -> str:

@@ -112,6 +112,7 @@ def test_a_promoted_retrain_that_won_back_too_little_of_the_drop_retrains_again_
         token.episode.with_outcome("promoted", "3"), "w3", QUIET, calm=True, champion="3", level=auc(0.70, 0.72)
     )
     assert not still.retrain and still.alert and "a person decides" in still.why
+    assert "(to learn from the change alone: perennial train --train-start <the first day of w1>)" in still.why
     # and the episode closes there: v3's own figure judges from now on, so a later decay opens a new one
     assert (
         still.episode is not None and still.episode.end == "w3" and "a person was asked" in str(still.episode.closed_by)
@@ -276,7 +277,8 @@ def test_a_performance_episode_whose_first_retrain_failed_retries_on_the_windows
     assert "the last retrain was failed; this one learns from the windows from 2024-09 on" in retry.why
     # and a drift episode's failed retrain still asks a person instead (the shift is not a changed concept)
     drift = step(None, "w1", FIRE).episode
-    assert drift is not None and step(drift.with_outcome("failed", "2"), "w2", FIRE).alert
+    asked = step(drift.with_outcome("failed", "2"), "w2", FIRE) if drift is not None else None
+    assert asked is not None and asked.alert and "--train-start" not in asked.why  # a drift has no such day
 
 
 def test_a_token_gain_is_not_absorbed_because_a_small_windows_interval_reaches_half_the_drop() -> None:
