@@ -83,17 +83,25 @@ def _champion_shortfall(
 
 
 def lift_beside_champion(
-    lift: Check, champion: Scores | None, diff: MetricEstimate | None, baseline: Scores, higher: bool
+    candidate: Scores,
+    lift: Check,
+    champion: Scores | None,
+    diff: MetricEstimate | None,
+    baseline: Scores,
+    higher: bool,
 ) -> Check:
     """A lift short of the bar still passes when the champion it would replace is short of it too on the
     same rows and the candidate beats that champion with confidence: refusing it would keep the worse
     model (after a concept change the champion can fall below even the baseline). It must still beat
-    the baseline at all: a candidate no better than a constant has learnt nothing."""
+    the baseline with confidence, its interval clear of the baseline's figure: a candidate at chance
+    beside a champion below it has learnt nothing, and would become the yardstick."""
     if lift.passed or champion is None or diff is None or lift.value is None or lift.threshold is None:
         return lift
     champion_lift = (champion.primary.value - baseline.primary.value) * (1.0 if higher else -1.0)
     better = superior(diff, 0.0, higher) is Verdict.PASSED
-    if not (lift.value > 0 and champion_lift < lift.threshold and better):
+    primary, floor = candidate.primary, baseline.primary.value
+    clear = primary.low > floor if higher else primary.high < floor  # NaN ends: not clear
+    if not (clear and champion_lift < lift.threshold and better):
         return lift
     detail = (
         f"{lift.detail}; short of the bar, but the champion's own lift on these rows is {fmt(champion_lift)}"

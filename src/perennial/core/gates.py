@@ -153,7 +153,7 @@ def check_promotion(
         checks.append(_floor("primary floor", candidate.primary.value, policy.min_primary, primary_metric, higher))
     if policy.min_lift_over_baseline is not None:
         lift = _lift(candidate, baseline, policy.min_lift_over_baseline, primary_metric, higher)
-        checks.append(lift_beside_champion(lift, champion, versus_champion, baseline, higher))
+        checks.append(lift_beside_champion(candidate, lift, champion, versus_champion, baseline, higher))
     checks += champion_checks(
         candidate, champion, versus_champion, versus_more, policy, primary_metric, evidence, reason, drift_alone
     )

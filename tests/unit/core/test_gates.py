@@ -450,3 +450,26 @@ def test_a_retrain_equivalent_to_the_champion_fails_instead_of_asking_for_a_retr
         ).verdict
         is Verdict.INCONCLUSIVE
     )
+
+
+def test_a_chance_level_retrain_is_not_let_through_beside_a_champion_below_chance() -> None:
+    # given a concept change that left the champion below chance (AUC 0.45) and a retrain, mostly of
+    # pre-change rows, at chance: 0.5048 [0.4673, 0.5451], better than the champion with confidence
+    chance = Scores(
+        label="candidate:logistic",
+        rows=1000,
+        primary=MetricEstimate("roc_auc", 0.5048, 0.4673, 0.5451),
+        secondary=(),
+        slices=(),
+        calibration=(),
+        confusion=((500, 0), (500, 0)),
+    )
+    baseline, champion = scores("baseline", 0.50), scores("champion:v1", 0.45)
+    better = MetricEstimate("roc_auc_diff", 0.055, 0.02, 0.09)
+    policy = Gate(min_lift_over_baseline=0.05, max_regression_vs_champion=0.01)
+    # when gated / then it fails its lift: its interval reaches the baseline's 0.5, it learnt nothing
+    report = check_promotion(chance, baseline, champion, better, policy, "roc_auc", reason=DECAY_EVENTS[0])
+    assert [c.name for c in report.failures] == ["beats baseline"], report.summary()
+    # and the same gain on an interval clear of 0.5 passes (the fallen champion would be worse)
+    learnt = replace(chance, primary=MetricEstimate("roc_auc", 0.54, 0.515, 0.565))
+    assert check_promotion(learnt, baseline, champion, better, policy, "roc_auc", reason=DECAY_EVENTS[0]).passed
