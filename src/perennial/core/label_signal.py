@@ -10,6 +10,10 @@ set. Three things together tell such a feed from a real change of concept:
 - a model fit on the window's own rows finds no signal either (out-of-fold ROC AUC whose interval
   reaches 0.5). A changed concept is learnable from the new labels; noise is not.
 
+Labels swapped wholesale (1 for 0) are learnable, so the last test would let them through: a champion
+whose window AUC lies wholly below 0.5 while its scores predict far more and nothing drifted is
+ranking the labels backwards, and is refused on the first test alone.
+
 Binary tasks only: there chance is 0.5 whatever the class balance. Without the features (a window
 read over partitions keeps only ids, scores and labels in memory) the third test cannot run, and
 without a drift verdict (too few rows) the first cannot: then the window is not refused, since a
@@ -41,6 +45,10 @@ CHANCE = 0.5
 # learning is far clearer than that
 LEARNABLE_MARGIN = 0.02
 FOLDS = 3
+# the champion's window AUC wholly below 0.5 by this: its scores rank the labels backwards. Such labels
+# are learnable (a retry on them was promoted and served inverted scores), so they are refused before
+# the learnability test: a polarity flip in the feed, not a changed concept
+BACKWARDS_MARGIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,11 @@ def check_label_signal(
         return None  # the inputs moved: a real change may explain the labels
     window = estimate_metrics(labels, joined["prediction"], ["roc_auc"], bootstrap)["roc_auc"]
     expected = _expected(joined["prediction"])
-    if expected is None or window.low > CHANCE or window.high >= expected.low:
+    if expected is None or window.high >= expected.low:
+        return None
+    if window.high < CHANCE - BACKWARDS_MARGIN:  # learnable, but backwards: a swapped feed, not a new world
+        return RuleResult(target, RULE, False, _backwards(window, expected, inputs, target), KIND, blocking)
+    if window.low > CHANCE:
         return None
     learnt = _learnt(joined.loc[:, list(features)], labels, bootstrap)
     if learnt is None or learnt.low > CHANCE + LEARNABLE_MARGIN:
@@ -87,6 +99,16 @@ def check_label_signal(
         f"label feed (shuffled, or joined to the wrong rows?); fix '{target}' and monitor the window again"
     )
     return RuleResult(target, RULE, False, observed, kind=KIND, blocking=blocking)
+
+
+def _backwards(window: Estimate, expected: Estimate, inputs: WindowInputs, target: str) -> str:
+    return (
+        f"the champion's scores rank the labels backwards: roc_auc {window.value:.3f} [{window.low:.3f}, "
+        f"{window.high:.3f}] where its own scores predict {expected.value:.3f} [{expected.low:.3f}, "
+        f"{expected.high:.3f}] (label-free), and the inputs did not move (feature drift share "
+        f"{inputs.drift_share:.2f}): a label feed whose classes were swapped (polarity flipped?); fix '{target}' "
+        "and monitor the window again"
+    )
 
 
 def _moved(inputs: WindowInputs) -> bool:

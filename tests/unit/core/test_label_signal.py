@@ -92,3 +92,16 @@ def test_a_team_whose_labels_really_carry_so_little_can_record_it_without_blocki
     # and, blocking, the report's way forward names the key that makes it a warning
     blocked = ValidationReport("labels.csv", 1000, (check(joined),))  # type: ignore[arg-type]
     assert "list label_signal in validation.warnings" in blocked.summary()
+
+
+def test_labels_swapped_wholesale_are_refused_though_a_model_could_learn_them() -> None:
+    # given a feed that wrote 1 for 0 and 0 for 1 (the inputs and scores unchanged)
+    joined = window()
+    joined["label"] = 1 - joined["label"]
+    # when checked / then refused: the champion ranks them backwards, where its scores predict 0.8
+    rule = check(joined)
+    assert rule is not None and rule.blocking and "rank the labels backwards" in rule.observed
+    assert "polarity flipped" in rule.observed and "feature drift share 0.00" in rule.observed
+    # and not when the inputs moved (a changed world may explain it: the policy's to judge)
+    moved = WindowInputs(drift_share=0.7, drift_threshold=0.5, prediction_drifted=True)
+    assert check(joined, moved) is None
