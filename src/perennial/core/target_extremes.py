@@ -32,7 +32,8 @@ class Extremes:
         return (
             f"{len(self.rows):,} row{'s hold' if many else ' holds'} a target far outside the rest (over {FAR_IQRS} "
             f"interquartile ranges beyond the quartiles): data row{'s' if many else ''} {shown}{more}; "
-            f"check {'them' if many else 'it'} or drop {'them' if many else 'it'}"
+            f"check {'them' if many else 'it'} or drop {'them' if many else 'it'} (a typo or a unit slip), or keep "
+            f"{'them' if many else 'it'} if the target really has so long a tail (delays, prices)"
         )
 
 

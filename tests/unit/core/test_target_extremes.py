@@ -22,7 +22,10 @@ def test_a_few_targets_far_outside_the_rest_are_named_by_data_row_and_left_out_o
     # then they are named by 1-based data row with their values, and what to do
     assert extremes is not None and extremes.rows == (11, 501, 2_001)
     assert "3 rows hold a target far outside the rest" in extremes.describe()
-    assert "data rows 11 (5e+06), 501 (-3e+06), 2,001 (1.2e+07); check them or drop them" in extremes.describe()
+    assert (
+        "data rows 11 (5e+06), 501 (-3e+06), 2,001 (1.2e+07); check them or drop them (a typo or a unit slip), or keep them"
+        in extremes.describe()
+    )
     # and the scale measured without them is the other rows' (it is ~10x with them)
     assert mean_predictor_error(profits) > 5 * clean
     assert mean_predictor_error(profits, extremes) == pytest.approx(clean, rel=0.01)

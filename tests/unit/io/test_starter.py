@@ -664,7 +664,10 @@ def test_targets_far_outside_the_rest_are_named_and_the_margins_measured_without
     clean = parse_config(yaml.safe_load(starter_config(tmp_path / "clean.csv", "profit")), "c.yaml")
     # then the 5 rows are named, with their values and what to do
     assert "# 5 rows hold a target far outside the rest (over 50 interquartile ranges beyond the quartiles)" in text
-    assert "data rows 101 (5e+06), 202 (8e+06), 303 (-3e+06), ...; check them or drop them" in text
+    assert (
+        "data rows 101 (5e+06), 202 (8e+06), 303 (-3e+06), ...; check them or drop them (a typo or a unit slip), or keep them"
+        in text
+    )
     # and the margins are the clean table's (within a percent), not ~10x them, saying what they were measured on
     assert "a mean predictor's MAE on this table without its 5 far-out rows is" in text
     for scale in (lambda c: c.gate.min_lift_over_baseline, lambda c: c.monitoring.retraining.performance_tolerance):
