@@ -204,7 +204,12 @@ def _won_back_too_little(
         return EpisodeStep(_retrained(episode, holdout_end), True, False, why, train_from=_first(episode))
     # asked once, then closed: the champion's own figure judges from here, so a later decay is a new episode
     asked = replace(episode, alerted=True, end=episode.last, closed_by=f"{short}: a person was asked")
-    return EpisodeStep(asked, False, True, f"{short}: a person decides, not a retrain{_by_hand(episode)}")
+    # said as it is: no retrain for this drop, but a new drop against v<n>'s own figure is a new episode
+    why = (
+        f"{short}: a person decides, no further retrain for this drop{_by_hand(episode)}; a drop measured "
+        f"against v{episode.version}'s own figure opens a new episode"
+    )
+    return EpisodeStep(asked, False, True, why)
 
 
 def _close(episode: Episode, window: str, absorbed: bool, policy: Retraining) -> Episode | None:

@@ -113,6 +113,9 @@ def test_a_promoted_retrain_that_won_back_too_little_of_the_drop_retrains_again_
     )
     assert not still.retrain and still.alert and "a person decides" in still.why
     assert "(to learn from the change alone: perennial train --train-start <the first day of w1>)" in still.why
+    # and it promises what the loop does: no retrain for this drop, a new drop against v3 is a new episode
+    assert "a drop measured against v3's own figure opens a new episode" in still.why
+    assert "not a retrain" not in still.why
     # and the episode closes there: v3's own figure judges from now on, so a later decay opens a new one
     assert (
         still.episode is not None and still.episode.end == "w3" and "a person was asked" in str(still.episode.closed_by)
