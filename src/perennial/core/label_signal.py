@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from perennial.config import Bootstrap
@@ -49,6 +50,9 @@ FOLDS = 3
 # are learnable (a retry on them was promoted and served inverted scores), so they are refused before
 # the learnability test: a polarity flip in the feed, not a changed concept
 BACKWARDS_MARGIN = 0.05
+# a champion scoring at least this on the window's labels is far from chance on any window monitoring
+# judges (200 labelled rows or more: an AUC interval there is about +/-0.08 at most)
+CLEARLY_SIGNAL = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,8 @@ def check_label_signal(
         return None
     if _moved(inputs):
         return None  # the inputs moved: a real change may explain the labels
+    if roc_auc_score(labels, joined["prediction"]) >= CLEARLY_SIGNAL:
+        return None  # every healthy window ends here, before any resampling (a window can be millions of rows)
     window = estimate_metrics(labels, joined["prediction"], ["roc_auc"], bootstrap)["roc_auc"]
     expected = _expected(joined["prediction"])
     if expected is None or window.high >= expected.low:
