@@ -6,9 +6,10 @@ within policy, or when a promoted retrain's reference absorbs the shift (the fir
 against the promoted champion is within policy). Inside an episode there is at most one retrain,
 plus ``episode_retries`` more when a retrain ended inconclusive (too little evidence: no verdict on
 whether it helped), or when a performance episode's first retrain, which learnt from all history,
-failed (the retry learns from the episode's first bad window on). A shift that persists after a retrain that did not help — failed its gate,
-passed without release, or was promoted and the drift stayed — asks a person
-(``perennial.drift.persistent``, once per episode) instead of retraining on the same shift again.
+failed (the retry learns from the episode's first bad window on). A shift that persists after a
+retrain that did not help — failed its gate, passed without release, or was promoted and the drift
+stayed — asks a person (``perennial.drift.persistent``, ``perennial.performance.persistent`` for a
+performance episode, once per episode) instead of retraining on the same shift again.
 A measured performance drop beyond tolerance after a drift episode's retrain is new evidence, not
 the same shift: it closes the drift episode and opens a performance episode with its own retrain.
 
