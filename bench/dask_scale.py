@@ -221,9 +221,9 @@ def load_context(size: Path, engine: str, labels: str | None = None) -> Context:
     """A step's inputs; ``labels``: the label share the join reads (its folder's percent)."""
     from perennial.config import FileSource, load_config
     from perennial.core.drift import ReferenceStats
-    from perennial.core.monitoring import Window
     from perennial.core.target import Labels
     from perennial.core.validation import SuiteSpec
+    from perennial.core.windows import Window
 
     config = load_config(size / f"config-{engine}.yaml")
     if labels is not None:

@@ -50,7 +50,7 @@ class Plan:
     train_end: dt.date  # the champion's training end (rows from here on it never saw)
 
     def labels(self) -> list[str]:
-        from perennial.core.monitoring import window_bounds
+        from perennial.core.windows import window_bounds
 
         out, start = [], self.start
         for _ in range(self.windows):
@@ -61,7 +61,7 @@ class Plan:
 
     def at(self, index: int) -> pd.Timestamp:
         """The start of replayed window ``index`` (0: the first)."""
-        from perennial.core.monitoring import window_bounds
+        from perennial.core.windows import window_bounds
 
         start = self.start
         for _ in range(index):

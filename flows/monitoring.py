@@ -32,17 +32,16 @@ from perennial.core.label_free import describe_estimate
 from perennial.core.monitoring import (
     ArrivedLabels,
     ChampionContext,
-    Window,
     WindowResult,
     drift_unjudged,
     event_for,
     label_shortfall,
-    window_bounds,
 )
 from perennial.core.names import Tag
 from perennial.core.release_rows import ReleaseReview
 from perennial.core.service_health import ServiceHealth
 from perennial.core.window_measures import WindowMeasures
+from perennial.core.windows import Window, window_bounds
 from perennial.errors import DataValidationFailed, GateFailed, GateInconclusive
 from perennial.io import tracking
 from perennial.io.preflight import with_new_rows

@@ -25,7 +25,7 @@ from flows.training import training_flow
 from perennial.config import Config, TimeSplit, load_config
 from perennial.core.episodes import Episode
 from perennial.core.events import RETRAIN_EVENTS
-from perennial.core.monitoring import Window, window_bounds
+from perennial.core.windows import Window, window_bounds
 from perennial.errors import ConfigError
 from perennial.io.registry import CHAMPION, Registry
 from perennial.settings import load_settings

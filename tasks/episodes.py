@@ -10,8 +10,9 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.episodes import EpisodeStep, advance_episode, outcome_of
 from perennial.core.lifecycle import TrainingOutcome
-from perennial.core.monitoring import Window, WindowResult
+from perennial.core.monitoring import WindowResult
 from perennial.core.retraining import RetrainDecision, within_policy
+from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
 from tasks.common import IO_RETRIES
 

@@ -25,15 +25,11 @@ from perennial.core.monitoring import (
     ArrivedLabels,
     ChampionContext,
     Performance,
-    Window,
     WindowResult,
     drift_frame,
     drift_unjudged,
-    label_start,
-    latest_batch,
     latest_predictions,
     split_drift,
-    window_holding,
     window_performance,
 )
 from perennial.core.names import Tag
@@ -42,6 +38,7 @@ from perennial.core.retraining import Reason, RetrainDecision, cooling_down, dec
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
+from perennial.core.windows import Window, label_start, latest_batch, window_holding
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore

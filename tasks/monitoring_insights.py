@@ -13,9 +13,10 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import ReferenceStats
 from perennial.core.importance import FeatureDecay, ImportanceReport, flag_decayed_features, permutation_importances
-from perennial.core.monitoring import PREDICTION, ChampionContext, Window
+from perennial.core.monitoring import PREDICTION, ChampionContext
 from perennial.core.names import Tag
 from perennial.core.skew import SkewReport, detect_skew
+from perennial.core.windows import Window
 from perennial.io import tracking
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry

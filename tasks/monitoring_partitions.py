@@ -45,7 +45,6 @@ from perennial.core.importance import FeatureDecay, importance_sample
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     ChampionContext,
-    Window,
     drift_frame,
     known_labels,
     no_joined_labels,
@@ -64,6 +63,7 @@ from perennial.core.monitoring_partitioned import (
 from perennial.core.target import Labels, check_label_columns
 from perennial.core.validation import SuiteSpec, ValidationReport
 from perennial.core.validation_partitioned import validate_partitioned
+from perennial.core.windows import Window
 from perennial.io import sources
 from perennial.io.partitioned import dask_reduce, gather_frame
 from perennial.io.prediction_store import ParquetPredictionStore, open_store

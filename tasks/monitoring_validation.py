@@ -14,9 +14,10 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.drift import DriftReport
 from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
-from perennial.core.monitoring import Window, drift_unjudged, label_shortfall, split_drift
+from perennial.core.monitoring import drift_unjudged, label_shortfall, split_drift
 from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
 from perennial.core.validation_report import validation_tags
+from perennial.core.windows import Window
 from perennial.io import tracking
 from tasks.common import publish_markdown
 

@@ -15,11 +15,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.monitoring import ArrivedLabels, Window
+from perennial.core.monitoring import ArrivedLabels
 from perennial.core.names import RELEASE_MODES, Alias, ReleaseMode, Tag, release_action
 from perennial.core.release import ReleasePolicy, decide_release, hold_on_invalid_data
 from perennial.core.release_rows import ReleaseReview, compare_outcomes, variant_rows, variant_window
 from perennial.core.target import Labels
+from perennial.core.windows import Window
 from perennial.io import tracking
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import open_store

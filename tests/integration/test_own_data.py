@@ -19,7 +19,7 @@ from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.cli import app
 from perennial.config import load_config
-from perennial.core.monitoring import BATCH_HAS_NO_DATES
+from perennial.core.windows import BATCH_HAS_NO_DATES
 from perennial.io.prediction_store import open_store
 from perennial.io.registry import Registry
 from perennial.io.starter import starter_config

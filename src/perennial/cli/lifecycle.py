@@ -149,7 +149,7 @@ def monitor(
     """Monitor one window: data quality, drift, delayed-label performance, the retrain policy."""
     settings = project()
     from perennial.config import load_config
-    from perennial.core.monitoring import BATCH_HAS_NO_DATES
+    from perennial.core.windows import BATCH_HAS_NO_DATES
 
     loaded = load_config(settings.root / config)
     if loaded.monitoring.window == "batch" and (start or end):
@@ -239,7 +239,7 @@ def _default_window(config: Config, root: Path) -> tuple[dt.date | None, dt.date
         return None, None
     from perennial.config import FileSource
     from perennial.core.data import parse_times
-    from perennial.core.monitoring import clock_or_data_window
+    from perennial.core.windows import clock_or_data_window
     from perennial.io import sources
 
     source = config.data.source

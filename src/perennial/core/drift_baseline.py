@@ -22,7 +22,8 @@ import pandas as pd
 
 from perennial.config import DriftReference
 from perennial.core.drift import ReferenceStats, build_reference
-from perennial.core.monitoring import PREDICTION, ChampionContext, Window, WindowKind, month_start
+from perennial.core.monitoring import PREDICTION, ChampionContext
+from perennial.core.windows import Window, WindowKind, month_start
 
 
 @dataclass(frozen=True, slots=True, eq=False)

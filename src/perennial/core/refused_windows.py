@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from perennial.core.monitoring import WindowKind, month_start, window_bounds
+from perennial.core.windows import WindowKind, month_start, window_bounds
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -13,7 +13,8 @@ from perennial.config import DriftReference
 from perennial.core.contract import SuiteSpec
 from perennial.core.drift import build_reference, detect_drift
 from perennial.core.drift_baseline import reference_span, stored_baseline, training_baseline
-from perennial.core.monitoring import PREDICTION, ChampionContext, Window, window_bounds
+from perennial.core.monitoring import PREDICTION, ChampionContext
+from perennial.core.windows import Window, window_bounds
 
 APRIL = window_bounds("week", dt.date(2013, 4, 1), None, dt.date(2013, 5, 1))
 

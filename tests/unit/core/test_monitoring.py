@@ -17,22 +17,17 @@ from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     ArrivedLabels,
     Performance,
-    Window,
     WindowResult,
-    batch_window,
-    clock_or_data_window,
     event_for,
     join_labels,
     label_shortfall,
-    label_start,
-    latest_batch,
     latest_predictions,
     split_drift,
-    window_bounds,
     window_estimates,
     window_performance,
 )
 from perennial.core.retraining import RetrainDecision
+from perennial.core.windows import Window, batch_window, clock_or_data_window, label_start, latest_batch, window_bounds
 from perennial.errors import DataSourceError
 
 TODAY = dt.date(2013, 8, 14)  # a Wednesday

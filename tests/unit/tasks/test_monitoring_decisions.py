@@ -9,7 +9,8 @@ from pathlib import Path
 from perennial.config import parse_config
 from perennial.core.events import PerformanceDegraded, PerformancePersistent
 from perennial.core.lifecycle import TrainingOutcome
-from perennial.core.monitoring import Performance, Window, event_for
+from perennial.core.monitoring import Performance, event_for
+from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
 from tasks.episodes import record_retrain_outcome_task
 from tasks.monitoring import decide_task
