@@ -109,7 +109,7 @@ def _days(result: dict[str, Any]) -> str:
     """The UTC days a window spans, where its label (its first day) does not say them: a month's
     label does, and so does a single day's."""
     days = result.get("days")
-    if not days or days[0] == days[1] or len(str(result["window"])) == len("2023-10"):
+    if not days or days[0] == days[1] or result["window"] == days[0][:7]:  # a single day, or a month ("2023-10")
         return ""
     return f" ({days[0]} to {days[1]}, UTC days)"
 

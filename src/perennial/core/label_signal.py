@@ -72,7 +72,7 @@ def check_label_signal(
     bootstrap: Bootstrap,
     blocking: bool = True,
 ) -> RuleResult | None:
-    """A failed ``labels`` rule when the window's labels carry no signal that its unchanged inputs
+    """A failed ``label_signal`` rule when the window's labels carry no signal that its unchanged inputs
     predict (see the module's three tests); None when they do, or when it cannot be told.
 
     ``joined``: the window's labelled rows, 0/1 ``label``, the champion's ``prediction`` (the positive
@@ -91,30 +91,39 @@ def check_label_signal(
     if expected is None or window.high >= expected.low:
         return None
     if window.high < CHANCE - BACKWARDS_MARGIN:  # learnable, but backwards: a swapped feed, not a new world
-        return RuleResult(target, RULE, False, _backwards(window, expected, inputs, target), KIND, blocking)
+        return RuleResult(
+            target, RULE, False, _backwards(window, expected, inputs, target, len(labels)), KIND, blocking
+        )
     if window.low > CHANCE:
         return None
     learnt = _learnt(joined.loc[:, list(features)], labels, bootstrap)
     if learnt is None or learnt.low > CHANCE + LEARNABLE_MARGIN:
         return None  # learnable from the window itself: a changed concept, the retrain's to learn
     observed = (
-        f"the champion scores roc_auc {window.value:.3f} [{window.low:.3f}, {window.high:.3f}] on {len(labels):,} "
-        f"labelled rows where its own scores predict {expected.value:.3f} [{expected.low:.3f}, {expected.high:.3f}]"
-        f" (label-free), the inputs did not move (feature drift share {inputs.drift_share:.2f}), and a model fit on the window's own rows finds "
-        f"no signal either (out-of-fold roc_auc {learnt.value:.3f} [{learnt.low:.3f}, {learnt.high:.3f}]): a broken "
-        f"label feed (shuffled, or joined to the wrong rows?); fix '{target}' and monitor the window again"
+        f"the champion scores {_evidence(window, expected, inputs, len(labels))}, and a model fit on the window's own rows finds "
+        f"no signal either (out-of-fold roc_auc {_interval(learnt)}): a broken label feed (shuffled, or joined to "
+        f"the wrong rows?); fix '{target}' and monitor the window again"
     )
     return RuleResult(target, RULE, False, observed, kind=KIND, blocking=blocking)
 
 
-def _backwards(window: Estimate, expected: Estimate, inputs: WindowInputs, target: str) -> str:
+def _backwards(window: Estimate, expected: Estimate, inputs: WindowInputs, target: str, rows: int) -> str:
     return (
-        f"the champion's scores rank the labels backwards: roc_auc {window.value:.3f} [{window.low:.3f}, "
-        f"{window.high:.3f}] where its own scores predict {expected.value:.3f} [{expected.low:.3f}, "
-        f"{expected.high:.3f}] (label-free), and the inputs did not move (feature drift share "
-        f"{inputs.drift_share:.2f}): a label feed whose classes were swapped (polarity flipped?); fix '{target}' "
-        "and monitor the window again"
+        f"the champion's scores rank the labels backwards: {_evidence(window, expected, inputs, rows)}: a label feed "
+        f"whose classes were swapped (polarity flipped?); fix '{target}' and monitor the window again"
     )
+
+
+def _evidence(window: Estimate, expected: Estimate, inputs: WindowInputs, rows: int) -> str:
+    """What both refusals rest on: the window's AUC, what the scores predict, the still inputs."""
+    return (
+        f"roc_auc {_interval(window)} on {rows:,} labelled rows where its own scores predict {_interval(expected)} (label-free), the "
+        f"inputs did not move (feature drift share {inputs.drift_share:.2f})"
+    )
+
+
+def _interval(estimate: Estimate) -> str:
+    return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
 def _moved(inputs: WindowInputs) -> bool:
