@@ -56,6 +56,14 @@ def _training_runs(api: str, triggered: bool = True) -> list[dict[str, Any]]:
     return [r for r in runs if ("holdout_end" in r["parameters"]) == triggered]
 
 
+def _verdict(run: dict[str, Any]) -> str:
+    """COMPLETED, "gate FAILED" when the run failed at the promotion gate, else its state and message."""
+    message = (run.get("state") or {}).get("message") or ""
+    if run["state_type"] == "FAILED" and "gate FAILED for candidate" in message:
+        return "gate FAILED"
+    return run["state_type"] if run["state_type"] == "COMPLETED" else f"{run['state_type']}: {message[:300]}"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -114,10 +122,12 @@ def test_up_then_a_drift_event_retrains_once_through_the_server_then_down(tmp_pa
             if len(runs) >= 2 and all(r["state_type"] in TERMINAL for r in runs):
                 break
             time.sleep(2)
-        windows = sorted((r["parameters"]["train_end"], r["parameters"]["holdout_end"], r["state_type"]) for r in runs)
-        assert windows == [("2013-04-01", "2013-04-15", "COMPLETED"), ("2013-04-15", "2013-05-01", "COMPLETED")], Path(
-            record["processes"][2]["log"]
-        ).read_text()[-3000:]
+        log = Path(record["processes"][2]["log"]).read_text()[-3000:]
+        windows = sorted((r["parameters"]["train_end"], r["parameters"]["holdout_end"], _verdict(r)) for r in runs)
+        # each ran to the gate's verdict: on this synthetic table nothing really changed, so a retrain asked
+        # for by drift alone may be promoted or refused as no better; a crash before the gate is neither
+        assert [w[:2] for w in windows] == [("2013-04-01", "2013-04-15"), ("2013-04-15", "2013-05-01")], log
+        assert {w[2] for w in windows} <= {"COMPLETED", "gate FAILED"}, (windows, log)
     finally:
         # when it is brought down
         stopped = _perennial(env, "down")
