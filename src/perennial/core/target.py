@@ -69,6 +69,16 @@ def class_names(values: pd.Series) -> pd.Series:
     return values.map(lambda v: v if isinstance(v, str) else label_key(v), na_action="ignore")
 
 
+def class_value(name: str) -> str | int:
+    """A class name as the data wrote it: a whole number's name ('4', '-1') as that number, any other
+    name as text. '04' and '4.5' stay text: no number prints as them."""
+    try:
+        number = int(name)
+    except ValueError:
+        return name
+    return number if str(number) == name else name
+
+
 def native(value: Any) -> Any:
     """A JSON-friendly scalar (numpy scalars become Python ones)."""
     return value.item() if isinstance(value, np.generic) else value

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from perennial.config import Config
+from perennial.core.target import class_value
 from perennial.errors import RegistryError
 from perennial.io import tracking
 from perennial.serving.metrics import CONTENT_TYPE, MetricsMiddleware
@@ -70,7 +71,7 @@ def _row(score: Any, model: LoadedModel) -> dict[str, Any]:
     if model.task == "multiclass":
         best = max(range(len(score)), key=score.__getitem__)
         return {
-            "label": model.classes[best],
+            "label": class_value(model.classes[best]),  # 4 for a target coded 0-9, as the client sent it
             "prediction": score[best],
             "probabilities": dict(zip(model.classes, score, strict=True)),
         }
@@ -102,7 +103,10 @@ def answer_schema(task: str) -> dict[str, Any]:
         fields["prediction"] = {"type": "number", "description": "the predicted value"}
     elif task == "multiclass":
         fields |= {
-            "label": {"type": "string", "description": "the most probable class"},
+            "label": {
+                "type": ["string", "integer"],
+                "description": "the most probable class (a class coded as a whole number comes back as that number)",
+            },
             "prediction": {"type": "number", "description": "the label's probability"},
             "probabilities": {
                 "type": "object",

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from perennial.config import Target
-from perennial.core.target import Labels, class_names, infer_task, label_key, resolve_labels
+from perennial.core.target import Labels, class_names, class_value, infer_task, label_key, resolve_labels
 from perennial.errors import TargetError
 
 
@@ -136,6 +136,16 @@ def test_multiclass_names_are_the_same_whatever_dtype_the_labels_were_read_as(va
     # then whole numbers are named alike ('3', never '3.0'), and a gap stays missing
     got = class_names(pd.Series(values, dtype=dtype)).tolist()
     assert [None if pd.isna(v) else v for v in got] == names
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("4", 4), ("-1", -1), ("0", 0), ("04", "04"), ("4.5", "4.5"), ("3.0", "3.0"), ("gold", "gold"), ("", "")],
+)
+def test_a_class_named_by_a_whole_number_is_answered_as_that_number(name, value) -> None:
+    # given a class name; then a whole number's own name comes back as the number, any other as text
+    got = class_value(name)
+    assert got == value and type(got) is type(value)
 
 
 @pytest.mark.parametrize(
