@@ -138,6 +138,7 @@ def monitoring_flow(
             context.version,
             measured.label_note,
             (estimated or {}).get("estimated_drop"),
+            context.trained_from,
         )
         broken = None if validation.passed else validation.summary(limit=3)
         release = _release(config_path, config, settings, registry, window, measured.labels, context, run_id, broken)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -17,7 +18,6 @@ from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
-from perennial.core.episodes import EpisodeStep
 from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
@@ -38,7 +38,7 @@ from perennial.core.retraining import Reason, RetrainDecision, cooling_down, dec
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
-from perennial.core.windows import Window, label_start, latest_batch, window_holding
+from perennial.core.windows import Window, latest_batch, retrain_start, window_holding
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore
@@ -75,7 +75,8 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
     if suite is None:
         raise RegistryError(f"model '{registry.name}' v{champion.version} has no data contract ({SUITE_ARTIFACT})")
     metric = config.evaluation.primary_metric
-    holdout = _holdout_figure(tracking.client().get_run(training_run).data.metrics, metric)
+    run = tracking.client().get_run(training_run).data
+    holdout = _holdout_figure(run.metrics, metric)
     labels = Labels.from_json(registry.info(champion.version).tags.get(LABELS_TAG), config.data.target.column)
     label_free, label_free_note = load_label_free(training_run)
     return ChampionContext(
@@ -88,7 +89,17 @@ def champion_context_task(config: Config, registry: Registry) -> ChampionContext
         labels,
         label_free,
         label_free_note,
+        _trained_from(run.params.get("split")),
     )
+
+
+def _trained_from(split: str | None) -> dt.date | None:
+    """The first day a training run learnt from, when its split was cut there (its logged split)."""
+    try:
+        start = json.loads(split).get("train_start") if split else None
+        return dt.date.fromisoformat(start) if start else None
+    except (ValueError, AttributeError):  # an older run's or a hash split's: no cut
+        return None
 
 
 def _holdout_figure(metrics: dict[str, float], metric: str) -> Estimate | None:
@@ -185,13 +196,6 @@ def no_scoring(config: Config, sources: tuple[str, ...]) -> DataSourceError:
         f"prediction store has no {' or '.join(sources)} rows for {config.name}: "
         "score the data first (perennial score -c <config>)"
     )
-
-
-def retry_start(step: EpisodeStep, window: Window) -> str | None:
-    """The first day a retry on the newer windows learns from: its episode's first window, when that
-    window has a time span and starts before this one (a scoring batch has none: all rows, as always)."""
-    start = label_start(step.train_from) if step.retrain and step.train_from else None
-    return start.isoformat() if start is not None and start < window.start else None
 
 
 @task(name="read-labels", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -298,8 +302,10 @@ def decide_task(
     champion_version: str | None,
     label_note: str | None = None,
     estimated_drop: float | None = None,
+    champion_from: dt.date | None = None,
 ) -> WindowResult:
-    """Record the window, apply the policy on the stored history, and claim the retrain when it is due."""
+    """Record the window, apply the policy on the stored history, and claim the retrain when it is due.
+    ``champion_from``: the champion's training window's first day, when it was cut (core/windows.retrain_start)."""
     unjudged = drift_unjudged(rows, config.monitoring.min_drift_rows) if drift is not None else None
     share, drifted, prediction_drift = split_drift(drift) if drift is not None and not unjudged else (None, (), None)
     pending = WindowResult(
@@ -338,7 +344,15 @@ def decide_task(
             decision = replace(decision, why=f"{decision.why}; {step.why}")
         elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
             decision = replace(decision, why=f"{decision.why}; {step.why}")
-        decision = replace(decision, train_start=retry_start(step, window) if decision.retrain else None)
+        if decision.retrain:
+            configured = getattr(config.split, "train_start", None)
+            cut = champion_from if champion_from and (configured is None or champion_from > configured) else None
+            start = retrain_start(step.train_from if step.retrain else None, cut, window)
+            if start is not None and start == cut:  # the champion's cut, not this episode's own
+                decision = replace(
+                    decision, why=f"{decision.why}; it learns from {start} on, as champion v{champion_version} did"
+                )
+            decision = replace(decision, train_start=start.isoformat() if start else None)
         cooldown = dt.timedelta(days=config.monitoring.retraining.cooldown_days)
         if decision.retrain and not store.claim_retrain(
             decision.dedupe_key or "", config.name, decision.reason or "", decision.why, window.end_time, cooldown

@@ -7,6 +7,7 @@ statistics from MLflow; everything it decides is decided here.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -55,6 +56,7 @@ class ChampionContext:
     # fitted on its holdout (regression: loss estimator; multiclass: calibration); None before it was recorded
     label_free: LabelFreeReference | None = None
     label_free_note: str | None = None  # why there is no label-free estimator, when there is none
+    trained_from: dt.date | None = None  # its training window's first day, when cut (split.train_start)
 
 
 def latest_predictions(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -78,6 +78,18 @@ def label_start(label: str) -> dt.date | None:
         return None
 
 
+def retrain_start(retry_from: str | None, champion_from: dt.date | None, window: Window) -> dt.date | None:
+    """The first day a retrain the loop asks for learns from; None: all history.
+
+    A retry learns from its episode's first window (``retry_from``, a window label). And no retrain
+    learns from before the champion's own first day when its training was cut there (a retry after a
+    change, a person's ``--train-start``): those rows were judged stale, and a retrain that brings them
+    back fails the gate and spends the episode's retrain. Only days before this window count.
+    """
+    starts = (label_start(retry_from) if retry_from else None, champion_from)
+    return max((d for d in starts if d is not None and d < window.start), default=None)
+
+
 def window_bounds(kind: WindowKind, start: dt.date | None, end: dt.date | None, today: dt.date) -> Window:
     """The window [start, end): explicit bounds, a start and the configured length, or the last full one."""
     if kind == "batch":

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from perennial.config import parse_config
+from perennial.config import HashSplit, TimeSplit, parse_config
 from perennial.core.events import PerformanceDegraded, PerformancePersistent
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import Performance, event_for
 from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
 from tasks.episodes import record_retrain_outcome_task
-from tasks.monitoring import decide_task
+from tasks.monitoring import _trained_from, decide_task
 from tests.conftest import config_dict
 
 MAY = Window(dt.date(2024, 5, 1), dt.date(2024, 6, 1), "2024-05")
@@ -96,3 +96,40 @@ def test_a_retry_held_by_the_cooldown_says_until_when_not_that_another_monitor_c
     assert not held.decision.retrain
     assert "it waits: cooling down until 2024-05-27" in held.decision.why
     assert "another monitor" not in held.decision.why
+
+
+def test_a_new_episode_first_retrain_learns_from_where_the_champion_was_cut_not_all_history(tmp_path: Path) -> None:
+    # given champion v3, learnt from 2024-05-01 on (a retry after a change), and a new drop in August
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0}}
+    config = parse_config(raw, "tiny.yaml")
+    august = Window(dt.date(2024, 8, 1), dt.date(2024, 9, 1), "2024-08")
+    cut = dt.date(2024, 5, 1)
+    asked = decide_task.fn(
+        config, f"sqlite:///{tmp_path / 'a.db'}", august, True, None, _auc(0.70, 0.90), 2000, "3", champion_from=cut
+    )
+    # then its retrain learns from May on, as v3 did, and says so: the months before were judged stale
+    event = event_for(asked, august, config.monitoring.retraining.performance_tolerance)
+    assert asked.decision.retrain and isinstance(event, PerformanceDegraded)
+    assert (event.train_start, event.train_end) == ("2024-05-01", "2024-08-01")
+    assert "it learns from 2024-05-01 on, as champion v3 did" in asked.decision.why
+    # and a champion that learnt from every row leaves the retrain learning from every row, silently
+    whole = decide_task.fn(config, f"sqlite:///{tmp_path / 'b.db'}", august, True, None, _auc(0.70, 0.90), 2000, "3")
+    assert whole.decision.retrain and whole.decision.train_start is None and "as champion" not in whole.decision.why
+    # and a cut no later than the config's own train_start changes nothing
+    raw["split"] |= {"train_start": "2024-06-01", "train_end": "2024-07-01", "holdout_end": "2024-08-01"}
+    configured = parse_config(raw, "tiny.yaml")
+    same = decide_task.fn(
+        configured, f"sqlite:///{tmp_path / 'c.db'}", august, True, None, _auc(0.70, 0.90), 2000, "3", champion_from=cut
+    )
+    assert same.decision.retrain and same.decision.train_start is None
+
+
+def test_the_champion_cut_is_read_from_its_training_run_logged_split() -> None:
+    # given the split a training run logs (tasks/runs.py), with and without a first day
+    cut = TimeSplit(train_start=dt.date(2024, 5, 1), train_end=dt.date(2024, 7, 1), holdout_end=dt.date(2024, 8, 1))
+    whole = TimeSplit(train_end=dt.date(2024, 7, 1), holdout_end=dt.date(2024, 8, 1))
+    # then the cut is its train_start, and a run without one (or without a split) has none
+    assert _trained_from(cut.model_dump_json()) == dt.date(2024, 5, 1)
+    assert _trained_from(whole.model_dump_json()) is None
+    assert _trained_from(HashSplit().model_dump_json()) is None and _trained_from(None) is None
