@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -38,7 +39,7 @@ def episode_step(
 ) -> EpisodeStep:
     """The dataset's drift episode after this window: whether the policy's retrain may go ahead, or a person is asked."""
     policy = config.monitoring.retraining
-    return advance_episode(
+    step = advance_episode(
         store.open_episode(config.name),
         config.name,
         window.label,
@@ -49,3 +50,20 @@ def episode_step(
         policy,
         pending.performance.level if pending.performance is not None and pending.data_valid else None,
     )
+    return _with_reference_advice(step, config)
+
+
+def _with_reference_advice(step: EpisodeStep, config: Config) -> EpisodeStep:
+    """A drift episode whose promoted retrain left the shift in place asks a person; when drift is
+    measured against training data (still mostly from before the shift), the way out is said."""
+    episode = step.episode
+    if not step.alert or episode is None or episode.trigger != "drift" or episode.outcome != "promoted":
+        return step
+    if config.monitoring.reference.kind != "training":
+        return step
+    advice = (
+        f" (if v{episode.version} performs well on it, the shifted inputs are the new normal: "
+        "monitoring.reference.kind: rolling measures drift against the recent windows, not training data "
+        "mostly from before the shift)"
+    )
+    return replace(step, why=step.why + advice)

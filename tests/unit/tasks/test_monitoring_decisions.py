@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from perennial.config import HashSplit, TimeSplit, parse_config
+from perennial.core.drift import ColumnDrift, DriftReport
 from perennial.core.events import PerformanceDegraded, PerformancePersistent
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import Performance, event_for
@@ -133,3 +136,29 @@ def test_the_champion_cut_is_read_from_its_training_run_logged_split() -> None:
     assert _trained_from(cut.model_dump_json()) == dt.date(2024, 5, 1)
     assert _trained_from(whole.model_dump_json()) is None
     assert _trained_from(HashSplit().model_dump_json()) is None and _trained_from(None) is None
+
+
+def _drifted() -> DriftReport:
+    columns = (
+        ColumnDrift("temp", "numeric", "wasserstein", 0.3, 0.1, True),
+        ColumnDrift("distance", "numeric", "wasserstein", 0.3, 0.1, True),
+    )
+    return DriftReport(columns, 1.0, 0.5, True, 2000, 2000)
+
+
+@pytest.mark.parametrize(("reference", "advised"), [("training", True), ("rolling", False)])
+def test_a_shift_that_persists_after_its_promoted_retrain_says_how_to_accept_it_as_normal(
+    tmp_path: Path, reference: str, advised: bool
+) -> None:
+    # given drift asking for a retrain in May, promoted as v2, and June still drifted against training data
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0}, "reference": {"kind": reference}}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    may = decide_task.fn(config, ledger, MAY, True, _drifted(), _auc(0.90, 0.91), 2000, "1")
+    assert may.decision.retrain and may.decision.reason == "drift"
+    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, _promoted("2"))
+    june = decide_task.fn(config, ledger, JUNE, True, _drifted(), _auc(0.90, 0.91), 2000, "2")
+    # then a person is asked; measured against training data, the alert says how to take the shift as normal
+    assert june.alert and not june.decision.retrain and "a person decides" in june.decision.why
+    assert ("monitoring.reference.kind: rolling" in june.decision.why) is advised
