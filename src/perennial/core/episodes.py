@@ -168,8 +168,8 @@ def _short_of_target(episode: Episode, level: Level, policy: Retraining) -> str 
     if gap <= max(policy.performance_tolerance, episode.drop / 2):
         return None
     return (
-        f"v{episode.version} won back too little of the drop: the window is {gap:.4g} below "
-        f"{episode.target:.4g}, the figure the drop of {episode.drop:.4g} from {episode.start} was measured "
+        f"v{episode.version} won back too little of the drop: the window's {level.value:.4g} is {gap:.4g} worse "
+        f"than {episode.target:.4g}, the figure the drop of {episode.drop:.4g} from {episode.start} was measured "
         "from (absorbed once half of it is won back)"
     )
 

@@ -106,7 +106,7 @@ def test_a_promoted_retrain_that_won_back_too_little_of_the_drop_retrains_again_
     assert token.retrain and not token.alert and token.episode is not None and token.episode.open
     assert "retry 1 of 1 on the windows from w1: v2 won back too little of the drop" in token.why
     assert token.train_from == "w1"  # it learns from the episode's first window on, where the first learnt from all
-    assert "0.25 below 0.92" in token.why and token.episode.retrains == 2
+    assert "the window's 0.67 is 0.25 worse than 0.92" in token.why and token.episode.retrains == 2
     # when that retry is promoted (v3) and still leaves most of the drop / then a person is asked, once
     still = step(
         token.episode.with_outcome("promoted", "3"), "w3", QUIET, calm=True, champion="3", level=auc(0.70, 0.72)
@@ -294,4 +294,4 @@ def test_a_token_gain_is_not_absorbed_because_a_small_windows_interval_reaches_h
     after = step(promoted, "w2", QUIET, calm=True, champion="3", level=window.level)
     # then 12% won back is not half: the episode stays open and retries, though the best end is within half
     assert after.retrain and after.episode is not None and after.episode.open
-    assert "won back too little of the drop: the window is 0.164 below 0.8" in after.why
+    assert "won back too little of the drop: the window's 0.636 is 0.164 worse than 0.8" in after.why
