@@ -15,7 +15,7 @@ from perennial.config import Config, FileSource, load_config
 from perennial.core.column_types import repeated_ids
 from perennial.core.target import Labels, check_class_rows, check_label_columns, check_spellings, resolve_labels
 from perennial.errors import ConfigError, DataSourceError
-from perennial.io import sources
+from perennial.io import sniffing, sources
 
 
 def check_config(path: Path, root: Path | None = None) -> tuple[Config, Labels | None]:
@@ -86,8 +86,10 @@ def _check_label_feed(path: Path, config: Config, labels: Labels, root: Path | N
 
 def with_new_rows(config: Config, path: Path) -> Config:
     """``config`` reading ``path`` (new rows to score, labelled or not) instead of its source: the
-    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks, day-first
-    columns, the thousands mark and initial spaces kept from the config's own file source."""
+    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks and initial
+    spaces kept from the config's own file source. The thousands mark and the day-first columns are
+    the new file's own where its first rows show them: another export of the same table may write
+    39915.77 where training's wrote 39.915,77, and 2021-03-04 where it wrote 04/03/2021."""
     from perennial.io.starter import source_for
 
     if not path.exists():
@@ -95,8 +97,16 @@ def with_new_rows(config: Config, path: Path) -> Config:
     source = source_for(path, str(path))
     old = config.data.source
     if isinstance(old, FileSource) and source.kind == "csv":
-        kept = ("missing_marks", "dayfirst_columns", "thousands", "skip_initial_space")
-        source = source.model_copy(update={key: getattr(old, key) for key in kept})
+        source = source.model_copy(
+            update={"missing_marks": old.missing_marks, "skip_initial_space": old.skip_initial_space}
+        )
+        head = sources.read_sample(source.model_copy(update={"path": str(path)}), None, rows=2000)
+        # a mark the new file shows wins; else the config's, unless this file writes decimals with it
+        thousands = sniffing.sniff_thousands(head, source.decimal) or old.thousands
+        dayfirst = tuple(c for c in old.dayfirst_columns if c in head and sniffing.still_day_first(head[c]))
+        source = source.model_copy(
+            update={"thousands": None if thousands == source.decimal else thousands, "dayfirst_columns": dayfirst}
+        )
     return config.model_copy(update={"data": config.data.model_copy(update={"source": source})})
 
 

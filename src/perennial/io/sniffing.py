@@ -91,6 +91,14 @@ def sniff_dayfirst(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(found)
 
 
+def still_day_first(values: pd.Series) -> bool:
+    """A column a config reads day first still holds such dates in a new file: every value a numeric
+    date and none provably month first (12/31). An ISO date (2021-03-04) read day first is swapped."""
+    text = values.dropna().astype(str)
+    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
+    return len(parts) == len(text) and not (parts[1] > 12).any()
+
+
 def partition_keys(path: Path) -> tuple[str, ...]:
     """The Hive partition keys of a Parquet directory (`year` of `readings/year=2022/`), outermost
     first. The reader adds each as a column though no file holds it: a new-rows file or a served

@@ -166,3 +166,25 @@ def test_an_id_column_that_names_rows_twice_is_refused_by_check(kind: str, tmp_p
     table.assign(txn_id=range(len(table))).to_parquet(tmp_path / "flights.parquet", index=False)
     if kind == "parquet":
         assert check_config(_config(tmp_path, source, id_column="txn_id"), tmp_path)[1] is not None
+
+
+def test_new_rows_are_read_with_their_own_thousands_mark_and_date_order(tmp_path: Path) -> None:
+    # given a config on a European export (';', decimal comma, 39.915,77, dates written 31/01/2013)
+    table = make_flights(rows=300, days=30).assign(distance=lambda f: f["distance"].round(2) * 20)
+    european = table.assign(
+        distance=table["distance"].map(lambda v: f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")),
+        time_hour=table["time_hour"].dt.strftime("%d/%m/%Y %H:%M"),
+    )
+    european.to_csv(tmp_path / "eu.csv", sep=";", index=False)
+    source = {"kind": "csv", "path": str(tmp_path / "eu.csv"), "delimiter": ";", "decimal": ","}
+    config = load_config(_config(tmp_path, {**source, "thousands": ".", "dayfirst_columns": ["time_hour"]}))
+    expected = table[["distance", "time_hour"]].assign(time_hour=table["time_hour"].dt.tz_localize(None))
+    # when new rows come as the same export, and as a plain one (39915.77, ISO dates)
+    plain = tmp_path / "plain.csv"
+    table.assign(time_hour=table["time_hour"].dt.strftime("%Y-%m-%d %H:%M")).to_csv(plain, index=False)
+    for path in (tmp_path / "eu.csv", plain):
+        read = read_source(check_new_rows(config, path).data.source, None)[["distance", "time_hour"]]
+        # then each is read as what it writes: the same numbers and the same times
+        # (the plain file read with the config's marks gave 3991577 for 39915.77 and swapped day and month)
+        assert read["distance"].to_numpy() == pytest.approx(expected["distance"].to_numpy())
+        assert pd.to_datetime(read["time_hour"]).equals(expected["time_hour"]), path.name
