@@ -254,3 +254,34 @@ def test_a_field_the_model_does_not_take_is_named_as_such_with_the_field_meant(s
     (error,) = errors
     assert status == 422 and error["field"] == "review text" and "did you mean" not in error["msg"]
     assert "GET /metadata lists" in error["msg"] and "batch scoring ignores a file's other columns" in error["msg"]
+
+
+@pytest.mark.parametrize("tree_based", [True, False])
+def test_a_null_boolean_in_one_record_leaves_the_others_answered_as_alone(tree_based: bool) -> None:
+    # given a model that learnt from a boolean column as a category and another as a number
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from perennial.config import Features
+    from perennial.core.features import build_feature_pipeline, categorical_mask
+
+    rng = np.random.default_rng(0)
+    flag = rng.uniform(size=2000) < 0.5
+    late = (flag & (rng.uniform(size=2000) < 0.9)) | (rng.uniform(size=2000) < 0.05)
+    features = Features(numeric=["x", "flag_number"], categorical=["flag"])
+    estimator = (
+        HistGradientBoostingClassifier(categorical_features=categorical_mask(features))
+        if tree_based
+        else LogisticRegression()
+    )
+    model = Pipeline([("features", build_feature_pipeline(features, tree_based)), ("model", estimator)])
+    model.fit(pd.DataFrame({"flag": flag, "x": rng.normal(size=2000), "flag_number": flag}), late)
+    kinds, names = {"flag": "boolean", "x": "double", "flag_number": "boolean"}, ["flag", "x", "flag_number"]
+    alone = {"flag": [True, False], "x": [0.0, 0.0], "flag_number": [True, False]}
+    # when the same two records come in a batch with a third whose booleans are null
+    batch = {key: [*values, None if key != "x" else 0.0] for key, values in alone.items()}
+    answers = model.predict_proba(build_frame(batch, names, kinds))[:, 1]
+    # then the two are answered as when sent alone (before: 1.0/0.0, an unseen category, or a crash)
+    assert answers[:2] == pytest.approx(model.predict_proba(build_frame(alone, names, kinds))[:2, 1])
+    assert answers[0] > 0.5 > answers[1]

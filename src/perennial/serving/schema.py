@@ -270,12 +270,17 @@ def build_frame(columns: Mapping[str, Sequence[Any]], names: Sequence[str], kind
             values = [None] * len(next(iter(columns.values()), ()))
         if kind in NUMERIC:
             data[name] = np.array(values, dtype="float64")
-        elif kind == "boolean":  # booleans with a null become 1.0/0.0/NaN, as pandas would read them
-            has_null = any(v is None for v in values)
+        elif kind == "boolean":
+            # with a null: objects True/False/NaN, as pandas reads such a CSV column, never 1.0/0.0/NaN,
+            # which a category column reads as unseen text ('1.0') for every record of the batch;
+            # only nulls: NaN, which row keys hash as a stored nullable boolean's gaps
+            nulls = sum(v is None for v in values)
             data[name] = (
-                np.array([np.nan if v is None else float(v) for v in values])
-                if has_null
-                else np.array(values, dtype=bool)
+                np.array(values, dtype=bool)
+                if not nulls
+                else np.array([np.nan if v is None else v for v in values], dtype=object)
+                if nulls < len(values)
+                else np.full(len(values), np.nan)
             )
         elif kind == "datetime":
             data[name] = pd.to_datetime(values, utc=True)
