@@ -17,7 +17,8 @@ A performance episode remembers the level its drop was measured from. A promoted
 only once a window judged by the new champion has won back at least half of that drop: a token gain
 (the retrain learnt from months mostly before the change) would otherwise reset the reference to the
 weaker model and read every later month as "within policy". Short of that, the episode retrains again
-(within ``episode_retries``) on the newer windows, then asks a person.
+(within ``episode_retries``) on the newer windows, then asks a person. Labels that come late are
+weighed when a window the retrain judged is monitored again with them; the window is not counted twice.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Literal
 
 from perennial.config import Retraining
 from perennial.core.retraining import RetrainDecision
+from perennial.core.windows import label_start
 
 # what the training run a retrain started ended with; "lost": no verdict came back within n windows
 Outcome = Literal["promoted", "passed", "failed", "inconclusive", "lost"]
@@ -131,6 +133,8 @@ def advance_episode(
             return EpisodeStep(_retrained(opened, holdout_end), True, False, f"episode opened at {window}")
         return EpisodeStep(opened, False, False, f"episode opened at {window}")
     if window <= previous.last:  # the same window monitored again: it was counted already
+        if level is not None and _labels_came_late(previous, window, champion):
+            return _judged_late(previous, window, holdout_end, decision, policy, level)
         return EpisodeStep(
             previous, False, False, f"window {window} already counted in the episode from {previous.start}"
         )
@@ -155,6 +159,37 @@ def advance_episode(
     if short is not None:
         return _won_back_too_little(episode, holdout_end, short, decision, policy)
     return _within(episode, holdout_end, decision, policy, level)
+
+
+def _labels_came_late(episode: Episode, window: str, champion: str | None) -> bool:
+    """A window counted before its labels came, monitored again with them: when the promoted retrain
+    judged it (after the retrain's holdout, under its version) and the episode waits on labels for the
+    drop it won back. With labels two windows late, every window was first counted unlabelled and the
+    episode stayed open for ever."""
+    first, held_out_to = label_start(window), label_start(episode.retrain or "")
+    return (
+        episode.outcome == "promoted"
+        and episode.target is not None
+        and champion is not None
+        and champion == episode.version
+        and first is not None
+        and held_out_to is not None
+        and first >= held_out_to
+    )
+
+
+def _judged_late(
+    episode: Episode, window: str, holdout_end: str, decision: RetrainDecision, policy: Retraining, level: Level
+) -> EpisodeStep:
+    """The late labels' verdict on the promoted retrain, the window not counted twice: absorbed when
+    they show half the drop won back, else the retry or the person, as on time."""
+    short = _short_of_target(episode, level, policy)
+    if short is not None:
+        return _won_back_too_little(episode, holdout_end, short, decision, policy)
+    closed = replace(
+        episode, end=window, closed_by=f"absorbed by the promoted v{episode.version} (the labels of {window} came late)"
+    )
+    return EpisodeStep(closed, False, False, f"episode from {episode.start} closed: {closed.closed_by}")
 
 
 def _short_of_target(episode: Episode, level: Level, policy: Retraining) -> str | None:

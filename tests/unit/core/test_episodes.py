@@ -295,3 +295,30 @@ def test_a_token_gain_is_not_absorbed_because_a_small_windows_interval_reaches_h
     # then 12% won back is not half: the episode stays open and retries, though the best end is within half
     assert after.retrain and after.episode is not None and after.episode.open
     assert "won back too little of the drop: the window's 0.636 is 0.164 worse than 0.8" in after.why
+
+
+def test_labels_that_come_two_windows_late_still_judge_the_promoted_retrain() -> None:
+    # given a performance episode opened in July whose retrain (held out to 1 August) was promoted as v2
+    def month(previous: Episode | None, label: str, decision: RetrainDecision, **kw: object) -> EpisodeStep:
+        ends = {"2013-07": "2013-08-01", "2013-08": "2013-09-01", "2013-09": "2013-10-01", "2013-10": "2013-11-01"}
+        return advance_episode(previous, "d", label, ends[label], decision, True, "2", POLICY, **kw)  # type: ignore[arg-type]
+
+    opened = month(None, "2013-07", DROPPED, level=auc(0.68, 0.92)).episode
+    assert opened is not None
+    promoted = opened.with_outcome("promoted", "2")
+    # and August and September were counted before their labels came
+    waiting = month(month(promoted, "2013-08", QUIET).episode, "2013-09", QUIET).episode
+    assert waiting is not None and waiting.open and waiting.windows == 3
+    # when August is monitored again with its labels, v2 at 0.86 (more than half the 0.24 drop won back)
+    late = month(waiting, "2013-08", QUIET, level=auc(0.86, 0.88))
+    # then the episode closes on them, August not counted twice
+    assert late.episode is not None and not late.episode.open and not late.retrain
+    assert late.episode.closed_by == "absorbed by the promoted v2 (the labels of 2013-08 came late)"
+    assert late.episode.windows == 3
+    # when they show v2 at 0.70 instead / then the retry on the windows since the drop goes ahead
+    short = month(waiting, "2013-08", QUIET, level=auc(0.70, 0.72))
+    assert short.retrain and short.train_from == "2013-07" and "won back too little" in short.why
+    # and July, judged by v1 before the retrain, or a window judged by another version, is only counted already
+    for label, champion in (("2013-07", "2"), ("2013-08", "1")):
+        again = advance_episode(waiting, "d", label, "x", QUIET, True, champion, POLICY, auc(0.70, 0.72))
+        assert again.episode == waiting and not again.retrain and "already counted" in again.why
