@@ -31,7 +31,7 @@ from tasks.data import (
     split_task,
     usable_features_task,
 )
-from tasks.episodes import record_retrain_outcome_task
+from tasks.episodes import record_trained, refused_recorded
 from tasks.evaluation import champion_trained_through_task, evaluate_task, load_champion_task
 from tasks.events import emit
 from tasks.gate import enforce_gate_task, gate_task
@@ -67,7 +67,9 @@ def training_flow(
         frame = leave_out_refused_task(frame, config, settings.ledger_url, run_id)  # never learn from bad data
         frame, labels = encode_target_task(frame, config, source)
         suite = reference_suite_task(config, registry, frame, run_id)
-        validate_task(frame, suite, config, source, run_id)
+        asked_by_loop = holdout_end if reason in RETRAIN_EVENTS else None  # a drift episode learns the ending
+        with refused_recorded(settings.ledger_url, config.name, asked_by_loop):
+            validate_task(frame, suite, config, source, run_id)
         config, span_note = reach_back_task(frame, config, run_id)  # a short holdout takes earlier rows
         train, holdout = split_task(frame, config)
         config = usable_features_task(train, config, run_id)  # all-null or constant columns: a warning, not a crash
@@ -120,8 +122,7 @@ def training_flow(
         print(outcome.headline)
         event = outcome_event(outcome, config.name, config.split.label, champion[0] if champion else None)
         emit(event)
-        if reason in RETRAIN_EVENTS and holdout_end is not None:  # the drift episode that asked learns the ending
-            record_retrain_outcome_task(settings.ledger_url, config.name, holdout_end, outcome)
+        record_trained(settings.ledger_url, config.name, asked_by_loop, outcome)
         enforce_gate_task(report, config)
     return outcome
 

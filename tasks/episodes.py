@@ -3,35 +3,53 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.episodes import EpisodeStep, advance_episode, outcome_of
+from perennial.core.episodes import EpisodeStep, Outcome, advance_episode, outcome_of
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import WindowResult
 from perennial.core.retraining import RetrainDecision, within_policy
 from perennial.core.windows import Window
+from perennial.errors import DataValidationFailed
 from perennial.io.monitor_store import MonitorStore
 from tasks.common import IO_RETRIES
 
 
 @task(name="record-retrain-outcome", cache_policy=NO_CACHE, **IO_RETRIES)
-def record_retrain_outcome_task(ledger_url: str, dataset: str, holdout_end: dt.date, outcome: TrainingOutcome) -> None:
+def record_retrain_outcome_task(
+    ledger_url: str, dataset: str, holdout_end: dt.date, ending: Outcome, version: str | None
+) -> None:
     """How a retrain monitoring asked for ended, for the drift episode that asked (read at its next window)."""
     store = MonitorStore(ledger_url)
     try:
-        store.record_outcome(
-            dataset,
-            holdout_end.isoformat(),
-            outcome_of(outcome.promoted, outcome.verdict),
-            outcome.version,
-            dt.datetime.now(dt.UTC),
-        )
+        store.record_outcome(dataset, holdout_end.isoformat(), ending, version, dt.datetime.now(dt.UTC))
     finally:
         store.close()
+
+
+def record_trained(ledger_url: str, dataset: str, holdout_end: dt.date | None, outcome: TrainingOutcome) -> None:
+    """A retrain the loop asked for (``holdout_end`` set) that reached its gate: how it ended."""
+    if holdout_end is not None:
+        ending = outcome_of(outcome.promoted, outcome.verdict)
+        record_retrain_outcome_task(ledger_url, dataset, holdout_end, ending, outcome.version)
+
+
+@contextmanager
+def refused_recorded(ledger_url: str, dataset: str, holdout_end: dt.date | None) -> Iterator[None]:
+    """A retrain the loop asked for whose data fails validation ends "refused" for its episode: it
+    showed as running, then lost after n windows, and was retried on the same data."""
+    try:
+        yield
+    except DataValidationFailed:
+        if holdout_end is not None:
+            record_retrain_outcome_task(ledger_url, dataset, holdout_end, "refused", None)
+        raise
 
 
 def episode_step(

@@ -127,6 +127,35 @@ def test_bad_data_fails_validation_and_leaves_the_champion(project, corrupt, exp
     assert "validation/report.json" in _artifacts(failed[0].info.run_id, "validation")
 
 
+def test_a_retrain_the_loop_asked_for_on_bad_data_ends_refused_for_its_episode(project) -> None:
+    from perennial.core.episodes import Episode
+    from perennial.io.monitor_store import MonitorStore
+
+    # given a champion, and a drift episode whose retrain (held out to 15 April) is running
+    config = project.write_config()
+    training_flow(config_path=config)
+    store = MonitorStore(project.settings.ledger_url)
+    store.save_episode(Episode("tiny", "2013-04-01", "2013-04-01", retrains=1, retrain="2013-04-15"))
+    # when that retrain's data fails validation
+    pd.read_parquet(project.data).drop(columns=["temp"]).to_parquet(project.data, index=False)
+    state = training_flow(
+        config_path=config,
+        train_end=dt.date(2013, 4, 1),
+        holdout_end=dt.date(2013, 4, 15),
+        reason="perennial.drift.detected",
+        return_state=True,
+    )
+    # then the run fails and the episode reads "refused", not still running (then lost, then retried)
+    assert state.is_failed() and "temp" in state.message
+    episode = store.open_episode("tiny")
+    assert episode is not None and (episode.outcome, episode.version) == ("refused", None)
+    # and a manual run on the same bad data records nothing for any episode
+    store.save_episode(Episode("tiny", "2013-05-01", "2013-05-01", retrains=1, retrain="2013-03-01"))
+    assert training_flow(config_path=config, return_state=True).is_failed()
+    assert store.open_episode("tiny").outcome is None  # type: ignore[union-attr]
+    store.close()
+
+
 def test_a_champion_is_never_judged_on_rows_it_trained_on(project) -> None:
     # given a champion trained through March (its lineage says up to which hour)
     config = project.write_config()

@@ -30,8 +30,9 @@ from perennial.config import Retraining
 from perennial.core.retraining import RetrainDecision
 from perennial.core.windows import label_start
 
-# what the training run a retrain started ended with; "lost": no verdict came back within n windows
-Outcome = Literal["promoted", "passed", "failed", "inconclusive", "lost"]
+# what the training run a retrain started ended with; "refused": its data failed validation, nothing
+# was trained (retried, it meets the same data); "lost": no verdict came back within n windows
+Outcome = Literal["promoted", "passed", "failed", "inconclusive", "refused", "lost"]
 # a retrain that ended so says nothing about whether retraining helps: it may be tried again
 RETRYABLE: tuple[Outcome, ...] = ("inconclusive", "lost")
 

@@ -322,3 +322,15 @@ def test_labels_that_come_two_windows_late_still_judge_the_promoted_retrain() ->
     for label, champion in (("2013-07", "2"), ("2013-08", "1")):
         again = advance_episode(waiting, "d", label, "x", QUIET, True, champion, POLICY, auc(0.70, 0.72))
         assert again.episode == waiting and not again.retrain and "already counted" in again.why
+
+
+def test_a_retrain_whose_data_failed_validation_is_not_retried_on_the_same_data() -> None:
+    # given a drift episode whose retrain was refused (its data failed validation: nothing trained)
+    episode = step(None, "w1", FIRE).episode
+    assert episode is not None
+    refused = episode.with_outcome("refused", None)
+    # when the shift persists / then no retry (unlike a lost one): a person is asked, once
+    persists = step(refused, "w2", FIRE)
+    assert not persists.retrain and persists.alert and "had its retrain (refused)" in persists.why
+    assert not step(episode.with_outcome("lost", None), "w2", FIRE).alert
+    assert step(episode.with_outcome("lost", None), "w2", FIRE).retrain

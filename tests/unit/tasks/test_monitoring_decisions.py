@@ -11,7 +11,6 @@ import pytest
 from perennial.config import HashSplit, TimeSplit, parse_config
 from perennial.core.drift import ColumnDrift, DriftReport
 from perennial.core.events import PerformanceDegraded, PerformancePersistent
-from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import Performance, event_for
 from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
@@ -27,10 +26,6 @@ def _auc(value: float, reference: float) -> Performance:
     return Performance("roc_auc", value, value - 0.01, value + 0.01, 2000, reference, reference - value)
 
 
-def _promoted(version: str) -> TrainingOutcome:
-    return TrainingOutcome("run", "candidate:hgb", version, True, True, version, "gate passed", "passed")
-
-
 def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_path: Path) -> None:
     raw = config_dict()
     raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0, "episode_retries": 1}}
@@ -43,7 +38,7 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     first = event_for(may, MAY, config.monitoring.retraining.performance_tolerance)
     assert isinstance(first, PerformanceDegraded) and first.train_start is None and first.train_end == "2024-05-01"
     # and that retrain promoted v2 on a token gain (v2's own holdout figure: 0.69)
-    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, _promoted("2"))
+    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, "promoted", "2")
     # when June, judged by v2, is within policy against 0.69 but still far below 0.92
     june = decide_task.fn(config, ledger, JUNE, True, None, _auc(0.67, 0.69), 2000, "2")
     # then it asks for one more retrain, on the newer windows, saying why, as a performance event
@@ -66,7 +61,7 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     assert not again.decision.retrain
     # when that retry is promoted too (v3) and July is still far below 0.92 / then a person is asked,
     # and the alert's summary says why, not only that July is within policy against v3's own figure
-    record_retrain_outcome_task.fn(ledger, "tiny", JUNE.end, _promoted("3"))
+    record_retrain_outcome_task.fn(ledger, "tiny", JUNE.end, "promoted", "3")
     july = Window(dt.date(2024, 7, 1), dt.date(2024, 8, 1), "2024-07")
     asked = decide_task.fn(config, ledger, july, True, None, _auc(0.70, 0.71), 2000, "3")
     alert = event_for(asked, july, config.monitoring.retraining.performance_tolerance)
@@ -76,7 +71,7 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
     # and had v2 won back most of the drop (0.85), June would have closed the episode with no retrain
     other = f"sqlite:///{tmp_path / 'other.db'}"
     decide_task.fn(config, other, MAY, True, None, _auc(0.68, 0.92), 2000, "1")
-    record_retrain_outcome_task.fn(other, "tiny", MAY.end, _promoted("2"))
+    record_retrain_outcome_task.fn(other, "tiny", MAY.end, "promoted", "2")
     won = decide_task.fn(config, other, JUNE, True, None, _auc(0.85, 0.86), 2000, "2")
     assert (
         not won.decision.retrain and won.episode is not None and won.episode.closed_by == "absorbed by the promoted v2"
@@ -91,7 +86,7 @@ def test_a_retry_held_by_the_cooldown_says_until_when_not_that_another_monitor_c
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
     first = Window(dt.date(2024, 5, 6), dt.date(2024, 5, 13), "2024-05-06")
     assert decide_task.fn(config, ledger, first, True, None, _auc(0.68, 0.92), 2000, "1").decision.retrain
-    record_retrain_outcome_task.fn(ledger, "tiny", first.end, _promoted("2"))
+    record_retrain_outcome_task.fn(ledger, "tiny", first.end, "promoted", "2")
     # when the next week, judged by v2 on a token gain, wants its retry inside the cooldown
     second = Window(dt.date(2024, 5, 13), dt.date(2024, 5, 20), "2024-05-13")
     held = decide_task.fn(config, ledger, second, True, None, _auc(0.67, 0.69), 2000, "2")
@@ -157,7 +152,7 @@ def test_a_shift_that_persists_after_its_promoted_retrain_says_how_to_accept_it_
     ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
     may = decide_task.fn(config, ledger, MAY, True, _drifted(), _auc(0.90, 0.91), 2000, "1")
     assert may.decision.retrain and may.decision.reason == "drift"
-    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, _promoted("2"))
+    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, "promoted", "2")
     june = decide_task.fn(config, ledger, JUNE, True, _drifted(), _auc(0.90, 0.91), 2000, "2")
     # then a person is asked; measured against training data, the alert says how to take the shift as normal
     assert june.alert and not june.decision.retrain and "a person decides" in june.decision.why
