@@ -138,6 +138,8 @@ def leaks_target(values: pd.Series, target: pd.Series) -> str | None:
     Two readings: the values that repeat each carry one outcome on nearly every row; or (numbers)
     the column alone orders the two outcomes, or moves with a numeric target, without error.
     """
+    if why := _gaps_give_away(values, target):
+        return why
     both = values.notna() & target.notna()
     value, outcome = values[both], target[both]
     if len(value) < MIN_LEAK_ROWS or outcome.nunique() < 2:
@@ -169,6 +171,27 @@ def leaks_target(values: pd.Series, target: pd.Series) -> str | None:
             return (
                 f"it moves with the target (correlation {correlation:.4f}): it gives the target away "
                 "(put it back only if it is known before the outcome)"
+            )
+    return None
+
+
+CHANCE = 1e-9  # how unlikely one outcome on every filled (or empty) row must be by chance to be a leak
+
+
+def _gaps_give_away(values: pd.Series, target: pd.Series) -> str | None:
+    """Why the column's gaps give a class target away, or None: it is filled (or empty) only on rows
+    of one outcome, far beyond chance (a cancellation reason, written once a customer left; AUC 1.0)."""
+    known = target.notna()
+    filled, outcome = values[known].notna(), target[known]
+    if outcome.nunique() < 2 or pd.api.types.is_float_dtype(outcome.dtype):
+        return None  # a numeric target with many values is a regression's: no outcome per row to give away
+    shares = outcome.value_counts(normalize=True)
+    for part, word in ((filled, "filled"), (~filled, "empty")):
+        rows = outcome[part]
+        if len(rows) >= MIN_LEAK_ROWS and rows.nunique() == 1 and shares[rows.iloc[0]] ** len(rows) < CHANCE:
+            return (
+                f"it is {word} only on rows whose target is {rows.iloc[0]!r} ({len(rows):,} rows): it gives the "
+                "target away (put it back only if it is known before the outcome)"
             )
     return None
 

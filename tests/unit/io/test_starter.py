@@ -364,6 +364,14 @@ def test_init_leaves_out_a_column_that_gives_the_target_away_and_keeps_strong_ho
     malignant = (table["diagnosis"] == "M").to_numpy()
     noise = np.random.default_rng(0).uniform(0, 5, len(table))
     table = table.assign(outcome_code=malignant.astype(int), followup_days=np.where(malignant, 30, 400) + noise)
+    # and a note written only for malignant cases (a leak by its gaps alone), beside a measurement
+    # missing at random and one missing mostly, not only, for benign cases (both honest)
+    gaps = np.random.default_rng(1).uniform(size=len(table))
+    table = table.assign(
+        surgery_note=np.where(malignant, np.where(gaps < 0.5, "excised", "biopsy"), None),
+        lab_value=np.where(gaps < 0.2, np.nan, noise),
+        screening=np.where(~malignant & (gaps < 0.5) | (gaps < 0.03), np.nan, noise),
+    )
     table.to_csv(tmp_path / "cancer.csv", index=False)
     progression = diabetes().assign(progression_pct=lambda f: f["progression"] / 3.46)
     progression.to_csv(tmp_path / "diabetes.csv", index=False)
@@ -375,6 +383,8 @@ def test_init_leaves_out_a_column_that_gives_the_target_away_and_keeps_strong_ho
     assert "outcome_code" not in features.numeric and "followup_days" not in features.numeric
     assert "# left out: outcome_code: each of its 2 values goes with one outcome on 569 rows" in text
     assert "# left out: followup_days: alone it separates the two outcomes (AUC 1.0000)" in text
+    assert "# left out: surgery_note: it is filled only on rows whose target is 'M' (212 rows)" in text
+    assert {"lab_value", "screening"} <= set(features.numeric)
     assert {"mean_radius", "mean_concave_points"} <= set(features.numeric)
     assert "# left out: progression_pct: it moves with the target (correlation 1.0000)" in regression
     assert "bmi" in parse_config(yaml.safe_load(regression), "r.yaml").data.features.numeric
