@@ -71,8 +71,12 @@ def degenerate(values: pd.Series) -> str | None:
 
 
 def named_like_id(name: str) -> bool:
+    """`id`, `customer_id`, `customerId`, `CustomerID`, `order key`; not a word that ends in id
+    (`amount_paid`, `humid`, `valid`: a unique amount in cents was taken for an id)."""
     lower = name.lower()
-    return lower in ("id", "key", "uuid") or lower.endswith(("_id", "id", "_key", "uuid"))
+    if lower in ("id", "key") or lower.endswith(("uuid", "guid")) or re.search(r"[ _.-](id|key)$", lower):
+        return True
+    return bool(re.search(r"[a-z0-9](Id|ID|Key)$", name))  # camel case: customerId, CustomerID
 
 
 def row_label(name: str, values: pd.Series) -> str | None:

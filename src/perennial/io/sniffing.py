@@ -46,19 +46,23 @@ def sniff_thousands(frame: pd.DataFrame, decimal: str) -> str | None:
 
 # marks public tables write for a missing value that pandas does not read as one by default; ""
 # stands for a cell of blanks (Telco churn's TotalCharges writes ' ' for a customer not yet billed)
-MISSING_MARKS = ("?", "-", "--", ".", "")
+MISSING_MARKS = ("?", "-", "--", ".", "", "\u2014", "\u2013", "unknown", "missing", "n.a.", "n/d")  # — and –: dashes
 
 
-def sniff_missing_marks(frame: pd.DataFrame) -> tuple[str, ...]:
+def sniff_missing_marks(frame: pd.DataFrame, keep: str | None = None) -> tuple[str, ...]:
     """The cells, as written, that stand for a missing number: a text column holding only numbers and
-    one of ``MISSING_MARKS`` ('?' in UCI files, ' ') is a numeric column with gaps, not a category."""
+    one of ``MISSING_MARKS`` ('?' in UCI files, ' ') is a numeric column with gaps, not a category.
+    A mark the ``keep`` column (the target) holds is not one: read as missing in every column, its
+    class would vanish from the target."""
     found: set[str] = set()
     for column in (c for c in frame.columns if frame[c].dtype == object):
         values = frame[column].dropna().astype(str)
-        marks = values[values.str.strip().isin(MISSING_MARKS)]
+        marks = values[values.str.strip().str.lower().isin(MISSING_MARKS)]  # 'Unknown' as 'unknown'
         rest = values[~values.index.isin(marks.index)]
         if len(marks) and len(rest) and pd.to_numeric(rest, errors="coerce").notna().all():
             found.update(marks.unique())
+    if keep is not None and keep in frame.columns:
+        found -= set(frame[keep].dropna().astype(str))
     return tuple(sorted(found))
 
 

@@ -147,7 +147,7 @@ def starter_config(
     if source.kind == "csv" and sniffing.sniff_initial_space(frame):  # ', ' between fields: read before the rest
         source = source.model_copy(update={"skip_initial_space": True})
         frame = sources.read_source(source.model_copy(update={"path": str(data)}))
-    if source.kind == "csv" and (marks := sniffing.sniff_missing_marks(frame)):  # '?' for a missing number
+    if source.kind == "csv" and (marks := sniffing.sniff_missing_marks(frame, keep=target)):  # '?' for a gap
         sniffed["missing_marks"] = marks
     if source.kind == "csv" and (dayfirst := sniffing.sniff_dayfirst(frame)):  # 31/12/2021: read as dates
         sniffed["dayfirst_columns"] = dayfirst

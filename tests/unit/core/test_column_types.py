@@ -56,14 +56,16 @@ def test_an_id_or_a_row_number_names_rows_and_is_left_out_of_the_features() -> N
             "tenure": rng.integers(1, 72, rows),  # repeats: describes
             "account_number": rng.choice(10**9, rows, replace=False),  # unique, not named like an id, gaps
             "order_id": np.r_[np.arange(rows - 1), 0],  # named like an id, one repeat: not an id
+            "amount_paid": rng.choice(10**6, rows, replace=False),  # unique cents, a word ending in 'id'
+            "PassengerId": rng.choice(10**6, rows, replace=False),  # camel case: an id
         }
     )
     # when typed
     types = infer_types(frame)
-    # then the id and the row number are left out with why, the others stay features
-    assert set(types.dropped) == {"Customer ID", "Unnamed: 0"}
+    # then the ids and the row number are left out with why, the others stay features
+    assert set(types.dropped) == {"Customer ID", "Unnamed: 0", "PassengerId"}
     assert "named like an id" in types.dropped["Customer ID"] and "row number" in types.dropped["Unnamed: 0"]
-    assert types.numeric == ("tenure", "account_number", "order_id")
+    assert types.numeric == ("tenure", "account_number", "order_id", "amount_paid")
 
 
 def test_nested_json_objects_and_lists_are_left_out_with_how_to_flatten_them() -> None:

@@ -290,10 +290,14 @@ def test_missing_marks_are_sniffed_only_where_the_rest_of_a_column_is_numbers() 
             "gap": [" ?", "1", "2"],
             "charges": ["29.85", " ", "1889.5"],  # Telco churn: a blank for a customer not yet billed
             "note": ["late", " ", "paid"],
+            "income": ["52000", "\u2014", "Unknown"],  # an em dash and a word, as exported sheets write them
+            "status": ["Unknown", "single", "married"],
         }
     )
-    # a category that happens to hold '-' or a blank is not a number with gaps; ' ?' and ' ' are kept as written
-    assert sniff_missing_marks(frame) == (" ", " ?", "?")
+    # a category that happens to hold '-', a blank or 'Unknown' is not a number with gaps; marks are kept as written
+    assert sniff_missing_marks(frame) == (" ", " ?", "?", "Unknown", "\u2014")
+    # and a mark the target holds as a class stays that class
+    assert sniff_missing_marks(frame, keep="status") == (" ", " ?", "?", "\u2014")
 
 
 def test_dates_written_day_first_are_read_as_the_dates_they_are(tmp_path: Path) -> None:
