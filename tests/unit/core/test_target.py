@@ -68,6 +68,10 @@ def test_labels_travel_as_json_and_old_versions_read_as_0_1() -> None:
     assert label_key(True) == "true" and label_key(1.0) == "1" and label_key("M") != label_key("m")
 
 
+POISSON = [200, 400, 500, 480, 420, 330, 190, 160, 100, 50, 40, 25, 10, 5, 3, 2]  # rows of 0, 1, 2...
+COUNTS = [v for v, rows in enumerate(POISSON) for _ in range(rows)]
+
+
 @pytest.mark.parametrize(
     ("values", "task", "why"),
     [
@@ -78,6 +82,10 @@ def test_labels_travel_as_json_and_old_versions_read_as_0_1() -> None:
         ([float(v) for v in range(25, 350, 13)], "regression", "25 distinct whole numbers"),  # whole floats
         ([0.5, 1.25, 3.0], "regression", "3 distinct numbers"),
         (list(range(30)), "regression", "30 distinct whole numbers"),  # too many values to be classes
+        # a count: 0..15 in one run, the highest rare / the same run with even rows, or with gaps: class codes
+        (COUNTS, "regression", "16 whole numbers that run 0..15 and thin out (the three highest on 0.3% of rows)"),
+        ([v for v in range(12) for _ in range(30)], "multiclass", "12 whole-number values"),
+        ([2 * v for v, rows in enumerate(POISSON) for _ in range(rows)], "multiclass", "16 whole-number values"),
     ],
 )
 def test_the_task_is_inferred_from_the_target_values_with_its_reason(values, task, why) -> None:
