@@ -63,12 +63,18 @@ def episode_step(
         window.label,
         window.end.isoformat(),  # a retrain started now holds out to the window's end (event_for)
         decision,
-        within_policy(pending.verdict(), policy),
+        within_policy(pending.verdict(), policy) and _judged(pending),
         pending.champion_version,
         policy,
         pending.performance.level if pending.performance is not None and pending.data_valid else None,
     )
     return _with_reference_advice(step, config)
+
+
+def _judged(pending: WindowResult) -> bool:
+    """The window weighed something: drift (enough rows) or labels. One too small to judge drift and
+    without labels is not evidence the shift is gone, and two such closed an episode as "calm"."""
+    return pending.drift_share is not None or pending.performance is not None
 
 
 def _with_reference_advice(step: EpisodeStep, config: Config) -> EpisodeStep:

@@ -157,3 +157,26 @@ def test_a_shift_that_persists_after_its_promoted_retrain_says_how_to_accept_it_
     # then a person is asked; measured against training data, the alert says how to take the shift as normal
     assert june.alert and not june.decision.retrain and "a person decides" in june.decision.why
     assert ("monitoring.reference.kind: rolling" in june.decision.why) is advised
+
+
+def test_windows_too_small_to_judge_and_without_labels_do_not_close_an_episode(tmp_path: Path) -> None:
+    # given a drift episode opened by April and May (k=2 of n=3: two calm windows close it)
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 2, "n": 3, "cooldown_days": 0}, "min_drift_rows": 500}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    april, *months = [Window(dt.date(2024, m, 1), dt.date(2024, m + 1, 1), f"2024-{m:02d}") for m in range(4, 10)]
+    decide_task.fn(config, ledger, april, True, _drifted(), None, 2000, "1")
+    assert decide_task.fn(config, ledger, months[0], True, _drifted(), None, 2000, "1").episode.open  # type: ignore[union-attr]
+    # when June and July hold 40 rows each (drift not judged) and no labels
+    for month in months[1:3]:
+        small = decide_task.fn(config, ledger, month, True, _drifted(), None, 40, "1")
+        # then they say nothing about the shift: the episode stays open
+        assert small.episode is not None and small.episode.open and "drift not judged" in small.decision.why
+    # when August and September are judged within policy (enough rows, no drift) / then they close it
+    calm = DriftReport((ColumnDrift("temp", "numeric", "wasserstein", 0.01, 0.1, False),), 0.0, 0.5, False, 2000, 2000)
+    decide_task.fn(config, ledger, months[3], True, calm, None, 2000, "1")
+    closed = decide_task.fn(config, ledger, months[4], True, calm, None, 2000, "1").episode
+    assert (
+        closed is not None and closed.end == "2024-09" and closed.closed_by == "2 of the last 3 windows within policy"
+    )
