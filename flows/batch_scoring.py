@@ -70,13 +70,15 @@ def batch_scoring_flow(
         if config.data.engine.kind == "dask":  # over partitions: the window is never in one frame
             with data_scheduler(config.data.engine) as scheduler:
                 lazy, source = open_window_task(config, settings.root, start, end, new_rows=data is not None)
-                validate_scoring_partitions_task(lazy, suite, source, run_id, config.name, scheduler)
+                validate_scoring_partitions_task(
+                    lazy, suite, source, run_id, config.name, scheduler, config.validation.warnings
+                )
                 rows, days = score_partitions_task(
                     model, lazy, config, version, run_id, settings.root, scheduler, threshold
                 )
         else:
             frame, source = load_data_task(config, settings.root, start, end, new_rows=data is not None)
-            validate_scoring_input_task(frame, suite, source, run_id, config.name)
+            validate_scoring_input_task(frame, suite, source, run_id, config.name, config.validation.warnings)
             predictions = score_task(model, frame, config, version, run_id, threshold)
             rows, days = len(predictions), write_predictions_task(predictions, config, settings.root, run_id)
     print(f"v{version} scored {rows:,} rows into {len(days)} daily partitions")

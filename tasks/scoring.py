@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,13 +44,20 @@ def load_model_task(registry: Registry, alias: str) -> tuple[str, Any, SuiteSpec
 
 @task(name="validate-scoring-input", cache_policy=NO_CACHE)
 def validate_scoring_input_task(
-    frame: pd.DataFrame, suite: SuiteSpec, source: str, run_id: str, config_name: str = "batch"
+    frame: pd.DataFrame,
+    suite: SuiteSpec,
+    source: str,
+    run_id: str,
+    config_name: str = "batch",
+    warnings: Collection[str] | None = None,
 ) -> ValidationReport:
     """Serving-side checks with the training suite: schema, types, categories (no labels yet).
+    ``warnings``: the config's ``validation.warnings`` now, as monitoring reads them; the champion's
+    contract kept the list it was trained with, and a rule a user listed since still blocked scoring.
 
     The column checks run vectorised (GX's verdicts and wording, a fraction of its time: scoring a
     million rows must not wait seconds on its input check)."""
-    report = validate_frame(frame, suite, source=source, require_target=False, engine="vectorised")
+    report = validate_frame(frame, suite, source=source, require_target=False, engine="vectorised", warnings=warnings)
     return record_validation(report, run_id, config_name).raise_if_failed()
 
 

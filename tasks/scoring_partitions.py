@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +60,18 @@ def open_window_task(
 
 @task(name="validate-scoring-partitions", cache_policy=NO_CACHE)
 def validate_scoring_partitions_task(
-    window: dd.DataFrame, suite: SuiteSpec, source: str, run_id: str, config_name: str, scheduler: Any
+    window: dd.DataFrame,
+    suite: SuiteSpec,
+    source: str,
+    run_id: str,
+    config_name: str,
+    scheduler: Any,
+    warnings: Collection[str] | None = None,
 ) -> ValidationReport:
     """``validate_scoring_input_task`` over partitions: the same report, recorded alike."""
-    report = validate_partitioned(dask_reduce(window, scheduler), suite, source=source, require_target=False)
+    report = validate_partitioned(
+        dask_reduce(window, scheduler), suite, source=source, require_target=False, warnings=warnings
+    )
     return record_validation(report, run_id, config_name).raise_if_failed()
 
 

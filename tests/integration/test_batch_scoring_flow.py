@@ -128,6 +128,21 @@ def test_bad_scoring_input_fails_the_flow_naming_the_column_and_leaves_the_store
         assert last.info.status == "FAILED" and last.data.tags["perennial.validation"] == "failed", case
 
 
+def test_a_rule_listed_in_validation_warnings_since_training_warns_in_scoring_too(project: Any, champion: str) -> None:
+    # given a champion whose contract blocks a unit shift, and distances now written in km (x1.609)
+    good = pd.read_parquet(project.data)
+    good.assign(distance=good["distance"] * 1.609).to_parquet(project.data, index=False)
+    blocked = batch_scoring_flow(config_path=champion, **WINDOW, return_state=True)
+    assert blocked.is_failed() and "unit shift" in blocked.message and "validation.warnings" in blocked.message
+    # when the user takes the advice and lists unit_shift in validation.warnings, without retraining
+    warnings = ["nulls", "volume", "categories", "unit_shift"]
+    for engine in ({"kind": "pandas"}, SYNCHRONOUS):
+        listed = project.write_config("listed.yaml", **{"validation.warnings": warnings, "data.engine": engine})
+        # then the window is scored, the shift recorded as a warning (the champion's own list had it blocking)
+        assert batch_scoring_flow(config_path=listed, **WINDOW, return_state=True).is_completed(), engine
+        assert _scoring_runs()[-1].data.tags["perennial.validation_warnings"] != "0", engine
+
+
 @pytest.mark.parametrize("engine", ["pandas", "dask"])
 def test_a_file_of_new_rows_after_the_holdout_is_scored_whole_without_dates(
     project: Any, champion: str, tmp_path: Path, engine: str
