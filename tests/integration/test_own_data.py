@@ -302,3 +302,23 @@ def test_a_table_read_through_a_sql_query_trains_and_its_lineage_names_the_query
     inputs = MlflowClient().get_run(outcome.run_id).inputs.dataset_inputs
     assert {i.dataset.source_type for i in inputs} == {"sql"}
     assert all(str(database) in i.dataset.source for i in inputs)
+
+
+def test_a_class_new_since_the_champion_is_learnt_by_a_retrain(tmp_path: Path, state: Path) -> None:
+    # given an iris champion that learnt three species
+    table = iris()
+    data = tmp_path / "iris.csv"
+    table.to_csv(data, index=False)
+    config_path = tmp_path / "iris.yaml"
+    config_path.write_text(yaml.safe_dump(_fast(starter_config(data, "species"), tmp_path / "predictions")))
+    assert training_flow(config_path=str(config_path)).promoted
+    # when the data gains a fourth, 'hybrid' (50 rows between versicolor and virginica), and it is retrained
+    rng = np.random.default_rng(0)
+    middle = table[table["species"] != "setosa"].sample(50, random_state=0)
+    hybrid = middle.assign(species="hybrid", petal_length=middle["petal_length"] + 3 + rng.normal(0, 0.1, 50))
+    pd.concat([table, hybrid], ignore_index=True).to_csv(data, index=False)
+    outcome = training_flow(config_path=str(config_path))
+    # then the champion's contract did not refuse the new class: the retrain learnt it and, judged
+    # against a champion that calls every hybrid something else, was promoted
+    model = Registry(load_config(config_path).tracking.registered_model).load(outcome.version)
+    assert "hybrid" in [str(c) for c in model.classes_] and outcome.promoted, outcome.summary

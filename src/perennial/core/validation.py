@@ -122,7 +122,7 @@ _KINDS = {"exists": "schema", "not_null": "nulls", "between": "range", "in_set":
 
 def _kind(check: ColumnCheck, suite: SuiteSpec) -> str:
     """The sort of rule a planned GX check is; the label's rules always block."""
-    if check.column == suite.target and check.expect != "exists":
+    if check.column == suite.target and check.expect != "exists" and check.kind is None:
         return "labels"
     return check.kind or _KINDS[check.expect]
 
@@ -171,7 +171,11 @@ def value_checks(spec: ColumnSpec, suite: SuiteSpec) -> list[ColumnCheck]:
         return [ColumnCheck(name, "unique", "unique")]
     if spec.kind == "target" and suite.target_values:
         values = ", ".join(str(v) for v in suite.target_values)
-        return [ColumnCheck(name, f"values in {{{values}}}", "in_set", {"value_set": list(suite.target_values)})]
+        known = {"value_set": list(suite.target_values)}
+        if suite.task == "multiclass":  # a new class is new data to learn (a category: warns by default),
+            # not a broken label: under the champion's contract a retrain could never learn it
+            return [ColumnCheck(name, f"classes in {{{values}}}", "in_set", known, kind="categories")]
+        return [ColumnCheck(name, f"values in {{{values}}}", "in_set", known)]
     return []
 
 

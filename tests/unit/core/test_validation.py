@@ -542,6 +542,29 @@ def test_importing_the_module_does_not_import_great_expectations() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_a_new_class_in_training_data_is_learnt_with_a_warning_not_refused_under_the_champions_contract() -> None:
+    # given a multiclass champion's contract with the classes AA, B6, DL and UA
+    raw = config_dict()
+    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
+    raw["data"]["target"] = "priority"
+    raw["training"]["baseline"] = "prior"
+    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
+    multi = parse_config(raw, "carrier.yaml")
+    reference = frame(400, days=4)
+    suite = derive_suite(multi, reference.assign(priority=reference["carrier"]).drop(columns="delayed"))
+    # when a retrain's data holds a fifth class, ZZ, on 4 of 40 rows
+    window = frame(40).drop(columns="delayed")
+    window = window.assign(priority=["AA", "B6", "DL", "UA"] * 9 + ["ZZ"] * 4)
+    report = validate_frame(window, suite, source="retrain.csv")
+    # then it passes with the new class said as a warning: a retrain can learn it (it could never before)
+    assert report.passed
+    (new,) = [r for r in report.warnings if r.column == "priority"]
+    assert new.rule == "classes in {AA, B6, DL, UA}" and "ZZ" in new.observed
+    # and with categories not among the warnings it blocks, saying how to let it through
+    strict = validate_frame(window, suite, source="retrain.csv", warnings=())
+    assert not strict.passed and "validation.warnings" in strict.summary()
+
+
 def test_arrived_labels_of_a_class_the_model_never_learnt_warn_by_default_and_block_when_asked() -> None:
     # given a multiclass contract whose classes are the priorities AA, B6, DL and UA
     raw = config_dict()
