@@ -12,6 +12,7 @@ from joblib import parallel_config
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
+    PredefinedSplit,
     RandomizedSearchCV,
     StratifiedKFold,
     TimeSeriesSplit,
@@ -66,19 +67,34 @@ def scorer(config: Config) -> Any:
     return sklearn_scorer(config.task, ev.primary_metric, ev.top_k, ev.quantile)
 
 
-def cv_folds(config: Config, n_splits: int) -> TimeSeriesSplit | StratifiedKFold | KFold:
-    """Time-ordered folds when rows have a time (no peeking ahead), else shuffled folds (stratified by class)."""
-    if isinstance(config.split, HashSplit):
-        shuffled = KFold if config.task == "regression" else StratifiedKFold
-        return shuffled(n_splits=n_splits, shuffle=True, random_state=config.training.seed)
-    return TimeSeriesSplit(n_splits=n_splits)
+def cv_folds(
+    config: Config, n_splits: int, X: pd.DataFrame, y: np.ndarray
+) -> TimeSeriesSplit | StratifiedKFold | KFold | PredefinedSplit:
+    """Time-ordered folds when rows have a time (no peeking ahead), else shuffled folds (stratified by
+    class) in which identical rows share a fold, as they share the holdout's side: split apart, a
+    search scored copies of rows it trained on and favoured whatever memorised them."""
+    if not isinstance(config.split, HashSplit):
+        return TimeSeriesSplit(n_splits=n_splits)
+    shuffled = (KFold if config.task == "regression" else StratifiedKFold)(
+        n_splits=n_splits, shuffle=True, random_state=config.training.seed
+    )
+    digest = pd.util.hash_pandas_object(X, index=False).to_numpy()
+    _, first, copies = np.unique(digest, return_index=True, return_inverse=True)
+    if len(first) == len(X):
+        return shuffled
+    fold = np.empty(len(first), dtype=np.int64)  # the distinct rows are split, each copy follows its first
+    for k, (_, test) in enumerate(shuffled.split(np.zeros(len(first)), np.asarray(y)[first])):
+        fold[test] = k
+    return PredefinedSplit(fold[copies.ravel()])
 
 
-def _search(model: Pipeline, candidate: Candidate, scoring: Any, config: Config) -> GridSearchCV | RandomizedSearchCV:
+def _search(
+    model: Pipeline, candidate: Candidate, scoring: Any, config: Config, X: pd.DataFrame, y: np.ndarray
+) -> GridSearchCV | RandomizedSearchCV:
     assert candidate.search is not None
     seed = config.training.seed
     grid = {f"model__{k}": list(v) for k, v in candidate.search.grid.items()}
-    folds = cv_folds(config, candidate.search.folds)
+    folds = cv_folds(config, candidate.search.folds, X, y)
     if candidate.search.n_iter is None:
         return GridSearchCV(model, grid, scoring=scoring, cv=folds, n_jobs=1, refit=True)
     return RandomizedSearchCV(
@@ -99,11 +115,11 @@ def train_candidate(candidate: Candidate, X: pd.DataFrame, y: np.ndarray, config
     # Threads, never loky's worker processes: those outlive a killed run and hold its stdout open.
     with parallel_config(backend="threading", n_jobs=-1), openmp_for(len(X)):
         if candidate.search is not None:
-            search = _search(model, candidate, scoring, config).fit(X, y)
+            search = _search(model, candidate, scoring, config, X, y).fit(X, y)
             fitted, cv_score = search.best_estimator_, float(search.best_score_)
             params = {**candidate.params, **{k.removeprefix("model__"): v for k, v in search.best_params_.items()}}
         else:
-            folds = cv_folds(config, config.split.folds if isinstance(config.split, HashSplit) else 2)
+            folds = cv_folds(config, config.split.folds if isinstance(config.split, HashSplit) else 2, X, y)
             cv_score = float(np.mean(cross_val_score(model, X, y, scoring=scoring, cv=folds, n_jobs=1)))
             fitted, params = model.fit(X, y), dict(candidate.params)
     return TrainedModel(candidate.name, candidate.family, fitted, params, cv_score, time.perf_counter() - started)

@@ -145,3 +145,32 @@ def test_a_categorical_of_more_codes_than_the_trees_split_on_trains_with_the_rar
     ).fit(frame, y)
     codes = model[0].fit_transform(frame)[:, 1]
     assert len(np.unique(codes[~np.isnan(codes)])) <= 255 < frame["ward"].nunique()
+
+
+def test_identical_rows_share_a_cross_validation_fold_as_they_share_the_holdouts_side() -> None:
+    from perennial.config import parse_config
+    from perennial.core.training import cv_folds
+    from tests.conftest import config_dict
+
+    # given a table without a time column whose labels are noise, each row written three times
+    raw = config_dict()
+    raw["data"] |= {"time_column": None, "id_column": None}
+    raw["data"]["features"] = {"numeric": ["distance", "temp"], "categorical": [], "datetime": []}
+    raw["split"] = {"kind": "hash", "holdout_share": 0.2, "folds": 3}
+    raw["validation"] = {}
+    raw["evaluation"]["slices"] = []
+    config = parse_config(raw, "copies.yaml")
+    rng = np.random.default_rng(0)
+    distinct = pd.DataFrame({"distance": rng.uniform(100, 2500, 400), "temp": rng.normal(50, 15, 400)})
+    X = pd.concat([distinct] * 3, ignore_index=True)
+    y = np.tile(rng.integers(0, 2, 400), 3)
+    # when its folds are cut / then no row is in one fold's training part and a copy of it in the test part
+    digest = pd.util.hash_pandas_object(X, index=False).to_numpy()
+    for train, test in cv_folds(config, 3, X, y).split(X, y):
+        assert not set(digest[train]) & set(digest[test])
+    # and a forest that memorises rows is scored as the noise it learnt (split apart, copies read as skill)
+    forest = Candidate(name="forest", family="random_forest", params={"n_estimators": 30})
+    assert train_candidate(forest, X, y, config).cv_score < 0.6  # type: ignore[operator]
+    # and a table without copies keeps the stratified shuffled folds
+    once = cv_folds(config, 3, distinct, y[:400])
+    assert type(once).__name__ == "StratifiedKFold"
