@@ -115,6 +115,7 @@ def score(
         settings = project()
         data = data.expanduser().resolve()
         check_new_rows(load_config(settings.root / config), data)
+    _require_model(config, alias)
     from flows.batch_scoring import batch_scoring_flow
 
     rows, error = run_flow(
@@ -128,6 +129,14 @@ def score(
     if error:
         fail(error)
     console.print(f"[green]scored {rows:,} rows[/]")
+
+
+def _require_model(config: str, alias: str) -> None:
+    """The alias names a model before Prefect starts: without one, the flow failed the same way, 20-37 s in."""
+    from perennial.config import load_config
+    from perennial.io.registry import Registry
+
+    Registry(load_config(project().root / config).tracking.registered_model).require(alias)
 
 
 def monitor(
