@@ -72,6 +72,12 @@ def source_for(path: Path, shown_path: str) -> FileSource:
     encoding = sniff_encoding(path)
     if base.endswith(JSON_LINES):
         return FileSource(kind="jsonl", path=shown_path, encoding=encoding)
+    first = (sources.text_sample(path, encoding, size=64) or "").lstrip("\ufeff").split("\n", 1)[0].strip()
+    if re.fullmatch(r'"?sep=.?"?', first, flags=re.IGNORECASE):  # Excel's hint, read as a one-column header
+        raise ConfigError(
+            f"{path}: its first line `{first}` is Excel's note of the delimiter, not the header: "
+            "delete that line (the header is the line below it) and point at the file again"
+        )
     delimiter = sources.sniff_delimiter(path, encoding) or ","
     source = FileSource(kind="csv", path=shown_path, delimiter=delimiter, encoding=encoding)
     if delimiter == ",":  # a comma cannot be both: numbers with a decimal comma come quoted, and rarely

@@ -479,6 +479,11 @@ def test_a_headerless_csv_a_spreadsheet_and_a_json_array_are_refused_with_what_t
     (tmp_path / "adult.data").write_text("\n".join(rows) + "\n")
     with pytest.raises(ConfigError, match=r"adult.data: its first line \(30, State-gov, Bachelors, 0, >50K\) reads"):
         starter_config(tmp_path / "adult.data", "income")
+    # and a sheet saved by Excel with its `sep=;` line above the header is refused, saying which line to delete
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbfsep=;\r\n" + table.to_csv(index=False, sep=";").encode())
+    with pytest.raises(ConfigError, match=r"excel.csv: its first line `sep=;` is Excel's note of the delimiter"):
+        starter_config(excel, "species")
 
 
 def test_thousands_separators_are_sniffed_and_numbers_with_units_left_out_by_name(tmp_path: Path) -> None:
