@@ -648,6 +648,10 @@ def test_a_rare_positive_class_gets_its_threshold_written_with_why(tmp_path: Pat
     assert parse_config(yaml.safe_load(text)).evaluation.threshold == 0.5
     # and the balanced one keeps the default unsaid
     assert "threshold:" not in even
+    # and rows not labelled yet are neither positive nor negative: 3 of each 7 labelled rows, not 3 of 10
+    labelled = rare.assign(fraud=np.where(np.arange(1000) % 10 < 3, None, np.arange(1000) % 2 == 0))
+    labelled.to_csv(tmp_path / "part.csv", index=False)
+    assert "negative; positive rate 42.9%" in starter_config(tmp_path / "part.csv", "fraud")
 
 
 def test_a_table_smaller_than_the_drift_floor_says_its_windows_are_not_judged_on_drift(tmp_path: Path) -> None:
