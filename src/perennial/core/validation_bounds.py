@@ -48,8 +48,9 @@ RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference sh
 MIN_UNIT_FACTOR = 1.5
 # a column this much more missing than in any reference window is a broken feed, not a bad day: blood
 # glucose 86% null where every month held it whole was only a warning (nulls warn by default) and the
-# retrain a later drop asked for learnt from it
-NULL_SURGE = 0.5
+# retrain a later drop asked for learnt from it; so was the strongest feature 40% null for two months
+# where it never was, the drop it caused asking a retrain on those months
+NULL_SURGE = 0.3
 # labels all of one class where every reference window held several: below this chance of it
 # happening at the reference's most lopsided window it is a label feed fault, not a quiet month
 # (a month labelled 0% malignant against a 39% prior was "within policy" and retrains learnt from it)
