@@ -64,7 +64,8 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
         frame = pd.read_parquet(path, columns=columns, use_threads=False, pre_buffer=False)
         return _plain_types(frame)
     if source.kind == "jsonl":
-        frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False)
+        # precise_float: the default parser read 1.7 as 1.7000000000000002, and the row's key changed with it
+        frame = pd.read_json(path, lines=True, encoding=source.encoding, nrows=rows, dtype=False, precise_float=True)
         return frame.loc[:, columns] if columns is not None else frame
     table: pd.DataFrame = pd.read_csv(
         path,
