@@ -289,10 +289,12 @@ def _type_result(
         ok = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         return RuleResult(spec.name, "type numeric", ok, str(dtype) if ok else _not_numbers(values))
     if spec.kind == "categorical":
-        # booleans are two categories (True/False), read as bool or as text
+        # booleans are two categories (True/False), read as bool or as text; whole numbers are codes
+        # (a store number, a zip code listed as categorical: refused, training failed with no way on)
         ok = (
             isinstance(dtype, pd.CategoricalDtype | pd.StringDtype)
             or pd.api.types.is_bool_dtype(dtype)
+            or pd.api.types.is_integer_dtype(dtype)
             or (
                 pd.api.types.is_object_dtype(dtype)
                 and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "boolean")

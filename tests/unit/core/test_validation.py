@@ -592,3 +592,16 @@ def test_arrived_labels_of_a_class_the_model_never_learnt_warn_by_default_and_bl
     # and labels all among the learnt classes add no such rule
     known = check_arrived_labels(report, pd.Series(["AA", "B6", "DL", "UA"] * 10), suite)
     assert not any(r.rule == "labels among the classes the model learnt" for r in known.results)
+
+
+def test_a_categorical_column_of_whole_number_codes_is_categories_not_a_wrong_type() -> None:
+    # given origin written as airport codes 1, 2, 3 and listed as categorical (a store number, a zip code)
+    coded = frame().assign(origin=lambda f: f["origin"].map({"EWR": 1, "JFK": 2, "LGA": 3}))
+    suite = derive_suite(config(), coded)
+    # when a window of such codes is checked / then its type passes (it was refused as a wrong type)
+    assert validate_frame(coded, suite, source="new.csv").passed
+    # and a code never seen is an unseen category, while text in place of the codes stays a wrong type
+    unseen = validate_frame(coded.assign(origin=[9] * 40), suite, source="new.csv")
+    assert ("origin", "mostly known categories (<=50.0% unseen: not recoded)") in failed(unseen)
+    floats = validate_frame(coded.assign(origin=coded["origin"] + 0.5), suite, source="new.csv")
+    assert ("origin", "type text/categorical") in failed(floats)
