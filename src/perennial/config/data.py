@@ -34,6 +34,11 @@ class FileSource(Frozen):
         description="CSV cells read as missing besides the empty cell and pandas' own (NA, null, NaN...), "
         "e.g. ['?'] as UCI files write a missing number",
     )
+    text_columns: tuple[str, ...] = Field(
+        default=(),
+        description="CSV columns read as text as written, not as numbers: codes with leading zeros "
+        "('02139', class '001'), which a number would turn into 2139 and 1",
+    )
     skip_initial_space: bool = Field(
         default=False,
         description="CSV fields separated by a delimiter and a space ('39, State-gov, 77516' as UCI Adult "

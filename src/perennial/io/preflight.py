@@ -86,8 +86,8 @@ def _check_label_feed(path: Path, config: Config, labels: Labels, root: Path | N
 
 def with_new_rows(config: Config, path: Path) -> Config:
     """``config`` reading ``path`` (new rows to score, labelled or not) instead of its source: the
-    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks and initial
-    spaces kept from the config's own file source. The thousands mark and the day-first columns are
+    file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks, initial
+    spaces and text columns kept from the config's own file source. The thousands mark and the day-first columns are
     the new file's own where its first rows show them: another export of the same table may write
     39915.77 where training's wrote 39.915,77, and 2021-03-04 where it wrote 04/03/2021."""
     from perennial.io.starter import source_for
@@ -97,9 +97,8 @@ def with_new_rows(config: Config, path: Path) -> Config:
     source = source_for(path, str(path))
     old = config.data.source
     if isinstance(old, FileSource) and source.kind == "csv":
-        source = source.model_copy(
-            update={"missing_marks": old.missing_marks, "skip_initial_space": old.skip_initial_space}
-        )
+        kept = ("missing_marks", "skip_initial_space", "text_columns")
+        source = source.model_copy(update={key: getattr(old, key) for key in kept})
         head = sources.read_sample(source.model_copy(update={"path": str(path)}), None, rows=2000)
         # a mark the new file shows wins; else the config's, unless this file writes decimals with it
         thousands = sniffing.sniff_thousands(head, source.decimal) or old.thousands

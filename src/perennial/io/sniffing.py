@@ -66,6 +66,24 @@ def sniff_missing_marks(frame: pd.DataFrame, keep: str | None = None) -> tuple[s
     return tuple(sorted(found))
 
 
+_CODE = re.compile(r"^\d+$")
+
+
+def sniff_leading_zeros(text: pd.DataFrame) -> tuple[str, ...]:
+    """Columns, read as written, of whole numbers some of which start with a zero ('02139', '001'):
+    codes, whose zeros a number would drop (a served '02139' refused, a class '003' answered as 3)."""
+    found = []
+    for column in text.columns:
+        values = text[column].dropna().astype(str).str.strip()
+        if (
+            len(values)
+            and values.str.match(_CODE).all()
+            and (values.str.startswith("0") & (values.str.len() > 1)).any()
+        ):
+            found.append(str(column))
+    return tuple(found)
+
+
 def sniff_initial_space(frame: pd.DataFrame) -> bool:
     """Fields written after the delimiter and a space: every name but the first starts with one, or
     every text column's values do (UCI Adult: '39, State-gov, 77516, Bachelors')."""

@@ -80,6 +80,7 @@ def _parse(source: FileSource, path: Path, columns: list[str] | None = None, row
         usecols=columns,
         nrows=rows,
         **_dayfirst(source, columns),
+        **_as_text(source, columns),
     )
     return table
 
@@ -88,6 +89,12 @@ def _dayfirst(source: FileSource, columns: list[str] | None) -> dict[str, Any]:
     """read_csv's arguments that read the day-first date columns (those among ``columns``) as dates."""
     dated = [c for c in source.dayfirst_columns if columns is None or c in columns]
     return {"parse_dates": dated, "dayfirst": True} if dated else {}
+
+
+def _as_text(source: FileSource, columns: list[str] | None) -> dict[str, Any]:
+    """read_csv's argument that reads the text columns (those among ``columns``) as written."""
+    text = {c: str for c in source.text_columns if columns is None or c in columns}
+    return {"dtype": text} if text else {}
 
 
 def _parquet_head(path: Path, columns: list[str] | None, rows: int) -> pd.DataFrame:
@@ -393,6 +400,7 @@ def _open_lazy(source: FileSource, path: Path, columns: list[str] | None, blocks
             skipinitialspace=source.skip_initial_space,
             usecols=columns,
             **_dayfirst(source, columns),
+            **_as_text(source, columns),
             blocksize=None if compressed(path) else blocksize,  # a compressed file cannot be split
             on_bad_lines="error",
         )

@@ -87,6 +87,15 @@ def source_for(path: Path, shown_path: str) -> FileSource:
     return source.model_copy(update={"decimal": sniffing.sniff_decimal(head)})
 
 
+def _leading_zeros(frame: pd.DataFrame, source: FileSource, data: Path) -> tuple[str, ...]:
+    """The columns read as numbers whose text writes codes with leading zeros (zip '02139', class '001')."""
+    numbers = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    if not numbers:
+        return ()
+    as_written = source.model_copy(update={"path": str(data), "text_columns": tuple(numbers)})
+    return sniffing.sniff_leading_zeros(sources.read_columns(as_written, numbers))
+
+
 def _json_array(path: Path) -> bool:
     sample = sources.text_sample(path, "utf-8", size=4096) or ""
     return sample.lstrip().startswith("[")
@@ -160,6 +169,8 @@ def starter_config(
         sniffed["dayfirst_columns"] = dayfirst
     if source.kind == "csv" and (thousands := sniffing.sniff_thousands(frame, source.decimal)):  # 1,001.5
         sniffed["thousands"] = thousands
+    if source.kind == "csv" and (coded := _leading_zeros(frame, source, data)):  # '02139', class '001'
+        sniffed["text_columns"] = coded
     if sniffed:
         source = source.model_copy(update=sniffed)
         frame = sources.read_source(source.model_copy(update={"path": str(data)}))
@@ -284,6 +295,10 @@ def render(
     if source.kind == "csv" and source.missing_marks:
         out.append(
             f"    missing_marks: {quoted(list(source.missing_marks))}   # sniffed: numeric columns write a gap so"
+        )
+    if source.kind == "csv" and source.text_columns:
+        out.append(
+            f"    text_columns: {quoted(list(source.text_columns))}   # sniffed: codes written with leading zeros"
         )
     out += [
         *target_lines(kind, why, values, labels),

@@ -757,3 +757,34 @@ def test_the_interval_width_note_says_which_label_each_count_is_for_numbers_and_
     held = re.search(r"on the (\d+) rows labelled 1 and ([\d,]+) labelled 0 that nearly every draw", codes)
     assert held is not None, codes
     assert f'on the {held[1]} rows labelled "yes" and {held[2]} labelled "no" that nearly every draw' in words
+
+
+def test_codes_written_with_leading_zeros_stay_text_in_training_and_in_new_rows(tmp_path: Path) -> None:
+    from perennial.io.preflight import with_new_rows
+    from perennial.io.sources import read_source
+
+    # given zip codes and a class written with leading zeros ('02139', '001'), beside plain numbers
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=300).round(3)
+    table = pd.DataFrame(
+        {
+            "x": x,
+            "zip": rng.choice(["02139", "02140", "10001", "00501"], 300),
+            "count": rng.integers(0, 9, 300),
+            "grade": np.where(x > 0.5, "003", np.where(x < -0.5, "001", "002")),
+        }
+    )
+    table.to_csv(tmp_path / "zeros.csv", index=False)
+    # when init profiles it
+    text = starter_config(tmp_path / "zeros.csv", "grade")
+    config = parse_config(yaml.safe_load(text), "z.yaml")
+    # then the codes are read as written (as numbers: 2139 and 3, a served '02139' refused), the counts as numbers
+    assert config.data.source.text_columns == ("zip", "grade")  # type: ignore[union-attr]
+    assert "zip" in config.data.features.categorical and "count" in config.data.features.numeric
+    assert '{"002": ' in text and "multiclass" in text
+    read = read_source(config.data.source.model_copy(update={"path": str(tmp_path / "zeros.csv")}))  # type: ignore[union-attr]
+    assert read["zip"].tolist() == table["zip"].tolist() and read["grade"].tolist() == table["grade"].tolist()
+    # and new rows to score keep them as text too
+    table.drop(columns="grade").to_csv(tmp_path / "new.csv", index=False)
+    new = with_new_rows(config, tmp_path / "new.csv").data.source
+    assert read_source(new)["zip"].tolist() == table["zip"].tolist()
