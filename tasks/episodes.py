@@ -78,10 +78,11 @@ def _judged(pending: WindowResult) -> bool:
 
 
 def _with_reference_advice(step: EpisodeStep, config: Config) -> EpisodeStep:
-    """A drift episode whose promoted retrain left the shift in place asks a person; when drift is
-    measured against training data (still mostly from before the shift), the way out is said."""
+    """A drift episode whose promoted retrain left the shift in place asks a person (or, its labels fine,
+    watches it); when drift is measured against training data (still mostly from before the shift), the
+    way out is said."""
     episode = step.episode
-    if not step.alert or episode is None or episode.trigger != "drift" or episode.outcome != "promoted":
+    if not step.persists or episode is None or episode.trigger != "drift" or episode.outcome != "promoted":
         return step
     if config.monitoring.reference.kind != "training":
         return step

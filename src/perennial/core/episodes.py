@@ -104,6 +104,7 @@ class EpisodeStep:
     alert: bool  # raise perennial.drift.persistent now
     why: str
     superseded: Episode | None = None  # a drift episode this window closed by opening a performance one
+    persists: bool = False  # the shift outlived the episode's retrain (a person asked, or labels show no cost)
     train_from: str | None = None  # the retrain learns from this window on (the episode's start), not all history
 
 
@@ -288,11 +289,19 @@ def _within(
         return replace(step, superseded=closed, why=f"{spent}; a performance drop opens its own episode")
     if decision.reason is None or episode.alerted:
         return EpisodeStep(episode, False, False, f"{spent}; no further retrain in it")
+    if episode.trigger == "drift" and level is not None and level.drop <= policy.performance_tolerance:
+        # the labels answer what a person would be asked: the shifted inputs cost the champion nothing
+        why = (
+            f"{spent} and the shift persists, but the window's labels show the champion within policy on it "
+            f"({level.value:.4g} vs its {level.reference:.4g}): watched, no person asked"
+        )
+        return EpisodeStep(episode, False, False, why, persists=True)
     return EpisodeStep(
         replace(episode, alerted=True),
         False,
         True,
         f"{spent} and the shift persists: a person decides, not a retrain{_by_hand(episode)}",
+        persists=True,
     )
 
 

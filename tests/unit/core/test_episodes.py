@@ -202,6 +202,12 @@ def test_a_persistent_shift_after_a_retrain_that_did_not_help_alerts_once_never_
         assert not later.retrain and not later.alert and later.episode is not None and later.episode.open
         # and a bad window short of k is not "persistent"
         assert not step(ended, "w2", BAD_BUT_FEW, champion="2").alert
+        # and a drifted window whose labels show the champion within policy asks no one: the labels
+        # answer what the person would be asked (a covariate shift that cost nothing paged a person)
+        fine = step(ended, "w2", FIRE, champion="2", level=auc(0.833, 0.824))
+        assert not fine.retrain and not fine.alert and fine.episode is not None and not fine.episode.alerted
+        assert "labels show the champion within policy on it (0.833 vs its 0.824): watched" in fine.why
+        assert step(ended, "w2", FIRE, champion="2", level=auc(0.70, 0.824)).alert
 
 
 def test_a_performance_drop_after_a_drift_retrain_is_its_own_episode_with_its_own_retrain() -> None:

@@ -145,18 +145,22 @@ def _drifted() -> DriftReport:
 def test_a_shift_that_persists_after_its_promoted_retrain_says_how_to_accept_it_as_normal(
     tmp_path: Path, reference: str, advised: bool
 ) -> None:
-    # given drift asking for a retrain in May, promoted as v2, and June still drifted against training data
+    # given drift asking for a retrain in May, promoted as v2, and June still drifted against training data,
+    # its labels not in yet / in, and v2 within policy on them
     raw = config_dict()
     raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0}, "reference": {"kind": reference}}
     config = parse_config(raw, "tiny.yaml")
-    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
-    may = decide_task.fn(config, ledger, MAY, True, _drifted(), _auc(0.90, 0.91), 2000, "1")
-    assert may.decision.retrain and may.decision.reason == "drift"
-    record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, "promoted", "2")
-    june = decide_task.fn(config, ledger, JUNE, True, _drifted(), _auc(0.90, 0.91), 2000, "2")
-    # then a person is asked; measured against training data, the alert says how to take the shift as normal
-    assert june.alert and not june.decision.retrain and "a person decides" in june.decision.why
-    assert ("monitoring.reference.kind: rolling" in june.decision.why) is advised
+    for labels in (None, _auc(0.90, 0.91)):
+        ledger = f"sqlite:///{tmp_path / f'ledger-{labels is None}.db'}"
+        may = decide_task.fn(config, ledger, MAY, True, _drifted(), _auc(0.90, 0.91), 2000, "1")
+        assert may.decision.retrain and may.decision.reason == "drift"
+        record_retrain_outcome_task.fn(ledger, "tiny", MAY.end, "promoted", "2")
+        june = decide_task.fn(config, ledger, JUNE, True, _drifted(), labels, 2000, "2")
+        # then without labels a person is asked; with them the shift is watched, no one paged
+        assert june.alert is (labels is None) and not june.decision.retrain
+        assert ("a person decides" if labels is None else "watched, no person asked") in june.decision.why
+        # and measured against training data, either says how to take the shift as normal
+        assert ("monitoring.reference.kind: rolling" in june.decision.why) is advised
 
 
 def test_windows_too_small_to_judge_and_without_labels_do_not_close_an_episode(tmp_path: Path) -> None:
