@@ -258,7 +258,9 @@ def _unlearnt_classes(labels: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> 
 
 def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:
     """Labels all of one value, or (regression) moved wholesale by one factor: the label feed broke,
-    and a retrain must not learn from it. Labels always block (kind labels)."""
+    and a retrain must not learn from it. One class always blocks (kind labels); a moved scale blocks
+    unless ``validation.warnings`` lists unit_shift, as its advice says: a target that really grew
+    (prices, revenue) was refused every window, and the advice to list it changed nothing."""
     if spec.variation is None:
         return []
     present = values.dropna()
@@ -268,7 +270,7 @@ def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[
         moved = unit_shift(values, spec.variation)
         rules.append(
             RuleResult(
-                spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="labels"
+                spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="unit_shift"
             )
         )
     return rules

@@ -177,7 +177,7 @@ def _variation_results(
             )
             rules.append(
                 RuleResult(
-                    spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="labels"
+                    spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="unit_shift"
                 )
             )
         return rules

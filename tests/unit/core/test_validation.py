@@ -275,10 +275,14 @@ def test_regression_labels_moved_by_one_factor_block() -> None:
     # when a window's labels arrive x100 (seconds and a slip of units), and one arrives as it should
     scaled = validate_frame(minutes.head(100).assign(delay=lambda f: f["delay"] * 100), suite, source="june.csv")
     clean = validate_frame(minutes.tail(100), suite, source="july.csv")
-    # then the scaled labels are blocked as a label fault, the clean ones pass
-    assert [(f.column, f.rule, f.kind) for f in scaled.failures] == [("delay", "no unit shift", "labels")]
+    # then the scaled labels are blocked, the clean ones pass
+    assert [(f.column, f.rule, f.kind) for f in scaled.failures] == [("delay", "no unit shift", "unit_shift")]
     assert "every quartile moved by x100" in scaled.summary()
     assert clean.passed
+    # and a target that really grew is let through, as a warning, once unit_shift is listed (as the advice says)
+    assert "list unit_shift in validation.warnings" in scaled.summary()
+    grown = minutes.head(100).assign(delay=lambda f: f["delay"] * 100)
+    assert validate_frame(grown, suite, source="june.csv", warnings=("unit_shift",)).passed
 
 
 def test_a_contract_stored_before_variation_still_loads_and_checks(suite: SuiteSpec) -> None:
