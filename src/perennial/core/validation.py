@@ -235,9 +235,9 @@ def check_arrived_labels(
     spec = next((c for c in suite.columns if c.kind == "target"), None)
     if spec is None or not labels.notna().any():
         return report
-    rules = _label_rules(labels, spec, suite)
+    warn = set(suite.warnings if warnings is None else warnings)
+    rules = [replace(r, blocking=r.kind not in warn) for r in _label_rules(labels, spec, suite)]
     if suite.task == "multiclass" and suite.target_values:
-        warn = set(suite.warnings if warnings is None else warnings)
         rules += [replace(r, blocking="categories" not in warn) for r in _unlearnt_classes(labels, spec, suite)]
     return replace(report, results=(*report.results, *rules))
 

@@ -283,6 +283,10 @@ def test_regression_labels_moved_by_one_factor_block() -> None:
     assert "list unit_shift in validation.warnings" in scaled.summary()
     grown = minutes.head(100).assign(delay=lambda f: f["delay"] * 100)
     assert validate_frame(grown, suite, source="june.csv", warnings=("unit_shift",)).passed
+    # and so are such labels arriving for a window checked without them (as monitoring joins them)
+    window = validate_frame(grown.drop(columns="delay"), suite, source="june.csv", require_target=False)
+    assert not check_arrived_labels(window, grown["delay"], suite).passed
+    assert check_arrived_labels(window, grown["delay"], suite, warnings=("unit_shift",)).passed
 
 
 def test_a_contract_stored_before_variation_still_loads_and_checks(suite: SuiteSpec) -> None:
