@@ -167,6 +167,9 @@ def test_a_class_only_the_holdout_holds_fails_training_with_one_line_and_exit_4(
     said = "holds classes of 'cultivar' that no training row has: 'barbera'"
     assert code == 4 and output.count(said) == 1 and "Traceback" not in output, output[-3000:]
     assert "move split.train_end later" in output
+    # and in its own words, as an error before any flow prints: not behind Prefect's wrapper
+    (line,) = [line for line in output.splitlines() if said in line]
+    assert "Flow run encountered an exception" not in line and "Error: " not in line, line
 
 
 def test_monitor_without_dates_on_a_table_of_past_years_takes_its_last_full_week_and_says_so(project: Path) -> None:

@@ -39,11 +39,16 @@ class FlowFailure(str):
 
     @classmethod
     def of(cls, state: Any) -> FlowFailure:
-        message = cls(state.message or "flow failed")
+        from perennial.errors import PerennialError
+
         try:
             exc = state.result(raise_on_failure=False)
         except Exception:  # the result may not be retrievable: the message still is
             exc = None
+        # an expected error in its own words, as one raised before the flow started prints: without
+        # Prefect's "Flow run encountered an exception: TargetError: " in front of it
+        expected = isinstance(exc, PerennialError) and str(exc)
+        message = cls(expected or state.message or "flow failed")
         message.exit_code = getattr(exc, "exit_code", 1) if isinstance(exc, BaseException) else 1
         return message
 
