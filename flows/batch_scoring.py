@@ -32,8 +32,12 @@ from tasks.scoring_partitions import open_window_task, score_partitions_task, va
 
 
 def _run_name() -> str:
+    """score-<alias>-<what>: the first day, the new rows' file, or the holdout (no dates given); a run
+    scoring a file was named "holdout" in every log line and in the dashboard."""
     params = flow_run.parameters
-    return f"score-{params.get('alias', 'champion')}-{params.get('start') or 'holdout'}"
+    data = params.get("data")
+    scored = params.get("start") or (Path(str(data)).name if data else "holdout")
+    return f"score-{params.get('alias', 'champion')}-{scored}"
 
 
 @flow(name="batch-scoring", flow_run_name=_run_name, log_prints=True)

@@ -159,6 +159,9 @@ def test_a_file_of_new_rows_after_the_holdout_is_scored_whole_without_dates(
     assert state.result() == len(new)
     stored = open_store(load_config(config), project.settings.root).read("batch")
     assert sorted(stored["id"]) == sorted(new["flight_id"].astype(str))
+    # and the run is named after the file it scored (it was "score-champion-holdout")
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(state.state_details.flow_run_id).name == "score-champion-new.csv"
     # while dates given still bound them
     assert batch_scoring_flow(config_path=config, data=str(path), start=dt.date(2013, 4, 20)) == int(
         (pd.to_datetime(new["time_hour"], utc=True) >= pd.Timestamp("2013-04-20", tz="UTC")).sum()
