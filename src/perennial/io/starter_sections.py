@@ -193,13 +193,14 @@ def evidence_lines(task: Task, values: pd.Series, share: float, held: pd.Series 
         assured = min(assured, len(held))
     lines = []
     if task != "regression" and (width := interval_width(task, sure, assured)) > width_default:
-        lines.append(f"    max_interval_width: {width}   # {_width_why(task, sure)}")
+        lines.append(f"    max_interval_width: {width}   # {_width_why(task, sure, width)}")
     if assured < rows_default:
         lines.insert(0, f"    holdout_rows: {assured}")
     if task != "regression":
         rarest = counts[sure == sure.min()].idxmin()  # of the classes least assured, the one with fewest rows
         if sure[rarest] < per_class_default:
-            lines.append(_class_floor_line(int(sure[rarest]), native(rarest), f"~{counts[rarest] * share:.0f}"))
+            holds = f"~{counts[rarest] * share:.0f}"
+            lines.append(_class_floor_line(int(sure[rarest]), native(rarest), holds, len(counts)))
     if not lines:
         return []
     size = (
@@ -210,15 +211,14 @@ def evidence_lines(task: Task, values: pd.Series, share: float, held: pd.Series 
     return [f"  min_evidence:   # {size}; a verdict on less is inconclusive", *lines]
 
 
-def _class_floor_line(per_class: int, name: Any, holds: str) -> str:
+def _class_floor_line(per_class: int, name: Any, holds: str, classes: int) -> str:
     """The rows_per_class line: 0 when even one row of the rarest class is not assured: asking for 1
     made the first training a coin toss (5 rows of wine quality 9, ~1 held out: 0 drawn, no model)."""
+    way_on = "merge rare classes or gather more rows" if classes > 2 else "gather more rows"  # two: none to merge
     too_few = (
         ""
         if per_class >= 3
-        else ": too few to judge its recall"
-        + (", so no class minimum" if per_class == 0 else "")
-        + "; merge rare classes or gather more rows"
+        else ": too few to judge its recall" + (", so no class minimum" if per_class == 0 else "") + f"; {way_on}"
     )
     return f"    rows_per_class: {per_class}   # the rarest class, {name!r}, holds {holds}{too_few}"
 
@@ -241,17 +241,23 @@ def interval_width(task: Task, sure: pd.Series, rows: int) -> float:
     return min(1.0, math.ceil(100 * 2 * Z95 * math.sqrt(variance)) / 100)
 
 
-def _width_why(task: Task, sure: pd.Series) -> str:
+def _width_why(task: Task, sure: pd.Series, width: float) -> str:
     if DEFAULT_METRICS[task][0] == "roc_auc" and len(sure) == 2:
         (rare, rare_name), (common, common_name) = sorted(
             ((max(1, int(n)), native(k)) for k, n in sure.items()), key=lambda pair: pair[0]
         )
         # 'labelled': bare 0/1 labels beside the counts read as one run of numbers ('the 6 1 and 722 0 rows')
         return (
-            f"a 95% ROC AUC interval can be this wide on the {rare:,} rows labelled {quoted(rare_name)} and "
-            f"{common:,} labelled {quoted(common_name)} that nearly every draw of the holdout holds"
+            f"a 95% ROC AUC interval can be this wide on the {rare:,} {'row' if rare == 1 else 'rows'} labelled "
+            f"{quoted(rare_name)} and {common:,} labelled {quoted(common_name)} that nearly every draw of the "
+            "holdout holds" + _vacuous(width)
         )
-    return "a 95% interval on this many rows can be this wide"
+    return "a 95% interval on this many rows can be this wide" + _vacuous(width)
+
+
+def _vacuous(width: float) -> str:
+    """Said where the widest interval is the whole scale: the gate then cannot refuse on width."""
+    return " (1.0: so few rows that no width is refused; gather more to make this check count)" if width >= 1 else ""
 
 
 def _assured(rows: int, share: float, floor: int = 3) -> int:

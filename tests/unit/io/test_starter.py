@@ -788,3 +788,17 @@ def test_codes_written_with_leading_zeros_stay_text_in_training_and_in_new_rows(
     table.drop(columns="grade").to_csv(tmp_path / "new.csv", index=False)
     new = with_new_rows(config, tmp_path / "new.csv").data.source
     assert read_source(new)["zip"].tolist() == table["zip"].tolist()
+
+
+def test_a_tiny_binary_table_is_told_in_plain_words_what_its_evidence_allows(tmp_path: Path) -> None:
+    # given 60 rows of the breast cancer table: about one malignant row is assured in the holdout
+    from sklearn.datasets import load_breast_cancer
+
+    table = load_breast_cancer(as_frame=True).frame.sample(60, random_state=0)[["mean radius", "worst area", "target"]]
+    table.assign(target=np.where(table["target"] == 1, "benign", "malignant")).to_csv(tmp_path / "s.csv", index=False)
+    # when init writes its starter
+    text = starter_config(tmp_path / "s.csv", "target", "malignant")
+    # then one row is a row, the widest interval says it refuses nothing, and two classes are not told to merge
+    assert 'on the 1 row labelled "malignant"' in text and "1 rows" not in text
+    assert "max_interval_width: 1.0" in text and "no width is refused" in text
+    assert "too few to judge its recall; gather more rows" in text and "merge rare classes" not in text
