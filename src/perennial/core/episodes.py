@@ -105,6 +105,7 @@ class EpisodeStep:
     why: str
     superseded: Episode | None = None  # a drift episode this window closed by opening a performance one
     persists: bool = False  # the shift outlived the episode's retrain (a person asked, or labels show no cost)
+    repeat: bool = False  # the window was counted already: a repeat monitor, whose policy alone may read otherwise
     train_from: str | None = None  # the retrain learns from this window on (the episode's start), not all history
 
 
@@ -138,7 +139,11 @@ def advance_episode(
         if level is not None and _labels_came_late(previous, window, champion):
             return _judged_late(previous, window, holdout_end, decision, policy, level)
         return EpisodeStep(
-            previous, False, False, f"window {window} already counted in the episode from {previous.start}"
+            previous,
+            False,
+            False,
+            f"window {window} already counted in the episode from {previous.start}",
+            repeat=True,
         )
     judged_by_retrain = previous.outcome == "promoted" and champion is not None and champion == previous.version
     unmeasured = judged_by_retrain and previous.target is not None and level is None

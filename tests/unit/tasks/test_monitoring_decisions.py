@@ -56,9 +56,11 @@ def test_a_token_gain_promotion_does_not_close_the_drop_it_was_asked_to_fix(tmp_
         assert episode.open and episode.retrains == 2 and episode.target == 0.92
     finally:
         store.close()
-    # when June is monitored again / then no second retrain of it
+    # when June is monitored again / then no second retrain of it, and its why says the retry was asked
+    # already (the policy alone reads June within policy against v2's own figure, as if nothing were due)
     again = decide_task.fn(config, ledger, JUNE, True, None, _auc(0.67, 0.69), 2000, "2")
     assert not again.decision.retrain
+    assert "window 2024-06 already counted in the episode from 2024-05" in again.decision.why
     # when that retry is promoted too (v3) and July is still far below 0.92 / then a person is asked,
     # and the alert's summary says why, not only that July is within policy against v3's own figure
     record_retrain_outcome_task.fn(ledger, "tiny", JUNE.end, "promoted", "3")
