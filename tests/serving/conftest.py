@@ -89,6 +89,17 @@ class ServingEnv:
         move_alias(self.registry, self.ledger, alias, version, "promote", "test")
 
 
+def local_settings(folder: Path, tracking_uri: str, artifacts: Path) -> Settings:
+    """Settings whose state (and ledger) is ``folder``, tracking at ``tracking_uri``, artifacts in ``artifacts``."""
+    return Settings(
+        root=folder,
+        state_dir=folder,
+        tracking_uri=tracking_uri,
+        artifact_root=artifacts.as_uri(),
+        ledger_url=f"sqlite:///{folder / 'ledger.db'}",
+    )
+
+
 @pytest.fixture
 def serving_env(model_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServingEnv]:
     shutil.copy(model_template / "mlflow.db", tmp_path / "mlflow.db")
@@ -96,13 +107,7 @@ def serving_env(model_template: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("PERENNIAL_ADMIN_TOKEN", raising=False)
     mlflow.set_tracking_uri(uri)
-    settings = Settings(
-        root=tmp_path,
-        state_dir=tmp_path,
-        tracking_uri=uri,
-        artifact_root=(model_template / "artifacts").as_uri(),
-        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
-    )
+    settings = local_settings(tmp_path, uri, model_template / "artifacts")
     env = ServingEnv(tmp_path, settings, Registry(MODEL), Ledger(settings.ledger_url))
     env.move("champion", "1")
     yield env

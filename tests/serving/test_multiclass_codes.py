@@ -25,7 +25,7 @@ from perennial.io.registry import Registry, move_alias
 from perennial.serving.app import create_app
 from perennial.settings import Settings
 from tests.conftest import make_flights
-from tests.serving.conftest import records
+from tests.serving.conftest import local_settings, records
 from tests.serving.test_multiclass_versions import MODEL, _config
 
 
@@ -44,13 +44,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     model = train_candidate(candidate, X, targets_of(frame, config), config).model
     with tracking.tracked_run(experiment, "codes", {}) as run_id:
         Registry(MODEL).register(tracking.log_model(run_id, model, X), run_id, {})
-    settings = Settings(
-        root=tmp_path,
-        state_dir=tmp_path,
-        tracking_uri=uri,
-        artifact_root=(tmp_path / "artifacts").as_uri(),
-        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
-    )
+    settings = local_settings(tmp_path, uri, tmp_path / "artifacts")
     ledger = Ledger(settings.ledger_url)
     move_alias(Registry(MODEL), ledger, "champion", "1", "promote", "test")
     yield settings

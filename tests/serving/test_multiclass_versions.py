@@ -29,7 +29,7 @@ from perennial.serving.app import create_app
 from perennial.serving.routing import to_challenger
 from perennial.settings import Settings
 from tests.conftest import config_dict, make_flights
-from tests.serving.conftest import records
+from tests.serving.conftest import local_settings, records
 
 MODEL = "tiny-weather"
 
@@ -77,13 +77,7 @@ def env(registry_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
-    settings = Settings(
-        root=tmp_path,
-        state_dir=tmp_path,
-        tracking_uri=uri,
-        artifact_root=(registry_template / "artifacts").as_uri(),
-        ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}",
-    )
+    settings = local_settings(tmp_path, uri, registry_template / "artifacts")
     ledger = Ledger(settings.ledger_url)
     registry = Registry(MODEL)
     move_alias(registry, ledger, "champion", "1", "promote", "test")

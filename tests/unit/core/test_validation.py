@@ -555,16 +555,22 @@ def test_importing_the_module_does_not_import_great_expectations() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_a_new_class_in_training_data_is_learnt_with_a_warning_not_refused_under_the_champions_contract() -> None:
-    # given a multiclass champion's contract with the classes AA, B6, DL and UA
+def _priority_suite() -> SuiteSpec:
+    """A multiclass contract whose classes are the priorities AA, B6, DL and UA (the carriers)."""
     raw = config_dict()
     raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
     raw["data"]["target"] = "priority"
     raw["training"]["baseline"] = "prior"
     raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
-    multi = parse_config(raw, "carrier.yaml")
     reference = frame(400, days=4)
-    suite = derive_suite(multi, reference.assign(priority=reference["carrier"]).drop(columns="delayed"))
+    return derive_suite(
+        parse_config(raw, "carrier.yaml"), reference.assign(priority=reference["carrier"]).drop(columns="delayed")
+    )
+
+
+def test_a_new_class_in_training_data_is_learnt_with_a_warning_not_refused_under_the_champions_contract() -> None:
+    # given a multiclass champion's contract with the classes AA, B6, DL and UA
+    suite = _priority_suite()
     # when a retrain's data holds a fifth class, ZZ, on 4 of 40 rows
     window = frame(40).drop(columns="delayed")
     window = window.assign(priority=["AA", "B6", "DL", "UA"] * 9 + ["ZZ"] * 4)
@@ -580,14 +586,7 @@ def test_a_new_class_in_training_data_is_learnt_with_a_warning_not_refused_under
 
 def test_arrived_labels_of_a_class_the_model_never_learnt_warn_by_default_and_block_when_asked() -> None:
     # given a multiclass contract whose classes are the priorities AA, B6, DL and UA
-    raw = config_dict()
-    raw |= {"task": "multiclass", "gate": {"min_lift_over_baseline": 0.0}}
-    raw["data"]["target"] = "priority"
-    raw["training"]["baseline"] = "prior"
-    raw["evaluation"] = {k: v for k, v in raw["evaluation"].items() if k not in ("primary_metric", "secondary_metrics")}
-    multi = parse_config(raw, "carrier.yaml")
-    reference = frame(400, days=4)
-    suite = derive_suite(multi, reference.assign(priority=reference["carrier"]).drop(columns="delayed"))
+    suite = _priority_suite()
     report = validate_frame(frame(40).drop(columns="delayed"), suite, source="june.csv", require_target=False)
     labels = pd.Series(["AA", "B6", "DL", "UA"] * 9 + ["ZZ"] * 4)
     # when 4 of the 40 labels that arrived are 'ZZ' / then it is said as a warning, the window passes
