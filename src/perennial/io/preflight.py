@@ -87,9 +87,9 @@ def _check_label_feed(path: Path, config: Config, labels: Labels, root: Path | N
 def with_new_rows(config: Config, path: Path) -> Config:
     """``config`` reading ``path`` (new rows to score, labelled or not) instead of its source: the
     file's kind, delimiter, decimal mark and encoding sniffed as init does; missing marks, initial
-    spaces and text columns kept from the config's own file source. The thousands mark and the day-first columns are
-    the new file's own where its first rows show them: another export of the same table may write
-    39915.77 where training's wrote 39.915,77, and 2021-03-04 where it wrote 04/03/2021."""
+    spaces and text columns kept from the config's own file source. The thousands mark and the
+    day-first columns are the new file's own where its first rows show them: another export of the
+    same table may write 39915.77 where training's wrote 39.915,77, and 2021-03-04 for 04/03/2021."""
     from perennial.io.starter import source_for
 
     if not path.exists():
