@@ -155,9 +155,10 @@ def _improves(
     An interval that still reaches a gain is inconclusive (the champion stays, and the episode may
     retry on more of the changed data); one whose best end is no gain fails, and so does one whose best
     end is within ``immaterial`` (the non-inferiority margin: a difference the policy calls no
-    difference), since that is conclusive evidence that the retrain is the same model again, even
-    when the gain is sure: two near-identical models' paired differences are tight, and +0.0003 to
-    +0.0016 of AUC promoted a drift-alone retrain of the same model.
+    difference), since that is conclusive evidence that the retrain is the same model again. After
+    drift alone that holds even when the gain is sure: there is no drop to win back, two near-identical
+    models' paired differences are tight, and +0.0003 to +0.0016 of AUC promoted a drift-alone retrain
+    of the same model. After a drop a sure gain, however small, is taken.
     """
     decay = reason in DECAY_EVENTS
     name = "improves on decayed champion" if decay else "improves on champion after drift"
@@ -168,7 +169,7 @@ def _improves(
     passed = superior(diff, min_gain, higher_is_better(metric)) is Verdict.PASSED
     asked = f"retrain asked for by {'a performance drop' if decay else 'drift alone'}"
     equivalent = immaterial is not None and min_gain < high < immaterial
-    if passed and not equivalent:
+    if passed and (decay or not equivalent):
         return Check(name, low, min_gain, True, f"{asked}: {metric} improvement at least {low:+.4f} > {fmt(min_gain)}")
     sure = "above" if passed else "not above"
     detail = f"{asked}: {metric} improvement {low:+.4f} to {high:+.4f}, {sure} {fmt(min_gain)} with confidence"
