@@ -340,8 +340,8 @@ def decide_task(
         elif step.retrain and not decision.retrain and step.episode is not None:  # a calm window, a retrain won
             reason = cast(Reason, step.episode.trigger)  # back too little of its episode's drop: the retry
             decision = RetrainDecision(True, reason, retrain_key(config.name, reason, window.label), step.why)
-        elif step.alert or step.repeat:  # a calm window's "within policy" alone says nothing is wrong (the
-            # person asked), or, monitored again, contradicts the retry its first monitor asked for
+        elif step.alert or step.persists or step.repeat:  # "within policy" or "cooling down" alone says
+            # nothing of the person asked, or of the shift watched; monitored again, it contradicts the retry asked
             decision = replace(decision, why=f"{decision.why}; {step.why}")
         elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
             decision = replace(decision, why=f"{decision.why}; {step.why}")
