@@ -177,7 +177,11 @@ def _variation_results(
             )
             rules.append(
                 RuleResult(
-                    spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="unit_shift"
+                    spec.name,
+                    "no unit shift",
+                    moved is None,
+                    moved or "quartiles as in the reference",
+                    kind="unit_shift",
                 )
             )
         return rules
