@@ -98,17 +98,20 @@ def sniff_initial_space(frame: pd.DataFrame) -> bool:
 _NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
 
 
+def _date_parts(values: pd.Series) -> pd.DataFrame | None:
+    """The first two numbers of each value written as a numeric date (31/12/2021: 31, 12), or None
+    when some value is not one."""
+    text = values.dropna().astype(str)
+    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
+    return parts if len(parts) == len(text) else None
+
+
 def sniff_dayfirst(frame: pd.DataFrame) -> tuple[str, ...]:
     """Text columns of dates written day first: some read 31/12 (a first number above 12), none 12/31."""
     found = []
     for column in (c for c in frame.columns if frame[c].dtype == object):
-        parts = frame[column].dropna().astype(str).str.extract(_NUMERIC_DATE).dropna().astype(int)
-        if (
-            len(parts)
-            and len(parts) == frame[column].notna().sum()
-            and (parts[0] > 12).any()
-            and not (parts[1] > 12).any()
-        ):
+        parts = _date_parts(frame[column])
+        if parts is not None and len(parts) and (parts[0] > 12).any() and not (parts[1] > 12).any():
             found.append(str(column))
     return tuple(found)
 
@@ -116,9 +119,8 @@ def sniff_dayfirst(frame: pd.DataFrame) -> tuple[str, ...]:
 def still_day_first(values: pd.Series) -> bool:
     """A column a config reads day first still holds such dates in a new file: every value a numeric
     date and none provably month first (12/31). An ISO date (2021-03-04) read day first is swapped."""
-    text = values.dropna().astype(str)
-    parts = text.str.extract(_NUMERIC_DATE).dropna().astype(int)
-    return len(parts) == len(text) and not (parts[1] > 12).any()
+    parts = _date_parts(values)
+    return parts is not None and not (parts[1] > 12).any()
 
 
 def partition_keys(path: Path) -> tuple[str, ...]:
