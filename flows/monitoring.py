@@ -62,6 +62,7 @@ from tasks.monitoring import (
     service_health_task,
     window_performance_task,
     window_predictions_task,
+    yardstick_task,
 )
 from tasks.monitoring_insights import decay_task, skew_task
 from tasks.monitoring_partitions import (
@@ -207,12 +208,13 @@ def _measure(
     validation = check_label_signal_task(validation, joined, predictions, drift, config, window, run_id)
     if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
         return WindowMeasures(validation, len(predictions))
+    yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)
     return WindowMeasures(
         validation,
         len(predictions),
         drift,
         estimated,
-        window_performance_task(joined, config, context.holdout),
+        window_performance_task(joined, config, yardstick),
         label_shortfall(joined, config),
         skew_task(config, settings.root, window, context, run_id),  # served inputs vs training, apart from drift
         decay_task(config, registry, predictions, joined, context, run_id),
@@ -245,12 +247,13 @@ def _measure_partitions(
     validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
     if not validation.passed:
         return WindowMeasures(validation, predictions.rows)
+    yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)
     return WindowMeasures(
         validation,
         predictions.rows,
         drift,
         estimated,
-        window_performance_task(joined, config, context.holdout),
+        window_performance_task(joined, config, yardstick),
         label_shortfall(joined, config),
         skew_task(config, settings.root, window, context, run_id),  # the service's rows only: not the window
         decay_partitions_task(config, registry, predictions, joined, context, run_id, scheduler),

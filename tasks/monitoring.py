@@ -39,6 +39,7 @@ from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
 from perennial.core.windows import Window, latest_batch, retrain_start, window_holding
+from perennial.core.yardstick import ChampionFigure, Yardstick, choose_yardstick
 from perennial.errors import DataSourceError, RegistryError
 from perennial.io import sources, tracking
 from perennial.io.monitor_store import MonitorStore
@@ -285,9 +286,27 @@ def service_health_task(url: str) -> ServiceHealth:
     return service_health(response.text)
 
 
+@task(name="choose-yardstick", cache_policy=NO_CACHE, **IO_RETRIES)
+def yardstick_task(
+    config: Config, ledger_url: str, champion: str, holdout: Estimate | None, window: Window
+) -> Yardstick:
+    """What the window's labelled figure is judged against: the champion's holdout figure, or its live level
+    once its first labelled windows surely beat that figure (core/yardstick.py)."""
+    metric = config.evaluation.primary_metric
+    store = MonitorStore(ledger_url)
+    try:
+        live = store.live_figures(config.name, champion, metric, before=window.label)
+    finally:
+        store.close()
+    chosen = choose_yardstick(holdout, live, metric, config.monitoring.retraining.performance_tolerance)
+    if chosen.why and chosen.estimate is not None:
+        print(f"{window.label} is judged against v{champion}'s live level {chosen.estimate.value:.4f}: {chosen.why}")
+    return chosen
+
+
 @task(name="window-performance", cache_policy=NO_CACHE)
-def window_performance_task(joined: pd.DataFrame, config: Config, reference: Estimate | None) -> Performance | None:
-    return window_performance(joined, config, reference)
+def window_performance_task(joined: pd.DataFrame, config: Config, reference: Yardstick) -> Performance | None:
+    return window_performance(joined, config, reference.estimate, reference.name)
 
 
 @task(name="decide-retrain", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -324,7 +343,13 @@ def decide_task(
     )
     store = MonitorStore(ledger_url)
     try:
-        store.record_window(config.name, pending.verdict(), window.end_time)
+        p = performance
+        figure = (
+            None
+            if p is None or champion_version is None
+            else ChampionFigure(champion_version, p.metric, Estimate(p.value, p.low, p.high))
+        )
+        store.record_window(config.name, pending.verdict(), window.end_time, figure)
         stored = store.history(config.name, until=window.label)
         decision = decide_retrain(
             config.name,

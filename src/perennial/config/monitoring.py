@@ -17,8 +17,8 @@ class Retraining(Frozen):
     performance_tolerance: float = Field(
         default=0.03,
         ge=0,
-        description="drop below the champion's holdout figure, in the primary metric's units; a regression "
-        "config must set it (the target's units: perennial init suggests a twentieth of a mean predictor's MAE)",
+        description="drop below the champion's holdout figure (or its live level, once its first labelled "
+        "windows surely beat that figure by more than this), in the primary metric's units; a regression config must set it (the target's units: perennial init suggests a twentieth of a mean predictor's MAE)",
     )
     k: int = Field(default=2, ge=1)
     n: int = Field(default=3, ge=1)

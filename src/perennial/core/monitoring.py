@@ -142,11 +142,12 @@ class Performance:
     low: float
     high: float
     rows: int
-    reference: float | None  # the champion's gated holdout figure
+    reference: float | None  # the champion's figure it is judged against (core/yardstick.py)
     drop: float | None  # reference minus value, signed so that positive is worse
     # the end of the champion's holdout interval nearer a worse window (its low end for a score, its
     # high end for a loss); None: the training run kept no interval, the figure is taken as exact
     reference_bound: float | None = None
+    yardstick: str = "holdout"  # what ``reference`` is: the champion's holdout figure, or its live level
 
     @property
     def sure_drop(self) -> float | None:
@@ -182,9 +183,11 @@ def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:
     return None
 
 
-def window_performance(joined: pd.DataFrame, config: Config, reference: Estimate | None) -> Performance | None:
-    """The primary metric on the labelled rows with a bootstrap interval, against the champion's holdout
-    figure and its interval (``reference``); None when ``label_shortfall`` says why."""
+def window_performance(
+    joined: pd.DataFrame, config: Config, reference: Estimate | None, yardstick: str = "holdout"
+) -> Performance | None:
+    """The primary metric on the labelled rows with a bootstrap interval, against the champion's figure and
+    its interval (``reference``: its ``yardstick``, core/yardstick.py); None when ``label_shortfall`` says why."""
     name = config.evaluation.primary_metric
     estimates = window_estimates(joined, config, [name])
     if estimates is None:
@@ -204,6 +207,7 @@ def window_performance(joined: pd.DataFrame, config: Config, reference: Estimate
         reference.value,
         drop,
         None if math.isnan(bound) else bound,
+        yardstick,
     )
 
 
@@ -263,7 +267,7 @@ class WindowResult:
             return self.label_note or ("not measured: invalid data" if not self.data_valid else "not measured")
         line = f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}] on {p.rows:,} labelled rows"
         if p.reference is not None and p.drop is not None:
-            line += f", champion's holdout {p.reference:.4f} (drop {p.drop:+.4f})"
+            line += f", champion's {p.yardstick} {p.reference:.4f} (drop {p.drop:+.4f})"
         return line
 
     def verdict(self) -> WindowVerdict:

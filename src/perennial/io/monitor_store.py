@@ -31,7 +31,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from perennial.core.episodes import Episode, Outcome
+from perennial.core.metrics import Estimate
 from perennial.core.retraining import WindowVerdict
+from perennial.core.yardstick import ESTABLISHING_WINDOWS, ChampionFigure, LiveFigure
 
 
 class _Base(DeclarativeBase):
@@ -50,6 +52,12 @@ class _Window(_Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     # added after the table was first shipped: _add_missing_columns brings older stores up to date
     performance_sure_drop: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the judging champion's labelled figure on the window: its first windows can set its yardstick
+    champion: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    metric: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    metric_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metric_low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metric_high: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class _Retrain(_Base):
@@ -137,8 +145,11 @@ class MonitorStore:
         _Base.metadata.create_all(self._engine)
         _add_missing_columns(self._engine)
 
-    def record_window(self, dataset: str, verdict: WindowVerdict, at: dt.datetime) -> None:
-        """Insert or replace the verdict of one window (a re-run of a window updates it)."""
+    def record_window(
+        self, dataset: str, verdict: WindowVerdict, at: dt.datetime, figure: ChampionFigure | None = None
+    ) -> None:
+        """Insert or replace the verdict of one window (a re-run of a window updates it), with the judging
+        champion's labelled figure on it when there is one."""
         with Session(self._engine) as session, session.begin():
             row = session.scalars(
                 select(_Window).where(_Window.dataset == dataset, _Window.window == verdict.window)
@@ -146,7 +157,30 @@ class MonitorStore:
             row.drift_share, row.performance_drop = verdict.drift_share, verdict.performance_drop
             row.performance_sure_drop = verdict.performance_sure_drop
             row.data_valid, row.at = verdict.data_valid, at
+            row.champion, row.metric = (figure.champion, figure.metric) if figure else (None, None)
+            row.metric_value, row.metric_low, row.metric_high = figure.estimate if figure else (None, None, None)
             session.add(row)
+
+    def live_figures(self, dataset: str, champion: str, metric: str, before: str) -> list[LiveFigure]:
+        """The champion's ``metric`` on its first valid labelled windows before ``before``, oldest first."""
+        query = (
+            select(_Window)
+            .where(
+                _Window.dataset == dataset,
+                _Window.champion == champion,
+                _Window.metric == metric,
+                _Window.window < before,
+                _Window.data_valid.is_(True),
+                _Window.metric_value.is_not(None),
+            )
+            .order_by(_Window.window)
+            .limit(ESTABLISHING_WINDOWS)
+        )
+        with Session(self._engine) as session:
+            return [
+                LiveFigure(r.window, Estimate(_number(r.metric_value), _number(r.metric_low), _number(r.metric_high)))
+                for r in session.scalars(query)
+            ]
 
     def history(self, dataset: str, until: str | None = None, limit: int = 50) -> list[WindowVerdict]:
         """Window verdicts oldest first, up to and including ``until``."""
@@ -284,6 +318,10 @@ def _with_ending(session: Session, episode: Episode) -> Episode:
         )
     ).one_or_none()
     return episode if ended is None else episode.with_outcome(cast(Outcome, ended.outcome), ended.version)
+
+
+def _number(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def _utc(at: dt.datetime | None) -> dt.datetime | None:

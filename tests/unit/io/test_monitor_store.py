@@ -7,7 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from perennial.core.episodes import Episode
+from perennial.core.metrics import Estimate
 from perennial.core.retraining import WindowVerdict
+from perennial.core.yardstick import ChampionFigure
 from perennial.io.monitor_store import MonitorStore
 
 AT = dt.datetime(2013, 8, 1, tzinfo=dt.UTC)
@@ -120,3 +122,33 @@ def test_an_episode_round_trips_and_learns_its_retrains_ending_from_the_training
     store.save_episode(replace(running, end="2013-08", closed_by="absorbed by the promoted v2"))
     assert store.open_episode("f") is None and len(store.episodes("f")) == 2
     assert store.episodes("f")[0].closed_by == "absorbed by the promoted v2"
+
+
+def test_a_champion_s_live_figures_are_its_own_first_valid_labelled_windows_before_the_one_judged(
+    tmp_path: Path,
+) -> None:
+    # given windows judged by v2 (one invalid, one unlabelled, one in another metric), one by v1
+    store = MonitorStore(f"sqlite:///{tmp_path / 'm.db'}")
+    auc = Estimate(0.84, 0.83, 0.85)
+    for window, valid, figure in [
+        ("2013-09", True, ChampionFigure("2", "roc_auc", Estimate(0.80, 0.79, 0.81))),
+        ("2013-06", True, ChampionFigure("1", "roc_auc", auc)),
+        ("2013-07", False, ChampionFigure("2", "roc_auc", auc)),
+        ("2013-08", True, None),
+        ("2013-10", True, ChampionFigure("2", "average_precision", auc)),
+        ("2013-11", True, ChampionFigure("2", "roc_auc", auc)),
+        ("2013-12", True, ChampionFigure("2", "roc_auc", auc)),
+        ("2014-01", True, ChampionFigure("2", "roc_auc", auc)),
+    ]:
+        store.record_window("f", WindowVerdict(window, 0.0, None, valid), AT, figure)
+    # when v2's roc_auc figures before January 2014 are read / then its first valid labelled ones, oldest first
+    live = store.live_figures("f", "2", "roc_auc", before="2014-01")
+    assert [(f.window, f.estimate.value) for f in live] == [("2013-09", 0.80), ("2013-11", 0.84), ("2013-12", 0.84)]
+    assert store.live_figures("f", "2", "roc_auc", before="2013-09") == []
+    # and a window monitored again without labels drops its figure
+    store.record_window("f", WindowVerdict("2013-09", 0.0, None, True), AT)
+    assert [f.window for f in store.live_figures("f", "2", "roc_auc", before="2014-02")] == [
+        "2013-11",
+        "2013-12",
+        "2014-01",
+    ]

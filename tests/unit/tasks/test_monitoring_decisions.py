@@ -6,16 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from perennial.config import HashSplit, TimeSplit, parse_config
 from perennial.core.drift import ColumnDrift, DriftReport
 from perennial.core.events import PerformanceDegraded, PerformancePersistent
+from perennial.core.metrics import Estimate
 from perennial.core.monitoring import Performance, event_for
 from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
 from tasks.episodes import record_retrain_outcome_task
-from tasks.monitoring import _trained_from, decide_task
+from tasks.monitoring import _trained_from, decide_task, window_performance_task, yardstick_task
 from tests.conftest import config_dict
 
 MAY = Window(dt.date(2024, 5, 1), dt.date(2024, 6, 1), "2024-05")
@@ -186,3 +189,47 @@ def test_windows_too_small_to_judge_and_without_labels_do_not_close_an_episode(t
     assert (
         closed is not None and closed.end == "2024-09" and closed.closed_by == "2 of the last 3 windows within policy"
     )
+
+
+def _joined(auc_gap: float, rows: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Labelled predictions whose AUC grows with ``auc_gap`` (0.3: about 0.84, 0.15: about 0.69)."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, rows)
+    score = np.clip(label * auc_gap + rng.uniform(0, 0.7, rows), 0, 1)
+    return pd.DataFrame({"id": [str(i) for i in range(rows)], "prediction": score, "label": label})
+
+
+def test_a_champion_gated_on_a_shocked_month_is_judged_by_its_live_level_once_that_surely_beats_it(
+    tmp_path: Path,
+) -> None:
+    # given champion v2, gated at AUC 0.544 on a shocked month, and one bad window enough to retrain
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0}}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    shocked = Estimate(0.544, 0.52, 0.57)
+    months = [Window(dt.date(2024, m, 1), dt.date(2024, m + 1, 1), f"2024-{m:02d}") for m in (5, 6, 7, 8)]
+    # and v2 scoring about 0.84 on its first three labelled windows, each within policy: the first two
+    # against 0.544, the third against the level those two set (one window alone could be a lucky one)
+    for i, window in enumerate(months[:3]):
+        yardstick = yardstick_task.fn(config, ledger, "2", shocked, window)
+        assert (yardstick.estimate == shocked) == (i < 2) and yardstick.name == ("holdout" if i < 2 else "live level")
+        performance = window_performance_task.fn(_joined(0.3, seed=i), config, yardstick)
+        assert performance is not None and performance.value > 0.8
+        assert not decide_task.fn(config, ledger, window, True, None, performance, 4000, "2").decision.retrain
+    # when August's labels fall to about 0.69
+    august = months[3]
+    yardstick = yardstick_task.fn(config, ledger, "2", shocked, august)
+    performance = window_performance_task.fn(_joined(0.15, seed=3), config, yardstick)
+    result = decide_task.fn(config, ledger, august, True, None, performance, 4000, "2")
+    # then it is judged against v2's live level, not its holdout, and the drop asks for a retrain
+    assert yardstick.name == "live level" and yardstick.estimate is not None and yardstick.estimate.value > 0.8
+    assert performance is not None and performance.reference == yardstick.estimate.value
+    assert result.decision.retrain and result.decision.reason == "performance", result.decision.why
+    assert "champion's live level 0.8" in result.performance_line()
+    # and judged against its holdout alone (another champion, v3, with no live windows) it read within policy
+    alone = yardstick_task.fn(config, ledger, "3", shocked, august)
+    assert alone.estimate == shocked
+    within = window_performance_task.fn(_joined(0.15, seed=3), config, alone)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert not decide_task.fn(config, other, august, True, None, within, 4000, "3").decision.retrain
