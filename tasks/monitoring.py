@@ -18,7 +18,7 @@ from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
-from perennial.core.metrics import Estimate
+from perennial.core.estimate import Estimate
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,

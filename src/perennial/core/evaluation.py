@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from perennial.config import Bootstrap, Evaluation
 from perennial.core import metrics as m
+from perennial.core.estimate import Estimate
 
 CALIBRATION_BINS = 10
 MISSING = "<NA>"
@@ -182,7 +183,7 @@ def _key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-. ]", "_", text)
 
 
-def _estimate(name: str, est: m.Estimate) -> MetricEstimate:
+def _estimate(name: str, est: Estimate) -> MetricEstimate:
     return MetricEstimate(name, est.value, est.low, est.high)
 
 

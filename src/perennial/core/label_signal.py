@@ -32,9 +32,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from perennial.config import Bootstrap
+from perennial.core.estimate import Estimate
 from perennial.core.label_free import estimate_roc_auc
 from perennial.core.label_free_interval import binary_interval
-from perennial.core.metrics import Estimate, estimate_metrics
+from perennial.core.metrics import estimate_metrics
 from perennial.core.threads import openmp_for
 from perennial.core.validation_report import RuleResult
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
@@ -24,18 +23,13 @@ from sklearn import metrics as skm
 
 from perennial.config import Bootstrap
 from perennial.core import task
+from perennial.core.estimate import Estimate
 from perennial.core.task import METRICS_BY_TASK
 
 METRICS: tuple[str, ...] = METRICS_BY_TASK["binary"]
 THRESHOLDED = frozenset({"f1", "accuracy"})
 # Bootstrap work is done in batches of about this many (resample, row) cells: bounds memory
 _BATCH_CELLS = 2_000_000
-
-
-class Estimate(NamedTuple):
-    value: float
-    low: float
-    high: float
 
 
 def _known(name: str) -> str:

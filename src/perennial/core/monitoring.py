@@ -21,6 +21,7 @@ from perennial.core import task_metrics as tm
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
 from perennial.core.episodes import Episode, Level
+from perennial.core.estimate import Estimate
 from perennial.core.events import (
     DataInvalid,
     DriftDetected,
@@ -30,7 +31,7 @@ from perennial.core.events import (
     PerformancePersistent,
 )
 from perennial.core.label_free import LabelFreeReference
-from perennial.core.metrics import Estimate, estimate_metrics, higher_is_better
+from perennial.core.metrics import estimate_metrics, higher_is_better
 from perennial.core.retraining import RetrainDecision, WindowVerdict
 from perennial.core.scoring import PROBA_PREFIX, stored_probabilities
 from perennial.core.target import Labels, check_label_columns, class_names

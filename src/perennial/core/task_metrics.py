@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from perennial.config import Bootstrap
-from perennial.core.metrics import Estimate, _estimates, bootstrap_interval
+from perennial.core.estimate import Estimate
+from perennial.core.metrics import _estimates, bootstrap_interval
 from perennial.core.task import check_metric
 
 

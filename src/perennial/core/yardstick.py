@@ -16,7 +16,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from perennial.core.metrics import Estimate, higher_is_better
+from perennial.core.estimate import Estimate
+from perennial.core.task import higher_is_better
 
 ESTABLISHING_WINDOWS = 3  # a champion's first labelled windows that set its live level
 LEAST_WINDOWS = 2  # one window alone is too easily a lucky one

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from perennial.core.episodes import Episode, Outcome
-from perennial.core.metrics import Estimate
+from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
 from perennial.core.yardstick import ESTABLISHING_WINDOWS, ChampionFigure, LiveFigure
 

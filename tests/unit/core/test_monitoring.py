@@ -12,8 +12,8 @@ import pytest
 from perennial.config import Config
 from perennial.core.drift import ColumnDrift, DriftReport
 from perennial.core.episodes import Episode
+from perennial.core.estimate import Estimate
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerformanceDegraded
-from perennial.core.metrics import Estimate
 from perennial.core.monitoring import (
     ArrivedLabels,
     Performance,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perennial.core.metrics import Estimate
+from perennial.core.estimate import Estimate
 from perennial.core.yardstick import LiveFigure, choose_yardstick
 
 SHOCKED = Estimate(0.544, 0.52, 0.57)  # a champion gated on a shocked month

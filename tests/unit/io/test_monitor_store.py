@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from perennial.core.episodes import Episode
-from perennial.core.metrics import Estimate
+from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
 from perennial.core.yardstick import ChampionFigure
 from perennial.io.monitor_store import MonitorStore

@@ -12,8 +12,8 @@ import pytest
 
 from perennial.config import HashSplit, TimeSplit, parse_config
 from perennial.core.drift import ColumnDrift, DriftReport
+from perennial.core.estimate import Estimate
 from perennial.core.events import PerformanceDegraded, PerformancePersistent
-from perennial.core.metrics import Estimate
 from perennial.core.monitoring import Performance, event_for
 from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
