@@ -165,11 +165,14 @@ def monitoring_flow(
         failed = validation.failures
         blocked = [f.describe() for f in failed[:3]]
         warned = [w.describe() for w in validation.warnings if w.column not in {f.column for f in failed}]
+        calibration = result.performance.calibration if result.performance else None
+        off = calibration.note() if calibration else None
         print(
             f"{window.label}: {result.decision.why}"
             + (f" ({'; '.join(blocked)})" if blocked else "")
             + (f" → {event.name}" if event else "")
             + (f"; data warnings: {'; '.join(warned)}" if warned else "")
+            + (f"; {off}" if off else "")
         )
         if not validation.passed:
             raise DataValidationFailed(validation)

@@ -272,6 +272,9 @@ def perf_metrics(performance: Performance | None) -> dict[str, float]:
     }
     if performance.drop is not None:
         out["performance_drop"] = performance.drop
+    if performance.calibration is not None:
+        out["label_positive_rate"] = performance.calibration.rate
+        out["mean_score"] = performance.calibration.mean_score
     return out
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from perennial.config import Config
 from perennial.core import task_metrics as tm
+from perennial.core.calibration import Calibration, window_calibration
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
 from perennial.core.episodes import Episode, Level
@@ -149,6 +150,7 @@ class Performance:
     # high end for a loss); None: the training run kept no interval, the figure is taken as exact
     reference_bound: float | None = None
     yardstick: str = "holdout"  # what ``reference`` is: the champion's holdout figure, or its live level
+    calibration: Calibration | None = None  # binary: the labelled positive rate beside the mean score
 
     @property
     def sure_drop(self) -> float | None:
@@ -194,8 +196,15 @@ def window_performance(
     if estimates is None:
         return None
     estimate = estimates[name]
+    calibration = (
+        window_calibration(joined["label"].to_numpy(float), joined[PREDICTION].to_numpy(float))
+        if config.task == "binary"
+        else None
+    )
     if reference is None or math.isnan(reference.value):
-        return Performance(name, estimate.value, estimate.low, estimate.high, len(joined), None, None)
+        return Performance(
+            name, estimate.value, estimate.low, estimate.high, len(joined), None, None, calibration=calibration
+        )
     higher = higher_is_better(name)
     drop = reference.value - estimate.value if higher else estimate.value - reference.value
     bound = reference.low if higher else reference.high
@@ -209,6 +218,7 @@ def window_performance(
         drop,
         None if math.isnan(bound) else bound,
         yardstick,
+        calibration,
     )
 
 
@@ -269,7 +279,8 @@ class WindowResult:
         line = f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}] on {p.rows:,} labelled rows"
         if p.reference is not None and p.drop is not None:
             line += f", champion's {p.yardstick} {p.reference:.4f} (drop {p.drop:+.4f})"
-        return line
+        note = p.calibration.note() if p.calibration else None
+        return f"{line}; {note}" if note else line
 
     def verdict(self) -> WindowVerdict:
         p = self.performance
