@@ -156,10 +156,10 @@ def no_predictions(config: Config, window: Window) -> DataSourceError:
 
 def _score_hint(config: Config, window: Window) -> str:
     if config.monitoring.window == "batch":
-        return "perennial score -c <config>, then perennial monitor -c <config>"
+        return f"perennial score {config.flag}, then perennial monitor {config.flag}"
     if config.data.time_column is None:  # every row is scored, stamped with the scoring time
-        return "perennial score -c <config>, then monitor the window that holds it"
-    return f"perennial score --start {window.start} --end {window.end}"
+        return f"perennial score {config.flag}, then monitor the window that holds it"
+    return f"perennial score {config.flag} --start {window.start} --end {window.end}"
 
 
 @task(name="latest-scoring", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -175,7 +175,7 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
         if window is None and data is not None and not rows.empty:
             raise DataSourceError(
                 f"{data}: no batch of {config.name} was scored from this file: "
-                f"perennial score -c <config> --data {data}, then monitor it"
+                f"perennial score {config.flag} --data {data}, then monitor it"
             )
         if window is None:
             raise no_scoring(config, ("batch",))
@@ -195,7 +195,7 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
 def no_scoring(config: Config, sources: tuple[str, ...]) -> DataSourceError:
     return DataSourceError(
         f"prediction store has no {' or '.join(sources)} rows for {config.name}: "
-        "score the data first (perennial score -c <config>)"
+        f"score the data first (perennial score {config.flag})"
     )
 
 

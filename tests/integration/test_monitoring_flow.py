@@ -279,7 +279,9 @@ def test_monitoring_without_predictions_names_the_window_and_the_fix(project: An
     state = monitoring_flow(config_path=trained, **WINDOW, return_state=True)
     # then it fails saying what is missing and how to produce it
     assert state.is_failed()
-    assert "no batch or service rows for tiny 2013-04-01" in state.message and "perennial score" in state.message
+    assert "no batch or service rows for tiny 2013-04-01" in state.message and "perennial score -c " in state.message
+    # and the command it suggests names the config file it was run with, not a placeholder
+    assert "<config>" not in state.message and f"{Path(trained).name} --start 2013-04-01" in state.message
 
 
 def test_a_running_service_reports_its_health_into_the_window(project: Any) -> None:

@@ -281,3 +281,19 @@ def test_a_feature_named_like_a_prediction_store_column_is_refused_by_name() -> 
     raw["data"]["features"]["numeric"] = ["distance", "temp", "prediction_error"]
     raw["data"]["features"]["categorical"] = ["carrier", "model_year"]
     assert parse_config(raw, "scored.yaml").data.features.numeric == ("distance", "temp", "prediction_error")
+
+
+def test_a_config_read_from_a_file_names_it_in_the_commands_it_suggests(tmp_path: Path, monkeypatch) -> None:
+    # given a config file in a folder below the working one, and the same config parsed from a mapping
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "mine.yaml").write_text(yaml.safe_dump(config_dict()), encoding="utf-8")
+    loaded = load_config(tmp_path / "configs" / "mine.yaml")
+    # then the file's one says where it is, relative to here, the parsed one a placeholder
+    assert loaded.flag == "-c configs/mine.yaml"
+    assert parse_config(config_dict()).flag == "-c <config>"
+    # and a copy with an update keeps it, while the file is no key of the config (its fingerprint is the same)
+    assert loaded.model_copy(update={"name": "other"}).flag == "-c configs/mine.yaml"
+    assert loaded.fingerprint() == parse_config(config_dict()).fingerprint()

@@ -65,4 +65,14 @@ def load_config(path: str | Path) -> Config:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(raw, str(path))
+    config = parse_config(raw, str(path))
+    config._path = _shown(path)
+    return config
+
+
+def _shown(path: Path) -> str:
+    """The path as a command would take it from here: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -8,7 +8,7 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from perennial.config.base import Frozen
 from perennial.config.data import Data, SqlSource
@@ -45,6 +45,13 @@ class Config(Frozen):
     release: Release = Release()
     monitoring: Monitoring = Monitoring()
     predictions: Annotated[ParquetStore | SqlStore, Field(discriminator="kind")] = ParquetStore()
+    # the file it was read from, for the commands a message suggests (not a key: never in the file)
+    _path: str | None = PrivateAttr(default=None)
+
+    @property
+    def flag(self) -> str:
+        """``-c <its file>`` for a command a message suggests; ``-c <config>`` when it was not read from a file."""
+        return f"-c {self._path or '<config>'}"
 
     @model_validator(mode="after")
     def _columns_known(self) -> Config:
