@@ -24,6 +24,7 @@ from tasks.runs import tracked_flow
 from tasks.scoring import (
     decision_threshold_task,
     load_model_task,
+    record_scored_inputs_task,
     score_task,
     validate_scoring_input_task,
     write_predictions_task,
@@ -83,6 +84,8 @@ def batch_scoring_flow(
         else:
             frame, source = load_data_task(config, settings.root, start, end, new_rows=data is not None)
             validate_scoring_input_task(frame, suite, source, run_id, config.name, config.validation.warnings)
+            if data is not None:  # monitored later, the file must still hold these rows
+                record_scored_inputs_task(frame, config, run_id)
             predictions = score_task(model, frame, config, version, run_id, threshold)
             rows, days = len(predictions), write_predictions_task(predictions, config, settings.root, run_id)
     print(f"v{version} scored {rows:,} rows into {len(days)} daily partitions")

@@ -59,6 +59,7 @@ from tasks.monitoring import (
     labels_task,
     latest_scoring_window_task,
     perf_metrics,
+    same_rows_as_scored,
     service_health_task,
     window_performance_task,
     window_predictions_task,
@@ -198,6 +199,7 @@ def _measure(
 ) -> WindowMeasures:
     """The window in one pandas frame, its predictions in another."""
     frame, source = load_data_task(config, settings.root, window.start, window.end)
+    same_rows_as_scored(frame, config, window)
     validation = check_window_task(frame, context.suite, config, source, window, run_id)
     if not validation.passed:
         return WindowMeasures(validation, validation.rows)

@@ -19,6 +19,7 @@ from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
 from perennial.core.estimate import Estimate
+from perennial.core.fingerprint import inputs_fingerprint
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     PREDICTION,
@@ -171,7 +172,8 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
     if config.monitoring.window == "batch":
         rows = store.read("batch")
         scored_from = tracking.runs_tagged(config.tracking.experiment, Tag.SCORED_DATA)
-        window = latest_batch(rows, scored_from, None if data is None else str(data))
+        inputs = tracking.runs_tagged(config.tracking.experiment, Tag.SCORED_INPUTS)
+        window = latest_batch(rows, scored_from, None if data is None else str(data), inputs)
         if window is None and data is not None and not rows.empty:
             raise DataSourceError(
                 f"{data}: no batch of {config.name} was scored from this file: "
@@ -190,6 +192,19 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
     if latest is None or pd.isna(latest):
         raise no_scoring(config, MONITORED_SOURCES)
     return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
+
+
+def same_rows_as_scored(frame: pd.DataFrame, config: Config, window: Window) -> None:
+    """A batch's file must still hold the rows scored from it: re-exported with other rows, its labels would
+    judge predictions of rows they do not belong to (rows keyed by id numbers that restart at 1 each export)."""
+    if window.scored_inputs is None or window.scored_from is None:
+        return
+    if inputs_fingerprint(frame, config.data.features.columns, config.data.id_column) != window.scored_inputs:
+        raise DataSourceError(
+            f"{window.scored_from}: its rows are not the ones {window.label} scored from it (the file changed since; "
+            f"labels added alone would leave them as they were): score it again (perennial score {config.flag} "
+            f"--data {window.scored_from}), then monitor it"
+        )
 
 
 def no_scoring(config: Config, sources: tuple[str, ...]) -> DataSourceError:

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
 from perennial.core.data import check_finite
+from perennial.core.fingerprint import inputs_fingerprint
 from perennial.core.names import Tag
 from perennial.core.predict import decision_threshold, served_model
 from perennial.core.scoring import score_frame
@@ -69,6 +70,14 @@ def record_validation(report: ValidationReport, run_id: str, config_name: str) -
         f"{config_name}-scoring-validation", report.to_markdown(), f"Scoring input check of {report.source}"
     )
     return report
+
+
+@task(name="record-scored-inputs", cache_policy=NO_CACHE, **IO_RETRIES)
+def record_scored_inputs_task(frame: pd.DataFrame, config: Config, run_id: str) -> None:
+    """The fingerprint of a scored file's model inputs, on the run: monitored later, the file must still
+    hold these rows (labels added since leave it as it was)."""
+    digest = inputs_fingerprint(frame, config.data.features.columns, config.data.id_column)
+    tracking.set_tags(run_id, {Tag.SCORED_INPUTS: digest})
 
 
 @task(name="decision-threshold", cache_policy=NO_CACHE, **IO_RETRIES)

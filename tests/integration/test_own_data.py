@@ -196,6 +196,17 @@ def test_without_a_time_column_each_scoring_is_a_monitoring_window_of_its_own(tm
     assert latest["rows"] == 100 and latest["performance"]["rows"] == 100, latest
     assert again["window"] == result["window"] and again["performance"] is None, again
 
+    # when the team writes the labels into that file (the same rows), then the batch is judged on them
+    second.to_csv(unlabelled, index=False)
+    labelled = monitoring_flow(config_path=str(config_path), data=str(unlabelled))
+    assert labelled["window"] == result["window"] and labelled["performance"]["rows"] == len(second), labelled
+    # when the file is re-exported with other rows under the same name
+    first.iloc[:150].to_csv(unlabelled, index=False)
+    changed = monitoring_flow(config_path=str(config_path), data=str(unlabelled), return_state=True)
+    # then the batch is not judged on labels of rows it never scored: the flow fails saying to score it again
+    assert changed.is_failed() and "its rows are not the ones batch-" in changed.message, changed.message
+    assert f"score it again (perennial score -c {config_path} --data {unlabelled.resolve()})" in changed.message
+
 
 def _other(case: str) -> object:
     return {"booleans-null-constant": False, "semicolon-latin1": "bénin"}.get(case, "B")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,15 @@ def fingerprint(frame: pd.DataFrame) -> str:
         hashed = pd.util.hash_pandas_object(frame.apply(_nested_as_json), index=False)
     digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def inputs_fingerprint(frame: pd.DataFrame, columns: Sequence[str], key: str | None) -> str:
+    """The fingerprint of the rows' model inputs alone (``columns`` present, ordered by the id ``key`` when
+    there is one): a file scored, then given its labels, keeps it; one re-exported with other rows does not."""
+    rows = frame[[c for c in columns if c in frame.columns]]
+    if key is not None and key in frame.columns:  # the same rows in another order are the same batch
+        rows = rows.iloc[np.argsort(frame[key].astype(str).to_numpy(), kind="stable")]
+    return fingerprint(rows)
 
 
 def _nested_as_json(values: pd.Series) -> pd.Series:

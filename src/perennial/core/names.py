@@ -77,6 +77,8 @@ class Tag:
     ROWS: Final = "perennial.rows"
     # the file of new rows it scored (`score --data`, its absolute path); absent: the config's source
     SCORED_DATA: Final = "perennial.scored_data"
+    # the model inputs of the rows it scored from that file (core/fingerprint.inputs_fingerprint)
+    SCORED_INPUTS: Final = "perennial.scored_inputs"
     # monitoring (R)
     WINDOW: Final = "perennial.window"
     CHAMPION_VERSION: Final = "perennial.champion_version"

@@ -27,6 +27,7 @@ class Window:
     label: str  # "2013-07-01" (day, week), "2013-07" (month), "batch-20261203-214512" (one scoring batch)
     batch: dt.datetime | None = None  # a batch window: the scoring time stamped on its rows (no time column)
     scored_from: str | None = None  # a batch window's file of new rows (`score --data`); None: the config's source
+    scored_inputs: str | None = None  # the fingerprint of that file's model inputs when it was scored
 
     @property
     def end_time(self) -> dt.datetime:
@@ -35,18 +36,24 @@ class Window:
         return dt.datetime.combine(self.end, dt.time(), tzinfo=dt.UTC)
 
 
-def batch_window(stamp: dt.datetime, scored_from: str | None = None) -> Window:
+def batch_window(stamp: dt.datetime, scored_from: str | None = None, scored_inputs: str | None = None) -> Window:
     """One `perennial score` of a table without a time column: its rows, all stamped with its scoring time."""
     stamp = stamp.astimezone(dt.UTC)
     day = stamp.date()
-    return Window(day, day + dt.timedelta(days=1), f"batch-{stamp:%Y%m%d-%H%M%S}", stamp, scored_from)
+    return Window(day, day + dt.timedelta(days=1), f"batch-{stamp:%Y%m%d-%H%M%S}", stamp, scored_from, scored_inputs)
 
 
-def latest_batch(rows: pd.DataFrame, scored_from: Mapping[str, str], data: str | None = None) -> Window | None:
+def latest_batch(
+    rows: pd.DataFrame,
+    scored_from: Mapping[str, str],
+    data: str | None = None,
+    scored_inputs: Mapping[str, str] | None = None,
+) -> Window | None:
     """The latest scoring batch of ``rows`` (the store's batch rows), or with ``data`` the latest one
     scored from that file; None when there is none.
 
-    ``scored_from``: the file each scoring run read (by run id; a run absent read the config's source).
+    ``scored_from``: the file each scoring run read (by run id; a run absent read the config's source);
+    ``scored_inputs``: the fingerprint of its model inputs, by run id, where the run recorded one.
     The batch carries its file so that monitoring reads the rows and labels of *that* file: without an
     id column a row is keyed by its content, and the config's source would lend its labels to every
     new row that happens to repeat one of its rows.
@@ -61,7 +68,8 @@ def latest_batch(rows: pd.DataFrame, scored_from: Mapping[str, str], data: str |
     if stamps.empty:
         return None
     run = stamps.index[-1]
-    return batch_window(pd.Timestamp(stamps.iloc[-1]).to_pydatetime(), origins[run])
+    inputs = (scored_inputs or {}).get(str(run))
+    return batch_window(pd.Timestamp(stamps.iloc[-1]).to_pydatetime(), origins[run], inputs)
 
 
 def month_start(day: dt.date, months_ahead: int = 0) -> dt.date:
