@@ -11,7 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.episodes import EpisodeStep, Outcome, advance_episode, outcome_of
+from perennial.core.episodes import RECURS_WITHIN, Episode, EpisodeStep, Outcome, advance_episode, outcome_of
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import WindowResult
 from perennial.core.retraining import RetrainDecision, within_policy
@@ -57,8 +57,9 @@ def episode_step(
 ) -> EpisodeStep:
     """The dataset's drift episode after this window: whether the policy's retrain may go ahead, or a person is asked."""
     policy = config.monitoring.retraining
+    previous = store.open_episode(config.name)
     step = advance_episode(
-        store.open_episode(config.name),
+        previous,
         config.name,
         window.label,
         window.end.isoformat(),  # a retrain started now holds out to the window's end (event_for)
@@ -67,8 +68,19 @@ def episode_step(
         pending.champion_version,
         policy,
         pending.performance.level if pending.performance is not None and pending.data_valid else None,
+        _recent(store, config.name, window.label, policy.n) if previous is None else None,
     )
     return _with_reference_advice(step, config)
+
+
+def _recent(store: MonitorStore, dataset: str, window: str, n: int) -> Episode | None:
+    """The last closed episode, when it ended at most ``RECURS_WITHIN`` times n monitored windows before ``window``."""
+    last = next(iter(store.episodes(dataset, limit=1)), None)
+    if last is None or last.end is None or last.end >= window:
+        return None
+    within = RECURS_WITHIN * n
+    between = [v for v in store.history(dataset, until=window, limit=within + 2) if last.end < v.window < window]
+    return last if len(between) <= within else None
 
 
 def _judged(pending: WindowResult) -> bool:

@@ -35,6 +35,8 @@ from perennial.core.windows import label_start
 Outcome = Literal["promoted", "passed", "failed", "inconclusive", "refused", "lost"]
 # a retrain that ended so says nothing about whether retraining helps: it may be tried again
 RETRYABLE: tuple[Outcome, ...] = ("inconclusive", "lost")
+# drift back within this many times n windows of an episode whose retrain was refused recurs: it is not retrained
+RECURS_WITHIN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +121,21 @@ def advance_episode(
     champion: str | None,
     policy: Retraining,
     level: Level | None = None,
+    recent: Episode | None = None,
 ) -> EpisodeStep:
     """The episode after ``window``, given the policy's ``decision`` on it.
 
     ``calm``: the window is valid and within policy. ``champion``: the version that judged it.
     ``holdout_end``: what a retrain started now would hold out to (it identifies that retrain).
     ``level``: the window's measured primary metric (None: no labels for it yet).
+    ``recent``: the last closed episode, when it ended at most ``RECURS_WITHIN`` times n windows ago.
     """
     if previous is None or not previous.open:
         if decision.reason is None:
             return EpisodeStep(None, False, False, "no drift episode")
         opened = Episode(dataset, window, window, trigger=decision.reason, calm=(False,), since=decision.since)
+        if decision.reason == "drift" and recent is not None and _refused_drift(recent):
+            return _recurring(opened, recent)
         if decision.reason == "performance" and level is not None:
             opened = replace(opened, target=level.reference, drop=level.drop)
         if decision.retrain:
@@ -166,6 +172,32 @@ def advance_episode(
     if short is not None:
         return _won_back_too_little(episode, holdout_end, short, decision, policy)
     return _within(episode, holdout_end, decision, policy, level)
+
+
+def _refused_drift(episode: Episode) -> bool:
+    """A drift episode whose retrain the gate refused: the same shift, back, would be retrained on in vain."""
+    return episode.trigger == "drift" and episode.outcome == "failed"
+
+
+def _recurring(opened: Episode, recent: Episode) -> EpisodeStep:
+    """Drift back soon after an episode whose retrain the gate refused: a cycle (weekends in daily windows, a
+    season), not a new change. The new episode carries that retrain, so it is watched, not retrained every
+    time the cycle turns; a drop it costs is measured and opens a performance episode of its own."""
+    carried = replace(
+        opened,
+        retrains=recent.retrains,
+        retrain=recent.retrain,
+        outcome=recent.outcome,
+        version=recent.version,
+        alerted=recent.alerted,
+    )
+    why = (
+        f"drift again at {opened.start}, soon after the episode from {recent.start} (closed at {recent.end}) "
+        f"whose retrain the gate refused: a recurring shift (a weekly or seasonal cycle?) is watched, not "
+        "retrained again; monitoring windows that span the whole cycle (monitoring.window: week for daily "
+        "ones) judge it whole"
+    )
+    return EpisodeStep(carried, False, False, why, persists=True)
 
 
 def _labels_came_late(episode: Episode, window: str, champion: str | None) -> bool:

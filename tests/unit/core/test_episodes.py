@@ -340,3 +340,25 @@ def test_a_retrain_whose_data_failed_validation_is_not_retried_on_the_same_data(
     assert not persists.retrain and persists.alert and "had its retrain (refused)" in persists.why
     assert not step(episode.with_outcome("lost", None), "w2", FIRE).alert
     assert step(episode.with_outcome("lost", None), "w2", FIRE).retrain
+
+
+def test_drift_back_soon_after_an_episode_whose_retrain_was_refused_is_watched_not_retrained() -> None:
+    # given a weekend's drift episode whose retrain the gate refused, closed on the Tuesday
+    refused = Episode("d", "05-05", "05-07", "05-07", 3, "drift", 1, "05-06", "failed", None, closed_by="2 of 3 calm")
+    # when drift opens an episode again the next Sunday
+    again = advance_episode(None, "d", "05-12", "05-13", FIRE, False, "1", POLICY, None, refused)
+    # then it carries the refused retrain: no new one, said why, and the episode stays watched
+    assert not again.retrain and not again.alert and again.persists
+    assert again.episode is not None and again.episode.start == "05-12" and again.episode.outcome == "failed"
+    assert "recurring shift" in again.why and "episode from 05-05 (closed at 05-07)" in again.why
+    # and a later window of it neither retrains nor asks a person twice (one was asked then, or none)
+    later = step(again.episode, "05-13", FIRE)
+    assert not later.retrain
+    # when the last episode's retrain was promoted, or it was a performance episode / then it retrains as ever
+    promoted = Episode("d", "05-05", "05-07", "05-07", 3, "drift", 1, "05-06", "promoted", "2")
+    assert advance_episode(None, "d", "05-12", "05-13", FIRE, False, "2", POLICY, None, promoted).retrain
+    dropped = Episode("d", "05-05", "05-07", "05-07", 3, "performance", 1, "05-06", "failed", None)
+    assert advance_episode(None, "d", "05-12", "05-13", FIRE, False, "1", POLICY, None, dropped).retrain
+    # and a performance drop after a refused drift retrain opens its own episode with its retrain
+    drop = RetrainDecision(True, "performance", "d:performance:w", "a drop")
+    assert advance_episode(None, "d", "05-12", "05-13", drop, False, "1", POLICY, None, refused).retrain

@@ -233,3 +233,41 @@ def test_a_champion_gated_on_a_shocked_month_is_judged_by_its_live_level_once_th
     within = window_performance_task.fn(_joined(0.15, seed=3), config, alone)
     other = f"sqlite:///{tmp_path / 'other.db'}"
     assert not decide_task.fn(config, other, august, True, None, within, 4000, "3").decision.retrain
+
+
+def _days(first: dt.date, count: int) -> list[Window]:
+    days = [first + dt.timedelta(days=i) for i in range(count)]
+    return [Window(d, d + dt.timedelta(days=1), d.isoformat()) for d in days]
+
+
+def test_weekend_drift_in_daily_windows_is_retrained_once_then_watched_as_a_cycle(tmp_path: Path) -> None:
+    # given daily windows, k=2 of n=3, and inputs that drift every weekend (Sat 4 May 2024, then Sun)
+    raw = config_dict()
+    raw["monitoring"] = {"window": "day", "retraining": {"k": 2, "n": 3, "cooldown_days": 0}}
+    config = parse_config(raw, "tiny.yaml")
+    calm = DriftReport((ColumnDrift("temp", "numeric", "wasserstein", 0.01, 0.1, False),), 0.0, 0.5, False, 2000, 2000)
+
+    def replay(ledger: str, days: list[Window], weekend: set[str]) -> tuple[list[bool], str]:
+        retrains, why = [], ""
+        for day in days:
+            result = decide_task.fn(
+                config, ledger, day, True, _drifted() if day.label in weekend else calm, None, 2000, "1"
+            )
+            if result.decision.retrain:  # the gate refuses each drift retrain: the same model, the same rows
+                record_retrain_outcome_task.fn(ledger, "tiny", day.end, "failed", None)
+            retrains.append(result.decision.retrain)
+            why = result.decision.why
+        return retrains, why
+
+    two_weeks = _days(dt.date(2024, 5, 4), 9)  # Sat 4 .. Sun 12 May
+    weekends = {"2024-05-04", "2024-05-05", "2024-05-11", "2024-05-12"}
+    # when the two weekends are monitored / then the first retrains, the second is watched as a cycle
+    retrains, why = replay(f"sqlite:///{tmp_path / 'weekly.db'}", two_weeks, weekends)
+    assert [d.label for d, r in zip(two_weeks, retrains, strict=True) if r] == ["2024-05-05"]
+    assert "recurring shift" in why and "episode from 2024-05-05 (closed at 2024-05-07)" in why, why
+    # and drift that comes back long after (more than 2n windows of calm) is a new shift, retrained on
+    far = _days(dt.date(2024, 5, 4), 16)  # Sat 4 .. Sun 19 May, the second weekend's drift left out
+    late = {"2024-05-04", "2024-05-05", "2024-05-18", "2024-05-19"}
+    retrains, why = replay(f"sqlite:///{tmp_path / 'far.db'}", far, late)
+    assert [d.label for d, r in zip(far, retrains, strict=True) if r] == ["2024-05-05", "2024-05-19"]
+    assert "recurring" not in why
