@@ -23,7 +23,7 @@ from perennial.core.data import epoch_unit, labelled, numbers_not_times, split_f
 from perennial.core.target import Labels, check_class_rows, infer_task, resolve_labels
 from perennial.core.task import Task
 from perennial.errors import ConfigError, DataSourceError
-from perennial.io import sniffing, sources
+from perennial.io import csv_checks, sniffing, sources
 from perennial.io.starter_sections import (
     SMALL_TABLE,
     evaluation_lines,
@@ -73,13 +73,13 @@ def source_for(path: Path, shown_path: str) -> FileSource:
     encoding = sniff_encoding(path)
     if base.endswith(JSON_LINES):
         return FileSource(kind="jsonl", path=shown_path, encoding=encoding)
-    first = (sources.text_sample(path, encoding, size=64) or "").lstrip("\ufeff").split("\n", 1)[0].strip()
+    first = (csv_checks.text_sample(path, encoding, size=64) or "").lstrip("\ufeff").split("\n", 1)[0].strip()
     if re.fullmatch(r'"?sep=.?"?', first, flags=re.IGNORECASE):  # Excel's hint, read as a one-column header
         raise ConfigError(
             f"{path}: its first line `{first}` is Excel's note of the delimiter, not the header: "
             "delete that line (the header is the line below it) and point at the file again"
         )
-    delimiter = sources.sniff_delimiter(path, encoding) or ","
+    delimiter = csv_checks.sniff_delimiter(path, encoding) or ","
     source = FileSource(kind="csv", path=shown_path, delimiter=delimiter, encoding=encoding)
     if delimiter == ",":  # a comma cannot be both: numbers with a decimal comma come quoted, and rarely
         return source
@@ -97,7 +97,7 @@ def _leading_zeros(frame: pd.DataFrame, source: FileSource, data: Path) -> tuple
 
 
 def _json_array(path: Path) -> bool:
-    sample = sources.text_sample(path, "utf-8", size=4096) or ""
+    sample = csv_checks.text_sample(path, "utf-8", size=4096) or ""
     return sample.lstrip().startswith("[")
 
 
@@ -128,7 +128,7 @@ def _names_a_value(values: pd.Series, name: str) -> bool:
 
 
 def sniff_encoding(path: Path) -> str:
-    sample = sources.text_sample(path, "latin-1", size=1 << 20)
+    sample = csv_checks.text_sample(path, "latin-1", size=1 << 20)
     raw = sample.encode("latin-1") if sample is not None else b""
     for encoding in FALLBACK_ENCODINGS:
         try:
