@@ -20,8 +20,9 @@ from perennial.core.label_free import (
     fit_reference,
 )
 from perennial.core.monitoring import PREDICTION, ChampionContext
+from perennial.core.names import PROBA_PREFIX
 from perennial.core.predict import classes_of, predict, targets_of
-from perennial.core.scoring import PROBA_PREFIX, stored_probabilities
+from perennial.core.scoring import stored_probabilities
 from perennial.io import tracking
 from perennial.io.reference_store import log_label_free
 from tasks.common import IO_RETRIES

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.data import check_finite
 from perennial.core.fingerprint import inputs_fingerprint
-from perennial.core.names import Tag
+from perennial.core.names import PREDICTED_CLASS, Tag
 from perennial.core.predict import decision_threshold, served_model
 from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
@@ -140,10 +140,7 @@ def scoring_summary(predictions: pd.DataFrame, seconds: float, task: str = "bina
         "prediction_p90": float(quantiles[0.9]),
         **({"positive_rate": float(predictions["predicted_label"].mean())} if task == "binary" else {}),
         **(
-            {
-                f"class_share.{c}": float(s)
-                for c, s in predictions["predicted_class"].value_counts(normalize=True).items()
-            }
+            {f"class_share.{c}": float(s) for c, s in predictions[PREDICTED_CLASS].value_counts(normalize=True).items()}
             if task == "multiclass"
             else {}
         ),

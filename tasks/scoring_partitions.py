@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config, FileSource
 from perennial.core.data import rows_in_window
+from perennial.core.names import PREDICTED_CLASS
 from perennial.core.scoring import score_frame
 from perennial.core.validation import SuiteSpec, ValidationReport
 from perennial.core.validation_partitioned import validate_partitioned
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     import dask.dataframe as dd
 
 # what a partition's write hands back: the columns the scoring summary reads (a few bytes a row)
-SUMMARY_COLUMNS = ("prediction", "predicted_label", "predicted_class")
+SUMMARY_COLUMNS = ("prediction", "predicted_label", PREDICTED_CLASS)
 
 
 @task(name="open-window", cache_policy=NO_CACHE, **IO_RETRIES)

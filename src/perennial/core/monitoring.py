@@ -33,8 +33,9 @@ from perennial.core.events import (
 )
 from perennial.core.label_free import LabelFreeReference
 from perennial.core.metrics import estimate_metrics, higher_is_better
+from perennial.core.names import PROBA_PREFIX
 from perennial.core.retraining import RetrainDecision, WindowVerdict
-from perennial.core.scoring import PROBA_PREFIX, stored_probabilities
+from perennial.core.scoring import stored_probabilities
 from perennial.core.target import Labels, check_label_columns, class_names
 from perennial.core.validation import SuiteSpec
 from perennial.core.windows import Window

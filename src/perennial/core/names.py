@@ -127,12 +127,19 @@ ROW_COLUMNS: Final = (
     "predicted_label",
     "source",
 )
+# a multiclass row's predicted class and its probability of each class (proba__<class>), stored beside it
+PREDICTED_CLASS: Final = "predicted_class"
+PROBA_PREFIX: Final = "proba__"
 # and the names scoring and the label join add: a feature named so would be overwritten or doubled
-RESERVED_FEATURE_NAMES: Final = (*ROW_COLUMNS, "run_id", "label")
+RESERVED_FEATURE_NAMES: Final = (*ROW_COLUMNS, PREDICTED_CLASS, "run_id", "label")
 
 
 def reserved_feature_reason(name: str) -> str | None:
-    """Why a column cannot be a feature under its own name, or None."""
-    if name in RESERVED_FEATURE_NAMES:
-        return f"named like a column the prediction store writes ({', '.join(RESERVED_FEATURE_NAMES)}): rename it to use it"
+    """Why a column cannot be a feature under its own name, or None. A name starting ``proba__`` would be
+    read back as a class's probability (a phantom class in every multiclass estimate)."""
+    if name in RESERVED_FEATURE_NAMES or name.startswith(PROBA_PREFIX):
+        return (
+            f"named like a column the prediction store writes ({', '.join(RESERVED_FEATURE_NAMES)}, "
+            f"{PROBA_PREFIX}<class>): rename it to use it"
+        )
     return None

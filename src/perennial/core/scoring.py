@@ -10,9 +10,8 @@ import pandas as pd
 
 from perennial.config import Config
 from perennial.core.data import model_inputs, row_keys
+from perennial.core.names import PREDICTED_CLASS, PROBA_PREFIX
 from perennial.core.predict import classes_of, predict, predicted_labels, scalar_prediction
-
-PROBA_PREFIX = "proba__"  # a multiclass row's probability of each class: proba__<class>
 
 
 def score_frame(
@@ -92,5 +91,5 @@ def class_columns(predicted: np.ndarray, task: str, classes: tuple[str, ...], ro
     if task != "multiclass":
         return pd.DataFrame(index=range(rows))
     frame = pd.DataFrame(predicted, columns=[f"{PROBA_PREFIX}{c}" for c in classes])
-    frame.insert(0, "predicted_class", np.asarray(classes, dtype=object)[predicted.argmax(axis=1)])
+    frame.insert(0, PREDICTED_CLASS, np.asarray(classes, dtype=object)[predicted.argmax(axis=1)])
     return frame

@@ -214,6 +214,28 @@ def test_init_leaves_out_columns_named_like_the_prediction_stores_and_says_to_re
     assert config.data.features.columns == ("age",)
 
 
+def test_init_and_the_config_refuse_the_store_s_multiclass_column_names(tmp_path: Path) -> None:
+    # given an iris export with an upstream model's 'proba__upstream' and 'predicted_class' beside its features
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True).frame.rename(columns={"target": "species"})
+    rng = np.random.default_rng(2)
+    frame = iris.assign(proba__upstream=rng.random(len(iris)), predicted_class=rng.choice(["a", "b"], len(iris)))
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    # when init profiles it / then both are left out: read back they would be a phantom class, or doubled
+    text = starter_config(path, "species")
+    config = parse_config(yaml.safe_load(text), "s.yaml")
+    assert "# left out: proba__upstream: named like a column the prediction store writes" in text
+    assert "# left out: predicted_class: named like a column" in text
+    assert not {"proba__upstream", "predicted_class"} & set(config.data.features.columns)
+    # and a config that lists one as a feature is refused, naming it
+    raw = yaml.safe_load(text)
+    raw["data"]["features"]["numeric"].append("proba__upstream")
+    with pytest.raises(ConfigError, match=r"data.features name \['proba__upstream'\]: named like a column"):
+        parse_config(raw, "s.yaml")
+
+
 def test_a_uci_style_question_mark_is_read_as_a_missing_number(tmp_path: Path) -> None:
     # given diabetes as UCI ships such tables: '?' where a bmi was not measured (26 of 442 rows)
     from sklearn.datasets import load_diabetes
