@@ -116,8 +116,21 @@ class Labels:
             raise TargetError(
                 f"{where}: target '{self.column}' holds {seen} besides the two labels "
                 f"'{self.positive}' (positive) and '{self.negative}': a binary target has two values"
+                + self._spelt_otherwise(pd.unique(values[unknown]))
             )
         return (keys == pos).astype("float64").where(keys.notna())
+
+    def _spelt_otherwise(self, unknown: Any) -> str:
+        """'; 'Malignant' is 'malignant' written otherwise (case or spaces): ...' for the first unknown value
+        that is one of the two labels but for case and surrounding spaces; empty when none is."""
+        labels = {str(v).strip().casefold(): v for v in (self.positive, self.negative)}
+        for value in unknown:
+            if isinstance(value, str) and (label := labels.get(value.strip().casefold())) is not None:
+                return (
+                    f"; {value!r} is {str(label)!r} written otherwise (case or spaces): write the labels as the "
+                    "champion learnt them"
+                )
+        return ""
 
     def decode(self, codes: np.ndarray) -> list[Any]:
         """The user's labels for 0/1 predictions."""

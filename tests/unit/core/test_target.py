@@ -57,8 +57,13 @@ def test_encode_and_decode_round_trip_and_a_third_value_is_named() -> None:
     assert codes.tolist()[:2] == [1.0, 0.0] and np.isnan(codes[2]) and codes[3] == 1.0
     assert labels.decode(np.array([True, False])) == ["M", "B"]
     # and a value that is neither label is named
-    with pytest.raises(TargetError, match=r"labels.csv: target 'diagnosis' holds \['X'\] besides"):
+    with pytest.raises(TargetError, match=r"labels.csv: target 'diagnosis' holds \['X'\] besides") as plain:
         labels.encode(pd.Series(["M", "X"]), "labels.csv")
+    assert "written otherwise" not in str(plain.value)
+    # and one that is a label but for case or spaces is said to be so
+    words = Labels("diagnosis", "malignant", "benign")
+    with pytest.raises(TargetError, match=r"'Malignant ' is 'malignant' written otherwise \(case or spaces\)"):
+        words.encode(pd.Series(["malignant", "Malignant ", "benign"]), "new.csv")
 
 
 def test_labels_travel_as_json_and_old_versions_read_as_0_1() -> None:
