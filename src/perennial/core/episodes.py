@@ -155,6 +155,9 @@ def advance_episode(
     unmeasured = judged_by_retrain and previous.target is not None and level is None
     short = _short_of_target(previous, level, policy) if judged_by_retrain and level is not None else None
     calm = calm and not unmeasured and short is None  # calm against a weaker champion's figure is not won back
+    # a performance episode is settled by labels: a window without them says nothing of the drop (with labels
+    # two windows late, two unlabelled windows closed it, and the next late label opened a fresh one)
+    calm = calm and (previous.trigger != "performance" or level is not None)
     episode = replace(
         previous,
         last=window,

@@ -362,3 +362,22 @@ def test_drift_back_soon_after_an_episode_whose_retrain_was_refused_is_watched_n
     # and a performance drop after a refused drift retrain opens its own episode with its retrain
     drop = RetrainDecision(True, "performance", "d:performance:w", "a drop")
     assert advance_episode(None, "d", "05-12", "05-13", drop, False, "1", POLICY, None, refused).retrain
+
+
+def test_a_performance_episode_is_not_closed_by_windows_without_labels() -> None:
+    # given a performance episode whose retrain failed its gate (labels come two windows late)
+    drop = RetrainDecision(True, "performance", "d:performance:w1", "a drop")
+    opened = step(None, "w1", drop, level=auc(0.70, 0.85)).episode
+    assert opened is not None
+    failed = opened.with_outcome("failed", None)
+    # when the next two windows are calm by drift but have no labels yet
+    second = step(failed, "w2", QUIET, calm=True).episode
+    third = step(second, "w3", QUIET, calm=True).episode
+    # then the episode stays open: only labels settle a drop
+    assert third is not None and third.open, third
+    # and two calm labelled windows still close a drift episode or this one
+    fourth = step(third, "w4", QUIET, calm=True, level=auc(0.84, 0.85)).episode
+    fifth = step(fourth, "w5", QUIET, calm=True, level=auc(0.85, 0.85)).episode
+    assert fifth is not None and not fifth.open and fifth.closed_by == "2 of the last 3 windows within policy"
+    drift = step(step(step(None, "w1", FIRE).episode, "w2", QUIET, calm=True).episode, "w3", QUIET, calm=True)
+    assert drift.episode is not None and not drift.episode.open
