@@ -46,6 +46,14 @@ class Level:
     value: float
     reference: float
     higher_is_better: bool
+    # the least drop the window's interval and the champion's allow (Performance.sure_drop): at or below 0
+    # the drop is within the noise of the labels at hand; None: no intervals, the point drop alone counts
+    sure_drop: float | None = None
+
+    @property
+    def within(self) -> bool:
+        """No drop the policy would count: beyond nothing, or one its intervals cannot confirm."""
+        return self.sure_drop is not None and self.sure_drop <= 0
 
     @property
     def drop(self) -> float:
@@ -329,7 +337,11 @@ def _within(
         return replace(step, superseded=closed, why=f"{spent}; a performance drop opens its own episode")
     if decision.reason is None or episode.alerted:
         return EpisodeStep(episode, False, False, f"{spent}; no further retrain in it")
-    if episode.trigger == "drift" and level is not None and level.drop <= policy.performance_tolerance:
+    if (
+        episode.trigger == "drift"
+        and level is not None
+        and (level.drop <= policy.performance_tolerance or level.within)
+    ):
         # the labels answer what a person would be asked: the shifted inputs cost the champion nothing
         why = (
             f"{spent} and the shift persists, but the window's labels show the champion within policy on it "

@@ -168,7 +168,7 @@ class Performance:
         """The window's figure as a drift episode weighs it (None: no champion figure to weigh it by)."""
         if self.reference is None:
             return None
-        return Level(self.value, self.reference, higher_is_better(self.metric))
+        return Level(self.value, self.reference, higher_is_better(self.metric), self.sure_drop)
 
 
 def label_shortfall(joined: pd.DataFrame, config: Config) -> str | None:

@@ -381,3 +381,18 @@ def test_a_performance_episode_is_not_closed_by_windows_without_labels() -> None
     assert fifth is not None and not fifth.open and fifth.closed_by == "2 of the last 3 windows within policy"
     drift = step(step(step(None, "w1", FIRE).episode, "w2", QUIET, calm=True).episode, "w3", QUIET, calm=True)
     assert drift.episode is not None and not drift.episode.open
+
+
+def test_a_persisting_shift_whose_drop_the_labels_cannot_confirm_pages_no_one() -> None:
+    # given a drift episode whose retrain the gate refused, the shift still there
+    episode = step(None, "w1", FIRE).episode
+    assert episode is not None
+    refused = episode.with_outcome("failed", None)
+    # when a window's point drop (0.034) is beyond the tolerance (0.03) but its interval reaches the champion's
+    noisy = Level(0.806, 0.84, higher_is_better=True, sure_drop=-0.01)
+    watched = step(refused, "w2", FIRE, level=noisy)
+    # then it is watched, no person paged, as the policy itself reads that window within policy
+    assert not watched.alert and watched.persists and "watched, no person asked" in watched.why
+    # and a drop the intervals confirm pages the person once
+    sure = Level(0.70, 0.84, higher_is_better=True, sure_drop=0.05)
+    assert step(refused, "w2", FIRE, level=sure).alert
