@@ -166,8 +166,7 @@ def monitoring_flow(
         failed = validation.failures
         blocked = [f.describe() for f in failed[:3]]
         warned = [w.describe() for w in validation.warnings if w.column not in {f.column for f in failed}]
-        calibration = result.performance.calibration if result.performance else None
-        off = calibration.note() if calibration else None
+        off = result.calibration_note()
         print(
             f"{window.label}: {result.decision.why}"
             + (f" ({'; '.join(blocked)})" if blocked else "")
@@ -183,6 +182,7 @@ def monitoring_flow(
         # October to December written at +02:00), which alone reads as the wrong month
         "days": None if window.batch else [window.start.isoformat(), (window.end - dt.timedelta(days=1)).isoformat()],
         "data_warnings": warned,
+        "calibration": off,  # the scores no longer match the window's positive rate (binary), in words
         "event": event.name if event else None,
         "mlflow_run_id": run_id,
         "service": health.to_dict() if health else None,

@@ -97,11 +97,12 @@ def _one_window(
     perf = result["performance"]
     row |= {
         "drift share": "-" if result["drift_share"] is None else round(result["drift_share"], 2),
-        "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {perf['reference']:.3f}"
+        "performance": f"{perf['value']:.3f} [{perf['low']:.3f}, {perf['high']:.3f}] vs {_yardstick(perf)}"
         if perf
         else result["label_note"] or "not measured",
         "decision": result["decision"]["why"]
-        + (f"; data warnings: {'; '.join(result['data_warnings'])}" if result.get("data_warnings") else ""),
+        + (f"; data warnings: {'; '.join(result['data_warnings'])}" if result.get("data_warnings") else "")
+        + (f"; {result['calibration']}" if result.get("calibration") else ""),
         "event": result["event"] or "-",
         "episodes": _episode(result["episode"]),
     }
@@ -122,6 +123,12 @@ def failure_text(message: str | None) -> str:
     the CLI drops log lines naming an expected error (it prints the error once), and with the lead the
     window's line vanished from the log, leaving only the final table to say why it was refused."""
     return re.sub(r"^Flow run encountered an exception: \w+: ", "", message or "flow failed")
+
+
+def _yardstick(perf: dict[str, Any]) -> str:
+    """The champion's figure the window was judged against: "0.840", or "live level 0.840" (core/yardstick.py)."""
+    reference = "-" if perf["reference"] is None else f"{perf['reference']:.3f}"
+    return reference if perf.get("yardstick", "holdout") == "holdout" else f"{perf['yardstick']} {reference}"
 
 
 def _episode(episode: dict[str, Any] | None) -> str:

@@ -31,14 +31,17 @@ class Calibration:
         outside = not self.low <= self.mean_score <= self.high
         return outside and abs(self.mean_score - self.rate) >= LEAST_GAP
 
-    def note(self) -> str | None:
-        """One clause for the window's line when the scores no longer match the rate; None when they do."""
+    def note(self, ranking_held: bool = True) -> str | None:
+        """One clause for the window's line when the scores no longer match the rate; None when they do.
+        ``ranking_held``: the window's ranking metric shows no sure drop, so only the rate moved (a prior
+        shift); otherwise the mismatch is part of a drop already counted, and is not called one."""
         if not self.off:
             return None
+        why = "a prior shift the ranking metric cannot see; " if ranking_held else ""
         return (
             f"positives {self.rate:.1%} [{self.low:.1%}, {self.high:.1%}] of the labelled rows, the scores "
-            f"average {self.mean_score:.1%}: probabilities no longer match outcomes (a prior shift the "
-            "ranking metric cannot see; thresholds and costs decided on scores are off)"
+            f"average {self.mean_score:.1%}: probabilities no longer match outcomes ({why}thresholds and costs "
+            "decided on scores are off)"
         )
 
 

@@ -280,8 +280,15 @@ class WindowResult:
         line = f"{p.metric} {p.value:.4f} [{p.low:.4f}, {p.high:.4f}] on {p.rows:,} labelled rows"
         if p.reference is not None and p.drop is not None:
             line += f", champion's {p.yardstick} {p.reference:.4f} (drop {p.drop:+.4f})"
-        note = p.calibration.note() if p.calibration else None
+        note = self.calibration_note()
         return f"{line}; {note}" if note else line
+
+    def calibration_note(self) -> str | None:
+        """A binary window's scores that no longer match its positive rate, in one clause; None when they do."""
+        p = self.performance
+        if p is None or p.calibration is None:
+            return None
+        return p.calibration.note(ranking_held=p.sure_drop is None or p.sure_drop <= 0)
 
     def verdict(self) -> WindowVerdict:
         p = self.performance

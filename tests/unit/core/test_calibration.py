@@ -32,6 +32,10 @@ def test_a_prior_shift_the_auc_cannot_see_is_said_beside_the_window_s_figure(tin
     note = shifted.calibration.note()
     assert note is not None and note.startswith("positives 16.") and "the scores average 5" in note
     assert calm.calibration.note() is None
+    assert "a prior shift" in note
+    # and where the ranking fell surely too (a concept shock), the mismatch is not called a prior shift
+    shocked = shifted.calibration.note(ranking_held=False)
+    assert shocked is not None and "a prior shift" not in shocked and "no longer match outcomes" in shocked
 
 
 def test_a_small_gap_or_one_within_the_rate_s_interval_is_not_worth_a_word() -> None:
