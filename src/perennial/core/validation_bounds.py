@@ -46,6 +46,10 @@ RATIO_SLACK = 1.25  # beyond the widest per-window median ratio the reference sh
 # x1000, while the quartiles of a few hundred rows of a skewed column move by chance as far as x0.75
 # (a clean month of 250 rows was blocked so, its reference having shown only two windows)
 MIN_UNIT_FACTOR = 1.5
+SIGNED_UNIT_FACTOR = 10.0  # a column with zero or negative quartiles: see _signed_rescale
+# ... whose quartiles away from zero must agree with that factor within this (the outer quartiles of 500 rows
+# moved x884 and x1021 under a x1000 change): the factor's size, not their agreement, is the evidence
+SIGNED_AGREEMENT = 1.5
 # a column this much more missing than in any reference window is a broken feed, not a bad day: blood
 # glucose 86% null where every month held it whole was only a warning (nulls warn by default) and the
 # retrain a later drop asked for learnt from it; so was the strongest feature 40% null for two months
@@ -207,14 +211,20 @@ def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | No
     A unit change multiplies every quartile by the same factor; a season moves them unevenly.
     It counts only beyond the widest per-window median ratio the reference itself showed.
     """
-    if variation is None or variation.quartiles is None or variation.median_ratio is None:
+    if variation is None or not judges_units(variation):
         return None
-    reference = np.array(variation.quartiles)
     present = pd.to_numeric(values, errors="coerce").dropna()
-    if len(present) < MIN_ROWS_TO_JUDGE or (reference <= 0).any():
+    if len(present) < MIN_ROWS_TO_JUDGE:
         return None
     quartiles = present.quantile([0.25, 0.5, 0.75]).to_numpy()
     return unit_shift_text(quartiles, float(present.median()), variation, len(present))
+
+
+def judges_units(variation: ColumnVariation) -> bool:
+    """The reference measured what ``unit_shift`` weighs: the quartiles, and for a positive column the
+    reference windows' median ratios (a column with zero or negative quartiles is judged by its spread)."""
+    quartiles = variation.quartiles
+    return quartiles is not None and (variation.median_ratio is not None or min(quartiles) <= 0)
 
 
 def agreement(variation: ColumnVariation, rows: int) -> float:
@@ -229,7 +239,10 @@ def agreement(variation: ColumnVariation, rows: int) -> float:
 
 def unit_shift_text(quartiles: np.ndarray, median: float, variation: ColumnVariation, rows: int) -> str | None:
     """``unit_shift`` from the window's quartiles and median (shared with partitioned windows)."""
-    assert variation.quartiles is not None and variation.median_ratio is not None  # unit_shift checked them
+    assert variation.quartiles is not None  # judges_units checked it
+    if (np.array(variation.quartiles) <= 0).any():
+        return _signed_rescale(quartiles, np.array(variation.quartiles))
+    assert variation.median_ratio is not None  # judges_units: a positive column has its windows' ratios
     ratios = quartiles / np.array(variation.quartiles)
     if (ratios <= 0).any() or ratios.max() / ratios.min() > agreement(variation, rows):
         return None
@@ -240,4 +253,26 @@ def unit_shift_text(quartiles: np.ndarray, median: float, variation: ColumnVaria
     return (
         f"every quartile moved by x{factor:.3g} (median {median:.4g} vs {variation.quartiles[1]:.4g}); "
         f"reference windows' medians stayed within x{low:.2f}-x{high:.2f}"
+    )
+
+
+def _signed_rescale(quartiles: np.ndarray, reference: np.ndarray) -> str | None:
+    """A column holding zero or negative values rescaled wholesale: its spread (interquartile range) moved by
+    at least ``SIGNED_UNIT_FACTOR``, and each quartile away from zero by that same factor. Its reference
+    windows' median ratios say nothing here (a median near zero), hence the wider factor: volatility that
+    doubles or triples is weather, x100 or x1000 is a unit (a feature centred on zero went x1000, a retrain
+    learnt from it and was promoted)."""
+    spread, reference_spread = quartiles[2] - quartiles[0], reference[2] - reference[0]
+    if spread <= 0 or reference_spread <= 0:
+        return None
+    factor = float(spread / reference_spread)
+    if 1 / SIGNED_UNIT_FACTOR < factor < SIGNED_UNIT_FACTOR:
+        return None
+    away = np.abs(reference) >= 0.1 * reference_spread  # a quartile near zero has no ratio to speak of
+    ratios = np.append(quartiles[away] / reference[away], factor)
+    if (ratios <= 0).any() or ratios.max() / ratios.min() > SIGNED_AGREEMENT:
+        return None
+    return (
+        f"its spread and every quartile away from zero moved by x{factor:.3g} (interquartile range "
+        f"{spread:.4g} vs {reference_spread:.4g}): values rescaled wholesale (a unit change?)"
     )

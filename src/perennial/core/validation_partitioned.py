@@ -33,6 +33,7 @@ from perennial.core.validation_bounds import (
     MAX_TOP_SHARE,
     MIN_ROWS_TO_JUDGE,
     collapsed_text,
+    judges_units,
     one_class,
     unit_shift_text,
 )
@@ -216,8 +217,7 @@ def _quartiles(
         part, variation = window.parts.get(spec.name), spec.variation
         if part is None or part.span is None or not memory.measured_in_units(spec, suite) or variation is None:
             continue
-        judged = variation.quartiles is not None and variation.median_ratio is not None
-        if judged and part.span.count >= MIN_ROWS_TO_JUDGE and min(variation.quartiles or (0,)) > 0:
+        if judges_units(variation) and part.span.count >= MIN_ROWS_TO_JUDGE:
             spans[spec.name] = part.span
     return exact_quantiles(reduce, spans, [0.25, 0.5, 0.75])
 

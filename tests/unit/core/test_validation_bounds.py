@@ -64,6 +64,23 @@ def test_a_unit_change_moves_every_quartile_by_one_factor_and_a_season_does_not(
     assert same is None and warm is None
 
 
+def test_a_signed_column_rescaled_wholesale_is_a_unit_change_and_a_calmer_or_wilder_week_is_not() -> None:
+    # given 60 days of a column centred on zero (a temperature anomaly, a return): its median near 0
+    rng = np.random.default_rng(3)
+    times = pd.Series(np.repeat(pd.date_range("2013-01-01", periods=60, freq="D", tz="UTC"), 200))
+    anomaly = pd.Series(rng.normal(0, 2.0, len(times)))
+    variation = measure_variation(anomaly, window_keys(times, "day"), numeric=True)
+    assert variation.quartiles is not None and variation.quartiles[0] < 0
+    # when a day arrives x1000 (another unit), a day three times as volatile, a day shifted up by 3
+    scaled = unit_shift(pd.Series(rng.normal(0, 2.0, 500)) * 1000, variation)
+    wilder = unit_shift(pd.Series(rng.normal(0, 6.0, 500)), variation)
+    shifted = unit_shift(pd.Series(rng.normal(3, 2.0, 500)), variation)
+    same = unit_shift(pd.Series(rng.normal(0, 2.0, 500)), variation)
+    # then only the rescale is named, with its factor; volatility and a moved centre are the world's
+    assert scaled is not None and "moved by x952" in scaled and "a unit change?" in scaled, scaled
+    assert wilder is None and shifted is None and same is None
+
+
 def test_quartiles_that_moved_together_by_chance_in_a_small_window_are_not_a_unit_change() -> None:
     # given a reference of two months whose medians stayed within x0.96-x1.04 (a small, skewed column)
     month = pd.Series(np.random.default_rng(2).lognormal(-2.8, 0.8, 250))
