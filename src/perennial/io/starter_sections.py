@@ -68,8 +68,8 @@ def target_lines(task: Task, why: str, values: pd.Series, labels: Labels | None)
         if len(rare):
             named = ", ".join(f"{quoted(native(k))} ({n})" for k, n in rare.items())
             lines.append(
-                f"  # too few rows to learn or judge: {named}; a gate judged on them stays inconclusive: "
-                "merge each into another class, or gather more of its rows"
+                f"  # too few rows to learn or judge: {named}; their recall is not checked (the gate below asks "
+                "no class minimum its rarest class cannot meet): merge each into another class, or gather more of its rows"
             )
         return lines
     numbers = pd.to_numeric(values, errors="coerce").dropna()

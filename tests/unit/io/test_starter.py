@@ -373,7 +373,7 @@ def test_a_class_too_rare_to_judge_is_named_in_the_starter(tmp_path: Path) -> No
     frame.to_csv(path, index=False)
     # when init writes the config / then the rare class is named with its rows and what to do
     text = starter_config(path, "cultivar")
-    assert '# too few rows to learn or judge: "nebbiolo" (3); a gate judged on them stays inconclusive' in text
+    assert '# too few rows to learn or judge: "nebbiolo" (3); their recall is not checked' in text
     assert parse_config(yaml.safe_load(text), "s.yaml").task == "multiclass"
     # while classes of ten rows or more are not named
     frame.assign(cultivar=[["a", "b", "c"][i % 3] for i in range(len(frame))]).to_csv(path, index=False)
