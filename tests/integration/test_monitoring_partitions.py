@@ -213,6 +213,9 @@ def test_a_window_never_scored_fails_both_engines_naming_the_fix(
     configs = trained.configs("unscored", trained.copy_parts("unscored"))
     # when each engine monitors it
     states = {e: _monitor(c, trained.folder / "unscored" / f"{e}.db", monkeypatch) for e, c in configs.items()}
-    # then both fail with the same message, saying how to score it
+    # then both fail with the same message, saying how to score it, each with its own config file
     assert states["pandas"].is_failed() and states["dask"].is_failed()
-    assert "perennial score" in states["dask"].message and states["dask"].message == states["pandas"].message
+    assert f"perennial score -c {configs['dask']}" in states["dask"].message
+    assert states["dask"].message.replace(str(configs["dask"]), "C") == states["pandas"].message.replace(
+        str(configs["pandas"]), "C"
+    )
