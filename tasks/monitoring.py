@@ -18,6 +18,7 @@ from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
+from perennial.core.episodes import EpisodeStep, retrain_spent
 from perennial.core.estimate import Estimate
 from perennial.core.fingerprint import inputs_fingerprint
 from perennial.core.monitoring import (
@@ -192,6 +193,13 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
     if latest is None or pd.isna(latest):
         raise no_scoring(config, MONITORED_SOURCES)
     return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
+
+
+def _held_in_spent(decision: RetrainDecision, step: EpisodeStep, config: Config) -> bool:
+    """The policy fired but held back (cooling down) inside an episode that had its retrain and takes no
+    other: "until <day>" alone would promise a retrain that never comes."""
+    episode, policy = step.episode, config.monitoring.retraining
+    return decision.reason is not None and episode is not None and retrain_spent(episode, policy)
 
 
 def same_rows_as_scored(frame: pd.DataFrame, config: Config, window: Window) -> None:
@@ -383,8 +391,9 @@ def decide_task(
         elif step.retrain and not decision.retrain and step.episode is not None:  # a calm window, a retrain won
             reason = cast(Reason, step.episode.trigger)  # back too little of its episode's drop: the retry
             decision = RetrainDecision(True, reason, retrain_key(config.name, reason, window.label), step.why)
-        elif step.alert or step.persists or step.repeat:  # "within policy" or "cooling down" alone says
-            # nothing of the person asked, or of the shift watched; monitored again, it contradicts the retry asked
+        elif step.alert or step.persists or step.repeat or _held_in_spent(decision, step, config):
+            # "within policy" or "cooling down" alone says nothing of the person asked, or of the shift watched;
+            # monitored again, it contradicts the retry asked; and an episode that had its retrain takes no other
             decision = replace(decision, why=f"{decision.why}; {step.why}")
         elif step.retrain and step.episode is not None and step.episode.retrains > 1:  # a retry says so
             decision = replace(decision, why=f"{decision.why}; {step.why}")

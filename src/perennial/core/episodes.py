@@ -357,6 +357,11 @@ def _within(
     )
 
 
+def retrain_spent(episode: Episode, policy: Retraining) -> bool:
+    """The episode had its retrain, it ended, and it may not be tried again: no policy firing retrains in it."""
+    return episode.retrains > 0 and episode.outcome is not None and not _retryable(episode, policy)
+
+
 def _retryable(episode: Episode, policy: Retraining) -> bool:
     """Whether the episode's last retrain may be tried again (within ``episode_retries``).
 

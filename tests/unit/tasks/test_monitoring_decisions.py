@@ -271,3 +271,34 @@ def test_weekend_drift_in_daily_windows_is_retrained_once_then_watched_as_a_cycl
     retrains, why = replay(f"sqlite:///{tmp_path / 'far.db'}", far, late)
     assert [d.label for d, r in zip(far, retrains, strict=True) if r] == ["2024-05-05", "2024-05-19"]
     assert "recurring" not in why
+
+
+def test_a_policy_held_by_the_cooldown_inside_a_spent_episode_says_no_retrain_will_come(tmp_path: Path) -> None:
+    # given weekly windows, a 45-day cooldown, and a drift episode whose one retrain the gate refused
+    raw = config_dict()
+    raw["monitoring"] = {"window": "week", "retraining": {"k": 1, "n": 1, "cooldown_days": 45}}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    weeks = [
+        Window(
+            dt.date(2024, 5, 6) + dt.timedelta(days=7 * i),
+            dt.date(2024, 5, 13) + dt.timedelta(days=7 * i),
+            f"2024-05-{6 + 7 * i:02d}",
+        )
+        for i in range(3)
+    ]
+    assert decide_task.fn(config, ledger, weeks[0], True, _drifted(), None, 2000, "1").decision.retrain
+    record_retrain_outcome_task.fn(ledger, "tiny", weeks[0].end, "failed", None)
+    # and the next week's persisting shift asked a person
+    assert decide_task.fn(config, ledger, weeks[1], True, _drifted(), None, 2000, "1").alert
+    # when the third week drifts still, inside the cooldown
+    third = decide_task.fn(config, ledger, weeks[2], True, _drifted(), None, 2000, "1")
+    # then no retrain, and the why says the episode takes none, not only "until" a day that promises one
+    assert not third.decision.retrain and "cooling down until" in third.decision.why
+    assert "had its retrain (failed); no further retrain in it" in third.decision.why, third.decision.why
+    # while a performance episode whose first retrain failed (a retry may come) keeps the "until" alone
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert decide_task.fn(config, other, weeks[0], True, None, _auc(0.68, 0.92), 2000, "1").decision.retrain
+    record_retrain_outcome_task.fn(other, "tiny", weeks[0].end, "failed", None)
+    held = decide_task.fn(config, other, weeks[1], True, None, _auc(0.67, 0.92), 2000, "1")
+    assert not held.decision.retrain and "no further retrain" not in held.decision.why, held.decision.why
