@@ -94,13 +94,22 @@ def _with_reference_advice(step: EpisodeStep, config: Config) -> EpisodeStep:
     watches it); when drift is measured against training data (still mostly from before the shift), the
     way out is said."""
     episode = step.episode
-    if not step.persists or episode is None or episode.trigger != "drift" or episode.outcome != "promoted":
-        return step
+    if not step.persists or episode is None or episode.trigger != "drift" or step.why.startswith("drift again"):
+        return step  # a recurring shift's why gives its own advice (core/episodes._recurring)
     if config.monitoring.reference.kind != "training":
         return step
-    advice = (
-        f" (if v{episode.version} performs well on it, the shifted inputs are the new normal: "
-        "monitoring.reference.kind: rolling measures drift against the recent windows, not training data "
-        "mostly from before the shift)"
-    )
+    if episode.outcome == "promoted":
+        advice = (
+            f" (if v{episode.version} performs well on it, the shifted inputs are the new normal: "
+            "monitoring.reference.kind: rolling measures drift against the recent windows, not training data "
+            "mostly from before the shift)"
+        )
+    elif episode.outcome == "failed":  # the gate found nothing better to learn: a cycle, or harmless
+        advice = (
+            " (the gate found no better model on the shifted rows: if the shift is a cycle, windows that span it "
+            "(monitoring.window: week for daily ones), or monitoring.reference.kind: year_earlier (a season) "
+            "or rolling (the recent windows), measure drift against like data, not all of training)"
+        )
+    else:
+        return step
     return replace(step, why=step.why + advice)

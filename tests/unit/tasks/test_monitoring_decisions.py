@@ -166,6 +166,15 @@ def test_a_shift_that_persists_after_its_promoted_retrain_says_how_to_accept_it_
         assert ("a person decides" if labels is None else "watched, no person asked") in june.decision.why
         # and measured against training data, either says how to take the shift as normal
         assert ("monitoring.reference.kind: rolling" in june.decision.why) is advised
+    # and when the gate refused May's retrain (nothing better to learn), the watched shift names the ways to
+    # measure a cycle against like data
+    refused = f"sqlite:///{tmp_path / 'refused.db'}"
+    assert decide_task.fn(config, refused, MAY, True, _drifted(), _auc(0.90, 0.91), 2000, "1").decision.retrain
+    record_retrain_outcome_task.fn(refused, "tiny", MAY.end, "failed", None)
+    watched = decide_task.fn(config, refused, JUNE, True, _drifted(), _auc(0.90, 0.91), 2000, "1")
+    assert "watched, no person asked" in watched.decision.why and not watched.alert
+    assert ("the gate found no better model" in watched.decision.why) is advised
+    assert ("monitoring.reference.kind: year_earlier" in watched.decision.why) is advised
 
 
 def test_windows_too_small_to_judge_and_without_labels_do_not_close_an_episode(tmp_path: Path) -> None:
