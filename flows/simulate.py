@@ -25,6 +25,7 @@ from flows.training import training_flow
 from perennial.config import Config, TimeSplit, load_config
 from perennial.core.episodes import Episode
 from perennial.core.events import RETRAIN_EVENTS
+from perennial.core.evidence import Verdict
 from perennial.core.windows import Window, window_bounds
 from perennial.errors import ConfigError
 from perennial.io.registry import CHAMPION, Registry
@@ -152,10 +153,13 @@ def _retrain(
     if not inline:
         return wait_for_retrain_task(config, registry, since, holdout_end.isoformat(), timeout_s)
     state = training_flow(config_path, train_end, holdout_end, reason=event, train_start=train_start, return_state=True)
+    verdict = training_verdict(config, registry, str(state.state_details.flow_run_id))
+    # a run the gate stopped ends Failed by design (GateFailed, GateInconclusive): said as what it is, not a crash
+    stopped = state.is_failed() and verdict["gate"] in (Verdict.FAILED, Verdict.INCONCLUSIVE)
     return {
         "run": f"train (inline) {holdout_end}",
-        "state": state.name,
-        **training_verdict(config, registry, str(state.state_details.flow_run_id)),
+        "state": f"stopped by the gate: {verdict['gate']}" if stopped else state.name,
+        **verdict,
     }
 
 
