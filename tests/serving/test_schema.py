@@ -116,6 +116,14 @@ def test_malformed_empty_and_oversized_bodies_are_refused(schema: RequestSchema)
     assert status == 413 and "limit of 3" in errors[0]["msg"]
 
 
+def test_an_outsized_number_is_refused_as_batch_scoring_refuses_it(schema: RequestSchema) -> None:
+    # given a record whose distance is a 1e308 sentinel, and one at the bound batch scoring still takes
+    status, errors = errors_of(schema, {**GOOD, "distance": 1e308})
+    # then the sentinel is refused by field, as check_finite refuses it in a batch; the bound itself is scored
+    assert status == 422 and errors[0]["field"] == "distance" and "1e+150" in errors[0]["msg"], errors
+    assert schema.parse(json.dumps({**GOOD, "distance": -1e150}).encode()).rows == 1
+
+
 def test_a_record_without_any_feature_value_is_refused_not_answered(schema: RequestSchema) -> None:
     # given one record whose every feature is null, and a batch where the second is so
     empty = {"flight_id": "f9", **{f["name"]: None for f in SIGNATURE}}

@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from perennial.config import Config
-from perennial.core.data import content_keys
+from perennial.core.data import LARGEST_NUMBER, content_keys
 
 BATCH_KEY = "records"
 NUMERIC = frozenset({"double", "float", "long", "integer"})
@@ -39,8 +39,19 @@ def _readable_time(value: str) -> str:
     return value
 
 
+def _measured(value: float) -> float:
+    if abs(value) > LARGEST_NUMBER:
+        raise PydanticCustomError(
+            "number_outsized",
+            f"Input should be within ±{LARGEST_NUMBER:.0e}: an outsized value is no measurement (send null for a missing one)",
+        )
+    return value
+
+
 _TYPES: dict[str, Any] = {
-    **{kind: float for kind in NUMERIC},  # strict float takes JSON integers too, never text or booleans
+    # strict float takes JSON integers too, never text or booleans; bounded as batch scoring bounds a
+    # feature (core/data.check_finite): a 1e308 sentinel is no measurement, and the service must not score it
+    **{kind: Annotated[float, AfterValidator(_measured)] for kind in NUMERIC},
     "string": str,
     "boolean": bool,
     "datetime": Annotated[dt.datetime, Field(strict=False)],  # ISO text is the only JSON spelling
