@@ -7,8 +7,10 @@ from typing import Any
 
 import mlflow
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
 
 from flows.training import training_flow
+from perennial import cli
 from perennial.io.registry import CHAMPION, Registry
 
 COST = {"false_positive": 1.0, "false_negative": 5.0, "unit": "EUR"}
@@ -112,7 +114,7 @@ def test_status_features_shows_each_feature_across_versions(project: Any, monkey
     assert len(json.loads(Registry("tiny-delay").info("2").tags["perennial.importance"])) == 2
 
 
-def test_a_candidate_that_decides_no_positive_is_warned_of_not_failed(project: Any) -> None:
+def test_a_candidate_that_decides_no_positive_is_warned_of_not_failed(project: Any, monkeypatch: Any) -> None:
     # given a threshold no delay probability reaches (as 0.5 is for a rare positive class)
     config = project.write_config(**{"evaluation.threshold": 0.9999})
     # when trained
@@ -123,3 +125,7 @@ def test_a_candidate_that_decides_no_positive_is_warned_of_not_failed(project: A
     assert why.startswith("at threshold 0.9999 candidate:") and "decides no holdout row positive" in why
     assert f"**No positive decided**: {why}." in mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/gate/report.md")
     assert Registry("tiny-delay").alias_version(CHAMPION) == "1"
+    # and `perennial status` says it beside the run's gate verdict, where a passed gate alone would mislead
+    monkeypatch.setattr(cli.console, "width", 240)
+    shown = CliRunner().invoke(cli.app, ["status", "-c", config])
+    assert shown.exit_code == 0 and "passed; decides no row positive" in shown.output, shown.output

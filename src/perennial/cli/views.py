@@ -171,7 +171,8 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
             started,
             run.info.status,
             tags.get(Tag.VALIDATION, "-"),
-            tags.get(Tag.GATE, "-"),
+            # a binary model that decides no row positive passed on its ranking: said where its verdict is
+            tags.get(Tag.GATE, "-") + ("; decides no row positive" if tags.get(Tag.NO_POSITIVE_DECIDED) else ""),
             tags.get(Tag.REASON, "-"),
             tags.get(Tag.FAILURE, "-"),  # a refused retrain: the gate's failing check, as the run recorded it
         )
