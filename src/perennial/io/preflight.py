@@ -11,9 +11,18 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+import pandas as pd
+
 from perennial.config import Config, FileSource, load_config
 from perennial.core.column_types import repeated_ids
-from perennial.core.target import Labels, check_class_rows, check_label_columns, check_spellings, resolve_labels
+from perennial.core.target import (
+    Labels,
+    check_class_rows,
+    check_label_columns,
+    check_spellings,
+    label_key,
+    resolve_labels,
+)
 from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sniffing, sources
 
@@ -123,7 +132,30 @@ def check_new_rows(config: Config, path: Path) -> Config:
     ]
     if problems:
         raise ConfigError(f"--data {path}: " + "; ".join(problems))
+    if config.task == "binary" and config.data.target.column in header:
+        _check_new_labels(config, source, path)
     return scoring
+
+
+def _check_new_labels(config: Config, source: FileSource, path: Path) -> None:
+    """A binary file of new rows holds at most the two labels, the positive one as the config writes it:
+    found once Prefect and MLflow had started, such a file was refused 40 s in."""
+    target = config.data.target
+    seen = list(pd.unique(sources.read_columns(source, [target.column])[target.column].dropna()))
+    where = f"--data {path}: target '{target.column}'"
+    if len(seen) > 2:
+        shown = ", ".join(repr(v) for v in seen[:5])
+        raise ConfigError(f"{where} holds {len(seen)} values ({shown}): a binary target has two")
+    positive = target.positive_label
+    if positive is None or label_key(positive) in {label_key(v) for v in seen}:
+        return
+    folded = str(positive).strip().casefold()
+    for value in seen:
+        if isinstance(value, str) and value.strip().casefold() == folded:
+            raise ConfigError(
+                f"{where} writes the positive label {positive!r} as {value!r} (case or spaces): write it as the "
+                "champion learnt it"
+            )
 
 
 def named_columns(config: Config) -> list[tuple[str, str]]:

@@ -118,6 +118,29 @@ def test_new_rows_to_score_need_every_feature_but_not_the_target(tmp_path: Path,
         check_new_rows(config, short)
 
 
+def test_new_rows_labels_are_checked_before_anything_starts(tmp_path: Path, table: pd.DataFrame) -> None:
+    # given a config whose positive label is "late", and new rows labelled three ways, or "Late " for "late"
+    raw = config_dict()
+    raw["data"] = {**raw["data"], "source": {"kind": "parquet", "path": str(tmp_path / "flights.parquet")}}
+    raw["data"]["target"] = {"column": "delayed", "positive_label": "late"}
+    path = tmp_path / "words.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    config = load_config(path)
+    words = table.assign(delayed=table["delayed"].map({1: "late", 0: "on time"}))
+    three, cased, fine = tmp_path / "three.csv", tmp_path / "cased.csv", tmp_path / "fine.csv"
+    words.assign(delayed=["late", "on time", "cancelled"] * 100).to_csv(three, index=False)
+    words.assign(delayed=words["delayed"].replace({"late": "Late "})).to_csv(cased, index=False)
+    words.to_csv(fine, index=False)
+    # when each is checked / then the third value and the other spelling are named; the right labels pass
+    with pytest.raises(
+        ConfigError, match=r"three.csv: target 'delayed' holds 3 values \('late', 'on time', 'cancelled'\)"
+    ):
+        check_new_rows(config, three)
+    with pytest.raises(ConfigError, match=r"writes the positive label 'late' as 'Late ' \(case or spaces\)"):
+        check_new_rows(config, cased)
+    assert check_new_rows(config, fine).data.target.positive_label == "late"
+
+
 def test_a_label_feed_already_there_is_checked_with_the_config_and_one_not_written_yet_is_not(
     tmp_path: Path, table: pd.DataFrame
 ) -> None:
