@@ -36,7 +36,7 @@ from perennial.core.monitoring import (
 )
 from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
-from perennial.core.retraining import Reason, RetrainDecision, cooling_down, decide_retrain, retrain_key
+from perennial.core.retraining import Reason, RetrainDecision, WindowVerdict, cooling_down, decide_retrain, retrain_key
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
@@ -193,6 +193,17 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
     if latest is None or pd.isna(latest):
         raise no_scoring(config, MONITORED_SOURCES)
     return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
+
+
+def _since_person_asked(
+    store: MonitorStore, dataset: str, window: str, history: list[WindowVerdict]
+) -> list[WindowVerdict]:
+    """The windows the policy may count: after the last episode closed by asking a person, its windows were
+    that person's evidence, not a new episode's (counted again, a steady trend retrained the very next window)."""
+    last = next(iter(store.episodes(dataset, limit=1)), None)
+    if last is None or not last.alerted or last.end is None or window <= last.end:  # a repeat monitor: as it was
+        return history
+    return [v for v in history if v.window > last.end]
 
 
 def _held_in_spent(decision: RetrainDecision, step: EpisodeStep, config: Config) -> bool:
@@ -376,7 +387,7 @@ def decide_task(
             else ChampionFigure(champion_version, p.metric, Estimate(p.value, p.low, p.high))
         )
         store.record_window(config.name, pending.verdict(), window.end_time, figure)
-        stored = store.history(config.name, until=window.label)
+        stored = _since_person_asked(store, config.name, window.label, store.history(config.name, until=window.label))
         decision = decide_retrain(
             config.name,
             [*stored[:-1], pending.verdict()],  # the latest as measured now: its estimate is not stored

@@ -380,6 +380,12 @@ def _by_hand(episode: Episode) -> str:
     """What the person asked about a performance episode can run: a retrain on the changed data alone."""
     if episode.trigger != "performance":
         return ""
+    if episode.retrains > 1:  # the retry learnt from there already: saying it again would be no advice
+        return (
+            f" (a retry already learnt from {_first(episode)} on: a drop that returns after each retrain is a "
+            "trend the model does not follow; give it the level (a time feature, a ratio or log target) or "
+            "retrain it on a schedule)"
+        )
     return f" (to learn from the change alone: perennial train --train-start <the first day of {_first(episode)}>)"
 
 

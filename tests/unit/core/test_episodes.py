@@ -112,7 +112,17 @@ def test_a_promoted_retrain_that_won_back_too_little_of_the_drop_retrains_again_
         token.episode.with_outcome("promoted", "3"), "w3", QUIET, calm=True, champion="3", level=auc(0.70, 0.72)
     )
     assert not still.retrain and still.alert and "a person decides" in still.why
-    assert "(to learn from the change alone: perennial train --train-start <the first day of w1>)" in still.why
+    # and, the retry having learnt from w1 on already, the advice is not to do that again but to model the level
+    assert "--train-start" not in still.why and "a retry already learnt from w1 on" in still.why
+    assert "a trend the model does not follow" in still.why
+    # (with no retry allowed, the person is told how to learn from the change alone)
+    alone = step(
+        promoted, "w2", QUIET, calm=True, champion="2", level=auc(0.67, 0.69), policy=Retraining(episode_retries=0)
+    )
+    assert (
+        alone.alert
+        and "(to learn from the change alone: perennial train --train-start <the first day of w1>)" in alone.why
+    )
     # and it promises what the loop does: no retrain for this drop, a new drop against v3 is a new episode
     assert "a drop measured against v3's own figure opens a new episode" in still.why
     assert "not a retrain" not in still.why

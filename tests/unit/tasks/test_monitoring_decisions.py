@@ -311,3 +311,24 @@ def test_a_policy_held_by_the_cooldown_inside_a_spent_episode_says_no_retrain_wi
     record_retrain_outcome_task.fn(other, "tiny", weeks[0].end, "failed", None)
     held = decide_task.fn(config, other, weeks[1], True, None, _auc(0.67, 0.92), 2000, "1")
     assert not held.decision.retrain and "no further retrain" not in held.decision.why, held.decision.why
+
+
+def test_after_a_person_is_asked_a_new_episode_counts_only_the_windows_since(tmp_path: Path) -> None:
+    # given k=2 of n=3, no retry: May and June drop against v1's 0.92, June's retrain is promoted as v2 on a
+    # token gain, and July, judged by v2, leaves the drop: a person is asked and the episode closes
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 2, "n": 3, "cooldown_days": 0, "episode_retries": 0}}
+    config = parse_config(raw, "tiny.yaml")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    months = [Window(dt.date(2024, m, 1), dt.date(2024, m + 1, 1), f"2024-{m:02d}") for m in range(5, 11)]
+    may, june, july, august, september = months[:5]
+    assert not decide_task.fn(config, ledger, may, True, None, _auc(0.68, 0.92), 2000, "1").decision.retrain
+    assert decide_task.fn(config, ledger, june, True, None, _auc(0.68, 0.92), 2000, "1").decision.retrain
+    record_retrain_outcome_task.fn(ledger, "tiny", june.end, "promoted", "2")
+    assert decide_task.fn(config, ledger, july, True, None, _auc(0.67, 0.69), 2000, "2").alert
+    # when August drops against v2's own figure / then it alone is no episode yet (June's drop, the person's
+    # evidence, is not counted again), and September's second drop opens one with its retrain
+    aug = decide_task.fn(config, ledger, august, True, None, _auc(0.60, 0.69), 2000, "2")
+    assert not aug.decision.retrain and "fewer than k=2" in aug.decision.why, aug.decision.why
+    sep = decide_task.fn(config, ledger, september, True, None, _auc(0.60, 0.69), 2000, "2")
+    assert sep.decision.retrain and sep.decision.reason == "performance", sep.decision.why
