@@ -11,10 +11,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.episodes import RECURS_WITHIN, Episode, EpisodeStep, Outcome, advance_episode, outcome_of
+from perennial.core.episodes import (
+    RECURS_WITHIN,
+    Episode,
+    EpisodeStep,
+    Outcome,
+    advance_episode,
+    outcome_of,
+    retrain_spent,
+)
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import WindowResult
-from perennial.core.retraining import RetrainDecision, within_policy
+from perennial.core.retraining import RetrainDecision, WindowVerdict, within_policy
 from perennial.core.windows import Window
 from perennial.errors import DataValidationFailed
 from perennial.io.monitor_store import MonitorStore
@@ -94,8 +102,8 @@ def _with_reference_advice(step: EpisodeStep, config: Config) -> EpisodeStep:
     watches it); when drift is measured against training data (still mostly from before the shift), the
     way out is said."""
     episode = step.episode
-    if not step.persists or episode is None or episode.trigger != "drift" or step.why.startswith("drift again"):
-        return step  # a recurring shift's why gives its own advice (core/episodes._recurring)
+    if not step.persists or episode is None or episode.trigger != "drift":
+        return step
     if config.monitoring.reference.kind != "training":
         return step
     if episode.outcome == "promoted":
@@ -113,3 +121,21 @@ def _with_reference_advice(step: EpisodeStep, config: Config) -> EpisodeStep:
     else:
         return step
     return replace(step, why=step.why + advice)
+
+
+def since_person_asked(
+    store: MonitorStore, dataset: str, window: str, history: list[WindowVerdict]
+) -> list[WindowVerdict]:
+    """The windows the policy may count: after the last episode closed by asking a person, its windows were
+    that person's evidence, not a new episode's (counted again, a steady trend retrained the very next window)."""
+    last = next(iter(store.episodes(dataset, limit=1)), None)
+    if last is None or not last.alerted or last.end is None or window <= last.end:  # a repeat monitor: as it was
+        return history
+    return [v for v in history if v.window > last.end]
+
+
+def held_in_spent(decision: RetrainDecision, step: EpisodeStep, config: Config) -> bool:
+    """The policy fired but held back (cooling down) inside an episode that had its retrain and takes no
+    other: "until <day>" alone would promise a retrain that never comes."""
+    episode, policy = step.episode, config.monitoring.retraining
+    return decision.reason is not None and episode is not None and retrain_spent(episode, policy)

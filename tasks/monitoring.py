@@ -18,7 +18,6 @@ from perennial.core.data import model_inputs
 from perennial.core.drift import DriftReport, build_reference, detect_drift
 from perennial.core.drift.evidently_report import page_columns, render_report
 from perennial.core.drift_baseline import DriftBaseline, reference_span, stored_baseline, training_baseline
-from perennial.core.episodes import EpisodeStep, retrain_spent
 from perennial.core.estimate import Estimate
 from perennial.core.fingerprint import inputs_fingerprint
 from perennial.core.monitoring import (
@@ -36,7 +35,7 @@ from perennial.core.monitoring import (
 )
 from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
-from perennial.core.retraining import Reason, RetrainDecision, WindowVerdict, cooling_down, decide_retrain, retrain_key
+from perennial.core.retraining import Reason, RetrainDecision, cooling_down, decide_retrain, retrain_key
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
@@ -49,7 +48,7 @@ from perennial.io.prediction_store import open_store
 from perennial.io.reference_store import load_label_free, load_reference, log_reference
 from perennial.io.registry import Registry
 from tasks.common import IO_RETRIES, publish_table
-from tasks.episodes import episode_step
+from tasks.episodes import episode_step, held_in_spent, since_person_asked
 from tasks.validation import SUITE_ARTIFACT
 
 
@@ -193,24 +192,6 @@ def latest_scoring_window_task(config: Config, root: Path, data: Path | None = N
     if latest is None or pd.isna(latest):
         raise no_scoring(config, MONITORED_SOURCES)
     return window_holding(config.monitoring.window, pd.Timestamp(latest).date())
-
-
-def _since_person_asked(
-    store: MonitorStore, dataset: str, window: str, history: list[WindowVerdict]
-) -> list[WindowVerdict]:
-    """The windows the policy may count: after the last episode closed by asking a person, its windows were
-    that person's evidence, not a new episode's (counted again, a steady trend retrained the very next window)."""
-    last = next(iter(store.episodes(dataset, limit=1)), None)
-    if last is None or not last.alerted or last.end is None or window <= last.end:  # a repeat monitor: as it was
-        return history
-    return [v for v in history if v.window > last.end]
-
-
-def _held_in_spent(decision: RetrainDecision, step: EpisodeStep, config: Config) -> bool:
-    """The policy fired but held back (cooling down) inside an episode that had its retrain and takes no
-    other: "until <day>" alone would promise a retrain that never comes."""
-    episode, policy = step.episode, config.monitoring.retraining
-    return decision.reason is not None and episode is not None and retrain_spent(episode, policy)
 
 
 def same_rows_as_scored(frame: pd.DataFrame, config: Config, window: Window) -> None:
@@ -387,7 +368,7 @@ def decide_task(
             else ChampionFigure(champion_version, p.metric, Estimate(p.value, p.low, p.high))
         )
         store.record_window(config.name, pending.verdict(), window.end_time, figure)
-        stored = _since_person_asked(store, config.name, window.label, store.history(config.name, until=window.label))
+        stored = since_person_asked(store, config.name, window.label, store.history(config.name, until=window.label))
         decision = decide_retrain(
             config.name,
             [*stored[:-1], pending.verdict()],  # the latest as measured now: its estimate is not stored
@@ -402,7 +383,7 @@ def decide_task(
         elif step.retrain and not decision.retrain and step.episode is not None:  # a calm window, a retrain won
             reason = cast(Reason, step.episode.trigger)  # back too little of its episode's drop: the retry
             decision = RetrainDecision(True, reason, retrain_key(config.name, reason, window.label), step.why)
-        elif step.alert or step.persists or step.repeat or _held_in_spent(decision, step, config):
+        elif step.alert or step.persists or step.repeat or held_in_spent(decision, step, config):
             # "within policy" or "cooling down" alone says nothing of the person asked, or of the shift watched;
             # monitored again, it contradicts the retry asked; and an episode that had its retrain takes no other
             decision = replace(decision, why=f"{decision.why}; {step.why}")

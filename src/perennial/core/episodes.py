@@ -208,7 +208,7 @@ def _recurring(opened: Episode, recent: Episode) -> EpisodeStep:
         "retrained again; monitoring windows that span the whole cycle (monitoring.window: week for daily "
         "ones) judge it whole"
     )
-    return EpisodeStep(carried, False, False, why, persists=True)
+    return EpisodeStep(carried, False, False, why)
 
 
 def _labels_came_late(episode: Episode, window: str, champion: str | None) -> bool:
