@@ -19,6 +19,8 @@ only once a window judged by the new champion has won back at least half of that
 weaker model and read every later month as "within policy". Short of that, the episode retrains again
 (within ``episode_retries``) on the newer windows, then asks a person. Labels that come late are
 weighed when a window the retrain judged is monitored again with them; the window is not counted twice.
+Drift back within ``RECURS_WITHIN`` times n windows of an episode whose retrain the gate refused is a
+recurring shift (a weekly or seasonal cycle): its episode carries that refused retrain, watched, not retrained.
 """
 
 from __future__ import annotations
