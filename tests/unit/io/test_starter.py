@@ -737,6 +737,22 @@ def test_a_skewed_target_without_far_out_rows_keeps_margins_from_the_whole_table
     assert "far outside the rest" not in text and "a mean predictor's MAE on this table is" in text
 
 
+def test_a_block_of_targets_in_other_units_gives_way_to_the_bulk_s_scale(tmp_path: Path) -> None:
+    # given a quantity whose one month of 27 came in another unit (x1000): too many rows to leave out by name
+    rng = np.random.default_rng(6)
+    y = pd.Series(rng.normal(15, 5, 2_700)).round(3)
+    frame = pd.DataFrame({"size": rng.normal(size=2_700).round(3), "y": y})
+    frame.to_csv(tmp_path / "clean.csv", index=False)
+    frame.assign(y=y.where(frame.index >= 100, y * 1000)).to_csv(tmp_path / "units.csv", index=False)
+    # when init profiles each
+    text = starter_config(tmp_path / "units.csv", "y")
+    config = parse_config(yaml.safe_load(text), "u.yaml")
+    clean = parse_config(yaml.safe_load(starter_config(tmp_path / "clean.csv", "y")), "c.yaml")
+    # then the margins follow the bulk of the rows (about the clean table's), not the x1000 month (~100x them)
+    assert config.gate.min_lift_over_baseline == pytest.approx(clean.gate.min_lift_over_baseline, rel=0.15)
+    assert "the bulk of this table is" in text and "check the target's largest values" in text
+
+
 def test_the_holdout_floor_is_never_above_what_the_split_holds_out_of_a_table_of_repeated_rows(
     tmp_path: Path,
 ) -> None:
