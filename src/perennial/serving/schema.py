@@ -3,7 +3,8 @@
 A record is one JSON object: the id column plus every input column the model reads. Keys
 must all be present and no other key is allowed; a value may be ``null`` (the pipeline
 imputes it). Types are strict: a number is not a string, a string is not a number, a boolean
-is neither; timestamps are ISO 8601 text (or Unix seconds), naive ones taken as UTC.
+is neither; timestamps are ISO 8601 text (or Unix seconds where the signature holds a datetime; a
+datetime feature the data held as text takes text only), naive ones taken as UTC.
 Categories the model never saw are valid input (its encoders handle them): they are counted,
 not refused.
 """
