@@ -123,19 +123,30 @@ class Labels:
     def _spelt_otherwise(self, unknown: Any) -> str:
         """'; 'Malignant' is 'malignant' written otherwise (case or spaces): ...' for the first unknown value
         that is one of the two labels but for case and surrounding spaces; empty when none is."""
-        labels = {str(v).strip().casefold(): v for v in (self.positive, self.negative)}
-        for value in unknown:
-            if isinstance(value, str) and (label := labels.get(value.strip().casefold())) is not None:
-                return (
-                    f"; {value!r} is {str(label)!r} written otherwise (case or spaces): write the labels as the "
-                    "champion learnt them"
-                )
-        return ""
+        found = respelt(unknown, (self.positive, self.negative))
+        if found is None:
+            return ""
+        value, label = found
+        return f"; {value!r} is {str(label)!r} written otherwise (case or spaces): write the labels as the champion learnt them"
 
     def decode(self, codes: np.ndarray) -> list[Any]:
         """The user's labels for 0/1 predictions."""
         pos, neg = native(self.positive), native(self.negative)
         return [pos if c else neg for c in np.asarray(codes).astype(bool)]
+
+
+def spelling(text: str) -> str:
+    """What a text label is but for case and surrounding spaces: 'Yes', 'yes ' and ' YES' are one."""
+    return text.strip().casefold()
+
+
+def respelt(values: Iterable[Any], labels: Iterable[Any]) -> tuple[Any, Any] | None:
+    """(value, label): the first text value that is one of ``labels`` written otherwise (case or spaces)."""
+    known = {spelling(str(label)): label for label in labels}
+    for value in values:
+        if isinstance(value, str) and (label := known.get(spelling(value))) is not None and value != label:
+            return value, label
+    return None
 
 
 def check_spellings(values: pd.Series, where: str = "data") -> None:
@@ -147,7 +158,7 @@ def check_spellings(values: pd.Series, where: str = "data") -> None:
     texts = [v for v in pd.unique(values.dropna()) if isinstance(v, str)]
     spellings: dict[str, list[str]] = {}
     for text in texts:
-        spellings.setdefault(text.strip().casefold(), []).append(text)
+        spellings.setdefault(spelling(text), []).append(text)
     clashes = [group for group in spellings.values() if len(group) > 1]
     if clashes:
         shown = "; ".join(" = ".join(repr(t) for t in group) for group in clashes[:SHOWN_VALUES])

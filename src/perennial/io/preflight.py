@@ -22,6 +22,7 @@ from perennial.core.target import (
     check_spellings,
     label_key,
     resolve_labels,
+    respelt,
 )
 from perennial.errors import ConfigError, DataSourceError
 from perennial.io import sniffing, sources
@@ -149,13 +150,11 @@ def _check_new_labels(config: Config, source: FileSource, path: Path) -> None:
     positive = target.positive_label
     if positive is None or label_key(positive) in {label_key(v) for v in seen}:
         return
-    folded = str(positive).strip().casefold()
-    for value in seen:
-        if isinstance(value, str) and value.strip().casefold() == folded:
-            raise ConfigError(
-                f"{where} writes the positive label {positive!r} as {value!r} (case or spaces): write it as the "
-                "champion learnt it"
-            )
+    if found := respelt(seen, [positive]):
+        raise ConfigError(
+            f"{where} writes the positive label {positive!r} as {found[0]!r} (case or spaces): write it as the "
+            "champion learnt it"
+        )
 
 
 def named_columns(config: Config) -> list[tuple[str, str]]:
