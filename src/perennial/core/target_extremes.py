@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+# a normal target's mean absolute deviation over its median absolute deviation (0.798 / 0.6745)
+BULK_SCALE = 1.18
+
 FAR_IQRS = 50  # beyond this many interquartile ranges from the quartiles: far outside the rest
 # more rows than this share out there is the target's own long tail (incomes, delays), not a few errors
 MAX_FAR_SHARE = 0.01
@@ -62,3 +65,10 @@ def mean_predictor_error(values: pd.Series, leave_out: Extremes | None = None) -
     if leave_out is not None:
         numbers = numbers.drop(index=[r - 1 for r in leave_out.rows])
     return float((numbers - numbers.mean()).abs().mean())
+
+
+def bulk_error(values: pd.Series) -> float:
+    """The median absolute deviation from the median, scaled by ``BULK_SCALE`` to a normal target's mean
+    absolute deviation: the target's scale as its bulk sets it, whatever a block of far values does."""
+    numbers = _numbers(values)
+    return BULK_SCALE * float((numbers - numbers.median()).abs().median()) if len(numbers) else 0.0

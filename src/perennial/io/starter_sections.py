@@ -17,15 +17,15 @@ import pandas as pd
 from perennial.config import Monitoring
 from perennial.core.estimators import default_candidates
 from perennial.core.target import Labels, native
-from perennial.core.target_extremes import extreme_targets, mean_predictor_error
+from perennial.core.target_extremes import BULK_SCALE, bulk_error, extreme_targets, mean_predictor_error
 from perennial.core.task import DEFAULT_BASELINE, DEFAULT_METRICS, Task
 
 SHOWN_CLASSES = 8
 LIFT_SHARE, TRAIL_SHARE = 0.05, 0.01  # of the mean predictor's MAE, for regression margins
-# the median absolute deviation scaled to a normal target's mean absolute deviation (0.798 / 0.6745), and how
-# far above it a mean predictor's MAE says a block of far values set it: heavy-tailed targets reach ~4x
-# (lognormal sigma 1.5: 3.6x, Pareto 1.5: 3.4x), a month of x1000 values among 27 reached 256x
-BULK_SCALE, BULK_LIMIT = 1.18, 10.0
+# how far above the bulk's scale (core/target_extremes.bulk_error) a mean predictor's MAE says a block of far
+# values set it: heavy-tailed targets reach ~4x (lognormal sigma 1.5: 3.6x, Pareto 1.5: 3.4x), a month of
+# x1000 values among 27 reached 256x
+BULK_LIMIT = 10.0
 RARE_OUTCOME = 0.1  # a binary outcome rarer than this seldom gets a probability above 0.5
 RARE_CLASS_ROWS = 10  # a class with fewer rows leaves a holdout with one or none of them
 MONITOR_SHARE = 0.05  # of the mean predictor's MAE: a rise in error that counts, once the interval confirms it
@@ -162,8 +162,7 @@ def _target_scale(values: pd.Series) -> tuple[float, str]:
     ``extreme_targets`` leaves out (a month in other units), gives way to the bulk's robust scale."""
     extremes = extreme_targets(values)
     spread = mean_predictor_error(values, extremes)
-    numbers = pd.to_numeric(values, errors="coerce").dropna()
-    bulk = BULK_SCALE * float((numbers - numbers.median()).abs().median()) if len(numbers) else 0.0
+    bulk = bulk_error(values)
     if bulk > 0 and spread > BULK_LIMIT * bulk:  # one month of x1000 targets (3.7% of rows) wrote a lift of 185
         return bulk, (
             f"the bulk of this table is {bulk:.4g} (median absolute deviation x{BULK_SCALE}; with every row "
