@@ -41,7 +41,7 @@ test-slow: $(STAMP)
 # if an equality check does not hold, and rewrites its own section of bench/RESULTS.md.
 # One alone: .venv/bin/python -m bench.<name> [--quick].
 # bench-quick: small sizes, one repeat, nothing written (CI runs it: the benchmarks cannot rot)
-BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes dask_window dask_scale own_data
+BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes dask_window dask_scale own_data pooled_decay
 
 bench: $(STAMP)
 	for b in $(BENCHES); do $(PY) -m bench.$$b || exit 1; done

@@ -10,3 +10,8 @@ class Estimate(NamedTuple):
     value: float
     low: float
     high: float
+
+    def reach(self, higher_is_better: bool) -> float:
+        """How far the interval reaches from the figure towards a better one: its high end's distance for a
+        score, its low end's for a loss (what a drop's "sure" bound weighs)."""
+        return self.high - self.value if higher_is_better else self.value - self.low

@@ -164,6 +164,11 @@ class Performance:
         return bound - self.high if higher_is_better(self.metric) else self.low - bound
 
     @property
+    def spread(self) -> float:
+        """How far the window's interval reaches from its figure towards a better one: the side ``sure_drop`` weighs."""
+        return Estimate(self.value, self.low, self.high).reach(higher_is_better(self.metric))
+
+    @property
     def level(self) -> Level | None:
         """The window's figure as a drift episode weighs it (None: no champion figure to weigh it by)."""
         if self.reference is None:
@@ -292,8 +297,18 @@ class WindowResult:
 
     def verdict(self) -> WindowVerdict:
         p = self.performance
-        drop, sure = (None, None) if p is None else (p.drop, p.sure_drop)
-        return WindowVerdict(self.window, self.drift_share or 0.0, drop, self.data_valid, self.estimated_drop, sure)
+        if p is None:
+            return WindowVerdict(self.window, self.drift_share or 0.0, None, self.data_valid, self.estimated_drop)
+        return WindowVerdict(
+            self.window,
+            self.drift_share or 0.0,
+            p.drop,
+            self.data_valid,
+            self.estimated_drop,
+            p.sure_drop,
+            champion=self.champion_version,
+            performance_spread=p.spread,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

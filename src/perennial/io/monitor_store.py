@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from perennial.core.episodes import Episode, Outcome
 from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
+from perennial.core.task import higher_is_better
 from perennial.core.yardstick import ESTABLISHING_WINDOWS, ChampionFigure, LiveFigure
 
 
@@ -196,6 +197,8 @@ class MonitorStore:
                     r.performance_drop,
                     r.data_valid,
                     performance_sure_drop=r.performance_sure_drop,
+                    champion=r.champion,
+                    performance_spread=_spread(r),
                 )
                 for r in reversed(rows)
             ]
@@ -318,6 +321,13 @@ def _with_ending(session: Session, episode: Episode) -> Episode:
         )
     ).one_or_none()
     return episode if ended is None else episode.with_outcome(cast(Outcome, ended.outcome), ended.version)
+
+
+def _spread(row: _Window) -> float | None:
+    """The window's ``WindowVerdict.performance_spread`` from its stored figure; None without one."""
+    if row.metric is None or row.metric_value is None or row.metric_low is None or row.metric_high is None:
+        return None
+    return Estimate(row.metric_value, row.metric_low, row.metric_high).reach(higher_is_better(row.metric))
 
 
 def _number(value: float | None) -> float:

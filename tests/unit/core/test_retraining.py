@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from bench.pooled_decay import labelled, replay
 from perennial.config import Retraining
 from perennial.core.retraining import RetrainDecision, WindowVerdict, decide_retrain
 
@@ -100,3 +101,42 @@ def test_drift_needs_a_drop_when_so_configured_measured_first_then_estimated() -
     assert gradual.retrain and gradual.reason == "drift"
     # and by default (drift_needs_drop false) drift alone retrains, as before
     assert decide_retrain("f", [*drifted, w("c", 0.9)], POLICY, NOW, None, set()).retrain
+
+
+def test_a_slow_decay_is_sure_on_the_labels_of_several_windows_together() -> None:
+    # given three windows 0.045 below the champion (beyond the 0.03 tolerance) whose intervals each still
+    # reach the champion's (±0.04: a few hundred labels each), so none alone is sure of its drop
+    decay = [labelled("a", 0.755, 0.04), labelled("b", 0.755, 0.04), labelled("c", 0.755, 0.04)]
+    assert all((v.performance_sure_drop or 0) < 0 for v in decay)
+    decision = decide_retrain("f", decay, POLICY, NOW, None, set())
+    # then their labels together are (the reach narrows by the square root of three): a retrain, said so
+    assert decision.retrain and decision.reason == "performance"
+    assert "sure only on the labels of 3 windows together (a slow decay)" in decision.why
+    # given the latest judged by a new champion: nothing of its own to pool, alone within noise
+    assert not decide_retrain("f", [*decay[:2], replace(decay[2], champion="4")], POLICY, NOW, None, set()).retrain
+    # given the earlier windows within tolerance: pooled, the drop is no longer beyond it
+    calm_then_low = [labelled("a", 0.80, 0.04), labelled("b", 0.80, 0.04), decay[2]]
+    assert not decide_retrain("f", calm_then_low, POLICY, NOW, None, set()).retrain
+    # given the first window refused by validation: its labels are not weighed, two are too few to be sure
+    assert not decide_retrain("f", [replace(decay[0], data_valid=False), *decay[1:]], POLICY, NOW, None, set()).retrain
+
+
+def test_pooling_catches_a_slow_decay_sooner_and_seldom_acts_on_noise() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    se = 0.02  # an 800-row window's AUC: reach ±0.039
+    reach = 1.96 * se
+    # given a champion whose live AUC sits at its holdout figure, 12 windows of label noise, 400 times
+    steady = [list(0.80 + rng.normal(0, se, 12)) for _ in range(400)]
+    false_alarms = sum(replay(series, reach) is not None for series in steady)
+    # then pooling asks a retrain in few of them (each window's drop beyond tolerance, its neighbours' too)
+    assert false_alarms <= 0.02 * len(steady), false_alarms
+    # given a decay of 0.006 AUC a window, the same noise
+    decays = [[0.80 - 0.006 * i + rng.normal(0, se) for i in range(16)] for _ in range(200)]
+    pooled = [replay(series, reach) for series in decays]
+    alone = [replay(series, reach, pooling=False) for series in decays]
+    # then the loop acts on it, and sooner than on each window's own labels
+    assert all(i is not None for i in pooled)
+    late = [i if i is not None else 16 for i in alone]
+    assert np.median(pooled) < np.median(late), (np.median(pooled), np.median(late))

@@ -152,3 +152,23 @@ def test_a_champion_s_live_figures_are_its_own_first_valid_labelled_windows_befo
         "2013-12",
         "2014-01",
     ]
+
+
+def test_the_history_carries_each_window_s_champion_and_the_reach_of_its_interval_towards_a_better_figure(
+    tmp_path: Path,
+) -> None:
+    # given a score, a loss and an unlabelled window
+    store = MonitorStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.record_window(
+        "f", WindowVerdict("a", 0.0, 0.04, True), AT, ChampionFigure("2", "roc_auc", Estimate(0.76, 0.73, 0.79))
+    )
+    store.record_window(
+        "f", WindowVerdict("b", 0.0, 0.5, True), AT, ChampionFigure("3", "mae", Estimate(4.0, 3.0, 4.5))
+    )
+    store.record_window("f", WindowVerdict("c", 0.0, None, True), AT)
+    # then the score reaches up to its high end, the loss down to its low end: what pooled windows weigh
+    got = [
+        (v.champion, None if v.performance_spread is None else round(v.performance_spread, 6))
+        for v in store.history("f")
+    ]
+    assert got == [("2", 0.03), ("3", 1.0), (None, None)]
