@@ -177,7 +177,9 @@ def decide_retrain(
                 f"{policy.performance_tolerance}, but its interval reaches the champion's holdout interval (the "
                 f"least drop they allow is {sure:+.4f}): too few labels to tell it from noise",
             )
-        return RetrainDecision(False, None, None, f"window {latest.window} is within policy")
+        # without labels only its drift was weighed: "within policy" alone would vouch for its performance too
+        weighed = "" if drop is not None else " on drift alone"
+        return RetrainDecision(False, None, None, f"window {latest.window} is within policy{weighed}")
     for reason in ("performance", "drift"):  # performance first: it is what users feel
         if reason not in latest_bad:
             continue

@@ -140,3 +140,12 @@ def test_pooling_catches_a_slow_decay_sooner_and_seldom_acts_on_noise() -> None:
     assert all(i is not None for i in pooled)
     late = [i if i is not None else 16 for i in alone]
     assert np.median(pooled) < np.median(late), (np.median(pooled), np.median(late))
+
+
+def test_a_window_without_labels_is_within_policy_on_drift_alone() -> None:
+    # given a calm window without labels, and the same window with a small measured drop
+    unlabelled = decide_retrain("f", [w("a"), w("b")], POLICY, NOW, None, set())
+    measured = decide_retrain("f", [w("a"), w("b", 0.0, 0.01)], POLICY, NOW, None, set())
+    # then only the labelled one vouches for its performance
+    assert unlabelled.why == "window b is within policy on drift alone"
+    assert measured.why == "window b is within policy"
