@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from perennial.core.data import epoch_unit
+from perennial.core.data import DATE_NUMBERS, date_number_format, epoch_unit
 from perennial.core.date_formats import several_date_formats
 from perennial.core.fingerprint import NESTED
 from perennial.core.names import reserved_feature_reason
@@ -35,6 +35,7 @@ class ColumnTypes:
     categorical: tuple[str, ...] = ()
     datetime: tuple[str, ...] = ()
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is left out
+    periods: tuple[str, ...] = ()  # the datetime columns written as months or quarters: no day or hour to learn
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -95,13 +96,27 @@ def row_label(name: str, values: pd.Series) -> str | None:
     return None
 
 
+DATE_SHAPES = r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}"
+# a month or a quarter as text (2019-01, 2019/1, 01/2019, Jan 2019, January 2019, 2019Q1, 2019-Q1): a
+# period of record, pandas reads it as its first day. Kept a category, every later month was one the
+# model never saw (fuzz8 L1)
+PERIOD_SHAPES = r"\d{4}[-/]\d{1,2}|\d{1,2}/\d{4}|[A-Za-z]{3,9}\.? \d{4}|\d{4}-?Q[1-4]"
+
+
+def written_as_periods(values: pd.Series) -> bool:
+    """Text that names months or quarters (2019-01, Jan 2019, 2019Q1), not days or instants."""
+    sample = values.dropna().astype(str).str.strip().head(200)
+    return values.dtype == object and not sample.empty and bool(sample.str.fullmatch(PERIOD_SHAPES).all())
+
+
 def looks_like_datetime(values: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return True
     if values.dtype != object:
         return False
-    sample = values.dropna().astype(str).head(200)
-    if sample.empty or not sample.str.contains(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}", regex=True).all():
+    sample = values.dropna().astype(str).str.strip().head(200)
+    dated = sample.str.contains(DATE_SHAPES, regex=True) | sample.str.fullmatch(PERIOD_SHAPES)
+    if sample.empty or not dated.all():
         return False
     return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
 
@@ -239,7 +254,7 @@ def adds_up_to_target(frame: pd.DataFrame, numeric: Sequence[str], target: pd.Se
 def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.Series | None = None) -> ColumnTypes:
     """Each column's kind (``exclude``: the target, id and time columns, which are not features);
     with ``target``, a column that gives it away is left out."""
-    numeric, categorical, datetime, dropped = [], [], [], {}
+    numeric, categorical, datetime, periods, dropped = [], [], [], [], {}
     rows = max(1, len(frame))
     for name in (str(c) for c in frame.columns if str(c) not in exclude):
         values = frame[name]
@@ -253,6 +268,8 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.S
             numeric.append(name)
         elif looks_like_datetime(values):
             datetime.append(name)
+            if written_as_periods(values):
+                periods.append(name)
         elif written := numbers_with_units(values) or several_date_formats(values):
             dropped[name] = written
         elif (distinct := values.nunique(dropna=True)) > MAX_CATEGORIES and distinct > MAX_CATEGORY_SHARE * rows:
@@ -265,7 +282,7 @@ def infer_types(frame: pd.DataFrame, exclude: tuple[str, ...] = (), target: pd.S
         for name, why in adds_up_to_target(frame, numeric, target).items():
             numeric.remove(name)
             dropped[name] = why
-    return ColumnTypes(tuple(numeric), tuple(categorical), tuple(datetime), dropped)
+    return ColumnTypes(tuple(numeric), tuple(categorical), tuple(datetime), dropped, tuple(periods))
 
 
 def suggest_id(frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> tuple[str | None, str]:
@@ -310,5 +327,12 @@ def _suggest_epoch(frame: pd.DataFrame, exclude: tuple[str, ...]) -> tuple[str |
                 f"'{name}' holds numbers that read as Unix epoch {seconds} ({times.min():%Y-%m-%d} to "
                 f"{times.max():%Y-%m-%d}), a timestamp kept as a numeric feature: if they are event times, "
                 f"pass --time {name}"
+            )
+    for name in (str(c) for c in frame.columns if str(c) not in exclude):
+        if fmt := date_number_format(frame[name]):
+            return None, (
+                f"'{name}' holds dates written as numbers ({frame[name].min():g} to {frame[name].max():g}: "
+                f"{DATE_NUMBERS[fmt]}), kept as a numeric feature: to split on them, write them as dates "
+                f"(e.g. 2019-01) and pass --time {name}"
             )
     return None, "no column holds timestamps: the split is a seeded random one by row key"

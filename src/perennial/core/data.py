@@ -33,12 +33,31 @@ def epoch_unit(values: pd.Series) -> EpochUnit | None:
     return None
 
 
-def numbers_not_times(values: pd.Series) -> str:
-    """What a numeric column holds that is not Unix time, in words (years, or which numbers)."""
+# dates written as whole numbers (201901, 20190131): their digits, not a count of seconds
+DATE_NUMBERS = {"%Y%m": "year and month", "%Y%m%d": "year, month and day"}
+
+
+def date_number_format(values: pd.Series) -> str | None:
+    """'%Y%m' or '%Y%m%d' when every value of a numeric column is a whole number that reads as one, else None."""
     present = values.dropna()
-    shown = ", ".join(f"{v:g}" for v in present.head(3))
+    if not len(present) or not pd.api.types.is_numeric_dtype(values.dtype) or (present % 1 != 0).any():
+        return None
+    for fmt, (low, high) in {"%Y%m": (190001, 210012), "%Y%m%d": (19000101, 21001231)}.items():
+        if present.between(low, high).all():
+            digits = present.astype("int64").astype(str)
+            if pd.to_datetime(digits, format=fmt, errors="coerce").notna().all():
+                return fmt
+    return None
+
+
+def numbers_not_times(values: pd.Series) -> str:
+    """What a numeric column holds that is not Unix time, in words (years, dates as digits, or which numbers)."""
+    present = values.dropna()
+    shown = ", ".join(f"{v:g}" for v in present.drop_duplicates().head(3))
     if len(present) and (present % 1 == 0).all() and present.between(1000, 2999).all():
         return f"holds years ({shown}...), not timestamps (a bare number reads as Unix seconds)"
+    if fmt := date_number_format(values):
+        return f"holds dates written as numbers ({shown}...: {DATE_NUMBERS[fmt]}), which would read as Unix seconds"
     return (
         f"holds numbers ({shown}...; {present.min():g} to {present.max():g}), neither Unix epoch seconds "
         f"({EPOCH_UNITS['s'][0]:g} to {EPOCH_UNITS['s'][1]:g}) nor milliseconds"

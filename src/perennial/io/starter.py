@@ -319,7 +319,11 @@ def render(
         f"    categorical: {_list(types.categorical)}",
     ]
     out += (
-        ["    datetime:"] + [f"      - {{column: {quoted(c)}, parts: [dayofweek, month]}}" for c in types.datetime]
+        ["    datetime:"]
+        + [
+            f"      - {{column: {quoted(c)}, parts: [{'month' if c in types.periods else 'dayofweek, month'}]}}"
+            for c in types.datetime
+        ]
         if types.datetime
         else ["    datetime: []"]
     )

@@ -81,3 +81,16 @@ def test_nested_json_objects_and_lists_are_left_out_with_how_to_flatten_them() -
     assert types.features == ("age",)
     assert types.dropped["address"] == "nested JSON objects/lists: flatten them into plain columns, e.g. address.city"
     assert types.dropped["tags"].startswith("nested JSON objects/lists: flatten them")
+
+
+def test_months_and_quarters_written_as_text_read_as_dates_and_codes_do_not() -> None:
+    from perennial.core.column_types import looks_like_datetime, written_as_periods
+
+    periods = ["2019-01", "2019/1", "01/2019", "Jan 2019", "January 2019", "Sept. 2019", "2019Q1", "2019-Q1"]
+    for value in periods:
+        column = pd.Series([value, value], dtype=object)
+        assert looks_like_datetime(column) and written_as_periods(column), value
+    # a day is a date but not a period; codes shaped alike are neither
+    assert looks_like_datetime(pd.Series(["2019-01-31"])) and not written_as_periods(pd.Series(["2019-01-31"]))
+    for code in (["2019-13"], ["AB 2019"], ["12-34"], ["2019-01", "A-7"]):
+        assert not looks_like_datetime(pd.Series(code, dtype=object)), code

@@ -840,3 +840,29 @@ def test_a_tiny_binary_table_is_told_in_plain_words_what_its_evidence_allows(tmp
     assert 'on the 1 row labelled "malignant"' in text and "1 rows" not in text
     assert "max_interval_width: 1.0" in text and "no width is refused" in text
     assert "too few to judge its recall; gather more rows" in text and "merge rare classes" not in text
+
+
+def test_months_written_as_text_are_dates_and_months_written_as_numbers_are_named(
+    tmp_path: Path, table: pd.DataFrame
+) -> None:
+    # given the same table with its month as text (2019-01) and as a number (201901)
+    months = pd.period_range("2019-01", periods=48, freq="M")
+    month = [months[i % 48] for i in range(len(table))]
+    table.assign(month=[str(m) for m in month]).to_csv(tmp_path / "text.csv", index=False)
+    table.assign(month=[m.year * 100 + m.month for m in month]).to_csv(tmp_path / "digits.csv", index=False)
+    # when init runs / then the text is a date (suggested as the time, learnt from as its month of the
+    # year), not 48 categories every later month is new to (fuzz8 L1)
+    text = starter_config(tmp_path / "text.csv", "diagnosis", "malin")
+    assert '# time_column: "month"' in text and '{column: "month", parts: [month]}' in text
+    assert '"month"' not in text.split("categorical:")[1].split("\n")[0]
+    # and with --time the split runs over those months
+    config = parse_config(
+        yaml.safe_load(starter_config(tmp_path / "text.csv", "diagnosis", "malin", time="month")), "s"
+    )
+    assert config.split.kind == "time" and "2019-01-01" < str(config.split.train_end) < "2023-01-01"
+    # given the numbers / then init says what they are and how to split on them; --time says the same
+    digits = starter_config(tmp_path / "digits.csv", "diagnosis", "malin")
+    assert "'month' holds dates written as numbers (201901 to 202212: year and month)" in digits
+    assert "write them as dates (e.g. 2019-01) and pass --time month" in digits
+    with pytest.raises(ConfigError, match=r"holds dates written as numbers \(201901, 201902, 201903\.\.\.: year and"):
+        starter_config(tmp_path / "digits.csv", "diagnosis", "malin", time="month")
