@@ -210,7 +210,9 @@ def _measure(
     labels = labels_task(config, settings.root)
     joined = labels.join(predictions, config, context.labels)
     validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
-    validation = check_label_signal_task(validation, joined, predictions, drift, config, window, run_id)
+    validation = check_label_signal_task(
+        validation, joined, predictions, drift, config, window, run_id, context.label_free
+    )
     if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
         return WindowMeasures(validation, len(predictions))
     yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)

@@ -205,3 +205,36 @@ def test_short_of_labels_the_policy_weighs_drift_by_the_expected_rise_of_the_mae
     assert f"estimated (label-free) drop {drop:+.4f} <= 20.0: watched" in watched["decision"]["why"]
     assert retrained["decision"]["retrain"] and retrained["decision"]["reason"] == "drift"
     assert retrained["event"] == "perennial.drift.detected"
+
+
+def test_a_regression_window_whose_numbers_were_shuffled_is_refused_and_a_grown_one_is_not(project: Any) -> None:
+    # given a regression champion on delays, and the calm window scored
+    with_scattered_delays(project.data)
+    path = project.write_config(
+        **{
+            "task": "regression",
+            "data.target": "delay_minutes",
+            "training.candidates": [{"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}],
+            "gate": {"mode": "off"},
+            "monitoring": {**MONITORING, "retraining": {"performance_tolerance": 2.0}},
+        }
+    )
+    assert training_flow(config_path=path).promoted
+    assert batch_scoring_flow(config_path=path, start=CALM["window_start"], end=CALM["window_end"]) > 0
+    frame = pd.read_parquet(project.data)
+    inside = _in(frame, CALM)
+    # when its label feed delivers the delays 5 minutes longer (a target that grew: the ranking holds)
+    grown = frame.copy()
+    grown.loc[inside, "delay_minutes"] += 5.0
+    grown.to_parquet(project.data, index=False)
+    kept = monitoring_flow(config_path=path, **CALM, return_state=True)
+    # then the window is judged, not refused
+    assert kept.is_completed(), kept.message
+    # when the feed shuffles the delays among the window's rows (inputs unchanged)
+    shuffled = frame.copy()
+    shuffled.loc[inside, "delay_minutes"] = frame.loc[inside, "delay_minutes"].sample(frac=1, random_state=3).to_numpy()
+    shuffled.to_parquet(project.data, index=False)
+    state = monitoring_flow(config_path=path, **CALM, return_state=True)
+    # then it is refused as a broken label feed, with the evidence (it read as a rise of the error)
+    assert state.is_failed() and "labels carry the signal the inputs predict" in state.message, state.message
+    assert "no longer rank the labels" in state.message and "a broken label feed" in state.message

@@ -14,7 +14,8 @@ Labels swapped wholesale (1 for 0) are learnable, so the last test would let the
 whose window AUC lies wholly below 0.5 while its scores predict far more and nothing drifted is
 ranking the labels backwards, and is refused on the first test alone.
 
-Binary tasks only: there chance is 0.5 whatever the class balance. Without the features (a window
+Binary tasks here: there chance is 0.5 whatever the class balance (regression: core/label_signal_regression.py;
+multiclass has none yet). Without the features (a window
 read over partitions keeps only ids, scores and labels in memory) the third test cannot run, and
 without a drift verdict (too few rows) the first cannot: then the window is not refused, since a
 feed is never blocked on a guess.
@@ -83,7 +84,7 @@ def check_label_signal(
     labels = pd.to_numeric(joined["label"], errors="coerce")
     if labels.nunique() < 2 or not set(features) <= set(joined.columns) or not features:
         return None
-    if _moved(inputs):
+    if moved(inputs):
         return None  # the inputs moved: a real change may explain the labels
     if roc_auc_score(labels, joined["prediction"]) >= CLEARLY_SIGNAL:
         return None  # every healthy window ends here, before any resampling (a window can be millions of rows)
@@ -127,7 +128,7 @@ def _interval(estimate: Estimate) -> str:
     return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
-def _moved(inputs: WindowInputs) -> bool:
+def moved(inputs: WindowInputs) -> bool:
     """The inputs or the scores drifted, or nobody knows (drift not judged): then no refusal."""
     share = inputs.drift_share
     return share is None or share >= inputs.drift_threshold or inputs.prediction_drifted is not False
