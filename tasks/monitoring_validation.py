@@ -1,5 +1,5 @@
 """Monitoring's validation tasks: a window's data against the champion's contract, its arrived labels
-as a feed, and (binary, regression) whether those labels carry the signal the unchanged inputs predict. Recorded,
+as a feed, and whether those labels carry the signal the unchanged inputs predict. Recorded,
 not raised: the monitoring flow decides first, then refuses the window."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
 from perennial.core.drift import DriftReport
-from perennial.core.label_free import LabelFreeReference, LossReference
+from perennial.core.label_free import ClassReference, LabelFreeReference, LossReference
 from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
+from perennial.core.label_signal_multiclass import check_multiclass_label_signal
 from perennial.core.label_signal_regression import check_regression_label_signal
 from perennial.core.monitoring import drift_unjudged, label_shortfall, split_drift
 from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
@@ -56,10 +57,10 @@ def check_label_signal_task(
     run_id: str,
     label_free: LabelFreeReference | None = None,
 ) -> ValidationReport:
-    """The window's report with a binary or regression label feed's signal judged (core/label_signal.py,
-    core/label_signal_regression.py): labels that carry none where the unchanged inputs predict some are
+    """The window's report with its label feed's signal judged (core/label_signal.py and its regression and
+    multiclass modules): labels that carry none where the unchanged inputs predict some are
     refused like bad data, never learnt from. ``label_free``: the champion's label-free reference."""
-    if config.task == "multiclass" or not report.passed or label_shortfall(joined, config) is not None:
+    if not report.passed or label_shortfall(joined, config) is not None:
         return report
     judged = drift is not None and not drift_unjudged(len(predictions), config.monitoring.min_drift_rows)
     share, _, prediction_drifted = split_drift(drift) if judged and drift is not None else (None, (), None)
@@ -70,6 +71,10 @@ def check_label_signal_task(
     if config.task == "binary":
         rows = with_features(joined, predictions, features)
         rule = check_label_signal(rows, features, inputs, target, bootstrap, blocking)
+    elif config.task == "multiclass":
+        classes = label_free if isinstance(label_free, ClassReference) else None
+        rows = with_features(joined, predictions, features)
+        rule = check_multiclass_label_signal(rows, features, inputs, classes, target, blocking)
     else:
         loss = label_free if isinstance(label_free, LossReference) else None
         wanted = [*dict.fromkeys([*features, *(loss.estimator.columns if loss else ())])]

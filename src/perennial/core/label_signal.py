@@ -14,8 +14,8 @@ Labels swapped wholesale (1 for 0) are learnable, so the last test would let the
 whose window AUC lies wholly below 0.5 while its scores predict far more and nothing drifted is
 ranking the labels backwards, and is refused on the first test alone.
 
-Binary tasks here: there chance is 0.5 whatever the class balance (regression: core/label_signal_regression.py;
-multiclass has none yet). Without the features (a window
+Binary tasks here: there chance is 0.5 whatever the class balance (regression and multiclass:
+core/label_signal_regression.py, core/label_signal_multiclass.py). Without the features (a window
 read over partitions keeps only ids, scores and labels in memory) the third test cannot run, and
 without a drift verdict (too few rows) the first cannot: then the window is not refused, since a
 feed is never blocked on a guess.
