@@ -25,12 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_classifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 
 from perennial.config import Bootstrap
 from perennial.core.estimate import Estimate
@@ -103,7 +105,7 @@ def check_label_signal(
         return None  # learnable from the window itself: a changed concept, the retrain's to learn
     observed = (
         f"the champion scores {_evidence(window, expected, inputs, len(labels))}, and a model fit on the window's own rows finds "
-        f"no signal either (out-of-fold roc_auc {_interval(learnt)}): a broken label feed (shuffled, or joined to "
+        f"no signal either (out-of-fold roc_auc {interval_text(learnt)}): a broken label feed (shuffled, or joined to "
         f"the wrong rows?); fix '{target}' and monitor the window again"
     )
     return RuleResult(target, RULE, False, observed, kind=KIND, blocking=blocking)
@@ -119,13 +121,13 @@ def _backwards(window: Estimate, expected: Estimate, inputs: WindowInputs, targe
 def _evidence(window: Estimate, expected: Estimate, inputs: WindowInputs, rows: int) -> str:
     """What both refusals rest on: the window's AUC, what the scores predict, the still inputs."""
     return (
-        f"roc_auc {_interval(window)} on {rows:,} labelled rows where its own scores predict {_interval(expected)} (label-free), the "
+        f"roc_auc {interval_text(window)} on {rows:,} labelled rows where its own scores predict {interval_text(expected)} (label-free), the "
         f"inputs did not move (feature drift share {inputs.drift_share:.2f})"
     )
 
 
-def _interval(estimate: Estimate) -> str:
-    return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
+def interval_text(estimate: Estimate, digits: str = ".3f") -> str:
+    return f"{estimate.value:{digits}} [{estimate.low:{digits}}, {estimate.high:{digits}}]"
 
 
 def moved(inputs: WindowInputs) -> bool:
@@ -153,9 +155,20 @@ def _learnt(frame: pd.DataFrame, labels: pd.Series, bootstrap: Bootstrap) -> Est
     """Out-of-fold ROC AUC of a small gradient-boosted model fit on the window's own rows."""
     if labels.value_counts().min() < FOLDS:
         return None
-    x = frame.apply(lambda c: c.astype("category") if not pd.api.types.is_numeric_dtype(c) else c)
     model = HistGradientBoostingClassifier(max_iter=50, categorical_features="from_dtype", random_state=0)
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    with openmp_for(len(x)):
-        proba = cross_val_predict(model, x, labels.astype(int), cv=folds, method="predict_proba")[:, 1]
+    proba = out_of_fold(model, frame, labels.astype(int).to_numpy(), "predict_proba")[:, 1]
     return estimate_metrics(labels, proba, ["roc_auc"], bootstrap)["roc_auc"]
+
+
+def out_of_fold(model: Any, frame: pd.DataFrame, target: np.ndarray, method: str = "predict") -> np.ndarray:
+    """``model``'s out-of-fold ``method`` on the window's own rows (text columns as categories; folds
+    stratified for classes): what the window alone teaches, the learnability test of each task's check."""
+    x = frame.reset_index(drop=True).apply(
+        lambda c: c.astype("category") if not pd.api.types.is_numeric_dtype(c) else c
+    )
+    kind = StratifiedKFold if is_classifier(model) else KFold
+    with openmp_for(len(x)):
+        found: np.ndarray = cross_val_predict(
+            model, x, target, cv=kind(FOLDS, shuffle=True, random_state=0), method=method
+        )
+    return found

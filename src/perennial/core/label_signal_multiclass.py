@@ -22,14 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from perennial.core.estimate import Estimate
 from perennial.core.label_free import ClassReference
-from perennial.core.label_signal import FOLDS, KIND, RULE, WindowInputs, moved
+from perennial.core.label_signal import FOLDS, KIND, RULE, WindowInputs, interval_text, moved, out_of_fold
 from perennial.core.scoring import stored_probabilities
 from perennial.core.target import class_names
-from perennial.core.threads import openmp_for
 from perennial.core.validation_report import RuleResult
 
 # the window's own rows count as learnable only when their out-of-fold accuracy's low end clears their
@@ -70,8 +68,8 @@ def check_multiclass_label_signal(
         return None  # as its own probabilities expect: every healthy window ends here
     chance = _chance(served, labels)
     evidence = (
-        f"accuracy {_interval(window)} on {len(labels):,} labelled rows where its own probabilities expect "
-        f"{_interval(expected)} (label-free) and answering regardless of the labels would score {chance:.3f}, "
+        f"accuracy {interval_text(window)} on {len(labels):,} labelled rows where its own probabilities expect "
+        f"{interval_text(expected)} (label-free) and answering regardless of the labels would score {chance:.3f}, "
         f"the inputs did not move (feature drift share {inputs.drift_share:.2f})"
     )
     if window.high < chance - BACKWARDS_MARGIN:  # learnable, but backwards: a relabelled feed
@@ -87,7 +85,7 @@ def check_multiclass_label_signal(
         return None  # learnable from the window itself
     observed = (
         f"the champion scores {evidence}, and a model fit on the window's own rows does no better than its "
-        f"chance either (out-of-fold accuracy {_interval(learnt)} against {learnt_chance:.3f}): a broken label "
+        f"chance either (out-of-fold accuracy {interval_text(learnt)} against {learnt_chance:.3f}): a broken label "
         f"feed (shuffled, or joined to the wrong rows?); fix '{target}' and monitor the window again"
     )
     return RuleResult(target, RULE, False, observed, kind=KIND, blocking=blocking)
@@ -109,17 +107,9 @@ def _chance(served: np.ndarray, labels: np.ndarray) -> float:
 
 def _learnt(frame: pd.DataFrame, labels: np.ndarray) -> tuple[Estimate | None, float]:
     """Out-of-fold accuracy of a small gradient-boosted model fit on the window's own rows, and its chance."""
-    if pd.Series(labels).value_counts().min() < FOLDS:
+    text = labels.astype(str)
+    if pd.Series(text).value_counts().min() < FOLDS:
         return None, 0.0
-    x = frame.reset_index(drop=True).apply(
-        lambda c: c.astype("category") if not pd.api.types.is_numeric_dtype(c) else c
-    )
     model = HistGradientBoostingClassifier(max_iter=50, categorical_features="from_dtype", random_state=0)
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
-    with openmp_for(len(x)):
-        answered = cross_val_predict(model, x, labels.astype(str), cv=folds)
-    return _accuracy(answered, labels.astype(str)), _chance(answered, labels.astype(str))
-
-
-def _interval(estimate: Estimate) -> str:
-    return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
+    answered = out_of_fold(model, frame, text)
+    return _accuracy(answered, text), _chance(answered, text)

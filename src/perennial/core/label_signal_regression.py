@@ -26,14 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.model_selection import KFold, cross_val_predict
 
 from perennial.config import Bootstrap
 from perennial.core import task_metrics as tm
 from perennial.core.estimate import Estimate
 from perennial.core.label_free import LossReference
-from perennial.core.label_signal import FOLDS, KIND, RULE, WindowInputs, moved
-from perennial.core.threads import openmp_for
+from perennial.core.label_signal import FOLDS, KIND, RULE, WindowInputs, interval_text, moved, out_of_fold
 from perennial.core.validation_report import RuleResult
 
 Z = 1.96
@@ -83,11 +81,11 @@ def check_regression_label_signal(
     if learnt is None or learnt.low > LEARNABLE_MARGIN:
         return None  # learnable from the window itself: a changed concept
     observed = (
-        f"the champion's mae {_interval(measured)} on {len(y):,} labelled rows where its own inputs predict "
-        f"{_interval(expected)} (label-free), its predictions no longer rank the labels (rank correlation "
-        f"{_interval(ranking, '.3f')}), the inputs did not move (feature drift share {inputs.drift_share:.2f}), and a "
+        f"the champion's mae {interval_text(measured, '.4g')} on {len(y):,} labelled rows where its own inputs predict "
+        f"{interval_text(expected, '.4g')} (label-free), its predictions no longer rank the labels (rank correlation "
+        f"{interval_text(ranking, '.3f')}), the inputs did not move (feature drift share {inputs.drift_share:.2f}), and a "
         f"model fit on the window's own rows finds no signal either (out-of-fold rank correlation "
-        f"{_interval(learnt, '.3f')}): a broken label feed (shuffled, or joined to the wrong rows?); fix '{target}' "
+        f"{interval_text(learnt, '.3f')}): a broken label feed (shuffled, or joined to the wrong rows?); fix '{target}' "
         "and monitor the window again"
     )
     return RuleResult(target, RULE, False, observed, kind=KIND, blocking=blocking)
@@ -118,16 +116,5 @@ def _learnt(frame: pd.DataFrame, labels: pd.Series) -> Estimate | None:
     """Out-of-fold rank correlation of a small gradient-boosted model fit on the window's own rows."""
     if len(labels) < 10 * FOLDS:
         return None
-    x = frame.reset_index(drop=True).apply(
-        lambda c: c.astype("category") if not pd.api.types.is_numeric_dtype(c) else c
-    )
     model = HistGradientBoostingRegressor(max_iter=50, categorical_features="from_dtype", random_state=0)
-    with openmp_for(len(x)):
-        found = cross_val_predict(
-            model, x, labels.to_numpy(dtype=np.float64), cv=KFold(FOLDS, shuffle=True, random_state=0)
-        )
-    return rank_signal(pd.Series(found), labels)
-
-
-def _interval(estimate: Estimate, digits: str = ".4g") -> str:
-    return f"{estimate.value:{digits}} [{estimate.low:{digits}}, {estimate.high:{digits}}]"
+    return rank_signal(pd.Series(out_of_fold(model, frame, labels.to_numpy(dtype=np.float64))), labels)
