@@ -61,9 +61,16 @@ def refused_recorded(ledger_url: str, dataset: str, holdout_end: dt.date | None)
 
 
 def episode_step(
-    store: MonitorStore, pending: WindowResult, window: Window, decision: RetrainDecision, config: Config
+    store: MonitorStore,
+    pending: WindowResult,
+    window: Window,
+    decision: RetrainDecision,
+    config: Config,
+    verdict: WindowVerdict | None = None,
 ) -> EpisodeStep:
-    """The dataset's drift episode after this window: whether the policy's retrain may go ahead, or a person is asked."""
+    """The dataset's drift episode after this window: whether the policy's retrain may go ahead, or a person is asked.
+    ``verdict``: the window as the policy judged it (its drop pooled with the last windows' labels,
+    core/retraining.pool_drops); the window's own when not given."""
     policy = config.monitoring.retraining
     previous = store.open_episode(config.name)
     step = advance_episode(
@@ -72,7 +79,7 @@ def episode_step(
         window.label,
         window.end.isoformat(),  # a retrain started now holds out to the window's end (event_for)
         decision,
-        within_policy(pending.verdict(), policy) and _judged(pending),
+        within_policy(verdict or pending.verdict(), policy) and _judged(pending),
         pending.champion_version,
         policy,
         pending.performance.level if pending.performance is not None and pending.data_valid else None,

@@ -35,7 +35,14 @@ from perennial.core.monitoring import (
 )
 from perennial.core.names import Tag
 from perennial.core.predict import predict, scalar_prediction
-from perennial.core.retraining import Reason, RetrainDecision, cooling_down, decide_retrain, retrain_key
+from perennial.core.retraining import (
+    Reason,
+    RetrainDecision,
+    cooling_down,
+    decide_retrain,
+    pool_drops,
+    retrain_key,
+)
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
@@ -369,15 +376,17 @@ def decide_task(
         )
         store.record_window(config.name, pending.verdict(), window.end_time, figure)
         stored = since_person_asked(store, config.name, window.label, store.history(config.name, until=window.label))
+        history = [*stored[:-1], pending.verdict()]  # the latest as measured now: its estimate is not stored
         decision = decide_retrain(
             config.name,
-            [*stored[:-1], pending.verdict()],  # the latest as measured now: its estimate is not stored
+            history,
             config.monitoring.retraining,
             now=window.end_time,
             last_retrain_at=store.last_retrain_at(config.name),
             seen_keys=store.seen_keys(config.name),
         )
-        step = episode_step(store, pending, window, decision, config)
+        judged = pool_drops(history, config.monitoring.retraining)[-1]  # calm as the policy judged it
+        step = episode_step(store, pending, window, decision, config, judged)
         if decision.retrain and not step.retrain:  # the episode had its retrain: the why says what instead
             decision = replace(decision, retrain=False, why=f"{decision.why}; {step.why}")
         elif step.retrain and not decision.retrain and step.episode is not None:  # a calm window, a retrain won
@@ -405,7 +414,7 @@ def decide_task(
             held = cooling_down(window.end_time, store.last_retrain_at(config.name), config.monitoring.retraining)
             held = f"it waits: {held}" if held else "already claimed by another monitor (dedupe)"
             decision = RetrainDecision(False, decision.reason, decision.dedupe_key, f"{decision.why}; {held}")
-            step = episode_step(store, pending, window, decision, config)  # the episode did not retrain after all
+            step = episode_step(store, pending, window, decision, config, judged)  # it did not retrain after all
         for episode in (step.superseded, step.episode):
             if episode is not None:
                 store.save_episode(episode)

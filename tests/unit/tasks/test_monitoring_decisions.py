@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -332,3 +333,29 @@ def test_after_a_person_is_asked_a_new_episode_counts_only_the_windows_since(tmp
     assert not aug.decision.retrain and "fewer than k=2" in aug.decision.why, aug.decision.why
     sep = decide_task.fn(config, ledger, september, True, None, _auc(0.60, 0.69), 2000, "2")
     assert sep.decision.retrain and sep.decision.reason == "performance", sep.decision.why
+
+
+def test_a_slow_decay_each_window_within_its_own_noise_is_retrained_on_the_labels_of_three(tmp_path: Path) -> None:
+    # given k=2 of n=3, and three months at AUC 0.755 against champion v1's 0.80 (its interval from 0.79):
+    # each month's interval (±0.04, a few hundred labels) still reaches the champion's
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 2, "n": 3, "cooldown_days": 0}}
+    config = parse_config(raw, "tiny.yaml")
+    months = [Window(dt.date(2024, m, 1), dt.date(2024, m + 1, 1), f"2024-{m:02d}") for m in (5, 6, 7)]
+
+    def month(ledger: str, window: Window, champion: str) -> Any:
+        decayed = Performance("roc_auc", 0.755, 0.715, 0.795, 800, 0.80, 0.045, reference_bound=0.79)
+        return decide_task.fn(config, ledger, window, True, None, decayed, 800, champion)
+
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    may, june, july = (month(ledger, window, "1") for window in months)
+    # then May and June alone say too few labels to tell; July, with the three months' labels pooled
+    # from the store, asks for a retrain and says why
+    assert not may.decision.retrain and not june.decision.retrain
+    assert "too few labels to tell it from noise" in june.decision.why
+    assert july.decision.retrain and july.decision.reason == "performance", july.decision.why
+    assert "a drop sure only on the labels of 3 windows together (a slow decay)" in july.decision.why
+    # given July judged by another champion: nothing to pool it with
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    month(other, months[0], "1"), month(other, months[1], "1")
+    assert not month(other, months[2], "2").decision.retrain
