@@ -238,3 +238,31 @@ def test_a_regression_window_whose_numbers_were_shuffled_is_refused_and_a_grown_
     # then it is refused as a broken label feed, with the evidence (it read as a rise of the error)
     assert state.is_failed() and "labels carry the signal the inputs predict" in state.message, state.message
     assert "no longer rank the labels" in state.message and "a broken label feed" in state.message
+
+
+def test_a_multiclass_window_whose_classes_were_shuffled_is_refused(project: Any) -> None:
+    # given a multiclass champion on delay classes the temperature and carrier tell apart well
+    frame = pd.read_parquet(project.data)
+    latent = 1.2 * (frame["temp"] - 50) + np.where(frame["carrier"] == "B6", 30.0, 0.0)
+    latent += np.random.default_rng(13).normal(0, 4, len(frame))
+    frame["delay_class"] = np.select([latent <= 0, latent <= 25], ["on_time", "late"], "very_late")
+    frame.to_parquet(project.data, index=False)
+    path = project.write_config(
+        **{
+            "task": "multiclass",
+            "data.target": "delay_class",
+            "evaluation.primary_metric": "accuracy",
+            "gate": {"mode": "off"},
+            "monitoring": MONITORING,
+        }
+    )
+    assert training_flow(config_path=path).promoted
+    assert batch_scoring_flow(config_path=path, start=CALM["window_start"], end=CALM["window_end"]) > 0
+    # when the label feed shuffles the classes among the window's rows (inputs unchanged)
+    inside = _in(frame, CALM)
+    frame.loc[inside, "delay_class"] = frame.loc[inside, "delay_class"].sample(frac=1, random_state=3).to_numpy()
+    frame.to_parquet(project.data, index=False)
+    state = monitoring_flow(config_path=path, **CALM, return_state=True)
+    # then it is refused as a broken label feed, with the evidence
+    assert state.is_failed() and "labels carry the signal the inputs predict" in state.message, state.message
+    assert "where its own probabilities expect" in state.message and "a broken label feed" in state.message
