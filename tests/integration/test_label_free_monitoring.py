@@ -45,6 +45,19 @@ def with_scattered_delays(path: Any) -> None:
     frame.to_parquet(path, index=False)
 
 
+def _delay_regression(project: Any) -> str:
+    """A config for a ridge regression of the delay minutes, no gate, a tolerance of 2 minutes of MAE."""
+    return project.write_config(
+        **{
+            "task": "regression",
+            "data.target": "delay_minutes",
+            "training.candidates": [{"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}],
+            "gate": {"mode": "off"},
+            "monitoring": {**MONITORING, "retraining": {"performance_tolerance": 2.0}},
+        }
+    )
+
+
 def _monitor(path: str, window: dict[str, dt.date]) -> dict[str, Any]:
     assert batch_scoring_flow(config_path=path, start=window["window_start"], end=window["window_end"]) > 0
     return monitoring_flow(config_path=path, **window)
@@ -55,15 +68,7 @@ def test_direct_loss_estimation_tracks_the_measured_mae_and_rises_under_a_covari
 ) -> None:
     # given a regression champion trained on delays whose scatter grows with the temperature
     with_scattered_delays(project.data)
-    path = project.write_config(
-        **{
-            "task": "regression",
-            "data.target": "delay_minutes",
-            "training.candidates": [{"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}],
-            "gate": {"mode": "off"},
-            "monitoring": {**MONITORING, "retraining": {"performance_tolerance": 2.0}},
-        }
-    )
+    path = _delay_regression(project)
     outcome = training_flow(config_path=path)
     assert outcome.promoted, outcome.summary
     # then its training run holds the loss estimator fitted on its holdout
@@ -210,15 +215,7 @@ def test_short_of_labels_the_policy_weighs_drift_by_the_expected_rise_of_the_mae
 def test_a_regression_window_whose_numbers_were_shuffled_is_refused_and_a_grown_one_is_not(project: Any) -> None:
     # given a regression champion on delays, and the calm window scored
     with_scattered_delays(project.data)
-    path = project.write_config(
-        **{
-            "task": "regression",
-            "data.target": "delay_minutes",
-            "training.candidates": [{"name": "ridge", "family": "ridge", "params": {"alpha": 1.0}}],
-            "gate": {"mode": "off"},
-            "monitoring": {**MONITORING, "retraining": {"performance_tolerance": 2.0}},
-        }
-    )
+    path = _delay_regression(project)
     assert training_flow(config_path=path).promoted
     assert batch_scoring_flow(config_path=path, start=CALM["window_start"], end=CALM["window_end"]) > 0
     frame = pd.read_parquet(project.data)
