@@ -298,7 +298,14 @@ class WindowResult:
     def verdict(self) -> WindowVerdict:
         p = self.performance
         if p is None:
-            return WindowVerdict(self.window, self.drift_share or 0.0, None, self.data_valid, self.estimated_drop)
+            return WindowVerdict(
+                self.window,
+                self.drift_share or 0.0,
+                None,
+                self.data_valid,
+                self.estimated_drop,
+                drift_judged=self.drift_share is not None,
+            )
         return WindowVerdict(
             self.window,
             self.drift_share or 0.0,
@@ -308,6 +315,7 @@ class WindowResult:
             p.sure_drop,
             champion=self.champion_version,
             performance_spread=p.spread,
+            drift_judged=self.drift_share is not None,
         )
 
     def to_dict(self) -> dict[str, Any]:

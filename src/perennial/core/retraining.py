@@ -36,6 +36,7 @@ class WindowVerdict:
     champion: str | None = None
     performance_spread: float | None = None
     pooled: int = 1  # how many windows' labels ``performance_sure_drop`` weighs: 1, the window's own
+    drift_judged: bool = True  # False: too few rows to judge drift (its share reads 0), not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,8 @@ def decide_retrain(
                 f"{policy.performance_tolerance}, but its interval reaches the champion's holdout interval (the "
                 f"least drop they allow is {sure:+.4f}): too few labels to tell it from noise",
             )
+        if drop is None and not latest.drift_judged:
+            return RetrainDecision(False, None, None, f"window {latest.window} weighed nothing against the policy")
         # without labels only its drift was weighed: "within policy" alone would vouch for its performance too
         weighed = "" if drop is not None else " on drift alone"
         return RetrainDecision(False, None, None, f"window {latest.window} is within policy{weighed}")

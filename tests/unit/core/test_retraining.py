@@ -149,3 +149,12 @@ def test_a_window_without_labels_is_within_policy_on_drift_alone() -> None:
     # then only the labelled one vouches for its performance
     assert unlabelled.why == "window b is within policy on drift alone"
     assert measured.why == "window b is within policy"
+
+
+def test_a_window_that_weighed_neither_drift_nor_labels_says_so() -> None:
+    # given a window too small to judge drift and without labels, and one whose drift was judged
+    small = decide_retrain("f", [w("a"), replace(w("b"), drift_judged=False)], POLICY, NOW, None, set())
+    judged = decide_retrain("f", [w("a"), w("b")], POLICY, NOW, None, set())
+    # then only the judged one is within policy on drift; the other vouches for nothing
+    assert small.why == "window b weighed nothing against the policy"
+    assert judged.why == "window b is within policy on drift alone"
