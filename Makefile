@@ -36,8 +36,9 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# Every benchmark, one after another (about 40 min on 2 cores, then dask_scale, whose 20M-row window
-# alone takes longer); each runs ours beside its anchor, prints median (min-max) of its repeats, fails
+# Every benchmark, one after another (on 2 cores at a8b8609, 2026-12-07: 29 min through validation_false_alarms,
+# then scenarios, 76 min at 22edf37, release_outcomes 9, dask_window 4, dask_scale 31, own_data 4: about
+# 2 h 30 in all); each runs ours beside its anchor, prints median (min-max) of its repeats, fails
 # if an equality check does not hold, and rewrites its own section of bench/RESULTS.md.
 # One alone: .venv/bin/python -m bench.<name> [--quick].
 # bench-quick: small sizes, one repeat, nothing written (CI runs it: the benchmarks cannot rot)
