@@ -103,9 +103,14 @@ DATE_SHAPES = r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}"
 PERIOD_SHAPES = r"\d{4}[-/]\d{1,2}|\d{1,2}/\d{4}|[A-Za-z]{3,9}\.? \d{4}|\d{4}-?Q[1-4]"
 
 
+def _text_sample(values: pd.Series) -> pd.Series:
+    """The first 200 present values of a text column, stripped: what its shape is judged on."""
+    return values.dropna().astype(str).str.strip().head(200)
+
+
 def written_as_periods(values: pd.Series) -> bool:
     """Text that names months or quarters (2019-01, Jan 2019, 2019Q1), not days or instants."""
-    sample = values.dropna().astype(str).str.strip().head(200)
+    sample = _text_sample(values)
     return values.dtype == object and not sample.empty and bool(sample.str.fullmatch(PERIOD_SHAPES).all())
 
 
@@ -114,7 +119,7 @@ def looks_like_datetime(values: pd.Series) -> bool:
         return True
     if values.dtype != object:
         return False
-    sample = values.dropna().astype(str).str.strip().head(200)
+    sample = _text_sample(values)
     dated = sample.str.contains(DATE_SHAPES, regex=True) | sample.str.fullmatch(PERIOD_SHAPES)
     if sample.empty or not dated.all():
         return False
