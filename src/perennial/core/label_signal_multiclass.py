@@ -58,15 +58,16 @@ def check_multiclass_label_signal(
     labels = class_names(labelled["label"]).to_numpy(dtype=object)
     if len(labels) < 2 or len(set(labels)) < 2 or not classes:
         return None
+    served = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    window, chance = _accuracy(served, labels), _chance(served, labels)
+    if window.low > chance:
+        return None  # surely above chance (every healthy window ends here): a changed concept at worst
     found = reference.estimates(proba, classes, "accuracy")
     if found is None or "estimated_accuracy_low" not in found:
         return None
     expected = Estimate(found["estimated_accuracy"], found["estimated_accuracy_low"], found["estimated_accuracy_high"])
-    served = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
-    window = _accuracy(served, labels)
     if window.high >= expected.low:
-        return None  # as its own probabilities expect: every healthy window ends here
-    chance = _chance(served, labels)
+        return None  # as its own probabilities expect
     evidence = (
         f"accuracy {interval_text(window)} on {len(labels):,} labelled rows where its own probabilities expect "
         f"{interval_text(expected)} (label-free) and answering regardless of the labels would score {chance:.3f}, "
@@ -78,8 +79,6 @@ def check_multiclass_label_signal(
             f"(relabelled?); fix '{target}' and monitor the window again"
         )
         return RuleResult(target, RULE, False, observed, kind=KIND, blocking=blocking)
-    if window.low > chance:
-        return None  # still above chance: a changed concept, the retrain's to learn
     learnt, learnt_chance = _learnt(labelled.loc[:, list(features)], labels)
     if learnt is None or learnt.low > learnt_chance + LEARNABLE_MARGIN:
         return None  # learnable from the window itself

@@ -68,15 +68,16 @@ def check_regression_label_signal(
         return None
     rows = joined.loc[usable]
     y, p = labels[usable].to_numpy(dtype=np.float64), predicted[usable].to_numpy(dtype=np.float64)
+    # the ranking first: a sort, where the estimate runs two models over the rows
+    ranking = rank_signal(pd.Series(p), pd.Series(y))
+    if ranking is None or ranking.value >= CLEARLY_SIGNAL or ranking.low > 0:
+        return None  # still ranked (every healthy window ends here): or a level that moved, the retrain's to learn
     expected = _expected(reference, rows, p)
     if expected is None or float(np.abs(y - p).mean()) <= expected.high:
-        return None  # the errors are what the champion's own inputs predict: every healthy window ends here
+        return None  # the errors are what the champion's own inputs predict
     measured = tm.estimate(tm.RegressionRows(y, p), ["mae"], bootstrap)["mae"]
     if measured.low <= expected.high:
         return None
-    ranking = rank_signal(pd.Series(p), pd.Series(y))
-    if ranking is None or ranking.value >= CLEARLY_SIGNAL or ranking.low > 0:
-        return None  # still ranked: a level or a scale that moved, the retrain's to learn
     learnt = _learnt(rows.loc[:, list(features)], pd.Series(y))
     if learnt is None or learnt.low > LEARNABLE_MARGIN:
         return None  # learnable from the window itself: a changed concept
