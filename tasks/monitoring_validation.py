@@ -68,17 +68,15 @@ def check_label_signal_task(
     features = [*config.data.features.numeric, *config.data.features.categorical]
     blocking = "label_signal" not in config.validation.warnings
     target, bootstrap = config.data.target.column, config.evaluation.bootstrap
+    loss = label_free if isinstance(label_free, LossReference) else None
+    # the loss estimator reads the columns it was fitted on, datetimes too
+    rows = with_features(joined, predictions, [*dict.fromkeys([*features, *(loss.estimator.columns if loss else ())])])
     if config.task == "binary":
-        rows = with_features(joined, predictions, features)
         rule = check_label_signal(rows, features, inputs, target, bootstrap, blocking)
     elif config.task == "multiclass":
         classes = label_free if isinstance(label_free, ClassReference) else None
-        rows = with_features(joined, predictions, features)
         rule = check_multiclass_label_signal(rows, features, inputs, classes, target, blocking)
     else:
-        loss = label_free if isinstance(label_free, LossReference) else None
-        wanted = [*dict.fromkeys([*features, *(loss.estimator.columns if loss else ())])]
-        rows = with_features(joined, predictions, wanted)
         rule = check_regression_label_signal(rows, features, inputs, loss, target, bootstrap, blocking)
     if rule is None:
         return report

@@ -110,8 +110,10 @@ def _text_sample(values: pd.Series) -> pd.Series:
 
 def written_as_periods(values: pd.Series) -> bool:
     """Text that names months or quarters (2019-01, Jan 2019, 2019Q1), not days or instants."""
+    if values.dtype != object:
+        return False
     sample = _text_sample(values)
-    return values.dtype == object and not sample.empty and bool(sample.str.fullmatch(PERIOD_SHAPES).all())
+    return not sample.empty and bool(sample.str.fullmatch(PERIOD_SHAPES).all())
 
 
 def looks_like_datetime(values: pd.Series) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -297,25 +297,22 @@ class WindowResult:
 
     def verdict(self) -> WindowVerdict:
         p = self.performance
-        if p is None:
-            return WindowVerdict(
-                self.window,
-                self.drift_share or 0.0,
-                None,
-                self.data_valid,
-                self.estimated_drop,
-                drift_judged=self.drift_share is not None,
-            )
-        return WindowVerdict(
+        unlabelled = WindowVerdict(
             self.window,
             self.drift_share or 0.0,
-            p.drop,
+            None,
             self.data_valid,
             self.estimated_drop,
-            p.sure_drop,
+            drift_judged=self.drift_share is not None,
+        )
+        if p is None:
+            return unlabelled
+        return replace(
+            unlabelled,
+            performance_drop=p.drop,
+            performance_sure_drop=p.sure_drop,
             champion=self.champion_version,
             performance_spread=p.spread,
-            drift_judged=self.drift_share is not None,
         )
 
     def to_dict(self) -> dict[str, Any]:
