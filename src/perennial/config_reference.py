@@ -105,6 +105,8 @@ MEANINGS = {
     "Candidate.search": "a hyper-parameter search over a grid",
     "CandidateRunner.kind": "thread: in the flow's process; dask: on a Dask cluster",
     "Bootstrap.resamples": "resamples of the holdout (more: tighter intervals, slower)",
+    "Bootstrap.max_rows": "past this many rows, resample a seeded subset this large and narrow its interval by "
+    "sqrt(subset / rows): a 20M-row window in seconds",
     "Bootstrap.confidence": "the intervals' confidence level",
     "Bootstrap.seed": "seeds the resampling",
     "CostMatrix.false_positive": "cost of flagging a negative",

@@ -28,9 +28,18 @@ Metric = Literal[
 
 
 class Bootstrap(Frozen):
+    """Percentile-bootstrap intervals of a metric (gates, monitoring windows).
+
+    ``max_rows``: past this many rows the resamples are drawn from a seeded subset of that size, and
+    their spread is narrowed by sqrt(subset / rows) around the value on every row (an m-out-of-n
+    bootstrap): the interval of a 20M-row window in seconds, not minutes, and as wide to within its
+    resampling noise (every metric here is an average or a rank statistic, whose spread falls as 1/sqrt(rows)).
+    """
+
     resamples: int = Field(default=300, ge=50)
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     seed: int = 7
+    max_rows: int = Field(default=200_000, ge=1_000)
 
 
 class CostMatrix(Frozen):

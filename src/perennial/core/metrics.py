@@ -14,6 +14,7 @@ A metric a resample cannot define (one class only) is NaN and left out of its in
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -142,13 +143,31 @@ def _average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
         return np.where(n_pos > 0, (pos * precision).sum(axis=1) / n_pos, np.nan)
 
 
+Statistic = Callable[[np.ndarray], np.ndarray]  # row counts (resamples x rows) -> values (statistics x resamples)
+
+
 def bootstrap_interval(
-    rows: int, statistic: Callable[[np.ndarray], np.ndarray], bootstrap: Bootstrap
+    rows: int, statistic_of: Callable[[np.ndarray | None], Statistic], bootstrap: Bootstrap
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of a vector statistic of row counts: (low, high), one per statistic row.
 
-    ``statistic`` maps counts (resamples x rows) to values (statistics x resamples).
+    ``statistic_of(keep)``: the statistic on the rows ``keep`` (an index), or on every row (None).
+    Past ``bootstrap.max_rows`` rows, the bootstrap of a seeded subset of that many, narrowed by
+    sqrt(subset / rows) around the statistic on every row (the m-out-of-n bootstrap): a resample's
+    cost grows with the rows it counts, and 300 of 20M rows took minutes.
     """
+    if rows <= bootstrap.max_rows:
+        return _percentile_interval(rows, statistic_of(None), bootstrap)
+    keep = np.sort(np.random.default_rng(bootstrap.seed).choice(rows, bootstrap.max_rows, replace=False))
+    subset = statistic_of(keep)
+    low, high = _percentile_interval(len(keep), subset, bootstrap)
+    centre = subset(np.ones((1, len(keep))))[:, 0]
+    value = statistic_of(None)(np.ones((1, rows)))[:, 0]
+    scale = math.sqrt(len(keep) / rows)
+    return value + scale * (low - centre), value + scale * (high - centre)
+
+
+def _percentile_interval(rows: int, statistic: Statistic, bootstrap: Bootstrap) -> tuple[np.ndarray, np.ndarray]:
     batch = max(1, min(bootstrap.resamples, _BATCH_CELLS // max(rows, 1)))
 
     def of_indices(index: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -181,6 +200,11 @@ def bootstrap_interval(
     return low, high
 
 
+def picked(values: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """``values`` at the rows ``keep`` (all of them when None): a subset's arrays for ``bootstrap_interval``."""
+    return values if keep is None else values[keep]
+
+
 def _estimates(values: Sequence[float] | np.ndarray, low: np.ndarray, high: np.ndarray) -> list[Estimate]:
     # A percentile interval can miss a skewed point estimate: widen it to contain the estimate
     out = []
@@ -201,8 +225,12 @@ def estimate_metrics(
     values = [metric_value(n, y, p, threshold) for n in names]
     if len(y) < 2:
         return {n: Estimate(v, v, v) for n, v in zip(names, values, strict=True)}
-    model = WeightedRows(y, p, threshold)
-    low, high = bootstrap_interval(len(y), lambda c: model.values(names, c), bootstrap)
+
+    def statistic(keep: np.ndarray | None) -> Statistic:
+        model = WeightedRows(picked(y, keep), picked(p, keep), threshold)
+        return lambda c: model.values(names, c)
+
+    low, high = bootstrap_interval(len(y), statistic, bootstrap)
     return dict(zip(names, _estimates(values, low, high), strict=True))
 
 
@@ -215,6 +243,14 @@ def estimate_difference(
     value = metric_value(name, y, a, threshold) - metric_value(name, y, b, threshold)
     if len(y) < 2:
         return Estimate(value, value, value)
-    model_a, model_b = WeightedRows(y, a, threshold), WeightedRows(y, b, threshold)
-    low, high = bootstrap_interval(len(y), lambda c: model_a.values([name], c) - model_b.values([name], c), bootstrap)
+
+    def statistic(keep: np.ndarray | None) -> Statistic:
+        truth = picked(y, keep)
+        model_a, model_b = (
+            WeightedRows(truth, picked(a, keep), threshold),
+            WeightedRows(truth, picked(b, keep), threshold),
+        )
+        return lambda c: model_a.values([name], c) - model_b.values([name], c)
+
+    low, high = bootstrap_interval(len(y), statistic, bootstrap)
     return _estimates([value], low, high)[0]

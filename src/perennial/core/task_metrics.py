@@ -18,7 +18,7 @@ import numpy as np
 
 from perennial.config import Bootstrap
 from perennial.core.estimate import Estimate
-from perennial.core.metrics import _estimates, bootstrap_interval
+from perennial.core.metrics import Statistic, _estimates, bootstrap_interval
 from perennial.core.task import check_metric
 
 
@@ -29,6 +29,7 @@ class RegressionRows:
 
     def __init__(self, y: object, predicted: object, quantile: float = 0.5) -> None:
         self.y, self.pred = regression_arrays(y, predicted)
+        self.quantile = quantile
         error = self.y - self.pred
         self.terms = {
             "abs": np.abs(error),
@@ -63,6 +64,10 @@ class RegressionRows:
     def __len__(self) -> int:
         return len(self.y)
 
+    def take(self, keep: np.ndarray | None) -> RegressionRows:
+        """These rows at ``keep`` (all when None): ``bootstrap_interval``'s subset of a large window."""
+        return self if keep is None else RegressionRows(self.y[keep], self.pred[keep], self.quantile)
+
 
 class MulticlassRows:
     """One classifier's class probabilities on fixed rows (columns in ``classes`` order)."""
@@ -71,6 +76,7 @@ class MulticlassRows:
 
     def __init__(self, y: object, proba: object, classes: Sequence[object], top_k: int = 2) -> None:
         self.index, self.proba = multiclass_arrays(y, proba, classes)
+        self.classes, self.top_k = list(classes), top_k
         k = self.proba.shape[1]
         truth = np.eye(k)[self.index]
         guess = np.eye(k)[self.proba.argmax(axis=1)]
@@ -88,6 +94,13 @@ class MulticlassRows:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def take(self, keep: np.ndarray | None) -> MulticlassRows:
+        """These rows at ``keep`` (all when None): ``bootstrap_interval``'s subset of a large window."""
+        if keep is None:
+            return self
+        labels = np.asarray(self.classes, dtype=object)[self.index[keep]]
+        return MulticlassRows(labels, self.proba[keep], self.classes, self.top_k)
 
     def per_class(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(hits, support, predicted), each resamples x classes."""
@@ -157,7 +170,12 @@ def estimate(rows: Rows, names: Sequence[str], bootstrap: Bootstrap) -> dict[str
     values = rows.values(names, np.ones((1, size)))[:, 0] if size else np.full(len(names), np.nan)
     if size < 2:
         return {n: Estimate(float(v), float(v), float(v)) for n, v in zip(names, values, strict=True)}
-    low, high = bootstrap_interval(size, lambda c: rows.values(names, c), bootstrap)
+
+    def statistic(keep: np.ndarray | None) -> Statistic:
+        some = rows.take(keep)
+        return lambda c: some.values(names, c)
+
+    low, high = bootstrap_interval(size, statistic, bootstrap)
     return dict(zip(names, _estimates(values, low, high), strict=True))
 
 
@@ -167,7 +185,12 @@ def estimate_difference(a: Rows, b: Rows, name: str, bootstrap: Bootstrap) -> Es
     value = float((a.values([name], np.ones((1, size))) - b.values([name], np.ones((1, size))))[0, 0])
     if size < 2:
         return Estimate(value, value, value)
-    low, high = bootstrap_interval(size, lambda c: a.values([name], c) - b.values([name], c), bootstrap)
+
+    def statistic(keep: np.ndarray | None) -> Statistic:
+        some_a, some_b = a.take(keep), b.take(keep)
+        return lambda c: some_a.values([name], c) - some_b.values([name], c)
+
+    low, high = bootstrap_interval(size, statistic, bootstrap)
     return _estimates([value], low, high)[0]
 
 
@@ -177,15 +200,20 @@ def class_estimates(
     """Each class's recall and precision with intervals: {"recall": {class: Estimate}, "precision": {...}}."""
     k = len(classes)
 
-    def per_class(counts: np.ndarray) -> np.ndarray:
-        hits, support, predicted = rows.per_class(counts)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            recall = np.where(support > 0, hits / np.where(support > 0, support, 1), np.nan)
-            precision = np.where(predicted > 0, hits / np.where(predicted > 0, predicted, 1), np.nan)
-        return np.concatenate([recall, precision], axis=1).T  # (2k statistics) x resamples
+    def per_class(keep: np.ndarray | None) -> Statistic:
+        some = rows.take(keep)
+
+        def recall_precision(counts: np.ndarray) -> np.ndarray:
+            hits, support, predicted = some.per_class(counts)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                recall = np.where(support > 0, hits / np.where(support > 0, support, 1), np.nan)
+                precision = np.where(predicted > 0, hits / np.where(predicted > 0, predicted, 1), np.nan)
+            return np.concatenate([recall, precision], axis=1).T  # (2k statistics) x resamples
+
+        return recall_precision
 
     size = len(rows.index)
-    values = per_class(np.ones((1, size)))[:, 0]
+    values = per_class(None)(np.ones((1, size)))[:, 0]
     if size >= 2:
         low, high = bootstrap_interval(size, per_class, bootstrap)
         found = _estimates(values, low, high)
@@ -208,7 +236,12 @@ def class_recall_differences(
     size = len(a.index)
     values = (recall(a, np.ones((1, size))) - recall(b, np.ones((1, size))))[0]
     if size >= 2:
-        low, high = bootstrap_interval(size, lambda c: (recall(a, c) - recall(b, c)).T, bootstrap)
+
+        def statistic(keep: np.ndarray | None) -> Statistic:
+            some_a, some_b = a.take(keep), b.take(keep)
+            return lambda c: (recall(some_a, c) - recall(some_b, c)).T
+
+        low, high = bootstrap_interval(size, statistic, bootstrap)
         found = _estimates(values, low, high)
     else:
         found = [Estimate(float(v), float(v), float(v)) for v in values]

@@ -5,6 +5,7 @@ import pytest
 from sklearn import metrics as skm
 
 from perennial.config import Bootstrap
+from perennial.core.estimate import Estimate
 from perennial.core.metrics import (
     METRICS,
     WeightedRows,
@@ -140,7 +141,39 @@ def test_a_statistic_undefined_on_every_resample_keeps_a_nan_interval_and_one_un
         return np.stack([mean, np.where(counts[:, 0] > 0, mean, np.nan), np.full(len(counts), np.nan)])
 
     # when bootstrapped
-    low, high = bootstrap_interval(40, statistic, FAST)
+    low, high = bootstrap_interval(40, lambda keep: statistic, FAST)
     # then the first two get an interval around the mean (19.5), the third stays NaN: unknown, not made up
     assert (low[:2] < 19.5).all() and (high[:2] > 19.5).all()
     assert np.isnan(low[2]) and np.isnan(high[2])
+
+
+def _width(estimate: dict[str, Estimate], name: str) -> float:
+    return estimate[name].high - estimate[name].low
+
+
+@pytest.mark.parametrize("name", ["roc_auc", "log_loss", "accuracy"])
+def test_a_large_window_is_bootstrapped_on_a_subset_and_its_interval_narrowed_to_the_whole_windows(name: str) -> None:
+    # given 40,000 rows, bootstrapped whole and from a 4,000-row subset
+    y, p = synthetic(40_000, seed=3)
+    whole = estimate_metrics(y, p, [name], Bootstrap(resamples=200, max_rows=40_000))
+    subset = estimate_metrics(y, p, [name], Bootstrap(resamples=200, max_rows=4_000))
+    # when the subset's interval is compared with the whole's
+    ratio = _width(subset, name) / _width(whole, name)
+    # then the same value (on every row) and as wide, within the resampling noise; left unnarrowed it would
+    # be sqrt(10) = 3.2 times wider, and centred on the subset's value
+    assert subset[name].value == whole[name].value
+    assert 0.75 < ratio < 1.33, ratio
+    assert abs(subset[name].low - whole[name].low) < 0.3 * _width(whole, name)
+    assert subset[name].low <= subset[name].value <= subset[name].high
+
+
+def test_a_paired_difference_on_a_large_window_is_narrowed_alike() -> None:
+    # given two models' scores on 40,000 rows, the second noisier
+    y, p = synthetic(40_000, seed=4)
+    _, noise = synthetic(40_000, seed=5)
+    q = np.clip(p + 0.2 * (noise - 0.5), 0, 1)
+    whole = estimate_difference(y, p, q, "roc_auc", Bootstrap(resamples=200, max_rows=40_000))
+    subset = estimate_difference(y, p, q, "roc_auc", Bootstrap(resamples=200, max_rows=4_000))
+    # then the difference's interval is as wide, and both exclude 0 (the first model is better)
+    assert 0.75 < (subset.high - subset.low) / (whole.high - whole.low) < 1.33
+    assert subset.low > 0 and whole.low > 0

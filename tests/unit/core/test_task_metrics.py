@@ -188,3 +188,21 @@ def test_direction_and_task_fit_of_every_metric() -> None:
         check_metric("regression", "roc_auc")
     assert sklearn_scorer("regression", "mae") == "neg_mean_absolute_error"
     assert sklearn_scorer("binary", "log_loss") == "neg_log_loss"
+
+
+def test_regression_and_multiclass_intervals_of_a_large_window_come_from_a_narrowed_subset() -> None:
+    # given 30,000 regression rows and 30,000 three-class rows (synthetic, with signal)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=30_000)
+    regression = tm.RegressionRows(3 * x + rng.normal(size=30_000), 3 * x)
+    scores = np.stack([x, -x, 0.3 * rng.normal(size=30_000)], axis=1)
+    proba = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    labels = WINE_NAMES[(proba.cumsum(axis=1) < rng.uniform(size=(30_000, 1))).sum(axis=1)]
+    multiclass = tm.MulticlassRows(labels, proba, WINE_NAMES)
+    for rows, name in ((regression, "mae"), (multiclass, "macro_f1")):
+        # when bootstrapped whole and from a 3,000-row subset
+        whole = tm.estimate(rows, [name], Bootstrap(resamples=200, max_rows=30_000))[name]
+        subset = tm.estimate(rows, [name], Bootstrap(resamples=200, max_rows=3_000))[name]
+        # then the same value and as wide an interval (unnarrowed: sqrt(10) = 3.2 times wider)
+        assert subset.value == whole.value
+        assert 0.75 < (subset.high - subset.low) / (whole.high - whole.low) < 1.33, name
