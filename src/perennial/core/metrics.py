@@ -31,6 +31,7 @@ METRICS: tuple[str, ...] = METRICS_BY_TASK["binary"]
 THRESHOLDED = frozenset({"f1", "accuracy"})
 # Bootstrap work is done in batches of about this many (resample, row) cells: bounds memory
 _BATCH_CELLS = 2_000_000
+LEAN_ROWS = 1_000_000  # past this many rows, ROC AUC is computed in lean_roc_auc's memory, not sklearn's
 
 
 def _known(name: str) -> str:
@@ -62,6 +63,8 @@ def metric_value(name: str, y_true: object, proba: object, threshold: float = 0.
     y, p = as_arrays(y_true, proba)
     has_pos, has_neg = bool(y.any()), bool((1 - y).any())
     match _known(name):
+        case "roc_auc" if has_pos and has_neg and len(y) > LEAN_ROWS:
+            return lean_roc_auc(y, p)
         case "roc_auc":
             return float(skm.roc_auc_score(y, p)) if has_pos and has_neg else float("nan")
         case "average_precision":
@@ -146,15 +149,29 @@ def _average_precision(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 Statistic = Callable[[np.ndarray], np.ndarray]  # row counts (resamples x rows) -> values (statistics x resamples)
 
 
+def lean_roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC as the share of (positive, negative) pairs ranked right, ties counting half: sklearn's
+    value, from the two classes' scores sorted apart and searched, in a fraction of its memory (on 20M
+    rows sklearn's took 1.5 GB more, which a 4 GB monitoring step could not spare, and 11 s)."""
+    positive = np.sort(p[y == 1])
+    negative = np.sort(p[y == 0])
+    below = np.searchsorted(negative, positive, side="left").sum(dtype=np.float64)
+    tied = np.searchsorted(negative, positive, side="right").sum(dtype=np.float64) - below
+    return float((below + 0.5 * tied) / (len(positive) * len(negative)))
+
+
 def bootstrap_interval(
-    rows: int, statistic_of: Callable[[np.ndarray | None], Statistic], bootstrap: Bootstrap
+    rows: int,
+    statistic_of: Callable[[np.ndarray | None], Statistic],
+    bootstrap: Bootstrap,
+    values: Sequence[float] | np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of a vector statistic of row counts: (low, high), one per statistic row.
 
-    ``statistic_of(keep)``: the statistic on the rows ``keep`` (an index), or on every row (None).
-    Past ``bootstrap.max_rows`` rows, the bootstrap of a seeded subset of that many, narrowed by
-    sqrt(subset / rows) around the statistic on every row (the m-out-of-n bootstrap): a resample's
-    cost grows with the rows it counts, and 300 of 20M rows took minutes.
+    ``statistic_of(keep)``: the statistic on the rows ``keep`` (an index), or on every row (None);
+    ``values``: the statistic on every row. Past ``bootstrap.max_rows`` rows, the bootstrap of a seeded
+    subset of that many, narrowed by sqrt(subset / rows) around ``values`` (the m-out-of-n bootstrap):
+    a resample's cost and memory grow with the rows it counts, and 300 of 20M rows took minutes.
     """
     if rows <= bootstrap.max_rows:
         return _percentile_interval(rows, statistic_of(None), bootstrap)
@@ -162,8 +179,8 @@ def bootstrap_interval(
     subset = statistic_of(keep)
     low, high = _percentile_interval(len(keep), subset, bootstrap)
     centre = subset(np.ones((1, len(keep))))[:, 0]
-    value = statistic_of(None)(np.ones((1, rows)))[:, 0]
     scale = math.sqrt(len(keep) / rows)
+    value = np.asarray(values, dtype=np.float64)
     return value + scale * (low - centre), value + scale * (high - centre)
 
 
@@ -230,7 +247,7 @@ def estimate_metrics(
         model = WeightedRows(picked(y, keep), picked(p, keep), threshold)
         return lambda c: model.values(names, c)
 
-    low, high = bootstrap_interval(len(y), statistic, bootstrap)
+    low, high = bootstrap_interval(len(y), statistic, bootstrap, values)
     return dict(zip(names, _estimates(values, low, high), strict=True))
 
 
@@ -252,5 +269,5 @@ def estimate_difference(
         )
         return lambda c: model_a.values([name], c) - model_b.values([name], c)
 
-    low, high = bootstrap_interval(len(y), statistic, bootstrap)
+    low, high = bootstrap_interval(len(y), statistic, bootstrap, [value])
     return _estimates([value], low, high)[0]

@@ -175,7 +175,7 @@ def estimate(rows: Rows, names: Sequence[str], bootstrap: Bootstrap) -> dict[str
         some = rows.take(keep)
         return lambda c: some.values(names, c)
 
-    low, high = bootstrap_interval(size, statistic, bootstrap)
+    low, high = bootstrap_interval(size, statistic, bootstrap, values)
     return dict(zip(names, _estimates(values, low, high), strict=True))
 
 
@@ -190,7 +190,7 @@ def estimate_difference(a: Rows, b: Rows, name: str, bootstrap: Bootstrap) -> Es
         some_a, some_b = a.take(keep), b.take(keep)
         return lambda c: some_a.values([name], c) - some_b.values([name], c)
 
-    low, high = bootstrap_interval(size, statistic, bootstrap)
+    low, high = bootstrap_interval(size, statistic, bootstrap, [value])
     return _estimates([value], low, high)[0]
 
 
@@ -215,7 +215,7 @@ def class_estimates(
     size = len(rows.index)
     values = per_class(None)(np.ones((1, size)))[:, 0]
     if size >= 2:
-        low, high = bootstrap_interval(size, per_class, bootstrap)
+        low, high = bootstrap_interval(size, per_class, bootstrap, values)
         found = _estimates(values, low, high)
     else:
         found = [Estimate(float(v), float(v), float(v)) for v in values]
@@ -241,7 +241,7 @@ def class_recall_differences(
             some_a, some_b = a.take(keep), b.take(keep)
             return lambda c: (recall(some_a, c) - recall(some_b, c)).T
 
-        low, high = bootstrap_interval(size, statistic, bootstrap)
+        low, high = bootstrap_interval(size, statistic, bootstrap, values)
         found = _estimates(values, low, high)
     else:
         found = [Estimate(float(v), float(v), float(v)) for v in values]

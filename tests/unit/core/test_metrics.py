@@ -7,12 +7,14 @@ from sklearn import metrics as skm
 from perennial.config import Bootstrap
 from perennial.core.estimate import Estimate
 from perennial.core.metrics import (
+    LEAN_ROWS,
     METRICS,
     WeightedRows,
     bootstrap_interval,
     estimate_difference,
     estimate_metrics,
     higher_is_better,
+    lean_roc_auc,
     metric_value,
 )
 
@@ -141,7 +143,7 @@ def test_a_statistic_undefined_on_every_resample_keeps_a_nan_interval_and_one_un
         return np.stack([mean, np.where(counts[:, 0] > 0, mean, np.nan), np.full(len(counts), np.nan)])
 
     # when bootstrapped
-    low, high = bootstrap_interval(40, lambda keep: statistic, FAST)
+    low, high = bootstrap_interval(40, lambda keep: statistic, FAST, [np.nan] * 3)
     # then the first two get an interval around the mean (19.5), the third stays NaN: unknown, not made up
     assert (low[:2] < 19.5).all() and (high[:2] > 19.5).all()
     assert np.isnan(low[2]) and np.isnan(high[2])
@@ -177,3 +179,15 @@ def test_a_paired_difference_on_a_large_window_is_narrowed_alike() -> None:
     # then the difference's interval is as wide, and both exclude 0 (the first model is better)
     assert 0.75 < (subset.high - subset.low) / (whole.high - whole.low) < 1.33
     assert subset.low > 0 and whole.low > 0
+
+
+def test_the_lean_roc_auc_is_sklearns_with_ties_and_without() -> None:
+    # given scores with many ties (rounded to 2 decimals) and without, and a model ranking backwards
+    for decimals, signal in ((2, 1.0), (None, 1.0), (3, -0.5)):
+        y, p = synthetic(30_000, seed=9, signal=signal, decimals=decimals)
+        # when computed as a large window's is, then it is sklearn's value
+        assert lean_roc_auc(y, p) == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    # and a window past LEAN_ROWS is computed so, far from 0.5 when the scores rank
+    y, p = synthetic(LEAN_ROWS + 1, seed=2)
+    value = metric_value("roc_auc", y, p)
+    assert value == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12) and value > 0.7
