@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.dask_scale --quick          # 50k and 100k rows, one run, in memory at 50k only,
                                                           # the model fitted on 20k rows
     .venv/bin/python -m bench.dask_scale --sizes 200000 --labelled 1 --no-write
+    .venv/bin/python -m bench.dask_scale --sizes 5000000 --steps join --labelled 1 --no-write   # scoring, then the join
 
 Data: the flights contract and the demo's HistGradientBoosting pipeline come from the January-June rows
 (``bench.dask_window.project``). The window is N rows with the demo's schema resampled from the real
@@ -502,18 +503,21 @@ def compare(runs: dict[str, list[Run]], steps: list[str], stores: tuple[str, str
         ),
     ]
     a, b = first("validation", "pandas"), first("validation", "dask")
-    lines.append(line(bool(a and b and a["report"] == b["report"]), "the same window validation report on both paths"))
+    if "validation" in steps:
+        same = bool(a and b and a["report"] == b["report"])
+        lines.append(line(same, "the same window validation report on both paths"))
     a, b = first("drift", "pandas"), first("drift", "dask")
     verdicts = bool(a and b and [(c, t, d) for c, t, _, d in a["drift"]] == [(c, t, d) for c, t, _, d in b["drift"]])
     gap = max(abs(x[2] - y[2]) for x, y in zip(a["drift"], b["drift"], strict=True)) if a and b and verdicts else None
-    lines.append(
-        line(
-            bool(verdicts and a and b and a["rows"] == b["rows"]),
-            f"the same drift verdicts on both paths ({b['drifted'] if b else '?'} columns drifted; largest statistic "
-            f"gap {'—' if gap is None else f'{gap:.2g}'})",
+    if "drift" in steps:
+        lines.append(
+            line(
+                bool(verdicts and a and b and a["rows"] == b["rows"]),
+                f"the same drift verdicts on both paths ({b['drifted'] if b else '?'} columns drifted; largest "
+                f"statistic gap {'—' if gap is None else f'{gap:.2g}'})",
+            )
         )
-    )
-    for step in steps[3:]:
+    for step in joins(steps):
         a, b = first(step, "pandas"), first(step, "dask")
         same = a and b and a["rows"] == b["rows"] and a["fingerprint"] == b["fingerprint"]
         lines.append(
@@ -527,6 +531,11 @@ def compare(runs: dict[str, list[Run]], steps: list[str], stores: tuple[str, str
 
 
 # --- the report ----------------------------------------------------------------------------------
+
+
+def joins(steps: list[str]) -> list[str]:
+    """The join steps, one a label share (join-<percent>)."""
+    return [s for s in steps if s.startswith("join-")]
 
 
 def label(step: str) -> str:
@@ -573,7 +582,7 @@ def report(results: dict[int, dict[str, list[Run]]], extra: dict[int, dict[str, 
         else f"- memory cap: NONE, uncapped ({args.cap_text}): the peaks are the processes' own; nothing here "
         f"shows that a step fits in {args.cap_gb:g} GiB"
     )
-    shares = ", ".join(f"{s.partition('-')[2]}%" for s in steps[3:])
+    shares = ", ".join(f"{s.partition('-')[2]}%" for s in joins(steps)) or "none"
     lines = [
         f"## A window of up to {large:,} rows over Dask partitions "
         + (f"under a {args.cap_gb:g} GiB memory cap" if args.capped else "(UNCAPPED: no memory cap was applied)"),
@@ -646,7 +655,7 @@ def report(results: dict[int, dict[str, list[Run]]], extra: dict[int, dict[str, 
         f"{label(s)} {results[large][f'{s}/pandas'][0].outcome}" for s in steps if f"{s}/pandas" in results[large]
     ]
     passed = {
-        name: all(r.out["passed"] for rows in sizes for r in results[rows][f"{name}/dask"] if r.ok and r.out)
+        name: all(r.out["passed"] for rows in sizes for r in results[rows].get(f"{name}/dask", []) if r.ok and r.out)
         for name in ("scoring", "validation")
     }
     fits = "met" if all(r.ok for r in partitioned) else "MISSED"
@@ -655,7 +664,8 @@ def report(results: dict[int, dict[str, list[Run]]], extra: dict[int, dict[str, 
         "- window files: "
         + ", ".join(f"{r:,} rows in {extra[r]['files']} ({extra[r]['made']:.0f} s to make)" for r in sizes),
         f"- the scoring input check {'passed' if passed['scoring'] else 'FAILED'} and the window validation "
-        f"{'passed' if passed['validation'] else 'FAILED'} at every size over partitions",
+        f"{'was not run' if 'validation' not in steps else 'passed' if passed['validation'] else 'FAILED'} at "
+        "every size over partitions",
         f"- in memory at {large:,} rows, for contrast: {', '.join(contrast) if contrast else 'not run (--quick)'}",
         f"- {'met' if all(r is not None and r <= PER_ROW_GOAL for r in ratios) else 'MISSED'} (goal): over "
         f"partitions within {PER_ROW_GOAL}x of in memory per row at {small:,} rows, every step",
@@ -685,6 +695,12 @@ def options(parser: Any) -> None:
         nargs="+",
         help="shares of the rows whose label arrived, a join each (default 1 0.1; --quick 1)",
     )
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        choices=["scoring", "validation", "drift", "join"],
+        help="the steps to run (default all; drift and join read the store scoring writes, so it always runs)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="Dask workers of the LocalCluster (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="threads of each Dask worker (default 1)")
     parser.add_argument("--no-cap", action="store_true", help="run uncapped even where a memory cgroup can be made")
@@ -697,7 +713,9 @@ def main() -> None:
     sizes = sorted(args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES))
     repeats = 1 if args.quick else args.repeats
     args.labelled = args.labelled or ([1.0] if args.quick else [1.0, 0.1])
-    args.steps = ["scoring", "validation", "drift", *(f"join-{share_tag(s)}" for s in args.labelled)]
+    chosen = set(args.steps or STEP) | {"scoring"}
+    steps = [s for s in STEP if s in chosen and s != "join"]
+    args.steps = steps + [f"join-{share_tag(s)}" for s in args.labelled if "join" in chosen]
     args.command = " ".join(["python -m bench.dask_scale", *(a for a in sys.argv[1:] if a != "--no-write")])
     args.commit = commit()
     cap_bytes = int(args.cap_gb * GIB)

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.artifacts import create_link_artifact
@@ -81,7 +82,7 @@ def data_scheduler(spec: DataEngine, progress: bool | None = None) -> Iterator[A
             cluster = stack.enter_context(LocalCluster(**cluster_kwargs(spec)))  # type: ignore[no-untyped-call]
             client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
         link_dashboard(client)
-        yield with_progress(client) if show else client
+        yield ProgressScheduler(client) if show else client
 
 
 DASHBOARD_ARTIFACT = "dask-dashboard"
@@ -104,17 +105,20 @@ def link_dashboard(client: Any) -> str | None:
     return link
 
 
-def with_progress(client: Any) -> Any:
-    """A Dask scheduler (a ``get`` function) computing on ``client`` while drawing its progress bar."""
-    from distributed import progress
+@dataclass(frozen=True, slots=True)
+class ProgressScheduler:
+    """A Dask scheduler (a ``get`` function) computing on ``client`` while drawing its progress bar;
+    ``io.partitioned.gather_frame`` streams from its ``client``, drawing a bar of its own."""
 
-    def get(graph: Any, keys: Any, **kwargs: Any) -> Any:
-        futures = client.get(graph, keys, sync=False, **kwargs)
+    client: Any
+
+    def __call__(self, graph: Any, keys: Any, **kwargs: Any) -> Any:
+        from distributed import progress
+
+        futures = self.client.get(graph, keys, sync=False, **kwargs)
         # on a terminal this returns once every key is done (or one failed); gather raises the failure
         progress(futures, notebook=False, multi=False)  # type: ignore[no-untyped-call]
-        return client.gather(futures)
-
-    return get
+        return self.client.gather(futures)
 
 
 @contextmanager

@@ -74,12 +74,21 @@ def in_read_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["scored_at", POSITION], kind="stable").reset_index(drop=True)
 
 
-def finish_join(joined: pd.DataFrame) -> pd.DataFrame:
-    """The partitioned join's rows as ``join_labels`` gives them: an id's last label only, rows in the
-    predictions' order, columns id, prediction (and class probabilities), label.
+def last_labels(joined: pd.DataFrame) -> pd.DataFrame:
+    """One partition of the merge on id: each id's last label only, without ``LABEL_POSITION``.
 
-    ``joined``: the window's latest prediction rows (id, scored_at, POSITION, scores) merged on id with
-    every label row of the source (id, label, LABEL_POSITION), in any order.
+    ``joined``: latest prediction rows (one an id) merged on id with every label row of the source. Each
+    of an id's label rows lands in the partition of its one prediction row (a hash join sends equal ids to
+    one partition, a broadcast join merges each prediction partition whole), so a partition decides alone.
     """
     last = joined.sort_values(LABEL_POSITION, kind="stable").drop_duplicates("id", keep="last")
-    return in_read_order(last).loc[:, [*scored_columns(joined.columns), "label"]]
+    return last.drop(columns=LABEL_POSITION)
+
+
+def in_join_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """The joined rows as ``join_labels`` gives them: in the predictions' order (``in_read_order``'s),
+    columns id, prediction (and class probabilities), label; a sort of two integer keys, so a window of
+    tens of millions of rows is copied once, a column at a time."""
+    order = np.lexsort((rows[POSITION].to_numpy(np.int64), rows["scored_at"].to_numpy("datetime64[ns]")))
+    taken = {column: rows[column].array.take(order) for column in [*scored_columns(rows.columns), "label"]}
+    return pd.DataFrame(taken, copy=False)  # copied, the float columns were gathered into one block: 600 MB more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,50 @@ def test_gather_frame_concatenates_in_this_process_not_on_a_worker() -> None:
     assert gathered["n"].tolist() == [*range(10), *range(80, 100)]
     assert concatenated_on_the_cluster(dask_compute.data)  # Dask's compute does: the check can fail
     assert not concatenated_on_the_cluster(gathered_stream.data)
+
+
+def _slow(part: pd.DataFrame, run: str) -> pd.DataFrame:
+    time.sleep(0.3)  # each partition takes long enough for the client to fetch the one before
+    return part
+
+
+def test_gather_frame_fetches_each_partition_as_it_is_done_so_the_cluster_never_holds_them_all() -> None:
+    # given eight slow partitions on a one-thread cluster whose scheduler counts the partitions held at once
+    import dask.dataframe as dd
+    from distributed import Client, LocalCluster
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class Held(SchedulerPlugin):
+        def __init__(self) -> None:
+            self.now: set[str] = set()
+            self.most = 0
+
+        def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
+            if "_slow" not in str(key):
+                return
+            if finish == "memory":
+                self.now.add(str(key))
+            elif start == "memory":
+                self.now.discard(str(key))
+            self.most = max(self.most, len(self.now))
+
+    rows = pd.DataFrame({"n": range(80)})
+    # (a computation each: the first's results, once released, must not be found by the second)
+    waiting, streaming = (dd.from_pandas(rows, npartitions=8).map_partitions(_slow, r, meta=rows) for r in "ab")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            waited, streamed = Held(), Held()
+            cluster.scheduler.add_plugin(waited, name="waited")
+            # when Dask computes every partition before handing any over
+            whole = pd.concat(client.gather(client.compute(list(waiting.to_delayed()))))
+            cluster.scheduler.remove_plugin(name="waited")
+            cluster.scheduler.add_plugin(streamed, name="streamed")
+            # and when gather_frame brings them
+            gathered = gather_frame(streaming, client)
+    # then the same rows, yet the cluster held at most a few partitions, where waiting held all eight
+    pd.testing.assert_frame_equal(gathered, whole)
+    assert waited.most == 8
+    assert 1 <= streamed.most <= 4, streamed.most  # a loaded machine may fetch one or two late
 
 
 def test_a_missing_path_or_a_json_lines_source_is_a_clear_error(tmp_path: Path) -> None:
