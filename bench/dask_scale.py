@@ -43,7 +43,8 @@ to fit; not with --quick). Drift and join read the store the partitioned scoring
 
 Peaks: the cgroup's (``memory.max_usage_in_bytes`` / ``memory.peak``: the tree's resident memory and the
 page cache it charged, e.g. the store's files it wrote), and the sum of each process's own peak (VmHWM of
-the step's process and of each Dask worker and nanny; shared pages count once per process). A step the
+the step's process and of each Dask worker and nanny, each process once: a LocalCluster's nannies live in
+the step's process; shared pages count once per process). A step the
 kernel kills at the cap, or whose Dask workers are killed at their memory limit, "did not fit": a result,
 not a crash of the benchmark. Without a writable memory cgroup (not root: CI) nothing is capped and the
 output says "uncapped".
@@ -349,11 +350,12 @@ STEP: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
 }
 
 
-def _hwm_mb() -> float:
+def _hwm_mb() -> tuple[int, float]:
+    """This process's id and peak resident MB (VmHWM)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            return os.getpid(), int(line.split()[1]) / 1024
+    return os.getpid(), float("nan")
 
 
 # what a step's tasks import on a worker (the functions Dask sends live there): imported before the clock,
@@ -383,7 +385,7 @@ def run_step(step: str, engine: str, size: str, check: str) -> dict[str, Any]:
     if engine == "pandas":
         started = time.perf_counter()
         out = STEP[name](ctx, None)
-        seconds, cluster, peaks = time.perf_counter() - started, None, [_hwm_mb()]
+        seconds, cluster, peaks = time.perf_counter() - started, None, [_hwm_mb()[1]]
     else:
         import dask.dataframe  # noqa: F401
         import distributed  # noqa: F401
@@ -395,8 +397,9 @@ def run_step(step: str, engine: str, size: str, check: str) -> dict[str, Any]:
             started = time.perf_counter()
             out = STEP[name](ctx, client)
             seconds = time.perf_counter() - started
-            others = [*client.run(_hwm_mb).values(), *client.run(_hwm_mb, nanny=True).values()]
-            peaks = [_hwm_mb(), *others]
+            # a LocalCluster's nannies live in this process: each process counted once, by its id
+            found = [_hwm_mb(), *client.run(_hwm_mb).values(), *client.run(_hwm_mb, nanny=True).values()]
+            peaks = list(dict(found).values())
     joined = out.pop("_joined", None)
     if joined is not None and check == "1":  # after the peaks are read
         out["fingerprint"] = fingerprint(joined.reset_index(drop=True))
