@@ -261,9 +261,36 @@ def row_keys(frame: pd.DataFrame, config: Config) -> pd.Series:
     later must come in the same rows (same feature values) to find their predictions.
     """
     if config.data.id_column is not None:
-        return frame[config.data.id_column].astype(str)
+        return id_text(frame[config.data.id_column])
     features = config.data.features
     return content_keys(frame, features.columns, [d.column for d in features.datetime])
+
+
+EXACT_INTEGERS = 2**53  # a float holds every whole number up to this, and no longer every one past it
+
+
+def id_text(ids: pd.Series) -> pd.Series:
+    """An id column's values as the text keys are made of, as the service and a text file write them.
+
+    Whole numbers read as floats (an id column with a gap is read so) are written without their decimal
+    point: 1001, as the service and a labels file with no gap write it, not 1001.0, which never met them.
+    Past 2**53 a float no longer holds each whole number, so distinct ids may have been read as one:
+    refused, naming the column and the way to read it as text.
+    """
+    if not pd.api.types.is_float_dtype(ids.dtype):
+        return ids.astype(str)
+    present = ids.dropna()
+    finite = bool(np.isfinite(present).all())
+    if not (finite and np.array_equal(present, np.floor(present))):  # fractional ids: a float's text names it
+        return ids.astype(str)
+    if len(present) and float(present.abs().max()) > EXACT_INTEGERS:
+        raise DataSourceError(
+            f"id column '{ids.name}' holds whole numbers past 2**53 read as floats (a gap in the column makes "
+            f"them floats), so distinct ids may have been read as one: read it as text (a CSV source: "
+            f"data.source.text_columns: [{ids.name}])"
+        )
+    whole = present.astype("int64").astype(str)
+    return whole.reindex(ids.index).where(ids.notna(), ids.astype(str))
 
 
 def content_keys(frame: pd.DataFrame, columns: Iterable[str], datetimes: Iterable[str] = ()) -> pd.Series:

@@ -10,6 +10,7 @@ from perennial.core.data import (
     check_classes_learnable,
     check_finite,
     features_of,
+    id_text,
     labelled,
     labels_of,
     parse_times,
@@ -214,3 +215,26 @@ def test_infinite_numbers_in_a_feature_are_refused_naming_the_column_and_count()
         check_finite(frame.assign(ratio=0.5, x=[1.0, 1e300, 2.0, 3.0]), ["ratio", "x"])
     # while finite numbers and missing values pass
     check_finite(frame.replace([float("inf"), -float("inf")], float("nan")), ["ratio", "count", "x"])
+
+
+def test_whole_number_ids_read_as_floats_key_as_the_service_and_a_gapless_file_write_them() -> None:
+    # given ids read as floats because one is missing, and the same ids as integers (a labels file without a gap)
+    with_gap = pd.Series([1001.0, None, 12345678901234.0], name="order_id")
+    gapless = pd.Series([1001, 7, 12345678901234], name="order_id")
+    # when keyed
+    keys = id_text(with_gap)
+    # then the whole numbers read as the integers do (astype(str) wrote 1001.0: they never met), the gap stays a gap
+    assert keys.tolist()[0::2] == id_text(gapless).tolist()[0::2] == ["1001", "12345678901234"]
+    assert with_gap.astype(str).tolist()[0] == "1001.0"
+    assert keys.tolist()[1] == "nan"
+    # and fractional ids keep their own text
+    assert id_text(pd.Series([1.5, 2.0])).tolist() == ["1.5", "2.0"]
+
+
+def test_ids_past_2_to_the_53_read_as_floats_are_refused_with_the_way_to_read_them_as_text() -> None:
+    # given 17-digit ids read as floats (one missing): two distinct ids became one float
+    ids = pd.Series([12345678901234567.0, 12345678901234568.0, None], name="order_id")
+    assert ids[0] == ids[1]
+    # when keyed, then refused, naming the column and the config key that reads it as text
+    with pytest.raises(DataSourceError, match=r"order_id.*2\*\*53.*text_columns: \[order_id\]"):
+        id_text(ids)

@@ -8,7 +8,7 @@ import pytest
 
 from perennial.config import FileSource, SqlSource
 from perennial.errors import DataSourceError
-from perennial.io.sources import describe_source, open_lazy, read_sample, read_source
+from perennial.io.sources import describe_source, float_precision, open_lazy, read_sample, read_source
 
 
 def test_parquet_csv_and_sql_sources_read_the_same_rows(tmp_path: Path, flights: pd.DataFrame) -> None:
@@ -223,3 +223,41 @@ def test_a_header_naming_a_column_twice_is_refused_naming_it(tmp_path: Path) -> 
         "a.1",
         "y",
     ]
+
+
+def test_a_number_written_with_17_digits_is_read_as_the_float_it_names_on_both_paths(tmp_path: Path) -> None:
+    # given floats written as Python writes them (up to 17 significant digits), and the same as JSON would carry
+    import numpy as np
+
+    from perennial.core.data import content_keys
+
+    exact = np.random.default_rng(0).random(5_000) * 1000
+    (tmp_path / "x.csv").write_text("x\n" + "\n".join(repr(float(v)) for v in exact) + "\n")
+    loose = pd.read_csv(tmp_path / "x.csv")["x"].to_numpy()
+    assert (loose != exact).sum() > 100  # pandas' default parser: the check can fail
+    # when read in memory and over partitions
+    source = FileSource(kind="csv", path=str(tmp_path / "x.csv"))
+    frames = [read_source(source), open_lazy(source).compute(scheduler="synchronous")]
+    # then every value is the exact float, and a row's content key is its served twin's
+    served = pd.DataFrame({"x": [float(v) for v in exact]})
+    pd.DataFrame({"x": exact}).to_csv(tmp_path / "x.csv.gz", index=False)  # pandas writes repr too
+    frames.append(read_source(FileSource(kind="csv", path=str(tmp_path / "x.csv.gz"))))
+    for frame in frames:
+        assert (frame["x"].to_numpy() == exact).all()
+        pd.testing.assert_series_equal(content_keys(frame, ["x"]), content_keys(served, ["x"]))
+
+
+def test_only_a_file_holding_long_numbers_pays_for_the_exact_parser(tmp_path: Path) -> None:
+    # given a file of short decimals, one with a 16-digit number past its first line, and one with a decimal comma
+    (tmp_path / "short.csv").write_text("a,b\n1.25,3\n" * 50)
+    (tmp_path / "long.csv").write_text("a,b\n1.25,3\n" * 50 + "0.1234567890123456,4\n")
+    (tmp_path / "comma.csv").write_text("a;b\n1234567,890123456;3\n")
+    # when the parser is chosen, then only the files with 16 digits in one number read exactly
+    short, long = (FileSource(kind="csv", path=str(tmp_path / f"{n}.csv")) for n in ("short", "long"))
+    assert float_precision(tmp_path / "short.csv", short) is None
+    assert float_precision(tmp_path / "long.csv", long) == "round_trip"
+    comma = FileSource(kind="csv", path=str(tmp_path / "comma.csv"), delimiter=";", decimal=",")
+    assert float_precision(tmp_path / "comma.csv", comma) == "round_trip"
+    # a glob is judged by its first file (comma.csv): its 16 digits with a decimal comma, 7 and 9 without
+    assert float_precision(tmp_path / "*.csv", comma) == "round_trip"
+    assert float_precision(tmp_path / "*.csv", short) is None
