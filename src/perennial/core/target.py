@@ -50,6 +50,17 @@ def label_key(value: Any) -> str:
     return str(value)
 
 
+def label_keys(values: pd.Series) -> pd.Series:
+    """``label_key`` of each value (missing ones stay missing), computed once per distinct value when the
+    column holds one kind (text, numbers or booleans): a million labels took 6.5 s row by row. Mixed
+    objects go row by row: True and 1 are equal keys to a dict, yet their label keys differ."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if values.dtype == object and kind not in ("string", "empty"):
+        return values.map(label_key, na_action="ignore")
+    keys = {value: label_key(value) for value in pd.unique(values.dropna())}
+    return values.map(keys, na_action="ignore")
+
+
 def class_names(values: pd.Series) -> pd.Series:
     """A multiclass target's values as the class names models, the store and monitoring share.
 
@@ -108,7 +119,7 @@ class Labels:
 
     def encode(self, values: pd.Series, where: str = "data") -> pd.Series:
         """0/1 codes as float (a missing label stays NaN); a third value is an error naming it."""
-        keys = values.map(label_key, na_action="ignore")
+        keys = label_keys(values)
         pos, neg = label_key(self.positive), label_key(self.negative)
         unknown = keys.notna() & ~keys.isin([pos, neg])
         if unknown.any():

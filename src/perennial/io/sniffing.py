@@ -38,10 +38,21 @@ def sniff_thousands(frame: pd.DataFrame, decimal: str) -> str | None:
         plain = re.compile(rf"^[+-]?\d+(?:{re.escape(decimal)}\d+)?$")
         for column in (c for c in frame.columns if frame[c].dtype == object):
             values = frame[column].dropna().astype(str).str.strip()
+            if not _all_numbers(values.head(SNIFF_HEAD), grouped, plain):  # a word early on: not numbers
+                continue
             hit = values.str.match(grouped)
             if len(values) and hit.any() and (hit | values.str.match(plain)).all():
                 return mark
     return None
+
+
+# a rule that needs every value of a column is tried on its first values first: a text column fails
+# there in microseconds, not after a regex over a million rows each (init on 1M rows: 7 s)
+SNIFF_HEAD = 1_000
+
+
+def _all_numbers(values: pd.Series, grouped: re.Pattern[str], plain: re.Pattern[str]) -> bool:
+    return bool((values.str.match(grouped) | values.str.match(plain)).all())
 
 
 # marks public tables write for a missing value that pandas does not read as one by default; ""

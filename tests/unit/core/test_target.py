@@ -5,7 +5,15 @@ import pandas as pd
 import pytest
 
 from perennial.config import Target
-from perennial.core.target import Labels, class_names, class_value, infer_task, label_key, resolve_labels
+from perennial.core.target import (
+    Labels,
+    class_names,
+    class_value,
+    infer_task,
+    label_key,
+    label_keys,
+    resolve_labels,
+)
 from perennial.errors import TargetError
 
 
@@ -200,3 +208,21 @@ def test_a_text_target_where_nearly_every_row_is_its_own_class_is_refused() -> N
         infer_task(tickets, "t.csv")
     # while many classes with rows enough each stay a multiclass target
     assert infer_task(classes)[0] == "multiclass"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [" Yes", "no", None, "TRUE", "no"],  # text: spaces trimmed, booleans written as text lowered
+        [1.0, 0.0, None, 1.0],  # whole floats (a gap made them floats)
+        [True, False, True],
+        [1, 0, 1],
+        [True, 1, "1", 1.0, None],  # mixed objects: True and 1 are one key to a dict, two labels here
+    ],
+)
+def test_label_keys_are_each_values_label_key(values: list[object]) -> None:
+    series = pd.Series(values)
+    expected = series.map(label_key, na_action="ignore")
+    pd.testing.assert_series_equal(label_keys(series), expected)
+    if values[0] is True and values[1] == 1:  # the mixed column: a dict of its distinct values would conflate
+        assert label_keys(series).tolist()[:2] == ["true", "1"]

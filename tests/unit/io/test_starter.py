@@ -866,3 +866,13 @@ def test_months_written_as_text_are_dates_and_months_written_as_numbers_are_name
     assert "write them as dates (e.g. 2019-01) and pass --time month" in digits
     with pytest.raises(ConfigError, match=r"holds dates written as numbers \(201901, 201902, 201903\.\.\.: year and"):
         starter_config(tmp_path / "digits.csv", "diagnosis", "malin", time="month")
+
+
+def test_only_columns_of_whole_numbers_are_read_again_for_leading_zeros() -> None:
+    # given numbers as init reads them: codes (ints, or whole floats with a gap), measurements and flags
+    from perennial.io.starter import whole_numbers
+
+    # then the codes are candidates, the measurements and the booleans are not
+    assert whole_numbers(pd.Series([2139, 10001])) and whole_numbers(pd.Series([2139.0, None, 1.0]))
+    assert not whole_numbers(pd.Series([0.25, 1.0])) and not whole_numbers(pd.Series([True, False]))
+    assert not whole_numbers(pd.Series(["02139"]))
