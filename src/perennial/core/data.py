@@ -289,8 +289,9 @@ def id_text(ids: pd.Series) -> pd.Series:
             f"them floats), so distinct ids may have been read as one: read it as text (a CSV source: "
             f"data.source.text_columns: [{ids.name}])"
         )
-    whole = present.astype("int64").astype(str)
-    return whole.reindex(ids.index).where(ids.notna(), ids.astype(str))
+    text = ids.astype(str).to_numpy(dtype=object)  # by position: a concatenated frame's index may repeat
+    text[ids.notna().to_numpy()] = present.astype("int64").astype(str).to_numpy()
+    return pd.Series(text, index=ids.index, name=ids.name)
 
 
 def content_keys(frame: pd.DataFrame, columns: Iterable[str], datetimes: Iterable[str] = ()) -> pd.Series:

@@ -219,7 +219,7 @@ def test_infinite_numbers_in_a_feature_are_refused_naming_the_column_and_count()
 
 def test_whole_number_ids_read_as_floats_key_as_the_service_and_a_gapless_file_write_them() -> None:
     # given ids read as floats because one is missing, and the same ids as integers (a labels file without a gap)
-    with_gap = pd.Series([1001.0, None, 12345678901234.0], name="order_id")
+    with_gap = pd.Series([1001.0, None, 12345678901234.0], name="order_id", index=[0, 1, 0])  # concatenated: repeats
     gapless = pd.Series([1001, 7, 12345678901234], name="order_id")
     # when keyed
     keys = id_text(with_gap)
