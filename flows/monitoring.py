@@ -80,6 +80,7 @@ from tasks.release import publish_release_task, record_release_task, review_rele
 from tasks.runners import data_scheduler
 from tasks.runs import tracked_flow
 from tasks.scoring_partitions import open_window_task
+from tasks.validation import earlier_quartiles_task
 
 
 def _run_name() -> str:
@@ -141,6 +142,7 @@ def monitoring_flow(
             measured.label_note,
             (estimated or {}).get("estimated_drop"),
             context.trained_from,
+            validation.quartiles,
         )
         broken = None if validation.passed else validation.summary(limit=3)
         release = _release(config_path, config, settings, registry, window, measured.labels, context, run_id, broken)
@@ -200,7 +202,8 @@ def _measure(
     """The window in one pandas frame, its predictions in another."""
     frame, source = load_data_task(config, settings.root, window.start, window.end)
     same_rows_as_scored(frame, config, window)
-    validation = check_window_task(frame, context.suite, config, source, window, run_id)
+    earlier = earlier_quartiles_task(config, settings.ledger_url, window.label)
+    validation = check_window_task(frame, context.suite, config, source, window, run_id, earlier)
     if not validation.passed:
         return WindowMeasures(validation, validation.rows)
     predictions = window_predictions_task(config, settings.root, window)
@@ -209,7 +212,7 @@ def _measure(
     estimated = label_free_task(predictions, context, config, run_id)  # CBPE, DLE: no label
     labels = labels_task(config, settings.root)
     joined = labels.join(predictions, config, context.labels)
-    validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
+    validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id, earlier)
     validation = check_label_signal_task(
         validation, joined, predictions, drift, config, window, run_id, context.label_free
     )
@@ -242,7 +245,8 @@ def _measure_partitions(
     """The same measures over Dask partitions: only aggregates, the joined label rows and bounded
     samples come into memory (tasks/monitoring_partitions.py says which)."""
     lazy, source = open_window_task(config, settings.root, window.start, window.end)
-    validation = check_window_partitions_task(lazy, context.suite, config, source, window, run_id, scheduler)
+    earlier = earlier_quartiles_task(config, settings.ledger_url, window.label)
+    validation = check_window_partitions_task(lazy, context.suite, config, source, window, run_id, scheduler, earlier)
     if not validation.passed:
         return WindowMeasures(validation, validation.rows)
     predictions = window_partitions_task(config, settings.root, window, scheduler)
@@ -251,7 +255,7 @@ def _measure_partitions(
     columns = label_free_columns(list(predictions.frame.columns), context, config)
     estimated = label_free_task(label_free_rows_task(predictions, columns, scheduler), context, config, run_id)
     joined = join_partitions_task(predictions, config, settings.root, context.labels, scheduler)
-    validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id)
+    validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id, earlier)
     if not validation.passed:
         return WindowMeasures(validation, predictions.rows)
     yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)

@@ -42,7 +42,7 @@ from tasks.promotion import register_task
 from tasks.runners import candidate_runner, train_candidates
 from tasks.runs import log_datasets_task, tracked_flow
 from tasks.training import select_candidate_task, train_baseline_task, train_candidate_task
-from tasks.validation import reference_suite_task, validate_task
+from tasks.validation import earlier_quartiles_task, reference_suite_task, validate_task
 
 
 def _run_name() -> str:
@@ -68,8 +68,9 @@ def training_flow(
         frame, labels = encode_target_task(frame, config, source)
         suite = reference_suite_task(config, registry, frame, run_id)
         asked_by_loop = holdout_end if reason in RETRAIN_EVENTS else None  # a drift episode learns the ending
+        earlier = earlier_quartiles_task(config, settings.ledger_url)  # a target monitoring saw grow
         with refused_recorded(settings.ledger_url, config.name, asked_by_loop):
-            validate_task(frame, suite, config, source, run_id)
+            validate_task(frame, suite, config, source, run_id, earlier)
         config, span_note = reach_back_task(frame, config, run_id)  # a short holdout takes earlier rows
         train, holdout = split_task(frame, config)
         config = usable_features_task(train, config, run_id)  # all-null or constant columns: a warning, not a crash

@@ -17,7 +17,7 @@ from perennial.io.registry import Registry
 from perennial.settings import load_settings
 from tasks.data import encode_target_task, load_data_task
 from tasks.runs import tracked_flow
-from tasks.validation import reference_suite_task, validate_task
+from tasks.validation import earlier_quartiles_task, reference_suite_task, validate_task
 
 
 @flow(name="validation", log_prints=True)
@@ -30,7 +30,9 @@ def validation_flow(
     with tracked_flow(config, settings, f"validate {config.split.label}", "validation", "manual") as (_, run_id):
         frame, source = load_data_task(config, settings.root)
         frame, _ = encode_target_task(frame, config, source)
-        report = validate_task(frame, reference_suite_task(config, registry, frame, run_id), config, source, run_id)
+        suite = reference_suite_task(config, registry, frame, run_id)
+        earlier = earlier_quartiles_task(config, settings.ledger_url)  # as the training flow weighs them
+        report = validate_task(frame, suite, config, source, run_id, earlier)
     print(report.summary())
     return report
 

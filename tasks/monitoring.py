@@ -46,6 +46,7 @@ from perennial.core.retraining import (
 from perennial.core.service_health import ServiceHealth, service_health
 from perennial.core.target import LABELS_TAG, Labels
 from perennial.core.validation import SuiteSpec
+from perennial.core.validation_units import Quartiles
 from perennial.core.windows import Window, latest_batch, retrain_start, window_holding
 from perennial.core.yardstick import ChampionFigure, Yardstick, choose_yardstick
 from perennial.errors import DataSourceError, RegistryError
@@ -347,9 +348,11 @@ def decide_task(
     label_note: str | None = None,
     estimated_drop: float | None = None,
     champion_from: dt.date | None = None,
+    quartiles: tuple[tuple[str, Quartiles], ...] = (),
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due.
-    ``champion_from``: the champion's training window's first day, when it was cut (core/windows.retrain_start)."""
+    ``champion_from``: the champion's training window's first day, when it was cut (core/windows.retrain_start).
+    ``quartiles``: the window's watched quartiles, kept when it is valid (core/validation_units.py)."""
     unjudged = drift_unjudged(rows, config.monitoring.min_drift_rows) if drift is not None else None
     share, drifted, prediction_drift = split_drift(drift) if drift is not None and not unjudged else (None, (), None)
     pending = WindowResult(
@@ -374,7 +377,7 @@ def decide_task(
             if p is None or champion_version is None
             else ChampionFigure(champion_version, p.metric, Estimate(p.value, p.low, p.high))
         )
-        store.record_window(config.name, pending.verdict(), window.end_time, figure)
+        store.record_window(config.name, pending.verdict(), window.end_time, figure, dict(quartiles))
         stored = since_person_asked(store, config.name, window.label, store.history(config.name, until=window.label))
         history = [*stored[:-1], pending.verdict()]  # the latest as measured now: its estimate is not stored
         decision = decide_retrain(

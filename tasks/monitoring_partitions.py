@@ -65,6 +65,7 @@ from perennial.core.monitoring_partitioned import (
 from perennial.core.target import Labels, check_label_columns
 from perennial.core.validation import SuiteSpec, ValidationReport
 from perennial.core.validation_partitioned import validate_partitioned
+from perennial.core.validation_units import Earlier
 from perennial.core.windows import Window
 from perennial.io import sources
 from perennial.io.partitioned import dask_reduce, gather_frame, release_freed_memory
@@ -102,10 +103,18 @@ class LazyPredictions:
 
 @task(name="check-window-partitions", cache_policy=NO_CACHE)
 def check_window_partitions_task(
-    lazy: dd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str, scheduler: Any
+    lazy: dd.DataFrame,
+    suite: SuiteSpec,
+    config: Config,
+    source: str,
+    window: Window,
+    run_id: str,
+    scheduler: Any,
+    earlier: Earlier | None = None,
 ) -> ValidationReport:
     """``check_window_task`` over partitions: the same report, recorded alike, not raised."""
-    report = validate_partitioned(dask_reduce(lazy, scheduler), suite, source=source, **window_rules(config, window))
+    reduce = dask_reduce(lazy, scheduler)
+    report = validate_partitioned(reduce, suite, source=source, earlier=earlier, **window_rules(config, window))
     return record_window_validation(report, config, source, window, run_id)
 
 

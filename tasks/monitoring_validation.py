@@ -20,6 +20,7 @@ from perennial.core.label_signal_regression import check_regression_label_signal
 from perennial.core.monitoring import drift_unjudged, label_shortfall, split_drift
 from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
 from perennial.core.validation_report import validation_tags
+from perennial.core.validation_units import Earlier
 from perennial.core.windows import Window
 from perennial.io import tracking
 from tasks.common import publish_markdown
@@ -27,20 +28,32 @@ from tasks.common import publish_markdown
 
 @task(name="check-window-data", cache_policy=NO_CACHE)
 def check_window_task(
-    frame: pd.DataFrame, suite: SuiteSpec, config: Config, source: str, window: Window, run_id: str
+    frame: pd.DataFrame,
+    suite: SuiteSpec,
+    config: Config,
+    source: str,
+    window: Window,
+    run_id: str,
+    earlier: Earlier | None = None,
 ) -> ValidationReport:
     """The window's data against the champion's contract; recorded, not raised: the flow decides first."""
-    report = validate_frame(frame, suite, source=source, **window_rules(config, window))
+    report = validate_frame(frame, suite, source=source, earlier=earlier, **window_rules(config, window))
     return record_window_validation(report, config, source, window, run_id)
 
 
 @task(name="check-window-labels", cache_policy=NO_CACHE)
 def check_window_labels_task(
-    report: ValidationReport, joined: pd.DataFrame, suite: SuiteSpec, config: Config, window: Window, run_id: str
+    report: ValidationReport,
+    joined: pd.DataFrame,
+    suite: SuiteSpec,
+    config: Config,
+    window: Window,
+    run_id: str,
+    earlier: Earlier | None = None,
 ) -> ValidationReport:
     """The window's report with the label feed's rules on the labels that arrived for its rows,
     recorded again when they were judged."""
-    checked = check_arrived_labels(report, joined["label"], suite, config.validation.warnings)
+    checked = check_arrived_labels(report, joined["label"], suite, config.validation.warnings, earlier)
     if checked is report:
         return report
     return record_window_validation(checked, config, report.source, window, run_id)

@@ -27,10 +27,10 @@ from perennial.core.validation_bounds import (
     null_limit,
     null_surge,
     one_class,
-    unit_shift,
 )
 from perennial.core.validation_gx import ColumnCheck, share_text
 from perennial.core.validation_report import RuleResult, ValidationReport
+from perennial.core.validation_units import Accepted, Earlier, Measured, measure, unit_shift_rule
 
 # who runs the column checks: Great Expectations (the validation and training flows, for the
 # report and suite a reviewer opens), or vectorised pandas with the same verdicts (batch scoring)
@@ -62,18 +62,23 @@ def validate_frame(
     require_target: bool = True,
     engine: Engine = "gx",
     warnings: Collection[str] | None = None,
+    earlier: Earlier | None = None,
 ) -> ValidationReport:
     """Every rule of ``suite`` checked on ``frame``; a broken rule is a failed result, never a crash.
 
     Rules of the kinds in ``warnings`` (default: the contract's) are recorded but do not block.
+    ``earlier``: the watched columns' quartiles in the last window accepted (a trend is not a unit change).
     """
     run_checks = validation_gx.run_checks if engine == "gx" else validation_vectorised.run_checks
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     has_times = suite.time_column is not None and suite.time_column in frame.columns
     times = utc_times(frame[suite.time_column]) if has_times else None
     parsed = {suite.time_column: times} if times is not None else {}  # text timestamps are parsed once
+    measured = _measured(frame, specs, suite)
     planned: list[RuleResult | ColumnCheck] = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
-    planned += [item for spec in specs for item in _plan_column(frame, spec, suite, parsed.get(spec.name))]
+    for spec in specs:
+        before = (earlier or {}).get(spec.name)
+        planned += _plan_column(frame, spec, suite, parsed.get(spec.name), measured.get(spec.name), before)
     outcomes = iter(run_checks(frame, [p for p in planned if isinstance(p, ColumnCheck)]))
     results = [
         RuleResult(p.column, p.rule, *next(outcomes), kind=_kind(p, suite)) if isinstance(p, ColumnCheck) else p
@@ -88,7 +93,22 @@ def validate_frame(
             results.append(_freshness(times, suite.time_column, as_of, freshness_hours))
         if volume is not None:
             results.append(_volume(times, len(frame), suite, volume))
-    return finish_report(results, [str(c) for c in frame.columns], len(frame), suite, source, warnings)
+    quartiles = {name: m.stored() for name, m in measured.items()}
+    return finish_report(results, [str(c) for c in frame.columns], len(frame), suite, source, warnings, quartiles)
+
+
+def _measured(frame: pd.DataFrame, specs: list[ColumnSpec], suite: SuiteSpec) -> dict[str, Measured]:
+    """The quartiles of the columns watched for a unit change, where their reference measured them."""
+    found = {}
+    for spec in specs:
+        if spec.name not in frame.columns or not measured_in_units(spec, suite):
+            continue
+        dtype = frame[spec.name].dtype  # values of another type break the type rule, not this one
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        if (measured := measure(frame[spec.name], spec.variation)) is not None:
+            found[spec.name] = measured
+    return found
 
 
 def finish_report(
@@ -98,9 +118,11 @@ def finish_report(
     suite: SuiteSpec,
     source: str,
     warnings: Collection[str] | None,
+    quartiles: dict[str, tuple[float, float, float]] | None = None,
 ) -> ValidationReport:
     """The column rules' results with the window's extra columns noted and the warnings' kinds made
-    non-blocking: the report, as every engine (in memory or over partitions) ends it."""
+    non-blocking: the report, as every engine (in memory or over partitions) ends it. ``quartiles``: the
+    watched columns' quartiles measured, kept so the next window can tell a trend from a unit change."""
     extra = [c for c in columns if c not in {s.name for s in suite.columns}]
     if extra:
         shown = ", ".join(repr(c) for c in extra[:5]) + (", ..." if len(extra) > 5 else "")
@@ -114,7 +136,9 @@ def finish_report(
         ]
     warn = set(suite.warnings if warnings is None else warnings)
     results = [replace(r, blocking=False) if r.kind in warn else r for r in results]
-    return ValidationReport(source=source, rows=rows, results=tuple(results))
+    return ValidationReport(
+        source=source, rows=rows, results=tuple(results), quartiles=tuple((quartiles or {}).items())
+    )
 
 
 _KINDS = {"exists": "schema", "not_null": "nulls", "between": "range", "in_set": "categories", "unique": "unique"}
@@ -128,7 +152,12 @@ def _kind(check: ColumnCheck, suite: SuiteSpec) -> str:
 
 
 def _plan_column(
-    frame: pd.DataFrame, spec: ColumnSpec, suite: SuiteSpec, times: pd.Series | None
+    frame: pd.DataFrame,
+    spec: ColumnSpec,
+    suite: SuiteSpec,
+    times: pd.Series | None,
+    measured: Measured | None = None,
+    earlier: Accepted | None = None,
 ) -> list[RuleResult | ColumnCheck]:
     """The checks of one column: GX checks with their readable rule, or results read from the dtype."""
     name = spec.name
@@ -146,7 +175,11 @@ def _plan_column(
     plan += missing_rules(spec, suite, int(frame[name].isna().sum()), len(frame), limit)
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
-    plan += _label_rules(frame[name], spec, suite) if spec.kind == "target" else _variation_rules(frame[name], spec)
+    plan += (
+        _label_rules(frame[name], spec, suite, measured, earlier)
+        if spec.kind == "target"
+        else _variation_rules(frame[name], spec, measured, earlier)
+    )
     return plan + value_checks(spec, suite)
 
 
@@ -207,39 +240,43 @@ def missing_rules(spec: ColumnSpec, suite: SuiteSpec, nulls: int, rows: int, lim
     ]
 
 
-def _variation_rules(values: pd.Series, spec: ColumnSpec) -> list[RuleResult]:
+def _variation_rules(
+    values: pd.Series, spec: ColumnSpec, measured: Measured | None, earlier: Accepted | None
+) -> list[RuleResult]:
     """A feed of one value, or a unit change, against how the reference varied (contracts that know it)."""
     if spec.variation is None:
         return []
     one = collapsed(values, spec.variation)
     rules = [RuleResult(spec.name, "varies as in the reference", one is None, one or "varies", kind="collapse")]
     if spec.kind == "numeric" and spec.variation.quartiles is not None:
-        moved = unit_shift(values, spec.variation)
-        rules.append(
-            RuleResult(
-                spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="unit_shift"
-            )
-        )
+        rules.append(unit_shift_rule(spec.name, measured, spec.variation, earlier))
     return rules
 
 
 def check_arrived_labels(
-    report: ValidationReport, labels: pd.Series, suite: SuiteSpec, warnings: Collection[str] | None = None
+    report: ValidationReport,
+    labels: pd.Series,
+    suite: SuiteSpec,
+    warnings: Collection[str] | None = None,
+    earlier: Earlier | None = None,
 ) -> ValidationReport:
     """``report`` with the label feed's rules run on the labels that arrived for a window's rows
     (coded as training coded them). A window's data is checked without its target (labels come
     later), so a month of labels all one class, or a regression target in other units, passed as
     'within policy' and a retrain learnt from it; judged here, such a window is refused. A class the
     model never learnt is a new category (kind categories: a warning unless ``warnings``, by default
-    the contract's, leaves it out)."""
+    the contract's, leaves it out). ``earlier``: as ``validate_frame``'s, the target's among them."""
     spec = next((c for c in suite.columns if c.kind == "target"), None)
     if spec is None or not labels.notna().any():
         return report
     warn = set(suite.warnings if warnings is None else warnings)
-    rules = [replace(r, blocking=r.kind not in warn) for r in _label_rules(labels, spec, suite)]
+    measured = measure(labels, spec.variation) if measured_in_units(spec, suite) else None
+    before = (earlier or {}).get(spec.name)
+    rules = [replace(r, blocking=r.kind not in warn) for r in _label_rules(labels, spec, suite, measured, before)]
     if suite.task == "multiclass" and suite.target_values:
         rules += [replace(r, blocking="categories" not in warn) for r in _unlearnt_classes(labels, spec, suite)]
-    return replace(report, results=(*report.results, *rules))
+    quartiles = report.quartiles + (((spec.name, measured.stored()),) if measured is not None else ())
+    return replace(report, results=(*report.results, *rules), quartiles=quartiles)
 
 
 def _unlearnt_classes(labels: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:
@@ -256,7 +293,9 @@ def _unlearnt_classes(labels: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> 
     return [RuleResult(spec.name, "labels among the classes the model learnt", False, observed, kind="categories")]
 
 
-def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:
+def _label_rules(
+    values: pd.Series, spec: ColumnSpec, suite: SuiteSpec, measured: Measured | None, earlier: Accepted | None
+) -> list[RuleResult]:
     """Labels all of one value, or (regression) moved wholesale by one factor: the label feed broke,
     and a retrain must not learn from it. One class always blocks (kind labels); a moved scale blocks
     unless ``validation.warnings`` lists unit_shift, as its advice says: a target that really grew
@@ -267,12 +306,7 @@ def _label_rules(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[
     one = one_class(len(present), present.iloc[0], spec.variation) if present.nunique() == 1 else None
     rules = [RuleResult(spec.name, "labels vary as in the reference", one is None, one or "varies", kind="labels")]
     if measured_in_units(spec, suite) and spec.variation.quartiles is not None:
-        moved = unit_shift(values, spec.variation)
-        rules.append(
-            RuleResult(
-                spec.name, "no unit shift", moved is None, moved or "quartiles as in the reference", kind="unit_shift"
-            )
-        )
+        rules.append(unit_shift_rule(spec.name, measured, spec.variation, earlier))
     return rules
 
 

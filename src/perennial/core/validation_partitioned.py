@@ -35,10 +35,10 @@ from perennial.core.validation_bounds import (
     collapsed_text,
     judges_units,
     one_class,
-    unit_shift_text,
 )
 from perennial.core.validation_gx import ColumnCheck, outcome_text, share_text
 from perennial.core.validation_parts import ColumnPart, WindowParts, hash_values, summarise_partition
+from perennial.core.validation_units import Accepted, Earlier, Measured, unit_shift_rule
 from perennial.core.validation_vectorised import PARTIAL
 
 
@@ -53,6 +53,7 @@ def validate_partitioned(
     require_target: bool = True,
     warnings: Collection[str] | None = None,
     window: WindowParts | None = None,
+    earlier: Earlier | None = None,
 ) -> ValidationReport:
     """``validate_frame`` (vectorised engine) on a window held as partitions: the same report.
 
@@ -66,7 +67,9 @@ def validate_partitioned(
     quartiles = _quartiles(reduce, window, specs, suite)
     results = [RuleResult(None, "rows > 0", window.rows > 0, f"{window.rows:,} rows")]
     for spec in specs:
-        results += _column_results(window, spec, suite, duplicated.get(spec.name), quartiles.get(spec.name))
+        measured = quartiles.get(spec.name)
+        before = (earlier or {}).get(spec.name)
+        results += _column_results(window, spec, suite, duplicated.get(spec.name), measured, before)
     times = window.parts.get(suite.time_column) if suite.time_column is not None else None
     newest = pd.Series([times.newest] if times is not None and times.newest is not None else [], dtype=object)
     span = pd.Series([times.oldest, times.newest] if times is not None and times.newest is not None else [])
@@ -78,7 +81,8 @@ def validate_partitioned(
             results.append(memory._freshness(newest if times else None, suite.time_column, as_of, freshness_hours))
         if volume is not None:
             results.append(memory._volume(span if times else None, window.rows, suite, volume))
-    return memory.finish_report(results, list(window.columns), window.rows, suite, source, warnings)
+    stored = {name: m.stored() for name, m in quartiles.items()}
+    return memory.finish_report(results, list(window.columns), window.rows, suite, source, warnings, stored)
 
 
 def _column_results(
@@ -86,7 +90,8 @@ def _column_results(
     spec: ColumnSpec,
     suite: SuiteSpec,
     duplicated: tuple[Any, ...] | None,
-    quartiles: tuple[np.ndarray, float] | None,
+    measured: Measured | None,
+    earlier: Accepted | None,
 ) -> list[RuleResult]:
     """``validation._plan_column`` and its checks' outcomes, in the same order, from the merged aggregates."""
     name = spec.name
@@ -107,7 +112,7 @@ def _column_results(
     results += memory.missing_rules(spec, suite, part.nulls, part.rows, limit)
     if typed is not None and not typed.passed:
         return results
-    results += _variation_results(part, spec, suite, quartiles)
+    results += _variation_results(part, spec, suite, measured, earlier)
     for check in memory.value_checks(spec, suite):  # the partitions counted their offending values once
         if part.error is not None:
             results.append(_result(check, suite, False, f"could not be checked: {part.error}"))
@@ -157,7 +162,7 @@ def _inferred(kinds: frozenset[str]) -> str:
 
 
 def _variation_results(
-    part: ColumnPart, spec: ColumnSpec, suite: SuiteSpec, quartiles: tuple[np.ndarray, float] | None
+    part: ColumnPart, spec: ColumnSpec, suite: SuiteSpec, measured: Measured | None, earlier: Accepted | None
 ) -> list[RuleResult]:
     """``validation._variation_rules`` (``_label_rules`` for the target) from the distinct values kept
     and the exact quartiles."""
@@ -171,20 +176,7 @@ def _variation_results(
             RuleResult(spec.name, "labels vary as in the reference", label is None, label or "varies", kind="labels")
         ]
         if memory.measured_in_units(spec, suite) and variation.quartiles is not None:
-            moved = (
-                unit_shift_text(*quartiles, variation, part.span.count if part.span else 0)
-                if quartiles is not None
-                else None
-            )
-            rules.append(
-                RuleResult(
-                    spec.name,
-                    "no unit shift",
-                    moved is None,
-                    moved or "quartiles as in the reference",
-                    kind="unit_shift",
-                )
-            )
+            rules.append(unit_shift_rule(spec.name, measured, variation, earlier))
         return rules
     one = None
     if (
@@ -198,19 +190,11 @@ def _variation_results(
         one = collapsed_text(present, part.distinct[0], variation)
     rules = [RuleResult(spec.name, "varies as in the reference", one is None, one or "varies", kind="collapse")]
     if spec.kind == "numeric" and variation.quartiles is not None:
-        moved = (
-            unit_shift_text(*quartiles, variation, part.span.count if part.span else 0)
-            if quartiles is not None
-            else None
-        )
-        observed = moved or "quartiles as in the reference"
-        rules.append(RuleResult(spec.name, "no unit shift", moved is None, observed, kind="unit_shift"))
+        rules.append(unit_shift_rule(spec.name, measured, variation, earlier))
     return rules
 
 
-def _quartiles(
-    reduce: Reduce, window: WindowParts, specs: list[ColumnSpec], suite: SuiteSpec
-) -> dict[str, tuple[np.ndarray, float]]:
+def _quartiles(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec], suite: SuiteSpec) -> dict[str, Measured]:
     """Exact quartiles and medians of the columns ``unit_shift`` would measure (two passes, if any)."""
     spans: dict[str, Span] = {}
     for spec in specs:
@@ -219,7 +203,8 @@ def _quartiles(
             continue
         if judges_units(variation) and part.span.count >= MIN_ROWS_TO_JUDGE:
             spans[spec.name] = part.span
-    return exact_quantiles(reduce, spans, [0.25, 0.5, 0.75])
+    found = exact_quantiles(reduce, spans, [0.25, 0.5, 0.75])
+    return {name: Measured(quartiles, median, spans[name].count) for name, (quartiles, median) in found.items()}
 
 
 def _duplicated_values(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> dict[str, tuple[Any, ...]]:

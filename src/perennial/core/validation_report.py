@@ -36,6 +36,9 @@ class ValidationReport:
     source: str
     rows: int
     results: tuple[RuleResult, ...]
+    # the quartiles of the columns watched for a unit change, as measured here: stored for a window
+    # accepted, the next window's move is measured from them too (core/validation_units.py)
+    quartiles: tuple[tuple[str, tuple[float, float, float]], ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -136,6 +139,7 @@ class ValidationReport:
                 }
                 for r in self.results
             ],
+            **({"quartiles": {name: list(q) for name, q in self.quartiles}} if self.quartiles else {}),
         }
 
     def raise_if_failed(self) -> ValidationReport:

@@ -8,7 +8,9 @@ spans windows, and the training run a retrain started writes its ending here for
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zlib
+from collections.abc import Mapping
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -34,6 +36,7 @@ from perennial.core.episodes import Episode, Outcome
 from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
 from perennial.core.task import higher_is_better
+from perennial.core.validation_units import Accepted, Quartiles
 from perennial.core.yardstick import ESTABLISHING_WINDOWS, ChampionFigure, LiveFigure
 
 
@@ -59,6 +62,9 @@ class _Window(_Base):
     metric_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     metric_low: Mapped[float | None] = mapped_column(Float, nullable=True)
     metric_high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # a valid window's quartiles of the columns watched for a unit change, JSON {column: [q25, q50, q75]}:
+    # the next window's move is measured from them (core/validation_units.py)
+    quartiles: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class _Retrain(_Base):
@@ -147,10 +153,15 @@ class MonitorStore:
         _add_missing_columns(self._engine)
 
     def record_window(
-        self, dataset: str, verdict: WindowVerdict, at: dt.datetime, figure: ChampionFigure | None = None
+        self,
+        dataset: str,
+        verdict: WindowVerdict,
+        at: dt.datetime,
+        figure: ChampionFigure | None = None,
+        quartiles: Mapping[str, Quartiles] | None = None,
     ) -> None:
         """Insert or replace the verdict of one window (a re-run of a window updates it), with the judging
-        champion's labelled figure on it when there is one."""
+        champion's labelled figure on it when there is one, and its watched quartiles when it is valid."""
         with Session(self._engine) as session, session.begin():
             row = session.scalars(
                 select(_Window).where(_Window.dataset == dataset, _Window.window == verdict.window)
@@ -160,7 +171,23 @@ class MonitorStore:
             row.data_valid, row.at = verdict.data_valid, at
             row.champion, row.metric = (figure.champion, figure.metric) if figure else (None, None)
             row.metric_value, row.metric_low, row.metric_high = figure.estimate if figure else (None, None, None)
+            row.quartiles = json.dumps(dict(quartiles)) if quartiles and verdict.data_valid else None
             session.add(row)
+
+    def accepted_quartiles(self, dataset: str, before: str | None = None, limit: int = 50) -> dict[str, Accepted]:
+        """Each watched column's quartiles in the last valid window (before ``before``) that measured them."""
+        query = select(_Window.window, _Window.quartiles).where(
+            _Window.dataset == dataset, _Window.data_valid.is_(True), _Window.quartiles.is_not(None)
+        )
+        if before is not None:
+            query = query.where(_Window.window < before)
+        query = query.order_by(_Window.window.desc()).limit(limit)
+        found: dict[str, Accepted] = {}
+        with Session(self._engine) as session:
+            for window, stored in session.execute(query):
+                for column, (q25, q50, q75) in json.loads(stored).items():
+                    found.setdefault(column, Accepted(window, (float(q25), float(q50), float(q75))))
+        return found
 
     def live_figures(self, dataset: str, champion: str, metric: str, before: str) -> list[LiveFigure]:
         """The champion's ``metric`` on its first valid labelled windows before ``before``, oldest first."""

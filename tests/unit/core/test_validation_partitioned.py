@@ -14,6 +14,7 @@ from perennial.core.partitions import over_frames, split_frame
 from perennial.core.validation import SuiteSpec, derive_suite, validate_frame
 from perennial.core.validation_partitioned import validate_partitioned
 from perennial.core.validation_parts import HashCounts
+from perennial.core.validation_units import Accepted, Earlier
 from perennial.core.window_checks import check_window_partitioned
 from tests.conftest import config_dict, make_flights
 
@@ -31,9 +32,11 @@ def window(rows: int = 2000) -> pd.DataFrame:
     return make_flights(rows, seed=2, start="2013-03-01", days=30)
 
 
-def both(frame: pd.DataFrame, suite: SuiteSpec, parts: list[pd.DataFrame] | None = None) -> tuple[dict, dict]:
+def both(
+    frame: pd.DataFrame, suite: SuiteSpec, parts: list[pd.DataFrame] | None = None, earlier: Earlier | None = None
+) -> tuple[dict, dict]:
     """The in-memory (vectorised) report and the partitioned one, as the dicts a task logs."""
-    kwargs = {"source": "w", "as_of": AS_OF, "freshness_hours": 72.0, "volume": VOLUME}
+    kwargs = {"source": "w", "as_of": AS_OF, "freshness_hours": 72.0, "volume": VOLUME, "earlier": earlier}
     in_memory = validate_frame(frame, suite, engine="vectorised", **kwargs)  # type: ignore[arg-type]
     partitions = parts if parts is not None else split_frame(frame, 4)
     partitioned = validate_partitioned(over_frames(partitions), suite, **kwargs)  # type: ignore[arg-type]
@@ -108,6 +111,23 @@ def test_a_collapse_a_unit_shift_and_an_all_null_column_give_the_same_words(suit
     assert ("distance", "no unit shift") in broken(in_memory)
     assert ("temp", "null share < 100% (not all null)") in broken(in_memory)
     assert any(column == "carrier" and "no surge" in rule for column, rule in broken(in_memory))
+
+
+def test_a_move_that_crept_from_the_last_accepted_window_passes_alike_over_partitions(suite: SuiteSpec) -> None:
+    # given distances x1.609 of the reference, where the last window accepted had them x1.4
+    moved = window()
+    moved["distance"] *= 1.609
+    last = tuple(float(q) for q in (window()["distance"] * 1.4).quantile([0.25, 0.5, 0.75]))
+    earlier: Earlier = {"distance": Accepted("2013-02-22", (last[0], last[1], last[2]))}
+    # when
+    in_memory, partitioned = both(moved, suite, earlier=earlier)
+    # then both engines read a trend, in the same words, and keep the same quartiles
+    assert partitioned == in_memory
+    assert ("distance", "no unit shift") not in broken(in_memory)
+    assert "a trend, not a unit change" in next(
+        r["observed"] for r in in_memory["results"] if r["kind"] == "unit_shift" and r["column"] == "distance"
+    )
+    assert in_memory["quartiles"]["distance"][1] == pytest.approx(moved["distance"].median())
 
 
 def test_labels_all_of_one_class_give_the_same_words(suite: SuiteSpec) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from perennial.core.episodes import Episode
 from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
+from perennial.core.validation_units import Accepted
 from perennial.core.yardstick import ChampionFigure
 from perennial.io.monitor_store import MonitorStore
 
@@ -23,6 +24,26 @@ def test_windows_are_kept_in_order_and_a_rerun_replaces_its_verdict(tmp_path: Pa
     store.record_window("other", WindowVerdict("2013-07-01", 0.9, None, False), AT)
     assert [(v.window, v.drift_share) for v in store.history("f")] == [("2013-07-01", 0.6), ("2013-07-08", 0.7)]
     assert [v.window for v in store.history("f", until="2013-07-01")] == ["2013-07-01"]
+
+
+def test_each_columns_quartiles_come_from_the_last_valid_window_before_the_one_judged(tmp_path: Path) -> None:
+    # given four weeks monitored: two valid (the second without its labels yet), one refused, one later
+    store = MonitorStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.record_window(
+        "f", WindowVerdict("2013-07-01", 0.1, None, True), AT, quartiles={"fare": (1, 2, 3), "km": (4, 5, 6)}
+    )
+    store.record_window("f", WindowVerdict("2013-07-08", 0.1, None, True), AT, quartiles={"km": (7.5, 8, 9)})
+    store.record_window("f", WindowVerdict("2013-07-15", 0.1, None, False), AT, quartiles={"fare": (100, 200, 300)})
+    store.record_window("f", WindowVerdict("2013-07-29", 0.1, None, True), AT, quartiles={"fare": (9, 9, 9)})
+    store.record_window("other", WindowVerdict("2013-07-22", 0.1, None, True), AT, quartiles={"fare": (0, 0, 0)})
+    # when the week of 2013-07-22 is judged
+    earlier = store.accepted_quartiles("f", before="2013-07-22")
+    # then each column's comes from its own last valid week: never the refused one, a later one or another dataset's
+    assert earlier == {"fare": Accepted("2013-07-01", (1.0, 2.0, 3.0)), "km": Accepted("2013-07-08", (7.5, 8.0, 9.0))}
+    assert store.accepted_quartiles("f", before="2013-07-01") == {}
+    # and a window re-run as refused no longer lends its quartiles
+    store.record_window("f", WindowVerdict("2013-07-08", 0.1, None, False), AT, quartiles={"km": (7.5, 8, 9)})
+    assert store.accepted_quartiles("f", before="2013-07-22")["km"] == Accepted("2013-07-01", (4.0, 5.0, 6.0))
 
 
 def test_a_store_made_before_the_sure_drop_was_kept_gains_its_column_and_keeps_its_rows(tmp_path: Path) -> None:
