@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -17,14 +18,16 @@ from perennial.io.doctor import INTERRUPTED_TAG, REFERENCE_STATS_ARTIFACT, SUITE
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import ParquetPredictionStore
 from perennial.io.registry import Registry, move_alias
+from perennial.io.registry_view import open_view
 from tests.conftest import config_dict
 
 MODEL = "tiny-delay"
 
 
 class State:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, via: str) -> None:
         self.folder = folder
+        self.via = via  # how checks read MLflow: its client, or the SQLite store directly (io/registry_view.py)
         self.ledger_url = f"sqlite:///{folder / 'ledger.db'}"
         self.store = ParquetPredictionStore(folder / "predictions")
         self.registry = Registry(MODEL)
@@ -48,12 +51,18 @@ class State:
             ledger.close()
 
     def diagnose(self, repair: bool = False):  # noqa: ANN201
-        return diagnose(MODEL, self.ledger_url, self.store.path, repair=repair)
+        if self.via == "mlflow":
+            return diagnose(MODEL, self.ledger_url, self.store.path, repair=repair)
+        uri = mlflow.get_tracking_uri()
+        view = open_view(uri, MODEL)
+        assert view is not None, "the checks would fall back to MLflow's client"
+        view.close()
+        return diagnose(MODEL, self.ledger_url, self.store.path, repair=repair, tracking_uri=uri)
 
 
-@pytest.fixture
-def state(state_folder: Path) -> State:
-    return State(state_folder)
+@pytest.fixture(params=["mlflow", "view"])
+def state(state_folder: Path, request: pytest.FixtureRequest) -> State:
+    return State(state_folder, request.param)
 
 
 def _rows(day: dt.date, ids: list[str]) -> pd.DataFrame:

@@ -35,12 +35,10 @@ def doctor(
     """Check that aliases, ledger, prediction partitions and the champion's artifacts agree; say how to repair."""
     settings = project()
     from perennial.config import load_config
-    from perennial.io import tracking
     from perennial.io.doctor import diagnose
     from perennial.io.prediction_store import ParquetPredictionStore, open_store
 
     loaded = load_config(settings.root / config)
-    tracking.configure(settings)
     store = open_store(loaded, settings.root)  # a SQL store is transactional: no partitions to inspect
     store_path = store.path if isinstance(store, ParquetPredictionStore) else None
     report = diagnose(
@@ -49,6 +47,7 @@ def doctor(
         store_path,
         repair=repair,
         scorings_accumulate=loaded.data.time_column is None,
+        tracking_uri=settings.tracking_uri,
     )
     console.print(f"checked {', '.join(report.checks)} of model {report.model}")
     for finding in report.findings:

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from perennial.core.names import Tag
+from perennial.core.names import Alias, Tag
 from perennial.settings import Settings
 
 # piped into a log or CI, rich would cut every table to 80 columns ("2024-… | open | windo…"): wide
@@ -114,24 +114,34 @@ def _days(result: dict[str, Any]) -> str:
     return f" ({days[0]} to {days[1]}, UTC days)"
 
 
-def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
-    from perennial.config import load_config
-    from perennial.core.names import RELEASE_DECISIONS, release_action
+def _from_mlflow(settings: Settings, model: str, experiment: str, runs: int) -> tuple[Any, list[Any]]:
+    """The registry and the last training runs through MLflow's client (a server, or another schema)."""
     from perennial.io import tracking
-    from perennial.io.ledger import Ledger
-    from perennial.io.registry import CHALLENGER, CHAMPION, Registry
+    from perennial.io.registry import Registry
+    from perennial.io.registry_view import RunRow
 
-    config = load_config(settings.root / config_path)
     tracking.configure(settings)
     client = tracking.client()  # one client (and one MLflow store) for the registry and the runs
-    registry = Registry(config.tracking.registered_model, client)
-    release = registry.release_mode() or f"{config.serving.mode} (from the config)"
+    found = client.search_runs(
+        [e.experiment_id for e in [client.get_experiment_by_name(experiment)] if e],
+        filter_string=f"tags.`{Tag.KIND}` = 'training'",
+        order_by=["attributes.start_time DESC"],
+        max_results=runs,
+    )
+    recent = [RunRow(r.info.run_id, r.info.run_name, r.info.start_time, r.info.status, r.data.tags) for r in found]
+    return Registry(model, client), recent
+
+
+def _print_models(registry: Any, configured_mode: str) -> None:
+    """The champion and challenger, their gate verdicts and lineage, and the release mode."""
+    release = registry.release_mode() or f"{configured_mode} (from the config)"
     models = Table(title=f"model {registry.name}, release mode {release}")
     for column in ("alias", "version", "gate", "trained by run", "data fingerprint"):
         models.add_column(column)
-    for alias in (CHAMPION, CHALLENGER):
+    for alias in (Alias.CHAMPION, Alias.CHALLENGER):
         version = registry.alias_version(alias)
-        tags = registry.info(version).tags if version else {}
+        info = registry.info(version) if version else None
+        tags = info.tags if info is not None else {}
         models.add_row(
             alias,
             version or "-",
@@ -140,6 +150,27 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
             tags.get(Tag.DATA_FINGERPRINT, "-"),
         )
     console.print(models)
+
+
+def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
+    from perennial.config import load_config
+    from perennial.core.names import RELEASE_DECISIONS, release_action
+    from perennial.io.ledger import Ledger
+    from perennial.io.registry_view import open_view
+
+    config = load_config(settings.root / config_path)
+    # the default SQLite store is read directly, without importing MLflow (io/registry_view.py)
+    view = open_view(settings.tracking_uri, config.tracking.registered_model)
+    try:
+        registry, recent = (
+            (view, view.runs(config.tracking.experiment, "training", runs))
+            if view is not None
+            else _from_mlflow(settings, config.tracking.registered_model, config.tracking.experiment, runs)
+        )
+        _print_models(registry, config.serving.mode)
+    finally:
+        if view is not None:
+            view.close()
     ledger = Ledger(settings.ledger_url)
     try:
         entries = ledger.history(registry.name, limit=50)
@@ -154,22 +185,16 @@ def print_status(settings: Settings, config_path: str, runs: int = 5) -> None:
         )
     for note in data_notes(config):
         console.print(note, soft_wrap=True)
-    recent = client.search_runs(
-        [e.experiment_id for e in [client.get_experiment_by_name(config.tracking.experiment)] if e],
-        filter_string="tags.`perennial.kind` = 'training'",
-        order_by=["attributes.start_time DESC"],
-        max_results=runs,
-    )
     table = Table(title="last training runs")
     for column in ("run", "started", "status", "validation", "gate", "reason", "why it failed"):
         table.add_column(column)
     for run in recent:
-        started = dt.datetime.fromtimestamp(run.info.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        tags = run.data.tags
+        started = dt.datetime.fromtimestamp(run.start_time / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        tags = run.tags
         table.add_row(
-            run.info.run_name,
+            run.name,
             started,
-            run.info.status,
+            run.status,
             tags.get(Tag.VALIDATION, "-"),
             # a binary model that decides no row positive passed on its ranking: said where its verdict is
             tags.get(Tag.GATE, "-") + ("; decides no row positive" if tags.get(Tag.NO_POSITIVE_DECIDED) else ""),

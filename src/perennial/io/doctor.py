@@ -21,19 +21,26 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
-from mlflow.tracking import MlflowClient
 
 # the artifacts' names, not reference_store: reading them needs the drift statistics (scipy,
 # scikit-learn), and the doctor only asks whether they are there
-from perennial.core.names import Artifact, Tag
-from perennial.io import tracking
+from perennial.core.names import Alias, Artifact, Tag
 from perennial.io.ledger import Ledger
 from perennial.io.prediction_store import ParquetPredictionStore
-from perennial.io.registry import CHALLENGER, CHAMPION, Registry
+from perennial.io.registry_view import RegistryView, open_view
+
+if TYPE_CHECKING:  # MLflow is imported only when its client must answer (io/registry_view.py)
+    from mlflow.tracking import MlflowClient
+
+    from perennial.io.registry import Registry
+
+CHAMPION, CHALLENGER = Alias.CHAMPION, Alias.CHALLENGER
 
 SUITE_ARTIFACT = Artifact.SUITE
 REFERENCE_STATS_ARTIFACT = Artifact.REFERENCE_STATS
@@ -63,25 +70,60 @@ class DoctorReport:
 
 
 def diagnose(
-    model: str, ledger_url: str, store_path: Path | None, *, repair: bool = False, scorings_accumulate: bool = False
+    model: str,
+    ledger_url: str,
+    store_path: Path | None,
+    *,
+    repair: bool = False,
+    scorings_accumulate: bool = False,
+    tracking_uri: str | None = None,
 ) -> DoctorReport:
     """Run every check on one registered model's state; with ``repair`` apply the safe repairs.
 
     ``scorings_accumulate``: the table has no time column, so a day's batch partition holds every
     scoring of that day, the same rows again in each (core/scoring.py stamps a batch with one time).
+    ``tracking_uri``: checks alone read a SQLite store there directly (io/registry_view.py); repairs,
+    and any other store, go through MLflow's client, which the caller has pointed at the store.
     """
-    client = tracking.client()
-    registry, ledger = Registry(model, client), Ledger(ledger_url)
+    view = open_view(tracking_uri, model) if tracking_uri is not None and not repair else None
+    registry: Registry | RegistryView
+    listed: Callable[[str, tuple[str, ...]], set[str] | None]
+    if view is not None:
+        registry, listed = view, view.artifact_paths
+    else:
+        registry, listed = _mlflow_registry(model, tracking_uri)
+    ledger = Ledger(ledger_url)
     try:
         findings = [*check_aliases(registry, ledger, repair), *check_versions(registry, ledger, repair)]
-        findings += check_champion_artifacts(registry, client)
+        findings += check_champion_artifacts(registry, listed, tracking_uri)
     finally:
         ledger.close()
+        if view is not None:
+            view.close()
     checks = ["aliases vs ledger", "interrupted registrations", "champion artifacts"]
     if store_path is not None:
         findings += check_predictions(ParquetPredictionStore(store_path), repair, scorings_accumulate)
         checks.append("prediction partitions")
     return DoctorReport(model, tuple(checks), tuple(findings))
+
+
+def _mlflow_registry(
+    model: str, tracking_uri: str | None = None
+) -> tuple[Registry, Callable[[str, tuple[str, ...]], set[str] | None]]:
+    """The registry and the artifact listing through MLflow's client (at ``tracking_uri``, when given)."""
+    from perennial.io import tracking
+    from perennial.io.registry import Registry
+
+    if tracking_uri is not None:
+        tracking.point_at(tracking_uri)
+    client = tracking.client()
+    return Registry(model, client), lambda run_id, wanted: _artifact_paths(client, run_id, wanted)
+
+
+def _writable(registry: Registry | RegistryView) -> Registry:
+    """The registry a repair writes through (``diagnose`` opens no read-only view to repair)."""
+    assert not isinstance(registry, RegistryView), "repairs go through MLflow's client"
+    return registry
 
 
 def _ledger_position(ledger: Ledger, model: str, alias: str) -> str | None:
@@ -92,7 +134,7 @@ def _ledger_position(ledger: Ledger, model: str, alias: str) -> str | None:
     return None
 
 
-def check_aliases(registry: Registry, ledger: Ledger, repair: bool = False) -> list[Finding]:
+def check_aliases(registry: Registry | RegistryView, ledger: Ledger, repair: bool = False) -> list[Finding]:
     findings = []
     for alias in ALIASES:
         actual, recorded = registry.alias_version(alias), _ledger_position(ledger, registry.name, alias)
@@ -125,12 +167,12 @@ def check_aliases(registry: Registry, ledger: Ledger, repair: bool = False) -> l
             fix = f"set '{alias}' back to v{recorded}, as the ledger says"
             assert recorded is not None  # actual is None here and differs from it
             if repair:
-                registry._set_alias(alias, recorded)  # the ledger already holds this move
+                _writable(registry)._set_alias(alias, recorded)  # the ledger already holds this move
             findings.append(Finding("aliases", problem, fix, True, repair))
     return findings
 
 
-def check_versions(registry: Registry, ledger: Ledger, repair: bool = False) -> list[Finding]:
+def check_versions(registry: Registry | RegistryView, ledger: Ledger, repair: bool = False) -> list[Finding]:
     """Versions that no alias move ever named: their registering run was interrupted."""
     named = {e.version for e in ledger.history(registry.name, limit=100_000)}
     aliased = set(registry.serving_state()[0].values())  # version search results carry no aliases
@@ -144,12 +186,17 @@ def check_versions(registry: Registry, ledger: Ledger, repair: bool = False) -> 
             f"tag v{info.version} '{INTERRUPTED_TAG}' (kept for inspection); re-run the training flow for a new version"
         )
         if repair:
-            registry.set_tag(info.version, INTERRUPTED_TAG, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            _writable(registry).set_tag(info.version, INTERRUPTED_TAG, stamp)
         findings.append(Finding("versions", problem, fix, True, repair))
     return findings
 
 
-def check_champion_artifacts(registry: Registry, client: MlflowClient) -> list[Finding]:
+def check_champion_artifacts(
+    registry: Registry | RegistryView,
+    listed: Callable[[str, tuple[str, ...]], set[str] | None],
+    tracking_uri: str | None = None,
+) -> list[Finding]:
     champion = registry.champion()
     if champion is None:
         return []
@@ -162,7 +209,10 @@ def check_champion_artifacts(registry: Registry, client: MlflowClient) -> list[F
                 "promote a version trained by Perennial (`perennial promote N`) or retrain",
             )
         ]
-    have = _artifact_paths(client, run, (SUITE_ARTIFACT, REFERENCE_STATS_ARTIFACT))
+    wanted = (SUITE_ARTIFACT, REFERENCE_STATS_ARTIFACT)
+    have = listed(run, wanted)
+    if have is None:  # artifacts off this machine (a remote store): MLflow's client lists them
+        have = _mlflow_registry(registry.name, tracking_uri)[1](run, wanted) or set()
     findings = []
     if SUITE_ARTIFACT not in have:
         findings.append(

@@ -6,7 +6,6 @@ Every alias move goes through ``move_alias`` so that it is also written to the l
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, cast
 
 import mlflow
@@ -18,43 +17,13 @@ from perennial.core.names import RELEASE_MODES, Alias, Tag, release_action
 from perennial.core.promotion import AliasMove, rollback_target
 from perennial.errors import RegistryError
 from perennial.io.ledger import Ledger, LedgerEntry
+from perennial.io.registry_view import ModelRef, VersionInfo  # plain data, shared with the read-only view
 
 CHAMPION, CHALLENGER = Alias.CHAMPION, Alias.CHALLENGER
 # How running services use the challenger: a tag on the registered model, so every replica follows it
 RELEASE_TAG = Tag.RELEASE
 # The last event time a version trained on (ISO, UTC): a gate never judges it on rows up to then
 TRAINED_THROUGH_TAG = "perennial.trained_through"
-
-
-@dataclass(frozen=True, slots=True)
-class VersionInfo:
-    name: str
-    version: str
-    run_id: str | None
-    source: str | None
-    tags: dict[str, str]
-    aliases: tuple[str, ...]
-
-    @property
-    def training_run(self) -> str | None:
-        """The flow run that trained and gated this version (its data contract, reference, profile)."""
-        return self.tags.get(Tag.TRAINING_RUN) or None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRef:
-    """A version the flows ask about (the champion), with its lineage: the run that trained it."""
-
-    name: str
-    version: str
-    training_run: str | None
-
-    def require_training_run(self) -> str:
-        if not self.training_run:
-            raise RegistryError(
-                f"model '{self.name}' v{self.version} has no {Tag.TRAINING_RUN} tag: its lineage is lost"
-            )
-        return self.training_run
 
 
 class Registry:

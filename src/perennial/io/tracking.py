@@ -77,8 +77,13 @@ def _ignore_known_warnings() -> None:
 
 
 def configure(settings: Settings) -> None:
+    point_at(settings.tracking_uri)
+
+
+def point_at(tracking_uri: str) -> None:
+    """MLflow's client of this process talks to ``tracking_uri``."""
     _ignore_known_warnings()
-    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
 
 
 def ensure_experiment(name: str, artifact_root: str) -> str:
