@@ -73,9 +73,15 @@ from tasks.monitoring_partitions import (
     drift_partitions_task,
     join_partitions_task,
     label_free_rows_task,
+    label_signal_rows_task,
     window_partitions_task,
 )
-from tasks.monitoring_validation import check_label_signal_task, check_window_labels_task, check_window_task
+from tasks.monitoring_validation import (
+    check_label_signal_task,
+    check_window_labels_task,
+    check_window_task,
+    label_signal_columns,
+)
 from tasks.release import publish_release_task, record_release_task, review_release_task
 from tasks.runners import data_scheduler
 from tasks.runs import tracked_flow
@@ -256,7 +262,13 @@ def _measure_partitions(
     estimated = label_free_task(label_free_rows_task(predictions, columns, scheduler), context, config, run_id)
     joined = join_partitions_task(predictions, config, settings.root, context.labels, scheduler)
     validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id, earlier)
-    if not validation.passed:
+    if validation.passed and label_shortfall(joined, config) is None:  # the labelled rows' features, fetched
+        columns = label_signal_columns(config, context.label_free)
+        rows = label_signal_rows_task(predictions, joined, columns, scheduler)
+        validation = check_label_signal_task(
+            validation, joined, rows, drift, config, window, run_id, context.label_free, scored=predictions.rows
+        )
+    if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
         return WindowMeasures(validation, predictions.rows)
     yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)
     return WindowMeasures(

@@ -43,6 +43,7 @@ from perennial.core.drift_baseline import (
     training_baseline,
 )
 from perennial.core.importance import FeatureDecay, importance_sample
+from perennial.core.label_signal import signal_rows
 from perennial.core.monitoring import (
     MONITORED_SOURCES,
     ChampionContext,
@@ -265,6 +266,25 @@ def decay_partitions_task(
     fetched, first_event = _compute(found, times, scheduler=scheduler)
     rows = wanted.merge(fetched.drop(columns=[POSITION]), on="id")  # the sample's order: the window's
     return measure_decay(config, registry, rows, stored, context, run_id, first_event)
+
+
+@task(name="label-signal-rows-partitions", cache_policy=NO_CACHE, **IO_RETRIES)
+def label_signal_rows_task(
+    predictions: LazyPredictions, joined: pd.DataFrame, columns: list[str], scheduler: Any
+) -> pd.DataFrame:
+    """The scored rows (id and ``columns``) of the labelled rows the label-signal tests judge (all of them,
+    or their seeded sample: core/label_signal.signal_rows), fetched by id; each partition is read and
+    filtered where it is, no other row is kept."""
+    wanted = signal_rows(joined)["id"]
+    if isinstance(wanted.dtype, pd.StringDtype):  # _compact's: as the stored rows hold them
+        wanted = wanted.astype(object)
+    ids = wanted.to_numpy()
+    present = [c for c in columns if c in predictions.frame.columns and c != "id"]
+    frame = predictions.select(["id", *present])
+    found = frame.map_partitions(  # type: ignore[no-untyped-call]
+        lambda part: part.loc[part["id"].isin(ids)], meta=frame._meta
+    )
+    return gather_frame(found, scheduler).drop(columns=[POSITION])
 
 
 def _compute(*collections: Any, scheduler: Any) -> tuple[Any, ...]:

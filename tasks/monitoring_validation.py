@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.drift import DriftReport
 from perennial.core.label_free import ClassReference, LabelFreeReference, LossReference
-from perennial.core.label_signal import WindowInputs, check_label_signal, with_features
+from perennial.core.label_signal import WindowInputs, check_label_signal, signal_rows, with_features
 from perennial.core.label_signal_multiclass import check_multiclass_label_signal
 from perennial.core.label_signal_regression import check_regression_label_signal
 from perennial.core.monitoring import drift_unjudged, label_shortfall, split_drift
@@ -69,21 +69,24 @@ def check_label_signal_task(
     window: Window,
     run_id: str,
     label_free: LabelFreeReference | None = None,
+    scored: int | None = None,
 ) -> ValidationReport:
     """The window's report with its label feed's signal judged (core/label_signal.py and its regression and
     multiclass modules): labels that carry none where the unchanged inputs predict some are
-    refused like bad data, never learnt from. ``label_free``: the champion's label-free reference."""
+    refused like bad data, never learnt from. ``label_free``: the champion's label-free reference.
+    ``predictions``: the window's scored rows with ``label_signal_columns``, at least those of
+    ``signal_rows(joined)``; ``scored``: how many rows the window scored (default: ``predictions``')."""
     if not report.passed or label_shortfall(joined, config) is not None:
         return report
-    judged = drift is not None and not drift_unjudged(len(predictions), config.monitoring.min_drift_rows)
+    scored = len(predictions) if scored is None else scored
+    judged = drift is not None and not drift_unjudged(scored, config.monitoring.min_drift_rows)
     share, _, prediction_drifted = split_drift(drift) if judged and drift is not None else (None, (), None)
     inputs = WindowInputs(share, config.monitoring.retraining.drift_share, prediction_drifted)
     features = [*config.data.features.numeric, *config.data.features.categorical]
     blocking = "label_signal" not in config.validation.warnings
     target, bootstrap = config.data.target.column, config.evaluation.bootstrap
     loss = label_free if isinstance(label_free, LossReference) else None
-    # the loss estimator reads the columns it was fitted on, datetimes too
-    rows = with_features(joined, predictions, [*dict.fromkeys([*features, *(loss.estimator.columns if loss else ())])])
+    rows = with_features(signal_rows(joined), predictions, label_signal_columns(config, label_free))
     if config.task == "binary":
         rule = check_label_signal(rows, features, inputs, target, bootstrap, blocking)
     elif config.task == "multiclass":
@@ -95,6 +98,14 @@ def check_label_signal_task(
         return report
     checked = replace(report, results=(*report.results, rule))
     return record_window_validation(checked, config, report.source, window, run_id)
+
+
+def label_signal_columns(config: Config, label_free: LabelFreeReference | None) -> list[str]:
+    """The scored rows' columns the label-signal tests read: the features, and the columns the loss
+    estimator was fitted on (datetimes too)."""
+    features = [*config.data.features.numeric, *config.data.features.categorical]
+    loss = label_free if isinstance(label_free, LossReference) else None
+    return list(dict.fromkeys([*features, *(loss.estimator.columns if loss else ())]))
 
 
 def window_rules(config: Config, window: Window) -> dict[str, Any]:

@@ -170,6 +170,38 @@ def test_monitoring_over_partitions_equals_the_in_memory_run_and_reads_every_par
     assert verdicts[end]["distance"] and not verdicts[LAST_DAY]["distance"]
 
 
+def test_a_window_whose_labels_were_shuffled_is_refused_over_partitions_as_in_memory(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a scored window whose label feed then shuffled the labels among its rows (inputs unchanged)
+    parts = trained.copy_parts("shuffled")
+    configs = trained.configs("shuffled", parts)
+    assert batch_scoring_flow(config_path=configs["pandas"], start=WINDOW["window_start"], end=WINDOW["window_end"])
+    _alter(parts, lambda rows: rows.assign(delayed=rows["delayed"].sample(frac=1, random_state=3).to_numpy()))
+    since = time.time()
+    # when each engine monitors the window
+    states = {e: _monitor(c, trained.folder / "shuffled" / f"{e}.db", monkeypatch) for e, c in configs.items()}
+    # then both refuse it as a label fault in the same words, the partitions fetching the labelled rows' features
+    assert states["dask"].is_failed() and "labels carry the signal the inputs predict" in states["dask"].message
+    assert "a broken label feed" in states["dask"].message
+    assert states["dask"].message == states["pandas"].message
+    assert _ran(states["dask"], "label-signal-rows-partitions")
+    (pandas, dask) = _failed_reports(since)
+    assert dask == pandas and not dask["passed"]
+
+
+def _failed_reports(since: float) -> list[dict[str, Any]]:
+    """The validation reports of the monitoring runs that failed since ``since`` (seconds), oldest first."""
+    experiment = MlflowClient().get_experiment_by_name("tiny-monitoring")
+    assert experiment is not None
+    failed = MlflowClient().search_runs(
+        [experiment.experiment_id],
+        f"attributes.status = 'FAILED' and attributes.start_time > {int(since * 1000)}",
+        order_by=["attributes.start_time ASC"],
+    )
+    return [mlflow.artifacts.load_dict(f"runs:/{r.info.run_id}/validation/report.json") for r in failed]
+
+
 def test_a_rolling_reference_over_partitions_equals_the_in_memory_one(
     trained: Trained, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,15 +226,14 @@ def test_a_window_out_of_range_fails_both_engines_with_the_same_message(
     parts = trained.copy_parts("broken")
     configs = trained.configs("broken", parts)
     _alter(parts, lambda rows: rows.assign(temp=rows["temp"].where(rows.index % 7 != 0, 400.0)))
+    since = time.time()
     # when each engine monitors it
     states = {e: _monitor(c, trained.folder / "broken" / f"{e}.db", monkeypatch) for e, c in configs.items()}
     # then both fail naming the column and the rule, with the same message and the same recorded verdict
     assert states["pandas"].is_failed() and states["dask"].is_failed()
     assert "temp" in states["dask"].message
     assert states["dask"].message == states["pandas"].message
-    experiment = MlflowClient().get_experiment_by_name("tiny-monitoring")
-    failed = MlflowClient().search_runs([experiment.experiment_id], "attributes.status = 'FAILED'")
-    (pandas, dask) = [mlflow.artifacts.load_dict(f"runs:/{r.info.run_id}/validation/report.json") for r in failed]
+    (pandas, dask) = _failed_reports(since)
     assert dask == pandas and not dask["passed"]
 
 

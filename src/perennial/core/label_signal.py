@@ -15,8 +15,9 @@ whose window AUC lies wholly below 0.5 while its scores predict far more and not
 ranking the labels backwards, and is refused on the first test alone.
 
 Binary tasks here: there chance is 0.5 whatever the class balance (regression and multiclass:
-core/label_signal_regression.py, core/label_signal_multiclass.py). Without the features (a window
-read over partitions keeps only ids, scores and labels in memory) the third test cannot run, and
+core/label_signal_regression.py, core/label_signal_multiclass.py). Past ``SIGNAL_ROWS`` labelled rows the
+tests run on a seeded sample of them (``signal_rows``), the same rows on either engine: a window read over
+partitions fetches those rows' features alone. Without the features the third test cannot run, and
 without a drift verdict (too few rows) the first cannot: then the window is not refused, since a
 feed is never blocked on a guess.
 """
@@ -57,6 +58,19 @@ BACKWARDS_MARGIN = 0.05
 # a champion scoring at least this on the window's labels is far from chance on any window monitoring
 # judges (200 labelled rows or more: an AUC interval there is about +/-0.08 at most)
 CLEARLY_SIGNAL = 0.6
+# the tests, the third of which fits a model on the window's own rows, run on at most this many labelled
+# rows: an AUC interval of 200,000 rows is about +/-0.003, and the fit stays seconds, not minutes
+SIGNAL_ROWS = 200_000
+SIGNAL_SEED = 0
+
+
+def signal_rows(joined: pd.DataFrame, limit: int = SIGNAL_ROWS) -> pd.DataFrame:
+    """The labelled rows the tests judge: all of them, or past ``limit`` a seeded sample chosen by position,
+    kept in order (joined alike, either engine picks the same rows)."""
+    if len(joined) <= limit:
+        return joined
+    keep = np.sort(np.random.default_rng(SIGNAL_SEED).choice(len(joined), size=limit, replace=False))
+    return joined.iloc[keep]
 
 
 @dataclass(frozen=True, slots=True)

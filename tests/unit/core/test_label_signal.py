@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from perennial.config import Bootstrap
-from perennial.core.label_signal import RULE, WindowInputs, check_label_signal
+from perennial.core.label_signal import RULE, WindowInputs, check_label_signal, signal_rows
 from perennial.core.validation_report import ValidationReport
 
 BOOT = Bootstrap(resamples=200)
@@ -105,3 +105,18 @@ def test_labels_swapped_wholesale_are_refused_though_a_model_could_learn_them() 
     # and not when the inputs moved (a changed world may explain it: the policy's to judge)
     moved = WindowInputs(drift_share=0.7, drift_threshold=0.5, prediction_drifted=True)
     assert check(joined, moved) is None
+
+
+def test_past_the_limit_the_tests_judge_a_seeded_sample_of_the_labelled_rows_picked_by_position() -> None:
+    # given 1,000 labelled rows, and the same rows under another index (as another engine may hold them)
+    joined = pd.DataFrame({"id": [f"r{i}" for i in range(1000)], "label": np.arange(1000) % 2})
+    reindexed = joined.set_axis(np.arange(1000) * 7 + 3)
+    # when at most 100 are judged
+    picked, again, other = signal_rows(joined, 100), signal_rows(joined, 100), signal_rows(reindexed, 100)
+    # then 100 distinct rows in the window's order, the same ones every time and under either index
+    assert len(picked) == 100 and picked["id"].is_unique
+    assert picked.index.is_monotonic_increasing and picked["id"].tolist() == again["id"].tolist()
+    assert other["id"].tolist() == picked["id"].tolist()
+    assert picked["id"].tolist() != joined["id"].head(100).tolist()  # a sample, not the first rows
+    # and a window within the limit is judged whole
+    assert signal_rows(joined, 1000) is joined
