@@ -18,7 +18,8 @@ from perennial.core.label_signal import WindowInputs, check_label_signal, signal
 from perennial.core.label_signal_multiclass import check_multiclass_label_signal
 from perennial.core.label_signal_regression import check_regression_label_signal
 from perennial.core.monitoring import drift_unjudged, label_shortfall, split_drift
-from perennial.core.validation import SuiteSpec, ValidationReport, check_arrived_labels, validate_frame
+from perennial.core.validation import SuiteSpec, ValidationReport, validate_frame
+from perennial.core.validation_labels import check_arrived_labels
 from perennial.core.validation_report import validation_tags
 from perennial.core.validation_units import Earlier
 from perennial.core.windows import Window

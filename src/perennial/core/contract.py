@@ -144,7 +144,7 @@ def _column_spec(reference: pd.DataFrame, name: str, kind: Kind, config: Config,
         unlabelled = float(reference[name].isna().mean()) if present else 0.0
         bound = 0.0 if unlabelled == 0 else min(1.0, round(unlabelled + config.validation.null_margin, 6))
         # how the labels varied between windows: a window all of one class, or (regression) moved
-        # wholesale by one factor, is a label feed fault (core/validation._label_rules)
+        # wholesale by one factor, is a label feed fault (core/validation_labels.label_rules)
         numeric = config.task == "regression" and present and pd.api.types.is_numeric_dtype(reference[name].dtype)
         labels = measure_variation(reference[name], keys, numeric) if present and keys is not None else None
         return ColumnSpec(name, kind, max_null_share=bound, variation=labels)

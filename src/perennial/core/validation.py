@@ -17,7 +17,6 @@ import pandas as pd
 from perennial.config import Volume
 from perennial.core import validation_gx, validation_vectorised
 from perennial.core.contract import ColumnSpec, SuiteSpec, calendar_days, derive_suite, native, utc_times
-from perennial.core.target import class_names
 from perennial.core.validation_bounds import (
     NULL_SURGE,
     ONE_CLASS_CHANCE,
@@ -26,11 +25,11 @@ from perennial.core.validation_bounds import (
     collapsed,
     null_limit,
     null_surge,
-    one_class,
 )
 from perennial.core.validation_gx import ColumnCheck, share_text
+from perennial.core.validation_labels import label_rules
 from perennial.core.validation_report import RuleResult, ValidationReport
-from perennial.core.validation_units import Accepted, Earlier, Measured, measure, unit_shift_rule
+from perennial.core.validation_units import Accepted, Earlier, Measured, measure, measured_in_units, unit_shift_rule
 
 # who runs the column checks: Great Expectations (the validation and training flows, for the
 # report and suite a reviewer opens), or vectorised pandas with the same verdicts (batch scoring)
@@ -42,7 +41,6 @@ __all__ = [
     "RuleResult",
     "SuiteSpec",
     "ValidationReport",
-    "check_arrived_labels",
     "derive_suite",
     "validate_frame",
     "Engine",
@@ -176,7 +174,7 @@ def _plan_column(
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
     plan += (
-        _label_rules(frame[name], spec, suite, measured, earlier)
+        label_rules(frame[name], spec, suite, measured, earlier)
         if spec.kind == "target"
         else _variation_rules(frame[name], spec, measured, earlier)
     )
@@ -251,68 +249,6 @@ def _variation_rules(
     if spec.kind == "numeric" and spec.variation.quartiles is not None:
         rules.append(unit_shift_rule(spec.name, measured, spec.variation, earlier))
     return rules
-
-
-def check_arrived_labels(
-    report: ValidationReport,
-    labels: pd.Series,
-    suite: SuiteSpec,
-    warnings: Collection[str] | None = None,
-    earlier: Earlier | None = None,
-) -> ValidationReport:
-    """``report`` with the label feed's rules run on the labels that arrived for a window's rows
-    (coded as training coded them). A window's data is checked without its target (labels come
-    later), so a month of labels all one class, or a regression target in other units, passed as
-    'within policy' and a retrain learnt from it; judged here, such a window is refused. A class the
-    model never learnt is a new category (kind categories: a warning unless ``warnings``, by default
-    the contract's, leaves it out). ``earlier``: as ``validate_frame``'s, the target's among them."""
-    spec = next((c for c in suite.columns if c.kind == "target"), None)
-    if spec is None or not labels.notna().any():
-        return report
-    warn = set(suite.warnings if warnings is None else warnings)
-    measured = measure(labels, spec.variation) if measured_in_units(spec, suite) else None
-    before = (earlier or {}).get(spec.name)
-    rules = [replace(r, blocking=r.kind not in warn) for r in _label_rules(labels, spec, suite, measured, before)]
-    if suite.task == "multiclass" and suite.target_values:
-        rules += [replace(r, blocking="categories" not in warn) for r in _unlearnt_classes(labels, spec, suite)]
-    quartiles = report.quartiles + (((spec.name, measured.stored()),) if measured is not None else ())
-    return replace(report, results=(*report.results, *rules), quartiles=quartiles)
-
-
-def _unlearnt_classes(labels: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> list[RuleResult]:
-    present = class_names(labels.dropna())
-    new = ~present.isin(set(class_names(pd.Series(suite.target_values, dtype=object))))
-    if not new.any():
-        return []
-    counts = present[new].value_counts()
-    named = ", ".join(f"{c!r} ({n:,})" for c, n in counts.head(5).items()) + (", ..." if len(counts) > 5 else "")
-    observed = (
-        f"{int(new.sum()):,} of {len(present):,} labels ({new.mean():.1%}) are classes the model never learnt: "
-        f"{named}; the window's metric counts them as misses"
-    )
-    return [RuleResult(spec.name, "labels among the classes the model learnt", False, observed, kind="categories")]
-
-
-def _label_rules(
-    values: pd.Series, spec: ColumnSpec, suite: SuiteSpec, measured: Measured | None, earlier: Accepted | None
-) -> list[RuleResult]:
-    """Labels all of one value, or (regression) moved wholesale by one factor: the label feed broke,
-    and a retrain must not learn from it. One class always blocks (kind labels); a moved scale blocks
-    unless ``validation.warnings`` lists unit_shift, as its advice says: a target that really grew
-    (prices, revenue) was refused every window, and the advice to list it changed nothing."""
-    if spec.variation is None:
-        return []
-    present = values.dropna()
-    one = one_class(len(present), present.iloc[0], spec.variation) if present.nunique() == 1 else None
-    rules = [RuleResult(spec.name, "labels vary as in the reference", one is None, one or "varies", kind="labels")]
-    if measured_in_units(spec, suite) and spec.variation.quartiles is not None:
-        rules.append(unit_shift_rule(spec.name, measured, spec.variation, earlier))
-    return rules
-
-
-def measured_in_units(spec: ColumnSpec, suite: SuiteSpec) -> bool:
-    """A column whose quartiles are watched for a unit change: numeric features and a regression target."""
-    return spec.kind == "numeric" or (spec.kind == "target" and suite.task == "regression")
 
 
 def _type_result(

@@ -38,7 +38,7 @@ from perennial.core.validation_bounds import (
 )
 from perennial.core.validation_gx import ColumnCheck, outcome_text, share_text
 from perennial.core.validation_parts import ColumnPart, WindowParts, hash_values, summarise_partition
-from perennial.core.validation_units import Accepted, Earlier, Measured, unit_shift_rule
+from perennial.core.validation_units import Accepted, Earlier, Measured, measured_in_units, unit_shift_rule
 from perennial.core.validation_vectorised import PARTIAL
 
 
@@ -164,7 +164,7 @@ def _inferred(kinds: frozenset[str]) -> str:
 def _variation_results(
     part: ColumnPart, spec: ColumnSpec, suite: SuiteSpec, measured: Measured | None, earlier: Accepted | None
 ) -> list[RuleResult]:
-    """``validation._variation_rules`` (``_label_rules`` for the target) from the distinct values kept
+    """``validation._variation_rules`` (``validation_labels.label_rules`` for the target) from the distinct values kept
     and the exact quartiles."""
     variation = spec.variation
     if variation is None:
@@ -175,7 +175,7 @@ def _variation_results(
         rules = [
             RuleResult(spec.name, "labels vary as in the reference", label is None, label or "varies", kind="labels")
         ]
-        if memory.measured_in_units(spec, suite) and variation.quartiles is not None:
+        if measured_in_units(spec, suite) and variation.quartiles is not None:
             rules.append(unit_shift_rule(spec.name, measured, variation, earlier))
         return rules
     one = None
@@ -199,7 +199,7 @@ def _quartiles(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec], sui
     spans: dict[str, Span] = {}
     for spec in specs:
         part, variation = window.parts.get(spec.name), spec.variation
-        if part is None or part.span is None or not memory.measured_in_units(spec, suite) or variation is None:
+        if part is None or part.span is None or not measured_in_units(spec, suite) or variation is None:
             continue
         if judges_units(variation) and part.span.count >= MIN_ROWS_TO_JUDGE:
             spans[spec.name] = part.span

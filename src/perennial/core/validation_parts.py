@@ -16,6 +16,7 @@ from perennial.core import validation as memory
 from perennial.core.contract import ColumnSpec, SuiteSpec, utc_times
 from perennial.core.partition_quantiles import Span
 from perennial.core.validation_gx import ColumnCheck
+from perennial.core.validation_units import measured_in_units
 from perennial.core.validation_vectorised import PARTIAL, passing
 
 EXAMPLES = 1000  # values kept for a type failure's examples (``validation._examples`` reads the first 1,000)
@@ -154,9 +155,7 @@ def _column_part(values: pd.Series, spec: ColumnSpec, suite: SuiteSpec) -> Colum
         kinds=frozenset([inferred]) if inferred and len(present) else frozenset(),
         present=tuple(present.head(EXAMPLES).to_numpy(dtype=object)),
         distinct=_first_two(present) if spec.variation is not None else (),
-        span=_span(present)
-        if memory.measured_in_units(spec, suite) and pd.api.types.is_numeric_dtype(values.dtype)
-        else None,
+        span=_span(present) if measured_in_units(spec, suite) and pd.api.types.is_numeric_dtype(values.dtype) else None,
         bad=bad,
         offending=offending,
         error=error,

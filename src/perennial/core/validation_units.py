@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from perennial.core.contract import ColumnSpec, SuiteSpec
 from perennial.core.validation_bounds import (
     MIN_ROWS_TO_JUDGE,
     MIN_UNIT_FACTOR,
@@ -96,3 +97,8 @@ def step_factor(quartiles: np.ndarray, earlier: Quartiles) -> float | None:
         return float(np.exp(np.log(ratios).mean())) if (ratios > 0).all() else None
     spread, spread_before = quartiles[2] - quartiles[0], before[2] - before[0]
     return float(spread / spread_before) if spread > 0 and spread_before > 0 else None
+
+
+def measured_in_units(spec: ColumnSpec, suite: SuiteSpec) -> bool:
+    """A column whose quartiles are watched for a unit change: numeric features and a regression target."""
+    return spec.kind == "numeric" or (spec.kind == "target" and suite.task == "regression")

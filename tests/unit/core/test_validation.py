@@ -19,11 +19,11 @@ from perennial.core.validation import (
     RuleResult,
     SuiteSpec,
     ValidationReport,
-    check_arrived_labels,
     derive_suite,
     validate_frame,
 )
 from perennial.core.validation_gx import ColumnCheck, run_checks
+from perennial.core.validation_labels import check_arrived_labels
 from perennial.errors import DataValidationFailed
 from tests.conftest import config_dict
 

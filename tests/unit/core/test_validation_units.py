@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from perennial.config import parse_config
-from perennial.core.validation import ValidationReport, check_arrived_labels, derive_suite, validate_frame
+from perennial.core.validation import ValidationReport, derive_suite, validate_frame
 from perennial.core.validation_bounds import measure_variation, window_keys
+from perennial.core.validation_labels import check_arrived_labels
 from perennial.core.validation_units import Accepted, Earlier, measure, step_factor, unit_shift_rule
 from tests.conftest import config_dict
 
