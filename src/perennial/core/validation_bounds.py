@@ -211,13 +211,21 @@ def unit_shift(values: pd.Series, variation: ColumnVariation | None) -> str | No
     A unit change multiplies every quartile by the same factor; a season moves them unevenly.
     It counts only beyond the widest per-window median ratio the reference itself showed.
     """
+    found = present_quartiles(values, variation)
+    if found is None or variation is None:
+        return None
+    return unit_shift_text(found[0], float(found[0][1]), variation, found[1])
+
+
+def present_quartiles(values: pd.Series, variation: ColumnVariation | None) -> tuple[np.ndarray, int] | None:
+    """The quartiles of the column's values and how many there are, where its reference measured its
+    units and there are enough values to judge; None otherwise."""
     if variation is None or not judges_units(variation):
         return None
     present = pd.to_numeric(values, errors="coerce").dropna()
     if len(present) < MIN_ROWS_TO_JUDGE:
         return None
-    quartiles = present.quantile([0.25, 0.5, 0.75]).to_numpy()
-    return unit_shift_text(quartiles, float(present.median()), variation, len(present))
+    return present.quantile([0.25, 0.5, 0.75]).to_numpy(), len(present)
 
 
 def judges_units(variation: ColumnVariation) -> bool:

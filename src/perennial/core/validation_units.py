@@ -20,10 +20,9 @@ import pandas as pd
 
 from perennial.core.contract import ColumnSpec, SuiteSpec
 from perennial.core.validation_bounds import (
-    MIN_ROWS_TO_JUDGE,
     MIN_UNIT_FACTOR,
     ColumnVariation,
-    judges_units,
+    present_quartiles,
     unit_shift_text,
 )
 from perennial.core.validation_report import RuleResult
@@ -61,13 +60,8 @@ class Measured:
 def measure(values: pd.Series, variation: ColumnVariation | None) -> Measured | None:
     """The window's quartiles of a column whose reference measured its units; None when there is no
     such reference or too few values to judge."""
-    if variation is None or not judges_units(variation):
-        return None
-    present = pd.to_numeric(values, errors="coerce").dropna()
-    if len(present) < MIN_ROWS_TO_JUDGE:
-        return None
-    quartiles = present.quantile([0.25, 0.5, 0.75]).to_numpy()
-    return Measured(quartiles, float(quartiles[1]), len(present))
+    found = present_quartiles(values, variation)
+    return None if found is None else Measured(found[0], float(found[0][1]), found[1])
 
 
 def unit_shift_rule(
