@@ -138,18 +138,20 @@ class RegistryView:
         return VersionInfo(self.name, found[0].version, found[0].run_id, found[0].source, found[0].tags, aliases)
 
     def _versions(self, version: str | None) -> list[VersionInfo]:
-        where = " AND version = :version" if version is not None else ""
+        where = " AND version = :version" if version is not None else ""  # one version's rows, or all
+        wanted = int(version) if version is not None and version.isdigit() else -1
         rows = self._rows(
             "SELECT version, run_id, source FROM model_versions WHERE name = :name AND workspace = :workspace"
             f" AND current_stage != :deleted{where} ORDER BY version",
             name=self.name,
             deleted=DELETED_VERSION,
-            version=int(version) if version is not None and version.isdigit() else -1,
+            version=wanted,
         )
         tags: dict[str, dict[str, str]] = {}
         for key, value, number in self._rows(
-            "SELECT key, value, version FROM model_version_tags WHERE name = :name AND workspace = :workspace",
+            "SELECT key, value, version FROM model_version_tags WHERE name = :name AND workspace = :workspace" + where,
             name=self.name,
+            version=wanted,
         ):
             tags.setdefault(str(number), {})[str(key)] = str(value)
         return [
