@@ -53,18 +53,15 @@ from tasks.events import emit
 from tasks.label_free import label_free_columns, label_free_task
 from tasks.monitoring import (
     champion_context_task,
-    decide_task,
     drift_baseline_task,
     drift_task,
     labels_task,
     latest_scoring_window_task,
-    perf_metrics,
     same_rows_as_scored,
     service_health_task,
-    window_performance_task,
     window_predictions_task,
-    yardstick_task,
 )
+from tasks.monitoring_decision import decide_task, perf_metrics, window_performance_task, yardstick_task
 from tasks.monitoring_insights import decay_task, skew_task
 from tasks.monitoring_partitions import (
     check_window_partitions_task,

@@ -19,7 +19,8 @@ from perennial.core.monitoring import Performance, event_for
 from perennial.core.windows import Window
 from perennial.io.monitor_store import MonitorStore
 from tasks.episodes import record_retrain_outcome_task
-from tasks.monitoring import _trained_from, decide_task, window_performance_task, yardstick_task
+from tasks.monitoring import _trained_from
+from tasks.monitoring_decision import decide_task, window_performance_task, yardstick_task
 from tests.conftest import config_dict
 
 MAY = Window(dt.date(2024, 5, 1), dt.date(2024, 6, 1), "2024-05")
