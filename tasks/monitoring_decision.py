@@ -14,7 +14,14 @@ from prefect.cache_policies import NO_CACHE
 from perennial.config import Config
 from perennial.core.drift import DriftReport
 from perennial.core.estimate import Estimate
-from perennial.core.monitoring import Performance, WindowResult, drift_unjudged, split_drift, window_performance
+from perennial.core.monitoring import (
+    Performance,
+    WindowResult,
+    drift_unjudged,
+    nearest_drift,
+    split_drift,
+    window_performance,
+)
 from perennial.core.retraining import (
     Reason,
     RetrainDecision,
@@ -159,6 +166,10 @@ def decide_task(
                 store.save_episode(episode)
     finally:
         store.close()
+    # a drop the inputs do not explain: said with the feature that came nearest to drifting (loop7 F8)
+    unexplained = nearest_drift(drift) if drift is not None and not unjudged else None
+    if decision.reason == "performance" and unexplained:
+        decision = replace(decision, why=f"{decision.why}; {unexplained}")
     # what the decision could not weigh, said beside it: too few rows for drift, no labels for performance
     unweighed = [unjudged] if unjudged and data_valid else []
     if performance is None and data_valid:

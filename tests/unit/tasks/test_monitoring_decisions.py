@@ -360,3 +360,37 @@ def test_a_slow_decay_each_window_within_its_own_noise_is_retrained_on_the_label
     other = f"sqlite:///{tmp_path / 'other.db'}"
     month(other, months[0], "1"), month(other, months[1], "1")
     assert not month(other, months[2], "2").decision.retrain
+
+
+def _calm(carrier_p: float) -> DriftReport:
+    """No feature drifted: temp at 0.08 of Wasserstein's 0.1, carrier's chi-square p at ``carrier_p`` (drift under
+    0.05), and the champion's own score nearer still (it is not a feature)."""
+    columns = (
+        ColumnDrift("temp", "numeric", "wasserstein", 0.08, 0.1, False),
+        ColumnDrift("carrier", "categorical", "chisquare", carrier_p, 0.05, False),
+        ColumnDrift("prediction", "numeric", "wasserstein", 0.099, 0.1, False),
+    )
+    return DriftReport(columns, 0.0, 0.5, False, 2000, 2000)
+
+
+def test_a_drop_no_feature_explains_names_the_feature_that_came_nearest_to_drifting(tmp_path: Path) -> None:
+    raw = config_dict()
+    raw["monitoring"] = {"retraining": {"k": 1, "n": 1, "cooldown_days": 0}}
+    config = parse_config(raw, "tiny.yaml")
+    # given May's roc_auc 0.68 against 0.92 while no feature drifted: temp came 80% of the way, carrier 50% or 90%
+    wider = decide_task.fn(
+        config, f"sqlite:///{tmp_path / 'a.db'}", MAY, True, _calm(0.10), _auc(0.68, 0.92), 2000, "1"
+    )
+    nearer = decide_task.fn(
+        config, f"sqlite:///{tmp_path / 'b.db'}", MAY, True, _calm(0.055), _auc(0.68, 0.92), 2000, "1"
+    )
+    # then the retrain's why names the nearest feature, never the champion's score, whichever test measured it
+    assert wider.decision.reason == "performance"
+    assert "no feature drifted; nearest: temp (wasserstein 0.08, drift at 0.1)" in wider.decision.why
+    assert "no feature drifted; nearest: carrier (chisquare 0.055, drift at 0.05)" in nearer.decision.why
+    # and a drop beside drifted features, or a window within policy, says nothing of it
+    drifted = decide_task.fn(
+        config, f"sqlite:///{tmp_path / 'c.db'}", MAY, True, _drifted(), _auc(0.68, 0.92), 2000, "1"
+    )
+    calm = decide_task.fn(config, f"sqlite:///{tmp_path / 'd.db'}", MAY, True, _calm(0.10), _auc(0.91, 0.92), 2000, "1")
+    assert "nearest" not in drifted.decision.why and "nearest" not in calm.decision.why

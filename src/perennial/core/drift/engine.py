@@ -49,6 +49,14 @@ class ColumnDrift:
     )
 
     @property
+    def closeness(self) -> float:
+        """How near the column came to drifting: 1 at its threshold, past 1 beyond it (a distance over
+        its threshold, or a p-value under it)."""
+        if self.test in noise.DISTANCE_TESTS:
+            return self.statistic / self.threshold
+        return self.threshold / max(self.statistic, 1e-300)
+
+    @property
     def evidently_drifted(self) -> bool:
         """Evidently's own verdict, before sampling noise is weighed."""
         return self.drifted or self.noise is not None
