@@ -62,7 +62,7 @@ from tasks.monitoring import (
     window_predictions_task,
 )
 from tasks.monitoring_decision import decide_task, perf_metrics, window_performance_task, yardstick_task
-from tasks.monitoring_insights import decay_task, skew_task
+from tasks.monitoring_insights import decay_task, skew_task, worst_slice_task
 from tasks.monitoring_partitions import (
     check_window_partitions_task,
     decay_partitions_task,
@@ -146,6 +146,7 @@ def monitoring_flow(
             (estimated or {}).get("estimated_drop"),
             context.trained_from,
             validation.quartiles,
+            measured.worst_slice,
         )
         broken = None if validation.passed else validation.summary(limit=3)
         release = _release(config_path, config, settings, registry, window, measured.labels, context, run_id, broken)
@@ -222,17 +223,20 @@ def _measure(
     if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
         return WindowMeasures(validation, len(predictions))
     yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)
+    performance = window_performance_task(joined, config, yardstick)
+    worst = worst_slice_task(joined, predictions, config, performance)
     return WindowMeasures(
         validation,
         len(predictions),
         drift,
         estimated,
-        window_performance_task(joined, config, yardstick),
+        performance,
         label_shortfall(joined, config),
         skew_task(config, settings.root, window, context, run_id),  # served inputs vs training, apart from drift
         decay_task(config, registry, predictions, joined, context, run_id),
         labels,
         baseline.description,
+        worst.describe() if worst else None,
     )
 
 

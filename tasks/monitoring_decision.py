@@ -92,10 +92,12 @@ def decide_task(
     estimated_drop: float | None = None,
     champion_from: dt.date | None = None,
     quartiles: tuple[tuple[str, Quartiles], ...] = (),
+    worst_slice: str | None = None,
 ) -> WindowResult:
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due.
     ``champion_from``: the champion's training window's first day, when it was cut (core/windows.retrain_start).
-    ``quartiles``: the window's watched quartiles, kept when it is valid (core/validation_units.py)."""
+    ``quartiles``: the window's watched quartiles, kept when it is valid (core/validation_units.py).
+    ``worst_slice``: where a drop sits, in words (core/window_slices.py), said beside a performance retrain."""
     unjudged = drift_unjudged(rows, config.monitoring.min_drift_rows) if drift is not None else None
     share, drifted, prediction_drift = split_drift(drift) if drift is not None and not unjudged else (None, (), None)
     pending = WindowResult(
@@ -168,8 +170,9 @@ def decide_task(
         store.close()
     # a drop the inputs do not explain: said with the feature that came nearest to drifting (loop7 F8)
     unexplained = nearest_drift(drift) if drift is not None and not unjudged else None
-    if decision.reason == "performance" and unexplained:
-        decision = replace(decision, why=f"{decision.why}; {unexplained}")
+    if decision.reason == "performance":
+        said = [note for note in (unexplained, worst_slice) if note]
+        decision = replace(decision, why="; ".join([decision.why, *said]))
     # what the decision could not weigh, said beside it: too few rows for drift, no labels for performance
     unweighed = [unjudged] if unjudged and data_valid else []
     if performance is None and data_valid:

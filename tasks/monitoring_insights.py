@@ -1,4 +1,5 @@
-"""Monitoring beyond drift: train/serve skew of what the service received, and features losing importance."""
+"""Monitoring beyond drift: train/serve skew of what the service received, features losing importance, and
+where a drop sits."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import ReferenceStats
 from perennial.core.importance import FeatureDecay, ImportanceReport, flag_decayed_features, permutation_importances
-from perennial.core.monitoring import PREDICTION, ChampionContext
+from perennial.core.label_signal import with_features
+from perennial.core.monitoring import PREDICTION, ChampionContext, Performance
 from perennial.core.names import Tag
 from perennial.core.skew import SkewReport, detect_skew
+from perennial.core.window_slices import WorstSlice, worst_slice
 from perennial.core.windows import Window
 from perennial.io import tracking
 from perennial.io.prediction_store import open_store
@@ -46,6 +49,18 @@ def skew_task(config: Config, root: Path, window: Window, context: ChampionConte
         f"{config.name}-skew-{window.label}", report.to_markdown(), f"Train/serve skew, {config.name} {window.label}"
     )
     return report
+
+
+@task(name="worst-slice", cache_policy=NO_CACHE)
+def worst_slice_task(
+    joined: pd.DataFrame, predictions: pd.DataFrame, config: Config, performance: Performance | None
+) -> WorstSlice | None:
+    """Where a drop beyond the tolerance sits: the slice value whose labelled rows score furthest below the
+    rest (core/window_slices.py); None when there is no such drop, or no slice stands out."""
+    tolerance = config.monitoring.retraining.performance_tolerance
+    if performance is None or performance.drop is None or performance.drop <= tolerance:
+        return None
+    return worst_slice(with_features(joined, predictions, config.evaluation.slices), config)
 
 
 @task(name="feature-decay", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -207,6 +207,23 @@ def test_a_calm_window_asks_for_nothing(project: Any, trained: str) -> None:
     assert result["window"] == "2013-04-01" and result["days"] == ["2013-04-01", "2013-04-14"]
 
 
+def test_a_drop_on_one_carrier_names_that_carrier_and_the_feature_nearest_to_drifting(
+    project: Any, trained: str
+) -> None:
+    # given a scored April whose B6 labels then arrived inverted (the rest of the window as before)
+    batch_scoring_flow(config_path=trained, start=WINDOW["window_start"], end=WINDOW["window_end"])
+    _alter_window(
+        project, lambda rows: rows.assign(delayed=rows["delayed"].where(rows["carrier"] != "B6", 1 - rows["delayed"]))
+    )
+    # when the window is monitored
+    result = monitoring_flow(config_path=trained, **WINDOW)
+    # then the performance retrain says where the drop sits, and that no feature drifted (the nearest named)
+    why = result["decision"]["why"]
+    assert result["decision"]["retrain"] and result["decision"]["reason"] == "performance", why
+    assert "worst slice: carrier='B6' (roc_auc " in why and "labelled rows" in why, why
+    assert "no feature drifted; nearest: " in why, why
+
+
 def test_a_rolling_reference_absorbs_a_shift_the_weeks_before_already_had_and_says_what_it_measured_against(
     project: Any,
 ) -> None:

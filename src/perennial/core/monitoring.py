@@ -238,10 +238,11 @@ def window_estimates(joined: pd.DataFrame, config: Config, names: Sequence[str])
         return estimate_metrics(
             joined["label"], joined[PREDICTION], list(names), evaluation.bootstrap, evaluation.threshold
         )
-    return tm.estimate(_task_rows(joined, config), list(names), evaluation.bootstrap)
+    return tm.estimate(task_rows(joined, config), list(names), evaluation.bootstrap)
 
 
-def _task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
+def task_rows(joined: pd.DataFrame, config: Config) -> tm.Rows:
+    """The labelled rows as the task's metrics read them (regression values, or multiclass probabilities)."""
     if config.task == "regression":
         return tm.RegressionRows(pd.to_numeric(joined["label"]), joined[PREDICTION], config.evaluation.quantile)
     proba, classes = stored_probabilities(joined)

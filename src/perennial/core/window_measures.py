@@ -25,3 +25,4 @@ class WindowMeasures:
     decay: tuple[FeatureDecay, ...] | None = None
     labels: ArrivedLabels | None = None  # as read for the window; None: a release review reads its own
     reference: str | None = None  # what drift was measured against (core/drift_baseline.py)
+    worst_slice: str | None = None  # where a drop beyond the tolerance sits (core/window_slices.py)
