@@ -263,8 +263,9 @@ def _measure_partitions(
     estimated = label_free_task(label_free_rows_task(predictions, columns, scheduler), context, config, run_id)
     joined = join_partitions_task(predictions, config, settings.root, context.labels, scheduler)
     validation = check_window_labels_task(validation, joined, context.suite, config, window, run_id, earlier)
-    if validation.passed and label_shortfall(joined, config) is None:  # the labelled rows' features, fetched
-        columns = label_signal_columns(config, context.label_free)
+    rows = None  # the labelled rows' features, fetched for the label-signal tests and the worst slice
+    if validation.passed and label_shortfall(joined, config) is None:
+        columns = [*label_signal_columns(config, context.label_free), *config.evaluation.slices]
         rows = label_signal_rows_task(predictions, joined, columns, scheduler)
         validation = check_label_signal_task(
             validation, joined, rows, drift, config, window, run_id, context.label_free, scored=predictions.rows
@@ -272,16 +273,19 @@ def _measure_partitions(
     if not validation.passed:  # the labels broke: the window is refused like bad data, never learnt from
         return WindowMeasures(validation, predictions.rows)
     yardstick = yardstick_task(config, settings.ledger_url, context.version, context.holdout, window)
+    performance = window_performance_task(joined, config, yardstick)
+    worst = worst_slice_task(joined, rows, config, performance) if rows is not None else None
     return WindowMeasures(
         validation,
         predictions.rows,
         drift,
         estimated,
-        window_performance_task(joined, config, yardstick),
+        performance,
         label_shortfall(joined, config),
         skew_task(config, settings.root, window, context, run_id),  # the service's rows only: not the window
         decay_partitions_task(config, registry, predictions, joined, context, run_id, scheduler),
         reference=baseline.description,
+        worst_slice=worst.describe() if worst else None,
     )
 
 

@@ -168,9 +168,11 @@ def decide_task(
                 store.save_episode(episode)
     finally:
         store.close()
-    # a drop the inputs do not explain: said with the feature that came nearest to drifting (loop7 F8)
-    unexplained = nearest_drift(drift) if drift is not None and not unjudged else None
-    if decision.reason == "performance":
+    # a measured drop beyond the tolerance, said with the feature that came nearest to drifting when none
+    # did (loop7 F8) and the slice it sits in (F11), whether or not the policy acts on it
+    tolerance = config.monitoring.retraining.performance_tolerance
+    if performance is not None and performance.drop is not None and performance.drop > tolerance:
+        unexplained = nearest_drift(drift) if drift is not None and not unjudged else None
         said = [note for note in (unexplained, worst_slice) if note]
         decision = replace(decision, why="; ".join([decision.why, *said]))
     # what the decision could not weigh, said beside it: too few rows for drift, no labels for performance

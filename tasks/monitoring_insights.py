@@ -14,7 +14,7 @@ from perennial.config import Config
 from perennial.core.data import model_inputs
 from perennial.core.drift import ReferenceStats
 from perennial.core.importance import FeatureDecay, ImportanceReport, flag_decayed_features, permutation_importances
-from perennial.core.label_signal import with_features
+from perennial.core.label_signal import signal_rows, with_features
 from perennial.core.monitoring import PREDICTION, ChampionContext, Performance
 from perennial.core.names import Tag
 from perennial.core.skew import SkewReport, detect_skew
@@ -56,11 +56,13 @@ def worst_slice_task(
     joined: pd.DataFrame, predictions: pd.DataFrame, config: Config, performance: Performance | None
 ) -> WorstSlice | None:
     """Where a drop beyond the tolerance sits: the slice value whose labelled rows score furthest below the
-    rest (core/window_slices.py); None when there is no such drop, or no slice stands out."""
+    window's (core/window_slices.py); None when there is no such drop, or no slice stands out. Judged on the
+    label-signal tests' rows (all labelled rows, or their seeded sample past 200,000), so over partitions
+    ``predictions`` need hold only those rows' slice columns."""
     tolerance = config.monitoring.retraining.performance_tolerance
     if performance is None or performance.drop is None or performance.drop <= tolerance:
         return None
-    return worst_slice(with_features(joined, predictions, config.evaluation.slices), config)
+    return worst_slice(with_features(signal_rows(joined), predictions, config.evaluation.slices), config)
 
 
 @task(name="feature-decay", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -190,6 +190,22 @@ def test_a_window_whose_labels_were_shuffled_is_refused_over_partitions_as_in_me
     assert dask == pandas and not dask["passed"]
 
 
+def test_a_drop_on_one_carrier_is_placed_alike_over_partitions(
+    trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a scored window whose B6 labels then arrived inverted (the rest as before)
+    parts = trained.copy_parts("one-carrier")
+    configs = trained.configs("one-carrier", parts, retraining={"k": 1, "n": 1, "cooldown_days": 0})
+    assert batch_scoring_flow(config_path=configs["pandas"], start=WINDOW["window_start"], end=WINDOW["window_end"])
+    _alter(parts, lambda rows: rows.assign(delayed=rows["delayed"].where(rows["carrier"] != "B6", 1 - rows["delayed"])))
+    # when each engine monitors the window
+    states = {e: _monitor(c, trained.folder / "one-carrier" / f"{e}.db", monkeypatch) for e, c in configs.items()}
+    # then both judge the drop alike, naming B6 as where it sits
+    results = {e: {k: v for k, v in s.result().items() if k not in RUN_KEYS} for e, s in states.items()}
+    assert results["dask"] == results["pandas"]
+    assert "worst slice: carrier='B6'" in results["dask"]["decision"]["why"], results["dask"]["decision"]["why"]
+
+
 def _failed_reports(since: float) -> list[dict[str, Any]]:
     """The validation reports of the monitoring runs that failed since ``since`` (seconds), oldest first."""
     experiment = MlflowClient().get_experiment_by_name("tiny-monitoring")

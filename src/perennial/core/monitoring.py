@@ -345,9 +345,10 @@ def nearest_drift(report: DriftReport) -> str | None:
     if not features or any(c.drifted for c in features):
         return None
     nearest = max(features, key=lambda c: c.closeness)
+    # as a whole percentage: over partitions the statistic comes from sketches, equal within a tolerance
     return (
-        f"no feature drifted; nearest: {nearest.column} ({nearest.test} {nearest.statistic:.3g}, "
-        f"drift at {nearest.threshold:.3g})"
+        f"no feature drifted; nearest: {nearest.column} ({nearest.test} at {nearest.closeness:.0%} of the way to "
+        f"drift, {nearest.threshold:.3g})"
     )
 
 

@@ -386,8 +386,8 @@ def test_a_drop_no_feature_explains_names_the_feature_that_came_nearest_to_drift
     )
     # then the retrain's why names the nearest feature, never the champion's score, whichever test measured it
     assert wider.decision.reason == "performance"
-    assert "no feature drifted; nearest: temp (wasserstein 0.08, drift at 0.1)" in wider.decision.why
-    assert "no feature drifted; nearest: carrier (chisquare 0.055, drift at 0.05)" in nearer.decision.why
+    assert "no feature drifted; nearest: temp (wasserstein at 80% of the way to drift, 0.1)" in wider.decision.why
+    assert "no feature drifted; nearest: carrier (chisquare at 91% of the way to drift, 0.05)" in nearer.decision.why
     # and a drop beside drifted features, or a window within policy, says nothing of it
     drifted = decide_task.fn(
         config, f"sqlite:///{tmp_path / 'c.db'}", MAY, True, _drifted(), _auc(0.68, 0.92), 2000, "1"
