@@ -18,7 +18,6 @@ from perennial.core.monitoring import (
     Performance,
     WindowResult,
     drift_unjudged,
-    nearest_drift,
     split_drift,
     window_performance,
 )
@@ -31,6 +30,7 @@ from perennial.core.retraining import (
     retrain_key,
 )
 from perennial.core.validation_units import Quartiles
+from perennial.core.window_slices import nearest_drift
 from perennial.core.windows import Window, retrain_start
 from perennial.core.yardstick import ChampionFigure, Yardstick, choose_yardstick
 from perennial.io.monitor_store import MonitorStore

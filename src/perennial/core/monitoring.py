@@ -336,22 +336,6 @@ def split_drift(report: DriftReport) -> tuple[float, tuple[str, ...], bool | Non
     return share, drifted, None if score is None else score.drifted
 
 
-def nearest_drift(report: DriftReport) -> str | None:
-    """When no feature drifted, the one that came nearest (a distance's share of its threshold, or a
-    p-value's threshold over it), in words; None when a feature drifted or there is none. A drop the
-    inputs do not explain points at the concept or the labels: said with the feature a person would
-    look at first."""
-    features = [c for c in report.columns if c.column != PREDICTION]
-    if not features or any(c.drifted for c in features):
-        return None
-    nearest = max(features, key=lambda c: c.closeness)
-    # as a whole percentage: over partitions the statistic comes from sketches, equal within a tolerance
-    return (
-        f"no feature drifted; nearest: {nearest.column} ({nearest.test} at {nearest.closeness:.0%} of the way to "
-        f"drift, {nearest.threshold:.3g})"
-    )
-
-
 def event_for(
     result: WindowResult, window: Window, tolerance: float, invalid_summary: str = ""
 ) -> PerennialEvent | None:

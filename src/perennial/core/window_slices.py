@@ -1,10 +1,14 @@
-"""Where a window's drop sits: the primary metric on each slice's labelled rows against the rest (pure).
+"""Where a window's drop sits, and what its inputs say of it (pure).
+
+``worst_slice``: the primary metric on each slice's labelled rows against the window's.
 
 A window whose metric fell because one carrier's, one region's or one product's rows went badly wrong
 read only as "performance dropped" (loop7 F11): the person asked had to find the rows. Here each value
 of the ``evaluation.slices`` columns is scored on its own labelled rows against the whole window's figure,
 and the one furthest below it is named when that gap passes the policy's tolerance. Each column's rows are
 scored once in all (its most frequent ``MAX_VALUES`` values), so a million-row window costs a few passes.
+
+``nearest_drift``: when no feature drifted, the one that came nearest (loop7 F8).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from perennial.config import Config
+from perennial.core.drift import DriftReport
 from perennial.core.metrics import higher_is_better, metric_value
 from perennial.core.monitoring import PREDICTION, task_rows
 
@@ -75,3 +80,19 @@ def _score(rows: pd.DataFrame, config: Config, name: str) -> float:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def nearest_drift(report: DriftReport) -> str | None:
+    """When no feature drifted, the one that came nearest (a distance's share of its threshold, or a
+    p-value's threshold over it), in words; None when a feature drifted or there is none. A drop the
+    inputs do not explain points at the concept or the labels: said with the feature a person would
+    look at first."""
+    features = [c for c in report.columns if c.column != PREDICTION]
+    if not features or any(c.drifted for c in features):
+        return None
+    nearest = max(features, key=lambda c: c.closeness)
+    # as a whole percentage: over partitions the statistic comes from sketches, equal within a tolerance
+    return (
+        f"no feature drifted; nearest: {nearest.column} ({nearest.test} at {nearest.closeness:.0%} of the way to "
+        f"drift, {nearest.threshold:.3g})"
+    )
