@@ -97,7 +97,7 @@ def decide_task(
     """Record the window, apply the policy on the stored history, and claim the retrain when it is due.
     ``champion_from``: the champion's training window's first day, when it was cut (core/windows.retrain_start).
     ``quartiles``: the window's watched quartiles, kept when it is valid (core/validation_units.py).
-    ``worst_slice``: where a drop sits, in words (core/window_slices.py), said beside a performance retrain."""
+    ``worst_slice``: where a drop beyond the tolerance sits, in words (core/window_slices.py), said beside it."""
     unjudged = drift_unjudged(rows, config.monitoring.min_drift_rows) if drift is not None else None
     share, drifted, prediction_drift = split_drift(drift) if drift is not None and not unjudged else (None, (), None)
     pending = WindowResult(
@@ -170,8 +170,7 @@ def decide_task(
         store.close()
     # a measured drop beyond the tolerance, said with the feature that came nearest to drifting when none
     # did (loop7 F8) and the slice it sits in (F11), whether or not the policy acts on it
-    tolerance = config.monitoring.retraining.performance_tolerance
-    if performance is not None and performance.drop is not None and performance.drop > tolerance:
+    if performance is not None and performance.beyond(config.monitoring.retraining.performance_tolerance):
         unexplained = nearest_drift(drift) if drift is not None and not unjudged else None
         said = [note for note in (unexplained, worst_slice) if note]
         decision = replace(decision, why="; ".join([decision.why, *said]))

@@ -59,8 +59,7 @@ def worst_slice_task(
     window's (core/window_slices.py); None when there is no such drop, or no slice stands out. Judged on the
     label-signal tests' rows (all labelled rows, or their seeded sample past 200,000), so over partitions
     ``predictions`` need hold only those rows' slice columns."""
-    tolerance = config.monitoring.retraining.performance_tolerance
-    if performance is None or performance.drop is None or performance.drop <= tolerance:
+    if performance is None or not performance.beyond(config.monitoring.retraining.performance_tolerance):
         return None
     return worst_slice(with_features(signal_rows(joined), predictions, config.evaluation.slices), config)
 

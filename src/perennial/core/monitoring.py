@@ -163,6 +163,10 @@ class Performance:
         bound = self.reference if self.reference_bound is None else self.reference_bound
         return bound - self.high if higher_is_better(self.metric) else self.low - bound
 
+    def beyond(self, tolerance: float) -> bool:
+        """The window's figure dropped beyond ``tolerance`` (sure of it or not: ``sure_drop`` weighs that)."""
+        return self.drop is not None and self.drop > tolerance
+
     @property
     def spread(self) -> float:
         """How far the window's interval reaches from its figure towards a better one: the side ``sure_drop`` weighs."""

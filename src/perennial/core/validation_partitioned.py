@@ -204,7 +204,7 @@ def _quartiles(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec], sui
         if judges_units(variation) and part.span.count >= MIN_ROWS_TO_JUDGE:
             spans[spec.name] = part.span
     found = exact_quantiles(reduce, spans, [0.25, 0.5, 0.75])
-    return {name: Measured(quartiles, median, spans[name].count) for name, (quartiles, median) in found.items()}
+    return {name: Measured(quartiles, spans[name].count) for name, (quartiles, _) in found.items()}
 
 
 def _duplicated_values(reduce: Reduce, window: WindowParts, specs: list[ColumnSpec]) -> dict[str, tuple[Any, ...]]:

@@ -46,11 +46,14 @@ Earlier = Mapping[str, Accepted]
 
 @dataclass(frozen=True, slots=True)
 class Measured:
-    """A window's quartiles, median and count of present values of one column."""
+    """A window's quartiles and count of present values of one column."""
 
     quartiles: np.ndarray
-    median: float
     rows: int
+
+    @property
+    def median(self) -> float:
+        return float(self.quartiles[1])
 
     def stored(self) -> Quartiles:
         q25, q50, q75 = (float(q) for q in self.quartiles)
@@ -61,7 +64,7 @@ def measure(values: pd.Series, variation: ColumnVariation | None) -> Measured | 
     """The window's quartiles of a column whose reference measured its units; None when there is no
     such reference or too few values to judge."""
     found = present_quartiles(values, variation)
-    return None if found is None else Measured(found[0], float(found[0][1]), found[1])
+    return None if found is None else Measured(found[0], found[1])
 
 
 def unit_shift_rule(
@@ -73,12 +76,12 @@ def unit_shift_rule(
     if moved is None or measured is None:
         return RuleResult(column, RULE, True, UNMOVED, kind="unit_shift")
     step = step_factor(measured.quartiles, earlier.quartiles) if earlier is not None else None
-    if earlier is not None and step is not None and 1 / MIN_UNIT_FACTOR < step < MIN_UNIT_FACTOR:
-        crept = f"{moved}; but x{step:.3g} of {earlier.window}, the last window accepted: a trend, not a unit change"
-        return RuleResult(column, RULE, True, crept, kind="unit_shift")
-    if earlier is not None and step is not None:
-        moved = f"{moved}; x{step:.3g} of {earlier.window}, the last window accepted"
-    return RuleResult(column, RULE, False, moved, kind="unit_shift")
+    if earlier is None or step is None:
+        return RuleResult(column, RULE, False, moved, kind="unit_shift")
+    stepped = f"x{step:.3g} of {earlier.window}, the last window accepted"
+    if 1 / MIN_UNIT_FACTOR < step < MIN_UNIT_FACTOR:
+        return RuleResult(column, RULE, True, f"{moved}; but {stepped}: a trend, not a unit change", kind="unit_shift")
+    return RuleResult(column, RULE, False, f"{moved}; {stepped}", kind="unit_shift")
 
 
 def step_factor(quartiles: np.ndarray, earlier: Quartiles) -> float | None:
