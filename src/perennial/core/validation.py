@@ -67,7 +67,7 @@ def validate_frame(
     Rules of the kinds in ``warnings`` (default: the contract's) are recorded but do not block.
     ``earlier``: the watched columns' quartiles in the last window accepted (a trend is not a unit change).
     """
-    run_checks = validation_gx.run_checks if engine == "gx" else validation_vectorised.run_checks
+    nulls = validation_vectorised.Nulls(frame)  # the rules below and the vectorised checks share them
     specs = [c for c in suite.columns if require_target or c.kind != "target"]
     has_times = suite.time_column is not None and suite.time_column in frame.columns
     times = utc_times(frame[suite.time_column]) if has_times else None
@@ -76,8 +76,12 @@ def validate_frame(
     planned: list[RuleResult | ColumnCheck] = [RuleResult(None, "rows > 0", len(frame) > 0, f"{len(frame):,} rows")]
     for spec in specs:
         before = (earlier or {}).get(spec.name)
-        planned += _plan_column(frame, spec, suite, parsed.get(spec.name), measured.get(spec.name), before)
-    outcomes = iter(run_checks(frame, [p for p in planned if isinstance(p, ColumnCheck)]))
+        planned += _plan_column(frame, spec, suite, nulls, parsed.get(spec.name), measured.get(spec.name), before)
+    checks = [p for p in planned if isinstance(p, ColumnCheck)]
+    if engine == "gx":
+        outcomes = iter(validation_gx.run_checks(frame, checks))
+    else:
+        outcomes = iter(validation_vectorised.run_checks(frame, checks, nulls))
     results = [
         RuleResult(p.column, p.rule, *next(outcomes), kind=_kind(p, suite)) if isinstance(p, ColumnCheck) else p
         for p in planned
@@ -153,6 +157,7 @@ def _plan_column(
     frame: pd.DataFrame,
     spec: ColumnSpec,
     suite: SuiteSpec,
+    nulls: validation_vectorised.Nulls,
     times: pd.Series | None,
     measured: Measured | None = None,
     earlier: Accepted | None = None,
@@ -164,19 +169,20 @@ def _plan_column(
         return plan  # the failed 'exists' says it all; other checks would only repeat it
     values = frame[name]
     typed = _type_result(values, spec, times, numeric_target=suite.task == "regression")
-    typed = unjudged_type(typed, int(values.notna().sum()), values.dtype)
+    missing = nulls.count(name)
+    typed = unjudged_type(typed, len(frame) - missing, values.dtype)
     if typed is not None:
         plan.append(typed)
     limit = column_null_limit(spec, len(frame))
     null_rule = "not null" if limit == 0 else f"null share <= {share_text(limit)}"
     plan.append(ColumnCheck(name, null_rule, "not_null", mostly=1 - limit))
-    plan += missing_rules(spec, suite, int(frame[name].isna().sum()), len(frame), limit)
+    plan += missing_rules(spec, suite, missing, len(frame), limit)
     if typed is not None and not typed.passed:
         return plan  # values of the wrong type cannot be compared to ranges or categories
     plan += (
         label_rules(frame[name], spec, suite, measured, earlier)
         if spec.kind == "target"
-        else _variation_rules(frame[name], spec, measured, earlier)
+        else _variation_rules(nulls.present(name), spec, measured, earlier)
     )
     return plan + value_checks(spec, suite)
 
@@ -239,12 +245,13 @@ def missing_rules(spec: ColumnSpec, suite: SuiteSpec, nulls: int, rows: int, lim
 
 
 def _variation_rules(
-    values: pd.Series, spec: ColumnSpec, measured: Measured | None, earlier: Accepted | None
+    present: pd.Series, spec: ColumnSpec, measured: Measured | None, earlier: Accepted | None
 ) -> list[RuleResult]:
-    """A feed of one value, or a unit change, against how the reference varied (contracts that know it)."""
+    """A feed of one value, or a unit change, against how the reference varied (contracts that know it);
+    ``present``: the column's non-null values."""
     if spec.variation is None:
         return []
-    one = collapsed(values, spec.variation)
+    one = collapsed(present, spec.variation)
     rules = [RuleResult(spec.name, "varies as in the reference", one is None, one or "varies", kind="collapse")]
     if spec.kind == "numeric" and spec.variation.quartiles is not None:
         rules.append(unit_shift_rule(spec.name, measured, spec.variation, earlier))

@@ -161,8 +161,9 @@ def null_surge(nulls: int, rows: int, limit: float, variation: ColumnVariation |
     )
 
 
-def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | None:
+def collapsed(present: pd.Series, variation: ColumnVariation | None) -> str | None:
     """Why a column that varied in every reference window holds one value here; None if it does not.
+    ``present``: the column's non-null values.
 
     Only columns where no single value ever took most of a reference window: a dry week's
     precipitation of 0 is weather, a day of `sched_dep_time` 0 is a broken feed.
@@ -171,7 +172,6 @@ def collapsed(values: pd.Series, variation: ColumnVariation | None) -> str | Non
         return None
     if variation.top_share_high is None or variation.top_share_high > MAX_TOP_SHARE:
         return None  # one value already dominated some window (visibility 10 on a clear week): plausible
-    present = values.dropna()
     if len(present) < MIN_ROWS_TO_JUDGE or present.nunique() != 1:
         return None
     return collapsed_text(len(present), present.iloc[0], variation)

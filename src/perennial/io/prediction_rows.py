@@ -26,7 +26,10 @@ def prepare_rows(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ROW_COLUMNS if c != "source" and c not in frame.columns]
     if missing:
         raise ValueError(f"prediction rows lack the columns {missing}")
-    out = frame.drop(columns=["source"], errors="ignore").reset_index(drop=True)
+    # a shallow copy: the columns below are replaced, never written into, so the caller's frame is
+    # untouched without copying a million rows of features (reset_index did: ~0.15 s)
+    out = frame.drop(columns=["source"]) if "source" in frame.columns else frame.copy(deep=False)
+    out.index = pd.RangeIndex(len(out))
     out["id"] = out["id"].astype(str)
     out["model_version"] = out["model_version"].astype(str)
     for column in ("event_time", "scored_at"):

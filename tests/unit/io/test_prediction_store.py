@@ -231,6 +231,23 @@ def test_replacing_days_splits_rows_by_utc_event_date_and_keeps_other_days(store
     assert store.read("batch", start=day2, end=day3)["id"].tolist() == ["e"]
 
 
+def test_writing_rows_leaves_the_callers_frame_as_it_was(store: PredictionStore) -> None:
+    # given scored rows as a flow holds them: whole-number ids, local times, an index that is not 0..n
+    day2 = DAY + dt.timedelta(days=1)
+    frame = pd.concat([rows(["a", "b"]), rows(["c"], day=day2)], ignore_index=True)
+    frame = frame.assign(id=[7, 8, 9], event_time=frame["event_time"].dt.tz_convert("America/New_York"))
+    frame.index = pd.Index([30, 10, 20])
+    before = frame.copy()
+    # when the store keeps them
+    store.replace_days("batch", frame)
+    # then what it stored is text and UTC, and the frame the caller still holds is unchanged
+    stored = store.read("batch").sort_values("id")
+    assert stored["id"].tolist() == ["7", "8", "9"]
+    assert str(stored["event_time"].dt.tz) == "UTC"
+    pd.testing.assert_frame_equal(frame, before)
+    assert frame["id"].tolist() == [7, 8, 9] and frame.index.tolist() == [30, 10, 20]
+
+
 def test_sql_names_from_config_and_data_are_quoted_not_pasted(tmp_path: Path) -> None:
     # given a table name from config and a new feature whose names hold quotes and SQL
     table, feature = 'preds "2013"', 'dew"point; DROP TABLE x; --'
