@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 UV     := $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint test-slow bench bench-quick lock clean-state
+.PHONY: demo test lint test-slow bench replays bench-quick lock clean-state
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet --user uv
@@ -36,19 +36,23 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# Every benchmark, one after another (on 2 cores at a8b8609, 2026-12-07: 29 min through validation_false_alarms,
-# then scenarios, 76 min at 22edf37, release_outcomes 9, dask_window 4, dask_scale 31, own_data 4: about
-# 2 h 30 in all); each runs ours beside its anchor, prints median (min-max) of its repeats, fails
-# if an equality check does not hold, and rewrites its own section of bench/RESULTS.md.
-# One alone: .venv/bin/python -m bench.<name> [--quick].
-# bench-quick: small sizes, one repeat, nothing written (CI runs it: the benchmarks cannot rot)
-BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms scenarios release_outcomes dask_window dask_scale own_data pooled_decay
+# Every benchmark, one after another: each runs ours beside its anchor (or counts a policy's verdicts), prints
+# median (min-max) of its repeats, fails if an equality check does not hold, and rewrites its own section of
+# bench/RESULTS.md. One alone: .venv/bin/python -m bench.<name> [--quick].
+# replays: the loop replayed on the demo's months (scenarios: 76 min at 22edf37 on 2 cores; release_outcomes:
+# 9 min at a8b8609); they time nothing and write docs/scenarios.md and docs/releases.md.
+# bench-quick: both lists at small sizes, one repeat, nothing written (CI runs it: none of them can rot)
+BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms dask_window dask_scale own_data pooled_decay
+REPLAYS := scenarios release_outcomes
 
 bench: $(STAMP)
 	for b in $(BENCHES); do $(PY) -m bench.$$b || exit 1; done
 
+replays: $(STAMP)
+	for b in $(REPLAYS); do $(PY) -m bench.$$b || exit 1; done
+
 bench-quick: $(STAMP)
-	for b in $(BENCHES); do $(PY) -m bench.$$b --quick --no-write || exit 1; done
+	for b in $(BENCHES) $(REPLAYS); do $(PY) -m bench.$$b --quick --no-write || exit 1; done
 
 # Re-resolve the pinned environment after changing pyproject.toml's dependencies
 lock:
