@@ -36,11 +36,11 @@ lint: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# Every benchmark, one after another: each runs ours beside its anchor (or counts a policy's verdicts), prints
-# median (min-max) of its repeats, fails if an equality check does not hold, and rewrites its own section of
-# bench/RESULTS.md. One alone: .venv/bin/python -m bench.<name> [--quick].
-# replays: the loop replayed on the demo's months (scenarios: 76 min at 22edf37 on 2 cores; release_outcomes:
-# 9 min at a8b8609); they time nothing and write docs/scenarios.md and docs/releases.md.
+# Every benchmark, one after another (56 min on 2 cores at 55a8fa2, from a fresh clone): each runs ours beside
+# its anchor (or counts a policy's verdicts), prints median (min-max) of its repeats, fails if an equality check
+# does not hold, and rewrites its own section of bench/RESULTS.md. One alone: .venv/bin/python -m bench.<name> [--quick].
+# replays: the loop replayed on the demo's months (8 min each at 55a8fa2); they time nothing and write
+# docs/scenarios.md and docs/releases.md, not bench/RESULTS.md.
 # bench-quick: both lists at small sizes, one repeat, nothing written (CI runs it: none of them can rot)
 BENCHES := drift validation growth orchestration scoring serving load dask_training validation_false_alarms dask_window dask_scale own_data pooled_decay
 REPLAYS := scenarios release_outcomes
