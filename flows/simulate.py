@@ -23,7 +23,7 @@ from flows.batch_scoring import batch_scoring_flow
 from flows.monitoring import monitoring_flow
 from flows.training import training_flow
 from perennial.config import Config, TimeSplit, load_config
-from perennial.core.episodes import Episode
+from perennial.core.episode_records import Episode
 from perennial.core.events import RETRAIN_EVENTS
 from perennial.core.evidence import Verdict
 from perennial.core.windows import Window, window_bounds

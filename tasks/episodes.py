@@ -11,15 +11,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from perennial.config import Config
-from perennial.core.episodes import (
-    RECURS_WITHIN,
-    Episode,
-    EpisodeStep,
-    Outcome,
-    advance_episode,
-    outcome_of,
-    retrain_spent,
-)
+from perennial.core.episode_records import Episode, EpisodeStep, Outcome, outcome_of
+from perennial.core.episodes import RECURS_WITHIN, advance_episode, retrain_spent
 from perennial.core.lifecycle import TrainingOutcome
 from perennial.core.monitoring import WindowResult
 from perennial.core.retraining import RetrainDecision, WindowVerdict, within_policy

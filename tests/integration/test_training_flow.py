@@ -128,7 +128,7 @@ def test_bad_data_fails_validation_and_leaves_the_champion(project, corrupt, exp
 
 
 def test_a_retrain_the_loop_asked_for_on_bad_data_ends_refused_for_its_episode(project) -> None:
-    from perennial.core.episodes import Episode
+    from perennial.core.episode_records import Episode
     from perennial.io.monitor_store import MonitorStore
 
     # given a champion, and a drift episode whose retrain (held out to 15 April) is running

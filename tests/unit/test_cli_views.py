@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from perennial.cli.views import episodes_table, window_line
-from perennial.core.episodes import Episode
+from perennial.core.episode_records import Episode
 from perennial.core.monitoring import Performance, WindowResult
 from perennial.core.retraining import RetrainDecision
 from perennial.io.monitor_store import MonitorStore

@@ -21,7 +21,7 @@ from perennial.core import task_metrics as tm
 from perennial.core.calibration import Calibration, window_calibration
 from perennial.core.data import row_keys
 from perennial.core.drift import DriftReport, ReferenceStats
-from perennial.core.episodes import Episode, Level
+from perennial.core.episode_records import Episode, Level
 from perennial.core.estimate import Estimate
 from perennial.core.events import (
     DataInvalid,

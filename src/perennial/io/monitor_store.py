@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from perennial.core.episodes import Episode, Outcome
+from perennial.core.episode_records import Episode, Outcome
 from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
 from perennial.core.task import higher_is_better

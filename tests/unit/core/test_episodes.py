@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from perennial.config import Retraining
-from perennial.core.episodes import Episode, EpisodeStep, Level, advance_episode, outcome_of
+from perennial.core.episode_records import Episode, EpisodeStep, Level, outcome_of
+from perennial.core.episodes import advance_episode
 from perennial.core.monitoring import Performance
 from perennial.core.retraining import RetrainDecision
 

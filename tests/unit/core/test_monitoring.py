@@ -11,7 +11,7 @@ import pytest
 
 from perennial.config import Config
 from perennial.core.drift import ColumnDrift, DriftReport
-from perennial.core.episodes import Episode
+from perennial.core.episode_records import Episode
 from perennial.core.estimate import Estimate
 from perennial.core.events import DataInvalid, DriftDetected, DriftPersistent, PerformanceDegraded
 from perennial.core.monitoring import (

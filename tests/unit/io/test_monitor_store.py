@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from perennial.core.episodes import Episode
+from perennial.core.episode_records import Episode
 from perennial.core.estimate import Estimate
 from perennial.core.retraining import WindowVerdict
 from perennial.core.validation_units import Accepted
