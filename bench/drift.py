@@ -39,7 +39,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]  # also run as a script (its workers are)
 
-from bench._common import RESULTS, load_average, machine, spread, write_results  # noqa: E402
+from bench._common import RESULTS, commit, load_average, machine, spread, write_results  # noqa: E402
 
 NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
@@ -209,8 +209,8 @@ def main() -> None:
     if args.quick:
         args.sizes, args.repeats, args.evidently_repeats = [20_000], 1, 1
     command = " ".join(["python -m bench.drift", shlex.join(sys.argv[1:])]).strip()
-    header = machine("numpy", "pandas", "scipy", "evidently")
-    print("\n".join(header), flush=True)
+    packages, measured = ("numpy", "pandas", "scipy", "evidently"), commit()  # the commit read when the run began
+    print("\n".join(machine(*packages, at=measured)), flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.sizes:
@@ -230,7 +230,7 @@ def main() -> None:
         "",
         f"Command: `{command}`",
         "",
-        *header,
+        *machine(*packages, at=measured),  # its time and load: when written, as the line says
         f"- reference and window of N rows each x 20 columns (15 numeric, 5 categorical; 4 of them drifted); "
         f"times are median (min-max): the engine's window and the reference build of {args.repeats}, Evidently of "
         f"{args.evidently_repeats}; Evidently up to {args.evidently_max_rows:,} rows; 1-minute load average "
